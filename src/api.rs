@@ -1,0 +1,195 @@
+//! The results both faces show: the CLI prints them (`--json` as they are) and the desktop app
+//! sends them over IPC. TypeScript bindings are generated from these types into `ui/src/ipc/bindings/`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use ts_rs::TS;
+
+use crate::config::SourceKind;
+use crate::domain::{Gap, Link};
+
+/// A team (catalog `Group`) in the sidebar.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TeamSummary {
+    /// Cache key, `group:namespace/name`.
+    pub key: String,
+    /// Group name.
+    pub name: String,
+    /// Display title, or the name.
+    pub title: String,
+    /// Components it owns.
+    pub service_count: i64,
+    /// Users that are members.
+    pub member_count: i64,
+    /// Ownership gaps across its services.
+    pub gap_count: i64,
+    /// Whether the configured identity is a member.
+    pub is_mine: bool,
+}
+
+/// A service in a team's table.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceRow {
+    /// Cache key, `component:namespace/name`.
+    pub key: String,
+    /// Component name.
+    pub name: String,
+    /// Display title, or the name.
+    pub title: String,
+    /// Name of the system it is part of.
+    pub system: Option<String>,
+    /// `spec.lifecycle`.
+    pub lifecycle: Option<String>,
+    /// Tier label.
+    pub tier: Option<String>,
+    /// `spec.type`.
+    pub service_type: Option<String>,
+    /// Ownership gaps.
+    pub gaps: Vec<Gap>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// Another entity a page links to; `exists` is false when the catalog has no such entity.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct EntitySummary {
+    /// Cache key.
+    pub key: String,
+    /// Lower-cased kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Display title, or the name.
+    pub title: String,
+    /// Whether the entity is in the cache.
+    pub exists: bool,
+}
+
+/// How a service is wired to a platform, by annotation.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct PlatformWiring {
+    /// Platform name for people.
+    pub platform: String,
+    /// The annotation.
+    pub annotation: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// Everything the service page shows.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceDetail {
+    /// Cache key.
+    pub key: String,
+    /// Lower-cased kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Display title, or the name.
+    pub title: String,
+    /// Owner-written description; untrusted text.
+    pub description: Option<String>,
+    /// `spec.type`.
+    pub service_type: Option<String>,
+    /// `spec.lifecycle`.
+    pub lifecycle: Option<String>,
+    /// Tier label.
+    pub tier: Option<String>,
+    /// Owning team.
+    pub owner: Option<EntitySummary>,
+    /// System it is part of.
+    pub system: Option<EntitySummary>,
+    /// What it depends on.
+    pub depends_on: Vec<EntitySummary>,
+    /// What depends on it.
+    pub dependents: Vec<EntitySummary>,
+    /// APIs it provides.
+    pub provides_apis: Vec<EntitySummary>,
+    /// APIs it consumes.
+    pub consumes_apis: Vec<EntitySummary>,
+    /// `metadata.links`.
+    pub links: Vec<Link>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Platforms it is wired to.
+    pub platforms: Vec<PlatformWiring>,
+    /// Ownership gaps.
+    pub gaps: Vec<Gap>,
+    /// Sources that reported it, in precedence order.
+    pub sources: Vec<String>,
+}
+
+/// A search result.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SearchHit {
+    /// Cache key.
+    pub key: String,
+    /// Lower-cased kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Display title, or the name.
+    pub title: String,
+    /// A hint: the owner of a service, the email of a person.
+    pub context: Option<String>,
+}
+
+/// A source's health, for the status bar and `opsdeck sources`.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SourceStatus {
+    /// Configured name.
+    pub name: String,
+    /// Platform.
+    pub kind: SourceKind,
+    /// Whether this version syncs this kind.
+    pub supported: bool,
+    /// Configured interval in seconds.
+    pub interval_secs: u64,
+    /// When a sync last started.
+    #[ts(type = "string | null")]
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// When a sync last landed.
+    #[ts(type = "string | null")]
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last failure, or the problems of the last sync that landed with some.
+    pub last_error: Option<String>,
+    /// Entities held from this source.
+    pub item_count: i64,
+}
+
+/// What a sync of one source did.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SyncReport {
+    /// Source name.
+    pub source: String,
+    /// Whether the cache now holds this fetch.
+    pub landed: bool,
+    /// Entities stored.
+    pub items: i64,
+    /// Problems that cost single documents, or the error that stopped the sync.
+    pub problems: Vec<String>,
+}
+
+/// Sync progress, streamed to the faces.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SyncProgress {
+    /// Source name.
+    pub source: String,
+    /// Pages or files read.
+    pub pages: i64,
+    /// Items read.
+    pub items: i64,
+    /// Total items, when known.
+    pub total: Option<i64>,
+}

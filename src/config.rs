@@ -1,0 +1,225 @@
+//! `opsdeck.toml`: who "me" is and which sources to read. Tokens are never in this file, only
+//! the name of the environment variable that holds one (or the keychain, via `opsdeck login`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped fields.
+    #[error("config {path} is invalid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// A source entry misses a field its kind needs, or repeats a name.
+    #[error("config {path}: source '{source_name}': {message}")]
+    Source {
+        /// The file.
+        path: PathBuf,
+        /// The source's name.
+        source_name: String,
+        /// What to fix.
+        message: String,
+    },
+}
+
+/// Which platform a source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum SourceKind {
+    /// Backstage catalog REST API.
+    Backstage,
+    /// A local tree of `catalog-info.yaml` files.
+    CatalogFiles,
+    /// PagerDuty REST API v2.
+    Pagerduty,
+    /// Prometheus Alertmanager API v2.
+    Alertmanager,
+    /// GitHub REST API.
+    Github,
+    /// Argo CD API.
+    Argocd,
+}
+
+impl SourceKind {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backstage => "backstage",
+            Self::CatalogFiles => "catalog-files",
+            Self::Pagerduty => "pagerduty",
+            Self::Alertmanager => "alertmanager",
+            Self::Github => "github",
+            Self::Argocd => "argocd",
+        }
+    }
+
+    /// Whether this version of Opsdeck syncs the kind; the others are accepted in the config so
+    /// one file serves newer versions too, and are reported as not synced yet.
+    pub fn is_synced(self) -> bool {
+        matches!(self, Self::Backstage | Self::CatalogFiles)
+    }
+}
+
+/// `[identity]`: who the user is, to find "my teams".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// The user's email, matched against catalog users' `spec.profile.email`.
+    pub email: Option<String>,
+}
+
+/// One `[[sources]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique name, used in the CLI, the status bar and the keychain.
+    pub name: String,
+    /// Which platform.
+    pub kind: SourceKind,
+    /// Base URL for API sources.
+    pub url: Option<String>,
+    /// Environment variable holding the token.
+    pub token_env: Option<String>,
+    /// Sync interval, e.g. `60s`, `5m`.
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// Directory for `catalog-files`, relative to the config file.
+    pub path: Option<PathBuf>,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who "me" is.
+    #[serde(default)]
+    pub identity: Identity,
+    /// Sources, in precedence order: when two report the same entity, the first one's wins.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+impl Config {
+    /// Reads and validates a config file; relative `path`s are resolved against its directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is where it came from, for messages and for
+    /// resolving relative directories.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut seen = std::collections::HashSet::new();
+        for source in &mut config.sources {
+            let problem = |message: &str| ConfigError::Source {
+                path: path.to_path_buf(),
+                source_name: source.name.clone(),
+                message: message.to_string(),
+            };
+            if source.name.trim().is_empty() {
+                return Err(problem("the name is empty"));
+            }
+            if !seen.insert(source.name.clone()) {
+                return Err(problem("another source has the same name"));
+            }
+            match source.kind {
+                SourceKind::CatalogFiles => match &source.path {
+                    None => return Err(problem("kind catalog-files needs 'path' (a directory)")),
+                    Some(p) if p.is_relative() => source.path = Some(base.join(p)),
+                    Some(_) => {}
+                },
+                _ => match source.url.as_deref() {
+                    None => return Err(problem(&format!("kind {} needs 'url'", source.kind.as_str()))),
+                    Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                        return Err(problem("'url' must start with http:// or https://"));
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        Ok(config)
+    }
+
+    /// The platform's default config file (`~/.config/opsdeck/opsdeck.toml` on Linux).
+    pub fn default_path() -> Option<PathBuf> {
+        crate::paths::project_dirs().map(|d| d.config_dir().join("opsdeck.toml"))
+    }
+
+    /// A source by name.
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brief_example_parses_and_resolves_paths() {
+        let text = r#"
+[identity]
+email = "dana@example.com"
+
+[[sources]]
+name = "catalog"
+kind = "backstage"
+url = "https://backstage.example.com"
+token_env = "BACKSTAGE_TOKEN"
+interval = "60s"
+
+[[sources]]
+name = "catalog-files"
+kind = "catalog-files"
+path = "./catalog"
+"#;
+        let c = Config::parse(text, Path::new("/etc/opsdeck/opsdeck.toml")).unwrap();
+        assert_eq!(c.identity.email.as_deref(), Some("dana@example.com"));
+        assert_eq!(c.sources[0].interval, Duration::from_secs(60));
+        assert_eq!(c.sources[1].interval, Duration::from_secs(300));
+        assert_eq!(c.sources[1].path.as_deref(), Some(Path::new("/etc/opsdeck/./catalog")));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_the_source_and_the_fix() {
+        let p = Path::new("o.toml");
+        let err = Config::parse("[[sources]]\nname='a'\nkind='backstage'\n", p).unwrap_err();
+        assert_eq!(err.to_string(), "config o.toml: source 'a': kind backstage needs 'url'");
+        let err = Config::parse("[[sources]]\nname='a'\nkind='catalog-files'\npath='x'\n[[sources]]\nname='a'\nkind='catalog-files'\npath='y'\n", p).unwrap_err();
+        assert!(err.to_string().contains("same name"));
+        let err = Config::parse("[[sources]]\nname='a'\nkind='gitlab'\n", p).unwrap_err();
+        assert!(err.to_string().starts_with("config o.toml is invalid:"), "{err}");
+        let err = Config::parse("[[sources]]\nname='a'\nkind='backstage'\nurl='x'\ntoken='secret'\n", p).unwrap_err();
+        assert!(err.to_string().contains("unknown field `token`"), "{err}");
+        let err = Config::parse("[[sources]]\nname='a'\nkind='backstage'\nurl='ftp://x'\n", p).unwrap_err();
+        assert!(err.to_string().contains("http://"), "{err}");
+    }
+}

@@ -1,0 +1,226 @@
+//! Backstage catalog REST API: `GET /api/catalog/entities/by-query` with cursor pagination,
+//! as `catalog-backend.openapi.json` and the recorded responses describe it.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{one_line, transport_error, ConnectorError, FailureKind, FetchProgress};
+use crate::domain::Entity;
+use crate::secrets::Token;
+
+/// Kinds Opsdeck reads from a Backstage catalog. Locations are Backstage's own business.
+pub const KINDS: [&str; 7] = ["component", "system", "domain", "api", "resource", "group", "user"];
+
+/// The fields kept in each entity; `relations` are left out since Opsdeck derives them from
+/// `spec` the same way for every source.
+pub const FIELDS: &str = "apiVersion,kind,metadata,spec";
+
+/// Entities per page. Backstage caps nothing by default; 500 keeps pages near 1 MB.
+pub const PAGE_SIZE: usize = 500;
+
+/// Stops a misbehaving server (a cursor that never ends) from looping forever.
+const MAX_PAGES: usize = 10_000;
+
+/// A Backstage catalog.
+#[derive(Debug, Clone)]
+pub struct BackstageConnector {
+    client: reqwest::Client,
+    source_name: String,
+    base_url: String,
+    token: Option<Token>,
+    token_env: Option<String>,
+    page_size: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryResponse {
+    items: Vec<Value>,
+    #[serde(default)]
+    total_items: Option<f64>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    name: String,
+    message: String,
+}
+
+impl BackstageConnector {
+    /// A connector for the catalog at `base_url` (the Backstage backend's root, without
+    /// `/api/catalog`).
+    pub fn new(
+        client: reqwest::Client,
+        source_name: &str,
+        base_url: &str,
+        token: Option<Token>,
+        token_env: Option<String>,
+    ) -> Self {
+        Self {
+            client,
+            source_name: source_name.to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            token_env,
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// Uses smaller pages (tests exercise pagination with it).
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Reads every entity of the kinds Opsdeck uses, page by page. Any failure fails the whole
+    /// fetch, so a partial catalog never replaces a whole one in the cache.
+    #[tracing::instrument(skip_all, fields(source = %self.source_name), err)]
+    pub async fn fetch_entities(
+        &self,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+    ) -> Result<Vec<Entity>, ConnectorError> {
+        let url = format!("{}/api/catalog/entities/by-query", self.base_url);
+        let limit = self.page_size.to_string();
+        // One filter set per kind: Backstage ORs filter sets.
+        let kind_filters: Vec<String> = KINDS.iter().map(|k| format!("kind={k}")).collect();
+        let mut first_query: Vec<(&str, &str)> = kind_filters.iter().map(|f| ("filter", f.as_str())).collect();
+        first_query.extend([
+            ("fields", FIELDS),
+            ("orderField", "metadata.name,asc"),
+            ("limit", limit.as_str()),
+        ]);
+
+        let mut entities = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen_cursors = std::collections::HashSet::new();
+        let mut progress_state = FetchProgress::default();
+        loop {
+            // Once a cursor is given Backstage ignores the other parameters except `limit`,
+            // which the cursor does not carry and must be sent again.
+            let query: Vec<(&str, &str)> = match &cursor {
+                None => first_query.clone(),
+                Some(c) => vec![("cursor", c.as_str()), ("limit", limit.as_str())],
+            };
+            let page = self.get_page(&url, &query).await?;
+            let offset = entities.len();
+            for (index, item) in page.items.into_iter().enumerate() {
+                let entity: Entity = serde_json::from_value(item).map_err(|e| {
+                    self.error(
+                        FailureKind::Malformed,
+                        format!(
+                            "entity #{} of the catalog's answer does not match the entity model ({e}); nothing was replaced",
+                            offset + index + 1
+                        ),
+                    )
+                })?;
+                entities.push(entity);
+            }
+            progress_state.pages += 1;
+            progress_state.items = entities.len();
+            if let Some(total) = page.total_items {
+                progress_state.total = Some(total as usize);
+            }
+            progress(progress_state);
+            match page.page_info.next_cursor {
+                Some(next) if !next.is_empty() => {
+                    if !seen_cursors.insert(next.clone()) || progress_state.pages >= MAX_PAGES {
+                        return Err(self.error(
+                            FailureKind::Malformed,
+                            "the catalog's pagination does not end (a cursor repeated); nothing was replaced",
+                        ));
+                    }
+                    cursor = Some(next);
+                }
+                _ => break,
+            }
+        }
+        Ok(entities)
+    }
+
+    async fn get_page(&self, url: &str, query: &[(&str, &str)]) -> Result<QueryResponse, ConnectorError> {
+        let mut request = self.client.get(url).query(query).header("Accept", "application/json");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(&token.value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.source_name, url, &e))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.source_name, url, &e))?;
+        if !status.is_success() {
+            return Err(self.status_error(status, &body));
+        }
+        if !content_type.starts_with("application/json") {
+            return Err(self.error(
+                FailureKind::Malformed,
+                format!(
+                    "expected JSON from {url} but got '{}'; is 'url' the Backstage backend's address?",
+                    if content_type.is_empty() { "no content type" } else { &content_type }
+                ),
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            let what = if e.is_eof() { "was cut off" } else { "is not the catalog's by-query JSON" };
+            self.error(FailureKind::Malformed, format!("the answer {what} ({e}); nothing was replaced"))
+        })
+    }
+
+    fn status_error(&self, status: reqwest::StatusCode, body: &[u8]) -> ConnectorError {
+        let detail = serde_json::from_slice::<ErrorBody>(body)
+            .map(|b| format!("{}: {}", b.error.name, one_line(&b.error.message, 200)))
+            .unwrap_or_else(|_| one_line(&String::from_utf8_lossy(body), 120));
+        let code = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+        let (kind, advice) = match status.as_u16() {
+            401 => (
+                FailureKind::Unauthorized,
+                match (&self.token, &self.token_env) {
+                    (Some(t), _) => format!("the token from {} was rejected; supply a valid one", t.origin),
+                    (None, Some(env)) => format!("no token was sent; set {env} or run `opsdeck login {}`", self.source_name),
+                    (None, None) => format!(
+                        "no token was sent; add token_env to the source or run `opsdeck login {}`",
+                        self.source_name
+                    ),
+                },
+            ),
+            403 => (FailureKind::Forbidden, "the token lacks permission to read the catalog".to_string()),
+            404 => (
+                FailureKind::NotFound,
+                "no catalog API at this address; 'url' should be the Backstage backend's root".to_string(),
+            ),
+            429 => (FailureKind::RateLimited, "rate limited; the next sync will try again".to_string()),
+            500..=599 => (
+                FailureKind::ServerError,
+                "the catalog failed; the cached data is kept and the next sync will try again".to_string(),
+            ),
+            _ => (FailureKind::Malformed, "unexpected answer".to_string()),
+        };
+        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        self.error(kind, format!("{code}{detail} — {advice}"))
+    }
+
+    fn error(&self, kind: FailureKind, message: impl Into<String>) -> ConnectorError {
+        ConnectorError::new(&self.source_name, kind, message)
+    }
+}

@@ -1,0 +1,209 @@
+//! A local tree of `catalog-info.yaml` files, read the way Backstage reads file locations:
+//! every `catalog-info.yaml` (or `.yml`) in the tree, plus the files `Location` entities point
+//! to, relative to the file that names them and never outside the tree.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use super::{ConnectorError, FailureKind};
+use crate::domain::documents::parse_catalog_documents;
+use crate::domain::Entity;
+
+/// What a tree held: the entities, and the problems that cost only their own document or file.
+#[derive(Debug, Default)]
+pub struct CatalogLoad {
+    /// Every entity that parsed, first occurrence of each reference only.
+    pub entities: Vec<Entity>,
+    /// One line per problem, naming file and line.
+    pub problems: Vec<String>,
+    /// Files read.
+    pub files: usize,
+}
+
+/// Loads the tree at `root`. Fails only when the root itself cannot be read; anything wrong
+/// inside a file becomes a problem and the rest still loads.
+pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, ConnectorError> {
+    let root = root.canonicalize().map_err(|e| {
+        ConnectorError::new(
+            source_name,
+            FailureKind::Io,
+            format!("cannot open catalog directory {}: {e}; fix 'path' in the config", root.display()),
+        )
+    })?;
+    if !root.is_dir() {
+        return Err(ConnectorError::new(
+            source_name,
+            FailureKind::Io,
+            format!("{} is not a directory; 'path' must name the catalog tree", root.display()),
+        ));
+    }
+
+    let mut load = CatalogLoad::default();
+    let mut queue: VecDeque<PathBuf> = find_catalog_files(&root, &mut load.problems).into();
+    let mut visited = HashSet::new();
+    let mut first_seen: HashMap<String, String> = HashMap::new();
+    let relative = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+
+    while let Some(file) = queue.pop_front() {
+        if !visited.insert(file.clone()) {
+            continue; // Location loops and files both found and referenced are read once.
+        }
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                load.problems.push(format!("{}: cannot read: {e}", relative(&file)));
+                continue;
+            }
+        };
+        load.files += 1;
+        for parsed in parse_catalog_documents(&text) {
+            let parsed = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    load.problems.push(format!("{} line {}: {}", relative(&file), e.line, e.message));
+                    continue;
+                }
+            };
+            let here = format!("{} line {}", relative(&file), parsed.line);
+            if parsed.entity.is_kind("location") {
+                queue.extend(location_targets(&parsed.entity, &file, &root, &here, &mut load.problems));
+            }
+            let key = parsed.entity.entity_ref().key();
+            if let Some(first) = first_seen.get(&key) {
+                load.problems.push(format!(
+                    "{here}: duplicate entity {} (first defined at {first}); this copy is ignored",
+                    parsed.entity.entity_ref()
+                ));
+                continue;
+            }
+            first_seen.insert(key, here);
+            load.entities.push(parsed.entity);
+        }
+    }
+    Ok(load)
+}
+
+/// Every `catalog-info.yaml`/`.yml` under `root`, sorted so loads are deterministic; hidden
+/// directories and `node_modules` are skipped.
+fn find_catalog_files(root: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                problems.push(format!("{}: cannot list: {e}", dir.display()));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Ok(file_type) = entry.file_type() else { continue };
+            if file_type.is_dir() {
+                if !name.starts_with('.') && name != "node_modules" {
+                    dirs.push(path);
+                }
+            } else if name == "catalog-info.yaml" || name == "catalog-info.yml" {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The files a `Location` entity points to, resolved and confined to the tree.
+fn location_targets(
+    location: &Entity,
+    file: &Path,
+    root: &Path,
+    here: &str,
+    problems: &mut Vec<String>,
+) -> Vec<PathBuf> {
+    let location_type = location.spec_str("type").unwrap_or("file");
+    let mut targets: Vec<&str> = location.spec_list("targets");
+    targets.extend(location.spec_str("target"));
+    if location_type != "file" {
+        if !targets.is_empty() {
+            problems.push(format!(
+                "{here}: Location of type '{location_type}' is not followed (catalog-files reads files only)"
+            ));
+        }
+        return Vec::new();
+    }
+    let dir = file.parent().unwrap_or(root);
+    let mut out = Vec::new();
+    for target in targets {
+        let joined = dir.join(target);
+        match joined.canonicalize() {
+            Ok(path) if !path.starts_with(root) => problems.push(format!(
+                "{here}: Location target '{target}' is outside the catalog tree; not followed"
+            )),
+            Ok(path) if path.is_file() => out.push(path),
+            Ok(_) => problems.push(format!("{here}: Location target '{target}' is not a file")),
+            Err(_) => problems.push(format!("{here}: Location target '{target}' does not exist")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn component(name: &str) -> String {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: team-a\n  lifecycle: production\n")
+    }
+
+    fn location(targets: &[&str]) -> String {
+        let list: String = targets.iter().map(|t| format!("    - {t}\n")).collect();
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: loc-{}\nspec:\n  targets:\n{list}", targets.len())
+    }
+
+    #[test]
+    fn follows_locations_survives_loops_and_reports_broken_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "catalog-info.yaml", &location(&["./services/a.yaml", "./services/b.yaml"]));
+        write(root, "services/a.yaml", &format!("{}---\n{}", component("svc-a"), location(&["../catalog-info.yaml"])));
+        write(root, "services/b.yaml", &format!("{}---\nkind: [broken\n---\n{}", component("svc-b"), component("svc-c")));
+        write(root, "team/catalog-info.yaml", &component("svc-a"));
+        let load = load_tree("files", root).unwrap();
+        let mut names: Vec<_> = load.entities.iter().filter(|e| e.is_kind("component")).map(|e| e.metadata.name.clone()).collect();
+        names.sort();
+        assert_eq!(names, vec!["svc-a", "svc-b", "svc-c"]);
+        assert_eq!(load.problems.len(), 2, "{:?}", load.problems);
+        // The broken document starts on line 10; the parser notices on line 10 or 11.
+        assert!(
+            load.problems.iter().any(|p| p.starts_with("services/b.yaml line 1") && p.contains(": invalid YAML")),
+            "{:?}",
+            load.problems
+        );
+        assert!(load.problems.iter().any(|p| p.contains("duplicate entity component:default/svc-a")), "{:?}", load.problems);
+    }
+
+    #[test]
+    fn locations_cannot_escape_the_tree() {
+        let outer = tempfile::tempdir().unwrap();
+        write(outer.path(), "secret.yaml", &component("outside"));
+        write(outer.path(), "tree/catalog-info.yaml", &location(&["../secret.yaml", "./missing.yaml"]));
+        let load = load_tree("files", &outer.path().join("tree")).unwrap();
+        assert!(load.entities.iter().all(|e| e.metadata.name != "outside"));
+        assert!(load.problems.iter().any(|p| p.contains("outside the catalog tree")));
+        assert!(load.problems.iter().any(|p| p.contains("does not exist")));
+    }
+
+    #[test]
+    fn a_missing_root_is_one_clear_error() {
+        let err = load_tree("files", Path::new("/definitely/not/here")).unwrap_err();
+        assert_eq!(err.kind, FailureKind::Io);
+        assert!(err.to_string().starts_with("files: cannot open catalog directory /definitely/not/here"));
+    }
+}

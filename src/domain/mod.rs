@@ -1,0 +1,13 @@
+//! Domain types and rules. Nothing here does I/O: no files, no network, no database.
+
+pub mod documents;
+pub mod entity;
+pub mod entity_ref;
+pub mod gaps;
+pub mod merge;
+pub mod relations;
+
+pub use entity::{Entity, Link, Metadata};
+pub use entity_ref::{EntityRef, RefError, DEFAULT_NAMESPACE};
+pub use gaps::{ownership_gaps, platform_wiring, Gap};
+pub use relations::{relations_of, Relation, RelationType};

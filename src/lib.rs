@@ -1,0 +1,19 @@
+//! Opsdeck's engine: domain rules, connectors, the local cache, sync and the sandbox. The CLI
+//! (`src/main.rs`) and the desktop app (`src-tauri/`) are thin faces over [`Engine`].
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+mod engine;
+mod error;
+pub mod paths;
+pub mod sandbox;
+pub mod secrets;
+pub mod store;
+mod sync;
+
+pub use engine::Engine;
+pub use error::{Error, Result};
+pub use sync::ProgressSink;

@@ -1,0 +1,415 @@
+//! `opsdeck`: the command-line face of the engine. Parses arguments, calls the engine, prints.
+//!
+//! Exit codes: 0 success, 1 failure (one line on stderr), 2 bad usage.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use opsdeck::api::SyncProgress;
+use opsdeck::config::Config;
+use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed, TOKEN_ENV};
+use opsdeck::secrets::Secrets;
+use opsdeck::Engine;
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "opsdeck", version, about = "Services, owners and their platforms, from a local cache")]
+struct Cli {
+    /// Config file [default: the platform's config dir, e.g. ~/.config/opsdeck/opsdeck.toml]
+    #[arg(long, global = true, env = "OPSDECK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Cache file [default: the platform's data dir, e.g. ~/.local/share/opsdeck/cache.sqlite]
+    #[arg(long, global = true, env = "OPSDECK_DB")]
+    db: Option<PathBuf>,
+    /// Print JSON instead of tables
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the simulated platforms on loopback until interrupted
+    Sandbox {
+        /// Port on 127.0.0.1 (0 picks a free one)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Organisation to serve: `demo` or `scale:N` (N services)
+        #[arg(long, default_value = "demo")]
+        seed: Seed,
+        /// Write an opsdeck.toml wired to this sandbox
+        #[arg(long, value_name = "PATH")]
+        write_config: Option<PathBuf>,
+        /// Token clients must send [default: a new random one]
+        #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Fetch sources into the cache
+    Sync {
+        /// Only this source
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Each source with its last sync
+    Sources,
+    /// Teams, mine first
+    Teams,
+    /// Services of a team, or all of them
+    Services {
+        /// Team name
+        #[arg(long, conflicts_with = "orphans")]
+        team: Option<String>,
+        /// Only services whose owner group is missing
+        #[arg(long)]
+        orphans: bool,
+    },
+    /// One service: owner, system, relations, links, platforms, gaps
+    Service {
+        /// Service name or entity reference
+        name: String,
+    },
+    /// Search services, teams, people and systems
+    Search {
+        /// Words to find (prefixes match)
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+    /// Store a source's token in the OS keychain (read from standard input)
+    Login {
+        /// Source name from the config
+        source: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| "off".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("opsdeck: {}", message.lines().next().unwrap_or_default());
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Sandbox { port, seed, write_config, token } = cli.command {
+        return serve_sandbox(port, seed, write_config.as_deref(), token).await;
+    }
+    if let Command::Login { source } = &cli.command {
+        return login(cli.config.as_deref(), source);
+    }
+    let engine = open_engine(cli.config.as_deref(), cli.db.as_deref()).await?;
+    let json = cli.json;
+    match cli.command {
+        Command::Sync { source } => {
+            let show_progress = !json && std::io::stderr().is_terminal();
+            let progress = move |p: SyncProgress| {
+                if show_progress {
+                    let total = p.total.map_or(String::new(), |t| format!("/{t}"));
+                    eprint!("\r{}: {} pages, {}{} entities   ", p.source, p.pages, p.items, total);
+                }
+            };
+            let reports = engine.sync(source.as_deref(), &progress).await?;
+            if show_progress {
+                eprint!("\r\x1b[K");
+            }
+            let failed = reports.iter().filter(|r| !r.landed).count();
+            if json {
+                print_json(&reports)?;
+            } else {
+                for r in &reports {
+                    if r.landed {
+                        println!("{}: {} entities", r.source, r.items);
+                    } else {
+                        println!("{}: not synced", r.source);
+                    }
+                    for problem in &r.problems {
+                        println!("  {}", printable(problem));
+                    }
+                }
+            }
+            if failed > 0 {
+                let first = reports.iter().find(|r| !r.landed).and_then(|r| r.problems.first()).cloned().unwrap_or_default();
+                eprintln!("opsdeck: {failed} source(s) failed: {}", printable(&first));
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Sources => {
+            let sources = engine.sources().await?;
+            if json {
+                print_json(&sources)?;
+            } else {
+                let rows = sources
+                    .iter()
+                    .map(|s| {
+                        let status = if !s.supported {
+                            "not synced by this version".to_string()
+                        } else {
+                            match (&s.last_success, &s.last_error) {
+                                (None, None) => "never synced".into(),
+                                (_, Some(e)) => printable(e.lines().next().unwrap_or_default()),
+                                (Some(at), None) => freshness(*at, s.interval_secs),
+                            }
+                        };
+                        vec![
+                            s.name.clone(),
+                            s.kind.as_str().into(),
+                            s.last_success.map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+                            s.last_success.map_or("-".into(), age),
+                            s.item_count.to_string(),
+                            status,
+                        ]
+                    })
+                    .collect();
+                print_table(&["SOURCE", "KIND", "LAST SUCCESS", "AGE", "ITEMS", "STATUS"], rows);
+            }
+        }
+        Command::Teams => {
+            let teams = engine.teams().await?;
+            if json {
+                print_json(&teams)?;
+            } else {
+                let rows = teams
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            if t.is_mine { "*".into() } else { String::new() },
+                            t.name.clone(),
+                            printable(&t.title),
+                            t.service_count.to_string(),
+                            t.member_count.to_string(),
+                            t.gap_count.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["MINE", "TEAM", "TITLE", "SERVICES", "MEMBERS", "GAPS"], rows);
+            }
+        }
+        Command::Services { team, orphans } => {
+            let services = if orphans {
+                engine.orphaned_services().await?
+            } else {
+                engine.services(team.as_deref()).await?
+            };
+            if json {
+                print_json(&services)?;
+            } else {
+                let rows = services
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.name.clone(),
+                            s.tier.clone().unwrap_or_else(|| "-".into()),
+                            s.lifecycle.clone().unwrap_or_else(|| "-".into()),
+                            s.system.clone().unwrap_or_else(|| "-".into()),
+                            s.gaps.iter().map(|g| g.describe()).collect::<Vec<_>>().join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["SERVICE", "TIER", "LIFECYCLE", "SYSTEM", "GAPS"], rows);
+            }
+        }
+        Command::Service { name } => {
+            let s = engine.service(&name).await?;
+            if json {
+                print_json(&s)?;
+            } else {
+                let refs = |list: &[opsdeck::api::EntitySummary]| {
+                    if list.is_empty() {
+                        "-".to_string()
+                    } else {
+                        list.iter().map(summary).collect::<Vec<_>>().join(", ")
+                    }
+                };
+                let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                let mut out = vec![
+                    ("Service", format!("{} ({})", s.name, s.key)),
+                    ("Title", printable(&s.title)),
+                    ("Owner", s.owner.as_ref().map_or("-".into(), summary)),
+                    ("System", s.system.as_ref().map_or("-".into(), summary)),
+                    ("Type", opt(&s.service_type)),
+                    ("Lifecycle", opt(&s.lifecycle)),
+                    ("Tier", opt(&s.tier)),
+                    ("Description", printable(s.description.as_deref().unwrap_or("-"))),
+                    ("Depends on", refs(&s.depends_on)),
+                    ("Dependents", refs(&s.dependents)),
+                    ("Provides APIs", refs(&s.provides_apis)),
+                    ("Consumes APIs", refs(&s.consumes_apis)),
+                    ("Tags", if s.tags.is_empty() { "-".into() } else { printable(&s.tags.join(", ")) }),
+                    ("Gaps", if s.gaps.is_empty() { "none".into() } else { s.gaps.iter().map(|g| g.describe()).collect::<Vec<_>>().join(", ") }),
+                    ("Sources", s.sources.join(", ")),
+                ];
+                for p in &s.platforms {
+                    out.push(("Platform", printable(&format!("{}: {} ({})", p.platform, p.value, p.annotation))));
+                }
+                for l in &s.links {
+                    let kind = l.link_type.as_deref().unwrap_or("link");
+                    out.push(("Link", printable(&format!("[{kind}] {} {}", l.title.as_deref().unwrap_or(""), l.url))));
+                }
+                let mut stdout = std::io::stdout().lock();
+                for (k, v) in out {
+                    writeln!(stdout, "{k:<14} {v}")?;
+                }
+            }
+        }
+        Command::Search { text } => {
+            let hits = engine.search(&text.join(" "), 50).await?;
+            if json {
+                print_json(&hits)?;
+            } else {
+                let rows = hits
+                    .iter()
+                    .map(|h| vec![h.kind.clone(), h.name.clone(), printable(&h.title), printable(h.context.as_deref().unwrap_or(""))])
+                    .collect();
+                print_table(&["KIND", "NAME", "TITLE", "CONTEXT"], rows);
+            }
+        }
+        Command::Sandbox { .. } | Command::Login { .. } => unreachable!("handled before the engine opens"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_path(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(Config::default_path)
+        .ok_or_else(|| anyhow!("no home directory to find the config in; pass --config PATH"))
+}
+
+fn load_config(flag: Option<&Path>) -> anyhow::Result<Config> {
+    let path = config_path(flag)?;
+    if !path.exists() {
+        return Err(anyhow!(
+            "no config at {}: write one (see README) or run `opsdeck sandbox --write-config {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(Config::load(&path)?)
+}
+
+async fn open_engine(config: Option<&Path>, db: Option<&Path>) -> anyhow::Result<Engine> {
+    let config = load_config(config)?;
+    let db = match db {
+        Some(db) => db.to_path_buf(),
+        None => opsdeck::paths::default_db_path().ok_or_else(|| anyhow!("no data directory for the cache; pass --db PATH"))?,
+    };
+    Ok(Engine::open(config, &db, Secrets::default()).await?)
+}
+
+fn login(config: Option<&Path>, source: &str) -> anyhow::Result<ExitCode> {
+    let config = load_config(config)?;
+    let source = config.source(source).ok_or_else(|| opsdeck::Error::UnknownSource(source.to_string()))?;
+    if std::io::stdin().is_terminal() {
+        eprintln!("Paste the token for {} and press Enter (Ctrl-D to finish):", source.name);
+    }
+    let mut token = String::new();
+    std::io::stdin().read_to_string(&mut token).context("cannot read the token from standard input")?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(anyhow!("{}: no token on standard input; nothing stored", source.name));
+    }
+    Secrets::store_in_keychain(source, token)?;
+    eprintln!("{}: token stored in the OS keychain", source.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve_sandbox(port: u16, seed: Seed, write_config: Option<&Path>, token: Option<String>) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::start(SandboxOptions { port, seed, token })
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    if let Some(path) = write_config {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(path, sandbox.config_toml()).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    println!("sandbox serving the Backstage catalog API at {}", sandbox.url());
+    println!("export {TOKEN_ENV}={}", sandbox.token());
+    std::io::stdout().flush()?;
+    tokio::signal::ctrl_c().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(())
+}
+
+fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", line(header.iter().map(|h| h.to_string()).collect()));
+    for row in rows {
+        let _ = writeln!(stdout, "{}", line(row));
+    }
+}
+
+fn summary(e: &opsdeck::api::EntitySummary) -> String {
+    if e.exists {
+        e.key.clone()
+    } else {
+        format!("{} (missing)", e.key)
+    }
+}
+
+/// Catalog text is untrusted: control characters (ANSI escapes, carriage returns) could rewrite
+/// the terminal, so they are shown as visible replacements.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
+}
+
+fn age(at: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - at).num_seconds().max(0);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+fn freshness(at: DateTime<Utc>, interval_secs: u64) -> String {
+    let stale_after = interval_secs.saturating_mul(3) as i64;
+    if (Utc::now() - at).num_seconds() > stale_after {
+        "stale".into()
+    } else {
+        "fresh".into()
+    }
+}

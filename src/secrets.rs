@@ -1,0 +1,171 @@
+//! Tokens: from the environment variable a source names, else from the OS keychain where
+//! `opsdeck login` put them. Never from the config file, never written to the cache or logs.
+
+use std::collections::HashMap;
+
+use crate::config::SourceConfig;
+
+/// Keychain service name under which tokens are stored, one entry per source name.
+pub const KEYCHAIN_SERVICE: &str = "opsdeck";
+
+/// Why no token could be had for a source that needs one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// Neither the env var nor the keychain has a token.
+    #[error("{source_name}: no token: set {env} or run `opsdeck login {source_name}`{keychain_note}")]
+    Missing {
+        /// The source.
+        source_name: String,
+        /// The env var it names.
+        env: String,
+        /// Why the keychain did not help, when it could not be reached.
+        keychain_note: String,
+    },
+    /// Storing a token in the keychain failed.
+    #[error("{source_name}: cannot store the token in the OS keychain ({reason}); set {hint} instead")]
+    StoreFailed {
+        /// The source.
+        source_name: String,
+        /// The keychain's error.
+        reason: String,
+        /// What to do instead.
+        hint: String,
+    },
+}
+
+/// A token and where it came from (the origin, never the value, may be shown to people).
+#[derive(Clone)]
+pub struct Token {
+    /// The secret itself.
+    pub value: String,
+    /// `env BACKSTAGE_TOKEN`, `keychain`, or `embedded sandbox`.
+    pub origin: String,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token(<redacted>, from {})", self.origin)
+    }
+}
+
+/// Resolves tokens for sources.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// Tokens given in process by the embedded sandbox, by source name; they never touch the
+    /// environment or the keychain.
+    embedded: HashMap<String, String>,
+}
+
+impl Secrets {
+    /// A resolver that also knows the embedded sandbox's tokens.
+    pub fn with_embedded(embedded: HashMap<String, String>) -> Self {
+        Self { embedded }
+    }
+
+    /// The token for `source`. `Ok(None)` means the source names no env var and the keychain
+    /// holds nothing for it: the request goes out unauthenticated, as for a Backstage with guest
+    /// access. A source that names an env var must end up with a token.
+    pub fn token_for(&self, source: &SourceConfig) -> Result<Option<Token>, TokenError> {
+        if let Some(value) = self.embedded.get(&source.name) {
+            return Ok(Some(Token {
+                value: value.clone(),
+                origin: "embedded sandbox".into(),
+            }));
+        }
+        if let Some(env) = &source.token_env {
+            if let Some(value) = std::env::var(env).ok().filter(|v| !v.trim().is_empty()) {
+                return Ok(Some(Token {
+                    value: value.trim().to_string(),
+                    origin: format!("env {env}"),
+                }));
+            }
+        }
+        let keychain = keychain_get(&source.name);
+        match (keychain, &source.token_env) {
+            (Ok(Some(value)), _) => Ok(Some(Token {
+                value,
+                origin: "keychain".into(),
+            })),
+            (Ok(None), None) | (Err(_), None) => Ok(None),
+            (lookup, Some(env)) => Err(TokenError::Missing {
+                source_name: source.name.clone(),
+                env: env.clone(),
+                keychain_note: match lookup {
+                    Err(reason) => format!(" (the OS keychain could not be reached: {reason})"),
+                    _ => String::new(),
+                },
+            }),
+        }
+    }
+
+    /// Stores a token for `source_name` in the OS keychain.
+    pub fn store_in_keychain(source: &SourceConfig, token: &str) -> Result<(), TokenError> {
+        keyring::Entry::new(KEYCHAIN_SERVICE, &source.name)
+            .and_then(|entry| entry.set_password(token))
+            .map_err(|e| TokenError::StoreFailed {
+                source_name: source.name.clone(),
+                reason: one_line(&e.to_string()),
+                hint: source
+                    .token_env
+                    .clone()
+                    .map_or("token_env in the config and that variable".into(), |env| format!("{env} in the environment")),
+            })
+    }
+}
+
+fn keychain_get(source_name: &str) -> Result<Option<String>, String> {
+    let entry = keyring::Entry::new(KEYCHAIN_SERVICE, source_name).map_err(|e| one_line(&e.to_string()))?;
+    match entry.get_password() {
+        Ok(value) => Ok(Some(value)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(one_line(&e.to_string())),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceKind;
+
+    fn source(name: &str, env: Option<&str>) -> SourceConfig {
+        SourceConfig {
+            name: name.into(),
+            kind: SourceKind::Backstage,
+            url: Some("http://x".into()),
+            token_env: env.map(Into::into),
+            interval: std::time::Duration::from_secs(60),
+            path: None,
+        }
+    }
+
+    #[test]
+    fn embedded_token_wins_and_is_redacted_in_debug() {
+        let s = Secrets::with_embedded([("demo".to_string(), "s3cret".to_string())].into());
+        let t = s.token_for(&source("demo", Some("UNSET_VAR_FOR_TEST"))).unwrap().unwrap();
+        assert_eq!(t.value, "s3cret");
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn env_token_is_used_when_set() {
+        // PATH is set in every process, so the test needs no unsafe set_var.
+        let t = Secrets::default().token_for(&source("env-src", Some("PATH"))).unwrap().unwrap();
+        assert_eq!(t.origin, "env PATH");
+    }
+
+    #[test]
+    fn missing_token_names_the_source_and_both_ways_to_supply_it() {
+        let err = Secrets::default()
+            .token_for(&source("nobody-has-this", Some("OPSDECK_TEST_SURELY_UNSET")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("nobody-has-this: no token: set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login nobody-has-this`"),
+            "{err}"
+        );
+    }
+}

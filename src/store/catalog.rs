@@ -1,0 +1,434 @@
+//! Catalog rows: what each source said, the merged view, relations, search, sync state.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{decode_json, Store, StoreError};
+use crate::api::{EntitySummary, SearchHit, ServiceRow, TeamSummary};
+use crate::domain::merge::{merge_reports, SourcedEntity};
+use crate::domain::{ownership_gaps, relations_of, Entity, Gap};
+
+/// One source's complete fetch, to replace what the cache holds from it.
+#[derive(Debug)]
+pub struct SourceRows<'a> {
+    /// Source name.
+    pub source: &'a str,
+    /// Source kind, as written in the config.
+    pub kind: &'a str,
+    /// Everything the source holds now.
+    pub entities: &'a [Entity],
+    /// Problems that cost single documents; stored as the source's last error.
+    pub problems: &'a [String],
+}
+
+/// A row of `sync_state`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncStateRow {
+    /// Source name.
+    pub source: String,
+    /// When a sync last started.
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// When a sync last landed.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Last error or problems.
+    pub last_error: Option<String>,
+    /// Entities held.
+    pub item_count: i64,
+}
+
+/// A stored entity with what the service page needs besides the body.
+#[derive(Debug, Clone)]
+pub struct StoredEntity {
+    /// The merged body.
+    pub entity: Entity,
+    /// Gaps computed at ingest.
+    pub gaps: Vec<Gap>,
+    /// Sources that reported it.
+    pub sources: Vec<String>,
+}
+
+/// A relation seen from one end, with the other end's summary.
+#[derive(Debug, Clone)]
+pub struct RelatedEntity {
+    /// Relation type (`dependsOn`, …).
+    pub relation: String,
+    /// The other end.
+    pub other: EntitySummary,
+}
+
+impl Store {
+    /// Replaces everything held from `rows.source` with `rows.entities` and rebuilds the merged
+    /// view, in one transaction: a failure anywhere leaves the cache exactly as it was.
+    /// `precedence` lists source names in config order.
+    pub async fn replace_source(
+        &self,
+        rows: SourceRows<'_>,
+        precedence: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM source_entities WHERE source = ?")
+            .bind(rows.source)
+            .execute(&mut *tx)
+            .await?;
+        for entity in rows.entities {
+            let body = serde_json::to_string(entity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("INSERT OR REPLACE INTO source_entities (source, entity_key, body) VALUES (?, ?, ?)")
+                .bind(rows.source)
+                .bind(entity.entity_ref().key())
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+        }
+        rebuild_merged(&mut tx, precedence).await?;
+        let problems = (!rows.problems.is_empty()).then(|| rows.problems.join("\n"));
+        sqlx::query(
+            "INSERT INTO sync_state (source, kind, last_attempt, last_success, last_error, item_count)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5)
+             ON CONFLICT (source) DO UPDATE SET kind = ?2, last_success = ?3, last_error = ?4, item_count = ?5",
+        )
+        .bind(rows.source)
+        .bind(rows.kind)
+        .bind(at)
+        .bind(problems)
+        .bind(rows.entities.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Notes that a sync of `source` started.
+    pub async fn record_attempt(&self, source: &str, kind: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_state (source, kind, last_attempt) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source) DO UPDATE SET kind = ?2, last_attempt = ?3",
+        )
+        .bind(source)
+        .bind(kind)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Notes that a sync of `source` failed; its cached rows stay as they were.
+    pub async fn record_failure(&self, source: &str, kind: &str, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_state (source, kind, last_error) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source) DO UPDATE SET kind = ?2, last_error = ?3",
+        )
+        .bind(source)
+        .bind(kind)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every source's sync state.
+    pub async fn sync_states(&self) -> Result<Vec<SyncStateRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT source, last_attempt, last_success, last_error, item_count FROM sync_state ORDER BY source",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Teams (groups) with counts; those `email` belongs to come first.
+    pub async fn teams(&self, email: Option<&str>) -> Result<Vec<TeamSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.entity_key, g.name, coalesce(g.title, g.name) AS title,
+                (SELECT count(*) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS service_count,
+                (SELECT coalesce(sum(c.gap_count), 0) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS gap_count,
+                (SELECT count(*) FROM relations r WHERE r.target_key = g.entity_key AND r.relation = 'memberOf') AS member_count,
+                EXISTS (SELECT 1 FROM relations r JOIN entities u ON u.entity_key = r.source_key
+                        WHERE r.target_key = g.entity_key AND r.relation = 'memberOf' AND u.email = ?1) AS is_mine
+             FROM entities g WHERE g.kind = 'group'
+             ORDER BY is_mine DESC, g.name",
+        )
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TeamSummary {
+                key: r.get("entity_key"),
+                name: r.get("name"),
+                title: r.get("title"),
+                service_count: r.get("service_count"),
+                member_count: r.get("member_count"),
+                gap_count: r.get("gap_count"),
+                is_mine: r.get("is_mine"),
+            })
+            .collect())
+    }
+
+    /// Components owned by `owner_key`, by name.
+    pub async fn services_of(&self, owner_key: &str) -> Result<Vec<ServiceRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SERVICE_ROW_SELECT} WHERE c.kind = 'component' AND c.owner_key = ? ORDER BY c.name"
+        ))
+        .bind(owner_key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(service_row).collect()
+    }
+
+    /// Components whose owner is not in the catalog, or that name none.
+    pub async fn orphaned_services(&self) -> Result<Vec<ServiceRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SERVICE_ROW_SELECT} WHERE c.kind = 'component'
+               AND (c.owner_key IS NULL OR NOT EXISTS (SELECT 1 FROM entities o WHERE o.entity_key = c.owner_key))
+             ORDER BY c.name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(service_row).collect()
+    }
+
+    /// Every component, by name.
+    pub async fn all_services(&self) -> Result<Vec<ServiceRow>, StoreError> {
+        let rows = sqlx::query(&format!("{SERVICE_ROW_SELECT} WHERE c.kind = 'component' ORDER BY c.name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(service_row).collect()
+    }
+
+    /// One entity by key.
+    pub async fn entity(&self, key: &str) -> Result<Option<StoredEntity>, StoreError> {
+        let row = sqlx::query("SELECT body, gaps, sources FROM entities WHERE entity_key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(StoredEntity {
+                entity: decode_json("body", r.get("body"))?,
+                gaps: decode_json("gaps", r.get("gaps"))?,
+                sources: decode_json("sources", r.get("sources"))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Summaries of entities by key, in the order given; unknown keys come back with
+    /// `exists: false`.
+    pub async fn summaries(&self, keys: &[String]) -> Result<Vec<EntitySummary>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let row = sqlx::query("SELECT kind, name, coalesce(title, name) AS title FROM entities WHERE entity_key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+            out.push(match row {
+                Some(r) => EntitySummary {
+                    key: key.clone(),
+                    kind: r.get("kind"),
+                    name: r.get("name"),
+                    title: r.get("title"),
+                    exists: true,
+                },
+                None => missing_summary(key),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Relations leaving `key` (`outgoing`) or arriving at it, with the other end summarised.
+    pub async fn related(&self, key: &str, outgoing: bool) -> Result<Vec<RelatedEntity>, StoreError> {
+        let sql = if outgoing {
+            "SELECT r.relation, r.target_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
+             FROM relations r LEFT JOIN entities o ON o.entity_key = r.target_key
+             WHERE r.source_key = ? ORDER BY r.relation, r.target_key"
+        } else {
+            "SELECT r.relation, r.source_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
+             FROM relations r LEFT JOIN entities o ON o.entity_key = r.source_key
+             WHERE r.target_key = ? ORDER BY r.relation, r.source_key"
+        };
+        let rows = sqlx::query(sql).bind(key).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let other_key: String = r.get("other_key");
+                let other = match r.get::<Option<String>, _>("kind") {
+                    Some(kind) => EntitySummary {
+                        key: other_key,
+                        kind,
+                        name: r.get("name"),
+                        title: r.get("title"),
+                        exists: true,
+                    },
+                    None => missing_summary(&other_key),
+                };
+                RelatedEntity {
+                    relation: r.get("relation"),
+                    other,
+                }
+            })
+            .collect())
+    }
+
+    /// Full-text search over names, titles, descriptions and tags of services, teams, people,
+    /// systems, APIs, domains and resources. Every word of `text` must match a word prefix.
+    pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>, StoreError> {
+        let Some(query) = fts_query(text) else {
+            return Ok(Vec::new());
+        };
+        let exact = text.trim().to_ascii_lowercase();
+        let rows = sqlx::query(
+            "SELECT e.entity_key, e.kind, e.name, coalesce(e.title, e.name) AS title, e.email, e.owner_key
+             FROM entities_fts f JOIN entities e ON e.entity_key = f.entity_key
+             WHERE entities_fts MATCH ?1 AND e.kind != 'location'
+             ORDER BY lower(e.name) = ?2 DESC, bm25(entities_fts, 0.0, 10.0, 5.0, 1.0, 2.0), e.name
+             LIMIT ?3",
+        )
+        .bind(query)
+        .bind(exact)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let owner: Option<String> = r.get("owner_key");
+                SearchHit {
+                    key: r.get("entity_key"),
+                    kind: r.get("kind"),
+                    name: r.get("name"),
+                    title: r.get("title"),
+                    context: r
+                        .get::<Option<String>, _>("email")
+                        .or_else(|| owner.map(|o| format!("owned by {}", key_name(&o)))),
+                }
+            })
+            .collect())
+    }
+}
+
+const SERVICE_ROW_SELECT: &str = "SELECT c.entity_key, c.name, coalesce(c.title, c.name) AS title, c.system_key,
+        c.lifecycle, c.tier, c.spec_type, c.gaps, c.tags FROM entities c";
+
+fn service_row(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, StoreError> {
+    Ok(ServiceRow {
+        key: r.get("entity_key"),
+        name: r.get("name"),
+        title: r.get("title"),
+        system: r.get::<Option<String>, _>("system_key").map(|k| key_name(&k).to_string()),
+        lifecycle: r.get("lifecycle"),
+        tier: r.get("tier"),
+        service_type: r.get("spec_type"),
+        gaps: decode_json("gaps", r.get("gaps"))?,
+        tags: decode_json("tags", r.get("tags"))?,
+    })
+}
+
+/// The name part of a cache key (`kind:namespace/name`).
+pub fn key_name(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, name)| name)
+}
+
+fn missing_summary(key: &str) -> EntitySummary {
+    EntitySummary {
+        key: key.to_string(),
+        kind: key.split_once(':').map_or("", |(k, _)| k).to_string(),
+        name: key_name(key).to_string(),
+        title: key_name(key).to_string(),
+        exists: false,
+    }
+}
+
+/// Turns typed text into an FTS5 query: each word a quoted prefix term, all required. Quoting
+/// keeps FTS operators in the text (`AND`, `*`, `"`, `-`) from being interpreted.
+fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Rebuilds `entities`, `relations` and the search index from every source's rows.
+async fn rebuild_merged(tx: &mut Transaction<'_, Sqlite>, precedence: &[String]) -> Result<(), StoreError> {
+    for table in ["entities", "relations", "entities_fts"] {
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
+    }
+    let rank: HashMap<&str, usize> = precedence.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let rows = sqlx::query("SELECT source, entity_key, body FROM source_entities")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut reports: BTreeMap<String, Vec<SourcedEntity>> = BTreeMap::new();
+    for row in rows {
+        let source: String = row.get("source");
+        let entity: Entity = decode_json("source_entities.body", row.get("body"))?;
+        reports.entry(row.get("entity_key")).or_default().push(SourcedEntity {
+            precedence: rank.get(source.as_str()).copied().unwrap_or(usize::MAX),
+            source,
+            entity,
+        });
+    }
+    let merged: Vec<_> = reports.into_values().filter_map(merge_reports).collect();
+    let keys: HashSet<String> = merged.iter().map(|m| m.entity.entity_ref().key()).collect();
+
+    for m in &merged {
+        let e = &m.entity;
+        let key = e.entity_ref().key();
+        let owner_key = e.owner_ref().map(|r| r.key());
+        let owner_exists = owner_key.as_ref().is_some_and(|k| keys.contains(k));
+        let gaps = ownership_gaps(e, owner_exists);
+        sqlx::query(
+            "INSERT INTO entities (entity_key, kind, namespace, name, title, description, spec_type, lifecycle, tier,
+                owner_key, system_key, email, tags, gaps, gap_count, sources, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key)
+        .bind(e.kind.to_ascii_lowercase())
+        .bind(e.namespace())
+        .bind(&e.metadata.name)
+        .bind(e.metadata.title.as_deref().or_else(|| e.profile_str("displayName")))
+        .bind(&e.metadata.description)
+        .bind(e.spec_str("type"))
+        .bind(e.spec_str("lifecycle"))
+        .bind(e.tier())
+        .bind(&owner_key)
+        .bind(e.system_ref().map(|r| r.key()))
+        .bind(e.profile_str("email"))
+        .bind(to_json(&e.metadata.tags))
+        .bind(to_json(&gaps))
+        .bind(gaps.len() as i64)
+        .bind(to_json(&m.sources))
+        .bind(to_json(e))
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("INSERT INTO entities_fts (entity_key, name, title, description, tags) VALUES (?, ?, ?, ?, ?)")
+            .bind(&key)
+            .bind(&e.metadata.name)
+            .bind(
+                [e.metadata.title.as_deref(), e.profile_str("displayName"), e.profile_str("email")]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .bind(&e.metadata.description)
+            .bind(e.metadata.tags.join(" "))
+            .execute(&mut **tx)
+            .await?;
+        for relation in relations_of(e).0 {
+            sqlx::query("INSERT OR IGNORE INTO relations (source_key, relation, target_key) VALUES (?, ?, ?)")
+                .bind(&relation.source)
+                .bind(relation.relation.as_str())
+                .bind(&relation.target)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Serialises our own types to a JSON column; that cannot fail.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("catalog values serialise to JSON")
+}

@@ -1,0 +1,58 @@
+-- What each source said, verbatim: the merged tables below are rebuilt from these rows.
+CREATE TABLE source_entities (
+    source TEXT NOT NULL,
+    entity_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (source, entity_key)
+) WITHOUT ROWID;
+
+-- One row per entity reference, merged across sources.
+CREATE TABLE entities (
+    entity_key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    title TEXT,
+    description TEXT,
+    spec_type TEXT,
+    lifecycle TEXT,
+    tier TEXT,
+    owner_key TEXT,
+    system_key TEXT,
+    email TEXT COLLATE NOCASE,
+    tags TEXT NOT NULL,
+    gaps TEXT NOT NULL,
+    gap_count INTEGER NOT NULL,
+    sources TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX entities_by_owner ON entities (owner_key, kind, name);
+CREATE INDEX entities_by_kind ON entities (kind, name);
+CREATE INDEX entities_by_email ON entities (email) WHERE email IS NOT NULL;
+
+CREATE TABLE relations (
+    source_key TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    target_key TEXT NOT NULL,
+    PRIMARY KEY (source_key, relation, target_key)
+) WITHOUT ROWID;
+CREATE INDEX relations_by_target ON relations (target_key, relation);
+
+CREATE VIRTUAL TABLE entities_fts USING fts5 (
+    entity_key UNINDEXED,
+    name,
+    title,
+    description,
+    tags,
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '1 2 3'
+);
+
+CREATE TABLE sync_state (
+    source TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    last_attempt TEXT,
+    last_success TEXT,
+    last_error TEXT,
+    item_count INTEGER NOT NULL DEFAULT 0
+);

@@ -1,0 +1,134 @@
+//! Sync: runs a source's connector and lands the result in the cache, whole or not at all.
+
+use chrono::Utc;
+
+use crate::api::{SyncProgress, SyncReport};
+use crate::config::{SourceConfig, SourceKind};
+use crate::connectors::backstage::BackstageConnector;
+use crate::connectors::catalog_files::load_tree;
+use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
+use crate::domain::Entity;
+use crate::engine::Engine;
+use crate::store::SourceRows;
+use crate::Result;
+
+/// Receives progress while sources sync.
+pub type ProgressSink<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
+
+impl Engine {
+    /// Syncs one source by name, or every configured source. A source that fails keeps its
+    /// cached rows; its report says why and the failure is recorded for the status bar.
+    pub async fn sync(&self, only: Option<&str>, progress: ProgressSink<'_>) -> Result<Vec<SyncReport>> {
+        let sources: Vec<&SourceConfig> = match only {
+            Some(name) => vec![self
+                .config()
+                .source(name)
+                .ok_or_else(|| crate::Error::UnknownSource(name.to_string()))?],
+            None => self.config().sources.iter().collect(),
+        };
+        let mut reports = Vec::with_capacity(sources.len());
+        for source in sources {
+            reports.push(self.sync_source(source, progress).await?);
+        }
+        Ok(reports)
+    }
+
+    #[tracing::instrument(skip_all, fields(source = %source.name, kind = source.kind.as_str()))]
+    async fn sync_source(&self, source: &SourceConfig, progress: ProgressSink<'_>) -> Result<SyncReport> {
+        let kind = source.kind.as_str();
+        if !source.kind.is_synced() {
+            return Ok(SyncReport {
+                source: source.name.clone(),
+                landed: false,
+                items: 0,
+                problems: vec![format!("{}: {kind} sources are not synced by this version of Opsdeck", source.name)],
+            });
+        }
+        let store = self.store();
+        store.record_attempt(&source.name, kind, Utc::now()).await?;
+        let started = std::time::Instant::now();
+        let fetched = self.fetch(source, progress).await;
+        let (entities, problems) = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                tracing::warn!(error = %error, "sync failed; cache kept");
+                store.record_failure(&source.name, kind, &error.to_string()).await?;
+                return Ok(SyncReport {
+                    source: source.name.clone(),
+                    landed: false,
+                    items: 0,
+                    problems: vec![error.to_string()],
+                });
+            }
+        };
+        let precedence: Vec<String> = self.config().sources.iter().map(|s| s.name.clone()).collect();
+        store
+            .replace_source(
+                SourceRows {
+                    source: &source.name,
+                    kind,
+                    entities: &entities,
+                    problems: &problems,
+                },
+                &precedence,
+                Utc::now(),
+            )
+            .await?;
+        tracing::info!(rows = entities.len(), problems = problems.len(), elapsed_ms = started.elapsed().as_millis() as u64, "sync landed");
+        Ok(SyncReport {
+            source: source.name.clone(),
+            landed: true,
+            items: entities.len() as i64,
+            problems,
+        })
+    }
+
+    async fn fetch(
+        &self,
+        source: &SourceConfig,
+        progress: ProgressSink<'_>,
+    ) -> Result<(Vec<Entity>, Vec<String>), ConnectorError> {
+        let report = |p: FetchProgress| {
+            progress(SyncProgress {
+                source: source.name.clone(),
+                pages: p.pages as i64,
+                items: p.items as i64,
+                total: p.total.map(|t| t as i64),
+            })
+        };
+        match source.kind {
+            SourceKind::Backstage => {
+                let token = self
+                    .secrets()
+                    .token_for(source)
+                    .map_err(|e| ConnectorError::new(&source.name, FailureKind::Token, strip_source(&e.to_string(), &source.name)))?;
+                let url = source.url.as_deref().unwrap_or_default();
+                let connector = BackstageConnector::new(self.http().clone(), &source.name, url, token, source.token_env.clone());
+                let mut sink = report;
+                Ok((connector.fetch_entities(&mut sink).await?, Vec::new()))
+            }
+            SourceKind::CatalogFiles => {
+                let name = source.name.clone();
+                let root = source.path.clone().unwrap_or_default();
+                let load = tokio::task::spawn_blocking(move || load_tree(&name, &root))
+                    .await
+                    .map_err(|e| ConnectorError::new(&source.name, FailureKind::Io, e.to_string()))??;
+                report(FetchProgress {
+                    pages: load.files,
+                    items: load.entities.len(),
+                    total: Some(load.entities.len()),
+                });
+                Ok((load.entities, load.problems))
+            }
+            _ => unreachable!("kinds that are not synced are turned away by sync_source"),
+        }
+    }
+}
+
+/// Token errors already start with the source name; connector errors add it again.
+fn strip_source(message: &str, source: &str) -> String {
+    message
+        .strip_prefix(&format!("{source}: "))
+        .unwrap_or(message)
+        .to_string()
+}
