@@ -140,6 +140,8 @@ pub struct SearchHit {
     pub title: String,
     /// A hint: the owner of a service, the email of a person.
     pub context: Option<String>,
+    /// The team to show for it: the group itself, a person's team, or the owner.
+    pub team: Option<String>,
 }
 
 /// A source's health, for the status bar and `opsdeck sources`.

@@ -157,7 +157,12 @@ impl Config {
                     Some(_) => {}
                 },
                 _ => match source.url.as_deref() {
-                    None => return Err(problem(&format!("kind {} needs 'url'", source.kind.as_str()))),
+                    None => {
+                        return Err(problem(&format!(
+                            "kind {} needs 'url'",
+                            source.kind.as_str()
+                        )))
+                    }
                     Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                         return Err(problem("'url' must start with http:// or https://"));
                     }
@@ -205,21 +210,38 @@ path = "./catalog"
         assert_eq!(c.identity.email.as_deref(), Some("dana@example.com"));
         assert_eq!(c.sources[0].interval, Duration::from_secs(60));
         assert_eq!(c.sources[1].interval, Duration::from_secs(300));
-        assert_eq!(c.sources[1].path.as_deref(), Some(Path::new("/etc/opsdeck/./catalog")));
+        assert_eq!(
+            c.sources[1].path.as_deref(),
+            Some(Path::new("/etc/opsdeck/./catalog"))
+        );
     }
 
     #[test]
     fn mistakes_name_the_file_the_source_and_the_fix() {
         let p = Path::new("o.toml");
         let err = Config::parse("[[sources]]\nname='a'\nkind='backstage'\n", p).unwrap_err();
-        assert_eq!(err.to_string(), "config o.toml: source 'a': kind backstage needs 'url'");
+        assert_eq!(
+            err.to_string(),
+            "config o.toml: source 'a': kind backstage needs 'url'"
+        );
         let err = Config::parse("[[sources]]\nname='a'\nkind='catalog-files'\npath='x'\n[[sources]]\nname='a'\nkind='catalog-files'\npath='y'\n", p).unwrap_err();
         assert!(err.to_string().contains("same name"));
         let err = Config::parse("[[sources]]\nname='a'\nkind='gitlab'\n", p).unwrap_err();
-        assert!(err.to_string().starts_with("config o.toml is invalid:"), "{err}");
-        let err = Config::parse("[[sources]]\nname='a'\nkind='backstage'\nurl='x'\ntoken='secret'\n", p).unwrap_err();
+        assert!(
+            err.to_string().starts_with("config o.toml is invalid:"),
+            "{err}"
+        );
+        let err = Config::parse(
+            "[[sources]]\nname='a'\nkind='backstage'\nurl='x'\ntoken='secret'\n",
+            p,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("unknown field `token`"), "{err}");
-        let err = Config::parse("[[sources]]\nname='a'\nkind='backstage'\nurl='ftp://x'\n", p).unwrap_err();
+        let err = Config::parse(
+            "[[sources]]\nname='a'\nkind='backstage'\nurl='ftp://x'\n",
+            p,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("http://"), "{err}");
     }
 }

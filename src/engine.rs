@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-
 use crate::api::{PlatformWiring, SearchHit, ServiceDetail, ServiceRow, SourceStatus, TeamSummary};
 use crate::config::Config;
 use crate::domain::{platform_wiring, EntityRef, RelationType, DEFAULT_NAMESPACE};
@@ -89,7 +88,10 @@ impl Engine {
 
     /// Teams, the identity's own first.
     pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
-        Ok(self.store.teams(self.config().identity.email.as_deref()).await?)
+        Ok(self
+            .store
+            .teams(self.config().identity.email.as_deref())
+            .await?)
     }
 
     /// Services of a team (`checkout`, `group:checkout`, or a cache key), or all services.
@@ -99,7 +101,9 @@ impl Engine {
         };
         let key = parse_key(team, "group")?;
         if self.store.entity(&key).await?.is_none() {
-            return Err(Error::NotFound(format!("no team '{team}' in the cache (see `opsdeck teams`)")));
+            return Err(Error::NotFound(format!(
+                "no team '{team}' in the cache (see `opsdeck teams`)"
+            )));
         }
         Ok(self.store.services_of(&key).await?)
     }
@@ -112,16 +116,21 @@ impl Engine {
     /// The service page of `name` (`checkout-api`, `component:default/checkout-api`, …).
     pub async fn service(&self, name: &str) -> Result<ServiceDetail> {
         let key = parse_key(name, "component")?;
-        let stored = self
-            .store
-            .entity(&key)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no service '{name}' in the cache (try `opsdeck search {name}`)")))?;
+        let stored = self.store.entity(&key).await?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "no service '{name}' in the cache (try `opsdeck search {name}`)"
+            ))
+        })?;
         let e = &stored.entity;
         let one = |r: Option<EntityRef>| r.map(|r| r.key());
         let mut heads = self
             .store
-            .summaries(&[one(e.owner_ref()), one(e.system_ref())].into_iter().flatten().collect::<Vec<_>>())
+            .summaries(
+                &[one(e.owner_ref()), one(e.system_ref())]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            )
             .await?
             .into_iter();
         let owner = e.owner_ref().and_then(|_| heads.next());
@@ -169,7 +178,6 @@ impl Engine {
     pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>> {
         Ok(self.store.search(text, limit).await?)
     }
-
 }
 
 /// A user-typed reference turned into a cache key, with the context's default kind.

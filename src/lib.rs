@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod connectors;
+pub mod demo;
 pub mod domain;
 mod engine;
 mod error;

@@ -17,7 +17,11 @@ use opsdeck::Engine;
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "opsdeck", version, about = "Services, owners and their platforms, from a local cache")]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "Services, owners and their platforms, from a local cache"
+)]
 struct Cli {
     /// Config file [default: the platform's config dir, e.g. ~/.config/opsdeck/opsdeck.toml]
     #[arg(long, global = true, env = "OPSDECK_CONFIG")]
@@ -95,7 +99,10 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| "off".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
+                .unwrap_or_else(|_| "off".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
@@ -110,7 +117,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Sandbox { port, seed, write_config, token } = cli.command {
+    if let Command::Sandbox {
+        port,
+        seed,
+        write_config,
+        token,
+    } = cli.command
+    {
         return serve_sandbox(port, seed, write_config.as_deref(), token).await;
     }
     if let Command::Login { source } = &cli.command {
@@ -124,7 +137,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let progress = move |p: SyncProgress| {
                 if show_progress {
                     let total = p.total.map_or(String::new(), |t| format!("/{t}"));
-                    eprint!("\r{}: {} pages, {}{} entities   ", p.source, p.pages, p.items, total);
+                    eprint!(
+                        "\r{}: {} pages, {}{} entities   ",
+                        p.source, p.pages, p.items, total
+                    );
                 }
             };
             let reports = engine.sync(source.as_deref(), &progress).await?;
@@ -147,7 +163,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             if failed > 0 {
-                let first = reports.iter().find(|r| !r.landed).and_then(|r| r.problems.first()).cloned().unwrap_or_default();
+                let first = reports
+                    .iter()
+                    .find(|r| !r.landed)
+                    .and_then(|r| r.problems.first())
+                    .cloned()
+                    .unwrap_or_default();
                 eprintln!("opsdeck: {failed} source(s) failed: {}", printable(&first));
                 return Ok(ExitCode::from(1));
             }
@@ -172,14 +193,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         vec![
                             s.name.clone(),
                             s.kind.as_str().into(),
-                            s.last_success.map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+                            s.last_success.map_or("-".into(), |t| {
+                                t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+                            }),
                             s.last_success.map_or("-".into(), age),
                             s.item_count.to_string(),
                             status,
                         ]
                     })
                     .collect();
-                print_table(&["SOURCE", "KIND", "LAST SUCCESS", "AGE", "ITEMS", "STATUS"], rows);
+                print_table(
+                    &["SOURCE", "KIND", "LAST SUCCESS", "AGE", "ITEMS", "STATUS"],
+                    rows,
+                );
             }
         }
         Command::Teams => {
@@ -200,7 +226,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ]
                     })
                     .collect();
-                print_table(&["MINE", "TEAM", "TITLE", "SERVICES", "MEMBERS", "GAPS"], rows);
+                print_table(
+                    &["MINE", "TEAM", "TITLE", "SERVICES", "MEMBERS", "GAPS"],
+                    rows,
+                );
             }
         }
         Command::Services { team, orphans } => {
@@ -220,7 +249,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             s.tier.clone().unwrap_or_else(|| "-".into()),
                             s.lifecycle.clone().unwrap_or_else(|| "-".into()),
                             s.system.clone().unwrap_or_else(|| "-".into()),
-                            s.gaps.iter().map(|g| g.describe()).collect::<Vec<_>>().join(", "),
+                            s.gaps
+                                .iter()
+                                .map(|g| g.describe())
+                                .collect::<Vec<_>>()
+                                .join(", "),
                         ]
                     })
                     .collect();
@@ -248,21 +281,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ("Type", opt(&s.service_type)),
                     ("Lifecycle", opt(&s.lifecycle)),
                     ("Tier", opt(&s.tier)),
-                    ("Description", printable(s.description.as_deref().unwrap_or("-"))),
+                    (
+                        "Description",
+                        printable(s.description.as_deref().unwrap_or("-")),
+                    ),
                     ("Depends on", refs(&s.depends_on)),
                     ("Dependents", refs(&s.dependents)),
                     ("Provides APIs", refs(&s.provides_apis)),
                     ("Consumes APIs", refs(&s.consumes_apis)),
-                    ("Tags", if s.tags.is_empty() { "-".into() } else { printable(&s.tags.join(", ")) }),
-                    ("Gaps", if s.gaps.is_empty() { "none".into() } else { s.gaps.iter().map(|g| g.describe()).collect::<Vec<_>>().join(", ") }),
+                    (
+                        "Tags",
+                        if s.tags.is_empty() {
+                            "-".into()
+                        } else {
+                            printable(&s.tags.join(", "))
+                        },
+                    ),
+                    (
+                        "Gaps",
+                        if s.gaps.is_empty() {
+                            "none".into()
+                        } else {
+                            s.gaps
+                                .iter()
+                                .map(|g| g.describe())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        },
+                    ),
                     ("Sources", s.sources.join(", ")),
                 ];
                 for p in &s.platforms {
-                    out.push(("Platform", printable(&format!("{}: {} ({})", p.platform, p.value, p.annotation))));
+                    out.push((
+                        "Platform",
+                        printable(&format!("{}: {} ({})", p.platform, p.value, p.annotation)),
+                    ));
                 }
                 for l in &s.links {
                     let kind = l.link_type.as_deref().unwrap_or("link");
-                    out.push(("Link", printable(&format!("[{kind}] {} {}", l.title.as_deref().unwrap_or(""), l.url))));
+                    out.push((
+                        "Link",
+                        printable(&format!(
+                            "[{kind}] {} {}",
+                            l.title.as_deref().unwrap_or(""),
+                            l.url
+                        )),
+                    ));
                 }
                 let mut stdout = std::io::stdout().lock();
                 for (k, v) in out {
@@ -277,12 +341,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 let rows = hits
                     .iter()
-                    .map(|h| vec![h.kind.clone(), h.name.clone(), printable(&h.title), printable(h.context.as_deref().unwrap_or(""))])
+                    .map(|h| {
+                        vec![
+                            h.kind.clone(),
+                            h.name.clone(),
+                            printable(&h.title),
+                            printable(h.context.as_deref().unwrap_or("")),
+                        ]
+                    })
                     .collect();
                 print_table(&["KIND", "NAME", "TITLE", "CONTEXT"], rows);
             }
         }
-        Command::Sandbox { .. } | Command::Login { .. } => unreachable!("handled before the engine opens"),
+        Command::Sandbox { .. } | Command::Login { .. } => {
+            unreachable!("handled before the engine opens")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -309,40 +382,61 @@ async fn open_engine(config: Option<&Path>, db: Option<&Path>) -> anyhow::Result
     let config = load_config(config)?;
     let db = match db {
         Some(db) => db.to_path_buf(),
-        None => opsdeck::paths::default_db_path().ok_or_else(|| anyhow!("no data directory for the cache; pass --db PATH"))?,
+        None => opsdeck::paths::default_db_path()
+            .ok_or_else(|| anyhow!("no data directory for the cache; pass --db PATH"))?,
     };
     Ok(Engine::open(config, &db, Secrets::default()).await?)
 }
 
 fn login(config: Option<&Path>, source: &str) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
-    let source = config.source(source).ok_or_else(|| opsdeck::Error::UnknownSource(source.to_string()))?;
+    let source = config
+        .source(source)
+        .ok_or_else(|| opsdeck::Error::UnknownSource(source.to_string()))?;
     if std::io::stdin().is_terminal() {
-        eprintln!("Paste the token for {} and press Enter (Ctrl-D to finish):", source.name);
+        eprintln!(
+            "Paste the token for {} and press Enter (Ctrl-D to finish):",
+            source.name
+        );
     }
     let mut token = String::new();
-    std::io::stdin().read_to_string(&mut token).context("cannot read the token from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut token)
+        .context("cannot read the token from standard input")?;
     let token = token.trim();
     if token.is_empty() {
-        return Err(anyhow!("{}: no token on standard input; nothing stored", source.name));
+        return Err(anyhow!(
+            "{}: no token on standard input; nothing stored",
+            source.name
+        ));
     }
     Secrets::store_in_keychain(source, token)?;
     eprintln!("{}: token stored in the OS keychain", source.name);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve_sandbox(port: u16, seed: Seed, write_config: Option<&Path>, token: Option<String>) -> anyhow::Result<ExitCode> {
+async fn serve_sandbox(
+    port: u16,
+    seed: Seed,
+    write_config: Option<&Path>,
+    token: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start(SandboxOptions { port, seed, token })
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     if let Some(path) = write_config {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(path, sandbox.config_toml()).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, sandbox.config_toml())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    println!("sandbox serving the Backstage catalog API at {}", sandbox.url());
+    println!(
+        "sandbox serving the Backstage catalog API at {}",
+        sandbox.url()
+    );
     println!("export {TOKEN_ENV}={}", sandbox.token());
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
@@ -375,7 +469,11 @@ fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
         out.trim_end().to_string()
     };
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", line(header.iter().map(|h| h.to_string()).collect()));
+    let _ = writeln!(
+        stdout,
+        "{}",
+        line(header.iter().map(|h| h.to_string()).collect())
+    );
     for row in rows {
         let _ = writeln!(stdout, "{}", line(row));
     }
@@ -392,7 +490,9 @@ fn summary(e: &opsdeck::api::EntitySummary) -> String {
 /// Catalog text is untrusted: control characters (ANSI escapes, carriage returns) could rewrite
 /// the terminal, so they are shown as visible replacements.
 fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 fn age(at: DateTime<Utc>) -> String {

@@ -12,7 +12,9 @@ pub const KEYCHAIN_SERVICE: &str = "opsdeck";
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     /// Neither the env var nor the keychain has a token.
-    #[error("{source_name}: no token: set {env} or run `opsdeck login {source_name}`{keychain_note}")]
+    #[error(
+        "{source_name}: no token: set {env} or run `opsdeck login {source_name}`{keychain_note}"
+    )]
     Missing {
         /// The source.
         source_name: String,
@@ -22,7 +24,9 @@ pub enum TokenError {
         keychain_note: String,
     },
     /// Storing a token in the keychain failed.
-    #[error("{source_name}: cannot store the token in the OS keychain ({reason}); set {hint} instead")]
+    #[error(
+        "{source_name}: cannot store the token in the OS keychain ({reason}); set {hint} instead"
+    )]
     StoreFailed {
         /// The source.
         source_name: String,
@@ -108,13 +112,16 @@ impl Secrets {
                 hint: source
                     .token_env
                     .clone()
-                    .map_or("token_env in the config and that variable".into(), |env| format!("{env} in the environment")),
+                    .map_or("token_env in the config and that variable".into(), |env| {
+                        format!("{env} in the environment")
+                    }),
             })
     }
 }
 
 fn keychain_get(source_name: &str) -> Result<Option<String>, String> {
-    let entry = keyring::Entry::new(KEYCHAIN_SERVICE, source_name).map_err(|e| one_line(&e.to_string()))?;
+    let entry =
+        keyring::Entry::new(KEYCHAIN_SERVICE, source_name).map_err(|e| one_line(&e.to_string()))?;
     match entry.get_password() {
         Ok(value) => Ok(Some(value)),
         Err(keyring::Error::NoEntry) => Ok(None),
@@ -145,7 +152,10 @@ mod tests {
     #[test]
     fn embedded_token_wins_and_is_redacted_in_debug() {
         let s = Secrets::with_embedded([("demo".to_string(), "s3cret".to_string())].into());
-        let t = s.token_for(&source("demo", Some("UNSET_VAR_FOR_TEST"))).unwrap().unwrap();
+        let t = s
+            .token_for(&source("demo", Some("UNSET_VAR_FOR_TEST")))
+            .unwrap()
+            .unwrap();
         assert_eq!(t.value, "s3cret");
         assert!(!format!("{t:?}").contains("s3cret"));
     }
@@ -153,14 +163,20 @@ mod tests {
     #[test]
     fn env_token_is_used_when_set() {
         // PATH is set in every process, so the test needs no unsafe set_var.
-        let t = Secrets::default().token_for(&source("env-src", Some("PATH"))).unwrap().unwrap();
+        let t = Secrets::default()
+            .token_for(&source("env-src", Some("PATH")))
+            .unwrap()
+            .unwrap();
         assert_eq!(t.origin, "env PATH");
     }
 
     #[test]
     fn missing_token_names_the_source_and_both_ways_to_supply_it() {
         let err = Secrets::default()
-            .token_for(&source("nobody-has-this", Some("OPSDECK_TEST_SURELY_UNSET")))
+            .token_for(&source(
+                "nobody-has-this",
+                Some("OPSDECK_TEST_SURELY_UNSET"),
+            ))
             .unwrap_err()
             .to_string();
         assert!(

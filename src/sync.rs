@@ -18,7 +18,11 @@ pub type ProgressSink<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 impl Engine {
     /// Syncs one source by name, or every configured source. A source that fails keeps its
     /// cached rows; its report says why and the failure is recorded for the status bar.
-    pub async fn sync(&self, only: Option<&str>, progress: ProgressSink<'_>) -> Result<Vec<SyncReport>> {
+    pub async fn sync(
+        &self,
+        only: Option<&str>,
+        progress: ProgressSink<'_>,
+    ) -> Result<Vec<SyncReport>> {
         let sources: Vec<&SourceConfig> = match only {
             Some(name) => vec![self
                 .config()
@@ -34,14 +38,21 @@ impl Engine {
     }
 
     #[tracing::instrument(skip_all, fields(source = %source.name, kind = source.kind.as_str()))]
-    async fn sync_source(&self, source: &SourceConfig, progress: ProgressSink<'_>) -> Result<SyncReport> {
+    async fn sync_source(
+        &self,
+        source: &SourceConfig,
+        progress: ProgressSink<'_>,
+    ) -> Result<SyncReport> {
         let kind = source.kind.as_str();
         if !source.kind.is_synced() {
             return Ok(SyncReport {
                 source: source.name.clone(),
                 landed: false,
                 items: 0,
-                problems: vec![format!("{}: {kind} sources are not synced by this version of Opsdeck", source.name)],
+                problems: vec![format!(
+                    "{}: {kind} sources are not synced by this version of Opsdeck",
+                    source.name
+                )],
             });
         }
         let store = self.store();
@@ -52,7 +63,9 @@ impl Engine {
             Ok(fetched) => fetched,
             Err(error) => {
                 tracing::warn!(error = %error, "sync failed; cache kept");
-                store.record_failure(&source.name, kind, &error.to_string()).await?;
+                store
+                    .record_failure(&source.name, kind, &error.to_string())
+                    .await?;
                 return Ok(SyncReport {
                     source: source.name.clone(),
                     landed: false,
@@ -61,7 +74,12 @@ impl Engine {
                 });
             }
         };
-        let precedence: Vec<String> = self.config().sources.iter().map(|s| s.name.clone()).collect();
+        let precedence: Vec<String> = self
+            .config()
+            .sources
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
         store
             .replace_source(
                 SourceRows {
@@ -74,7 +92,12 @@ impl Engine {
                 Utc::now(),
             )
             .await?;
-        tracing::info!(rows = entities.len(), problems = problems.len(), elapsed_ms = started.elapsed().as_millis() as u64, "sync landed");
+        tracing::info!(
+            rows = entities.len(),
+            problems = problems.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "sync landed"
+        );
         Ok(SyncReport {
             source: source.name.clone(),
             landed: true,
@@ -98,12 +121,21 @@ impl Engine {
         };
         match source.kind {
             SourceKind::Backstage => {
-                let token = self
-                    .secrets()
-                    .token_for(source)
-                    .map_err(|e| ConnectorError::new(&source.name, FailureKind::Token, strip_source(&e.to_string(), &source.name)))?;
+                let token = self.secrets().token_for(source).map_err(|e| {
+                    ConnectorError::new(
+                        &source.name,
+                        FailureKind::Token,
+                        strip_source(&e.to_string(), &source.name),
+                    )
+                })?;
                 let url = source.url.as_deref().unwrap_or_default();
-                let connector = BackstageConnector::new(self.http().clone(), &source.name, url, token, source.token_env.clone());
+                let connector = BackstageConnector::new(
+                    self.http().clone(),
+                    &source.name,
+                    url,
+                    token,
+                    source.token_env.clone(),
+                );
                 let mut sink = report;
                 Ok((connector.fetch_entities(&mut sink).await?, Vec::new()))
             }
@@ -112,7 +144,9 @@ impl Engine {
                 let root = source.path.clone().unwrap_or_default();
                 let load = tokio::task::spawn_blocking(move || load_tree(&name, &root))
                     .await
-                    .map_err(|e| ConnectorError::new(&source.name, FailureKind::Io, e.to_string()))??;
+                    .map_err(|e| {
+                        ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
+                    })??;
                 report(FetchProgress {
                     pages: load.files,
                     items: load.entities.len(),

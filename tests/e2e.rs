@@ -1,1 +1,216 @@
+//! End-to-end: the real desktop window, driven through tauri-driver and WebKitWebDriver.
+//!
+//! Ignored by a plain `cargo test`; `make test` builds the app and runs it with
+//! `OPSDECK_E2E_APP` pointing at the binary. Starts its own Xvfb when no display is set, and
+//! saves a screenshot of each main screen under `target/screenshots/`.
 
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Kills a helper process and its children (tauri-driver starts WebKitWebDriver, which starts
+/// the app) when the test ends, however it ends. Helpers run in their own process group.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < timeout,
+            "{what} not ready after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A display for the window: the caller's, or a private Xvfb.
+fn display() -> (String, Option<Reaped>) {
+    if let Ok(display) = std::env::var("DISPLAY") {
+        if !display.is_empty() {
+            return (display, None);
+        }
+    }
+    let number = 90 + std::process::id() % 100;
+    let xvfb = Command::new("Xvfb")
+        .args([
+            format!(":{number}").as_str(),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("Xvfb must be installed (make test installs it)");
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+    wait_for("Xvfb", Duration::from_secs(10), || socket.exists());
+    (format!(":{number}"), Some(Reaped(xvfb)))
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Ok(path) = std::env::var("TAURI_DRIVER") {
+        return path.into();
+    }
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
+    home.join("bin/tauri-driver")
+}
+
+async fn shot(client: &Client, dir: &Path, name: &str) {
+    // A screenshot taken right after a change can show the previous frame.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(name), png).expect("write screenshot");
+}
+
+async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(40))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("'{css}' did not appear: {e}"))
+}
+
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn demo_mode_teams_services_service_page_and_search() {
+    let app = std::env::var("OPSDECK_E2E_APP")
+        .expect("OPSDECK_E2E_APP must name the built opsdeck-desktop binary");
+    let app = std::fs::canonicalize(&app).unwrap_or_else(|e| panic!("{app}: {e}"));
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let driver_log = screenshots.join("tauri-driver.log");
+
+    let (display, _xvfb) = display();
+    let port = free_port();
+    let driver = Command::new(tauri_driver())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &free_port().to_string(),
+        ])
+        .env("DISPLAY", &display)
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .stdout(std::fs::File::create(&driver_log).unwrap())
+        .stderr(
+            std::fs::File::options()
+                .append(true)
+                .open(&driver_log)
+                .unwrap(),
+        )
+        .process_group(0)
+        .spawn()
+        .expect("tauri-driver must be installed (make test installs it)");
+    let _driver = Reaped(driver);
+    wait_for("tauri-driver", Duration::from_secs(15), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), "wry".into());
+    capabilities.insert(
+        "tauri:options".into(),
+        serde_json::json!({"application": app, "args": ["--demo"]}),
+    );
+    // Without a display the app dies and the session request hangs: bound it.
+    let client = tokio::time::timeout(
+        Duration::from_secs(60),
+        ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}")),
+    )
+    .await
+    .expect("WebDriver session within 60 s")
+    .unwrap_or_else(|e| panic!("WebDriver session: {e} (see {})", driver_log.display()));
+
+    // Demo mode opens on a cold cache: the first sync lands, my team comes first and is shown,
+    // and the source is fresh in the status bar.
+    wait_css(&client, ".row[data-service='checkout-api']").await;
+    let first_team = wait_css(&client, ".sidebar .team").await;
+    assert_eq!(
+        first_team.attr("data-team").await.unwrap().as_deref(),
+        Some("checkout")
+    );
+    wait_css(&client, ".statusbar .source.fresh[data-source='catalog']").await;
+    shot(&client, &screenshots, "01-teams.png").await;
+
+    // A team is clicked and its services appear.
+    wait_css(&client, ".team[data-team='payments']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = wait_css(&client, ".row[data-service='payments-gateway']").await;
+    shot(&client, &screenshots, "02-team-services.png").await;
+
+    // A service page opens with its owner, dependencies and platforms.
+    row.click().await.unwrap();
+    let page = wait_css(&client, "[data-service-page='payments-gateway']").await;
+    let text = page.text().await.unwrap();
+    for expected in [
+        "Payments",
+        "fraud-scoring",
+        "card-vault",
+        "PagerDuty",
+        "No Argo CD",
+    ] {
+        assert!(
+            text.contains(expected),
+            "service page lacks '{expected}':\n{text}"
+        );
+    }
+    shot(&client, &screenshots, "03-service-page.png").await;
+
+    // Ctrl+K search finds a service, and Enter opens it.
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '\u{E009}' })
+        .then(KeyAction::Down { value: 'k' })
+        .then(KeyAction::Up { value: 'k' })
+        .then(KeyAction::Up { value: '\u{E009}' });
+    client.perform_actions(keys).await.expect("Ctrl+K");
+    let input = wait_css(&client, ".palette-input").await;
+    input.send_keys("checkout api").await.unwrap();
+    wait_css(
+        &client,
+        ".hits li.active[data-hit='component:default/checkout-api']",
+    )
+    .await;
+    shot(&client, &screenshots, "04-search.png").await;
+    input.send_keys("\u{E007}").await.unwrap();
+    let page = wait_css(&client, "[data-service-page='checkout-api']").await;
+    assert!(page.text().await.unwrap().contains("cart-service"));
+    shot(&client, &screenshots, "05-checkout-api.png").await;
+
+    let _ = client.close().await;
+}

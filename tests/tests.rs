@@ -1,1 +1,7 @@
+//! Integration tests: one binary, one module per area (as ripgrep does).
 
+mod catalog_files;
+mod cli;
+mod contract;
+mod sync;
+mod util;

@@ -9,7 +9,15 @@ use crate::domain::Entity;
 use crate::secrets::Token;
 
 /// Kinds Opsdeck reads from a Backstage catalog. Locations are Backstage's own business.
-pub const KINDS: [&str; 7] = ["component", "system", "domain", "api", "resource", "group", "user"];
+pub const KINDS: [&str; 7] = [
+    "component",
+    "system",
+    "domain",
+    "api",
+    "resource",
+    "group",
+    "user",
+];
 
 /// The fields kept in each entity; `relations` are left out since Opsdeck derives them from
 /// `spec` the same way for every source.
@@ -95,7 +103,10 @@ impl BackstageConnector {
         let limit = self.page_size.to_string();
         // One filter set per kind: Backstage ORs filter sets.
         let kind_filters: Vec<String> = KINDS.iter().map(|k| format!("kind={k}")).collect();
-        let mut first_query: Vec<(&str, &str)> = kind_filters.iter().map(|f| ("filter", f.as_str())).collect();
+        let mut first_query: Vec<(&str, &str)> = kind_filters
+            .iter()
+            .map(|f| ("filter", f.as_str()))
+            .collect();
         first_query.extend([
             ("fields", FIELDS),
             ("orderField", "metadata.name,asc"),
@@ -149,8 +160,16 @@ impl BackstageConnector {
         Ok(entities)
     }
 
-    async fn get_page(&self, url: &str, query: &[(&str, &str)]) -> Result<QueryResponse, ConnectorError> {
-        let mut request = self.client.get(url).query(query).header("Accept", "application/json");
+    async fn get_page(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+    ) -> Result<QueryResponse, ConnectorError> {
+        let mut request = self
+            .client
+            .get(url)
+            .query(query)
+            .header("Accept", "application/json");
         if let Some(token) = &self.token {
             request = request.bearer_auth(&token.value);
         }
@@ -182,8 +201,15 @@ impl BackstageConnector {
             ));
         }
         serde_json::from_slice(&body).map_err(|e| {
-            let what = if e.is_eof() { "was cut off" } else { "is not the catalog's by-query JSON" };
-            self.error(FailureKind::Malformed, format!("the answer {what} ({e}); nothing was replaced"))
+            let what = if e.is_eof() {
+                "was cut off"
+            } else {
+                "is not the catalog's by-query JSON"
+            };
+            self.error(
+                FailureKind::Malformed,
+                format!("the answer {what} ({e}); nothing was replaced"),
+            )
         })
     }
 
@@ -191,32 +217,54 @@ impl BackstageConnector {
         let detail = serde_json::from_slice::<ErrorBody>(body)
             .map(|b| format!("{}: {}", b.error.name, one_line(&b.error.message, 200)))
             .unwrap_or_else(|_| one_line(&String::from_utf8_lossy(body), 120));
-        let code = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+        let code = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
         let (kind, advice) = match status.as_u16() {
             401 => (
                 FailureKind::Unauthorized,
                 match (&self.token, &self.token_env) {
-                    (Some(t), _) => format!("the token from {} was rejected; supply a valid one", t.origin),
-                    (None, Some(env)) => format!("no token was sent; set {env} or run `opsdeck login {}`", self.source_name),
+                    (Some(t), _) => format!(
+                        "the token from {} was rejected; supply a valid one",
+                        t.origin
+                    ),
+                    (None, Some(env)) => format!(
+                        "no token was sent; set {env} or run `opsdeck login {}`",
+                        self.source_name
+                    ),
                     (None, None) => format!(
                         "no token was sent; add token_env to the source or run `opsdeck login {}`",
                         self.source_name
                     ),
                 },
             ),
-            403 => (FailureKind::Forbidden, "the token lacks permission to read the catalog".to_string()),
+            403 => (
+                FailureKind::Forbidden,
+                "the token lacks permission to read the catalog".to_string(),
+            ),
             404 => (
                 FailureKind::NotFound,
-                "no catalog API at this address; 'url' should be the Backstage backend's root".to_string(),
+                "no catalog API at this address; 'url' should be the Backstage backend's root"
+                    .to_string(),
             ),
-            429 => (FailureKind::RateLimited, "rate limited; the next sync will try again".to_string()),
+            429 => (
+                FailureKind::RateLimited,
+                "rate limited; the next sync will try again".to_string(),
+            ),
             500..=599 => (
                 FailureKind::ServerError,
-                "the catalog failed; the cached data is kept and the next sync will try again".to_string(),
+                "the catalog failed; the cached data is kept and the next sync will try again"
+                    .to_string(),
             ),
             _ => (FailureKind::Malformed, "unexpected answer".to_string()),
         };
-        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        };
         self.error(kind, format!("{code}{detail} — {advice}"))
     }
 

@@ -27,14 +27,20 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
         ConnectorError::new(
             source_name,
             FailureKind::Io,
-            format!("cannot open catalog directory {}: {e}; fix 'path' in the config", root.display()),
+            format!(
+                "cannot open catalog directory {}: {e}; fix 'path' in the config",
+                root.display()
+            ),
         )
     })?;
     if !root.is_dir() {
         return Err(ConnectorError::new(
             source_name,
             FailureKind::Io,
-            format!("{} is not a directory; 'path' must name the catalog tree", root.display()),
+            format!(
+                "{} is not a directory; 'path' must name the catalog tree",
+                root.display()
+            ),
         ));
     }
 
@@ -51,7 +57,8 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {
-                load.problems.push(format!("{}: cannot read: {e}", relative(&file)));
+                load.problems
+                    .push(format!("{}: cannot read: {e}", relative(&file)));
                 continue;
             }
         };
@@ -60,13 +67,24 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
             let parsed = match parsed {
                 Ok(p) => p,
                 Err(e) => {
-                    load.problems.push(format!("{} line {}: {}", relative(&file), e.line, e.message));
+                    load.problems.push(format!(
+                        "{} line {}: {}",
+                        relative(&file),
+                        e.line,
+                        e.message
+                    ));
                     continue;
                 }
             };
             let here = format!("{} line {}", relative(&file), parsed.line);
             if parsed.entity.is_kind("location") {
-                queue.extend(location_targets(&parsed.entity, &file, &root, &here, &mut load.problems));
+                queue.extend(location_targets(
+                    &parsed.entity,
+                    &file,
+                    &root,
+                    &here,
+                    &mut load.problems,
+                ));
             }
             let key = parsed.entity.entity_ref().key();
             if let Some(first) = first_seen.get(&key) {
@@ -99,7 +117,9 @@ fn find_catalog_files(root: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();
-            let Ok(file_type) = entry.file_type() else { continue };
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
             if file_type.is_dir() {
                 if !name.starts_with('.') && name != "node_modules" {
                     dirs.push(path);
@@ -171,32 +191,72 @@ mod tests {
     fn follows_locations_survives_loops_and_reports_broken_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, "catalog-info.yaml", &location(&["./services/a.yaml", "./services/b.yaml"]));
-        write(root, "services/a.yaml", &format!("{}---\n{}", component("svc-a"), location(&["../catalog-info.yaml"])));
-        write(root, "services/b.yaml", &format!("{}---\nkind: [broken\n---\n{}", component("svc-b"), component("svc-c")));
+        write(
+            root,
+            "catalog-info.yaml",
+            &location(&["./services/a.yaml", "./services/b.yaml"]),
+        );
+        write(
+            root,
+            "services/a.yaml",
+            &format!(
+                "{}---\n{}",
+                component("svc-a"),
+                location(&["../catalog-info.yaml"])
+            ),
+        );
+        write(
+            root,
+            "services/b.yaml",
+            &format!(
+                "{}---\nkind: [broken\n---\n{}",
+                component("svc-b"),
+                component("svc-c")
+            ),
+        );
         write(root, "team/catalog-info.yaml", &component("svc-a"));
         let load = load_tree("files", root).unwrap();
-        let mut names: Vec<_> = load.entities.iter().filter(|e| e.is_kind("component")).map(|e| e.metadata.name.clone()).collect();
+        let mut names: Vec<_> = load
+            .entities
+            .iter()
+            .filter(|e| e.is_kind("component"))
+            .map(|e| e.metadata.name.clone())
+            .collect();
         names.sort();
         assert_eq!(names, vec!["svc-a", "svc-b", "svc-c"]);
         assert_eq!(load.problems.len(), 2, "{:?}", load.problems);
         // The broken document starts on line 10; the parser notices on line 10 or 11.
         assert!(
-            load.problems.iter().any(|p| p.starts_with("services/b.yaml line 1") && p.contains(": invalid YAML")),
+            load.problems
+                .iter()
+                .any(|p| p.starts_with("services/b.yaml line 1") && p.contains(": invalid YAML")),
             "{:?}",
             load.problems
         );
-        assert!(load.problems.iter().any(|p| p.contains("duplicate entity component:default/svc-a")), "{:?}", load.problems);
+        assert!(
+            load.problems
+                .iter()
+                .any(|p| p.contains("duplicate entity component:default/svc-a")),
+            "{:?}",
+            load.problems
+        );
     }
 
     #[test]
     fn locations_cannot_escape_the_tree() {
         let outer = tempfile::tempdir().unwrap();
         write(outer.path(), "secret.yaml", &component("outside"));
-        write(outer.path(), "tree/catalog-info.yaml", &location(&["../secret.yaml", "./missing.yaml"]));
+        write(
+            outer.path(),
+            "tree/catalog-info.yaml",
+            &location(&["../secret.yaml", "./missing.yaml"]),
+        );
         let load = load_tree("files", &outer.path().join("tree")).unwrap();
         assert!(load.entities.iter().all(|e| e.metadata.name != "outside"));
-        assert!(load.problems.iter().any(|p| p.contains("outside the catalog tree")));
+        assert!(load
+            .problems
+            .iter()
+            .any(|p| p.contains("outside the catalog tree")));
         assert!(load.problems.iter().any(|p| p.contains("does not exist")));
     }
 
@@ -204,6 +264,8 @@ mod tests {
     fn a_missing_root_is_one_clear_error() {
         let err = load_tree("files", Path::new("/definitely/not/here")).unwrap_err();
         assert_eq!(err.kind, FailureKind::Io);
-        assert!(err.to_string().starts_with("files: cannot open catalog directory /definitely/not/here"));
+        assert!(err
+            .to_string()
+            .starts_with("files: cannot open catalog directory /definitely/not/here"));
     }
 }

@@ -76,27 +76,38 @@ pub fn http_client() -> reqwest::Client {
 }
 
 /// Classifies a transport error (no HTTP status).
-pub(crate) fn transport_error(source_name: &str, url: &str, error: &reqwest::Error) -> ConnectorError {
+pub(crate) fn transport_error(
+    source_name: &str,
+    url: &str,
+    error: &reqwest::Error,
+) -> ConnectorError {
     let (kind, what) = if error.is_timeout() {
         (FailureKind::Timeout, "timed out")
     } else if error.is_connect() {
         (FailureKind::Network, "cannot connect")
     } else if error.is_decode() || error.is_body() {
-        (FailureKind::Malformed, "the response body was cut off or unreadable")
+        (
+            FailureKind::Malformed,
+            "the response body was cut off or unreadable",
+        )
     } else {
         (FailureKind::Network, "request failed")
     };
     let host = reqwest::Url::parse(url)
         .ok()
-        .and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_string(),
-        }))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        })
         .unwrap_or_else(|| url.to_string());
     ConnectorError::new(
         source_name,
         kind,
-        format!("{what} ({host}); the cached data is kept — check the URL and network, then sync again"),
+        format!(
+            "{what} ({host}); the cached data is kept — check the URL and network, then sync again"
+        ),
     )
 }
 

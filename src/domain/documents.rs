@@ -39,10 +39,8 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     let mut start = 1;
     let mut body = String::new();
     for (index, line) in text.lines().enumerate() {
-        let is_marker = line == "---"
-            || line.starts_with("--- ")
-            || line.starts_with("---\t")
-            || line == "...";
+        let is_marker =
+            line == "---" || line.starts_with("--- ") || line.starts_with("---\t") || line == "...";
         if is_marker {
             docs.push((start, std::mem::take(&mut body)));
             start = index + 2;
@@ -78,7 +76,10 @@ fn parse_document(start: usize, body: &str) -> Result<ParsedEntity, DocumentErro
         message,
     };
     if !value.is_object() {
-        return Err(at_start("document is not a mapping (expected an entity with apiVersion, kind and metadata)".into()));
+        return Err(at_start(
+            "document is not a mapping (expected an entity with apiVersion, kind and metadata)"
+                .into(),
+        ));
     }
     for field in ["apiVersion", "kind"] {
         if !value.get(field).is_some_and(Value::is_string) {
@@ -91,8 +92,8 @@ fn parse_document(start: usize, body: &str) -> Result<ParsedEntity, DocumentErro
         .and_then(Value::as_str)
         .ok_or_else(|| at_start("entity has no 'metadata.name'".into()))?;
     validate_name(name).map_err(at_start)?;
-    let entity: Entity =
-        serde_json::from_value(value).map_err(|e| at_start(format!("entity does not match the catalog model: {e}")))?;
+    let entity: Entity = serde_json::from_value(value)
+        .map_err(|e| at_start(format!("entity does not match the catalog model: {e}")))?;
     Ok(ParsedEntity {
         entity,
         line: start,
@@ -147,14 +148,21 @@ mod tests {
         assert!(docs[0].is_ok());
         let err = docs[1].as_ref().unwrap_err();
         assert!(err.message.starts_with("invalid YAML"), "{err:?}");
-        assert!((9..=13).contains(&err.line), "line {} should point into the 2nd document", err.line);
+        assert!(
+            (9..=13).contains(&err.line),
+            "line {} should point into the 2nd document",
+            err.line
+        );
         assert!(docs[2].is_ok());
     }
 
     #[test]
     fn missing_fields_and_bad_names_are_explained() {
         let docs = parse_catalog_documents("kind: Component\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: Component\nmetadata:\n  name: 'bad name!'\n---\n- a list\n");
-        let msgs: Vec<_> = docs.iter().map(|d| d.as_ref().unwrap_err().clone()).collect();
+        let msgs: Vec<_> = docs
+            .iter()
+            .map(|d| d.as_ref().unwrap_err().clone())
+            .collect();
         assert_eq!(msgs[0].line, 1);
         assert!(msgs[0].message.contains("apiVersion"));
         assert_eq!(msgs[1].line, 5);

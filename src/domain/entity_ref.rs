@@ -72,7 +72,11 @@ impl EntityRef {
         let kind = kind
             .or(default_kind)
             .ok_or_else(|| RefError::MissingKind(text.to_string()))?;
-        Ok(Self::new(kind, namespace.unwrap_or(default_namespace), name))
+        Ok(Self::new(
+            kind,
+            namespace.unwrap_or(default_namespace),
+            name,
+        ))
     }
 
     /// The lower-cased `kind:namespace/name` used as the cache's key: two spellings of one

@@ -17,7 +17,9 @@ pub const GITHUB_PROJECT_SLUG: &str = "github.com/project-slug";
 pub const ALERT_SELECTOR: &str = "opsdeck.io/alert-selector";
 
 /// One thing missing from a service's ownership.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "kebab-case")]
 #[ts(export)]
 pub enum Gap {
@@ -108,7 +110,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn component(annotations: serde_json::Value, links: serde_json::Value, owner: Option<&str>) -> Entity {
+    fn component(
+        annotations: serde_json::Value,
+        links: serde_json::Value,
+        owner: Option<&str>,
+    ) -> Entity {
         let mut spec = json!({"type": "service", "lifecycle": "production"});
         if let Some(o) = owner {
             spec["owner"] = json!(o);
@@ -129,19 +135,36 @@ mod tests {
             Some("team"),
         );
         assert_eq!(ownership_gaps(&e, true), vec![]);
-        let wiring: Vec<_> = platform_wiring(&e).into_iter().map(|(p, _, v)| (p, v)).collect();
+        let wiring: Vec<_> = platform_wiring(&e)
+            .into_iter()
+            .map(|(p, _, v)| (p, v))
+            .collect();
         assert_eq!(
             wiring,
-            vec![("PagerDuty", "P1".into()), ("Argo CD", "app=svc".into()), ("GitHub", "o/svc".into())]
+            vec![
+                ("PagerDuty", "P1".into()),
+                ("Argo CD", "app=svc".into()),
+                ("GitHub", "o/svc".into())
+            ]
         );
     }
 
     #[test]
     fn orphan_and_missing_wiring_are_all_reported() {
-        let e = component(json!({}), json!([{"url": "https://d", "type": "dashboard"}]), Some("gone"));
+        let e = component(
+            json!({}),
+            json!([{"url": "https://d", "type": "dashboard"}]),
+            Some("gone"),
+        );
         assert_eq!(
             ownership_gaps(&e, false),
-            vec![Gap::OrphanOwner, Gap::NoPagerduty, Gap::NoArgocd, Gap::NoGithub, Gap::NoRunbook]
+            vec![
+                Gap::OrphanOwner,
+                Gap::NoPagerduty,
+                Gap::NoArgocd,
+                Gap::NoGithub,
+                Gap::NoRunbook
+            ]
         );
     }
 

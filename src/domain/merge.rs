@@ -26,7 +26,11 @@ pub struct MergedEntity {
 /// configuration (a team's own catalog files usually come before a shared Backstage), so the
 /// result does not depend on which source synced last. Returns `None` for no reports.
 pub fn merge_reports(mut reports: Vec<SourcedEntity>) -> Option<MergedEntity> {
-    reports.sort_by(|a, b| a.precedence.cmp(&b.precedence).then(a.source.cmp(&b.source)));
+    reports.sort_by(|a, b| {
+        a.precedence
+            .cmp(&b.precedence)
+            .then(a.source.cmp(&b.source))
+    });
     let sources = reports.iter().map(|r| r.source.clone()).collect();
     reports.into_iter().next().map(|first| MergedEntity {
         entity: first.entity,
@@ -53,7 +57,8 @@ mod tests {
 
     #[test]
     fn first_configured_source_wins_whatever_the_order() {
-        let merged = merge_reports(vec![report("backstage", 1, "B"), report("files", 0, "F")]).unwrap();
+        let merged =
+            merge_reports(vec![report("backstage", 1, "B"), report("files", 0, "F")]).unwrap();
         assert_eq!(merged.entity.metadata.title.as_deref(), Some("F"));
         assert_eq!(merged.sources, vec!["files", "backstage"]);
         assert!(merge_reports(vec![]).is_none());

@@ -99,7 +99,12 @@ pub fn relations_of(entity: &Entity) -> (Vec<Relation>, Vec<RelationProblem>) {
         "component" => &[
             ("owner", Some("group"), RelationType::OwnedBy, true),
             ("system", Some("system"), RelationType::PartOf, true),
-            ("subcomponentOf", Some("component"), RelationType::PartOf, true),
+            (
+                "subcomponentOf",
+                Some("component"),
+                RelationType::PartOf,
+                true,
+            ),
             ("providesApis", Some("api"), RelationType::ProvidesApi, true),
             ("consumesApis", Some("api"), RelationType::ConsumesApi, true),
             ("dependsOn", None, RelationType::DependsOn, true),
@@ -202,12 +207,36 @@ mod tests {
         let me = "component:default/checkout-api".to_string();
         for want in [
             (me.clone(), "ownedBy", "group:default/checkout".to_string()),
-            (me.clone(), "partOf", "system:default/storefront".to_string()),
-            (me.clone(), "providesApi", "api:default/checkout-public".to_string()),
-            (me.clone(), "consumesApi", "api:default/payments".to_string()),
-            (me.clone(), "dependsOn", "component:default/cart-service".to_string()),
-            (me.clone(), "dependsOn", "resource:default/checkout-db".to_string()),
-            ("component:default/checkout-web".to_string(), "dependsOn", me.clone()),
+            (
+                me.clone(),
+                "partOf",
+                "system:default/storefront".to_string(),
+            ),
+            (
+                me.clone(),
+                "providesApi",
+                "api:default/checkout-public".to_string(),
+            ),
+            (
+                me.clone(),
+                "consumesApi",
+                "api:default/payments".to_string(),
+            ),
+            (
+                me.clone(),
+                "dependsOn",
+                "component:default/cart-service".to_string(),
+            ),
+            (
+                me.clone(),
+                "dependsOn",
+                "resource:default/checkout-db".to_string(),
+            ),
+            (
+                "component:default/checkout-web".to_string(),
+                "dependsOn",
+                me.clone(),
+            ),
         ] {
             assert!(got.contains(&want), "missing {want:?} in {got:?}");
         }

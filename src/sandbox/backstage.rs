@@ -78,14 +78,21 @@ impl CatalogApi {
                 );
                 e.metadata.uid = Some(uid.clone());
                 let mut body = serde_json::to_value(&e).expect("entities serialise");
-                e.metadata.etag = Some(format!("{:016x}{:016x}", hash(&body.to_string()), hash(&key)));
+                e.metadata.etag = Some(format!(
+                    "{:016x}{:016x}",
+                    hash(&body.to_string()),
+                    hash(&key)
+                ));
                 body = serde_json::to_value(&e).expect("entities serialise");
                 body["relations"] = Value::Array(relations.remove(&key).unwrap_or_default());
                 let mut fields = Vec::new();
                 flatten("", &body, &mut fields);
                 for r in body["relations"].as_array().into_iter().flatten() {
                     if let (Some(t), Some(target)) = (r["type"].as_str(), r["targetRef"].as_str()) {
-                        fields.push((format!("relations.{}", t.to_lowercase()), target.to_lowercase()));
+                        fields.push((
+                            format!("relations.{}", t.to_lowercase()),
+                            target.to_lowercase(),
+                        ));
                     }
                 }
                 Served { body, uid, fields }
@@ -102,56 +109,111 @@ impl CatalogApi {
     pub(super) fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/api/catalog/entities/by-query", get(by_query))
-            .route("/api/catalog/entities/by-name/{kind}/{namespace}/{name}", get(by_name))
+            .route(
+                "/api/catalog/entities/by-name/{kind}/{namespace}/{name}",
+                get(by_name),
+            )
             .with_state(self)
     }
 
-    fn check_auth(&self, headers: &HeaderMap, url: &str) -> Result<(), Response> {
+    /// The 401 a request without the right bearer token gets, as the real backend words it.
+    fn denied(&self, headers: &HeaderMap, url: &str) -> Option<Response> {
         let header = headers.get("authorization").and_then(|v| v.to_str().ok());
-        match header.and_then(|h| h.strip_prefix("Bearer ")) {
-            None => Err(error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Missing credentials", url)),
-            Some(token) if token != self.token => {
-                Err(error(StatusCode::UNAUTHORIZED, "AuthenticationError", "Illegal token", url))
-            }
-            Some(_) => Ok(()),
-        }
+        let message = match header.and_then(|h| h.strip_prefix("Bearer ")) {
+            None => "Missing credentials",
+            Some(token) if token != self.token => "Illegal token",
+            Some(_) => return None,
+        };
+        Some(error(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationError",
+            message,
+            url,
+        ))
     }
 }
 
-async fn by_query(State(api): State<Arc<CatalogApi>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn by_query(
+    State(api): State<Arc<CatalogApi>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let raw = raw.unwrap_or_default();
-    let url = format!("/entities/by-query{}", if raw.is_empty() { String::new() } else { format!("?{raw}") });
-    if let Err(denied) = api.check_auth(&headers, &url) {
+    let url = format!(
+        "/entities/by-query{}",
+        if raw.is_empty() {
+            String::new()
+        } else {
+            format!("?{raw}")
+        }
+    );
+    if let Some(denied) = api.denied(&headers, &url) {
         return denied;
     }
     let params: Vec<(String, String)> = match serde_urlencoded::from_str(&raw) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "InputError", &format!("Invalid query: {e}"), &url),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InputError",
+                &format!("Invalid query: {e}"),
+                &url,
+            )
+        }
     };
-    let param = |name: &'static str| params.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str());
+    let param = |name: &'static str| {
+        params
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let limit = match param("limit").next().map(str::parse::<usize>) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) => n,
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "InputError", "Invalid limit, not a number", &url),
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InputError",
+                "Invalid limit, not a number",
+                &url,
+            )
+        }
     };
     let cursor = match param("cursor").next() {
         Some(text) => match decode_cursor(text) {
             Some(c) => c,
-            None => return error(StatusCode::BAD_REQUEST, "InputError", "Malformed cursor, could not be parsed", &url),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InputError",
+                    "Malformed cursor, could not be parsed",
+                    &url,
+                )
+            }
         },
         None => Cursor {
             filters: param("filter").map(parse_filter_set).collect(),
             order_field: param("orderField").next().map(parse_order),
-            full_text: param("fullTextFilterTerm").next().filter(|t| !t.is_empty()).map(|term| {
-                let fields: Vec<String> = param("fullTextFilterFields")
-                    .flat_map(|f| f.split(','))
-                    .map(|f| f.trim().to_lowercase())
-                    .filter(|f| !f.is_empty())
-                    .collect();
-                let fields = if fields.is_empty() { vec!["metadata.uid".to_string()] } else { fields };
-                (term.to_lowercase(), fields)
-            }),
-            offset: param("offset").next().and_then(|o| o.parse().ok()).unwrap_or(0),
+            full_text: param("fullTextFilterTerm")
+                .next()
+                .filter(|t| !t.is_empty())
+                .map(|term| {
+                    let fields: Vec<String> = param("fullTextFilterFields")
+                        .flat_map(|f| f.split(','))
+                        .map(|f| f.trim().to_lowercase())
+                        .filter(|f| !f.is_empty())
+                        .collect();
+                    let fields = if fields.is_empty() {
+                        vec!["metadata.uid".to_string()]
+                    } else {
+                        fields
+                    };
+                    (term.to_lowercase(), fields)
+                }),
+            offset: param("offset")
+                .next()
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0),
             is_previous: false,
         },
     };
@@ -161,12 +223,27 @@ async fn by_query(State(api): State<Arc<CatalogApi>>, headers: HeaderMap, RawQue
         .filter(|f| !f.is_empty())
         .collect();
 
-    let mut matching: Vec<&Served> = api.entities.iter().filter(|e| matches(e, &cursor)).collect();
+    let mut matching: Vec<&Served> = api
+        .entities
+        .iter()
+        .filter(|e| matches(e, &cursor))
+        .collect();
     if let Some((field, ascending)) = &cursor.order_field {
-        let key = |e: &Served| e.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone());
+        let key = |e: &Served| {
+            e.fields
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, v)| v.clone())
+        };
         matching.sort_by(|a, b| {
             let order = match (key(a), key(b)) {
-                (Some(x), Some(y)) => if *ascending { x.cmp(&y) } else { y.cmp(&x) },
+                (Some(x), Some(y)) => {
+                    if *ascending {
+                        x.cmp(&y)
+                    } else {
+                        y.cmp(&x)
+                    }
+                }
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => std::cmp::Ordering::Equal,
@@ -177,16 +254,34 @@ async fn by_query(State(api): State<Arc<CatalogApi>>, headers: HeaderMap, RawQue
     let total = matching.len();
     let start = cursor.offset.min(total);
     let end = (start + limit).min(total);
-    let items: Vec<Value> = matching[start..end].iter().map(|e| project(&e.body, &fields)).collect();
+    let items: Vec<Value> = matching[start..end]
+        .iter()
+        .map(|e| project(&e.body, &fields))
+        .collect();
     let mut page_info = Map::new();
     if end < total {
-        page_info.insert("nextCursor".into(), encode_cursor(&Cursor { offset: end, is_previous: false, ..cursor.clone() }).into());
+        page_info.insert(
+            "nextCursor".into(),
+            encode_cursor(&Cursor {
+                offset: end,
+                is_previous: false,
+                ..cursor.clone()
+            })
+            .into(),
+        );
     }
     if start > 0 {
-        let previous = Cursor { offset: start.saturating_sub(limit), is_previous: true, ..cursor.clone() };
+        let previous = Cursor {
+            offset: start.saturating_sub(limit),
+            is_previous: true,
+            ..cursor.clone()
+        };
         page_info.insert("prevCursor".into(), encode_cursor(&previous).into());
     }
-    json_response(StatusCode::OK, &json!({"items": items, "totalItems": total, "pageInfo": page_info}))
+    json_response(
+        StatusCode::OK,
+        &json!({"items": items, "totalItems": total, "pageInfo": page_info}),
+    )
 }
 
 async fn by_name(
@@ -195,7 +290,7 @@ async fn by_name(
     Path((kind, namespace, name)): Path<(String, String, String)>,
 ) -> Response {
     let url = format!("/entities/by-name/{kind}/{namespace}/{name}");
-    if let Err(denied) = api.check_auth(&headers, &url) {
+    if let Some(denied) = api.denied(&headers, &url) {
         return denied;
     }
     let wanted = [
@@ -203,12 +298,18 @@ async fn by_name(
         ("metadata.namespace".to_string(), namespace.to_lowercase()),
         ("metadata.name".to_string(), name.to_lowercase()),
     ];
-    match api.entities.iter().find(|e| wanted.iter().all(|w| e.fields.contains(w))) {
+    match api
+        .entities
+        .iter()
+        .find(|e| wanted.iter().all(|w| e.fields.contains(w)))
+    {
         Some(e) => json_response(StatusCode::OK, &e.body),
         None => error(
             StatusCode::NOT_FOUND,
             "NotFoundError",
-            &format!("No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"),
+            &format!(
+                "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+            ),
             &url,
         ),
     }
@@ -223,7 +324,9 @@ fn matches(e: &Served, cursor: &Cursor) -> bool {
     };
     let filtered = cursor.filters.is_empty() || cursor.filters.iter().any(set_matches);
     let text = cursor.full_text.as_ref().is_none_or(|(term, fields)| {
-        e.fields.iter().any(|(k, v)| fields.contains(k) && v.contains(term.as_str()))
+        e.fields
+            .iter()
+            .any(|(k, v)| fields.contains(k) && v.contains(term.as_str()))
     });
     filtered && text
 }
@@ -242,7 +345,10 @@ fn parse_filter_set(text: &str) -> Vec<(String, Option<String>)> {
 /// `metadata.name,asc` → (field, ascending).
 fn parse_order(text: &str) -> (String, bool) {
     let (field, direction) = text.split_once(',').unwrap_or((text, "asc"));
-    (field.trim().to_lowercase(), !direction.trim().eq_ignore_ascii_case("desc"))
+    (
+        field.trim().to_lowercase(),
+        !direction.trim().eq_ignore_ascii_case("desc"),
+    )
 }
 
 /// Lower-cased (dotted path, value) pairs of every scalar, arrays contributing one pair per item.
@@ -253,7 +359,11 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
                 if prefix.is_empty() && k == "relations" {
                     continue; // matched as relations.<type> instead
                 }
-                let path = if prefix.is_empty() { k.to_lowercase() } else { format!("{prefix}.{}", k.to_lowercase()) };
+                let path = if prefix.is_empty() {
+                    k.to_lowercase()
+                } else {
+                    format!("{prefix}.{}", k.to_lowercase())
+                };
                 flatten(&path, v, out);
             }
         }
@@ -303,16 +413,24 @@ fn project(body: &Value, fields: &[String]) -> Value {
 }
 
 fn encode_cursor(cursor: &Cursor) -> String {
-    base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(cursor).expect("cursors serialise"))
+    base64::engine::general_purpose::STANDARD
+        .encode(serde_json::to_vec(cursor).expect("cursors serialise"))
 }
 
 fn decode_cursor(text: &str) -> Option<Cursor> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (status, [("content-type", "application/json; charset=utf-8")], body.to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Backstage's error body: `{error: {name, message}, request: {method, url}, response: {statusCode}}`.
@@ -354,7 +472,10 @@ mod tests {
     #[test]
     fn projection_keeps_named_subtrees_only() {
         let body = json!({"kind": "Component", "metadata": {"name": "a", "title": "A", "tags": ["x"]}, "spec": {"type": "service"}});
-        let got = project(&body, &["kind".into(), "metadata.name".into(), "missing.path".into()]);
+        let got = project(
+            &body,
+            &["kind".into(), "metadata.name".into(), "missing.path".into()],
+        );
         assert_eq!(got, json!({"kind": "Component", "metadata": {"name": "a"}}));
     }
 
@@ -368,7 +489,10 @@ mod tests {
                 ("spec.system".into(), None)
             ]
         );
-        assert_eq!(parse_order("metadata.name,desc"), ("metadata.name".into(), false));
+        assert_eq!(
+            parse_order("metadata.name,desc"),
+            ("metadata.name".into(), false)
+        );
         assert_eq!(parse_order("metadata.name"), ("metadata.name".into(), true));
     }
 }

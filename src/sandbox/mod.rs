@@ -41,7 +41,10 @@ impl Sandbox {
     /// Binds to 127.0.0.1 and serves in the background on the current tokio runtime.
     pub async fn start(options: SandboxOptions) -> std::io::Result<Self> {
         let token = options.token.unwrap_or_else(random_token);
-        let api = Arc::new(backstage::CatalogApi::new(token.clone(), org::entities(options.seed)));
+        let api = Arc::new(backstage::CatalogApi::new(
+            token.clone(),
+            org::entities(options.seed),
+        ));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -97,6 +100,10 @@ impl Drop for Sandbox {
 fn random_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     format!("sbx_{:016x}", h.finish())
 }

@@ -7,21 +7,60 @@ use crate::domain::Entity;
 /// The demo organisation's catalog files, embedded so the sandbox runs from any directory.
 /// `tests` checks that this list and `assets/demo/` (read as a catalog-files tree) agree.
 pub const DEMO_FILES: &[(&str, &str)] = &[
-    ("catalog-info.yaml", include_str!("../../assets/demo/catalog-info.yaml")),
+    (
+        "catalog-info.yaml",
+        include_str!("../../assets/demo/catalog-info.yaml"),
+    ),
     ("teams.yaml", include_str!("../../assets/demo/teams.yaml")),
     ("people.yaml", include_str!("../../assets/demo/people.yaml")),
-    ("systems.yaml", include_str!("../../assets/demo/systems.yaml")),
-    ("apis-and-resources.yaml", include_str!("../../assets/demo/apis-and-resources.yaml")),
-    ("services/checkout.yaml", include_str!("../../assets/demo/services/checkout.yaml")),
-    ("services/payments.yaml", include_str!("../../assets/demo/services/payments.yaml")),
-    ("services/search.yaml", include_str!("../../assets/demo/services/search.yaml")),
-    ("services/identity.yaml", include_str!("../../assets/demo/services/identity.yaml")),
-    ("services/platform.yaml", include_str!("../../assets/demo/services/platform.yaml")),
-    ("services/data.yaml", include_str!("../../assets/demo/services/data.yaml")),
-    ("services/mobile.yaml", include_str!("../../assets/demo/services/mobile.yaml")),
-    ("services/growth.yaml", include_str!("../../assets/demo/services/growth.yaml")),
-    ("services/sre.yaml", include_str!("../../assets/demo/services/sre.yaml")),
-    ("services/orphans.yaml", include_str!("../../assets/demo/services/orphans.yaml")),
+    (
+        "systems.yaml",
+        include_str!("../../assets/demo/systems.yaml"),
+    ),
+    (
+        "apis-and-resources.yaml",
+        include_str!("../../assets/demo/apis-and-resources.yaml"),
+    ),
+    (
+        "services/checkout.yaml",
+        include_str!("../../assets/demo/services/checkout.yaml"),
+    ),
+    (
+        "services/payments.yaml",
+        include_str!("../../assets/demo/services/payments.yaml"),
+    ),
+    (
+        "services/search.yaml",
+        include_str!("../../assets/demo/services/search.yaml"),
+    ),
+    (
+        "services/identity.yaml",
+        include_str!("../../assets/demo/services/identity.yaml"),
+    ),
+    (
+        "services/platform.yaml",
+        include_str!("../../assets/demo/services/platform.yaml"),
+    ),
+    (
+        "services/data.yaml",
+        include_str!("../../assets/demo/services/data.yaml"),
+    ),
+    (
+        "services/mobile.yaml",
+        include_str!("../../assets/demo/services/mobile.yaml"),
+    ),
+    (
+        "services/growth.yaml",
+        include_str!("../../assets/demo/services/growth.yaml"),
+    ),
+    (
+        "services/sre.yaml",
+        include_str!("../../assets/demo/services/sre.yaml"),
+    ),
+    (
+        "services/orphans.yaml",
+        include_str!("../../assets/demo/services/orphans.yaml"),
+    ),
 ];
 
 /// The demo identity: a member of `checkout`.
@@ -64,7 +103,9 @@ fn demo_entities() -> Vec<(String, Entity)> {
         .iter()
         .flat_map(|(file, text)| {
             parse_catalog_documents(text).into_iter().map(move |doc| {
-                let doc = doc.unwrap_or_else(|e| panic!("assets/demo/{file} line {}: {}", e.line, e.message));
+                let doc = doc.unwrap_or_else(|e| {
+                    panic!("assets/demo/{file} line {}: {}", e.line, e.message)
+                });
                 (file.to_string(), doc.entity)
             })
         })
@@ -89,11 +130,21 @@ impl SplitMix {
 }
 
 const WORDS: &[&str] = &[
-    "order", "cart", "price", "stock", "ledger", "refund", "payout", "search", "index", "rank", "session", "token",
-    "profile", "consent", "gateway", "config", "flag", "secret", "image", "event", "metric", "report", "push",
-    "email", "loyalty", "quote", "tax", "fraud", "vault", "route",
+    "order", "cart", "price", "stock", "ledger", "refund", "payout", "search", "index", "rank",
+    "session", "token", "profile", "consent", "gateway", "config", "flag", "secret", "image",
+    "event", "metric", "report", "push", "email", "loyalty", "quote", "tax", "fraud", "vault",
+    "route",
 ];
-const ROLES: &[&str] = &["api", "service", "worker", "sync", "web", "gateway", "scheduler", "store"];
+const ROLES: &[&str] = &[
+    "api",
+    "service",
+    "worker",
+    "sync",
+    "web",
+    "gateway",
+    "scheduler",
+    "store",
+];
 
 fn scale_entities(services: usize) -> Vec<(String, Entity)> {
     let teams = (services / 20).max(8);
@@ -101,7 +152,8 @@ fn scale_entities(services: usize) -> Vec<(String, Entity)> {
     let mut rng = SplitMix(0x0D5D_ECC0);
     let mut out = Vec::with_capacity(services + teams * 6 + systems);
     let mut push = |file: &str, value: serde_json::Value| {
-        let entity: Entity = serde_json::from_value(value).expect("generated entities match the model");
+        let entity: Entity =
+            serde_json::from_value(value).expect("generated entities match the model");
         out.push((file.to_string(), entity));
     };
     for t in 0..teams {
@@ -138,7 +190,13 @@ fn scale_entities(services: usize) -> Vec<(String, Entity)> {
         );
     }
     let names: Vec<String> = (0..services)
-        .map(|i| format!("{}-{}-{i:05}", WORDS[rng.below(WORDS.len())], ROLES[rng.below(ROLES.len())]))
+        .map(|i| {
+            format!(
+                "{}-{}-{i:05}",
+                WORDS[rng.below(WORDS.len())],
+                ROLES[rng.below(ROLES.len())]
+            )
+        })
         .collect();
     for (i, name) in names.iter().enumerate() {
         let mut annotations = serde_json::Map::new();
@@ -192,11 +250,29 @@ mod tests {
         let count = |kind: &str| all.iter().filter(|(_, e)| e.is_kind(kind)).count();
         assert!(count("component") >= 60, "60+ services");
         assert!(count("group") >= 9, "8+ teams and a department");
-        let find = |name: &str| all.iter().map(|(_, e)| e).find(|e| e.metadata.name == name).unwrap();
-        assert_eq!(find("checkout-api").spec_str("owner"), Some("group:default/checkout"));
-        assert_eq!(find("legacy-reports").spec_str("owner"), Some("group:default/reporting"));
-        assert!(all.iter().all(|(_, e)| e.metadata.name != "reporting"), "the orphan's group must be missing");
-        assert!(find("legacy-reports").metadata.links.iter().all(|l| !l.is_runbook()));
+        let find = |name: &str| {
+            all.iter()
+                .map(|(_, e)| e)
+                .find(|e| e.metadata.name == name)
+                .unwrap()
+        };
+        assert_eq!(
+            find("checkout-api").spec_str("owner"),
+            Some("group:default/checkout")
+        );
+        assert_eq!(
+            find("legacy-reports").spec_str("owner"),
+            Some("group:default/reporting")
+        );
+        assert!(
+            all.iter().all(|(_, e)| e.metadata.name != "reporting"),
+            "the orphan's group must be missing"
+        );
+        assert!(find("legacy-reports")
+            .metadata
+            .links
+            .iter()
+            .all(|l| !l.is_runbook()));
         assert_eq!(find("dana").profile_str("email"), Some(DEMO_IDENTITY));
     }
 
@@ -206,7 +282,10 @@ mod tests {
         let b = entities(Seed::Scale(200));
         assert_eq!(a.len(), b.len());
         assert!(a.iter().zip(&b).all(|(x, y)| x.1 == y.1));
-        assert_eq!(a.iter().filter(|(_, e)| e.is_kind("component")).count(), 200);
+        assert_eq!(
+            a.iter().filter(|(_, e)| e.is_kind("component")).count(),
+            200
+        );
         assert_eq!(a.iter().filter(|(_, e)| e.is_kind("group")).count(), 10);
     }
 }

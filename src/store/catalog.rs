@@ -74,7 +74,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for entity in rows.entities {
-            let body = serde_json::to_string(entity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let body =
+                serde_json::to_string(entity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query("INSERT OR REPLACE INTO source_entities (source, entity_key, body) VALUES (?, ?, ?)")
                 .bind(rows.source)
                 .bind(entity.entity_ref().key())
@@ -101,7 +102,12 @@ impl Store {
     }
 
     /// Notes that a sync of `source` started.
-    pub async fn record_attempt(&self, source: &str, kind: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn record_attempt(
+        &self,
+        source: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sync_state (source, kind, last_attempt) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET kind = ?2, last_attempt = ?3",
@@ -115,7 +121,12 @@ impl Store {
     }
 
     /// Notes that a sync of `source` failed; its cached rows stay as they were.
-    pub async fn record_failure(&self, source: &str, kind: &str, error: &str) -> Result<(), StoreError> {
+    pub async fn record_failure(
+        &self,
+        source: &str,
+        kind: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sync_state (source, kind, last_error) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET kind = ?2, last_error = ?3",
@@ -191,9 +202,11 @@ impl Store {
 
     /// Every component, by name.
     pub async fn all_services(&self) -> Result<Vec<ServiceRow>, StoreError> {
-        let rows = sqlx::query(&format!("{SERVICE_ROW_SELECT} WHERE c.kind = 'component' ORDER BY c.name"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "{SERVICE_ROW_SELECT} WHERE c.kind = 'component' ORDER BY c.name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(service_row).collect()
     }
 
@@ -237,7 +250,11 @@ impl Store {
     }
 
     /// Relations leaving `key` (`outgoing`) or arriving at it, with the other end summarised.
-    pub async fn related(&self, key: &str, outgoing: bool) -> Result<Vec<RelatedEntity>, StoreError> {
+    pub async fn related(
+        &self,
+        key: &str,
+        outgoing: bool,
+    ) -> Result<Vec<RelatedEntity>, StoreError> {
         let sql = if outgoing {
             "SELECT r.relation, r.target_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
              FROM relations r LEFT JOIN entities o ON o.entity_key = r.target_key
@@ -276,12 +293,24 @@ impl Store {
         let Some(query) = fts_query(text) else {
             return Ok(Vec::new());
         };
-        let exact = text.trim().to_ascii_lowercase();
+        // "checkout api", "checkout-api" and "Checkout_API" all name checkout-api exactly.
+        let exact = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         let rows = sqlx::query(
-            "SELECT e.entity_key, e.kind, e.name, coalesce(e.title, e.name) AS title, e.email, e.owner_key
+            "SELECT e.entity_key, e.kind, e.name, coalesce(e.title, e.name) AS title, e.email, e.owner_key,
+                CASE e.kind
+                    WHEN 'group' THEN e.entity_key
+                    WHEN 'user' THEN (SELECT min(r.target_key) FROM relations r
+                                      WHERE r.source_key = e.entity_key AND r.relation = 'memberOf')
+                    ELSE e.owner_key
+                END AS team
              FROM entities_fts f JOIN entities e ON e.entity_key = f.entity_key
              WHERE entities_fts MATCH ?1 AND e.kind != 'location'
-             ORDER BY lower(e.name) = ?2 DESC, bm25(entities_fts, 0.0, 10.0, 5.0, 1.0, 2.0), e.name
+             ORDER BY replace(replace(replace(lower(e.name), '-', ' '), '_', ' '), '.', ' ') = ?2 DESC, bm25(entities_fts, 0.0, 10.0, 5.0, 1.0, 2.0), e.name
              LIMIT ?3",
         )
         .bind(query)
@@ -294,6 +323,7 @@ impl Store {
             .map(|r| {
                 let owner: Option<String> = r.get("owner_key");
                 SearchHit {
+                    team: r.get("team"),
                     key: r.get("entity_key"),
                     kind: r.get("kind"),
                     name: r.get("name"),
@@ -307,7 +337,8 @@ impl Store {
     }
 }
 
-const SERVICE_ROW_SELECT: &str = "SELECT c.entity_key, c.name, coalesce(c.title, c.name) AS title, c.system_key,
+const SERVICE_ROW_SELECT: &str =
+    "SELECT c.entity_key, c.name, coalesce(c.title, c.name) AS title, c.system_key,
         c.lifecycle, c.tier, c.spec_type, c.gaps, c.tags FROM entities c";
 
 fn service_row(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, StoreError> {
@@ -315,7 +346,9 @@ fn service_row(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, StoreError> {
         key: r.get("entity_key"),
         name: r.get("name"),
         title: r.get("title"),
-        system: r.get::<Option<String>, _>("system_key").map(|k| key_name(&k).to_string()),
+        system: r
+            .get::<Option<String>, _>("system_key")
+            .map(|k| key_name(&k).to_string()),
         lifecycle: r.get("lifecycle"),
         tier: r.get("tier"),
         service_type: r.get("spec_type"),
@@ -351,11 +384,20 @@ fn fts_query(text: &str) -> Option<String> {
 }
 
 /// Rebuilds `entities`, `relations` and the search index from every source's rows.
-async fn rebuild_merged(tx: &mut Transaction<'_, Sqlite>, precedence: &[String]) -> Result<(), StoreError> {
+async fn rebuild_merged(
+    tx: &mut Transaction<'_, Sqlite>,
+    precedence: &[String],
+) -> Result<(), StoreError> {
     for table in ["entities", "relations", "entities_fts"] {
-        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut **tx).await?;
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut **tx)
+            .await?;
     }
-    let rank: HashMap<&str, usize> = precedence.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let rank: HashMap<&str, usize> = precedence
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
     let rows = sqlx::query("SELECT source, entity_key, body FROM source_entities")
         .fetch_all(&mut **tx)
         .await?;
@@ -363,11 +405,14 @@ async fn rebuild_merged(tx: &mut Transaction<'_, Sqlite>, precedence: &[String])
     for row in rows {
         let source: String = row.get("source");
         let entity: Entity = decode_json("source_entities.body", row.get("body"))?;
-        reports.entry(row.get("entity_key")).or_default().push(SourcedEntity {
-            precedence: rank.get(source.as_str()).copied().unwrap_or(usize::MAX),
-            source,
-            entity,
-        });
+        reports
+            .entry(row.get("entity_key"))
+            .or_default()
+            .push(SourcedEntity {
+                precedence: rank.get(source.as_str()).copied().unwrap_or(usize::MAX),
+                source,
+                entity,
+            });
     }
     let merged: Vec<_> = reports.into_values().filter_map(merge_reports).collect();
     let keys: HashSet<String> = merged.iter().map(|m| m.entity.entity_ref().key()).collect();

@@ -27,7 +27,9 @@ pub enum StoreError {
     #[error("cache query failed: {0}")]
     Query(#[from] sqlx::Error),
     /// A stored JSON column did not decode (a cache written by another version).
-    #[error("cache holds data this version cannot read ({0}); delete the cache file to rebuild it")]
+    #[error(
+        "cache holds data this version cannot read ({0}); delete the cache file to rebuild it"
+    )]
     Corrupt(String),
 }
 
@@ -56,17 +58,22 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        Self::connect(options, 4).await.map_err(|e| open_error(e.to_string()))
+        Self::connect(options, 4)
+            .await
+            .map_err(|e| open_error(e.to_string()))
     }
 
     /// A private in-memory cache, for tests.
     pub async fn in_memory() -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(StoreError::Query)?;
+        let options =
+            SqliteConnectOptions::from_str("sqlite::memory:").map_err(StoreError::Query)?;
         // One connection: each in-memory connection would be a separate database.
-        Self::connect(options, 1).await.map_err(|e| StoreError::Open {
-            path: ":memory:".into(),
-            message: e.to_string(),
-        })
+        Self::connect(options, 1)
+            .await
+            .map_err(|e| StoreError::Open {
+                path: ":memory:".into(),
+                message: e.to_string(),
+            })
     }
 
     async fn connect(options: SqliteConnectOptions, connections: u32) -> Result<Self, sqlx::Error> {

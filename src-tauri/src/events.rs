@@ -1,0 +1,25 @@
+//! Events the web view listens to: sync progress while a sync runs, and "cache changed" when
+//! one lands, so open screens re-read the cache.
+
+use opsdeck::api::{SyncProgress, SyncReport};
+use opsdeck::Engine;
+use tauri::{AppHandle, Emitter};
+
+/// Event carrying [`SyncProgress`].
+pub const SYNC_PROGRESS: &str = "sync-progress";
+/// Event with no payload: the cache has new data or new sync state.
+pub const CACHE_CHANGED: &str = "cache-changed";
+
+/// Syncs every source, streaming progress, and tells the UI when the cache changed.
+pub async fn sync_and_notify(
+    handle: &AppHandle,
+    engine: &Engine,
+) -> opsdeck::Result<Vec<SyncReport>> {
+    let emitter = handle.clone();
+    let progress = move |p: SyncProgress| {
+        let _ = emitter.emit(SYNC_PROGRESS, p);
+    };
+    let reports = engine.sync(None, &progress).await;
+    let _ = handle.emit(CACHE_CHANGED, ());
+    reports
+}

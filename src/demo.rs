@@ -1,0 +1,34 @@
+//! Demo mode: the sandbox in process, an engine wired to it, no account and no config.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::sandbox::{Sandbox, SandboxOptions, Seed, CATALOG_SOURCE};
+use crate::secrets::Secrets;
+use crate::{Engine, Error, Result};
+
+/// A running demo: keep it alive as long as the engine is used.
+#[derive(Debug)]
+pub struct Demo {
+    /// The engine, reading the sandbox.
+    pub engine: Engine,
+    /// The sandbox it reads; stops when dropped.
+    pub sandbox: Sandbox,
+}
+
+/// Starts the sandbox on a free loopback port and opens the cache at `db_path` with a config
+/// wired to it. The sandbox's token is handed over in process, never through the environment.
+pub async fn start(db_path: &Path) -> Result<Demo> {
+    let sandbox = Sandbox::start(SandboxOptions {
+        port: 0,
+        seed: Seed::Demo,
+        token: None,
+    })
+    .await
+    .map_err(|e| Error::Sandbox(format!("cannot listen on loopback: {e}")))?;
+    let config = Config::parse(&sandbox.config_toml(), Path::new("<demo>"))?;
+    let secrets =
+        Secrets::with_embedded([(CATALOG_SOURCE.to_string(), sandbox.token().to_string())].into());
+    let engine = Engine::open(config, db_path, secrets).await?;
+    Ok(Demo { engine, sandbox })
+}

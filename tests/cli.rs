@@ -1,0 +1,294 @@
+//! The `opsdeck` binary end to end: sandbox → sync → every read command, `--json`, exit codes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Output, Stdio};
+
+use opsdeck::sandbox::Seed;
+use serde_json::Value;
+
+use crate::util::{opsdeck, sandbox, TOKEN};
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("opsdeck.toml"), config).unwrap();
+        Self { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        opsdeck()
+            .arg("--config")
+            .arg(self.dir.path().join("opsdeck.toml"))
+            .arg("--db")
+            .arg(self.dir.path().join("cache.sqlite"))
+            .args(args)
+            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+            .env("HOME", self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+}
+
+fn stderr_line(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        text.trim_end().lines().count(),
+        1,
+        "one line on stderr, got: {text}"
+    );
+    text.trim_end().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_then_every_read_command_as_json() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let ws = Workspace::new(&sandbox.config_toml());
+    let reports = ws.json(&["sync"]);
+    assert_eq!(reports[0]["landed"], true);
+
+    let sources = ws.json(&["sources"]);
+    assert_eq!(sources[0]["name"], "catalog");
+    assert_eq!(sources[0]["kind"], "backstage");
+    assert!(sources[0]["last_success"].is_string());
+
+    let teams = ws.json(&["teams"]);
+    assert_eq!(teams[0]["name"], "checkout");
+    assert_eq!(teams[0]["is_mine"], true);
+
+    let services = ws.json(&["services", "--team", "checkout"]);
+    let names: Vec<_> = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"checkout-api") && names.contains(&"cart-service"));
+    assert_eq!(ws.json(&["services"]).as_array().unwrap().len(), 62);
+    assert_eq!(
+        ws.json(&["services", "--orphans"])[0]["name"],
+        "legacy-reports"
+    );
+
+    let service = ws.json(&["service", "legacy-reports"]);
+    let gaps: Vec<_> = service["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        gaps,
+        vec!["orphan-owner", "no-pagerduty", "no-argocd", "no-runbook"]
+    );
+    assert_eq!(service["owner"]["exists"], false);
+
+    let hits = ws.json(&["search", "payments", "gateway"]);
+    assert_eq!(hits[0]["key"], "component:default/payments-gateway");
+
+    // The table forms print too, with the same data.
+    let out = ws.run(&["service", "checkout-api"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Owner          group:default/checkout"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Platform       Argo CD: app.kubernetes.io/name=checkout-api"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_exit_1_with_one_line_and_bad_usage_exits_2() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let ws = Workspace::new(&sandbox.config_toml());
+    assert!(ws.run(&["sync"]).status.success());
+
+    let out = ws.run(&["service", "no-such-service"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_line(&out),
+        "opsdeck: no service 'no-such-service' in the cache (try `opsdeck search no-such-service`)"
+    );
+
+    let out = ws.run(&["services", "--team", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("no team 'nobody'"));
+
+    let out = ws.run(&["sync", "--source", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_line(&out),
+        "opsdeck: no source named 'nope' in the config (see `opsdeck sources`)"
+    );
+
+    let out = opsdeck()
+        .args(["--config", "/nonexistent/opsdeck.toml", "teams"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).starts_with("opsdeck: no config at /nonexistent/opsdeck.toml"));
+
+    for args in [
+        &["frobnicate"][..],
+        &["services", "--team"],
+        &["search"],
+        &["sandbox", "--seed", "huge"],
+    ] {
+        let out = opsdeck().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+
+    // A rejected token: exit 1, one line naming the source and what to do; the cache is kept.
+    let out = ws.run(&["sync"]);
+    assert!(out.status.success());
+    let out = opsdeck()
+        .arg("--config")
+        .arg(ws.dir.path().join("opsdeck.toml"))
+        .arg("--db")
+        .arg(ws.dir.path().join("cache.sqlite"))
+        .arg("sync")
+        .env("OPSDECK_SANDBOX_TOKEN", "stale")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_line(&out),
+        "opsdeck: 1 source(s) failed: catalog: 401 Unauthorized (AuthenticationError: Illegal token) — the token from env OPSDECK_SANDBOX_TOKEN was rejected; supply a valid one"
+    );
+    assert_eq!(
+        ws.json(&["services", "--team", "checkout"])
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+}
+
+#[test]
+fn sandbox_command_writes_a_config_and_serves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sub/opsdeck.toml");
+    let mut child = opsdeck()
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--seed",
+            "scale:40",
+            "--token",
+            "cli-token",
+            "--write-config",
+        ])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "export OPSDECK_SANDBOX_TOKEN=cli-token"
+    );
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains(&format!("url = \"{url}\"")));
+    assert!(
+        !written.contains("cli-token"),
+        "the token never goes into the config"
+    );
+
+    let out = opsdeck()
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("c.sqlite"))
+        .args(["sync", "--json"])
+        .env("OPSDECK_SANDBOX_TOKEN", "cli-token")
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["items"], 40 + 8 + 8 * 5 + 8);
+}
+
+/// `opsdeck login` stores the token in the Secret Service; a sync then needs no env var.
+/// Runs in a private D-Bus session with a throwaway gnome-keyring.
+#[tokio::test(flavor = "multi_thread")]
+async fn login_stores_the_token_in_the_keychain() {
+    let available = ["dbus-run-session", "gnome-keyring-daemon"]
+        .iter()
+        .all(|tool| {
+            std::process::Command::new("which")
+                .arg(tool)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if !available {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install dbus-x11 and gnome-keyring (make test does)"
+        );
+        eprintln!("skipped: dbus-run-session or gnome-keyring-daemon is not installed");
+        return;
+    }
+    let sandbox = sandbox(Seed::Demo).await;
+    let ws = Workspace::new(&sandbox.config_toml());
+    let bin = env!("CARGO_BIN_EXE_opsdeck");
+    let script = format!(
+        "echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; \
+         printf '%s' '{TOKEN}' | '{bin}' --config opsdeck.toml login catalog && \
+         '{bin}' --config opsdeck.toml --db cache.sqlite sync --json"
+    );
+    let mut child = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .current_dir(ws.dir.path())
+        .env("HOME", ws.dir.path())
+        .env("XDG_DATA_HOME", ws.dir.path().join("data"))
+        .env("XDG_RUNTIME_DIR", ws.dir.path())
+        .env_remove("OPSDECK_SANDBOX_TOKEN")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().flush().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    assert!(
+        stderr.contains("catalog: token stored in the OS keychain"),
+        "{stderr}"
+    );
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        reports[0]["landed"], true,
+        "the keychain token was used: {reports}"
+    );
+}

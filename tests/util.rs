@@ -1,0 +1,76 @@
+//! Shared test harness: the sandbox, engines over it, the CLI binary, and the official specs.
+
+use std::path::PathBuf;
+
+use opsdeck::config::Config;
+use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use opsdeck::secrets::Secrets;
+use opsdeck::store::Store;
+use opsdeck::Engine;
+use serde_json::Value;
+
+/// The token every test sandbox accepts.
+pub const TOKEN: &str = "test-token";
+
+/// The official API contracts: `OPSDECK_SPECS_DIR`, else `../shared/specs` beside the project.
+/// They are never copied into the project, so their absence fails the test plainly.
+pub fn specs_dir() -> PathBuf {
+    let dir = std::env::var_os("OPSDECK_SPECS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/specs"));
+    assert!(
+        dir.join("backstage").is_dir(),
+        "the API specs are not at {}: set OPSDECK_SPECS_DIR to the directory holding backstage/, github/, …",
+        dir.display()
+    );
+    dir
+}
+
+/// Reads a JSON file from the specs.
+pub fn spec_json(relative: &str) -> Value {
+    let path = specs_dir().join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A sandbox on a free port with [`TOKEN`].
+pub async fn sandbox(seed: Seed) -> Sandbox {
+    Sandbox::start(SandboxOptions {
+        port: 0,
+        seed,
+        token: Some(TOKEN.into()),
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+/// A config reading `sandbox` as the source `catalog`, with the token in process.
+pub fn sandbox_config(sandbox: &Sandbox) -> Config {
+    Config::parse(
+        &sandbox.config_toml(),
+        std::path::Path::new("/tmp/opsdeck-test.toml"),
+    )
+    .expect("sandbox config parses")
+}
+
+/// An engine over an in-memory cache.
+pub async fn engine(config: Config, token: Option<&str>) -> Engine {
+    let secrets = match token {
+        Some(t) => Secrets::with_embedded([("catalog".to_string(), t.to_string())].into()),
+        None => Secrets::default(),
+    };
+    Engine::with_store(config, Store::in_memory().await.unwrap(), secrets)
+}
+
+/// A sink for sync progress that ignores it.
+pub fn no_progress(_: opsdeck::api::SyncProgress) {}
+
+/// The CLI binary built for these tests.
+pub fn opsdeck() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    command
+        .env_remove("OPSDECK_CONFIG")
+        .env_remove("OPSDECK_DB")
+        .env_remove("OPSDECK_LOG");
+    command
+}

@@ -1,0 +1,190 @@
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { Palette } from "./components/Palette";
+import { ServicePage } from "./components/ServicePage";
+import { ServiceTable } from "./components/ServiceTable";
+import { Sidebar, type Selection } from "./components/Sidebar";
+import { StatusBar } from "./components/StatusBar";
+import {
+  errorMessage,
+  type EntitySummary,
+  type Ipc,
+  type SearchHit,
+  type ServiceDetail,
+  type ServiceRow,
+  type SourceStatus,
+  type SyncProgress,
+  type TeamSummary,
+} from "./ipc";
+
+export function App({ ipc }: { ipc: Ipc }) {
+  const [teams, setTeams] = useState<TeamSummary[]>([]);
+  const [orphans, setOrphans] = useState<ServiceRow[]>([]);
+  const [selection, setSelection] = useState<Selection | null>(null);
+  const [services, setServices] = useState<ServiceRow[]>([]);
+  const [serviceKey, setServiceKey] = useState<string | null>(null);
+  const [detail, setDetail] = useState<ServiceDetail | null>(null);
+  const [sources, setSources] = useState<SourceStatus[]>([]);
+  const [identity, setIdentity] = useState<string | null>(null);
+  const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
+  const [syncing, setSyncing] = useState(false);
+  const [paletteOpen, setPaletteOpen] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [now, setNow] = useState(Date.now());
+  // Bumped whenever the cache changes, so every open screen re-reads it.
+  const [generation, setGeneration] = useState(0);
+  const filterRef = useRef<HTMLInputElement | null>(null);
+  const reportedReady = useRef(false);
+
+  const fail = (e: unknown) => setError(errorMessage(e));
+
+  useEffect(() => {
+    ipc.identity().then(setIdentity, fail);
+    const unsubscribers = [
+      ipc.onSyncProgress((p) => {
+        setSyncing(true);
+        setProgress((all) => ({ ...all, [p.source]: p }));
+      }),
+      ipc.onCacheChanged(() => {
+        setSyncing(false);
+        setProgress({});
+        setGeneration((g) => g + 1);
+      }),
+    ];
+    const ticker = setInterval(() => setNow(Date.now()), 5000);
+    return () => {
+      clearInterval(ticker);
+      unsubscribers.forEach((u) => u.then((stop) => stop()));
+    };
+  }, []);
+
+  useEffect(() => {
+    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources()]).then(([t, o, s]) => {
+      setTeams(t);
+      setOrphans(o);
+      setSources(s);
+      setSelection((current) => current ?? (t.length > 0 ? { kind: "team", key: t[0].key } : null));
+    }, fail);
+  }, [generation]);
+
+  useEffect(() => {
+    if (!selection) return;
+    const load = selection.kind === "team" ? ipc.teamServices(selection.key) : ipc.orphanedServices();
+    load.then(setServices, fail);
+  }, [selection, generation]);
+
+  useEffect(() => {
+    if (!serviceKey) {
+      setDetail(null);
+      return;
+    }
+    ipc.service(serviceKey).then(setDetail, fail);
+  }, [serviceKey, generation]);
+
+  useEffect(() => {
+    if (!reportedReady.current && teams.length > 0) {
+      reportedReady.current = true;
+      requestAnimationFrame(() => ipc.uiReady().catch(() => undefined));
+    }
+  }, [teams]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        setPaletteOpen(true);
+      } else if (e.key === "Escape" && !paletteOpen && serviceKey) {
+        setServiceKey(null);
+      } else if (e.key === "/" && !paletteOpen && !isTyping(e)) {
+        e.preventDefault();
+        filterRef.current?.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [paletteOpen, serviceKey]);
+
+  const selectTeam = useCallback((s: Selection) => {
+    setSelection(s);
+    setServiceKey(null);
+  }, []);
+
+  const openEntity = (e: EntitySummary) => {
+    if (e.kind === "group") selectTeam({ kind: "team", key: e.key });
+    else setServiceKey(e.key);
+  };
+
+  const pick = (hit: SearchHit) => {
+    setPaletteOpen(false);
+    if (hit.kind === "component") setServiceKey(hit.key);
+    else if (hit.team) selectTeam({ kind: "team", key: hit.team });
+  };
+
+  const refresh = () => {
+    setSyncing(true);
+    setError(null);
+    ipc.syncNow().then((reports) => {
+      const failed = reports.flatMap((r) => (r.landed ? [] : r.problems));
+      if (failed.length) setError(failed[0]);
+    }, fail);
+  };
+
+  const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
+  const heading = selection?.kind === "orphans" ? "Orphaned services" : (team?.title ?? "");
+
+  return (
+    <div class="app">
+      <header class="topbar">
+        <span class="brand">Opsdeck</span>
+        <button class="search-button" onClick={() => setPaletteOpen(true)}>
+          Search services, teams, people… <kbd>Ctrl K</kbd>
+        </button>
+        {identity && <span class="muted identity">{identity}</span>}
+      </header>
+      {error && (
+        <div class="banner error" role="alert">
+          {error}
+          <button class="close" aria-label="Dismiss" onClick={() => setError(null)}>
+            ×
+          </button>
+        </div>
+      )}
+      <Sidebar teams={teams} orphanCount={orphans.length} selection={selection} onSelect={selectTeam} />
+      <main class="main">
+        {serviceKey && detail ? (
+          <ServicePage
+            detail={detail}
+            onOpenEntity={openEntity}
+            onBack={() => setServiceKey(null)}
+            backLabel={heading || "Back"}
+          />
+        ) : selection ? (
+          <>
+            <div class="team-head">
+              <h1>{heading}</h1>
+              {team && (
+                <span class="muted">
+                  {team.service_count} services · {team.member_count} members ·{" "}
+                  <span class={team.gap_count ? "warn-text" : ""}>{team.gap_count} gaps</span>
+                  {team.is_mine && <span class="chip accent">my team</span>}
+                </span>
+              )}
+              {selection.kind === "orphans" && (
+                <span class="muted">Services whose owner group is not in the catalog</span>
+              )}
+            </div>
+            <ServiceTable services={services} onOpen={setServiceKey} filterRef={filterRef} />
+          </>
+        ) : (
+          <p class="muted pad">{syncing ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
+        )}
+      </main>
+      <StatusBar sources={sources} progress={progress} syncing={syncing} now={now} onRefresh={refresh} />
+      {paletteOpen && <Palette search={ipc.search} onPick={pick} onClose={() => setPaletteOpen(false)} />}
+    </div>
+  );
+}
+
+function isTyping(e: KeyboardEvent): boolean {
+  const target = e.target as HTMLElement | null;
+  return !!target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
+}

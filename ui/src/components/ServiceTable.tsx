@@ -1,0 +1,165 @@
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useMemo, useRef, useState } from "preact/hooks";
+import type { ServiceRow } from "../ipc";
+import { GAP_LABELS } from "../lib/format";
+
+type Column = "name" | "tier" | "lifecycle" | "system" | "gaps";
+const COLUMNS: { id: Column; label: string }[] = [
+  { id: "name", label: "Service" },
+  { id: "tier", label: "Tier" },
+  { id: "lifecycle", label: "Lifecycle" },
+  { id: "system", label: "System" },
+  { id: "gaps", label: "Gaps" },
+];
+const ROW_HEIGHT = 36;
+
+interface Props {
+  services: ServiceRow[];
+  onOpen(key: string): void;
+  filterRef?: { current: HTMLInputElement | null };
+}
+
+function sortValue(row: ServiceRow, column: Column): string | number {
+  switch (column) {
+    case "name":
+      return row.name;
+    case "tier":
+      return row.tier ?? "9";
+    case "lifecycle":
+      return row.lifecycle ?? "";
+    case "system":
+      return row.system ?? "";
+    case "gaps":
+      return row.gaps.length;
+  }
+}
+
+const words = (text: string) => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+
+/** Words the filter matches: name, title, system, tier, lifecycle, tags and gap labels. */
+function haystack(row: ServiceRow): string[] {
+  const gaps = row.gaps.map((g) => GAP_LABELS[g]);
+  return words([row.name, row.title, row.system, row.tier && `tier ${row.tier}`, row.lifecycle, ...row.tags, ...gaps].filter(Boolean).join(" "));
+}
+
+/** Every typed word must start a word of the row ("go" finds the tag go, not "Argo"). */
+export function filterAndSort(rows: ServiceRow[], filter: string, column: Column, ascending: boolean): ServiceRow[] {
+  const wanted = words(filter);
+  const matches = (row: ServiceRow) => {
+    const have = haystack(row);
+    return wanted.every((w) => have.some((h) => h.startsWith(w)));
+  };
+  const kept = wanted.length ? rows.filter(matches) : rows.slice();
+  kept.sort((a, b) => {
+    const x = sortValue(a, column);
+    const y = sortValue(b, column);
+    const order = x < y ? -1 : x > y ? 1 : a.name.localeCompare(b.name);
+    return ascending ? order : -order;
+  });
+  return kept;
+}
+
+/** A team's services: virtualised so 10,000 rows cost what 30 do. */
+export function ServiceTable({ services, onOpen, filterRef }: Props) {
+  const [filter, setFilter] = useState("");
+  const [column, setColumn] = useState<Column>("name");
+  const [ascending, setAscending] = useState(true);
+  const rows = useMemo(() => filterAndSort(services, filter, column, ascending), [services, filter, column, ascending]);
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+    initialRect: { width: 900, height: 600 },
+  });
+  const sortBy = (c: Column) => {
+    if (c === column) setAscending(!ascending);
+    else {
+      setColumn(c);
+      setAscending(c !== "gaps");
+    }
+  };
+  return (
+    <div class="table-wrap">
+      <div class="table-tools">
+        <input
+          ref={filterRef}
+          class="filter"
+          type="search"
+          placeholder="Filter by name, system, tier, tag or gap…  ( / )"
+          aria-label="Filter services"
+          value={filter}
+          onInput={(e) => setFilter(e.currentTarget.value)}
+        />
+        <span class="muted">
+          {rows.length === services.length ? `${services.length} services` : `${rows.length} of ${services.length}`}
+        </span>
+      </div>
+      <div class="table" role="table" aria-rowcount={rows.length}>
+        <div class="row head" role="row">
+          {COLUMNS.map((c) => (
+            <button
+              key={c.id}
+              role="columnheader"
+              class={`cell ${c.id}`}
+              aria-sort={column === c.id ? (ascending ? "ascending" : "descending") : "none"}
+              onClick={() => sortBy(c.id)}
+            >
+              {c.label}
+              {column === c.id ? (ascending ? " ▲" : " ▼") : ""}
+            </button>
+          ))}
+        </div>
+        <div class="body" ref={scroller}>
+          {rows.length === 0 ? (
+            <p class="muted pad">{services.length === 0 ? "No services." : "Nothing matches the filter."}</p>
+          ) : (
+            <div style={{ height: `${virtualizer.getTotalSize()}px`, position: "relative" }}>
+              {virtualizer.getVirtualItems().map((item) => {
+                const row = rows[item.index];
+                return (
+                  <div
+                    key={row.key}
+                    role="row"
+                    class="row"
+                    data-service={row.name}
+                    tabIndex={0}
+                    style={{ transform: `translateY(${item.start}px)`, height: `${ROW_HEIGHT}px` }}
+                    onClick={() => onOpen(row.key)}
+                    onKeyDown={(e) => e.key === "Enter" && onOpen(row.key)}
+                  >
+                    <span class="cell name" role="cell">
+                      <strong>{row.name}</strong>
+                      {row.title !== row.name && <span class="muted"> {row.title}</span>}
+                    </span>
+                    <span class="cell tier" role="cell">
+                      {row.tier ? <span class={`tier-badge t${row.tier}`}>T{row.tier}</span> : "–"}
+                    </span>
+                    <span class="cell lifecycle" role="cell">
+                      {row.lifecycle ?? "–"}
+                    </span>
+                    <span class="cell system" role="cell">
+                      {row.system ?? "–"}
+                    </span>
+                    <span class="cell gaps" role="cell">
+                      {row.gaps.length === 0 ? (
+                        <span class="ok">✓</span>
+                      ) : (
+                        row.gaps.map((g) => (
+                          <span key={g} class={`chip ${g === "orphan-owner" || g === "no-owner" ? "danger" : "warn"}`}>
+                            {GAP_LABELS[g]}
+                          </span>
+                        ))
+                      )}
+                    </span>
+                  </div>
+                );
+              })}
+            </div>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}

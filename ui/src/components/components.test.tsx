@@ -1,0 +1,150 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
+import { describe, expect, it, vi } from "vitest";
+import { Palette } from "./Palette";
+import { ServicePage } from "./ServicePage";
+import { filterAndSort, ServiceTable } from "./ServiceTable";
+import { StatusBar } from "./StatusBar";
+import { detail, row, source, XSS } from "../test/fixtures";
+
+describe("ServiceTable", () => {
+  const rows = [
+    row("checkout-api", { tier: "1", gaps: [] }),
+    row("cart-service", { tier: "1", gaps: ["no-runbook", "no-argocd"], tags: ["go"] }),
+    row("promo-engine", { tier: "2", system: "promotions", gaps: ["no-argocd"] }),
+  ];
+
+  it("sorts by any column and filters on every word", () => {
+    expect(filterAndSort(rows, "", "name", true).map((r) => r.name)).toEqual(["cart-service", "checkout-api", "promo-engine"]);
+    expect(filterAndSort(rows, "", "gaps", false).map((r) => r.name)).toEqual(["cart-service", "promo-engine", "checkout-api"]);
+    expect(filterAndSort(rows, "no argo tier 1", "name", true).map((r) => r.name)).toEqual(["cart-service"]);
+    expect(filterAndSort(rows, "promotions", "name", true).map((r) => r.name)).toEqual(["promo-engine"]);
+    expect(filterAndSort(rows, "go", "name", true).map((r) => r.name)).toEqual(["cart-service"]);
+  });
+
+  it("renders only the visible window of a long list", () => {
+    const many = Array.from({ length: 5000 }, (_, i) => row(`svc-${String(i).padStart(4, "0")}`));
+    const { container } = render(<ServiceTable services={many} onOpen={() => undefined} />);
+    const drawn = container.querySelectorAll(".body .row").length;
+    expect(drawn).toBeGreaterThan(10);
+    expect(drawn).toBeLessThan(80);
+    expect(screen.getByText("5000 services")).toBeTruthy();
+  });
+
+  it("sorts on header click, narrows on filter, opens on click and Enter", async () => {
+    const onOpen = vi.fn();
+    const { container } = render(<ServiceTable services={rows} onOpen={onOpen} />);
+    const names = () => [...container.querySelectorAll(".body .row")].map((r) => r.getAttribute("data-service"));
+    expect(names()).toEqual(["cart-service", "checkout-api", "promo-engine"]);
+    fireEvent.click(screen.getByRole("columnheader", { name: /Service/ }));
+    expect(names()).toEqual(["promo-engine", "checkout-api", "cart-service"]);
+    fireEvent.input(screen.getByLabelText("Filter services"), { target: { value: "promo" } });
+    expect(names()).toEqual(["promo-engine"]);
+    expect(screen.getByText("1 of 3")).toBeTruthy();
+    fireEvent.click(container.querySelector(".body .row")!);
+    expect(onOpen).toHaveBeenCalledWith("component:default/promo-engine");
+    fireEvent.keyDown(container.querySelector(".body .row")!, { key: "Enter" });
+    expect(onOpen).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("ServicePage", () => {
+  it("renders untrusted catalog text as text, never as markup", () => {
+    const d = detail("evil", {
+      title: XSS,
+      description: XSS,
+      tags: [XSS],
+      links: [{ url: "javascript:alert(1)", title: XSS, type: "runbook" }],
+    });
+    const { container } = render(<ServicePage detail={d} onOpenEntity={() => undefined} onBack={() => undefined} backLabel="Back" />);
+    expect(container.querySelector("img")).toBeNull();
+    expect(container.querySelector("script")).toBeNull();
+    expect(container.querySelector("a")).toBeNull();
+    expect((window as any).__pwned).toBeUndefined();
+    expect(container.textContent).toContain(XSS);
+  });
+
+  it("shows gaps, wiring and links only components and teams", () => {
+    const onOpen = vi.fn();
+    const d = detail("legacy-reports", {
+      owner: { key: "group:default/reporting", kind: "group", name: "reporting", title: "reporting", exists: false },
+      gaps: ["orphan-owner", "no-runbook"],
+      platforms: [{ platform: "GitHub", annotation: "github.com/project-slug", value: "demo-org/legacy-reports" }],
+      depends_on: [
+        { key: "component:default/orders", kind: "component", name: "orders", title: "orders", exists: true },
+        { key: "resource:default/orders-db", kind: "resource", name: "orders-db", title: "orders-db", exists: true },
+      ],
+    });
+    const { container } = render(<ServicePage detail={d} onOpenEntity={onOpen} onBack={() => undefined} backLabel="Back" />);
+    expect(screen.getByText("Owner group missing")).toBeTruthy();
+    expect(screen.getByText("No runbook")).toBeTruthy();
+    expect(screen.getByText("missing")).toBeTruthy();
+    expect(screen.getByText("demo-org/legacy-reports")).toBeTruthy();
+    expect(screen.getAllByText("not wired")).toHaveLength(3);
+    expect(container.querySelector("[data-entity='group:default/reporting']")).toBeNull();
+    expect(container.querySelector("[data-entity='resource:default/orders-db']")).toBeNull();
+    fireEvent.click(container.querySelector("[data-entity='component:default/orders']")!);
+    expect(onOpen).toHaveBeenCalledWith(expect.objectContaining({ name: "orders" }));
+  });
+});
+
+describe("Palette", () => {
+  it("searches as you type, moves with arrows and opens with Enter", async () => {
+    const hits = (names: string[]) => names.map((n) => ({ key: `component:default/${n}`, kind: "component", name: n, title: n, context: null, team: null }));
+    const search = vi.fn(async (text: string) => hits(text === "ch" ? ["checkout-api", "checkout-web"] : []));
+    const onPick = vi.fn();
+    render(<Palette search={search} onPick={onPick} onClose={() => undefined} />);
+    const input = screen.getByLabelText("Search");
+    expect(document.activeElement).toBe(input);
+    fireEvent.input(input, { target: { value: "ch" } });
+    await waitFor(() => expect(screen.getAllByRole("option")).toHaveLength(2));
+    fireEvent.keyDown(input, { key: "ArrowDown" });
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(onPick).toHaveBeenCalledWith(expect.objectContaining({ name: "checkout-web" }));
+  });
+
+  it("ignores an answer that arrives after the text changed", async () => {
+    let release: (v: any) => void = () => undefined;
+    const slow = new Promise<any>((r) => (release = r));
+    const search = vi.fn((text: string) =>
+      text === "a" ? slow : Promise.resolve([{ key: "k:ab", kind: "component", name: "ab", title: "ab", context: null, team: null }]),
+    );
+    render(<Palette search={search} onPick={() => undefined} onClose={() => undefined} />);
+    const input = screen.getByLabelText("Search");
+    fireEvent.input(input, { target: { value: "a" } });
+    fireEvent.input(input, { target: { value: "ab" } });
+    await waitFor(() => expect(screen.getByText("ab")).toBeTruthy());
+    release([{ key: "k:stale", kind: "component", name: "stale", title: "stale", context: null, team: null }]);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(screen.queryByText("stale")).toBeNull();
+  });
+
+  it("closes on Escape", () => {
+    const onClose = vi.fn();
+    render(<Palette search={async () => []} onPick={() => undefined} onClose={onClose} />);
+    fireEvent.keyDown(screen.getByLabelText("Search"), { key: "Escape" });
+    expect(onClose).toHaveBeenCalled();
+  });
+});
+
+describe("StatusBar", () => {
+  it("shows each source's health, age and a failing source's error", () => {
+    const now = Date.parse("2026-11-26T02:13:00Z");
+    const ago = (s: number) => new Date(now - s * 1000).toISOString();
+    const { container } = render(
+      <StatusBar
+        now={now}
+        syncing={false}
+        progress={{}}
+        onRefresh={() => undefined}
+        sources={[
+          source({ name: "catalog", last_success: ago(120), last_attempt: ago(120) }),
+          source({ name: "files", last_success: ago(3600), last_attempt: ago(5), last_error: "files: cannot open catalog directory /x" }),
+        ]}
+      />,
+    );
+    expect(container.querySelector("[data-source='catalog']")!.className).toContain("fresh");
+    expect(screen.getByText("synced 2m ago")).toBeTruthy();
+    expect(container.querySelector("[data-source='files']")!.className).toContain("failing");
+    expect(screen.getByText("files: cannot open catalog directory /x")).toBeTruthy();
+  });
+});
