@@ -34,9 +34,11 @@ test: deps ui
 	$(CARGO) build -p opsdeck-desktop
 	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored
 
-## Measures ingest and cache queries at 10,000 services (see BENCHMARKS.md).
-bench:
+## Measures ingest and cache queries at 10,000 services, then the desktop app's start-up time
+## and idle memory beside a hello-world window (see BENCHMARKS.md).
+bench: deps ui
 	$(CARGO) bench --bench cache
+	tests/bench-desktop.sh
 
 deps: .make/debian .make/tauri-driver ui/node_modules/.package-lock.json
 

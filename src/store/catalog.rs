@@ -98,6 +98,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        // A sync can change the tables' shape (10 rows or 10,000): keep the planner's
+        // statistics current, as SQLite advises after large changes.
+        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -287,54 +290,91 @@ impl Store {
             .collect())
     }
 
-    /// Full-text search over names, titles, descriptions and tags of services, teams, people,
-    /// systems, APIs, domains and resources. Every word of `text` must match a word prefix.
+    /// Search as you type over services, teams, people, systems, APIs, domains and resources.
+    /// Every word of `text` must start a word of the entity's name, title, description or tags.
+    ///
+    /// Type-ahead wants names first, and a one-letter prefix can match every row, so results
+    /// come in three bounded steps, each only while the limit is not filled: names that start
+    /// with the text (an index range, in order); names or titles with a word that starts so;
+    /// then any other match, in index order, with no ranking over what may be every row.
     pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>, StoreError> {
-        let Some(query) = fts_query(text) else {
+        let Some(terms) = fts_query(text) else {
             return Ok(Vec::new());
         };
-        // "checkout api", "checkout-api" and "Checkout_API" all name checkout-api exactly.
-        let exact = text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        let rows = sqlx::query(
-            "SELECT e.entity_key, e.kind, e.name, coalesce(e.title, e.name) AS title, e.email, e.owner_key,
-                CASE e.kind
-                    WHEN 'group' THEN e.entity_key
-                    WHEN 'user' THEN (SELECT min(r.target_key) FROM relations r
-                                      WHERE r.source_key = e.entity_key AND r.relation = 'memberOf')
-                    ELSE e.owner_key
-                END AS team
-             FROM entities_fts f JOIN entities e ON e.entity_key = f.entity_key
-             WHERE entities_fts MATCH ?1 AND e.kind != 'location'
-             ORDER BY replace(replace(replace(lower(e.name), '-', ' '), '_', ' '), '.', ' ') = ?2 DESC, bm25(entities_fts, 0.0, 10.0, 5.0, 1.0, 2.0), e.name
-             LIMIT ?3",
-        )
-        .bind(query)
-        .bind(exact)
+        let prefix = search_name(text);
+        let mut hits: Vec<SearchHit> = Vec::new();
+        let add = |found: Vec<SearchHit>, hits: &mut Vec<SearchHit>| {
+            for hit in found {
+                if (hits.len() as i64) < limit && !hits.iter().any(|h| h.key == hit.key) {
+                    hits.push(hit);
+                }
+            }
+        };
+        let starts = sqlx::query(&format!(
+            "{SEARCH_SELECT} FROM entities e
+             WHERE e.search_name >= ?1 AND e.search_name < ?1 || x'f48fbfbf' AND e.kind != 'location'
+             ORDER BY e.search_name LIMIT ?2"
+        ))
+        .bind(&prefix)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let owner: Option<String> = r.get("owner_key");
-                SearchHit {
-                    team: r.get("team"),
-                    key: r.get("entity_key"),
-                    kind: r.get("kind"),
-                    name: r.get("name"),
-                    title: r.get("title"),
-                    context: r
-                        .get::<Option<String>, _>("email")
-                        .or_else(|| owner.map(|o| format!("owned by {}", key_name(&o)))),
-                }
-            })
-            .collect())
+        add(starts.iter().map(search_hit).collect(), &mut hits);
+        for (matching, order) in [
+            (
+                format!("{{name title}} : ({terms})"),
+                "ORDER BY length(e.name), e.name",
+            ),
+            (terms, ""),
+        ] {
+            if hits.len() as i64 >= limit {
+                break;
+            }
+            let rows = sqlx::query(&format!(
+                "{SEARCH_SELECT} FROM entities_fts f JOIN entities e ON e.rowid = f.rowid
+                 WHERE entities_fts MATCH ?1 AND e.kind != 'location' {order} LIMIT ?2"
+            ))
+            .bind(&matching)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            add(rows.iter().map(search_hit).collect(), &mut hits);
+        }
+        Ok(hits)
     }
+}
+
+/// The columns a search hit needs; `team` is the group itself, a person's team, or the owner.
+const SEARCH_SELECT: &str =
+    "SELECT e.entity_key, e.kind, e.name, coalesce(e.title, e.name) AS title, e.email, e.owner_key,
+    CASE e.kind
+        WHEN 'group' THEN e.entity_key
+        WHEN 'user' THEN (SELECT min(r.target_key) FROM relations r
+                          WHERE r.source_key = e.entity_key AND r.relation = 'memberOf')
+        ELSE e.owner_key
+    END AS team";
+
+fn search_hit(r: &sqlx::sqlite::SqliteRow) -> SearchHit {
+    let owner: Option<String> = r.get("owner_key");
+    SearchHit {
+        team: r.get("team"),
+        key: r.get("entity_key"),
+        kind: r.get("kind"),
+        name: r.get("name"),
+        title: r.get("title"),
+        context: r
+            .get::<Option<String>, _>("email")
+            .or_else(|| owner.map(|o| format!("owned by {}", key_name(&o)))),
+    }
+}
+
+/// "Checkout_API", "checkout-api" and "checkout api" all become "checkout api".
+fn search_name(text: &str) -> String {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 const SERVICE_ROW_SELECT: &str =
@@ -423,15 +463,16 @@ async fn rebuild_merged(
         let owner_key = e.owner_ref().map(|r| r.key());
         let owner_exists = owner_key.as_ref().is_some_and(|k| keys.contains(k));
         let gaps = ownership_gaps(e, owner_exists);
-        sqlx::query(
-            "INSERT INTO entities (entity_key, kind, namespace, name, title, description, spec_type, lifecycle, tier,
-                owner_key, system_key, email, tags, gaps, gap_count, sources, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        let rowid = sqlx::query(
+            "INSERT INTO entities (entity_key, kind, namespace, name, search_name, title, description, spec_type,
+                lifecycle, tier, owner_key, system_key, email, tags, gaps, gap_count, sources, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key)
         .bind(e.kind.to_ascii_lowercase())
         .bind(e.namespace())
         .bind(&e.metadata.name)
+        .bind(search_name(&e.metadata.name))
         .bind(e.metadata.title.as_deref().or_else(|| e.profile_str("displayName")))
         .bind(&e.metadata.description)
         .bind(e.spec_str("type"))
@@ -446,9 +487,10 @@ async fn rebuild_merged(
         .bind(to_json(&m.sources))
         .bind(to_json(e))
         .execute(&mut **tx)
-        .await?;
-        sqlx::query("INSERT INTO entities_fts (entity_key, name, title, description, tags) VALUES (?, ?, ?, ?, ?)")
-            .bind(&key)
+        .await?
+        .last_insert_rowid();
+        sqlx::query("INSERT INTO entities_fts (rowid, name, title, description, tags) VALUES (?, ?, ?, ?, ?)")
+            .bind(rowid)
             .bind(&e.metadata.name)
             .bind(
                 [e.metadata.title.as_deref(), e.profile_str("displayName"), e.profile_str("email")]

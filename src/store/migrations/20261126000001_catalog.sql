@@ -6,12 +6,15 @@ CREATE TABLE source_entities (
     PRIMARY KEY (source, entity_key)
 ) WITHOUT ROWID;
 
--- One row per entity reference, merged across sources.
+-- One row per entity reference, merged across sources. A rowid table: rows carry the entity's
+-- JSON body, too large for a WITHOUT ROWID b-tree, and lookups go through the indexes below.
 CREATE TABLE entities (
-    entity_key TEXT PRIMARY KEY,
+    entity_key TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     namespace TEXT NOT NULL,
     name TEXT NOT NULL,
+    -- The name lower-cased with '-', '_' and '.' as spaces: what type-ahead compares against.
+    search_name TEXT NOT NULL,
     title TEXT,
     description TEXT,
     spec_type TEXT,
@@ -25,10 +28,13 @@ CREATE TABLE entities (
     gap_count INTEGER NOT NULL,
     sources TEXT NOT NULL,
     body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX entities_by_owner ON entities (owner_key, kind, name);
+);
+-- Serves a team's services in name order, and covers the sidebar's per-team service and
+-- gap counts without reading any row.
+CREATE INDEX entities_by_owner ON entities (owner_key, kind, name, gap_count);
 CREATE INDEX entities_by_kind ON entities (kind, name);
 CREATE INDEX entities_by_email ON entities (email) WHERE email IS NOT NULL;
+CREATE INDEX entities_by_search_name ON entities (search_name);
 
 CREATE TABLE relations (
     source_key TEXT NOT NULL,
@@ -38,8 +44,8 @@ CREATE TABLE relations (
 ) WITHOUT ROWID;
 CREATE INDEX relations_by_target ON relations (target_key, relation);
 
+-- Rows share their rowid with `entities`.
 CREATE VIRTUAL TABLE entities_fts USING fts5 (
-    entity_key UNINDEXED,
     name,
     title,
     description,

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Desktop benchmark (see BENCHMARKS.md): time from launch to the first team list drawn in demo
+# mode with a warm cache, and idle memory (PSS of the app and its WebKit processes) beside a
+# hello-world Tauri window built from the same dependencies and measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p opsdeck-desktop --bins --example hello_window
+APP=target/release/opsdeck-desktop
+HELLO=target/release/examples/hello_window
+RUNS=${RUNS:-5}
+IDLE_SECONDS=${IDLE_SECONDS:-8}
+
+if [ -z "${DISPLAY:-}" ]; then
+  Xvfb :97 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+  XVFB=$!
+  trap 'kill $XVFB 2>/dev/null || true' EXIT
+  export DISPLAY=:97
+  for _ in $(seq 50); do [ -e /tmp/.X11-unix/X97 ] && break; sleep 0.1; done
+fi
+export HOME; HOME=$(mktemp -d)   # a private data dir: the demo cache starts cold
+
+# PSS in kB of a process and all its descendants (the app spawns WebKit's web and network processes).
+pss_tree() {
+  local all="$1" level="$1" next
+  while [ -n "$level" ]; do
+    next=$(for p in $level; do pgrep -P "$p" || true; done)
+    all="$all $next"; level=$next
+  done
+  local total=0 kb
+  for p in $all; do
+    kb=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+
+idle_pss_mb() {
+  "$@" >/dev/null 2>&1 &
+  local pid=$!
+  sleep "$IDLE_SECONDS"
+  local kb; kb=$(pss_tree "$pid")
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  awk -v kb="$kb" 'BEGIN { printf "%.0f", kb / 1024 }'
+}
+
+first_list_ms() {
+  OPSDECK_EXIT_AFTER_READY=1 timeout 60 "$APP" --demo 2>&1 >/dev/null \
+    | sed -n 's/.*first team list drawn \([0-9]*\) ms after launch.*/\1/p'
+}
+
+cold=$(first_list_ms)
+warm=()
+for _ in $(seq "$RUNS"); do warm+=("$(first_list_ms)"); done
+median=$(printf '%s\n' "${warm[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+hello_mb=$(idle_pss_mb "$HELLO")
+app_mb=$(idle_pss_mb "$APP" --demo)
+
+echo "## Desktop (release build, demo mode)"
+echo
+echo "| measure | value |"
+echo "|---|---|"
+echo "| launch → first team list drawn, cold cache (first sync included) | ${cold} ms |"
+echo "| launch → first team list drawn, warm cache (median of $RUNS: ${warm[*]}) | ${median} ms |"
+echo "| idle PSS after ${IDLE_SECONDS} s, Opsdeck (app + WebKit processes) | ${app_mb} MB |"
+echo "| idle PSS after ${IDLE_SECONDS} s, hello-world Tauri window, same run | ${hello_mb} MB |"
+echo "| Opsdeck over the hello-world baseline | $((app_mb - hello_mb)) MB |"

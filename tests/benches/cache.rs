@@ -1,0 +1,161 @@
+//! Cache benchmark: ingest of a generated organisation through the real Backstage connector
+//! into a SQLite file, then the latency of each query a click or a keystroke runs.
+//!
+//! `cargo bench --bench cache [-- --services N --iterations K]`; results go to stdout as a
+//! Markdown table, the form BENCHMARKS.md keeps them in.
+
+use std::time::{Duration, Instant};
+
+use opsdeck::config::Config;
+use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use opsdeck::secrets::Secrets;
+use opsdeck::Engine;
+
+struct Args {
+    services: usize,
+    iterations: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        services: 10_000,
+        iterations: 2_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--services" => {
+                args.services = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--services N")
+            }
+            "--iterations" => {
+                args.iterations = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--iterations K")
+            }
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    args
+}
+
+/// A deterministic sequence, so every run asks the same questions.
+struct Picks(u64);
+
+impl Picks {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+        samples.len(),
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.99),
+        samples.last().unwrap().as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let sandbox = Sandbox::start(SandboxOptions {
+        port: 0,
+        seed: Seed::Scale(args.services),
+        token: Some("bench".into()),
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(&sandbox.config_toml(), std::path::Path::new("bench.toml")).unwrap();
+    let secrets = Secrets::with_embedded([("catalog".to_string(), "bench".to_string())].into());
+    let engine = Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
+        .await
+        .unwrap();
+
+    let pages = std::sync::atomic::AtomicI64::new(0);
+    let progress =
+        |p: opsdeck::api::SyncProgress| pages.store(p.pages, std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    let reports = engine.sync(None, &progress).await.unwrap();
+    let ingest = started.elapsed();
+    assert!(reports[0].landed, "{:?}", reports[0].problems);
+    let started = Instant::now();
+    engine.sync(None, &|_| {}).await.unwrap();
+    let resync = started.elapsed();
+
+    let teams = engine.teams().await.unwrap();
+    let services = engine.services(None).await.unwrap();
+    let db_bytes = std::fs::metadata(dir.path().join("cache.sqlite"))
+        .unwrap()
+        .len()
+        + std::fs::metadata(dir.path().join("cache.sqlite-wal")).map_or(0, |m| m.len());
+    println!("## Cache at {} services\n", args.services);
+    println!(
+        "Ingest through the Backstage connector: {} entities in {} pages, {:.2} s (a second, unchanged sync: {:.2} s); cache file {:.1} MB.\n",
+        reports[0].items,
+        pages.load(std::sync::atomic::Ordering::Relaxed),
+        ingest.as_secs_f64(),
+        resync.as_secs_f64(),
+        db_bytes as f64 / 1e6
+    );
+    println!("| query (what the click runs) | samples | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|");
+
+    let mut picks = Picks(7);
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations / 10 {
+        let t = Instant::now();
+        std::hint::black_box(engine.teams().await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!("sidebar: all {} teams with counts", teams.len()),
+        samples,
+    );
+
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let team = &teams[picks.below(teams.len())];
+        let t = Instant::now();
+        std::hint::black_box(engine.services(Some(&team.key)).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report("team's services", samples);
+
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let service = &services[picks.below(services.len())];
+        let t = Instant::now();
+        std::hint::black_box(engine.service(&service.key).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report("service page", samples);
+
+    // Search as you type: every prefix of a service's name, one query per keystroke.
+    let mut samples = Vec::with_capacity(args.iterations);
+    while samples.len() < args.iterations {
+        let name = &services[picks.below(services.len())].name;
+        for end in 1..=name.len() {
+            let t = Instant::now();
+            std::hint::black_box(engine.search(&name[..end], 30).await.unwrap());
+            samples.push(t.elapsed());
+        }
+    }
+    report("search as you type (each keystroke)", samples);
+}
