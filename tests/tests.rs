@@ -3,5 +3,6 @@
 mod catalog_files;
 mod cli;
 mod contract;
+mod layers;
 mod sync;
 mod util;

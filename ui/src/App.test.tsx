@@ -25,10 +25,12 @@ describe("App", () => {
     await waitFor(() => expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy());
   });
 
-  it("opens the palette with Ctrl+K and jumps to the picked service", async () => {
+  it("opens the palette with Ctrl+K and jumps to the picked service in its team", async () => {
     const { ipc } = fakeIpc();
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-team='payments']")!);
+    await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
     fireEvent.keyDown(window, { key: "k", ctrlKey: true });
     const input = await screen.findByLabelText("Search");
     fireEvent.input(input, { target: { value: "checkout" } });
@@ -36,6 +38,8 @@ describe("App", () => {
     fireEvent.keyDown(input, { key: "Enter" });
     await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
     expect(screen.queryByLabelText("Search")).toBeNull();
+    expect(container.querySelector(".team.selected")!.getAttribute("data-team")).toBe("checkout");
+    expect(screen.getByText("← Checkout")).toBeTruthy();
   });
 
   it("re-reads the cache when a sync lands and shows sync failures", async () => {

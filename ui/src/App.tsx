@@ -113,10 +113,11 @@ export function App({ ipc }: { ipc: Ipc }) {
     else setServiceKey(e.key);
   };
 
+  // A service opens in its owner team's context, so the sidebar and "back" match what is shown.
   const pick = (hit: SearchHit) => {
     setPaletteOpen(false);
-    if (hit.kind === "component") setServiceKey(hit.key);
-    else if (hit.team) selectTeam({ kind: "team", key: hit.team });
+    if (hit.team) setSelection({ kind: "team", key: hit.team });
+    setServiceKey(hit.kind === "component" ? hit.key : null);
   };
 
   const refresh = () => {
