@@ -9,11 +9,13 @@ pub mod demo;
 pub mod domain;
 mod engine;
 mod error;
+pub mod logging;
 pub mod paths;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;
 mod sync;
+mod text;
 
 pub use engine::Engine;
 pub use error::{Error, Result};

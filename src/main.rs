@@ -98,13 +98,8 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
-                .unwrap_or_else(|_| "off".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The one stderr line of a failure is the CLI's output; logs only when asked.
+    opsdeck::logging::init("off");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,

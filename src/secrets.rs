@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::config::SourceConfig;
+use crate::text::one_line;
 
 /// Keychain service name under which tokens are stored, one entry per source name.
 pub const KEYCHAIN_SERVICE: &str = "opsdeck";
@@ -108,7 +109,7 @@ impl Secrets {
             .and_then(|entry| entry.set_password(token))
             .map_err(|e| TokenError::StoreFailed {
                 source_name: source.name.clone(),
-                reason: one_line(&e.to_string()),
+                reason: one_line(&e.to_string(), 300),
                 hint: source
                     .token_env
                     .clone()
@@ -120,17 +121,13 @@ impl Secrets {
 }
 
 fn keychain_get(source_name: &str) -> Result<Option<String>, String> {
-    let entry =
-        keyring::Entry::new(KEYCHAIN_SERVICE, source_name).map_err(|e| one_line(&e.to_string()))?;
+    let entry = keyring::Entry::new(KEYCHAIN_SERVICE, source_name)
+        .map_err(|e| one_line(&e.to_string(), 300))?;
     match entry.get_password() {
         Ok(value) => Ok(Some(value)),
         Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(one_line(&e.to_string())),
+        Err(e) => Err(one_line(&e.to_string(), 300)),
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

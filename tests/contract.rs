@@ -197,14 +197,13 @@ async fn auth_errors_are_shaped_like_the_real_backend() {
 #[tokio::test]
 async fn by_name_finds_entities_and_404s_like_the_real_backend() {
     let sandbox = sandbox(Seed::Demo).await;
-    let (status, _, body) = get(
-        &format!(
-            "{}/api/catalog/entities/by-name/component/default/checkout-api",
+    let by_name = |name: &str| {
+        format!(
+            "{}/api/catalog/entities/by-name/component/default/{name}",
             sandbox.url()
-        ),
-        Some(TOKEN),
-    )
-    .await;
+        )
+    };
+    let (status, _, body) = get(&by_name("checkout-api"), Some(TOKEN)).await;
     assert_eq!(status, 200);
     assert_eq!(body["metadata"]["name"], "checkout-api");
     let relations = body["relations"].as_array().unwrap();
@@ -212,14 +211,7 @@ async fn by_name_finds_entities_and_404s_like_the_real_backend() {
     assert!(relations
         .contains(&json!({"type": "dependencyOf", "targetRef": "component:default/checkout-web"})));
 
-    let (status, _, body) = get(
-        &format!(
-            "{}/api/catalog/entities/by-name/component/default/does-not-exist",
-            sandbox.url()
-        ),
-        Some(TOKEN),
-    )
-    .await;
+    let (status, _, body) = get(&by_name("does-not-exist"), Some(TOKEN)).await;
     assert_eq!(status, 404);
     assert_eq!(
         body,

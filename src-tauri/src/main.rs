@@ -83,13 +83,7 @@ impl Launch {
 
 fn main() -> anyhow::Result<()> {
     let launched = Instant::now();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    opsdeck::logging::init("warn");
     let launch = Launch::from_args()?;
     tauri::Builder::default()
         .setup(move |app| {

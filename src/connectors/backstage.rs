@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{one_line, transport_error, ConnectorError, FailureKind, FetchProgress};
+use super::{transport_error, ConnectorError, FailureKind, FetchProgress};
 use crate::domain::Entity;
 use crate::secrets::Token;
+use crate::text::one_line;
 
 /// Kinds Opsdeck reads from a Backstage catalog. Locations are Backstage's own business.
 pub const KINDS: [&str; 7] = [

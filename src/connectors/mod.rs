@@ -110,13 +110,3 @@ pub(crate) fn transport_error(
         ),
     )
 }
-
-/// Cuts a platform's text to one short line for messages.
-pub(crate) fn one_line(text: &str, max: usize) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line
-    }
-}
