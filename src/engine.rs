@@ -100,7 +100,7 @@ impl Engine {
             return Ok(self.store.all_services().await?);
         };
         let key = parse_key(team, "group")?;
-        if self.store.entity(&key).await?.is_none() {
+        if !self.store.summary(&key).await?.exists {
             return Err(Error::NotFound(format!(
                 "no team '{team}' in the cache (see `opsdeck teams`)"
             )));
@@ -122,19 +122,14 @@ impl Engine {
             ))
         })?;
         let e = &stored.entity;
-        let one = |r: Option<EntityRef>| r.map(|r| r.key());
-        let mut heads = self
-            .store
-            .summaries(
-                &[one(e.owner_ref()), one(e.system_ref())]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
-            )
-            .await?
-            .into_iter();
-        let owner = e.owner_ref().and_then(|_| heads.next());
-        let system = e.system_ref().and_then(|_| heads.next());
+        let owner = match e.owner_ref() {
+            Some(r) => Some(self.store.summary(&r.key()).await?),
+            None => None,
+        };
+        let system = match e.system_ref() {
+            Some(r) => Some(self.store.summary(&r.key()).await?),
+            None => None,
+        };
         let outgoing = self.store.related(&key, true).await?;
         let incoming = self.store.related(&key, false).await?;
         let pick = |list: &[crate::store::RelatedEntity], relation: RelationType| {

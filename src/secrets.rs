@@ -9,13 +9,10 @@ use crate::text::one_line;
 /// Keychain service name under which tokens are stored, one entry per source name.
 pub const KEYCHAIN_SERVICE: &str = "opsdeck";
 
-/// Why no token could be had for a source that needs one.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why no token could be had for a source that needs one, or could not be stored.
+#[derive(Debug, Clone)]
 pub enum TokenError {
     /// Neither the env var nor the keychain has a token.
-    #[error(
-        "{source_name}: no token: set {env} or run `opsdeck login {source_name}`{keychain_note}"
-    )]
     Missing {
         /// The source.
         source_name: String,
@@ -25,9 +22,6 @@ pub enum TokenError {
         keychain_note: String,
     },
     /// Storing a token in the keychain failed.
-    #[error(
-        "{source_name}: cannot store the token in the OS keychain ({reason}); set {hint} instead"
-    )]
     StoreFailed {
         /// The source.
         source_name: String,
@@ -37,6 +31,32 @@ pub enum TokenError {
         hint: String,
     },
 }
+
+impl TokenError {
+    /// What went wrong and what to do, without the source's name (callers that already name
+    /// the source, such as a connector error, use this).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Missing {
+                source_name,
+                env,
+                keychain_note,
+            } => format!("no token: set {env} or run `opsdeck login {source_name}`{keychain_note}"),
+            Self::StoreFailed { reason, hint, .. } => {
+                format!("cannot store the token in the OS keychain ({reason}); set {hint} instead")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (Self::Missing { source_name, .. } | Self::StoreFailed { source_name, .. }) = self;
+        write!(f, "{source_name}: {}", self.detail())
+    }
+}
+
+impl std::error::Error for TokenError {}
 
 /// A token and where it came from (the origin, never the value, may be shown to people).
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::load_tree;
 use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
-use crate::domain::Entity;
+use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
 use crate::store::SourceRows;
 use crate::Result;
@@ -59,7 +59,7 @@ impl Engine {
         store.record_attempt(&source.name, kind, Utc::now()).await?;
         let started = std::time::Instant::now();
         let fetched = self.fetch(source, progress).await;
-        let (entities, problems) = match fetched {
+        let (entities, mut problems) = match fetched {
             Ok(fetched) => fetched,
             Err(error) => {
                 tracing::warn!(error = %error, "sync failed; cache kept");
@@ -74,6 +74,13 @@ impl Engine {
                 });
             }
         };
+        // References that cannot become relations are the source's problem to fix: say so.
+        problems.extend(
+            entities
+                .iter()
+                .flat_map(|e| relations_of(e).1)
+                .map(|problem| problem.to_string()),
+        );
         let precedence: Vec<String> = self
             .config()
             .sources
@@ -122,11 +129,7 @@ impl Engine {
         match source.kind {
             SourceKind::Backstage => {
                 let token = self.secrets().token_for(source).map_err(|e| {
-                    ConnectorError::new(
-                        &source.name,
-                        FailureKind::Token,
-                        strip_source(&e.to_string(), &source.name),
-                    )
+                    ConnectorError::new(&source.name, FailureKind::Token, e.detail())
                 })?;
                 let url = source.url.as_deref().unwrap_or_default();
                 let connector = BackstageConnector::new(
@@ -157,12 +160,4 @@ impl Engine {
             _ => unreachable!("kinds that are not synced are turned away by sync_source"),
         }
     }
-}
-
-/// Token errors already start with the source name; connector errors add it again.
-fn strip_source(message: &str, source: &str) -> String {
-    message
-        .strip_prefix(&format!("{source}: "))
-        .unwrap_or(message)
-        .to_string()
 }

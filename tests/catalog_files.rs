@@ -52,13 +52,18 @@ async fn a_broken_file_costs_only_its_bad_document() {
     .unwrap();
     std::fs::write(
         tree.join("broken.yaml"),
-        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: good-one\nspec:\n  type: service\n  owner: checkout\n  lifecycle: production\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bad-one\n  tags: [unclosed\n",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: good-one\nspec:\n  type: service\n  owner: checkout\n  lifecycle: production\n  dependsOn: [cart-service]\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bad-one\n  tags: [unclosed\n",
     )
     .unwrap();
     let engine = engine(files_config(tree, ""), None).await;
     let report = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(report.landed, "the sync lands with the good entities");
-    assert_eq!(report.problems.len(), 1);
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+    assert_eq!(
+        report.problems[1],
+        "component:default/good-one: spec.dependsOn: entity reference 'cart-service' needs a kind (write it as kind:name)",
+        "a reference that cannot become a relation is reported, not dropped"
+    );
     assert!(
         report.problems[0].starts_with("broken.yaml line 1"),
         "{}",

@@ -48,7 +48,12 @@ async fn pages_through_the_whole_catalog_and_reports_progress() {
 async fn demo_story_lands_in_the_cache() {
     let sandbox = sandbox(Seed::Demo).await;
     let engine = engine(sandbox_config(&sandbox), Some(TOKEN)).await;
-    engine.sync(None, &no_progress).await.unwrap();
+    let report = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(
+        report.landed && report.problems.is_empty(),
+        "{:?}",
+        report.problems
+    );
     let teams = engine.teams().await.unwrap();
     assert_eq!(teams[0].name, "checkout", "dana's team comes first");
     assert!(teams[0].is_mine && teams.iter().filter(|t| t.is_mine).count() == 1);

@@ -7,6 +7,7 @@ mod error;
 mod events;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use opsdeck::config::Config;
@@ -23,53 +24,59 @@ pub struct Running {
     _sandbox: Option<Sandbox>,
 }
 
-/// How the app was asked to start: `--demo`, `--config PATH`, `--db PATH`.
-#[derive(Default)]
-struct Launch {
-    demo: bool,
-    config: Option<PathBuf>,
-    db: Option<PathBuf>,
+/// What the app runs on, decided from `--demo`, `--config PATH`, `--db PATH` (and
+/// `OPSDECK_CONFIG`, `OPSDECK_DB`) before any window opens, so a bad config is one line on
+/// stderr rather than a failed window.
+enum Launch {
+    Demo { db: Option<PathBuf> },
+    Configured { config: Config, db: Option<PathBuf> },
 }
 
 impl Launch {
     fn from_args() -> anyhow::Result<Self> {
-        let mut launch = Self {
-            config: std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from),
-            db: std::env::var_os("OPSDECK_DB").map(PathBuf::from),
-            ..Self::default()
-        };
+        let mut demo = false;
+        let mut config = std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from);
+        let mut db = std::env::var_os("OPSDECK_DB").map(PathBuf::from);
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
-                "--demo" => launch.demo = true,
-                "--config" => launch.config = args.next().map(PathBuf::from),
-                "--db" => launch.db = args.next().map(PathBuf::from),
+                "--demo" => demo = true,
+                "--config" => config = args.next().map(PathBuf::from),
+                "--db" => db = args.next().map(PathBuf::from),
                 other => anyhow::bail!(
                     "unknown argument '{other}' (use --demo, --config PATH, --db PATH)"
                 ),
             }
         }
-        Ok(launch)
+        // A config named explicitly must be used; only a missing default file means demo mode.
+        let config = config.or_else(|| Config::default_path().filter(|p| p.exists()));
+        Ok(match config {
+            Some(path) if !demo => Self::Configured {
+                config: Config::load(&path)?,
+                db,
+            },
+            _ => Self::Demo { db },
+        })
     }
 
-    async fn open(self, data_dir: PathBuf, launched: Instant) -> anyhow::Result<Running> {
-        let config_path = self
-            .config
-            .clone()
-            .or_else(Config::default_path)
-            .filter(|p| p.exists());
-        match config_path {
-            Some(path) if !self.demo => {
-                let db = self.db.unwrap_or_else(|| data_dir.join("cache.sqlite"));
-                let engine = Engine::open(Config::load(&path)?, &db, Secrets::default()).await?;
+    async fn open(self, launched: Instant) -> anyhow::Result<Running> {
+        let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
+        match self {
+            Self::Configured { config, db } => {
+                let db = db
+                    .or_else(opsdeck::paths::default_db_path)
+                    .ok_or_else(no_home)?;
+                let engine = Engine::open(config, &db, Secrets::default()).await?;
                 Ok(Running {
                     engine,
                     launched,
                     _sandbox: None,
                 })
             }
-            _ => {
-                let db = self.db.unwrap_or_else(|| data_dir.join("demo.sqlite"));
+            Self::Demo { db } => {
+                let db = db
+                    .or_else(opsdeck::paths::demo_db_path)
+                    .ok_or_else(no_home)?;
                 let demo = opsdeck::demo::start(&db).await?;
                 Ok(Running {
                     engine: demo.engine,
@@ -81,14 +88,24 @@ impl Launch {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, as the CLI does: our messages already carry their cause.
+            eprintln!("opsdeck-desktop: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let launched = Instant::now();
     opsdeck::logging::init("warn");
     let launch = Launch::from_args()?;
     tauri::Builder::default()
         .setup(move |app| {
-            let data_dir = app.path().app_data_dir()?;
-            let running = tauri::async_runtime::block_on(launch.open(data_dir, launched))?;
+            let running = tauri::async_runtime::block_on(launch.open(launched))?;
             let engine = running.engine.clone();
             app.manage(running);
             let handle = app.handle().clone();

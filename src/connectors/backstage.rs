@@ -119,11 +119,15 @@ impl BackstageConnector {
         let mut seen_cursors = std::collections::HashSet::new();
         let mut progress_state = FetchProgress::default();
         loop {
-            // Once a cursor is given Backstage ignores the other parameters except `limit`,
-            // which the cursor does not carry and must be sent again.
+            // A cursor carries the query (filters, order) but not `limit`, which must be sent
+            // again; `fields` shapes each answer, so it goes with every page too.
             let query: Vec<(&str, &str)> = match &cursor {
                 None => first_query.clone(),
-                Some(c) => vec![("cursor", c.as_str()), ("limit", limit.as_str())],
+                Some(c) => vec![
+                    ("cursor", c.as_str()),
+                    ("limit", limit.as_str()),
+                    ("fields", FIELDS),
+                ],
             };
             let page = self.get_page(&url, &query).await?;
             let offset = entities.len();

@@ -84,6 +84,12 @@ pub struct RelationProblem {
     pub message: String,
 }
 
+impl std::fmt::Display for RelationProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: spec.{}: {}", self.entity, self.field, self.message)
+    }
+}
+
 /// Derives an entity's relations from its `spec`. References that do not parse are reported,
 /// not dropped in silence, and do not stop the other relations.
 pub fn relations_of(entity: &Entity) -> (Vec<Relation>, Vec<RelationProblem>) {
@@ -249,8 +255,10 @@ mod tests {
         let (rels, problems) = relations_of(&e);
         assert_eq!(rels.len(), 1);
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].field, "dependsOn");
-        assert!(problems[0].message.contains("needs a kind"));
+        assert_eq!(
+            problems[0].to_string(),
+            "component:default/a: spec.dependsOn: entity reference 'b' needs a kind (write it as kind:name)"
+        );
     }
 
     #[test]

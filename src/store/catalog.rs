@@ -229,27 +229,24 @@ impl Store {
         .transpose()
     }
 
-    /// Summaries of entities by key, in the order given; unknown keys come back with
-    /// `exists: false`.
-    pub async fn summaries(&self, keys: &[String]) -> Result<Vec<EntitySummary>, StoreError> {
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let row = sqlx::query("SELECT kind, name, coalesce(title, name) AS title FROM entities WHERE entity_key = ?")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-            out.push(match row {
-                Some(r) => EntitySummary {
-                    key: key.clone(),
-                    kind: r.get("kind"),
-                    name: r.get("name"),
-                    title: r.get("title"),
-                    exists: true,
-                },
-                None => missing_summary(key),
-            });
-        }
-        Ok(out)
+    /// A summary of the entity at `key`; `exists: false` when the cache has none.
+    pub async fn summary(&self, key: &str) -> Result<EntitySummary, StoreError> {
+        let row = sqlx::query(
+            "SELECT kind, name, coalesce(title, name) AS title FROM entities WHERE entity_key = ?",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => EntitySummary {
+                key: key.to_string(),
+                kind: r.get("kind"),
+                name: r.get("name"),
+                title: r.get("title"),
+                exists: true,
+            },
+            None => missing_summary(key),
+        })
     }
 
     /// Relations leaving `key` (`outgoing`) or arriving at it, with the other end summarised.

@@ -17,7 +17,7 @@ const HEALTH_TEXT = {
   unsupported: "not synced by this version",
 } as const;
 
-/** Each source's health and age at a glance; the last error on hover and in full below 1 line. */
+/** Each source's health and age at a glance; a failing source shows its error's first line, all of it on hover. */
 export function StatusBar({ sources, progress, syncing, now, onRefresh }: Props) {
   return (
     <footer class="statusbar" aria-label="Sources">
