@@ -119,7 +119,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         token,
     } = cli.command
     {
-        return serve_sandbox(port, seed, write_config.as_deref(), token).await;
+        return serve_sandbox(port, seed, write_config.as_deref(), token, cli.json).await;
     }
     if let Command::Login { source } = &cli.command {
         return login(cli.config.as_deref(), source);
@@ -415,6 +415,7 @@ async fn serve_sandbox(
     seed: Seed,
     write_config: Option<&Path>,
     token: Option<String>,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start(SandboxOptions { port, seed, token })
         .await
@@ -428,11 +429,22 @@ async fn serve_sandbox(
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    println!(
-        "sandbox serving the Backstage catalog API at {}",
-        sandbox.url()
-    );
-    println!("export {TOKEN_ENV}={}", sandbox.token());
+    if json {
+        // One line, so a script can read it while the sandbox keeps running.
+        let started = serde_json::json!({
+            "url": sandbox.url(),
+            "token_env": TOKEN_ENV,
+            "token": sandbox.token(),
+            "config": write_config,
+        });
+        println!("{started}");
+    } else {
+        println!(
+            "sandbox serving the Backstage catalog API at {}",
+            sandbox.url()
+        );
+        println!("export {TOKEN_ENV}={}", sandbox.token());
+    }
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
     Ok(ExitCode::SUCCESS)

@@ -235,6 +235,25 @@ fn sandbox_command_writes_a_config_and_serves_it() {
     );
     let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reports[0]["items"], 40 + 8 + 8 * 5 + 8);
+
+    // With --json, one line a script can read while the sandbox keeps serving.
+    let mut child = opsdeck()
+        .args(["sandbox", "--json", "--token", "json-token"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    assert_eq!(started["token_env"], "OPSDECK_SANDBOX_TOKEN");
+    assert_eq!(started["token"], "json-token");
+    assert_eq!(started["config"], Value::Null);
 }
 
 /// `opsdeck login` stores the token in the Secret Service; a sync then needs no env var.
