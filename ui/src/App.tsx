@@ -173,7 +173,13 @@ export function App({ ipc }: { ipc: Ipc }) {
                 <span class="muted">Services whose owner group is not in the catalog</span>
               )}
             </div>
-            <ServiceTable services={services} onOpen={setServiceKey} filterRef={filterRef} />
+            {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
+            <ServiceTable
+              key={selection.kind === "team" ? selection.key : "orphans"}
+              services={services}
+              onOpen={setServiceKey}
+              filterRef={filterRef}
+            />
           </>
         ) : (
           <p class="muted pad">{syncing ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>

@@ -1,5 +1,5 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ServiceRow } from "../ipc";
 import { GAP_LABELS } from "../lib/format";
 
@@ -62,9 +62,12 @@ export function filterAndSort(rows: ServiceRow[], filter: string, column: Column
 /** A team's services: virtualised so 10,000 rows cost what 30 do. */
 export function ServiceTable({ services, onOpen, filterRef }: Props) {
   const [filter, setFilter] = useState("");
+  const [cursor, setCursor] = useState(0);
   const [column, setColumn] = useState<Column>("name");
   const [ascending, setAscending] = useState(true);
   const rows = useMemo(() => filterAndSort(services, filter, column, ascending), [services, filter, column, ascending]);
+  // A re-read of the cache can shorten the list under the cursor: clamp, don't lose it.
+  const active = Math.min(cursor, Math.max(rows.length - 1, 0));
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -73,6 +76,33 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
     overscan: 12,
     initialRect: { width: 900, height: 600 },
   });
+  // Keyboard-first: ↓/↑ (or j/k) move through the rows, Enter opens, from the filter too.
+  const onKeyDown = (e: KeyboardEvent) => {
+    const letters = !isInput(e); // j and k are text in the filter box
+    const down = e.key === "ArrowDown" || (letters && e.key === "j");
+    const up = e.key === "ArrowUp" || (letters && e.key === "k");
+    const step = down ? 1 : up ? -1 : 0;
+    if (step !== 0 && rows.length > 0) {
+      e.preventDefault();
+      const next = Math.min(Math.max(active + step, 0), rows.length - 1);
+      setCursor(next);
+      virtualizer.scrollToIndex(next, { align: "auto" });
+    } else if (e.key === "Enter" && rows[active]) {
+      e.preventDefault();
+      onOpen(rows[active].key);
+    }
+  };
+  // With nothing focused (just after launch, or after closing a page) the keys still drive the
+  // table. The ref always holds this render's handler, so the listener is added once.
+  const latestKeyDown = useRef(onKeyDown);
+  latestKeyDown.current = onKeyDown;
+  useEffect(() => {
+    const fromBody = (e: KeyboardEvent) => {
+      if (e.target === document.body) latestKeyDown.current(e);
+    };
+    window.addEventListener("keydown", fromBody);
+    return () => window.removeEventListener("keydown", fromBody);
+  }, []);
   const sortBy = (c: Column) => {
     if (c === column) setAscending(!ascending);
     else {
@@ -81,7 +111,7 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
     }
   };
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" onKeyDown={onKeyDown}>
       <div class="table-tools">
         <input
           ref={filterRef}
@@ -90,7 +120,10 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
           placeholder="Filter by name, system, tier, tag or gap…  ( / )"
           aria-label="Filter services"
           value={filter}
-          onInput={(e) => setFilter(e.currentTarget.value)}
+          onInput={(e) => {
+            setFilter(e.currentTarget.value);
+            setCursor(0);
+          }}
         />
         <span class="muted">
           {rows.length === services.length ? `${services.length} services` : `${rows.length} of ${services.length}`}
@@ -122,12 +155,12 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
                   <div
                     key={row.key}
                     role="row"
-                    class="row"
+                    class={item.index === active ? "row active" : "row"}
+                    aria-selected={item.index === active}
                     data-service={row.name}
-                    tabIndex={0}
+                    tabIndex={item.index === active ? 0 : -1}
                     style={{ transform: `translateY(${item.start}px)`, height: `${ROW_HEIGHT}px` }}
                     onClick={() => onOpen(row.key)}
-                    onKeyDown={(e) => e.key === "Enter" && onOpen(row.key)}
                   >
                     <span class="cell name" role="cell">
                       <strong>{row.name}</strong>
@@ -162,4 +195,8 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
       </div>
     </div>
   );
+}
+
+function isInput(e: KeyboardEvent): boolean {
+  return (e.target as HTMLElement | null)?.tagName === "INPUT";
 }

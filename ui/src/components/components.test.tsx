@@ -45,6 +45,44 @@ describe("ServiceTable", () => {
     fireEvent.keyDown(container.querySelector(".body .row")!, { key: "Enter" });
     expect(onOpen).toHaveBeenCalledTimes(2);
   });
+
+  it("moves through rows with arrows and j/k, and opens the active one with Enter", () => {
+    const onOpen = vi.fn();
+    const { container } = render(<ServiceTable services={rows} onOpen={onOpen} />);
+    const active = () => container.querySelector(".body .row.active")?.getAttribute("data-service");
+    const filter = screen.getByLabelText("Filter services");
+    expect(active()).toBe("cart-service");
+    fireEvent.keyDown(filter, { key: "ArrowDown" });
+    expect(active()).toBe("checkout-api");
+    fireEvent.keyDown(filter, { key: "j" }); // typed into the filter, not a move
+    expect(active()).toBe("checkout-api");
+    const row = container.querySelector(".body .row.active")!;
+    fireEvent.keyDown(row, { key: "j" });
+    expect(active()).toBe("promo-engine");
+    fireEvent.keyDown(row, { key: "j" });
+    expect(active(), "stops at the last row").toBe("promo-engine");
+    fireEvent.keyDown(row, { key: "k" });
+    fireEvent.keyDown(row, { key: "Enter" });
+    expect(onOpen).toHaveBeenCalledWith("component:default/checkout-api");
+    fireEvent.input(filter, { target: { value: "promo" } });
+    expect(active()).toBe("promo-engine");
+  });
+
+  it("keeps the cursor on the list when a re-read shortens it", () => {
+    const { container, rerender } = render(<ServiceTable services={rows} onOpen={() => undefined} />);
+    fireEvent.keyDown(document.body, { key: "ArrowDown" });
+    fireEvent.keyDown(document.body, { key: "ArrowDown" });
+    rerender(<ServiceTable services={rows.slice(0, 1)} onOpen={() => undefined} />);
+    expect(container.querySelector(".body .row.active")?.getAttribute("data-service")).toBe("checkout-api");
+  });
+
+  it("answers the keys when nothing has focus", () => {
+    const onOpen = vi.fn();
+    render(<ServiceTable services={rows} onOpen={onOpen} />);
+    fireEvent.keyDown(document.body, { key: "j" });
+    fireEvent.keyDown(document.body, { key: "Enter" });
+    expect(onOpen).toHaveBeenCalledWith("component:default/checkout-api");
+  });
 });
 
 describe("ServicePage", () => {
