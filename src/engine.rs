@@ -17,6 +17,8 @@ struct Inner {
     config: Config,
     secrets: Secrets,
     http: reqwest::Client,
+    /// Held while a source syncs: a scheduled sync and a manual one never overlap.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 /// Cloneable handle to the engine.
@@ -40,6 +42,7 @@ impl Engine {
                 config,
                 secrets,
                 http: crate::connectors::http_client(),
+                syncing: tokio::sync::Mutex::new(()),
             }),
             store,
         }
@@ -61,6 +64,10 @@ impl Engine {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    pub(crate) fn sync_guard(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.syncing
     }
 
     /// Each configured source with its sync state.

@@ -37,6 +37,38 @@ impl Engine {
         Ok(reports)
     }
 
+    /// Keeps the cache fresh while the app runs: every source syncs at once, then again each
+    /// time its `interval` has passed since its last sync ended. Runs until dropped; calls
+    /// `on_report` after each sync so faces can re-read the cache. A failing sync is recorded
+    /// like any other and retried at the next interval.
+    pub async fn sync_on_schedule(
+        &self,
+        progress: ProgressSink<'_>,
+        on_report: &(dyn Fn(&SyncReport) + Send + Sync),
+    ) {
+        let mut due: Vec<(tokio::time::Instant, &SourceConfig)> = self
+            .config()
+            .sources
+            .iter()
+            .filter(|s| s.kind.is_synced())
+            .map(|s| (tokio::time::Instant::now(), s))
+            .collect();
+        loop {
+            let Some(next) = due.iter_mut().min_by_key(|(when, _)| *when) else {
+                return; // nothing to sync
+            };
+            tokio::time::sleep_until(next.0).await;
+            let source = next.1;
+            match self.sync_source(source, progress).await {
+                Ok(report) => on_report(&report),
+                Err(error) => {
+                    tracing::error!(source = %source.name, %error, "scheduled sync failed")
+                }
+            }
+            next.0 = tokio::time::Instant::now() + source.interval;
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(source = %source.name, kind = source.kind.as_str()))]
     async fn sync_source(
         &self,
@@ -55,6 +87,7 @@ impl Engine {
                 )],
             });
         }
+        let _one_at_a_time = self.sync_guard().lock().await;
         let store = self.store();
         store.record_attempt(&source.name, kind, Utc::now()).await?;
         let started = std::time::Instant::now();

@@ -117,3 +117,54 @@ async fn one_entity_from_two_sources_is_one_row_and_the_first_source_wins() {
         "not duplicated"
     );
 }
+
+#[tokio::test]
+async fn the_schedule_brings_changes_in_without_anyone_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = |name: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: checkout\n  lifecycle: production\n")
+    };
+    std::fs::write(dir.path().join("catalog-info.yaml"), component("first")).unwrap();
+    let engine = engine(files_config(dir.path(), "interval = \"200ms\"\n"), None).await;
+    let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let schedule = tokio::spawn({
+        let (engine, reports) = (engine.clone(), reports.clone());
+        async move {
+            let counted = move |_: &opsdeck::api::SyncReport| {
+                reports.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            };
+            engine.sync_on_schedule(&no_progress, &counted).await;
+        }
+    });
+    let names = || async {
+        engine
+            .services(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while names().await != ["first"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first scheduled sync did not land"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    std::fs::write(
+        dir.path().join("catalog-info.yaml"),
+        format!("{}---\n{}", component("first"), component("second")),
+    )
+    .unwrap();
+    while names().await != ["first", "second"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change was not synced on the next interval"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    schedule.abort();
+    assert!(reports.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}

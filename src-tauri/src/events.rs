@@ -10,7 +10,20 @@ pub const SYNC_PROGRESS: &str = "sync-progress";
 /// Event with no payload: the cache has new data or new sync state.
 pub const CACHE_CHANGED: &str = "cache-changed";
 
-/// Syncs every source, streaming progress, and tells the UI when the cache changed.
+/// Keeps every source synced on its interval for as long as the app runs, telling the UI after
+/// each sync.
+pub async fn sync_on_schedule(handle: AppHandle, engine: Engine) {
+    let emitter = handle.clone();
+    let progress = move |p: SyncProgress| {
+        let _ = emitter.emit(SYNC_PROGRESS, p);
+    };
+    let changed = move |_: &SyncReport| {
+        let _ = handle.emit(CACHE_CHANGED, ());
+    };
+    engine.sync_on_schedule(&progress, &changed).await;
+}
+
+/// Syncs every source now, streaming progress, and tells the UI when the cache changed.
 pub async fn sync_and_notify(
     handle: &AppHandle,
     engine: &Engine,

@@ -109,11 +109,7 @@ fn run() -> anyhow::Result<()> {
             let engine = running.engine.clone();
             app.manage(running);
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = events::sync_and_notify(&handle, &engine).await {
-                    tracing::error!(error = %e, "first sync failed");
-                }
-            });
+            tauri::async_runtime::spawn(events::sync_on_schedule(handle, engine));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
