@@ -165,6 +165,13 @@ async fn the_schedule_brings_changes_in_without_anyone_asking() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // The rows land just before the report is handed over: wait for it too.
+    while reports.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "each sync reports to the face"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     schedule.abort();
-    assert!(reports.load(std::sync::atomic::Ordering::SeqCst) >= 2);
 }
