@@ -89,7 +89,7 @@ impl Engine {
         }
         let _one_at_a_time = self.sync_guard().lock().await;
         let store = self.store();
-        store.record_attempt(&source.name, kind, Utc::now()).await?;
+        store.record_attempt(&source.name, Utc::now()).await?;
         let started = std::time::Instant::now();
         let fetched = self.fetch(source, progress).await;
         let (entities, mut problems) = match fetched {
@@ -97,7 +97,7 @@ impl Engine {
             Err(error) => {
                 tracing::warn!(error = %error, "sync failed; cache kept");
                 store
-                    .record_failure(&source.name, kind, &error.to_string())
+                    .record_failure(&source.name, &error.to_string())
                     .await?;
                 return Ok(SyncReport {
                     source: source.name.clone(),
@@ -124,7 +124,6 @@ impl Engine {
             .replace_source(
                 SourceRows {
                     source: &source.name,
-                    kind,
                     entities: &entities,
                     problems: &problems,
                 },

@@ -38,7 +38,6 @@ pub struct BackstageConnector {
     base_url: String,
     token: Option<Token>,
     token_env: Option<String>,
-    page_size: usize,
 }
 
 #[derive(Deserialize)]
@@ -83,14 +82,7 @@ impl BackstageConnector {
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
             token_env,
-            page_size: PAGE_SIZE,
         }
-    }
-
-    /// Uses smaller pages (tests exercise pagination with it).
-    pub fn with_page_size(mut self, page_size: usize) -> Self {
-        self.page_size = page_size.max(1);
-        self
     }
 
     /// Reads every entity of the kinds Opsdeck uses, page by page. Any failure fails the whole
@@ -101,7 +93,7 @@ impl BackstageConnector {
         progress: &mut (dyn FnMut(FetchProgress) + Send),
     ) -> Result<Vec<Entity>, ConnectorError> {
         let url = format!("{}/api/catalog/entities/by-query", self.base_url);
-        let limit = self.page_size.to_string();
+        let limit = PAGE_SIZE.to_string();
         // One filter set per kind: Backstage ORs filter sets.
         let kind_filters: Vec<String> = KINDS.iter().map(|k| format!("kind={k}")).collect();
         let mut first_query: Vec<(&str, &str)> = kind_filters

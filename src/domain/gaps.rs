@@ -38,6 +38,11 @@ pub enum Gap {
 }
 
 impl Gap {
+    /// Whether the gap means nobody in the catalog owns the entity.
+    pub fn means_unowned(self) -> bool {
+        matches!(self, Self::NoOwner | Self::OrphanOwner)
+    }
+
     /// A short sentence for people.
     pub fn describe(self) -> &'static str {
         match self {

@@ -24,17 +24,6 @@ pub enum RelationType {
 }
 
 impl RelationType {
-    /// Every type, for exhaustive handling by callers.
-    pub const ALL: [RelationType; 7] = [
-        Self::OwnedBy,
-        Self::PartOf,
-        Self::DependsOn,
-        Self::ProvidesApi,
-        Self::ConsumesApi,
-        Self::MemberOf,
-        Self::ParentOf,
-    ];
-
     /// The name Backstage uses for this relation.
     pub fn as_str(self) -> &'static str {
         match self {

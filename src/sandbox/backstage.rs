@@ -78,12 +78,8 @@ impl CatalogApi {
                 );
                 e.metadata.uid = Some(uid.clone());
                 let mut body = serde_json::to_value(&e).expect("entities serialise");
-                e.metadata.etag = Some(format!(
-                    "{:016x}{:016x}",
-                    hash(&body.to_string()),
-                    hash(&key)
-                ));
-                body = serde_json::to_value(&e).expect("entities serialise");
+                let etag = format!("{:016x}{:016x}", hash(&body.to_string()), hash(&key));
+                body["metadata"]["etag"] = Value::String(etag);
                 body["relations"] = Value::Array(relations.remove(&key).unwrap_or_default());
                 let mut fields = Vec::new();
                 flatten("", &body, &mut fields);

@@ -15,8 +15,6 @@ use crate::domain::{ownership_gaps, relations_of, Entity, Gap};
 pub struct SourceRows<'a> {
     /// Source name.
     pub source: &'a str,
-    /// Source kind, as written in the config.
-    pub kind: &'a str,
     /// Everything the source holds now.
     pub entities: &'a [Entity],
     /// Problems that cost single documents; stored as the source's last error.
@@ -86,37 +84,33 @@ impl Store {
         rebuild_merged(&mut tx, precedence).await?;
         let problems = (!rows.problems.is_empty()).then(|| rows.problems.join("\n"));
         sqlx::query(
-            "INSERT INTO sync_state (source, kind, last_attempt, last_success, last_error, item_count)
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5)
-             ON CONFLICT (source) DO UPDATE SET kind = ?2, last_success = ?3, last_error = ?4, item_count = ?5",
+            "INSERT INTO sync_state (source, last_attempt, last_success, last_error, item_count)
+             VALUES (?1, ?2, ?2, ?3, ?4)
+             ON CONFLICT (source) DO UPDATE SET last_success = ?2, last_error = ?3, item_count = ?4",
         )
         .bind(rows.source)
-        .bind(rows.kind)
         .bind(at)
         .bind(problems)
         .bind(rows.entities.len() as i64)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        // A sync can change the tables' shape (10 rows or 10,000): keep the planner's
-        // statistics current, as SQLite advises after large changes.
-        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        // A sync can change the tables' shape (10 rows or 10,000). `PRAGMA optimize` skips
+        // tables never analysed, so analyse outright, sampling to keep it to milliseconds.
+        // One connection for both: analysis_limit is a per-connection setting.
+        sqlx::raw_sql("PRAGMA analysis_limit = 400; ANALYZE;")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Notes that a sync of `source` started.
-    pub async fn record_attempt(
-        &self,
-        source: &str,
-        kind: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    pub async fn record_attempt(&self, source: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sync_state (source, kind, last_attempt) VALUES (?1, ?2, ?3)
-             ON CONFLICT (source) DO UPDATE SET kind = ?2, last_attempt = ?3",
+            "INSERT INTO sync_state (source, last_attempt) VALUES (?1, ?2)
+             ON CONFLICT (source) DO UPDATE SET last_attempt = ?2",
         )
         .bind(source)
-        .bind(kind)
         .bind(at)
         .execute(&self.pool)
         .await?;
@@ -124,18 +118,12 @@ impl Store {
     }
 
     /// Notes that a sync of `source` failed; its cached rows stay as they were.
-    pub async fn record_failure(
-        &self,
-        source: &str,
-        kind: &str,
-        error: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn record_failure(&self, source: &str, error: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sync_state (source, kind, last_error) VALUES (?1, ?2, ?3)
-             ON CONFLICT (source) DO UPDATE SET kind = ?2, last_error = ?3",
+            "INSERT INTO sync_state (source, last_error) VALUES (?1, ?2)
+             ON CONFLICT (source) DO UPDATE SET last_error = ?2",
         )
         .bind(source)
-        .bind(kind)
         .bind(error)
         .execute(&self.pool)
         .await?;
@@ -194,9 +182,7 @@ impl Store {
     /// Components whose owner is not in the catalog, or that name none.
     pub async fn orphaned_services(&self) -> Result<Vec<ServiceRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{SERVICE_ROW_SELECT} WHERE c.kind = 'component'
-               AND (c.owner_key IS NULL OR NOT EXISTS (SELECT 1 FROM entities o WHERE o.entity_key = c.owner_key))
-             ORDER BY c.name"
+            "{SERVICE_ROW_SELECT} WHERE c.unowned ORDER BY c.name"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -237,16 +223,7 @@ impl Store {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match row {
-            Some(r) => EntitySummary {
-                key: key.to_string(),
-                kind: r.get("kind"),
-                name: r.get("name"),
-                title: r.get("title"),
-                exists: true,
-            },
-            None => missing_summary(key),
-        })
+        Ok(summary_of(key, row.as_ref()))
     }
 
     /// Relations leaving `key` (`outgoing`) or arriving at it, with the other end summarised.
@@ -269,19 +246,11 @@ impl Store {
             .into_iter()
             .map(|r| {
                 let other_key: String = r.get("other_key");
-                let other = match r.get::<Option<String>, _>("kind") {
-                    Some(kind) => EntitySummary {
-                        key: other_key,
-                        kind,
-                        name: r.get("name"),
-                        title: r.get("title"),
-                        exists: true,
-                    },
-                    None => missing_summary(&other_key),
-                };
+                // The LEFT JOIN leaves `kind` NULL when the other end is not in the cache.
+                let found = r.get::<Option<String>, _>("kind").is_some().then_some(&r);
                 RelatedEntity {
                     relation: r.get("relation"),
-                    other,
+                    other: summary_of(&other_key, found),
                 }
             })
             .collect())
@@ -367,11 +336,7 @@ fn search_hit(r: &sqlx::sqlite::SqliteRow) -> SearchHit {
 
 /// "Checkout_API", "checkout-api" and "checkout api" all become "checkout api".
 fn search_name(text: &str) -> String {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    words(text).collect::<Vec<_>>().join(" ")
 }
 
 const SERVICE_ROW_SELECT: &str =
@@ -399,24 +364,38 @@ pub fn key_name(key: &str) -> &str {
     key.rsplit_once('/').map_or(key, |(_, name)| name)
 }
 
-fn missing_summary(key: &str) -> EntitySummary {
-    EntitySummary {
-        key: key.to_string(),
-        kind: key.split_once(':').map_or("", |(k, _)| k).to_string(),
-        name: key_name(key).to_string(),
-        title: key_name(key).to_string(),
-        exists: false,
+/// A summary from a row with `kind`, `name` and `title`, or, without one, from the key alone
+/// with `exists: false`.
+fn summary_of(key: &str, row: Option<&sqlx::sqlite::SqliteRow>) -> EntitySummary {
+    match row {
+        Some(r) => EntitySummary {
+            key: key.to_string(),
+            kind: r.get("kind"),
+            name: r.get("name"),
+            title: r.get("title"),
+            exists: true,
+        },
+        None => EntitySummary {
+            key: key.to_string(),
+            kind: key.split_once(':').map_or("", |(k, _)| k).to_string(),
+            name: key_name(key).to_string(),
+            title: key_name(key).to_string(),
+            exists: false,
+        },
     }
+}
+
+/// The lower-cased words of typed text or a name; anything not a letter or digit separates.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
 }
 
 /// Turns typed text into an FTS5 query: each word a quoted prefix term, all required. Quoting
 /// keeps FTS operators in the text (`AND`, `*`, `"`, `-`) from being interpreted.
 fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
-        .collect();
+    let terms: Vec<String> = words(text).map(|w| format!("\"{w}\"*")).collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
@@ -462,8 +441,8 @@ async fn rebuild_merged(
         let gaps = ownership_gaps(e, owner_exists);
         let rowid = sqlx::query(
             "INSERT INTO entities (entity_key, kind, namespace, name, search_name, title, description, spec_type,
-                lifecycle, tier, owner_key, system_key, email, tags, gaps, gap_count, sources, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                lifecycle, tier, owner_key, system_key, email, tags, gaps, gap_count, unowned, sources, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key)
         .bind(e.kind.to_ascii_lowercase())
@@ -481,6 +460,7 @@ async fn rebuild_merged(
         .bind(to_json(&e.metadata.tags))
         .bind(to_json(&gaps))
         .bind(gaps.len() as i64)
+        .bind(e.is_kind("component") && gaps.iter().any(|g| g.means_unowned()))
         .bind(to_json(&m.sources))
         .bind(to_json(e))
         .execute(&mut **tx)

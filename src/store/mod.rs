@@ -85,11 +85,6 @@ impl Store {
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
-
-    /// Closes the pool, flushing the WAL.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {

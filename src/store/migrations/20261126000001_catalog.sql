@@ -26,6 +26,8 @@ CREATE TABLE entities (
     tags TEXT NOT NULL,
     gaps TEXT NOT NULL,
     gap_count INTEGER NOT NULL,
+    -- A component the domain's gaps call unowned: no owner, or one missing from the catalog.
+    unowned INTEGER NOT NULL,
     sources TEXT NOT NULL,
     body TEXT NOT NULL
 );
@@ -35,6 +37,8 @@ CREATE INDEX entities_by_owner ON entities (owner_key, kind, name, gap_count);
 CREATE INDEX entities_by_kind ON entities (kind, name);
 CREATE INDEX entities_by_email ON entities (email) WHERE email IS NOT NULL;
 CREATE INDEX entities_by_search_name ON entities (search_name);
+-- The few orphaned services, read on every refresh of the sidebar.
+CREATE INDEX entities_unowned ON entities (name) WHERE unowned;
 
 CREATE TABLE relations (
     source_key TEXT NOT NULL,
@@ -56,7 +60,6 @@ CREATE VIRTUAL TABLE entities_fts USING fts5 (
 
 CREATE TABLE sync_state (
     source TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
     last_attempt TEXT,
     last_success TEXT,
     last_error TEXT,
