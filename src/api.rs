@@ -6,7 +6,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::config::SourceKind;
-use crate::domain::{Gap, Link};
+use crate::domain::{Gap, Health, Link};
 
 /// A team (catalog `Group`) in the sidebar.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -144,7 +144,20 @@ pub struct SearchHit {
     pub team: Option<String>,
 }
 
-/// A source's health, for the status bar and `opsdeck sources`.
+/// What a platform said about its rate limit on its last answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Quota {
+    /// Requests allowed per window, when the platform says.
+    pub limit: Option<i64>,
+    /// Requests left in the current window.
+    pub remaining: i64,
+    /// When the window resets, when the platform says.
+    #[ts(type = "string | null")]
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+/// A source's health, for the status bar, the Sources screen and `opsdeck sources`.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct SourceStatus {
@@ -156,16 +169,38 @@ pub struct SourceStatus {
     pub supported: bool,
     /// Configured interval in seconds.
     pub interval_secs: u64,
+    /// The badge, by the domain's freshness rule.
+    pub health: Health,
+    /// Whether the data held is older than three intervals: screens built on it say so.
+    pub data_stale: bool,
     /// When a sync last started.
     #[ts(type = "string | null")]
     pub last_attempt: Option<DateTime<Utc>>,
     /// When a sync last landed.
     #[ts(type = "string | null")]
     pub last_success: Option<DateTime<Utc>>,
+    /// When the next scheduled sync is due (later when the platform asked us to wait).
+    #[ts(type = "string | null")]
+    pub next_sync: Option<DateTime<Utc>>,
+    /// Until when the platform asked us to wait, while it does.
+    #[ts(type = "string | null")]
+    pub retry_after: Option<DateTime<Utc>>,
+    /// Failed syncs since the last one that landed.
+    pub consecutive_failures: i64,
     /// The last failure, or the problems of the last sync that landed with some.
     pub last_error: Option<String>,
     /// Entities held from this source.
     pub item_count: i64,
+    /// Requests made to the platform in the last hour.
+    pub requests_last_hour: i64,
+    /// Requests the last sync made.
+    pub last_requests: Option<i64>,
+    /// Cache rows the last sync that landed wrote (0 when nothing had changed).
+    pub last_rows_written: Option<i64>,
+    /// How long the last sync took.
+    pub last_duration_ms: Option<i64>,
+    /// The platform's rate limit, as it last reported it.
+    pub quota: Option<Quota>,
 }
 
 /// What a sync of one source did.
@@ -178,6 +213,10 @@ pub struct SyncReport {
     pub landed: bool,
     /// Entities stored.
     pub items: i64,
+    /// Cache rows written: 0 when the source had nothing new.
+    pub rows_written: i64,
+    /// Requests made to the platform.
+    pub requests: i64,
     /// Problems that cost single documents, or the error that stopped the sync.
     pub problems: Vec<String>,
 }

@@ -99,12 +99,34 @@ pub struct SourceConfig {
     /// Sync interval, e.g. `60s`, `5m`.
     #[serde(default = "default_interval", with = "humantime_serde")]
     pub interval: Duration,
+    /// The longest one request to the platform may take, e.g. `30s`.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
     /// Directory for `catalog-files`, relative to the config file.
     pub path: Option<PathBuf>,
 }
 
+impl SourceConfig {
+    /// Sources sharing this key share a bound on concurrent syncs: the platform's host (with
+    /// its port), or the local disk.
+    pub fn host_key(&self) -> String {
+        self.url
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| {
+                let host = u.host_str()?.to_string();
+                Some(u.port().map_or(host.clone(), |p| format!("{host}:{p}")))
+            })
+            .unwrap_or_else(|| "local files".to_string())
+    }
+}
+
 fn default_interval() -> Duration {
     Duration::from_secs(300)
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// The whole configuration.
@@ -149,6 +171,9 @@ impl Config {
             }
             if !seen.insert(source.name.clone()) {
                 return Err(problem("another source has the same name"));
+            }
+            if source.interval < Duration::from_secs(1) || source.timeout < Duration::from_secs(1) {
+                return Err(problem("'interval' and 'timeout' must be at least 1s"));
             }
             match source.kind {
                 SourceKind::CatalogFiles => match &source.path {
@@ -210,6 +235,9 @@ path = "./catalog"
         assert_eq!(c.identity.email.as_deref(), Some("dana@example.com"));
         assert_eq!(c.sources[0].interval, Duration::from_secs(60));
         assert_eq!(c.sources[1].interval, Duration::from_secs(300));
+        assert_eq!(c.sources[0].timeout, Duration::from_secs(30));
+        assert_eq!(c.sources[0].host_key(), "backstage.example.com");
+        assert_eq!(c.sources[1].host_key(), "local files");
         assert_eq!(
             c.sources[1].path.as_deref(),
             Some(Path::new("/etc/opsdeck/./catalog"))

@@ -1,14 +1,21 @@
 //! The engine: configuration, cache, secrets and HTTP client in one cloneable handle. Both faces
 //! hold one and call only its methods.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::api::{PlatformWiring, SearchHit, ServiceDetail, ServiceRow, SourceStatus, TeamSummary};
-use crate::config::Config;
-use crate::domain::{platform_wiring, EntityRef, RelationType, DEFAULT_NAMESPACE};
+use chrono::Utc;
+
+use crate::api::{
+    PlatformWiring, Quota, SearchHit, ServiceDetail, ServiceRow, SourceStatus, TeamSummary,
+};
+use crate::config::{Config, SourceConfig};
+use crate::domain::{
+    platform_wiring, EntityRef, Health, RelationType, SyncTimes, DEFAULT_NAMESPACE,
+};
 use crate::secrets::Secrets;
-use crate::store::Store;
+use crate::store::{Store, SyncStateRow};
 use crate::{Error, Result};
 
 /// What the engine needs besides the cache.
@@ -17,9 +24,15 @@ struct Inner {
     config: Config,
     secrets: Secrets,
     http: reqwest::Client,
-    /// Held while a source syncs: a scheduled sync and a manual one never overlap.
-    syncing: tokio::sync::Mutex<()>,
+    /// One per source, held while it syncs: a scheduled sync and a manual one never overlap.
+    source_locks: HashMap<String, tokio::sync::Mutex<()>>,
+    /// Syncs in flight per host (see [`SourceConfig::host_key`]), so several sources on one
+    /// platform do not gang up on it.
+    host_slots: HashMap<String, tokio::sync::Semaphore>,
 }
+
+/// Sources of one host that may sync at once.
+pub const SYNCS_PER_HOST: usize = 2;
 
 /// Cloneable handle to the engine.
 #[derive(Debug, Clone)]
@@ -37,12 +50,23 @@ impl Engine {
 
     /// An engine over an existing store (tests use an in-memory one).
     pub fn with_store(config: Config, store: Store, secrets: Secrets) -> Self {
+        let source_locks = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), Default::default()))
+            .collect();
+        let host_slots = config
+            .sources
+            .iter()
+            .map(|s| (s.host_key(), tokio::sync::Semaphore::new(SYNCS_PER_HOST)))
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 config,
                 secrets,
                 http: crate::connectors::http_client(),
-                syncing: tokio::sync::Mutex::new(()),
+                source_locks,
+                host_slots,
             }),
             store,
         }
@@ -66,28 +90,64 @@ impl Engine {
         &self.inner.http
     }
 
-    pub(crate) fn sync_guard(&self) -> &tokio::sync::Mutex<()> {
-        &self.inner.syncing
+    pub(crate) fn source_lock(&self, source: &str) -> &tokio::sync::Mutex<()> {
+        &self.inner.source_locks[source]
     }
 
-    /// Each configured source with its sync state.
+    pub(crate) fn host_slots(&self, host_key: &str) -> &tokio::sync::Semaphore {
+        &self.inner.host_slots[host_key]
+    }
+
+    /// A source's sync times, as the freshness rule reads them.
+    pub(crate) async fn sync_times(&self, source: &SourceConfig) -> Result<SyncTimes> {
+        let states = self.store.sync_states(Utc::now()).await?;
+        Ok(sync_times(
+            source,
+            states.iter().find(|s| s.source == source.name),
+        ))
+    }
+
+    /// Each configured source with its sync state, health and request budget.
     pub async fn sources(&self) -> Result<Vec<SourceStatus>> {
-        let states = self.store.sync_states().await?;
+        let now = Utc::now();
+        let states = self.store.sync_states(now).await?;
         Ok(self
             .config()
             .sources
             .iter()
             .map(|source| {
                 let state = states.iter().find(|s| s.source == source.name);
+                let times = sync_times(source, state);
+                let supported = source.kind.is_synced();
                 SourceStatus {
                     name: source.name.clone(),
                     kind: source.kind,
-                    supported: source.kind.is_synced(),
+                    supported,
                     interval_secs: source.interval.as_secs(),
-                    last_attempt: state.and_then(|s| s.last_attempt),
-                    last_success: state.and_then(|s| s.last_success),
+                    health: if supported {
+                        times.health(now)
+                    } else {
+                        Health::Unsupported
+                    },
+                    data_stale: supported && times.data_is_stale(now),
+                    last_attempt: times.last_attempt,
+                    last_success: times.last_success,
+                    next_sync: supported.then(|| times.next_sync(now)),
+                    retry_after: times.retry_after.filter(|until| *until > now),
+                    consecutive_failures: state.map_or(0, |s| s.consecutive_failures),
                     last_error: state.and_then(|s| s.last_error.clone()),
                     item_count: state.map_or(0, |s| s.item_count),
+                    requests_last_hour: state.map_or(0, |s| s.requests_last_hour),
+                    last_requests: state.and_then(|s| s.last_requests),
+                    last_rows_written: state.and_then(|s| s.last_rows_written),
+                    last_duration_ms: state.and_then(|s| s.last_duration_ms),
+                    quota: state.and_then(|s| {
+                        Some(Quota {
+                            limit: s.quota_limit,
+                            remaining: s.quota_remaining?,
+                            resets_at: s.quota_resets_at,
+                        })
+                    }),
                 }
             })
             .collect())
@@ -179,6 +239,19 @@ impl Engine {
     /// Search as you type over services, teams, people and systems.
     pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>> {
         Ok(self.store.search(text, limit).await?)
+    }
+}
+
+/// What the freshness rule needs from a source's stored state.
+fn sync_times(source: &SourceConfig, state: Option<&SyncStateRow>) -> SyncTimes {
+    let last_attempt = state.and_then(|s| s.last_attempt);
+    let last_success = state.and_then(|s| s.last_success);
+    SyncTimes {
+        last_attempt,
+        last_success,
+        last_attempt_failed: state.is_some_and(|s| s.consecutive_failures > 0),
+        retry_after: state.and_then(|s| s.retry_after),
+        interval: chrono::Duration::from_std(source.interval).unwrap_or(chrono::Duration::MAX),
     }
 }
 

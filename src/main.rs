@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use opsdeck::api::SyncProgress;
 use opsdeck::config::Config;
+use opsdeck::domain::Health;
 use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed, TOKEN_ENV};
 use opsdeck::secrets::Secrets;
 use opsdeck::Engine;
@@ -126,6 +127,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let engine = open_engine(cli.config.as_deref(), cli.db.as_deref()).await?;
     let json = cli.json;
+    if matches!(
+        cli.command,
+        Command::Teams
+            | Command::Services { .. }
+            | Command::Service { .. }
+            | Command::Search { .. }
+    ) {
+        say_when_answers_are_old(&engine).await?;
+    }
     match cli.command {
         Command::Sync { source } => {
             let show_progress = !json && std::io::stderr().is_terminal();
@@ -148,7 +158,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 for r in &reports {
                     if r.landed {
-                        println!("{}: {} entities", r.source, r.items);
+                        println!(
+                            "{}: {} entities, {} rows written, {} requests",
+                            r.source, r.items, r.rows_written, r.requests
+                        );
                     } else {
                         println!("{}: not synced", r.source);
                     }
@@ -176,31 +189,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let rows = sources
                     .iter()
                     .map(|s| {
-                        let status = if !s.supported {
-                            "not synced by this version".to_string()
-                        } else {
-                            match (&s.last_success, &s.last_error) {
-                                (None, None) => "never synced".into(),
-                                (_, Some(e)) => printable(e.lines().next().unwrap_or_default()),
-                                (Some(at), None) => freshness(*at, s.interval_secs),
-                            }
-                        };
                         vec![
                             s.name.clone(),
                             s.kind.as_str().into(),
-                            s.last_success.map_or("-".into(), |t| {
-                                t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-                            }),
-                            s.last_success.map_or("-".into(), age),
+                            health_text(s.health).into(),
+                            s.last_success
+                                .map_or("-".into(), |at| format!("{} ago", age(at))),
+                            s.consecutive_failures.to_string(),
                             s.item_count.to_string(),
-                            status,
+                            s.requests_last_hour.to_string(),
+                            s.quota
+                                .map_or("-".into(), |q| match (q.limit, q.resets_at) {
+                                    (Some(limit), Some(at)) => {
+                                        format!("{}/{limit} until {}", q.remaining, clock(at))
+                                    }
+                                    (Some(limit), None) => format!("{}/{limit}", q.remaining),
+                                    (None, _) => q.remaining.to_string(),
+                                }),
+                            s.next_sync.map_or("-".into(), clock),
                         ]
                     })
                     .collect();
                 print_table(
-                    &["SOURCE", "KIND", "LAST SUCCESS", "AGE", "ITEMS", "STATUS"],
+                    &[
+                        "SOURCE",
+                        "KIND",
+                        "HEALTH",
+                        "LAST SUCCESS",
+                        "FAILURES",
+                        "ROWS",
+                        "REQ/1H",
+                        "QUOTA LEFT",
+                        "NEXT SYNC",
+                    ],
                     rows,
                 );
+                for s in sources.iter().filter(|s| s.last_error.is_some()) {
+                    let error = s.last_error.as_deref().unwrap_or_default();
+                    let label = if s.consecutive_failures > 0 {
+                        "error"
+                    } else {
+                        "problems"
+                    };
+                    println!("\n{} {label}:", s.name);
+                    for line in error.lines().take(10) {
+                        println!("  {}", printable(line));
+                    }
+                }
             }
         }
         Command::Teams => {
@@ -512,11 +547,50 @@ fn age(at: DateTime<Utc>) -> String {
     }
 }
 
-fn freshness(at: DateTime<Utc>, interval_secs: u64) -> String {
-    let stale_after = interval_secs.saturating_mul(3) as i64;
-    if (Utc::now() - at).num_seconds() > stale_after {
-        "stale".into()
-    } else {
-        "fresh".into()
+/// Answers always come from the cache; when a source is failing or its data is stale, stderr
+/// says so (stdout stays the answer, JSON included).
+async fn say_when_answers_are_old(engine: &Engine) -> anyhow::Result<()> {
+    for s in engine.sources().await? {
+        let as_of = s
+            .last_success
+            .map_or("nothing from it is cached".to_string(), |at| {
+                format!("answers use its data from {} ago", age(at))
+            });
+        let why = match s.health {
+            Health::Failing | Health::RateLimited => s
+                .last_error
+                .as_deref()
+                .and_then(|e| e.lines().next())
+                .map(|line| printable(line.strip_prefix(&format!("{}: ", s.name)).unwrap_or(line)))
+                .unwrap_or_default(),
+            Health::Stale => format!(
+                "not synced for over {} intervals",
+                opsdeck::domain::freshness::STALE_AFTER_INTERVALS
+            ),
+            Health::Fresh | Health::Never | Health::Unsupported => continue,
+        };
+        eprintln!(
+            "opsdeck: {} is {} — {as_of} ({why})",
+            s.name,
+            health_text(s.health)
+        );
+    }
+    Ok(())
+}
+
+fn clock(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}
+
+fn health_text(health: Health) -> &'static str {
+    match health {
+        Health::Fresh => "fresh",
+        Health::Stale => "stale",
+        Health::RateLimited => "rate limited",
+        Health::Failing => "failing",
+        Health::Never => "never synced",
+        Health::Unsupported => "not synced by this version",
     }
 }

@@ -162,6 +162,7 @@ mod tests {
             url: Some("http://x".into()),
             token_env: env.map(Into::into),
             interval: std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(30),
             path: None,
         }
     }

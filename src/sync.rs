@@ -1,23 +1,35 @@
-//! Sync: runs a source's connector and lands the result in the cache, whole or not at all.
+//! Sync: runs sources' connectors side by side and lands each result in the cache, whole or not
+//! at all, with what it cost and how it went.
 
-use chrono::Utc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use tracing::Instrument;
 
 use crate::api::{SyncProgress, SyncReport};
 use crate::config::{SourceConfig, SourceKind};
 use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::load_tree;
+use crate::connectors::http::RequestMeter;
 use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
-use crate::store::SourceRows;
+use crate::store::{SourceRows, SyncCost};
 use crate::Result;
 
 /// Receives progress while sources sync.
 pub type ProgressSink<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 
+/// Scheduled syncs start up to this fraction of the interval late, so sources on one interval
+/// (and several Opsdecks on one platform) do not ask in lockstep.
+const JITTER_FRACTION: f64 = 0.1;
+
 impl Engine {
-    /// Syncs one source by name, or every configured source. A source that fails keeps its
-    /// cached rows; its report says why and the failure is recorded for the status bar.
+    /// Syncs one source by name, or every configured source side by side (bounded per host).
+    /// A source that fails keeps its cached rows; its report says why and the failure is
+    /// recorded for the status bar. Reports come in config order.
     pub async fn sync(
         &self,
         only: Option<&str>,
@@ -30,80 +42,148 @@ impl Engine {
                 .ok_or_else(|| crate::Error::UnknownSource(name.to_string()))?],
             None => self.config().sources.iter().collect(),
         };
-        let mut reports = Vec::with_capacity(sources.len());
-        for source in sources {
-            reports.push(self.sync_source(source, progress).await?);
-        }
-        Ok(reports)
+        join_all(sources.into_iter().map(|s| self.sync_source(s, progress)))
+            .await
+            .into_iter()
+            .collect()
     }
 
-    /// Keeps the cache fresh while the app runs: every source syncs at once, then again each
-    /// time its `interval` has passed since its last sync ended. Runs until dropped; calls
-    /// `on_report` after each sync so faces can re-read the cache. A failing sync is recorded
-    /// like any other and retried at the next interval.
+    /// Keeps the cache fresh while the app runs: each source on its own loop, syncing when its
+    /// interval has passed since its last attempt (plus jitter), or when the platform allows
+    /// after asking us to wait. A source never synced, or overdue, syncs at once. Runs until
+    /// dropped; calls `on_report` after each sync so faces can re-read the cache.
     pub async fn sync_on_schedule(
         &self,
         progress: ProgressSink<'_>,
         on_report: &(dyn Fn(&SyncReport) + Send + Sync),
     ) {
-        let mut due: Vec<(tokio::time::Instant, &SourceConfig)> = self
+        let loops = self
             .config()
             .sources
             .iter()
             .filter(|s| s.kind.is_synced())
-            .map(|s| (tokio::time::Instant::now(), s))
-            .collect();
+            .map(|source| self.keep_synced(source, progress, on_report));
+        join_all(loops).await;
+    }
+
+    async fn keep_synced(
+        &self,
+        source: &SourceConfig,
+        progress: ProgressSink<'_>,
+        on_report: &(dyn Fn(&SyncReport) + Send + Sync),
+    ) {
         loop {
-            let Some(next) = due.iter_mut().min_by_key(|(when, _)| *when) else {
-                return; // nothing to sync
-            };
-            tokio::time::sleep_until(next.0).await;
-            let source = next.1;
+            match self.time_to_next_sync(source).await {
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(error) => {
+                    tracing::error!(source = %source.name, %error, "cannot read sync state");
+                    tokio::time::sleep(source.interval).await;
+                }
+            }
             match self.sync_source(source, progress).await {
                 Ok(report) => on_report(&report),
                 Err(error) => {
                     tracing::error!(source = %source.name, %error, "scheduled sync failed")
                 }
             }
-            next.0 = tokio::time::Instant::now() + source.interval;
         }
     }
 
-    #[tracing::instrument(skip_all, fields(source = %source.name, kind = source.kind.as_str()))]
+    async fn time_to_next_sync(&self, source: &SourceConfig) -> Result<Duration> {
+        let now = Utc::now();
+        let times = self.sync_times(source).await?;
+        let due = times.next_sync(now);
+        if due <= now {
+            return Ok(Duration::ZERO);
+        }
+        let jitter = source.interval.mul_f64(JITTER_FRACTION * fastrand::f64());
+        Ok((due - now).to_std().unwrap_or_default() + jitter)
+    }
+
     async fn sync_source(
         &self,
         source: &SourceConfig,
         progress: ProgressSink<'_>,
     ) -> Result<SyncReport> {
-        let kind = source.kind.as_str();
+        let not_landed = |problem: String| SyncReport {
+            source: source.name.clone(),
+            landed: false,
+            items: 0,
+            rows_written: 0,
+            requests: 0,
+            problems: vec![problem],
+        };
         if !source.kind.is_synced() {
-            return Ok(SyncReport {
-                source: source.name.clone(),
-                landed: false,
-                items: 0,
-                problems: vec![format!(
-                    "{}: {kind} sources are not synced by this version of Opsdeck",
-                    source.name
-                )],
-            });
+            return Ok(not_landed(format!(
+                "{}: {} sources are not synced by this version of Opsdeck",
+                source.name,
+                source.kind.as_str()
+            )));
         }
-        let _one_at_a_time = self.sync_guard().lock().await;
+        // A manual sync and a scheduled one of the same source never overlap.
+        let _this_source = self.source_lock(&source.name).lock().await;
+        if let Some(until) = self.sync_times(source).await?.retry_after {
+            if until > Utc::now() {
+                return Ok(not_landed(format!(
+                    "{}: the platform asked us to wait; next sync {}",
+                    source.name,
+                    clock_time(until)
+                )));
+            }
+        }
+        let _host_slot = self
+            .host_slots(&source.host_key())
+            .acquire()
+            .await
+            .expect("host slots are never closed");
+        let span = tracing::info_span!("sync", source = %source.name, kind = source.kind.as_str());
+        self.land(source, progress).instrument(span).await
+    }
+
+    async fn land(&self, source: &SourceConfig, progress: ProgressSink<'_>) -> Result<SyncReport> {
         let store = self.store();
         store.record_attempt(&source.name, Utc::now()).await?;
-        let started = std::time::Instant::now();
-        let fetched = self.fetch(source, progress).await;
+        let started = Instant::now();
+        let meter = RequestMeter::default();
+        let pages = AtomicUsize::new(0);
+        let counted = |p: SyncProgress| {
+            pages.store(p.pages as usize, Ordering::Relaxed);
+            progress(p)
+        };
+        let fetched = self.fetch(source, &meter, &counted).await;
+        let cost = |at| SyncCost {
+            at,
+            requests: meter.requests(),
+            duration_ms: started.elapsed().as_millis() as i64,
+            quota: meter.quota(),
+        };
         let (entities, mut problems) = match fetched {
             Ok(fetched) => fetched,
             Err(error) => {
-                tracing::warn!(error = %error, "sync failed; cache kept");
+                let message = match error.retry_after {
+                    Some(until) => format!("{error}; next sync {}", clock_time(until)),
+                    None => error.to_string(),
+                };
                 store
-                    .record_failure(&source.name, &error.to_string())
+                    .record_failure(&source.name, &message, error.retry_after)
                     .await?;
+                let cost = cost(Utc::now());
+                store.record_cost(&source.name, &cost).await?;
+                tracing::warn!(
+                    outcome = "failed",
+                    pages = pages.load(Ordering::Relaxed),
+                    requests = cost.requests,
+                    duration_ms = cost.duration_ms,
+                    error = %message,
+                    "sync failed; cache kept"
+                );
                 return Ok(SyncReport {
                     source: source.name.clone(),
                     landed: false,
                     items: 0,
-                    problems: vec![error.to_string()],
+                    rows_written: 0,
+                    requests: cost.requests,
+                    problems: vec![message],
                 });
             }
         };
@@ -120,7 +200,8 @@ impl Engine {
             .iter()
             .map(|s| s.name.clone())
             .collect();
-        store
+        let landed_at = Utc::now();
+        let rows_written = store
             .replace_source(
                 SourceRows {
                     source: &source.name,
@@ -128,19 +209,27 @@ impl Engine {
                     problems: &problems,
                 },
                 &precedence,
-                Utc::now(),
+                landed_at,
             )
             .await?;
+        let cost = cost(landed_at);
+        store.record_cost(&source.name, &cost).await?;
         tracing::info!(
+            outcome = "landed",
+            pages = pages.load(Ordering::Relaxed),
             rows = entities.len(),
+            rows_written,
             problems = problems.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            requests = cost.requests,
+            duration_ms = cost.duration_ms,
             "sync landed"
         );
         Ok(SyncReport {
             source: source.name.clone(),
             landed: true,
             items: entities.len() as i64,
+            rows_written: rows_written as i64,
+            requests: cost.requests,
             problems,
         })
     }
@@ -148,6 +237,7 @@ impl Engine {
     async fn fetch(
         &self,
         source: &SourceConfig,
+        meter: &RequestMeter,
         progress: ProgressSink<'_>,
     ) -> Result<(Vec<Entity>, Vec<String>), ConnectorError> {
         let report = |p: FetchProgress| {
@@ -170,9 +260,13 @@ impl Engine {
                     url,
                     token,
                     source.token_env.clone(),
+                    source.timeout,
                 );
                 let mut sink = report;
-                Ok((connector.fetch_entities(&mut sink).await?, Vec::new()))
+                Ok((
+                    connector.fetch_entities(meter, &mut sink).await?,
+                    Vec::new(),
+                ))
             }
             SourceKind::CatalogFiles => {
                 let name = source.name.clone();
@@ -192,4 +286,11 @@ impl Engine {
             _ => unreachable!("kinds that are not synced are turned away by sync_source"),
         }
     }
+}
+
+/// A wall-clock time for messages: local `HH:MM:SS`.
+fn clock_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
 }

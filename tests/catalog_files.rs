@@ -125,7 +125,7 @@ async fn the_schedule_brings_changes_in_without_anyone_asking() {
         format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: checkout\n  lifecycle: production\n")
     };
     std::fs::write(dir.path().join("catalog-info.yaml"), component("first")).unwrap();
-    let engine = engine(files_config(dir.path(), "interval = \"200ms\"\n"), None).await;
+    let engine = engine(files_config(dir.path(), "interval = \"1s\"\n"), None).await;
     let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let schedule = tokio::spawn({
         let (engine, reports) = (engine.clone(), reports.clone());
@@ -174,4 +174,115 @@ async fn the_schedule_brings_changes_in_without_anyone_asking() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     schedule.abort();
+}
+
+/// Everything a screen can show of the cache, to compare two caches.
+async fn everything(engine: &opsdeck::Engine) -> serde_json::Value {
+    let mut details = Vec::new();
+    for s in engine.services(None).await.unwrap() {
+        details.push(serde_json::to_value(engine.service(&s.key).await.unwrap()).unwrap());
+    }
+    serde_json::json!({
+        "teams": engine.teams().await.unwrap(),
+        "services": engine.services(None).await.unwrap(),
+        "orphans": engine.orphaned_services().await.unwrap(),
+        "details": details,
+        "search": engine.search("c", 50).await.unwrap(),
+    })
+}
+
+#[tokio::test]
+async fn a_sync_writes_only_what_changed_and_ends_where_a_fresh_sync_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+    let component = |name: &str, owner: &str, depends: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: {owner}\n  lifecycle: production\n  dependsOn: [{depends}]\n")
+    };
+    let group = |name: &str, members: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: {name}\nspec:\n  type: team\n  children: []\n  members: [{members}]\n")
+    };
+    let user = |name: &str, team: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: {name}\nspec:\n  profile:\n    email: {name}@example.com\n  memberOf: [{team}]\n")
+    };
+    write(
+        "catalog-info.yaml",
+        &format!(
+            "{}---\n{}---\n{}",
+            component("api", "checkout", "component:db-proxy"),
+            component("db-proxy", "storage", ""),
+            user("dana", "checkout")
+        ),
+    );
+    let incremental = engine(files_config(dir.path(), ""), None).await;
+    let sync = |engine: &opsdeck::Engine| {
+        let engine = engine.clone();
+        async move { engine.sync(None, &no_progress).await.unwrap().remove(0) }
+    };
+    let first = sync(&incremental).await;
+    assert_eq!(first.rows_written, 3);
+    assert_eq!(incremental.orphaned_services().await.unwrap().len(), 2);
+
+    // Nothing new: nothing written.
+    let again = sync(&incremental).await;
+    assert!(again.landed && again.rows_written == 0, "{again:?}");
+    assert_eq!(
+        incremental.sources().await.unwrap()[0].last_rows_written,
+        Some(0)
+    );
+
+    // Each step changes a few entities; after each, the cache equals a fresh sync's.
+    let mut documents: std::collections::BTreeMap<&str, String> = [
+        ("api", component("api", "checkout", "component:db-proxy")),
+        ("db-proxy", component("db-proxy", "storage", "")),
+        ("dana", user("dana", "checkout")),
+    ]
+    .into();
+    // (step, documents added, changed or removed, rows written)
+    type Step<'a> = (&'a str, Vec<(&'a str, Option<String>)>, i64);
+    let steps: Vec<Step> = vec![
+        // An owner appears: its services stop being orphans without being rewritten.
+        (
+            "owner appears",
+            vec![("checkout", Some(group("checkout", "dana")))],
+            1,
+        ),
+        // A dependency goes, another owner appears, a member moves.
+        (
+            "edges change",
+            vec![
+                ("api", Some(component("api", "checkout", ""))),
+                ("storage", Some(group("storage", "dana"))),
+                ("dana", Some(user("dana", "storage"))),
+            ],
+            3,
+        ),
+        // The owner goes again.
+        ("owner goes", vec![("checkout", None)], 1),
+    ];
+    for (step, changes, written) in steps {
+        for (name, text) in changes {
+            match text {
+                Some(text) => documents.insert(name, text),
+                None => documents.remove(name),
+            };
+        }
+        write(
+            "catalog-info.yaml",
+            &documents
+                .values()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("---\n"),
+        );
+        let report = sync(&incremental).await;
+        assert!(report.landed, "{report:?}");
+        assert_eq!(report.rows_written, written, "{step}");
+        let fresh = engine(files_config(dir.path(), ""), None).await;
+        sync(&fresh).await;
+        assert_eq!(
+            everything(&incremental).await,
+            everything(&fresh).await,
+            "after: {step}"
+        );
+    }
 }

@@ -134,7 +134,10 @@ async fn rejected_and_missing_tokens_are_one_clear_line() {
 #[derive(Clone, Copy, Debug)]
 enum Fault {
     ServerError,
-    TooManyRequests,
+    /// 429 with `Retry-After` in seconds.
+    TooManyRequests(u32),
+    /// Answers only after 3 s.
+    Slow,
     Truncated,
     Garbage,
     WrongContentType,
@@ -144,10 +147,12 @@ enum Fault {
 struct Flaky {
     upstream: String,
     fault: Fault,
+    /// Requests with a cursor that still get the fault.
+    faults_left: AtomicUsize,
     requests: AtomicUsize,
 }
 
-/// Proxies the sandbox, then breaks every request that carries a cursor.
+/// Proxies the sandbox, then breaks requests that carry a cursor, as many as `faults_left`.
 async fn flaky_handler(
     State(flaky): State<Arc<Flaky>>,
     headers: HeaderMap,
@@ -156,10 +161,19 @@ async fn flaky_handler(
     flaky.requests.fetch_add(1, Ordering::SeqCst);
     let q = q.unwrap_or_default();
     let json = [("content-type", "application/json; charset=utf-8")];
-    if q.contains("cursor=") {
+    let faulty = q.contains("cursor=")
+        && flaky
+            .faults_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    if faulty {
         return match flaky.fault {
             Fault::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, json, r#"{"error":{"name":"Error","message":"database is locked"},"request":{"method":"GET","url":"/entities/by-query"},"response":{"statusCode":500}}"#).into_response(),
-            Fault::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], "slow down").into_response(),
+            Fault::TooManyRequests(secs) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", secs.to_string())], "slow down").into_response(),
+            Fault::Slow => {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                (StatusCode::OK, json, "{}").into_response()
+            }
             Fault::Truncated => (StatusCode::OK, json, r#"{"items":[{"apiVersion":"backstage.io/v1alpha1","kind":"Comp"#).into_response(),
             Fault::Garbage => (StatusCode::OK, json, "<<<not json>>>").into_response(),
             Fault::WrongContentType => (StatusCode::OK, [("content-type", "text/html")], "<html>login</html>").into_response(),
@@ -178,10 +192,12 @@ async fn flaky_handler(
     (StatusCode::OK, json, upstream.text().await.unwrap()).into_response()
 }
 
-async fn flaky_catalog(upstream: &str, fault: Fault) -> (String, Arc<Flaky>) {
+/// A catalog in front of `upstream` that breaks `faults` requests with a cursor.
+async fn flaky_catalog(upstream: &str, fault: Fault, faults: usize) -> (String, Arc<Flaky>) {
     let flaky = Arc::new(Flaky {
         upstream: upstream.to_string(),
         fault,
+        faults_left: AtomicUsize::new(faults),
         requests: AtomicUsize::new(0),
     });
     let app = axum::Router::new()
@@ -196,50 +212,159 @@ async fn flaky_catalog(upstream: &str, fault: Fault) -> (String, Arc<Flaky>) {
     (url, flaky)
 }
 
+fn secrets() -> opsdeck::secrets::Secrets {
+    opsdeck::secrets::Secrets::with_embedded([("catalog".to_string(), TOKEN.to_string())].into())
+}
+
+/// An engine on `store` whose catalog source reads `url` with a 1 s request timeout.
+fn engine_reading(
+    good: &opsdeck::sandbox::Sandbox,
+    url: String,
+    store: &opsdeck::store::Store,
+) -> opsdeck::Engine {
+    let mut config = sandbox_config(good);
+    config.sources[0].url = Some(url);
+    config.sources[0].timeout = std::time::Duration::from_secs(1);
+    opsdeck::Engine::with_store(config, store.clone(), secrets())
+}
+
 #[tokio::test]
 async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
     let good = sandbox(Seed::Scale(1200)).await;
     let store = opsdeck::store::Store::in_memory().await.unwrap();
-    let secrets = || {
-        opsdeck::secrets::Secrets::with_embedded(
-            [("catalog".to_string(), TOKEN.to_string())].into(),
-        )
-    };
     let healthy = opsdeck::Engine::with_store(sandbox_config(&good), store.clone(), secrets());
     healthy.sync(None, &no_progress).await.unwrap();
     let before_services = serde_json::to_value(healthy.services(None).await.unwrap()).unwrap();
     let before_teams = serde_json::to_value(healthy.teams().await.unwrap()).unwrap();
     let before_success = healthy.sources().await.unwrap()[0].last_success;
 
-    for (fault, expected) in [
-        (Fault::ServerError, "500 Internal Server Error (Error: database is locked) — the catalog failed; the cached data is kept"),
-        (Fault::TooManyRequests, "429 Too Many Requests (slow down) — rate limited"),
-        (Fault::Truncated, "the answer was cut off"),
-        (Fault::Garbage, "is not the catalog's by-query JSON"),
-        (Fault::WrongContentType, "expected JSON from"),
-        (Fault::EntityOfWrongShape, "entity #501 of the catalog's answer does not match the entity model"),
-    ] {
-        let (url, flaky) = flaky_catalog(&good.url(), fault).await;
-        let config = sandbox_config(&good).sources[0].clone();
-        let mut config_all = sandbox_config(&good);
-        config_all.sources[0] = opsdeck::config::SourceConfig { url: Some(url), ..config };
-        let broken = opsdeck::Engine::with_store(config_all, store.clone(), secrets());
+    // (fault, message, whether it is retried)
+    for (round, (fault, expected, retried)) in [
+        (Fault::ServerError, "500 Internal Server Error (Error: database is locked) — the catalog failed; the cached data is kept", true),
+        (Fault::Slow, "catalog: timed out (127.0.0.1:", true),
+        (Fault::Truncated, "the answer was cut off", false),
+        (Fault::Garbage, "is not the catalog's by-query JSON", false),
+        (Fault::WrongContentType, "expected JSON from", false),
+        (Fault::EntityOfWrongShape, "entity #501 of the catalog's answer does not match the entity model", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (url, flaky) = flaky_catalog(&good.url(), fault, usize::MAX).await;
+        let broken = engine_reading(&good, url, &store);
         let report = &broken.sync(None, &no_progress).await.unwrap()[0];
         assert!(!report.landed, "{fault:?}");
         assert!(report.problems[0].contains(expected), "{fault:?}: {}", report.problems[0]);
-        assert!(flaky.requests.load(Ordering::SeqCst) >= 2, "{fault:?}: page 1 was read before the failure");
+        // Page 1, then the failing page and, for failures that may pass, three retries.
+        let requests = flaky.requests.load(Ordering::SeqCst);
+        assert_eq!(requests, if retried { 5 } else { 2 }, "{fault:?}");
+        assert_eq!(report.requests, requests as i64, "{fault:?}: every request is counted");
 
         assert_eq!(serde_json::to_value(broken.services(None).await.unwrap()).unwrap(), before_services, "{fault:?}");
         assert_eq!(serde_json::to_value(broken.teams().await.unwrap()).unwrap(), before_teams, "{fault:?}");
         let state = &broken.sources().await.unwrap()[0];
         assert_eq!(state.last_success, before_success, "{fault:?}: the last success stands");
         assert_eq!(state.last_error.as_deref(), Some(report.problems[0].as_str()));
+        assert_eq!(state.health, opsdeck::domain::Health::Failing, "{fault:?}");
+        assert_eq!(state.consecutive_failures, round as i64 + 1, "{fault:?}");
+        assert_eq!(state.last_requests, Some(requests as i64), "{fault:?}");
     }
 
-    // The next healthy sync recovers and clears the error.
+    // The next healthy sync recovers, clears the error and the failure count, and writes
+    // nothing: the catalog did not change.
     let report = &healthy.sync(None, &no_progress).await.unwrap()[0];
     assert!(report.landed);
-    assert!(healthy.sources().await.unwrap()[0].last_error.is_none());
+    assert_eq!(report.rows_written, 0);
+    let state = &healthy.sources().await.unwrap()[0];
+    assert!(state.last_error.is_none());
+    assert_eq!(
+        (state.consecutive_failures, state.health),
+        (0, opsdeck::domain::Health::Fresh)
+    );
+    assert!(
+        state.requests_last_hour >= 6 * 2 + 2 * 3,
+        "{}",
+        state.requests_last_hour
+    );
+}
+
+#[tokio::test]
+async fn failures_that_pass_are_retried_and_the_sync_lands() {
+    let good = sandbox(Seed::Scale(1200)).await;
+    let pages = opsdeck::sandbox::org::entities(Seed::Scale(1200))
+        .len()
+        .div_ceil(500);
+    for fault in [Fault::ServerError, Fault::Slow, Fault::TooManyRequests(1)] {
+        let store = opsdeck::store::Store::in_memory().await.unwrap();
+        let (url, flaky) = flaky_catalog(&good.url(), fault, 2).await;
+        let engine = engine_reading(&good, url, &store);
+        let started = std::time::Instant::now();
+        let report = &engine.sync(None, &no_progress).await.unwrap()[0];
+        assert!(report.landed, "{fault:?}: {:?}", report.problems);
+        assert_eq!(
+            engine.services(None).await.unwrap().len(),
+            1200,
+            "{fault:?}"
+        );
+        // Every page and two failed tries.
+        assert_eq!(
+            flaky.requests.load(Ordering::SeqCst),
+            pages + 2,
+            "{fault:?}"
+        );
+        assert_eq!(report.requests, pages as i64 + 2, "{fault:?}");
+        if let Fault::TooManyRequests(secs) = fault {
+            assert!(
+                started.elapsed() >= std::time::Duration::from_secs(2 * secs as u64),
+                "Retry-After was honoured twice"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_rate_limit_waits_for_the_platform_without_asking_again() {
+    let good = sandbox(Seed::Scale(1200)).await;
+    let store = opsdeck::store::Store::in_memory().await.unwrap();
+    // Longer than the 1 s request timeout: the sync does not hold for it.
+    let (url, flaky) = flaky_catalog(&good.url(), Fault::TooManyRequests(3), 1).await;
+    let engine = engine_reading(&good, url, &store);
+    let report = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(!report.landed);
+    assert!(
+        report.problems[0].starts_with("catalog: 429 Too Many Requests (slow down) — rate limited")
+            && report.problems[0].contains("; next sync "),
+        "{}",
+        report.problems[0]
+    );
+    assert_eq!(
+        flaky.requests.load(Ordering::SeqCst),
+        2,
+        "no retry inside the sync"
+    );
+    let state = &engine.sources().await.unwrap()[0];
+    assert_eq!(state.health, opsdeck::domain::Health::RateLimited);
+    let until = state.retry_after.expect("the wait is recorded");
+    assert!(until > chrono::Utc::now() + chrono::Duration::seconds(1));
+    assert!(state.next_sync.unwrap() >= until);
+
+    // Asking again before the platform allows makes no request.
+    let early = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(!early.landed && early.requests == 0);
+    assert!(
+        early.problems[0].contains("asked us to wait; next sync"),
+        "{}",
+        early.problems[0]
+    );
+    assert_eq!(flaky.requests.load(Ordering::SeqCst), 2);
+
+    let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
+    let report = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(report.landed, "{:?}", report.problems);
+    let state = &engine.sources().await.unwrap()[0];
+    assert_eq!(state.health, opsdeck::domain::Health::Fresh);
+    assert!(state.retry_after.is_none());
 }
 
 #[tokio::test]

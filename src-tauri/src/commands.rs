@@ -43,9 +43,14 @@ pub async fn identity(app: State<'_, Running>) -> Reply<Option<String>> {
     Ok(app.engine.config().identity.email.clone())
 }
 
+/// Syncs one source, or all of them when `source` is `None`.
 #[tauri::command]
-pub async fn sync_now(handle: AppHandle, app: State<'_, Running>) -> Reply<Vec<SyncReport>> {
-    Ok(crate::events::sync_and_notify(&handle, &app.engine).await?)
+pub async fn sync_now(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    source: Option<String>,
+) -> Reply<Vec<SyncReport>> {
+    Ok(crate::events::sync_and_notify(&handle, &app.engine, source.as_deref()).await?)
 }
 
 /// The UI calls this once the first team list is on screen; the time since launch is logged,

@@ -23,16 +23,18 @@ pub async fn sync_on_schedule(handle: AppHandle, engine: Engine) {
     engine.sync_on_schedule(&progress, &changed).await;
 }
 
-/// Syncs every source now, streaming progress, and tells the UI when the cache changed.
+/// Syncs one source (every source when `only` is `None`) now, streaming progress, and tells
+/// the UI when the cache changed.
 pub async fn sync_and_notify(
     handle: &AppHandle,
     engine: &Engine,
+    only: Option<&str>,
 ) -> opsdeck::Result<Vec<SyncReport>> {
     let emitter = handle.clone();
     let progress = move |p: SyncProgress| {
         let _ = emitter.emit(SYNC_PROGRESS, p);
     };
-    let reports = engine.sync(None, &progress).await;
+    let reports = engine.sync(only, &progress).await;
     let _ = handle.emit(CACHE_CHANGED, ());
     reports
 }

@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{transport_error, ConnectorError, FailureKind, FetchProgress};
+use super::http::{Answer, Failed, Reader, RequestMeter};
+use super::{ConnectorError, FailureKind, FetchProgress};
 use crate::domain::Entity;
 use crate::secrets::Token;
 use crate::text::one_line;
@@ -38,6 +39,7 @@ pub struct BackstageConnector {
     base_url: String,
     token: Option<Token>,
     token_env: Option<String>,
+    timeout: std::time::Duration,
 }
 
 #[derive(Deserialize)]
@@ -68,13 +70,14 @@ struct ErrorDetail {
 
 impl BackstageConnector {
     /// A connector for the catalog at `base_url` (the Backstage backend's root, without
-    /// `/api/catalog`).
+    /// `/api/catalog`); each request may take up to `timeout`.
     pub fn new(
         client: reqwest::Client,
         source_name: &str,
         base_url: &str,
         token: Option<Token>,
         token_env: Option<String>,
+        timeout: std::time::Duration,
     ) -> Self {
         Self {
             client,
@@ -82,14 +85,19 @@ impl BackstageConnector {
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
             token_env,
+            timeout,
         }
     }
 
     /// Reads every entity of the kinds Opsdeck uses, page by page. Any failure fails the whole
-    /// fetch, so a partial catalog never replaces a whole one in the cache.
+    /// fetch, so a partial catalog never replaces a whole one in the cache. Backstage's
+    /// by-query has neither validators (ETag) nor a changed-since filter, so every sync reads
+    /// the whole catalog; the cache then writes only what changed. Requests are counted on
+    /// `meter`.
     #[tracing::instrument(skip_all, fields(source = %self.source_name), err)]
     pub async fn fetch_entities(
         &self,
+        meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
     ) -> Result<Vec<Entity>, ConnectorError> {
         let url = format!("{}/api/catalog/entities/by-query", self.base_url);
@@ -121,7 +129,7 @@ impl BackstageConnector {
                     ("fields", FIELDS),
                 ],
             };
-            let page = self.get_page(&url, &query).await?;
+            let page = self.get_page(&url, &query, meter).await?;
             let offset = entities.len();
             for (index, item) in page.items.into_iter().enumerate() {
                 let entity: Entity = serde_json::from_value(item).map_err(|e| {
@@ -161,56 +169,61 @@ impl BackstageConnector {
         &self,
         url: &str,
         query: &[(&str, &str)],
+        meter: &RequestMeter,
     ) -> Result<QueryResponse, ConnectorError> {
-        let mut request = self
-            .client
-            .get(url)
-            .query(query)
-            .header("Accept", "application/json");
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(&token.value);
-        }
-        let response = request
-            .send()
+        let reader = Reader {
+            source_name: &self.source_name,
+            timeout: self.timeout,
+            meter,
+        };
+        let answer = reader
+            .get(url, || {
+                let request = self
+                    .client
+                    .get(url)
+                    .query(query)
+                    .header("Accept", "application/json");
+                match &self.token {
+                    Some(token) => request.bearer_auth(&token.value),
+                    None => request,
+                }
+            })
             .await
-            .map_err(|e| transport_error(&self.source_name, url, &e))?;
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.source_name, url, &e))?;
-        if !status.is_success() {
-            return Err(self.status_error(status, &body));
+            .map_err(|failed| match failed {
+                Failed::Status {
+                    answer,
+                    retry_after,
+                } => self.status_error(&answer).with_retry_after(retry_after),
+                Failed::Transport(error) => error,
+            })?;
+        if !answer.status.is_success() {
+            return Err(self.status_error(&answer));
         }
+        let content_type = answer.content_type();
         if !content_type.starts_with("application/json") {
             return Err(self.error(
                 FailureKind::Malformed,
                 format!(
                     "expected JSON from {url} but got '{}'; is 'url' the Backstage backend's address?",
-                    if content_type.is_empty() { "no content type" } else { &content_type }
+                    if content_type.is_empty() { "no content type" } else { content_type }
                 ),
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            let what = if e.is_eof() {
-                "was cut off"
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            let (kind, what) = if e.is_eof() {
+                (FailureKind::Truncated, "was cut off")
             } else {
-                "is not the catalog's by-query JSON"
+                (FailureKind::Malformed, "is not the catalog's by-query JSON")
             };
             self.error(
-                FailureKind::Malformed,
+                kind,
                 format!("the answer {what} ({e}); nothing was replaced"),
             )
         })
     }
 
-    fn status_error(&self, status: reqwest::StatusCode, body: &[u8]) -> ConnectorError {
+    fn status_error(&self, answer: &Answer) -> ConnectorError {
+        let (status, body) = (answer.status, &answer.body);
         let detail = serde_json::from_slice::<ErrorBody>(body)
             .map(|b| format!("{}: {}", b.error.name, one_line(&b.error.message, 200)))
             .unwrap_or_else(|_| one_line(&String::from_utf8_lossy(body), 120));
@@ -248,7 +261,7 @@ impl BackstageConnector {
             ),
             429 => (
                 FailureKind::RateLimited,
-                "rate limited; the next sync will try again".to_string(),
+                "rate limited; the next sync waits for the catalog's window".to_string(),
             ),
             500..=599 => (
                 FailureKind::ServerError,

@@ -3,6 +3,7 @@
 
 pub mod backstage;
 pub mod catalog_files;
+pub mod http;
 
 use std::time::Duration;
 
@@ -23,8 +24,10 @@ pub enum FailureKind {
     Network,
     /// No answer in time.
     Timeout,
-    /// The answer was not what the contract says (bad JSON, truncated, wrong shape).
+    /// The answer was not what the contract says (bad JSON, wrong shape, too large).
     Malformed,
+    /// The answer's body was cut off before its end.
+    Truncated,
     /// A local file or directory could not be read.
     Io,
     /// No token could be had.
@@ -41,6 +44,8 @@ pub struct ConnectorError {
     pub kind: FailureKind,
     /// One line a person can act on.
     pub message: String,
+    /// When the platform allows the next request, when it asked us to wait.
+    pub retry_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ConnectorError {
@@ -50,7 +55,14 @@ impl ConnectorError {
             source_name: source_name.to_string(),
             kind,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, with the wait the platform asked for.
+    pub fn with_retry_after(mut self, at: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        self.retry_after = at;
+        self
     }
 }
 
@@ -65,12 +77,12 @@ pub struct FetchProgress {
     pub total: Option<usize>,
 }
 
-/// The HTTP client every connector uses: bounded connect and total time, our user agent.
+/// The HTTP client every connector uses: bounded connect time, our user agent. Each request
+/// sets its total time from its source's `timeout`.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
         .build()
         .expect("the HTTP client's fixed settings are valid")
 }
@@ -86,10 +98,7 @@ pub(crate) fn transport_error(
     } else if error.is_connect() {
         (FailureKind::Network, "cannot connect")
     } else if error.is_decode() || error.is_body() {
-        (
-            FailureKind::Malformed,
-            "the response body was cut off or unreadable",
-        )
+        (FailureKind::Truncated, "the answer was cut off")
     } else {
         (FailureKind::Network, "request failed")
     };

@@ -3,11 +3,13 @@
 pub mod documents;
 pub mod entity;
 pub mod entity_ref;
+pub mod freshness;
 pub mod gaps;
 pub mod merge;
 pub mod relations;
 
 pub use entity::{Entity, Link, Metadata};
 pub use entity_ref::{EntityRef, RefError, DEFAULT_NAMESPACE};
+pub use freshness::{Health, SyncTimes};
 pub use gaps::{ownership_gaps, platform_wiring, Gap};
 pub use relations::{relations_of, Relation, RelationType};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{decode_json, Store, StoreError};
-use crate::api::{EntitySummary, SearchHit, ServiceRow, TeamSummary};
+use crate::api::{EntitySummary, Quota, SearchHit, ServiceRow, TeamSummary};
 use crate::domain::merge::{merge_reports, SourcedEntity};
 use crate::domain::{ownership_gaps, relations_of, Entity, Gap};
 
@@ -21,7 +21,7 @@ pub struct SourceRows<'a> {
     pub problems: &'a [String],
 }
 
-/// A row of `sync_state`.
+/// A row of `sync_state`, with the requests of the last hour.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SyncStateRow {
     /// Source name.
@@ -34,6 +34,37 @@ pub struct SyncStateRow {
     pub last_error: Option<String>,
     /// Entities held.
     pub item_count: i64,
+    /// Failed syncs since the last one that landed.
+    pub consecutive_failures: i64,
+    /// Until when the platform asked us to wait.
+    pub retry_after: Option<DateTime<Utc>>,
+    /// The platform's reported request limit.
+    pub quota_limit: Option<i64>,
+    /// Requests left, as the platform last reported.
+    pub quota_remaining: Option<i64>,
+    /// When the platform's window resets.
+    pub quota_resets_at: Option<DateTime<Utc>>,
+    /// Requests the last sync made.
+    pub last_requests: Option<i64>,
+    /// Rows the last sync that landed wrote.
+    pub last_rows_written: Option<i64>,
+    /// Duration of the last sync.
+    pub last_duration_ms: Option<i64>,
+    /// Requests made in the last hour.
+    pub requests_last_hour: i64,
+}
+
+/// What one sync cost, landed or not.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncCost {
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// Requests made (retries included).
+    pub requests: i64,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// The platform's rate limit, if its answers reported one.
+    pub quota: Option<Quota>,
 }
 
 /// A stored entity with what the service page needs besides the body.
@@ -57,55 +88,105 @@ pub struct RelatedEntity {
 }
 
 impl Store {
-    /// Replaces everything held from `rows.source` with `rows.entities` and rebuilds the merged
-    /// view, in one transaction: a failure anywhere leaves the cache exactly as it was.
-    /// `precedence` lists source names in config order.
+    /// Makes the cache hold exactly `rows.entities` from `rows.source`, in one transaction: a
+    /// failure anywhere leaves the cache exactly as it was. Only entities that changed are
+    /// written, and only the merged rows they touch are rebuilt; a fetch identical to what is
+    /// held writes no row at all. `precedence` lists source names in config order; when it
+    /// differs from the order the merged view was built with, the view is rebuilt whole.
+    /// Returns the number of source rows written or deleted.
     pub async fn replace_source(
         &self,
         rows: SourceRows<'_>,
         precedence: &[String],
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM source_entities WHERE source = ?")
-            .bind(rows.source)
-            .execute(&mut *tx)
-            .await?;
+    ) -> Result<u64, StoreError> {
+        let mut fetched: HashMap<String, String> = HashMap::with_capacity(rows.entities.len());
         for entity in rows.entities {
             let body =
                 serde_json::to_string(entity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query("INSERT OR REPLACE INTO source_entities (source, entity_key, body) VALUES (?, ?, ?)")
+            // A key repeated within one fetch: the last one wins, as it always has.
+            fetched.insert(entity.entity_ref().key(), body);
+        }
+        let _writing = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let held: HashMap<String, String> =
+            sqlx::query_as("SELECT entity_key, body FROM source_entities WHERE source = ?")
                 .bind(rows.source)
-                .bind(entity.entity_ref().key())
-                .bind(body)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let removed: Vec<&String> = held.keys().filter(|k| !fetched.contains_key(*k)).collect();
+        let changed: Vec<(&String, &String)> = fetched
+            .iter()
+            .filter(|(key, body)| held.get(*key) != Some(*body))
+            .collect();
+        for key in &removed {
+            sqlx::query("DELETE FROM source_entities WHERE source = ? AND entity_key = ?")
+                .bind(rows.source)
+                .bind(key)
                 .execute(&mut *tx)
                 .await?;
         }
-        rebuild_merged(&mut tx, precedence).await?;
+        for (key, body) in &changed {
+            sqlx::query(
+                "INSERT OR REPLACE INTO source_entities (source, entity_key, body) VALUES (?, ?, ?)",
+            )
+            .bind(rows.source)
+            .bind(key)
+            .bind(body)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let precedence_json = to_json(&precedence);
+        let built_with: Option<String> =
+            sqlx::query_scalar("SELECT precedence FROM merge_state WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let touched: Vec<&String> = removed
+            .iter()
+            .copied()
+            .chain(changed.iter().map(|(k, _)| *k))
+            .collect();
+        if built_with.as_deref() != Some(precedence_json.as_str()) {
+            remerge(&mut tx, precedence, None).await?;
+            sqlx::query("INSERT OR REPLACE INTO merge_state (id, precedence) VALUES (1, ?)")
+                .bind(&precedence_json)
+                .execute(&mut *tx)
+                .await?;
+        } else if !touched.is_empty() {
+            remerge(&mut tx, precedence, Some(&touched)).await?;
+        }
         let problems = (!rows.problems.is_empty()).then(|| rows.problems.join("\n"));
+        let written = touched.len() as u64;
         sqlx::query(
-            "INSERT INTO sync_state (source, last_attempt, last_success, last_error, item_count)
-             VALUES (?1, ?2, ?2, ?3, ?4)
-             ON CONFLICT (source) DO UPDATE SET last_success = ?2, last_error = ?3, item_count = ?4",
+            "INSERT INTO sync_state (source, last_attempt, last_success, last_error, item_count, last_rows_written)
+             VALUES (?1, ?2, ?2, ?3, ?4, ?5)
+             ON CONFLICT (source) DO UPDATE SET last_success = ?2, last_error = ?3, item_count = ?4,
+                last_rows_written = ?5, consecutive_failures = 0, retry_after = NULL",
         )
         .bind(rows.source)
         .bind(at)
         .bind(problems)
-        .bind(rows.entities.len() as i64)
+        .bind(fetched.len() as i64)
+        .bind(written as i64)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        // A sync can change the tables' shape (10 rows or 10,000). `PRAGMA optimize` skips
-        // tables never analysed, so analyse outright, sampling to keep it to milliseconds.
-        // One connection for both: analysis_limit is a per-connection setting.
-        sqlx::raw_sql("PRAGMA analysis_limit = 400; ANALYZE;")
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        if written > 0 {
+            // A sync can change the tables' shape (10 rows or 10,000). `PRAGMA optimize` skips
+            // tables never analysed, so analyse outright, sampling to keep it to milliseconds.
+            // One connection for both: analysis_limit is a per-connection setting.
+            sqlx::raw_sql("PRAGMA analysis_limit = 400; ANALYZE;")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(written)
     }
 
     /// Notes that a sync of `source` started.
     pub async fn record_attempt(&self, source: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _writing = self.writer.lock().await;
         sqlx::query(
             "INSERT INTO sync_state (source, last_attempt) VALUES (?1, ?2)
              ON CONFLICT (source) DO UPDATE SET last_attempt = ?2",
@@ -117,24 +198,80 @@ impl Store {
         Ok(())
     }
 
-    /// Notes that a sync of `source` failed; its cached rows stay as they were.
-    pub async fn record_failure(&self, source: &str, error: &str) -> Result<(), StoreError> {
+    /// Notes that a sync of `source` failed; its cached rows stay as they were. `retry_after`
+    /// is when the platform allows the next request, when it asked us to wait.
+    pub async fn record_failure(
+        &self,
+        source: &str,
+        error: &str,
+        retry_after: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let _writing = self.writer.lock().await;
         sqlx::query(
-            "INSERT INTO sync_state (source, last_error) VALUES (?1, ?2)
-             ON CONFLICT (source) DO UPDATE SET last_error = ?2",
+            "INSERT INTO sync_state (source, last_error, consecutive_failures, retry_after) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (source) DO UPDATE SET last_error = ?2,
+                consecutive_failures = consecutive_failures + 1, retry_after = ?3",
         )
         .bind(source)
         .bind(error)
+        .bind(retry_after)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Every source's sync state.
-    pub async fn sync_states(&self) -> Result<Vec<SyncStateRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT source, last_attempt, last_success, last_error, item_count FROM sync_state ORDER BY source",
+    /// Notes what a sync of `source` cost, landed or not: its requests (counted in the hour's
+    /// budget), its duration, and the quota the platform last reported, if it did.
+    pub async fn record_cost(&self, source: &str, cost: &SyncCost) -> Result<(), StoreError> {
+        let minute = cost.at.timestamp().div_euclid(60);
+        let _writing = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        if cost.requests > 0 {
+            sqlx::query(
+                "INSERT INTO source_requests (source, minute, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, minute) DO UPDATE SET count = count + ?3",
+            )
+            .bind(source)
+            .bind(minute)
+            .bind(cost.requests)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM source_requests WHERE source = ? AND minute < ?")
+            .bind(source)
+            .bind(minute - 60)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE sync_state SET last_requests = ?2, last_duration_ms = ?3,
+                quota_limit = coalesce(?4, CASE WHEN ?5 IS NULL THEN quota_limit END),
+                quota_remaining = coalesce(?5, quota_remaining),
+                quota_resets_at = CASE WHEN ?5 IS NULL THEN quota_resets_at ELSE ?6 END
+             WHERE source = ?1",
         )
+        .bind(source)
+        .bind(cost.requests)
+        .bind(cost.duration_ms)
+        .bind(cost.quota.and_then(|q| q.limit))
+        .bind(cost.quota.map(|q| q.remaining))
+        .bind(cost.quota.and_then(|q| q.resets_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every source's sync state, with the requests it made in the hour before `now`.
+    pub async fn sync_states(&self, now: DateTime<Utc>) -> Result<Vec<SyncStateRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT s.source, s.last_attempt, s.last_success, s.last_error, s.item_count,
+                s.consecutive_failures, s.retry_after, s.quota_limit, s.quota_remaining,
+                s.quota_resets_at, s.last_requests, s.last_rows_written, s.last_duration_ms,
+                (SELECT coalesce(sum(r.count), 0) FROM source_requests r
+                 WHERE r.source = s.source AND r.minute > ?1) AS requests_last_hour
+             FROM sync_state s ORDER BY s.source",
+        )
+        .bind(now.timestamp().div_euclid(60) - 60)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -145,7 +282,7 @@ impl Store {
             "SELECT g.entity_key, g.name, coalesce(g.title, g.name) AS title,
                 (SELECT count(*) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS service_count,
                 (SELECT coalesce(sum(c.gap_count), 0) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS gap_count,
-                (SELECT count(*) FROM relations r WHERE r.target_key = g.entity_key AND r.relation = 'memberOf') AS member_count,
+                (SELECT count(DISTINCT r.source_key) FROM relations r WHERE r.target_key = g.entity_key AND r.relation = 'memberOf') AS member_count,
                 EXISTS (SELECT 1 FROM relations r JOIN entities u ON u.entity_key = r.source_key
                         WHERE r.target_key = g.entity_key AND r.relation = 'memberOf' AND u.email = ?1) AS is_mine
              FROM entities g WHERE g.kind = 'group'
@@ -233,11 +370,11 @@ impl Store {
         outgoing: bool,
     ) -> Result<Vec<RelatedEntity>, StoreError> {
         let sql = if outgoing {
-            "SELECT r.relation, r.target_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
+            "SELECT DISTINCT r.relation, r.target_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
              FROM relations r LEFT JOIN entities o ON o.entity_key = r.target_key
              WHERE r.source_key = ? ORDER BY r.relation, r.target_key"
         } else {
-            "SELECT r.relation, r.source_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
+            "SELECT DISTINCT r.relation, r.source_key AS other_key, o.kind, o.name, coalesce(o.title, o.name) AS title
              FROM relations r LEFT JOIN entities o ON o.entity_key = r.source_key
              WHERE r.target_key = ? ORDER BY r.relation, r.source_key"
         };
@@ -399,24 +536,64 @@ fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-/// Rebuilds `entities`, `relations` and the search index from every source's rows.
-async fn rebuild_merged(
+/// Rebuilds the merged rows (`entities`, `relations`, the search index) of the entities at
+/// `touched` keys from what every source holds, or of all entities when `touched` is `None`.
+/// Besides the touched entities, those owned by one are rebuilt: an owner that appears or
+/// disappears changes their gaps.
+async fn remerge(
     tx: &mut Transaction<'_, Sqlite>,
     precedence: &[String],
+    touched: Option<&[&String]>,
 ) -> Result<(), StoreError> {
-    for table in ["entities", "relations", "entities_fts"] {
-        sqlx::query(&format!("DELETE FROM {table}"))
+    let rows = match touched {
+        None => {
+            for table in ["entities", "relations", "entities_fts"] {
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            sqlx::query("SELECT source, entity_key, body FROM source_entities")
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        Some(touched) => {
+            let touched = to_json(&touched);
+            sqlx::query(
+                "CREATE TEMP TABLE IF NOT EXISTS remerged (entity_key TEXT PRIMARY KEY) WITHOUT ROWID",
+            )
             .execute(&mut **tx)
             .await?;
-    }
+            sqlx::query("DELETE FROM temp.remerged")
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO temp.remerged SELECT value FROM json_each(?1)
+                 UNION SELECT entity_key FROM entities WHERE owner_key IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(&touched)
+            .execute(&mut **tx)
+            .await?;
+            for delete in [
+                "DELETE FROM entities_fts WHERE rowid IN
+                    (SELECT e.rowid FROM entities e JOIN temp.remerged t USING (entity_key))",
+                "DELETE FROM entities WHERE entity_key IN (SELECT entity_key FROM temp.remerged)",
+                "DELETE FROM relations WHERE declared_by IN (SELECT entity_key FROM temp.remerged)",
+            ] {
+                sqlx::query(delete).execute(&mut **tx).await?;
+            }
+            sqlx::query(
+                "SELECT s.source, s.entity_key, s.body FROM source_entities s
+                 JOIN temp.remerged t USING (entity_key)",
+            )
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
     let rank: HashMap<&str, usize> = precedence
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    let rows = sqlx::query("SELECT source, entity_key, body FROM source_entities")
-        .fetch_all(&mut **tx)
-        .await?;
     let mut reports: BTreeMap<String, Vec<SourcedEntity>> = BTreeMap::new();
     for row in rows {
         let source: String = row.get("source");
@@ -431,13 +608,26 @@ async fn rebuild_merged(
             });
     }
     let merged: Vec<_> = reports.into_values().filter_map(merge_reports).collect();
-    let keys: HashSet<String> = merged.iter().map(|m| m.entity.entity_ref().key()).collect();
+    let owners: HashSet<String> = merged
+        .iter()
+        .filter_map(|m| m.entity.owner_ref().map(|r| r.key()))
+        .collect();
+    let existing_owners: HashSet<String> = sqlx::query_scalar(
+        "SELECT DISTINCT entity_key FROM source_entities WHERE entity_key IN (SELECT value FROM json_each(?))",
+    )
+    .bind(to_json(&owners))
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
 
     for m in &merged {
         let e = &m.entity;
         let key = e.entity_ref().key();
         let owner_key = e.owner_ref().map(|r| r.key());
-        let owner_exists = owner_key.as_ref().is_some_and(|k| keys.contains(k));
+        let owner_exists = owner_key
+            .as_ref()
+            .is_some_and(|k| existing_owners.contains(k));
         let gaps = ownership_gaps(e, owner_exists);
         let rowid = sqlx::query(
             "INSERT INTO entities (entity_key, kind, namespace, name, search_name, title, description, spec_type,
@@ -481,10 +671,11 @@ async fn rebuild_merged(
             .execute(&mut **tx)
             .await?;
         for relation in relations_of(e).0 {
-            sqlx::query("INSERT OR IGNORE INTO relations (source_key, relation, target_key) VALUES (?, ?, ?)")
+            sqlx::query("INSERT OR IGNORE INTO relations (source_key, relation, target_key, declared_by) VALUES (?, ?, ?, ?)")
                 .bind(&relation.source)
                 .bind(relation.relation.as_str())
                 .bind(&relation.target)
+                .bind(&key)
                 .execute(&mut **tx)
                 .await?;
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncStateRow};
+pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow};
 
 /// Why the cache could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,9 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Held by every write. SQLite takes one writer at a time anyway; queueing here instead of
+    /// on its lock means a long rebuild never runs another writer into the busy timeout.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
@@ -56,7 +59,7 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
         Self::connect(options, 4)
             .await
@@ -83,7 +86,10 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: Default::default(),
+        })
     }
 }
 

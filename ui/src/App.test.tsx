@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "./App";
-import { fakeIpc, row } from "./test/fixtures";
+import { fakeIpc, row, source } from "./test/fixtures";
 
 describe("App", () => {
   it("opens on my team, switches teams, opens a service and goes back with Escape", async () => {
@@ -46,7 +46,7 @@ describe("App", () => {
     let services = [row("checkout-api")];
     const { ipc, handlers } = fakeIpc({
       teamServices: async () => services,
-      syncNow: async () => [{ source: "catalog", landed: false, items: 0, problems: ["catalog: 500 Internal Server Error"] }],
+      syncNow: async () => [{ source: "catalog", landed: false, items: 0, rows_written: 0, requests: 4, problems: ["catalog: 500 Internal Server Error"] }],
     });
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelectorAll(".body .row")).toHaveLength(1));
@@ -56,5 +56,36 @@ describe("App", () => {
 
     fireEvent.click(screen.getByText("Refresh"));
     expect((await screen.findByRole("alert")).textContent).toContain("catalog: 500 Internal Server Error");
+  });
+
+  it("opens the Sources screen from the sidebar and the status bar, and syncs one source from it", async () => {
+    const synced: (string | null)[] = [];
+    const { ipc } = fakeIpc({
+      sources: async () => [source({ name: "catalog" }), source({ name: "files", kind: "catalog-files", health: "failing", consecutive_failures: 1, last_error: "files: x" })],
+      syncNow: async (s) => (synced.push(s), []),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelectorAll(".body .row").length).toBeGreaterThan(0));
+    expect(container.querySelector("[data-team='sources'] .dot.failing")).toBeTruthy();
+    fireEvent.click(container.querySelector("[data-source='files']")!);
+    await screen.findByRole("heading", { name: "Sources" });
+    fireEvent.click(container.querySelector("[data-sync='files']")!);
+    await waitFor(() => expect(synced).toEqual(["files"]));
+    fireEvent.click(container.querySelector("[data-team='checkout']")!);
+    await waitFor(() => expect(container.querySelectorAll(".body .row").length).toBeGreaterThan(0));
+    fireEvent.click(container.querySelector("[data-team='sources']")!);
+    await screen.findByRole("heading", { name: "Sources" });
+  });
+
+  it("warns on the team and service screens when their data is stale", async () => {
+    const old = new Date(Date.now() - 4 * 3600 * 1000).toISOString();
+    const { ipc } = fakeIpc({
+      sources: async () => [source({ name: "catalog", health: "failing", data_stale: true, consecutive_failures: 9, last_success: old, last_error: "catalog: cannot connect" })],
+    });
+    const { container } = render(<App ipc={ipc} />);
+    expect((await screen.findByRole("status")).textContent).toContain("Data from catalog is 4h00m old");
+    fireEvent.click(await screen.findByText("checkout-api"));
+    await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
+    expect(screen.getByRole("status").textContent).toContain("last sync failed: catalog: cannot connect");
   });
 });

@@ -3,7 +3,10 @@ import { Palette } from "./components/Palette";
 import { ServicePage } from "./components/ServicePage";
 import { ServiceTable } from "./components/ServiceTable";
 import { Sidebar, type Selection } from "./components/Sidebar";
+import { Sources } from "./components/Sources";
+import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
+import { staleSources, worstHealth } from "./lib/format";
 import {
   errorMessage,
   type EntitySummary,
@@ -26,7 +29,8 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [sources, setSources] = useState<SourceStatus[]>([]);
   const [identity, setIdentity] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
-  const [syncing, setSyncing] = useState(false);
+  // Sources with a manual sync in flight; "*" while all of them sync.
+  const [syncing, setSyncing] = useState<Set<string>>(new Set());
   const [paletteOpen, setPaletteOpen] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
@@ -40,12 +44,8 @@ export function App({ ipc }: { ipc: Ipc }) {
   useEffect(() => {
     ipc.identity().then(setIdentity, fail);
     const unsubscribers = [
-      ipc.onSyncProgress((p) => {
-        setSyncing(true);
-        setProgress((all) => ({ ...all, [p.source]: p }));
-      }),
+      ipc.onSyncProgress((p) => setProgress((all) => ({ ...all, [p.source]: p }))),
       ipc.onCacheChanged(() => {
-        setSyncing(false);
         setProgress({});
         setGeneration((g) => g + 1);
       }),
@@ -67,7 +67,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, [generation]);
 
   useEffect(() => {
-    if (!selection) return;
+    if (!selection || selection.kind === "sources") return;
     const load = selection.kind === "team" ? ipc.teamServices(selection.key) : ipc.orphanedServices();
     load.then(setServices, fail);
   }, [selection, generation]);
@@ -120,17 +120,30 @@ export function App({ ipc }: { ipc: Ipc }) {
     setServiceKey(hit.kind === "component" ? hit.key : null);
   };
 
-  const refresh = () => {
-    setSyncing(true);
+  const sync = (source: string | null) => {
+    const key = source ?? "*";
+    setSyncing((all) => new Set(all).add(key));
     setError(null);
-    ipc.syncNow().then((reports) => {
+    const done = () =>
+      setSyncing((all) => {
+        const rest = new Set(all);
+        rest.delete(key);
+        return rest;
+      });
+    ipc.syncNow(source).then((reports) => {
+      done();
       const failed = reports.flatMap((r) => (r.landed ? [] : r.problems));
       if (failed.length) setError(failed[0]);
-    }, fail);
+    }, (e) => {
+      done();
+      fail(e);
+    });
   };
+  const openSources = () => selectTeam({ kind: "sources" });
 
   const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
   const heading = selection?.kind === "orphans" ? "Orphaned services" : (team?.title ?? "");
+  const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
   return (
     <div class="app">
@@ -149,9 +162,18 @@ export function App({ ipc }: { ipc: Ipc }) {
           </button>
         </div>
       )}
-      <Sidebar teams={teams} orphanCount={orphans.length} selection={selection} onSelect={selectTeam} />
+      <Sidebar
+        teams={teams}
+        orphanCount={orphans.length}
+        sourcesHealth={worstHealth(sources)}
+        selection={selection}
+        onSelect={selectTeam}
+      />
       <main class="main">
-        {serviceKey && detail ? (
+        {selection?.kind !== "sources" && <StaleNotice stale={stale} now={now} onOpenSources={openSources} />}
+        {selection?.kind === "sources" ? (
+          <Sources sources={sources} progress={progress} syncing={syncing} now={now} onSync={sync} />
+        ) : serviceKey && detail ? (
           <ServicePage
             detail={detail}
             onOpenEntity={openEntity}
@@ -182,10 +204,17 @@ export function App({ ipc }: { ipc: Ipc }) {
             />
           </>
         ) : (
-          <p class="muted pad">{syncing ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
+          <p class="muted pad">{syncing.size > 0 ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
         )}
       </main>
-      <StatusBar sources={sources} progress={progress} syncing={syncing} now={now} onRefresh={refresh} />
+      <StatusBar
+        sources={sources}
+        progress={progress}
+        syncing={syncing.size > 0}
+        now={now}
+        onRefresh={() => sync(null)}
+        onOpenSources={openSources}
+      />
       {paletteOpen && <Palette search={ipc.search} onPick={pick} onClose={() => setPaletteOpen(false)} />}
     </div>
   );

@@ -1,16 +1,18 @@
-import type { TeamSummary } from "../ipc";
+import type { Health, TeamSummary } from "../ipc";
 
-export type Selection = { kind: "team"; key: string } | { kind: "orphans" };
+export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" };
 
 interface Props {
   teams: TeamSummary[];
   orphanCount: number;
+  /** The worst badge among the sources, shown beside "Sources". */
+  sourcesHealth: Health;
   selection: Selection | null;
   onSelect(selection: Selection): void;
 }
 
 /** Teams, mine first under their own heading, then the rest, then services nobody owns. */
-export function Sidebar({ teams, orphanCount, selection, onSelect }: Props) {
+export function Sidebar({ teams, orphanCount, sourcesHealth, selection, onSelect }: Props) {
   const mine = teams.filter((t) => t.is_mine);
   const others = teams.filter((t) => !t.is_mine);
   const isSelected = (key: string) => selection?.kind === "team" && selection.key === key;
@@ -54,6 +56,19 @@ export function Sidebar({ teams, orphanCount, selection, onSelect }: Props) {
           >
             <span class="team-title">Orphaned services</span>
             <span class={orphanCount > 0 ? "team-gaps danger" : "team-count"}>{orphanCount}</span>
+          </button>
+        </li>
+      </ul>
+      <h2>Data</h2>
+      <ul>
+        <li>
+          <button
+            class={`team${selection?.kind === "sources" ? " selected" : ""}`}
+            data-team="sources"
+            onClick={() => onSelect({ kind: "sources" })}
+          >
+            <span class="team-title">Sources</span>
+            <span class={`dot ${sourcesHealth}`} title={sourcesHealth} />
           </button>
         </li>
       </ul>

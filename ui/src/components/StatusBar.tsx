@@ -1,5 +1,5 @@
 import type { SourceStatus, SyncProgress } from "../ipc";
-import { ageOf, sourceHealth } from "../lib/format";
+import { ageOf, healthText } from "../lib/format";
 
 interface Props {
   sources: SourceStatus[];
@@ -7,39 +7,37 @@ interface Props {
   syncing: boolean;
   now: number;
   onRefresh(): void;
+  onOpenSources(): void;
 }
 
-const HEALTH_TEXT = {
-  fresh: "fresh",
-  stale: "stale",
-  failing: "failing",
-  never: "never synced",
-  unsupported: "not synced by this version",
-} as const;
-
-/** Each source's health and age at a glance; a failing source shows its error's first line, all of it on hover. */
-export function StatusBar({ sources, progress, syncing, now, onRefresh }: Props) {
+/** Each source's badge and age at a glance; a failing source shows its error's first line, all of it on hover. */
+export function StatusBar({ sources, progress, syncing, now, onRefresh, onOpenSources }: Props) {
   return (
     <footer class="statusbar" aria-label="Sources">
       {sources.map((s) => {
-        const health = sourceHealth(s, now);
         const p = progress[s.name];
         const age = ageOf(s.last_success, now);
         return (
-          <span key={s.name} class={`source ${health}`} data-source={s.name} title={s.last_error ?? undefined}>
+          <button
+            key={s.name}
+            class={`source ${s.health}`}
+            data-source={s.name}
+            title={s.last_error ?? "Open the Sources screen"}
+            onClick={onOpenSources}
+          >
             <span class="dot" aria-hidden="true" />
             <strong>{s.name}</strong>
-            <span>{HEALTH_TEXT[health]}</span>
+            <span>{healthText(s)}</span>
             {age && <span class="muted">synced {age} ago</span>}
             <span class="muted">{s.item_count} items</span>
-            {syncing && p && (
+            {p && (
               <span class="muted">
                 · page {p.pages}, {p.items}
                 {p.total !== null ? `/${p.total}` : ""}
               </span>
             )}
-            {health === "failing" && s.last_error && <span class="error-text">{s.last_error.split("\n")[0]}</span>}
-          </span>
+            {s.health === "failing" && s.last_error && <span class="error-text">{s.last_error.split("\n")[0]}</span>}
+          </button>
         );
       })}
       <button class="refresh" onClick={onRefresh} disabled={syncing}>

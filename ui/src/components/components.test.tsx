@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from "vitest";
 import { Palette } from "./Palette";
 import { ServicePage } from "./ServicePage";
 import { filterAndSort, ServiceTable } from "./ServiceTable";
+import { Sources } from "./Sources";
+import { StaleNotice } from "./StaleNotice";
 import { StatusBar } from "./StatusBar";
 import { detail, row, source, XSS } from "../test/fixtures";
 
@@ -165,24 +167,95 @@ describe("Palette", () => {
 });
 
 describe("StatusBar", () => {
-  it("shows each source's health, age and a failing source's error", () => {
+  it("shows each source's badge, age and a failing source's error, and opens Sources", () => {
     const now = Date.parse("2026-11-26T02:13:00Z");
     const ago = (s: number) => new Date(now - s * 1000).toISOString();
+    const onOpenSources = vi.fn();
     const { container } = render(
       <StatusBar
         now={now}
         syncing={false}
         progress={{}}
         onRefresh={() => undefined}
+        onOpenSources={onOpenSources}
         sources={[
           source({ name: "catalog", last_success: ago(120), last_attempt: ago(120) }),
-          source({ name: "files", last_success: ago(3600), last_attempt: ago(5), last_error: "files: cannot open catalog directory /x" }),
+          source({
+            name: "files",
+            health: "failing",
+            consecutive_failures: 2,
+            last_success: ago(3600),
+            last_attempt: ago(5),
+            last_error: "files: cannot open catalog directory /x",
+          }),
         ]}
       />,
     );
     expect(container.querySelector("[data-source='catalog']")!.className).toContain("fresh");
     expect(screen.getByText("synced 2m ago")).toBeTruthy();
     expect(container.querySelector("[data-source='files']")!.className).toContain("failing");
+    expect(screen.getByText("failing ×2")).toBeTruthy();
     expect(screen.getByText("files: cannot open catalog directory /x")).toBeTruthy();
+    fireEvent.click(container.querySelector("[data-source='files']")!);
+    expect(onOpenSources).toHaveBeenCalled();
+  });
+});
+
+describe("Sources", () => {
+  const now = Date.parse("2026-11-26T02:13:00Z");
+  const ago = (s: number) => new Date(now - s * 1000).toISOString();
+  const sources = [
+    source({ name: "catalog", last_success: ago(30), requests_last_hour: 57, last_requests: 29, last_rows_written: 0, last_duration_ms: 1830,
+      quota: { limit: 900, remaining: 0, resets_at: "2026-11-26T02:31:00Z" } }),
+    source({ name: "files", kind: "catalog-files", health: "failing", consecutive_failures: 3, last_success: null,
+      last_rows_written: null, last_error: `files: cannot open catalog directory /x\n${XSS}` }),
+  ];
+
+  it("shows health, cost, budget and the whole error, inert", () => {
+    const { container } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} />);
+    const catalog = container.querySelector("[data-source-row='catalog']")!;
+    expect(catalog.textContent).toContain("30s ago");
+    expect(catalog.textContent).toContain("1.8 s · 29 requests");
+    expect(catalog.textContent).toContain("nothing new");
+    expect(catalog.textContent).toContain("57 in the last hour");
+    expect(catalog.textContent).toMatch(/0\/900 left until \d\d:31:00/);
+    const files = container.querySelector("[data-source-row='files']")!;
+    expect(files.textContent).toContain("failing ×3");
+    expect(files.textContent).toContain("never");
+    expect(screen.getByText("Failed 3 times in a row; the cache keeps the last good data.")).toBeTruthy();
+    expect(container.querySelector(".source-error")!.textContent).toContain("<script>");
+    expect(container.querySelector("script, img")).toBeNull();
+    expect((window as any).__pwned).toBeUndefined();
+  });
+
+  it("syncs one source or all, and shows a running sync's progress", () => {
+    const onSync = vi.fn();
+    const { container, rerender } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={onSync} />);
+    fireEvent.click(container.querySelector("[data-sync='files']")!);
+    expect(onSync).toHaveBeenCalledWith("files");
+    fireEvent.click(screen.getByText("Sync all"));
+    expect(onSync).toHaveBeenCalledWith(null);
+    rerender(
+      <Sources sources={sources} progress={{ files: { source: "files", pages: 2, items: 40, total: 90 } }} syncing={new Set(["files"])} now={now} onSync={onSync} />,
+    );
+    const button = container.querySelector<HTMLButtonElement>("[data-sync='files']")!;
+    expect(button.textContent).toBe("page 2, 40/90");
+    expect(button.disabled).toBe(true);
+    expect(container.querySelector<HTMLButtonElement>("[data-sync='catalog']")!.disabled).toBe(false);
+  });
+});
+
+describe("StaleNotice", () => {
+  it("says how old the data is and why, and is absent when nothing is stale", () => {
+    const now = Date.parse("2026-11-26T02:13:00Z");
+    const stale = source({ name: "catalog", data_stale: true, consecutive_failures: 4, last_success: new Date(now - 7500 * 1000).toISOString(),
+      last_error: "catalog: cannot connect (backstage.example.com); the cached data is kept" });
+    const onOpen = vi.fn();
+    const { container, rerender } = render(<StaleNotice stale={[stale]} now={now} onOpenSources={onOpen} />);
+    expect(container.textContent).toContain("Data from catalog is 2h05m old (it syncs every 1m) — last sync failed: catalog: cannot connect");
+    fireEvent.click(screen.getByText("Sources"));
+    expect(onOpen).toHaveBeenCalled();
+    rerender(<StaleNotice stale={[]} now={now} onOpenSources={onOpen} />);
+    expect(container.querySelector(".stale-notice")).toBeNull();
   });
 });

@@ -13,6 +13,8 @@ import type { TeamSummary } from "./bindings/TeamSummary";
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary };
 export type { EntitySummary } from "./bindings/EntitySummary";
 export type { Gap } from "./bindings/Gap";
+export type { Health } from "./bindings/Health";
+export type { Quota } from "./bindings/Quota";
 export type { Link } from "./bindings/Link";
 
 /** The shape of errors the shell returns (`src-tauri/src/error.rs`). */
@@ -28,7 +30,8 @@ export interface Ipc {
   search(text: string): Promise<SearchHit[]>;
   sources(): Promise<SourceStatus[]>;
   identity(): Promise<string | null>;
-  syncNow(): Promise<SyncReport[]>;
+  /** Syncs one source, or all of them when `source` is null. */
+  syncNow(source: string | null): Promise<SyncReport[]>;
   uiReady(): Promise<void>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
@@ -42,7 +45,7 @@ export const tauriIpc: Ipc = {
   search: (text) => invoke("search", { text }),
   sources: () => invoke("sources"),
   identity: () => invoke("identity"),
-  syncNow: () => invoke("sync_now"),
+  syncNow: (source) => invoke("sync_now", { source }),
   uiReady: () => invoke("ui_ready"),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),

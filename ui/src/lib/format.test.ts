@@ -1,18 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatAge, sourceHealth } from "./format";
-import type { SourceStatus } from "../ipc";
-
-const base: SourceStatus = {
-  name: "catalog",
-  kind: "backstage",
-  supported: true,
-  interval_secs: 60,
-  last_attempt: null,
-  last_success: null,
-  last_error: null,
-  item_count: 0,
-};
-const now = Date.parse("2026-11-26T02:13:00Z");
+import { formatAge, healthText, staleSources } from "./format";
+import { source } from "../test/fixtures";
 
 describe("formatAge", () => {
   it("picks the largest sensible unit", () => {
@@ -24,24 +12,26 @@ describe("formatAge", () => {
   });
 });
 
-describe("sourceHealth", () => {
-  const at = (secondsAgo: number) => new Date(now - secondsAgo * 1000).toISOString();
-  it("is fresh within three intervals and stale after", () => {
-    const s = { ...base, interval_secs: 60, last_attempt: at(100), last_success: at(100) };
-    expect(sourceHealth(s, now)).toBe("fresh");
-    expect(sourceHealth({ ...s, last_success: at(181), last_attempt: at(181) }, now)).toBe("stale");
+describe("healthText", () => {
+  it("says until when a rate-limited source waits", () => {
+    const text = healthText(source({ health: "rate-limited", retry_after: "2026-11-26T02:31:10Z" }));
+    expect(text).toMatch(/^rate limited · next sync \d\d:31:10$/);
   });
-  it("is failing when the last attempt failed after the last success", () => {
-    const s = { ...base, interval_secs: 60, last_success: at(100), last_attempt: at(10), last_error: "catalog: 500" };
-    expect(sourceHealth(s, now)).toBe("failing");
+  it("counts failures in a row", () => {
+    expect(healthText(source({ health: "failing", consecutive_failures: 3 }))).toBe("failing ×3");
+    expect(healthText(source({ health: "failing", consecutive_failures: 1 }))).toBe("failing");
+    expect(healthText(source({ health: "never" }))).toBe("never synced");
   });
-  it("keeps a landed sync with document problems fresh", () => {
-    const t = at(10);
-    const s = { ...base, interval_secs: 60, last_success: t, last_attempt: t, last_error: "a.yaml line 3: invalid YAML" };
-    expect(sourceHealth(s, now)).toBe("fresh");
-  });
-  it("knows never-synced and unsupported sources", () => {
-    expect(sourceHealth({ ...base, interval_secs: 60 }, now)).toBe("never");
-    expect(sourceHealth({ ...base, interval_secs: 60, supported: false }, now)).toBe("unsupported");
+});
+
+describe("staleSources", () => {
+  it("keeps the stale sources that feed the screen and hold data", () => {
+    const sources = [
+      source({ name: "catalog", data_stale: true }),
+      source({ name: "files", data_stale: false }),
+      source({ name: "empty", data_stale: true, last_success: null }),
+    ];
+    expect(staleSources(sources).map((s) => s.name)).toEqual(["catalog"]);
+    expect(staleSources(sources, ["files"])).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { Gap, SourceStatus } from "../ipc";
+import type { Gap, Health, SourceStatus } from "../ipc";
 
 export const GAP_LABELS: Record<Gap, string> = {
   "no-owner": "No owner",
@@ -18,22 +18,46 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
-export type Health = "fresh" | "stale" | "failing" | "never" | "unsupported";
+export const HEALTH_LABELS: Record<Health, string> = {
+  fresh: "fresh",
+  stale: "stale",
+  "rate-limited": "rate limited",
+  failing: "failing",
+  never: "never synced",
+  unsupported: "not synced by this version",
+};
 
-/**
- * Fresh while the last success is younger than three intervals; failing when the last attempt
- * ended in an error and nothing has landed since.
- */
-export function sourceHealth(source: SourceStatus, now: number): Health {
-  if (!source.supported) return "unsupported";
-  const success = source.last_success ? Date.parse(source.last_success) : null;
-  const attempt = source.last_attempt ? Date.parse(source.last_attempt) : null;
-  const failedSinceSuccess = source.last_error !== null && attempt !== null && (success === null || attempt > success);
-  if (failedSinceSuccess) return "failing";
-  if (success === null) return "never";
-  return now - success > source.interval_secs * 3 * 1000 ? "stale" : "fresh";
+/** The badge's words: a wait says until when, a failure how many times in a row. */
+export function healthText(source: SourceStatus): string {
+  if (source.health === "rate-limited" && source.retry_after) return `rate limited · next sync ${clockTime(source.retry_after)}`;
+  if (source.health === "failing" && source.consecutive_failures > 1) return `failing ×${source.consecutive_failures}`;
+  return HEALTH_LABELS[source.health];
+}
+
+/** Local wall-clock time, "02:31:10". */
+export function clockTime(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+/** Sources whose data a screen shows and that is older than three intervals. */
+export function staleSources(sources: SourceStatus[], feeding?: string[]): SourceStatus[] {
+  return sources.filter((s) => s.data_stale && s.last_success !== null && (!feeding || feeding.includes(s.name)));
 }
 
 export function ageOf(iso: string | null, now: number): string | null {
   return iso ? formatAge((now - Date.parse(iso)) / 1000) : null;
+}
+
+/** "30s", "5m", "1h": how a sync interval is written in the config. */
+export function formatInterval(secs: number): string {
+  if (secs % 3600 === 0) return `${secs / 3600}h`;
+  if (secs % 60 === 0) return `${secs / 60}m`;
+  return `${secs}s`;
+}
+
+const HEALTH_ORDER: Health[] = ["failing", "rate-limited", "stale", "never", "fresh", "unsupported"];
+
+/** The badge that most needs attention among `sources`. */
+export function worstHealth(sources: SourceStatus[]): Health {
+  return HEALTH_ORDER.find((h) => sources.some((s) => s.health === h)) ?? "unsupported";
 }

@@ -23,7 +23,12 @@ export function detail(name: string, extra: Partial<ServiceDetail> = {}): Servic
 
 export function source(extra: Partial<SourceStatus> = {}): SourceStatus {
   const now = new Date().toISOString();
-  return { name: "catalog", kind: "backstage", supported: true, interval_secs: 60, last_attempt: now, last_success: now, last_error: null, item_count: 141, ...extra };
+  return {
+    name: "catalog", kind: "backstage", supported: true, interval_secs: 60, health: "fresh", data_stale: false,
+    last_attempt: now, last_success: now, next_sync: now, retry_after: null, consecutive_failures: 0, last_error: null,
+    item_count: 141, requests_last_hour: 3, last_requests: 1, last_rows_written: 0, last_duration_ms: 42, quota: null,
+    ...extra,
+  };
 }
 
 /** A fake shell: answers from fixed data and lets the test fire events. */

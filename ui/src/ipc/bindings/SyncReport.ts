@@ -17,6 +17,14 @@ landed: boolean,
  */
 items: number, 
 /**
+ * Cache rows written: 0 when the source had nothing new.
+ */
+rows_written: number, 
+/**
+ * Requests made to the platform.
+ */
+requests: number, 
+/**
  * Problems that cost single documents, or the error that stopped the sync.
  */
 problems: Array<string>, };

@@ -1,0 +1,359 @@
+//! The one way connectors make requests: idempotent reads retried with exponential backoff and
+//! jitter, `429`/`Retry-After` and the platforms' rate-limit headers honoured, bodies
+//! size-limited, every request counted for the source's budget.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+
+use super::{transport_error, ConnectorError, FailureKind};
+use crate::api::Quota;
+
+/// Retries after the first try, for failures that may pass: no answer, 5xx, 429, a cut body.
+const RETRIES: usize = 3;
+/// First backoff; each retry doubles it, with jitter.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest backoff between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// A platform asking for a longer wait than this (or than the source's request timeout, if
+/// shorter) fails the sync and sets the next one after the wait, instead of holding the sync
+/// and the source's slot that long.
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
+/// The largest answer read. A page of any platform we read is a few MB at most; anything
+/// larger is a misbehaving server, and reading it would cost memory, not data.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Counts a sync's requests and keeps the platform's last word on its rate limit. Shared by
+/// the tries of one sync, so it lives outside each request.
+#[derive(Debug, Default)]
+pub struct RequestMeter {
+    state: Mutex<MeterState>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct MeterState {
+    requests: i64,
+    quota: Option<Quota>,
+}
+
+impl RequestMeter {
+    /// Requests made so far, retries included.
+    pub fn requests(&self) -> i64 {
+        self.lock().requests
+    }
+
+    /// The rate limit the platform last reported, if any answer carried one.
+    pub fn quota(&self) -> Option<Quota> {
+        self.lock().quota
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MeterState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// An answer whose body was read whole. Its status may be any but 429 and 5xx, which are
+/// retried and, if they persist, returned as [`Failed::Status`].
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: bytes::Bytes,
+}
+
+impl Answer {
+    /// The `Content-Type`, or "" when none was sent.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Why a read failed after its retries.
+#[derive(Debug)]
+pub enum Failed {
+    /// The platform kept answering 429 or 5xx (the last answer), or asked for a longer wait
+    /// than a sync holds for; `retry_after` is when it allows the next request.
+    Status {
+        /// The last answer.
+        answer: Answer,
+        /// When the platform allows the next request, if it said.
+        retry_after: Option<DateTime<Utc>>,
+    },
+    /// No usable answer: the connection, a timeout, a cut or oversized body.
+    Transport(ConnectorError),
+}
+
+/// Where and how a connector reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    /// The source's name, for errors.
+    pub source_name: &'a str,
+    /// The whole time one try may take.
+    pub timeout: Duration,
+    /// The sync's meter.
+    pub meter: &'a RequestMeter,
+}
+
+impl Reader<'_> {
+    /// Sends the request `build` makes (again for each try) and reads its body.
+    pub async fn get(
+        &self,
+        url: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, Failed> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(FIRST_BACKOFF)
+            .with_max_delay(MAX_BACKOFF)
+            .with_max_times(RETRIES)
+            .with_jitter();
+        (|| self.try_once(url, &build))
+            .retry(backoff)
+            .when(Failed::may_pass)
+            // The platform's own wait wins over our backoff; a wait too long for a sync
+            // stops the retries.
+            .adjust(|failed, backoff| match failed.platform_wait() {
+                Some(wait) if wait > MAX_INLINE_WAIT.min(self.timeout) => None,
+                Some(wait) => Some(wait),
+                None => backoff,
+            })
+            .notify(|failed, wait| {
+                tracing::debug!(source = self.source_name, ?wait, failure = %failed.summary(), "retrying")
+            })
+            .await
+    }
+
+    async fn try_once(
+        &self,
+        url: &str,
+        build: &impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, Failed> {
+        let sent = build().timeout(self.timeout).send().await;
+        self.meter.lock().requests += 1;
+        let mut response =
+            sent.map_err(|e| Failed::Transport(transport_error(self.source_name, url, &e)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let quota = quota_of(&headers, Utc::now());
+        if quota.is_some() {
+            self.meter.lock().quota = quota;
+        }
+        let mut body = bytes::BytesMut::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(Failed::Transport(ConnectorError::new(
+                            self.source_name,
+                            FailureKind::Malformed,
+                            format!(
+                                "the answer from {url} is larger than {} MB; nothing was replaced",
+                                MAX_BODY_BYTES / (1024 * 1024)
+                            ),
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Failed::Transport(transport_error(
+                        self.source_name,
+                        url,
+                        &e,
+                    )))
+                }
+            }
+        }
+        let answer = Answer {
+            status,
+            headers,
+            body: body.freeze(),
+        };
+        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::FORBIDDEN && quota.is_some_and(|q| q.remaining == 0));
+        if rate_limited || status.is_server_error() {
+            let retry_after =
+                wait_asked(&answer.headers, quota, Utc::now()).map(|wait| Utc::now() + wait);
+            return Err(Failed::Status {
+                answer,
+                retry_after,
+            });
+        }
+        Ok(answer)
+    }
+}
+
+impl Failed {
+    fn may_pass(&self) -> bool {
+        match self {
+            Self::Status { .. } => true,
+            Self::Transport(e) => matches!(
+                e.kind,
+                FailureKind::Network | FailureKind::Timeout | FailureKind::Truncated
+            ),
+        }
+    }
+
+    fn platform_wait(&self) -> Option<Duration> {
+        match self {
+            Self::Status {
+                retry_after: Some(at),
+                ..
+            } => Some((*at - Utc::now()).to_std().unwrap_or_default()),
+            _ => None,
+        }
+    }
+
+    fn summary(&self) -> String {
+        match self {
+            Self::Status { answer, .. } => answer.status.to_string(),
+            Self::Transport(e) => e.message.clone(),
+        }
+    }
+}
+
+/// The rate limit an answer reports: GitHub's `X-RateLimit-*` (reset as epoch seconds) or the
+/// IETF draft's `RateLimit-*` that PagerDuty and others send (reset as seconds from now).
+pub fn quota_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Quota> {
+    let number = |name: &str| -> Option<i64> {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .split([',', ';'])
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    if let Some(remaining) = number("x-ratelimit-remaining") {
+        return Some(Quota {
+            limit: number("x-ratelimit-limit"),
+            remaining,
+            resets_at: number("x-ratelimit-reset").and_then(|s| DateTime::from_timestamp(s, 0)),
+        });
+    }
+    let remaining = number("ratelimit-remaining")?;
+    Some(Quota {
+        limit: number("ratelimit-limit"),
+        remaining,
+        resets_at: number("ratelimit-reset").map(|s| now + chrono::Duration::seconds(s)),
+    })
+}
+
+/// How long the platform asks us to wait: `Retry-After` (seconds or an HTTP date), else the
+/// time until its quota resets when none is left.
+pub fn wait_asked(
+    headers: &HeaderMap,
+    quota: Option<Quota>,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|text| {
+            let text = text.trim();
+            text.parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
+                .or_else(|| {
+                    DateTime::parse_from_rfc2822(text)
+                        .ok()
+                        .map(|at| (at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
+                })
+        });
+    retry_after.or_else(|| {
+        let quota = quota.filter(|q| q.remaining == 0)?;
+        Some((quota.resets_at? - now).to_std().unwrap_or_default())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    reqwest::header::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn reads_githubs_and_the_ietf_rate_limit_headers() {
+        let github = headers(&[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "4987"),
+            ("x-ratelimit-reset", "1800000600"),
+        ]);
+        assert_eq!(
+            quota_of(&github, now()),
+            Some(Quota {
+                limit: Some(5000),
+                remaining: 4987,
+                resets_at: DateTime::from_timestamp(1_800_000_600, 0)
+            })
+        );
+        let draft = headers(&[
+            ("ratelimit-limit", "960"),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "42"),
+        ]);
+        let quota = quota_of(&draft, now()).unwrap();
+        assert_eq!((quota.limit, quota.remaining), (Some(960), 0));
+        assert_eq!(quota.resets_at, Some(now() + chrono::Duration::seconds(42)));
+        assert_eq!(quota_of(&headers(&[]), now()), None);
+    }
+
+    #[test]
+    fn the_wait_comes_from_retry_after_else_from_an_exhausted_quota() {
+        assert_eq!(
+            wait_asked(&headers(&[("retry-after", "7")]), None, now()),
+            Some(Duration::from_secs(7))
+        );
+        let date = (now() + chrono::Duration::seconds(90)).to_rfc2822();
+        assert_eq!(
+            wait_asked(&headers(&[("retry-after", &date)]), None, now()),
+            Some(Duration::from_secs(90))
+        );
+        let exhausted = Quota {
+            limit: Some(5000),
+            remaining: 0,
+            resets_at: Some(now() + chrono::Duration::seconds(300)),
+        };
+        assert_eq!(
+            wait_asked(&headers(&[]), Some(exhausted), now()),
+            Some(Duration::from_secs(300))
+        );
+        let left = Quota {
+            remaining: 3,
+            ..exhausted
+        };
+        assert_eq!(wait_asked(&headers(&[]), Some(left), now()), None);
+        assert_eq!(
+            wait_asked(&headers(&[("retry-after", "soon")]), None, now()),
+            None
+        );
+    }
+}

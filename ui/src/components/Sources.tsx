@@ -1,0 +1,122 @@
+import type { SourceStatus, SyncProgress } from "../ipc";
+import { ageOf, clockTime, formatInterval, healthText } from "../lib/format";
+
+interface Props {
+  sources: SourceStatus[];
+  progress: Record<string, SyncProgress>;
+  /** Sources with a manual sync in flight ("*" for all). */
+  syncing: Set<string>;
+  now: number;
+  onSync(source: string | null): void;
+}
+
+/** Every source's health, cost and last error in full, with a sync button each. */
+export function Sources({ sources, progress, syncing, now, onSync }: Props) {
+  const busy = (name: string) => syncing.has(name) || syncing.has("*");
+  return (
+    <section class="sources-screen" aria-label="Sources">
+      <div class="team-head">
+        <h1>Sources</h1>
+        <span class="muted">Every screen answers from the cache; this is how old it is and why.</span>
+        <button class="primary" onClick={() => onSync(null)} disabled={syncing.size > 0}>
+          {syncing.has("*") ? "Syncing all…" : "Sync all"}
+        </button>
+      </div>
+      <table class="sources-table">
+        <thead>
+          <tr>
+            <th>Source</th>
+            <th>Health</th>
+            <th>Last success</th>
+            <th>Next sync</th>
+            <th class="num">Rows</th>
+            <th>Last sync</th>
+            <th>Requests</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {sources.map((s) => {
+            const p = progress[s.name];
+            return (
+              <>
+                <tr key={s.name} class={`source-row ${s.health}`} data-source-row={s.name}>
+                  <td>
+                    <strong>{s.name}</strong>
+                    <div class="muted">
+                      {s.kind} · every {formatInterval(s.interval_secs)}
+                    </div>
+                  </td>
+                  <td>
+                    <span class={`badge ${s.health}`}>{healthText(s)}</span>
+                  </td>
+                  <td>
+                    {s.last_success ? (
+                      <>
+                        {ageOf(s.last_success, now)} ago
+                        <div class="muted">{clockTime(s.last_success)}</div>
+                      </>
+                    ) : (
+                      <span class="muted">never</span>
+                    )}
+                  </td>
+                  <td>{s.next_sync ? clockTime(s.next_sync) : "—"}</td>
+                  <td class="num">{s.item_count}</td>
+                  <td>
+                    {s.last_duration_ms !== null ? (
+                      <>
+                        {formatMs(s.last_duration_ms)} · {s.last_requests ?? 0} requests
+                        <div class="muted">
+                          {s.last_rows_written === null
+                            ? "nothing landed yet"
+                            : s.last_rows_written === 0
+                              ? "nothing new"
+                              : `${s.last_rows_written} rows written`}
+                        </div>
+                      </>
+                    ) : (
+                      "—"
+                    )}
+                  </td>
+                  <td>
+                    {s.requests_last_hour} in the last hour
+                    {s.quota && (
+                      <div class={s.quota.remaining === 0 ? "error-text" : "muted"}>
+                        {s.quota.remaining}
+                        {s.quota.limit !== null ? `/${s.quota.limit}` : ""} left
+                        {s.quota.resets_at ? ` until ${clockTime(s.quota.resets_at)}` : ""}
+                      </div>
+                    )}
+                  </td>
+                  <td class="actions">
+                    {s.supported && (
+                      <button onClick={() => onSync(s.name)} disabled={busy(s.name)} data-sync={s.name}>
+                        {busy(s.name) ? (p ? `page ${p.pages}, ${p.items}${p.total !== null ? `/${p.total}` : ""}` : "Syncing…") : "Sync now"}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+                {s.last_error && (
+                  <tr key={`${s.name}-error`} class="source-error-row">
+                    <td colSpan={8}>
+                      <span class={s.consecutive_failures > 0 ? "error-text" : "warn-text"}>
+                        {s.consecutive_failures > 0
+                          ? `Failed ${s.consecutive_failures} time${s.consecutive_failures > 1 ? "s" : ""} in a row; the cache keeps the last good data.`
+                          : "Landed, with problems in single documents:"}
+                      </span>
+                      <pre class="source-error">{s.last_error}</pre>
+                    </td>
+                  </tr>
+                )}
+              </>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
