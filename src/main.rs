@@ -99,8 +99,17 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    // The one stderr line of a failure is the CLI's output; logs only when asked.
-    opsdeck::logging::init("off");
+    // The one stderr line of a failure is the CLI's output; logs only when asked. Commands that
+    // use the cache also log to the file beside it.
+    let log_dir = match cli.command {
+        Command::Sandbox { .. } | Command::Login { .. } => None,
+        _ => cli
+            .db
+            .clone()
+            .or_else(opsdeck::paths::default_db_path)
+            .map(|db| opsdeck::paths::log_dir_for(&db)),
+    };
+    opsdeck::logging::init("off", log_dir.as_deref());
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,

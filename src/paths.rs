@@ -17,3 +17,11 @@ pub fn default_db_path() -> Option<PathBuf> {
 pub fn demo_db_path() -> Option<PathBuf> {
     project_dirs().map(|d| d.data_dir().join("demo.sqlite"))
 }
+
+/// Where the log files of a face using the cache at `db` go: `logs/` beside it, so the data
+/// directory holds both, and a test's temporary cache keeps its logs to itself.
+pub fn log_dir_for(db: &std::path::Path) -> PathBuf {
+    db.parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("logs")
+}

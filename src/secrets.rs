@@ -91,6 +91,14 @@ impl Secrets {
     /// holds nothing for it: the request goes out unauthenticated, as for a Backstage with guest
     /// access. A source that names an env var must end up with a token.
     pub fn token_for(&self, source: &SourceConfig) -> Result<Option<Token>, TokenError> {
+        let token = self.find_token(source)?;
+        if let Some(token) = &token {
+            crate::logging::redact(&token.value);
+        }
+        Ok(token)
+    }
+
+    fn find_token(&self, source: &SourceConfig) -> Result<Option<Token>, TokenError> {
         if let Some(value) = self.embedded.get(&source.name) {
             return Ok(Some(Token {
                 value: value.clone(),

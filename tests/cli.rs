@@ -311,3 +311,72 @@ async fn login_stores_the_token_in_the_keychain() {
         "the keychain token was used: {reports}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_the_cli_answers_from_the_cache_says_so_and_logs_each_sync() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let ws = Workspace::new(&sandbox.config_toml());
+    assert!(ws.run(&["sync"]).status.success());
+    let fresh = ws.run(&["teams"]);
+    assert!(fresh.stderr.is_empty(), "fresh data needs no notice");
+    drop(sandbox);
+
+    let out = ws.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("catalog: cannot connect (127.0.0.1:"));
+
+    let out = ws.run(&["teams", "--json"]);
+    assert!(out.status.success(), "the cache answers");
+    let teams: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(teams[0]["name"], "checkout");
+    let notice = stderr_line(&out);
+    assert!(
+        notice.starts_with("opsdeck: catalog is failing — answers use its data from ")
+            && notice.contains("(cannot connect (127.0.0.1:"),
+        "{notice}"
+    );
+
+    let out = ws.run(&["sources"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let row = table.lines().nth(1).unwrap();
+    assert!(
+        row.contains("catalog") && row.contains("failing") && row.contains(" 1 "),
+        "{table}"
+    );
+    assert!(
+        table.contains("catalog error:\n  catalog: cannot connect"),
+        "{table}"
+    );
+
+    // One structured line per sync in the rotating log beside the cache, and no token.
+    let logs: Vec<_> = std::fs::read_dir(ws.dir.path().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let name = logs[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("opsdeck.") && name.ends_with(".log"),
+        "{name}"
+    );
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    let landed = log.lines().find(|l| l.contains("sync landed")).expect(&log);
+    for field in [
+        "source=catalog",
+        "kind=\"backstage\"",
+        "outcome=\"landed\"",
+        "pages=1",
+        "rows=",
+        "rows_written=",
+        "requests=1",
+        "duration_ms=",
+    ] {
+        assert!(landed.contains(field), "{field} in {landed}");
+    }
+    let failed = log.lines().find(|l| l.contains("sync failed")).expect(&log);
+    assert!(
+        failed.contains("outcome=\"failed\"") && failed.contains("cannot connect"),
+        "{failed}"
+    );
+    assert!(!log.contains(TOKEN));
+}

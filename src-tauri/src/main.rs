@@ -28,8 +28,8 @@ pub struct Running {
 /// `OPSDECK_CONFIG`, `OPSDECK_DB`) before any window opens, so a bad config is one line on
 /// stderr rather than a failed window.
 enum Launch {
-    Demo { db: Option<PathBuf> },
-    Configured { config: Config, db: Option<PathBuf> },
+    Demo { db: PathBuf },
+    Configured { config: Config, db: PathBuf },
 }
 
 impl Launch {
@@ -50,22 +50,30 @@ impl Launch {
         }
         // A config named explicitly must be used; only a missing default file means demo mode.
         let config = config.or_else(|| Config::default_path().filter(|p| p.exists()));
+        let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
         Ok(match config {
             Some(path) if !demo => Self::Configured {
                 config: Config::load(&path)?,
-                db,
+                db: db
+                    .or_else(opsdeck::paths::default_db_path)
+                    .ok_or_else(no_home)?,
             },
-            _ => Self::Demo { db },
+            _ => Self::Demo {
+                db: db
+                    .or_else(opsdeck::paths::demo_db_path)
+                    .ok_or_else(no_home)?,
+            },
         })
     }
 
+    fn db(&self) -> &std::path::Path {
+        let (Self::Demo { db } | Self::Configured { db, .. }) = self;
+        db
+    }
+
     async fn open(self, launched: Instant) -> anyhow::Result<Running> {
-        let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
         match self {
             Self::Configured { config, db } => {
-                let db = db
-                    .or_else(opsdeck::paths::default_db_path)
-                    .ok_or_else(no_home)?;
                 let engine = Engine::open(config, &db, Secrets::default()).await?;
                 Ok(Running {
                     engine,
@@ -74,9 +82,6 @@ impl Launch {
                 })
             }
             Self::Demo { db } => {
-                let db = db
-                    .or_else(opsdeck::paths::demo_db_path)
-                    .ok_or_else(no_home)?;
                 let demo = opsdeck::demo::start(&db).await?;
                 Ok(Running {
                     engine: demo.engine,
@@ -101,8 +106,8 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let launched = Instant::now();
-    opsdeck::logging::init("warn");
     let launch = Launch::from_args()?;
+    opsdeck::logging::init("warn", Some(&opsdeck::paths::log_dir_for(launch.db())));
     tauri::Builder::default()
         .setup(move |app| {
             let running = tauri::async_runtime::block_on(launch.open(launched))?;
