@@ -16,13 +16,23 @@ pub struct Demo {
     pub sandbox: Sandbox,
 }
 
+/// Breaks the demo's platforms on purpose (a chaos spec, see [`crate::sandbox::chaos`]).
+pub const CHAOS_ENV: &str = "OPSDECK_DEMO_CHAOS";
+
 /// Starts the sandbox on a free loopback port and opens the cache at `db_path` with a config
 /// wired to it. The sandbox's token is handed over in process, never through the environment.
 pub async fn start(db_path: &Path) -> Result<Demo> {
+    let chaos = match std::env::var(CHAOS_ENV) {
+        Ok(text) => text
+            .parse()
+            .map_err(|e: String| Error::Sandbox(format!("{CHAOS_ENV}: {e}")))?,
+        Err(_) => Default::default(),
+    };
     let sandbox = Sandbox::start(SandboxOptions {
         port: 0,
         seed: Seed::Demo,
         token: None,
+        chaos,
     })
     .await
     .map_err(|e| Error::Sandbox(format!("cannot listen on loopback: {e}")))?;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use opsdeck::api::SyncProgress;
 use opsdeck::config::Config;
 use opsdeck::domain::Health;
-use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed, TOKEN_ENV};
+use opsdeck::sandbox::{ChaosSpec, Sandbox, SandboxOptions, Seed, CHAOS_PATH, TOKEN_ENV};
 use opsdeck::secrets::Secrets;
 use opsdeck::Engine;
 use serde::Serialize;
@@ -53,6 +53,11 @@ enum Command {
         /// Token clients must send [default: a new random one]
         #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
         token: Option<String>,
+        /// Break the platforms on purpose, e.g. `latency=300ms..3s,error_rate=0.2,
+        /// rate_limit=50/min,malformed=0.05,truncate=0.05,drop=0.05`; prefix `backstage:` for
+        /// one platform; repeatable. Change it while running with PUT /_sandbox/chaos
+        #[arg(long, value_name = "SPEC", value_parser = parse_chaos)]
+        chaos: Vec<ChaosSpec>,
     },
     /// Fetch sources into the cache
     Sync {
@@ -127,9 +132,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         seed,
         write_config,
         token,
+        chaos,
     } = cli.command
     {
-        return serve_sandbox(port, seed, write_config.as_deref(), token, cli.json).await;
+        let chaos = chaos
+            .into_iter()
+            .fold(ChaosSpec::default(), ChaosSpec::then);
+        let options = SandboxOptions {
+            port,
+            seed,
+            token,
+            chaos,
+        };
+        return serve_sandbox(options, write_config.as_deref(), cli.json).await;
     }
     if let Command::Login { source } = &cli.command {
         return login(cli.config.as_deref(), source);
@@ -399,6 +414,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_chaos(text: &str) -> Result<ChaosSpec, String> {
+    text.parse()
+}
+
 fn config_path(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     flag.map(Path::to_path_buf)
         .or_else(Config::default_path)
@@ -455,13 +474,13 @@ fn login(config: Option<&Path>, source: &str) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve_sandbox(
-    port: u16,
-    seed: Seed,
+    options: SandboxOptions,
     write_config: Option<&Path>,
-    token: Option<String>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::start(SandboxOptions { port, seed, token })
+    let port = options.port;
+    let chaos = options.chaos.to_string();
+    let sandbox = Sandbox::start(options)
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     if let Some(path) = write_config {
@@ -480,6 +499,8 @@ async fn serve_sandbox(
             "token_env": TOKEN_ENV,
             "token": sandbox.token(),
             "config": write_config,
+            "chaos": chaos,
+            "chaos_url": format!("{}{CHAOS_PATH}", sandbox.url()),
         });
         println!("{started}");
     } else {
@@ -488,6 +509,13 @@ async fn serve_sandbox(
             sandbox.url()
         );
         println!("export {TOKEN_ENV}={}", sandbox.token());
+        if !chaos.is_empty() {
+            println!("chaos: {chaos}");
+        }
+        println!(
+            "change chaos while it runs: curl -X PUT -H \"Authorization: Bearer ${TOKEN_ENV}\" --data 'error_rate=0.5' {}{CHAOS_PATH}",
+            sandbox.url()
+        );
     }
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;

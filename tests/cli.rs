@@ -151,6 +151,7 @@ async fn failures_exit_1_with_one_line_and_bad_usage_exits_2() {
         &["services", "--team"],
         &["search"],
         &["sandbox", "--seed", "huge"],
+        &["sandbox", "--chaos", "error_rate=2"],
     ] {
         let out = opsdeck().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -238,7 +239,16 @@ fn sandbox_command_writes_a_config_and_serves_it() {
 
     // With --json, one line a script can read while the sandbox keeps serving.
     let mut child = opsdeck()
-        .args(["sandbox", "--json", "--token", "json-token"])
+        .args([
+            "sandbox",
+            "--json",
+            "--token",
+            "json-token",
+            "--chaos",
+            "latency=1ms..5ms",
+            "--chaos",
+            "backstage:error_rate=0.5",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -254,6 +264,14 @@ fn sandbox_command_writes_a_config_and_serves_it() {
     assert_eq!(started["token_env"], "OPSDECK_SANDBOX_TOKEN");
     assert_eq!(started["token"], "json-token");
     assert_eq!(started["config"], Value::Null);
+    assert_eq!(
+        started["chaos"],
+        "latency=1ms..5ms;backstage:error_rate=0.5"
+    );
+    assert!(started["chaos_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/_sandbox/chaos"));
 }
 
 /// `opsdeck login` stores the token in the Secret Service; a sync then needs no env var.

@@ -275,3 +275,49 @@ fn with_params(base: &str, params: &[(&str, &str)]) -> String {
         .unwrap()
         .to_string()
 }
+
+#[tokio::test]
+async fn chaos_errors_and_rate_limits_are_shaped_like_the_backends() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let error_schema = openapi_validator("Error");
+    let url = format!("{}/api/catalog/entities/by-query?limit=1", sandbox.url());
+
+    sandbox.set_chaos("backstage:error_rate=1".parse().unwrap());
+    let (status, content_type, body) = get(&url, Some(TOKEN)).await;
+    assert!([500, 502, 503].contains(&status), "{status}");
+    assert!(content_type.starts_with("application/json"));
+    assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+    assert_eq!(body["response"]["statusCode"], status);
+    assert_eq!(
+        body["request"]["url"],
+        "/api/catalog/entities/by-query?limit=1"
+    );
+
+    sandbox.set_chaos("rate_limit=1/min".parse().unwrap());
+    let allowed = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["ratelimit-limit"], "1");
+    assert_eq!(allowed.headers()["ratelimit-remaining"], "0");
+    let limited = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(limited.headers()["ratelimit-remaining"], "0");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+    assert_eq!(body["response"]["statusCode"], 429);
+}

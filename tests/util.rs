@@ -39,6 +39,7 @@ pub async fn sandbox(seed: Seed) -> Sandbox {
         port: 0,
         seed,
         token: Some(TOKEN.into()),
+        chaos: Default::default(),
     })
     .await
     .expect("sandbox starts")

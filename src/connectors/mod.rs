@@ -99,6 +99,11 @@ pub(crate) fn transport_error(
         (FailureKind::Network, "cannot connect")
     } else if error.is_decode() || error.is_body() {
         (FailureKind::Truncated, "the answer was cut off")
+    } else if error.is_request() {
+        (
+            FailureKind::Network,
+            "no answer: the connection was closed or reset",
+        )
     } else {
         (FailureKind::Network, "request failed")
     };

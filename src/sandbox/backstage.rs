@@ -430,6 +430,11 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// Backstage's error body: `{error: {name, message}, request: {method, url}, response: {statusCode}}`.
+/// The error a Backstage backend answers for a failure of its own (what chaos injects).
+pub(super) fn server_error(status: StatusCode, message: &str, url: &str) -> Response {
+    error(status, "Error", message, url)
+}
+
 fn error(status: StatusCode, name: &str, message: &str, url: &str) -> Response {
     json_response(
         status,

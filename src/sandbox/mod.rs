@@ -3,14 +3,24 @@
 //! load. Connectors cannot tell it from the real platform.
 
 mod backstage;
+pub mod chaos;
 pub mod org;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
 use tokio::sync::oneshot;
 
+pub use chaos::ChaosSpec;
 pub use org::{Seed, DEMO_IDENTITY};
+
+/// Where a running sandbox's chaos is read (`GET`), changed (`PUT`, the spec as the body) and
+/// cleared (`DELETE`), with the sandbox's bearer token.
+pub const CHAOS_PATH: &str = "/_sandbox/chaos";
 
 /// The env var the written config names for the sandbox's token.
 pub const TOKEN_ENV: &str = "OPSDECK_SANDBOX_TOKEN";
@@ -27,6 +37,8 @@ pub struct SandboxOptions {
     pub seed: Seed,
     /// The bearer token clients must send; random when `None`.
     pub token: Option<String>,
+    /// Faults to inject from the start.
+    pub chaos: ChaosSpec,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -34,6 +46,7 @@ pub struct SandboxOptions {
 pub struct Sandbox {
     addr: SocketAddr,
     token: String,
+    chaos: Arc<chaos::Chaos>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -45,11 +58,32 @@ impl Sandbox {
             token.clone(),
             org::entities(options.seed),
         ));
+        let chaos = Arc::new(chaos::Chaos::new(options.chaos));
+        let catalog = api.router().layer(axum::middleware::from_fn_with_state(
+            chaos::ChaosLayer {
+                chaos: chaos.clone(),
+                platform: "backstage",
+                error_body: backstage::server_error,
+            },
+            chaos::apply,
+        ));
+        let control = Router::new()
+            .route(
+                CHAOS_PATH,
+                axum::routing::get(read_chaos)
+                    .put(set_chaos)
+                    .delete(clear_chaos),
+            )
+            .with_state(Control {
+                chaos: chaos.clone(),
+                token: token.clone(),
+            });
+        let app = catalog.merge(control);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let served = axum::serve(listener, api.router()).with_graceful_shutdown(async {
+            let served = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
             if let Err(e) = served.await {
@@ -60,8 +94,14 @@ impl Sandbox {
         Ok(Self {
             addr,
             token,
+            chaos,
             shutdown: Some(shutdown),
         })
+    }
+
+    /// Changes the faults injected from now on.
+    pub fn set_chaos(&self, spec: ChaosSpec) {
+        self.chaos.set(spec);
     }
 
     /// Base URL, e.g. `http://127.0.0.1:7007`.
@@ -94,6 +134,59 @@ impl Drop for Sandbox {
             let _ = shutdown.send(());
         }
     }
+}
+
+#[derive(Clone)]
+struct Control {
+    chaos: Arc<chaos::Chaos>,
+    token: String,
+}
+
+impl Control {
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(self.token.as_str())
+    }
+}
+
+fn denied() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        "send the sandbox's token: Authorization: Bearer <token>\n",
+    )
+        .into_response()
+}
+
+async fn read_chaos(State(control): State<Control>, headers: HeaderMap) -> Response {
+    if !control.allows(&headers) {
+        return denied();
+    }
+    format!("{}\n", control.chaos.spec()).into_response()
+}
+
+async fn set_chaos(State(control): State<Control>, headers: HeaderMap, body: String) -> Response {
+    if !control.allows(&headers) {
+        return denied();
+    }
+    match body.parse::<ChaosSpec>() {
+        Ok(spec) => {
+            tracing::info!(chaos = %spec, "sandbox chaos changed");
+            control.chaos.set(spec);
+            format!("{}\n", control.chaos.spec()).into_response()
+        }
+        Err(message) => (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response(),
+    }
+}
+
+async fn clear_chaos(State(control): State<Control>, headers: HeaderMap) -> Response {
+    if !control.allows(&headers) {
+        return denied();
+    }
+    control.chaos.set(ChaosSpec::default());
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// A token that differs per start, so a config from an old sandbox cannot silently work.

@@ -78,6 +78,7 @@ async fn main() {
         port: 0,
         seed: Seed::Scale(args.services),
         token: Some("bench".into()),
+        chaos: Default::default(),
     })
     .await
     .expect("sandbox");
