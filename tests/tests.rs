@@ -4,6 +4,8 @@ mod catalog_files;
 mod chaos;
 mod cli;
 mod contract;
+mod crash;
 mod layers;
+mod soak;
 mod sync;
 mod util;

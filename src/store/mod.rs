@@ -79,6 +79,24 @@ impl Store {
             })
     }
 
+    /// SQLite's own check of the file: "ok", or what is damaged.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.join("; "))
+    }
+
+    /// How many entities the cache holds from `source`.
+    pub async fn source_entity_count(&self, source: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM source_entities WHERE source = ?")
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     async fn connect(options: SqliteConnectOptions, connections: u32) -> Result<Self, sqlx::Error> {
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)

@@ -1,0 +1,97 @@
+//! kill -9 during syncs: the cache file survives every time, and each source holds either its
+//! previous or its new complete state, never a mix.
+
+use std::time::Instant;
+
+use opsdeck::sandbox::Seed;
+use opsdeck::store::Store;
+
+use crate::util::{opsdeck, sandbox, TOKEN};
+
+const ROUNDS: usize = 30;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
+    // Two catalogs of different sizes: the count of rows tells which one a cache holds.
+    let catalogs = [
+        (sandbox(Seed::Scale(600)).await, 600),
+        (sandbox(Seed::Scale(450)).await, 450),
+    ];
+    let sizes: Vec<i64> = [600, 450]
+        .iter()
+        .map(|&n| opsdeck::sandbox::org::entities(Seed::Scale(n)).len() as i64)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("opsdeck.toml");
+    let db = dir.path().join("cache.sqlite");
+    let sync = |which: usize| {
+        std::fs::write(&config, catalogs[which].0.config_toml()).unwrap();
+        opsdeck()
+            .arg("--config")
+            .arg(&config)
+            .arg("--db")
+            .arg(&db)
+            .arg("sync")
+            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+            .env("HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // How long a sync from one catalog to the other takes here, so kills land anywhere in one.
+    assert!(sync(0).wait().unwrap().success());
+    let started = Instant::now();
+    assert!(sync(1).wait().unwrap().success());
+    let whole = started.elapsed();
+    let mut held = sizes[1];
+    let mut interrupted = 0;
+    // Rounds whose new state had committed when the kill came.
+    let mut switched = 0;
+
+    for round in 0..ROUNDS {
+        // Always towards the other catalog, so every sync has everything to rewrite.
+        let target = usize::from(held == sizes[0]);
+        let mut child = sync(target);
+        let kill_at = whole.mul_f64(0.2 + 1.4 * fastrand::f64());
+        tokio::time::sleep(kill_at).await;
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().unwrap_or_default(); // SIGKILL: no destructor, no rollback by us
+        child.wait().unwrap();
+        interrupted += usize::from(!finished);
+
+        let store = Store::open(&db)
+            .await
+            .expect("the cache opens after kill -9");
+        assert_eq!(
+            store.integrity_check().await.unwrap(),
+            "ok",
+            "round {round}"
+        );
+        let count = store.source_entity_count("catalog").await.unwrap();
+        assert!(
+            count == held || count == sizes[target],
+            "round {round} (killed after {kill_at:?}): {count} rows, neither the previous {held} nor the new {}",
+            sizes[target]
+        );
+        // The merged view matches the rows it was built from.
+        let config = opsdeck::config::Config::load(&config).unwrap();
+        let engine = opsdeck::Engine::with_store(config, store, Default::default());
+        let services = engine.services(None).await.unwrap().len();
+        let expected = if count == sizes[0] {
+            catalogs[0].1
+        } else {
+            catalogs[1].1
+        };
+        assert_eq!(services, expected, "round {round}");
+        switched += usize::from(count != held);
+        held = count;
+    }
+    eprintln!(
+        "crash test: {ROUNDS} kills, {interrupted} mid-sync, {switched} after the new state committed, whole sync {whole:?}"
+    );
+    assert!(
+        interrupted >= ROUNDS / 3,
+        "kills must land during syncs: {interrupted}"
+    );
+}

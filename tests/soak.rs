@@ -1,0 +1,178 @@
+//! The soak: every source kind syncing on its schedule against platforms that misbehave (the
+//! chaos sandbox, a catalog tree rewritten under it) while the UI's queries run. No cached row
+//! may ever go missing. Query latency is recorded (target/soak-report.txt), not asserted.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opsdeck::config::Config;
+use opsdeck::sandbox::Seed;
+
+use crate::util::{sandbox, TOKEN};
+
+/// `OPSDECK_SOAK_SECS` shortens or lengthens it; CI runs the default.
+fn duration() -> Duration {
+    let secs = std::env::var("OPSDECK_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+const CHAOS: &str =
+    "latency=0ms..300ms,error_rate=0.2,rate_limit=120/min,malformed=0.05,truncate=0.05,drop=0.05";
+
+fn component(name: &str) -> String {
+    format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: group:team-000\n  lifecycle: production\n")
+}
+
+fn p99(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples
+        .get(samples.len() * 99 / 100)
+        .copied()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_source_under_chaos_never_loses_a_cached_row() {
+    let soak = duration();
+    let services = 1500;
+    let platform = sandbox(Seed::Scale(services)).await;
+    let tree = tempfile::tempdir().unwrap();
+    let tree_path = tree.path().to_path_buf();
+    let files = move |broken: bool| {
+        let mut text: Vec<String> = (0..20)
+            .map(|i| component(&format!("local-{i:02}")))
+            .collect();
+        if broken {
+            text.push(
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: [unclosed\n".into(),
+            );
+        }
+        // Written aside and renamed in, as editors and git do: a reader sees one file or the other.
+        let aside = tree_path.join(".catalog-info.yaml.new");
+        std::fs::write(&aside, text.join("---\n")).unwrap();
+        std::fs::rename(&aside, tree_path.join("catalog-info.yaml")).unwrap();
+    };
+    files(false);
+    let config = format!(
+        "{}\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\ninterval = \"1s\"\n",
+        platform.config_toml().replace("interval = \"60s\"", "interval = \"2s\"\ntimeout = \"2s\""),
+        tree.path().display()
+    );
+    let config = Config::parse(&config, std::path::Path::new("/tmp/soak.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = opsdeck::secrets::Secrets::with_embedded(
+        [("catalog".to_string(), TOKEN.to_string())].into(),
+    );
+    let engine = opsdeck::Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
+        .await
+        .unwrap();
+
+    // A healthy start, and the quiet query latency to compare with.
+    for report in engine.sync(None, &crate::util::no_progress).await.unwrap() {
+        assert!(report.landed, "{report:?}");
+    }
+    let expected_services = services + 20;
+    let queries = |engine: opsdeck::Engine| async move {
+        let started = Instant::now();
+        let teams = engine.teams().await.unwrap();
+        let mine = engine.services(Some(&teams[0].key)).await.unwrap();
+        engine.service(&mine[0].key).await.unwrap();
+        engine.search("svc 01", 30).await.unwrap();
+        let all = engine.services(None).await.unwrap().len();
+        (started.elapsed(), all)
+    };
+    let mut quiet = Vec::new();
+    for _ in 0..200 {
+        quiet.push(queries(engine.clone()).await.0);
+    }
+
+    platform.set_chaos(CHAOS.parse().unwrap());
+    let reports = Arc::new(AtomicUsize::new(0));
+    let landed = Arc::new(AtomicUsize::new(0));
+    let schedule = tokio::spawn({
+        let (engine, reports, landed) = (engine.clone(), reports.clone(), landed.clone());
+        async move {
+            let count = move |r: &opsdeck::api::SyncReport| {
+                reports.fetch_add(1, Ordering::SeqCst);
+                if r.landed {
+                    landed.fetch_add(1, Ordering::SeqCst);
+                }
+            };
+            engine
+                .sync_on_schedule(&crate::util::no_progress, &count)
+                .await;
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let rewriter = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut broken = false;
+            while !stop.load(Ordering::SeqCst) {
+                broken = !broken;
+                files(broken);
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+        }
+    });
+
+    let deadline = Instant::now() + soak;
+    let mut loaded = Vec::new();
+    while Instant::now() < deadline {
+        let (took, all) = queries(engine.clone()).await;
+        assert_eq!(all, expected_services, "a cached row went missing");
+        loaded.push(took);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    rewriter.await.unwrap();
+    schedule.abort();
+
+    let states = engine.sources().await.unwrap();
+    let report = format!(
+        "soak {:?} under '{CHAOS}': {} syncs, {} landed; {} query rounds; p99 quiet {:?}, under chaos {:?}\n{}",
+        soak,
+        reports.load(Ordering::SeqCst),
+        landed.load(Ordering::SeqCst),
+        loaded.len(),
+        p99(&mut quiet),
+        p99(&mut loaded),
+        states
+            .iter()
+            .map(|s| format!(
+                "  {}: {:?}, {} requests in the last hour, last error: {}",
+                s.name,
+                s.health,
+                s.requests_last_hour,
+                s.last_error.as_deref().unwrap_or("-").lines().next().unwrap_or("")
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!("{report}");
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::write(target.join("soak-report.txt"), &report);
+    assert!(
+        landed.load(Ordering::SeqCst) > 0,
+        "some syncs landed: {report}"
+    );
+    assert!(
+        reports.load(Ordering::SeqCst) > landed.load(Ordering::SeqCst),
+        "chaos failed some: {report}"
+    );
+
+    // The platform heals: everything comes back whole.
+    platform.set_chaos(Default::default());
+    let store = opsdeck::store::Store::open(&dir.path().join("cache.sqlite"))
+        .await
+        .unwrap();
+    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+    assert_eq!(
+        engine.services(None).await.unwrap().len(),
+        expected_services
+    );
+}
