@@ -32,7 +32,7 @@ test: deps ui
 		(echo "ui/src/ipc/bindings is stale: run 'cargo test' and commit it"; exit 1)
 	cd ui && npm test --silent
 	$(CARGO) build -p opsdeck-desktop
-	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored
+	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
 
 ## Measures ingest and cache queries at 10,000 services, then the desktop app's start-up time
 ## and idle memory beside a hello-world window (see BENCHMARKS.md).

@@ -98,18 +98,25 @@ async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("'{css}' did not appear: {e}"))
 }
 
-#[tokio::test]
-#[ignore = "needs the built desktop app: run through `make test`"]
-async fn demo_mode_teams_services_service_page_and_search() {
+/// A running app in the real window, with what keeps it alive.
+struct Session {
+    client: Client,
+    screenshots: PathBuf,
+    _driver: Reaped,
+    _xvfb: Option<Reaped>,
+}
+
+/// Starts the app with `args` through tauri-driver, in a fresh HOME, with `env` set; the
+/// driver's log is `target/screenshots/tauri-driver-{name}.log`.
+async fn session(name: &str, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Session {
     let app = std::env::var("OPSDECK_E2E_APP")
         .expect("OPSDECK_E2E_APP must name the built opsdeck-desktop binary");
     let app = std::fs::canonicalize(&app).unwrap_or_else(|e| panic!("{app}: {e}"));
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let driver_log = screenshots.join("tauri-driver.log");
+    let driver_log = screenshots.join(format!("tauri-driver-{name}.log"));
 
-    let (display, _xvfb) = display();
+    let (display, xvfb) = display();
     let port = free_port();
     let driver = Command::new(tauri_driver())
         .args([
@@ -119,9 +126,10 @@ async fn demo_mode_teams_services_service_page_and_search() {
             &free_port().to_string(),
         ])
         .env("DISPLAY", &display)
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .envs(env.iter().copied())
         .stdout(std::fs::File::create(&driver_log).unwrap())
         .stderr(
             std::fs::File::options()
@@ -132,7 +140,7 @@ async fn demo_mode_teams_services_service_page_and_search() {
         .process_group(0)
         .spawn()
         .expect("tauri-driver must be installed (make test installs it)");
-    let _driver = Reaped(driver);
+    let driver = Reaped(driver);
     wait_for("tauri-driver", Duration::from_secs(15), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -141,7 +149,7 @@ async fn demo_mode_teams_services_service_page_and_search() {
     capabilities.insert("browserName".into(), "wry".into());
     capabilities.insert(
         "tauri:options".into(),
-        serde_json::json!({"application": app, "args": ["--demo"]}),
+        serde_json::json!({"application": app, "args": args}),
     );
     // Without a display the app dies and the session request hangs: bound it.
     let client = tokio::time::timeout(
@@ -153,30 +161,44 @@ async fn demo_mode_teams_services_service_page_and_search() {
     .await
     .expect("WebDriver session within 60 s")
     .unwrap_or_else(|e| panic!("WebDriver session: {e} (see {})", driver_log.display()));
+    Session {
+        client,
+        screenshots,
+        _driver: driver,
+        _xvfb: xvfb,
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn demo_mode_teams_services_service_page_search_and_sources() {
+    let home = tempfile::tempdir().unwrap();
+    let session = session("demo", home.path(), &["--demo"], &[]).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
 
     // Demo mode opens on a cold cache: the first sync lands, my team comes first and is shown,
     // and the source is fresh in the status bar.
-    wait_css(&client, ".row[data-service='checkout-api']").await;
-    let first_team = wait_css(&client, ".sidebar .team").await;
+    wait_css(client, ".row[data-service='checkout-api']").await;
+    let first_team = wait_css(client, ".sidebar .team").await;
     assert_eq!(
         first_team.attr("data-team").await.unwrap().as_deref(),
         Some("checkout")
     );
-    wait_css(&client, ".statusbar .source.fresh[data-source='catalog']").await;
-    shot(&client, &screenshots, "01-teams.png").await;
+    wait_css(client, ".statusbar .source.fresh[data-source='catalog']").await;
+    shot(client, screenshots, "01-teams.png").await;
 
     // A team is clicked and its services appear.
-    wait_css(&client, ".team[data-team='payments']")
+    wait_css(client, ".team[data-team='payments']")
         .await
         .click()
         .await
         .unwrap();
-    let row = wait_css(&client, ".row[data-service='payments-gateway']").await;
-    shot(&client, &screenshots, "02-team-services.png").await;
+    let row = wait_css(client, ".row[data-service='payments-gateway']").await;
+    shot(client, screenshots, "02-team-services.png").await;
 
     // A service page opens with its owner, dependencies and platforms.
     row.click().await.unwrap();
-    let page = wait_css(&client, "[data-service-page='payments-gateway']").await;
+    let page = wait_css(client, "[data-service-page='payments-gateway']").await;
     let text = page.text().await.unwrap();
     for expected in [
         "Payments",
@@ -190,7 +212,7 @@ async fn demo_mode_teams_services_service_page_and_search() {
             "service page lacks '{expected}':\n{text}"
         );
     }
-    shot(&client, &screenshots, "03-service-page.png").await;
+    shot(client, screenshots, "03-service-page.png").await;
 
     // Ctrl+K search finds a service, and Enter opens it.
     let keys = KeyActions::new("keyboard".into())
@@ -199,18 +221,122 @@ async fn demo_mode_teams_services_service_page_and_search() {
         .then(KeyAction::Up { value: 'k' })
         .then(KeyAction::Up { value: '\u{E009}' });
     client.perform_actions(keys).await.expect("Ctrl+K");
-    let input = wait_css(&client, ".palette-input").await;
+    let input = wait_css(client, ".palette-input").await;
     input.send_keys("checkout api").await.unwrap();
     wait_css(
         &client,
         ".hits li.active[data-hit='component:default/checkout-api']",
     )
     .await;
-    shot(&client, &screenshots, "04-search.png").await;
+    shot(client, screenshots, "04-search.png").await;
     input.send_keys("\u{E007}").await.unwrap();
-    let page = wait_css(&client, "[data-service-page='checkout-api']").await;
+    let page = wait_css(client, "[data-service-page='checkout-api']").await;
     assert!(page.text().await.unwrap().contains("cart-service"));
-    shot(&client, &screenshots, "05-checkout-api.png").await;
+    shot(client, screenshots, "05-checkout-api.png").await;
 
-    let _ = client.close().await;
+    // The Sources screen: the catalog's health and cost, and a sync of it alone.
+    wait_css(client, ".team[data-team='sources']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = wait_css(client, "[data-source-row='catalog']").await;
+    assert!(row.text().await.unwrap().contains("fresh"));
+    wait_css(client, "[data-sync='catalog']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = wait_css(client, "[data-source-row='catalog']").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = row.text().await.unwrap();
+        if text.contains("nothing new") && text.contains("Sync now") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the manual sync did not finish: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shot(client, screenshots, "06-sources.png").await;
+
+    let _ = session.client.clone().close().await;
+}
+
+/// Every source unreachable: the app starts, answers from the cache, and says so.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn offline_start_answers_from_the_cache_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("opsdeck.toml");
+    let db = home.path().join("cache.sqlite");
+    {
+        let platform = opsdeck::sandbox::Sandbox::start(opsdeck::sandbox::SandboxOptions {
+            port: 0,
+            seed: opsdeck::sandbox::Seed::Demo,
+            token: Some("e2e-token".into()),
+            chaos: Default::default(),
+        })
+        .await
+        .unwrap();
+        let text = platform
+            .config_toml()
+            .replace("interval = \"60s\"", "interval = \"1s\"\ntimeout = \"1s\"");
+        std::fs::write(&config, text).unwrap();
+        let secrets = opsdeck::secrets::Secrets::with_embedded(
+            [("catalog".to_string(), "e2e-token".to_string())].into(),
+        );
+        let engine = opsdeck::Engine::open(
+            opsdeck::config::Config::load(&config).unwrap(),
+            &db,
+            secrets,
+        )
+        .await
+        .unwrap();
+        assert!(engine.sync(None, &|_| {}).await.unwrap()[0].landed);
+        // The platform goes away with this scope.
+    }
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ];
+    let session = session(
+        "offline",
+        home.path(),
+        &args,
+        &[("OPSDECK_SANDBOX_TOKEN", "e2e-token")],
+    )
+    .await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+
+    // The cache answers at once; the status bar says the source is failing, and once the data
+    // is older than three intervals, every screen says how old and why.
+    wait_css(client, ".row[data-service='checkout-api']").await;
+    wait_css(client, ".statusbar .source.failing[data-source='catalog']").await;
+    let notice = wait_css(client, ".stale-notice").await;
+    let text = notice.text().await.unwrap();
+    assert!(
+        text.contains("Data from catalog is")
+            && text.contains("last sync failed: catalog: cannot connect"),
+        "{text}"
+    );
+    shot(client, screenshots, "07-offline.png").await;
+
+    notice
+        .find(Locator::Css("button.link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = wait_css(client, "[data-source-row='catalog'].failing").await;
+    assert!(row.text().await.unwrap().contains("failing"));
+    wait_css(client, ".source-error").await;
+    shot(client, screenshots, "08-sources-offline.png").await;
+
+    let _ = session.client.clone().close().await;
 }

@@ -62,6 +62,8 @@ export function App({ ipc }: { ipc: Ipc }) {
       setTeams(t);
       setOrphans(o);
       setSources(s);
+      // Ages are measured against the clock the sources were read at, not the last tick.
+      setNow(Date.now());
       setSelection((current) => current ?? (t.length > 0 ? { kind: "team", key: t[0].key } : null));
     }, fail);
   }, [generation]);

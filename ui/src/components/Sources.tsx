@@ -65,13 +65,15 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                   <td>
                     {s.last_duration_ms !== null ? (
                       <>
-                        {formatMs(s.last_duration_ms)} · {s.last_requests ?? 0} requests
+                        {formatMs(s.last_duration_ms)} · {plural(s.last_requests ?? 0, "request")}
                         <div class="muted">
-                          {s.last_rows_written === null
-                            ? "nothing landed yet"
-                            : s.last_rows_written === 0
-                              ? "nothing new"
-                              : `${s.last_rows_written} rows written`}
+                          {s.consecutive_failures > 0
+                            ? "failed; the cache was kept"
+                            : s.last_rows_written === null
+                              ? "nothing landed yet"
+                              : s.last_rows_written === 0
+                                ? "nothing new"
+                                : `${plural(s.last_rows_written, "row")} written`}
                         </div>
                       </>
                     ) : (
@@ -79,7 +81,7 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                     )}
                   </td>
                   <td>
-                    {s.requests_last_hour} in the last hour
+                    {plural(s.requests_last_hour, "request")} in the last hour
                     {s.quota && (
                       <div class={s.quota.remaining === 0 ? "error-text" : "muted"}>
                         {s.quota.remaining}
@@ -101,7 +103,7 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                     <td colSpan={8}>
                       <span class={s.consecutive_failures > 0 ? "error-text" : "warn-text"}>
                         {s.consecutive_failures > 0
-                          ? `Failed ${s.consecutive_failures} time${s.consecutive_failures > 1 ? "s" : ""} in a row; the cache keeps the last good data.`
+                          ? `Failed ${plural(s.consecutive_failures, "time")} in a row; the cache keeps the last good data.`
                           : "Landed, with problems in single documents:"}
                       </span>
                       <pre class="source-error">{s.last_error}</pre>
@@ -115,6 +117,10 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
       </table>
     </section>
   );
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function formatMs(ms: number): string {
