@@ -224,7 +224,7 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     let input = wait_css(client, ".palette-input").await;
     input.send_keys("checkout api").await.unwrap();
     wait_css(
-        &client,
+        client,
         ".hits li.active[data-hit='component:default/checkout-api']",
     )
     .await;
