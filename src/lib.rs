@@ -17,6 +17,6 @@ pub mod store;
 mod sync;
 mod text;
 
-pub use engine::Engine;
+pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};
 pub use sync::ProgressSink;

@@ -14,6 +14,7 @@ use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::load_tree;
 use crate::connectors::http::RequestMeter;
 use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
+use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
 use crate::store::{SourceRows, SyncCost};
@@ -281,7 +282,33 @@ impl Engine {
                     items: load.entities.len(),
                     total: Some(load.entities.len()),
                 });
-                Ok((load.entities, load.problems))
+                let (mut entities, mut problems) = (load.entities, load.problems);
+                if !load.damaged.is_empty() {
+                    let held = self
+                        .store()
+                        .source_entities(&source.name)
+                        .await
+                        .map_err(|e| {
+                            ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
+                        })?;
+                    let kept: Vec<Entity> = carried_over(&held, &entities, &load.damaged)
+                        .into_iter()
+                        .cloned()
+                        .collect();
+                    if !kept.is_empty() {
+                        problems.push(format!(
+                            "{} entities of files that do not read or parse now are kept as last read: {}",
+                            kept.len(),
+                            kept.iter()
+                                .map(|e| e.entity_ref().to_string())
+                                .take(10)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        entities.extend(kept);
+                    }
+                }
+                Ok((entities, problems))
             }
             _ => unreachable!("kinds that are not synced are turned away by sync_source"),
         }

@@ -286,3 +286,110 @@ async fn a_sync_writes_only_what_changed_and_ends_where_a_fresh_sync_would() {
         );
     }
 }
+
+#[tokio::test]
+async fn faults_in_a_catalog_tree_never_cost_cached_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    let component = |name: &str| {
+        format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: checkout\n  lifecycle: production\n")
+    };
+    std::fs::write(
+        tree.join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\nspec:\n  targets: [./a.yaml, ./b.yaml]\n",
+    )
+    .unwrap();
+    let whole_a = format!("{}---\n{}", component("a1"), component("a2"));
+    std::fs::write(tree.join("a.yaml"), &whole_a).unwrap();
+    std::fs::write(tree.join("b.yaml"), component("b1")).unwrap();
+    let engine = engine(files_config(&tree, ""), None).await;
+    let names = || async {
+        engine
+            .services(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+    };
+    let sync = || async { engine.sync(None, &no_progress).await.unwrap().remove(0) };
+    assert!(sync().await.landed);
+    let all = vec!["a1", "a2", "b1"];
+    assert_eq!(names().await, all);
+
+    // Cut inside the second document's metadata, as a write caught half-way leaves it.
+    let truncated = &whole_a[..whole_a.rfind("name: a2").unwrap() + 2];
+    for (fault, text) in [
+        ("a file cut off mid-document", truncated.as_bytes().to_vec()),
+        (
+            "a file of binary garbage",
+            vec![0xff, 0xfe, 0x00, 0x9c, 0x42],
+        ),
+        (
+            "a file of valid YAML that is no entity",
+            b"- just\n- a list\n".to_vec(),
+        ),
+    ] {
+        std::fs::write(tree.join("a.yaml"), text).unwrap();
+        let report = sync().await;
+        assert!(report.landed, "{fault}");
+        assert_eq!(names().await, all, "{fault}: nothing is lost");
+        assert!(
+            report.problems.iter().any(|p| p.starts_with("a.yaml")),
+            "{fault}: the file is named: {:?}",
+            report.problems
+        );
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("kept as last read")),
+            "{fault}: {:?}",
+            report.problems
+        );
+    }
+
+    // A file a Location names goes missing (a checkout mid-way): kept too.
+    std::fs::remove_file(tree.join("a.yaml")).unwrap();
+    let report = sync().await;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("Location target './a.yaml' does not exist")),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(names().await, all);
+
+    // The whole tree is gone: the sync fails, the cache stays, the source says so.
+    std::fs::rename(&tree, dir.path().join("moved")).unwrap();
+    let report = sync().await;
+    assert!(!report.landed);
+    assert!(
+        report.problems[0].contains("cannot open catalog directory"),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(names().await, all);
+    assert_eq!(
+        engine.sources().await.unwrap()[0].health,
+        opsdeck::domain::Health::Failing
+    );
+
+    // Back, with a2 removed on purpose: the removal is real and lands.
+    std::fs::rename(dir.path().join("moved"), &tree).unwrap();
+    std::fs::write(tree.join("a.yaml"), component("a1")).unwrap();
+    let report = sync().await;
+    assert!(
+        report.landed && report.problems.is_empty(),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(names().await, vec!["a1", "b1"]);
+    assert_eq!(
+        engine.sources().await.unwrap()[0].health,
+        opsdeck::domain::Health::Fresh
+    );
+}

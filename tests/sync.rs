@@ -392,3 +392,107 @@ async fn a_dead_platform_is_named_and_costs_nothing() {
         "cached rows survive"
     );
 }
+
+/// Forwards to the sandbox after 300 ms, counting requests in flight at once.
+#[derive(Default)]
+struct Counting {
+    upstream: String,
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+}
+
+async fn counting_handler(
+    State(counting): State<Arc<Counting>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let now = counting.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    counting.most.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let upstream = reqwest::Client::new()
+        .get(format!(
+            "{}/api/catalog/entities/by-query?{}",
+            counting.upstream,
+            q.unwrap_or_default()
+        ))
+        .header("authorization", headers["authorization"].clone())
+        .send()
+        .await
+        .unwrap();
+    let body = upstream.text().await.unwrap();
+    counting.in_flight.fetch_sub(1, Ordering::SeqCst);
+    (
+        StatusCode::OK,
+        [("content-type", "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn sources_of_one_kind_sync_side_by_side_bounded_per_host_and_kept_apart() {
+    let good = sandbox(Seed::Demo).await;
+    let counting = Arc::new(Counting {
+        upstream: good.url(),
+        ..Default::default()
+    });
+    let app = axum::Router::new()
+        .route(
+            "/api/catalog/entities/by-query",
+            axum::routing::get(counting_handler),
+        )
+        .with_state(counting.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let names = ["east", "west", "north"];
+    let config: String = names
+        .iter()
+        .map(|n| format!("[[sources]]\nname = \"{n}\"\nkind = \"backstage\"\nurl = \"{url}\"\n"))
+        .collect();
+    let config = opsdeck::config::Config::parse(&config, std::path::Path::new("t.toml")).unwrap();
+    let secrets = opsdeck::secrets::Secrets::with_embedded(
+        names
+            .iter()
+            .map(|n| (n.to_string(), TOKEN.to_string()))
+            .collect(),
+    );
+    let store = opsdeck::store::Store::in_memory().await.unwrap();
+    let engine = opsdeck::Engine::with_store(config, store.clone(), secrets);
+    let started = std::time::Instant::now();
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    assert!(reports.iter().all(|r| r.landed), "{reports:?}");
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.source.as_str())
+            .collect::<Vec<_>>(),
+        names,
+        "reports in config order"
+    );
+    assert_eq!(
+        counting.most.load(Ordering::SeqCst),
+        opsdeck::SYNCS_PER_HOST,
+        "side by side, but no more than the bound on one host"
+    );
+    // Three one-page syncs of 300 ms, two at a time: about 600 ms, not 900.
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(880),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Each source's rows are its own; the catalog shows each entity once, from all three.
+    // Locations are Backstage's own business and are not served.
+    let served = opsdeck::sandbox::org::entities(Seed::Demo)
+        .iter()
+        .filter(|(_, e)| !e.is_kind("location"))
+        .count() as i64;
+    for name in names {
+        assert_eq!(store.source_entity_count(name).await.unwrap(), served);
+    }
+    assert_eq!(engine.services(None).await.unwrap().len(), 62);
+    let detail = engine.service("checkout-api").await.unwrap();
+    assert_eq!(detail.sources, names);
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ConnectorError, FailureKind};
 use crate::domain::documents::parse_catalog_documents;
+use crate::domain::merge::MANAGED_BY_LOCATION;
 use crate::domain::Entity;
 
 /// What a tree held: the entities, and the problems that cost only their own document or file.
@@ -18,6 +19,9 @@ pub struct CatalogLoad {
     pub problems: Vec<String>,
     /// Files read.
     pub files: usize,
+    /// Locations (`file:/abs/path`, as [`MANAGED_BY_LOCATION`] names them) that could not be
+    /// read or hold a document that does not parse: what the cache had from them is kept.
+    pub damaged: std::collections::HashSet<String>,
 }
 
 /// Loads the tree at `root`. Fails only when the root itself cannot be read; anything wrong
@@ -54,17 +58,19 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
         if !visited.insert(file.clone()) {
             continue; // Location loops and files both found and referenced are read once.
         }
+        let location = location_of(&file);
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {
                 load.problems
                     .push(format!("{}: cannot read: {e}", relative(&file)));
+                load.damaged.insert(location);
                 continue;
             }
         };
         load.files += 1;
         for parsed in parse_catalog_documents(&text) {
-            let parsed = match parsed {
+            let mut parsed = match parsed {
                 Ok(p) => p,
                 Err(e) => {
                     load.problems.push(format!(
@@ -73,9 +79,15 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
                         e.line,
                         e.message
                     ));
+                    load.damaged.insert(location.clone());
                     continue;
                 }
             };
+            parsed
+                .entity
+                .metadata
+                .annotations
+                .insert(MANAGED_BY_LOCATION.to_string(), location.clone());
             let here = format!("{} line {}", relative(&file), parsed.line);
             if parsed.entity.is_kind("location") {
                 queue.extend(location_targets(
@@ -83,7 +95,7 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
                     &file,
                     &root,
                     &here,
-                    &mut load.problems,
+                    &mut load,
                 ));
             }
             let key = parsed.entity.entity_ref().key();
@@ -99,6 +111,12 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
         }
     }
     Ok(load)
+}
+
+/// The location annotation of what `file` holds, as Backstage writes it for files.
+fn location_of(file: &Path) -> String {
+    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    format!("file:{}", absolute.display())
 }
 
 /// Every `catalog-info.yaml`/`.yml` under `root`, sorted so loads are deterministic; hidden
@@ -139,8 +157,9 @@ fn location_targets(
     file: &Path,
     root: &Path,
     here: &str,
-    problems: &mut Vec<String>,
+    load: &mut CatalogLoad,
 ) -> Vec<PathBuf> {
+    let problems = &mut load.problems;
     let location_type = location.spec_str("type").unwrap_or("file");
     let mut targets: Vec<&str> = location.spec_list("targets");
     targets.extend(location.spec_str("target"));
@@ -162,7 +181,11 @@ fn location_targets(
             )),
             Ok(path) if path.is_file() => out.push(path),
             Ok(_) => problems.push(format!("{here}: Location target '{target}' is not a file")),
-            Err(_) => problems.push(format!("{here}: Location target '{target}' does not exist")),
+            Err(_) => {
+                problems.push(format!("{here}: Location target '{target}' does not exist"));
+                // Named but gone (a checkout mid-way, a rename): what it held is kept.
+                load.damaged.insert(location_of(&joined));
+            }
         }
     }
     out

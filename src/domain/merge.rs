@@ -38,6 +38,32 @@ pub fn merge_reports(mut reports: Vec<SourcedEntity>) -> Option<MergedEntity> {
     })
 }
 
+/// Backstage's annotation naming where an entity was read from (`file:/abs/path` for files).
+pub const MANAGED_BY_LOCATION: &str = "backstage.io/managed-by-location";
+
+/// The entities of `previous` to keep beside a new read: those read from a location that is
+/// damaged now (unreadable, or with a document that does not parse) and missing from
+/// `fetched`. A file caught half-written, or broken by a typo, must not make its entities
+/// vanish from the cache; they stay as last read until the file parses again.
+pub fn carried_over<'a>(
+    previous: &'a [Entity],
+    fetched: &[Entity],
+    damaged_locations: &std::collections::HashSet<String>,
+) -> Vec<&'a Entity> {
+    let fetched: std::collections::HashSet<String> =
+        fetched.iter().map(|e| e.entity_ref().key()).collect();
+    previous
+        .iter()
+        .filter(|e| {
+            e.metadata
+                .annotations
+                .get(MANAGED_BY_LOCATION)
+                .is_some_and(|at| damaged_locations.contains(at))
+                && !fetched.contains(&e.entity_ref().key())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +88,35 @@ mod tests {
         assert_eq!(merged.entity.metadata.title.as_deref(), Some("F"));
         assert_eq!(merged.sources, vec!["files", "backstage"]);
         assert!(merge_reports(vec![]).is_none());
+    }
+
+    fn located(name: &str, at: &str) -> Entity {
+        serde_json::from_value(json!({
+            "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": name, "annotations": {MANAGED_BY_LOCATION: at}}, "spec": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn entities_of_a_damaged_location_are_carried_over_until_it_parses() {
+        let previous = vec![
+            located("a", "file:/t/a.yaml"),
+            located("b", "file:/t/a.yaml"),
+            located("c", "file:/t/c.yaml"),
+        ];
+        let damaged = ["file:/t/a.yaml".to_string()].into();
+        // a.yaml now yields only `a`; `b` sat in its broken half.
+        let fetched = vec![located("a", "file:/t/a.yaml")];
+        let kept: Vec<_> = carried_over(&previous, &fetched, &damaged)
+            .iter()
+            .map(|e| e.metadata.name.clone())
+            .collect();
+        assert_eq!(
+            kept,
+            vec!["b"],
+            "c.yaml is not damaged: its removal is real"
+        );
+        assert!(carried_over(&previous, &fetched, &Default::default()).is_empty());
     }
 }

@@ -87,6 +87,22 @@ impl Store {
         Ok(rows.join("; "))
     }
 
+    /// What the cache holds from `source`, as it reported it.
+    pub async fn source_entities(
+        &self,
+        source: &str,
+    ) -> Result<Vec<crate::domain::Entity>, StoreError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM source_entities WHERE source = ?")
+                .bind(source)
+                .fetch_all(&self.pool)
+                .await?;
+        bodies
+            .iter()
+            .map(|body| decode_json("source_entities.body", body))
+            .collect()
+    }
+
     /// How many entities the cache holds from `source`.
     pub async fn source_entity_count(&self, source: &str) -> Result<i64, StoreError> {
         Ok(
