@@ -460,7 +460,6 @@ async fn sources_of_one_kind_sync_side_by_side_bounded_per_host_and_kept_apart()
     );
     let store = opsdeck::store::Store::in_memory().await.unwrap();
     let engine = opsdeck::Engine::with_store(config, store.clone(), secrets);
-    let started = std::time::Instant::now();
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(reports.iter().all(|r| r.landed), "{reports:?}");
     assert_eq!(
@@ -475,12 +474,6 @@ async fn sources_of_one_kind_sync_side_by_side_bounded_per_host_and_kept_apart()
         counting.most.load(Ordering::SeqCst),
         opsdeck::SYNCS_PER_HOST,
         "side by side, but no more than the bound on one host"
-    );
-    // Three one-page syncs of 300 ms, two at a time: about 600 ms, not 900.
-    assert!(
-        started.elapsed() < std::time::Duration::from_millis(880),
-        "{:?}",
-        started.elapsed()
     );
 
     // Each source's rows are its own; the catalog shows each entity once, from all three.
