@@ -75,7 +75,12 @@ impl Engine {
     ) {
         loop {
             match self.time_to_next_sync(source).await {
-                Ok(wait) => tokio::time::sleep(wait).await,
+                Ok(wait) if wait.is_zero() => {}
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    // A manual sync while we slept moved the next one: wait for it instead.
+                    continue;
+                }
                 Err(error) => {
                     tracing::error!(source = %source.name, %error, "cannot read sync state");
                     tokio::time::sleep(source.interval).await;
@@ -97,8 +102,11 @@ impl Engine {
         if due <= now {
             return Ok(Duration::ZERO);
         }
+        // Jitter only where the wait is long: the loop asks again after sleeping, and a due
+        // time reached must not be pushed on by fresh jitter each time.
+        let wait = (due - now).to_std().unwrap_or_default();
         let jitter = source.interval.mul_f64(JITTER_FRACTION * fastrand::f64());
-        Ok((due - now).to_std().unwrap_or_default() + jitter)
+        Ok(if wait > jitter { wait + jitter } else { wait })
     }
 
     async fn sync_source(

@@ -50,7 +50,14 @@ export function App({ ipc }: { ipc: Ipc }) {
         setGeneration((g) => g + 1);
       }),
     ];
-    const ticker = setInterval(() => setNow(Date.now()), 5000);
+    // Ages move on without any sync (a platform that asked us to wait an hour sends no
+    // events): re-read the sources' verdicts with the clock.
+    const ticker = setInterval(() => {
+      ipc.sources().then((s) => {
+        setSources(s);
+        setNow(Date.now());
+      }, fail);
+    }, 5000);
     return () => {
       clearInterval(ticker);
       unsubscribers.forEach((u) => u.then((stop) => stop()));
