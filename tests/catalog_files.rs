@@ -11,6 +11,17 @@ fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")
 }
 
+/// The names of every service in the cache, in name order.
+async fn service_names(engine: &opsdeck::Engine) -> Vec<String> {
+    engine
+        .services(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect()
+}
+
 fn files_config(dir: &Path, extra: &str) -> Config {
     let text = format!(
         "[identity]\nemail = \"dana@demo.opsdeck.dev\"\n\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n{extra}",
@@ -136,15 +147,7 @@ async fn the_schedule_brings_changes_in_without_anyone_asking() {
             engine.sync_on_schedule(&no_progress, &counted).await;
         }
     });
-    let names = || async {
-        engine
-            .services(None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| s.name)
-            .collect::<Vec<_>>()
-    };
+    let names = || service_names(&engine);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while names().await != ["first"] {
         assert!(
@@ -304,15 +307,7 @@ async fn faults_in_a_catalog_tree_never_cost_cached_entities() {
     std::fs::write(tree.join("a.yaml"), &whole_a).unwrap();
     std::fs::write(tree.join("b.yaml"), component("b1")).unwrap();
     let engine = engine(files_config(&tree, ""), None).await;
-    let names = || async {
-        engine
-            .services(None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| s.name)
-            .collect::<Vec<_>>()
-    };
+    let names = || service_names(&engine);
     let sync = || async { engine.sync(None, &no_progress).await.unwrap().remove(0) };
     assert!(sync().await.landed);
     let all = vec!["a1", "a2", "b1"];

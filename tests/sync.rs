@@ -139,6 +139,8 @@ enum Fault {
     /// Answers only after 3 s.
     Slow,
     Truncated,
+    /// A body past the 32 MB cap.
+    Huge,
     Garbage,
     WrongContentType,
     EntityOfWrongShape,
@@ -175,6 +177,7 @@ async fn flaky_handler(
                 (StatusCode::OK, json, "{}").into_response()
             }
             Fault::Truncated => (StatusCode::OK, json, r#"{"items":[{"apiVersion":"backstage.io/v1alpha1","kind":"Comp"#).into_response(),
+            Fault::Huge => (StatusCode::OK, json, format!("{{\"items\":[{}]}}", " ".repeat(33 << 20))).into_response(),
             Fault::Garbage => (StatusCode::OK, json, "<<<not json>>>").into_response(),
             Fault::WrongContentType => (StatusCode::OK, [("content-type", "text/html")], "<html>login</html>").into_response(),
             Fault::EntityOfWrongShape => (StatusCode::OK, json, r#"{"items":[{"kind":"Component"}],"totalItems":1,"pageInfo":{}}"#).into_response(),
@@ -192,6 +195,14 @@ async fn flaky_handler(
     (StatusCode::OK, json, upstream.text().await.unwrap()).into_response()
 }
 
+/// Serves `app` on a free loopback port; returns its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 /// A catalog in front of `upstream` that breaks `faults` requests with a cursor.
 async fn flaky_catalog(upstream: &str, fault: Fault, faults: usize) -> (String, Arc<Flaky>) {
     let flaky = Arc::new(Flaky {
@@ -206,9 +217,7 @@ async fn flaky_catalog(upstream: &str, fault: Fault, faults: usize) -> (String, 
             axum::routing::get(flaky_handler),
         )
         .with_state(flaky.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve(app).await;
     (url, flaky)
 }
 
@@ -243,6 +252,7 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
         (Fault::ServerError, "500 Internal Server Error (Error: database is locked) — the catalog failed; the cached data is kept", true),
         (Fault::Slow, "catalog: timed out (127.0.0.1:", true),
         (Fault::Truncated, "the answer was cut off", false),
+        (Fault::Huge, "is larger than 32 MB; nothing was replaced", false),
         (Fault::Garbage, "is not the catalog's by-query JSON", false),
         (Fault::WrongContentType, "expected JSON from", false),
         (Fault::EntityOfWrongShape, "entity #501 of the catalog's answer does not match the entity model", false),
@@ -442,9 +452,7 @@ async fn sources_of_one_kind_sync_side_by_side_bounded_per_host_and_kept_apart()
             axum::routing::get(counting_handler),
         )
         .with_state(counting.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve(app).await;
 
     let names = ["east", "west", "north"];
     let config: String = names

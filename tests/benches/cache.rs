@@ -250,14 +250,6 @@ async fn main() {
         ("while the catalog-files full sync runs", under_sync),
         ("quiet, after (every entity from both sources)", after),
     ] {
-        let mut sorted = samples;
-        sorted.sort();
-        println!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
-            sorted.len(),
-            percentile(&sorted, 0.50),
-            percentile(&sorted, 0.99),
-            sorted.last().unwrap().as_secs_f64() * 1000.0
-        );
+        report(name, samples);
     }
 }
