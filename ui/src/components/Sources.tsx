@@ -31,7 +31,7 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
             <th>Next sync</th>
             <th class="num">Rows</th>
             <th>Last sync</th>
-            <th>Requests</th>
+            <th>Requests, last hour</th>
             <th />
           </tr>
         </thead>
@@ -81,7 +81,7 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                     )}
                   </td>
                   <td>
-                    {plural(s.requests_last_hour, "request")} in the last hour
+                    {plural(s.requests_last_hour, "request")}
                     {s.quota && (
                       <div class={s.quota.remaining === 0 ? "error-text" : "muted"}>
                         {s.quota.remaining}

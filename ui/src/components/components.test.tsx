@@ -217,7 +217,7 @@ describe("Sources", () => {
     expect(catalog.textContent).toContain("30s ago");
     expect(catalog.textContent).toContain("1.8 s · 29 requests");
     expect(catalog.textContent).toContain("nothing new");
-    expect(catalog.textContent).toContain("57 requests in the last hour");
+    expect(catalog.textContent).toContain("57 requests");
     expect(catalog.textContent).toMatch(/0\/900 left until \d\d:31:00/);
     const files = container.querySelector("[data-source-row='files']")!;
     expect(files.textContent).toContain("failing ×3");
