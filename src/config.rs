@@ -271,5 +271,14 @@ path = "./catalog"
         )
         .unwrap_err();
         assert!(err.to_string().contains("http://"), "{err}");
+        let err = Config::parse(
+            "[[sources]]\nname='a'\nkind='backstage'\nurl='http://x'\ninterval='0s'\n",
+            p,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config o.toml: source 'a': 'interval' and 'timeout' must be at least 1s"
+        );
     }
 }

@@ -604,7 +604,11 @@ async fn say_when_answers_are_old(engine: &Engine) -> anyhow::Result<()> {
                 "not synced for over {} intervals",
                 opsdeck::domain::freshness::STALE_AFTER_INTERVALS
             ),
-            Health::Fresh | Health::Never | Health::Unsupported => continue,
+            Health::Never => {
+                eprintln!("opsdeck: {} has never synced; run `opsdeck sync`", s.name);
+                continue;
+            }
+            Health::Fresh | Health::Unsupported => continue,
         };
         eprintln!(
             "opsdeck: {} is {} — {as_of} ({why})",

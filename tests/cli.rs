@@ -334,6 +334,12 @@ async fn login_stores_the_token_in_the_keychain() {
 async fn offline_the_cli_answers_from_the_cache_says_so_and_logs_each_sync() {
     let sandbox = sandbox(Seed::Demo).await;
     let ws = Workspace::new(&sandbox.config_toml());
+    let empty = ws.run(&["teams"]);
+    assert!(empty.status.success());
+    assert_eq!(
+        stderr_line(&empty),
+        "opsdeck: catalog has never synced; run `opsdeck sync`"
+    );
     assert!(ws.run(&["sync"]).status.success());
     let fresh = ws.run(&["teams"]);
     assert!(fresh.stderr.is_empty(), "fresh data needs no notice");

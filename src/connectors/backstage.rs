@@ -261,7 +261,7 @@ impl BackstageConnector {
             ),
             429 => (
                 FailureKind::RateLimited,
-                "rate limited; the next sync waits for the catalog's window".to_string(),
+                "rate limited by the catalog".to_string(),
             ),
             500..=599 => (
                 FailureKind::ServerError,

@@ -148,7 +148,8 @@ impl Store {
             .copied()
             .chain(changed.iter().map(|(k, _)| *k))
             .collect();
-        if built_with.as_deref() != Some(precedence_json.as_str()) {
+        let rebuilt_whole = built_with.as_deref() != Some(precedence_json.as_str());
+        if rebuilt_whole {
             remerge(&mut tx, precedence, None).await?;
             sqlx::query("INSERT OR REPLACE INTO merge_state (id, precedence) VALUES (1, ?)")
                 .bind(&precedence_json)
@@ -173,7 +174,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        if written > 0 {
+        if written > 0 || rebuilt_whole {
             // A sync can change the tables' shape (10 rows or 10,000). `PRAGMA optimize` skips
             // tables never analysed, so analyse outright, sampling to keep it to milliseconds.
             // One connection for both: analysis_limit is a per-connection setting.
