@@ -1,5 +1,5 @@
-//! kill -9 during syncs: the cache file survives every time, and each source holds either its
-//! previous or its new complete state, never a mix.
+//! kill -9 during syncs of two sources (Backstage and a catalog tree): the cache file survives
+//! every time, and each source holds either its previous or its new complete state, never a mix.
 
 use std::time::Instant;
 
@@ -21,11 +21,26 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
         .iter()
         .map(|&n| opsdeck::sandbox::org::entities(Seed::Scale(n)).len() as i64)
         .collect();
+    // And two local trees for a second source, of 40 and 25 services.
+    let trees = [40, 25];
     let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
     let config = dir.path().join("opsdeck.toml");
     let db = dir.path().join("cache.sqlite");
     let sync = |which: usize| {
-        std::fs::write(&config, catalogs[which].0.config_toml()).unwrap();
+        let files: Vec<String> = (0..trees[which])
+            .map(|i| format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: local-{which}-{i:02}\nspec:\n  type: service\n  owner: group:team-000\n  lifecycle: production\n"))
+            .collect();
+        let aside = tree.join(".next.yaml");
+        std::fs::write(&aside, files.join("---\n")).unwrap();
+        std::fs::rename(&aside, tree.join("catalog-info.yaml")).unwrap();
+        let text = format!(
+            "{}\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n",
+            catalogs[which].0.config_toml(),
+            tree.display()
+        );
+        std::fs::write(&config, text).unwrap();
         opsdeck()
             .arg("--config")
             .arg(&config)
@@ -45,12 +60,13 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
     assert!(sync(1).wait().unwrap().success());
     let whole = started.elapsed();
     let mut held = sizes[1];
+    let mut held_files = trees[1] as i64;
     let mut interrupted = 0;
     // Rounds whose new state had committed when the kill came.
     let mut switched = 0;
 
     for round in 0..ROUNDS {
-        // Always towards the other catalog, so every sync has everything to rewrite.
+        // Always towards the other catalog (and tree), so every sync has everything to rewrite.
         let target = usize::from(held == sizes[0]);
         let mut child = sync(target);
         let kill_at = whole.mul_f64(0.2 + 1.4 * fastrand::f64());
@@ -74,18 +90,25 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
             "round {round} (killed after {kill_at:?}): {count} rows, neither the previous {held} nor the new {}",
             sizes[target]
         );
+        let files = store.source_entity_count("files").await.unwrap();
+        assert!(
+            files == held_files || files == trees[target] as i64,
+            "round {round}: files holds {files} rows, neither {held_files} nor {}",
+            trees[target]
+        );
         // The merged view matches the rows it was built from.
         let config = opsdeck::config::Config::load(&config).unwrap();
         let engine = opsdeck::Engine::with_store(config, store, Default::default());
         let services = engine.services(None).await.unwrap().len();
-        let expected = if count == sizes[0] {
+        let from_catalog = if count == sizes[0] {
             catalogs[0].1
         } else {
             catalogs[1].1
         };
-        assert_eq!(services, expected, "round {round}");
+        assert_eq!(services, from_catalog + files as usize, "round {round}");
         switched += usize::from(count != held);
         held = count;
+        held_files = files;
     }
     eprintln!(
         "crash test: {ROUNDS} kills, {interrupted} mid-sync, {switched} after the new state committed, whole sync {whole:?}"
