@@ -157,6 +157,14 @@ pub struct Quota {
     pub resets_at: Option<DateTime<Utc>>,
 }
 
+impl Quota {
+    /// Until when no request may be made: the window's reset, when none is left in it.
+    pub fn exhausted_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.resets_at
+            .filter(|reset| self.remaining == 0 && *reset > now)
+    }
+}
+
 /// A source's health, for the status bar, the Sources screen and `opsdeck sources`.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]

@@ -160,11 +160,14 @@ impl Engine {
             progress(p)
         };
         let fetched = self.fetch(source, &meter, &counted).await;
+        // A spent quota holds the next sync until the platform's window resets, even after a
+        // sync that landed: asking before then would only earn a 429.
         let cost = |at| SyncCost {
             at,
             requests: meter.requests(),
             duration_ms: started.elapsed().as_millis() as i64,
             quota: meter.quota(),
+            wait_until: meter.quota().and_then(|q| q.exhausted_until(at)),
         };
         let (entities, mut problems) = match fetched {
             Ok(fetched) => fetched,

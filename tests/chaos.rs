@@ -162,3 +162,25 @@ async fn the_control_endpoint_reads_changes_and_clears_chaos() {
         .unwrap();
     assert_eq!(healthy.status(), 200);
 }
+
+#[tokio::test]
+async fn a_spent_quota_holds_the_next_sync_until_the_window_resets() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_chaos("rate_limit=1/min".parse().unwrap());
+    let engine = engine(sandbox_config(&sandbox), Some(TOKEN)).await;
+    // The demo fits one page: the sync lands on the window's only request.
+    let report = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(report.landed && report.requests == 1, "{report:?}");
+    let state = &engine.sources().await.unwrap()[0];
+    assert_eq!(state.quota.map(|q| q.remaining), Some(0));
+    assert_eq!(
+        state.health,
+        Health::RateLimited,
+        "fresh data, but the next sync must wait"
+    );
+    assert_eq!(state.retry_after, state.quota.unwrap().resets_at);
+    assert!(!state.data_stale);
+    // Asking now would only earn a 429: no request is made.
+    let early = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(!early.landed && early.requests == 0, "{early:?}");
+}

@@ -274,8 +274,8 @@ pub fn wait_asked(
                 })
         });
     retry_after.or_else(|| {
-        let quota = quota.filter(|q| q.remaining == 0)?;
-        Some((quota.resets_at? - now).to_std().unwrap_or_default())
+        let until = quota?.exhausted_until(now)?;
+        Some((until - now).to_std().unwrap_or_default())
     })
 }
 

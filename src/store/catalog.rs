@@ -65,6 +65,8 @@ pub struct SyncCost {
     pub duration_ms: i64,
     /// The platform's rate limit, if its answers reported one.
     pub quota: Option<Quota>,
+    /// No request before this: the platform's quota is spent until then.
+    pub wait_until: Option<DateTime<Utc>>,
 }
 
 /// A stored entity with what the service page needs besides the body.
@@ -247,7 +249,8 @@ impl Store {
             "UPDATE sync_state SET last_requests = ?2, last_duration_ms = ?3,
                 quota_limit = coalesce(?4, CASE WHEN ?5 IS NULL THEN quota_limit END),
                 quota_remaining = coalesce(?5, quota_remaining),
-                quota_resets_at = CASE WHEN ?5 IS NULL THEN quota_resets_at ELSE ?6 END
+                quota_resets_at = CASE WHEN ?5 IS NULL THEN quota_resets_at ELSE ?6 END,
+                retry_after = CASE WHEN ?7 > coalesce(retry_after, '') THEN ?7 ELSE retry_after END
              WHERE source = ?1",
         )
         .bind(source)
@@ -256,6 +259,7 @@ impl Store {
         .bind(cost.quota.and_then(|q| q.limit))
         .bind(cost.quota.map(|q| q.remaining))
         .bind(cost.quota.and_then(|q| q.resets_at))
+        .bind(cost.wait_until)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
