@@ -163,13 +163,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sync { source } => {
             let show_progress = !json && std::io::stderr().is_terminal();
+            // Sources sync side by side: one line shows where each of them is.
+            let seen = std::sync::Mutex::new(std::collections::BTreeMap::new());
             let progress = move |p: SyncProgress| {
                 if show_progress {
+                    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
                     let total = p.total.map_or(String::new(), |t| format!("/{t}"));
-                    eprint!(
-                        "\r{}: {} pages, {}{} entities   ",
-                        p.source, p.pages, p.items, total
+                    seen.insert(
+                        p.source.clone(),
+                        format!(
+                            "{}: {} pages, {}{total} entities",
+                            p.source, p.pages, p.items
+                        ),
                     );
+                    let line: Vec<&str> = seen.values().map(String::as_str).collect();
+                    eprint!("\r\x1b[K{}", line.join(" · "));
                 }
             };
             let reports = engine.sync(source.as_deref(), &progress).await?;
