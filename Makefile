@@ -32,6 +32,9 @@ test: deps ui
 		(echo "ui/src/ipc/bindings is stale: run 'cargo test' and commit it"; exit 1)
 	cd ui && npm test --silent
 	$(CARGO) build -p opsdeck-desktop
+	@# The CLI as a plain build makes it (test builds carry dev-dependencies' features).
+	$(CARGO) build --quiet --bin opsdeck
+	tests/smoke-cli.sh target/debug/opsdeck
 	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
 
 ## Measures ingest and cache queries at 10,000 services, then the desktop app's start-up time
