@@ -391,6 +391,10 @@ async fn a_dead_platform_is_named_and_costs_nothing() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let report = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(!report.landed);
+    assert_eq!(
+        report.requests, 2,
+        "a platform that is down is tried twice, not four times"
+    );
     assert!(
         report.problems[0].starts_with(&format!("catalog: cannot connect (127.0.0.1:{port})")),
         "{}",

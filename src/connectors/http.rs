@@ -15,6 +15,9 @@ use crate::api::Quota;
 
 /// Retries after the first try, for failures that may pass: no answer, 5xx, 429, a cut body.
 const RETRIES: usize = 3;
+/// Retries when no connection can be made at all: a platform that is down or a wrong address
+/// rarely comes back within seconds, and each try would only lengthen the failed sync.
+const UNREACHABLE_RETRIES: usize = 1;
 /// First backoff; each retry doubles it, with jitter.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest backoff between two tries.
@@ -118,9 +121,16 @@ impl Reader<'_> {
             .with_max_delay(MAX_BACKOFF)
             .with_max_times(RETRIES)
             .with_jitter();
+        let unreachable = std::sync::atomic::AtomicUsize::new(0);
         (|| self.try_once(url, &build))
             .retry(backoff)
-            .when(Failed::may_pass)
+            .when(|failed| match failed.kind() {
+                Some(FailureKind::Unreachable) => {
+                    unreachable.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                        < UNREACHABLE_RETRIES
+                }
+                _ => failed.may_pass(),
+            })
             // The platform's own wait wins over our backoff; a wait too long for a sync
             // stops the retries.
             .adjust(|failed, backoff| match failed.platform_wait() {
@@ -202,6 +212,13 @@ impl Failed {
                 e.kind,
                 FailureKind::Network | FailureKind::Timeout | FailureKind::Truncated
             ),
+        }
+    }
+
+    fn kind(&self) -> Option<FailureKind> {
+        match self {
+            Self::Status { .. } => None,
+            Self::Transport(e) => Some(e.kind),
         }
     }
 

@@ -20,7 +20,9 @@ pub enum FailureKind {
     RateLimited,
     /// 5xx.
     ServerError,
-    /// Connection refused, DNS, TLS, reset.
+    /// No connection could be made: refused, DNS, TLS.
+    Unreachable,
+    /// The connection broke: reset, closed before an answer.
     Network,
     /// No answer in time.
     Timeout,
@@ -96,7 +98,7 @@ pub(crate) fn transport_error(
     let (kind, what) = if error.is_timeout() {
         (FailureKind::Timeout, "timed out")
     } else if error.is_connect() {
-        (FailureKind::Network, "cannot connect")
+        (FailureKind::Unreachable, "cannot connect")
     } else if error.is_decode() || error.is_body() {
         (FailureKind::Truncated, "the answer was cut off")
     } else if error.is_request() {
