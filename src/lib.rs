@@ -15,7 +15,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod store;
 mod sync;
-mod text;
+pub mod text;
 
 pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};

@@ -14,6 +14,7 @@ use opsdeck::config::Config;
 use opsdeck::domain::Health;
 use opsdeck::sandbox::{ChaosSpec, Sandbox, SandboxOptions, Seed, CHAOS_PATH, TOKEN_ENV};
 use opsdeck::secrets::Secrets;
+use opsdeck::text::clock_time;
 use opsdeck::Engine;
 use serde::Serialize;
 
@@ -233,12 +234,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             s.quota
                                 .map_or("-".into(), |q| match (q.limit, q.resets_at) {
                                     (Some(limit), Some(at)) => {
-                                        format!("{}/{limit} until {}", q.remaining, clock(at))
+                                        format!("{}/{limit} until {}", q.remaining, clock_time(at))
                                     }
                                     (Some(limit), None) => format!("{}/{limit}", q.remaining),
                                     (None, _) => q.remaining.to_string(),
                                 }),
-                            s.next_sync.map_or("-".into(), clock),
+                            s.next_sync.map_or("-".into(), clock_time),
                         ]
                     })
                     .collect();
@@ -625,12 +626,6 @@ async fn say_when_answers_are_old(engine: &Engine) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn clock(at: DateTime<Utc>) -> String {
-    at.with_timezone(&chrono::Local)
-        .format("%H:%M:%S")
-        .to_string()
 }
 
 fn health_text(health: Health) -> &'static str {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::future::join_all;
 use tracing::Instrument;
 
@@ -18,6 +18,7 @@ use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
 use crate::store::{SourceRows, SyncCost};
+use crate::text::clock_time;
 use crate::Result;
 
 /// Receives progress while sources sync.
@@ -324,11 +325,4 @@ impl Engine {
             _ => unreachable!("kinds that are not synced are turned away by sync_source"),
         }
     }
-}
-
-/// A wall-clock time for messages: local `HH:MM:SS`.
-fn clock_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&chrono::Local)
-        .format("%H:%M:%S")
-        .to_string()
 }

@@ -1,5 +1,14 @@
-//! Text from outside (platforms' error bodies, the keychain's errors) made fit for a one-line
-//! message.
+//! Text for messages: text from outside (platforms' error bodies, the keychain's errors) made
+//! fit for one line, and times as people read them.
+
+use chrono::{DateTime, Utc};
+
+/// A wall-clock time in the local zone, `HH:MM:SS`: when a wait ends, when the next sync is.
+pub fn clock_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}
 
 /// Folds all white space, newlines included, to single spaces and cuts to `max` characters.
 pub(crate) fn one_line(text: &str, max: usize) -> String {
