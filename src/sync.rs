@@ -115,30 +115,24 @@ impl Engine {
         source: &SourceConfig,
         progress: ProgressSink<'_>,
     ) -> Result<SyncReport> {
-        let not_landed = |problem: String| SyncReport {
-            source: source.name.clone(),
-            landed: false,
-            items: 0,
-            rows_written: 0,
-            requests: 0,
-            problems: vec![problem],
-        };
         if !source.kind.is_synced() {
-            return Ok(not_landed(format!(
+            let problem = format!(
                 "{}: {} sources are not synced by this version of Opsdeck",
                 source.name,
                 source.kind.as_str()
-            )));
+            );
+            return Ok(not_landed(source, problem, 0));
         }
         // A manual sync and a scheduled one of the same source never overlap.
         let _this_source = self.source_lock(&source.name).lock().await;
         if let Some(until) = self.sync_times(source).await?.retry_after {
             if until > Utc::now() {
-                return Ok(not_landed(format!(
+                let problem = format!(
                     "{}: the platform asked us to wait; next sync {}",
                     source.name,
                     clock_time(until)
-                )));
+                );
+                return Ok(not_landed(source, problem, 0));
             }
         }
         let _host_slot = self
@@ -190,14 +184,7 @@ impl Engine {
                     error = %message,
                     "sync failed; cache kept"
                 );
-                return Ok(SyncReport {
-                    source: source.name.clone(),
-                    landed: false,
-                    items: 0,
-                    rows_written: 0,
-                    requests: cost.requests,
-                    problems: vec![message],
-                });
+                return Ok(not_landed(source, message, cost.requests));
             }
         };
         // References that cannot become relations are the source's problem to fix: say so.
@@ -324,5 +311,17 @@ impl Engine {
             }
             _ => unreachable!("kinds that are not synced are turned away by sync_source"),
         }
+    }
+}
+
+/// The report of a sync that did not land, with the requests it made.
+fn not_landed(source: &SourceConfig, problem: String, requests: i64) -> SyncReport {
+    SyncReport {
+        source: source.name.clone(),
+        landed: false,
+        items: 0,
+        rows_written: 0,
+        requests,
+        problems: vec![problem],
     }
 }

@@ -183,16 +183,23 @@ async fn flaky_handler(
             Fault::EntityOfWrongShape => (StatusCode::OK, json, r#"{"items":[{"kind":"Component"}],"totalItems":1,"pageInfo":{}}"#).into_response(),
         };
     }
-    let upstream = reqwest::Client::new()
-        .get(format!(
-            "{}/api/catalog/entities/by-query?{q}",
-            flaky.upstream
-        ))
+    forward(&flaky.upstream, &q, &headers).await
+}
+
+/// Asks `upstream`'s catalog the same by-query question with the same token.
+async fn forward(upstream: &str, query: &str, headers: &HeaderMap) -> Response {
+    let answer = reqwest::Client::new()
+        .get(format!("{upstream}/api/catalog/entities/by-query?{query}"))
         .header("authorization", headers["authorization"].clone())
         .send()
         .await
         .unwrap();
-    (StatusCode::OK, json, upstream.text().await.unwrap()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json; charset=utf-8")],
+        answer.text().await.unwrap(),
+    )
+        .into_response()
 }
 
 /// Serves `app` on a free loopback port; returns its base URL.
@@ -423,24 +430,9 @@ async fn counting_handler(
     let now = counting.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     counting.most.fetch_max(now, Ordering::SeqCst);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let upstream = reqwest::Client::new()
-        .get(format!(
-            "{}/api/catalog/entities/by-query?{}",
-            counting.upstream,
-            q.unwrap_or_default()
-        ))
-        .header("authorization", headers["authorization"].clone())
-        .send()
-        .await
-        .unwrap();
-    let body = upstream.text().await.unwrap();
+    let answer = forward(&counting.upstream, &q.unwrap_or_default(), &headers).await;
     counting.in_flight.fetch_sub(1, Ordering::SeqCst);
-    (
-        StatusCode::OK,
-        [("content-type", "application/json; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    answer
 }
 
 #[tokio::test]

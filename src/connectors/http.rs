@@ -2,6 +2,7 @@
 //! jitter, `429`/`Retry-After` and the platforms' rate-limit headers honoured, bodies
 //! size-limited, every request counted for the source's budget.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,10 +26,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// A platform asking for a longer wait than this (or than the source's request timeout, if
 /// shorter) fails the sync and sets the next one after the wait, instead of holding the sync
 /// and the source's slot that long.
-pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
 /// The largest answer read. A page of any platform we read is a few MB at most; anything
 /// larger is a misbehaving server, and reading it would cost memory, not data.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Counts a sync's requests and keeps the platform's last word on its rate limit. Shared by
 /// the tries of one sync, so it lives outside each request.
@@ -121,16 +122,10 @@ impl Reader<'_> {
             .with_max_delay(MAX_BACKOFF)
             .with_max_times(RETRIES)
             .with_jitter();
-        let unreachable = std::sync::atomic::AtomicUsize::new(0);
+        let unreachable_tries = AtomicUsize::new(0);
         (|| self.try_once(url, &build))
             .retry(backoff)
-            .when(|failed| match failed.kind() {
-                Some(FailureKind::Unreachable) => {
-                    unreachable.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                        < UNREACHABLE_RETRIES
-                }
-                _ => failed.may_pass(),
-            })
+            .when(|failed| failed.may_pass(&unreachable_tries))
             // The platform's own wait wins over our backoff; a wait too long for a sync
             // stops the retries.
             .adjust(|failed, backoff| match failed.platform_wait() {
@@ -193,8 +188,8 @@ impl Reader<'_> {
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::FORBIDDEN && quota.is_some_and(|q| q.remaining == 0));
         if rate_limited || status.is_server_error() {
-            let retry_after =
-                wait_asked(&answer.headers, quota, Utc::now()).map(|wait| Utc::now() + wait);
+            let now = Utc::now();
+            let retry_after = wait_asked(&answer.headers, quota, now).map(|wait| now + wait);
             return Err(Failed::Status {
                 answer,
                 retry_after,
@@ -205,20 +200,17 @@ impl Reader<'_> {
 }
 
 impl Failed {
-    fn may_pass(&self) -> bool {
+    /// Whether another try may succeed; counts the tries that found no connection at all.
+    fn may_pass(&self, unreachable_tries: &AtomicUsize) -> bool {
         match self {
             Self::Status { .. } => true,
-            Self::Transport(e) => matches!(
-                e.kind,
-                FailureKind::Network | FailureKind::Timeout | FailureKind::Truncated
-            ),
-        }
-    }
-
-    fn kind(&self) -> Option<FailureKind> {
-        match self {
-            Self::Status { .. } => None,
-            Self::Transport(e) => Some(e.kind),
+            Self::Transport(e) => match e.kind {
+                FailureKind::Unreachable => {
+                    unreachable_tries.fetch_add(1, Ordering::Relaxed) < UNREACHABLE_RETRIES
+                }
+                FailureKind::Network | FailureKind::Timeout | FailureKind::Truncated => true,
+                _ => false,
+            },
         }
     }
 
@@ -242,7 +234,7 @@ impl Failed {
 
 /// The rate limit an answer reports: GitHub's `X-RateLimit-*` (reset as epoch seconds) or the
 /// IETF draft's `RateLimit-*` that PagerDuty and others send (reset as seconds from now).
-pub fn quota_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Quota> {
+fn quota_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Quota> {
     let number = |name: &str| -> Option<i64> {
         headers
             .get(name)?
@@ -271,11 +263,7 @@ pub fn quota_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Quota> {
 
 /// How long the platform asks us to wait: `Retry-After` (seconds or an HTTP date), else the
 /// time until its quota resets when none is left.
-pub fn wait_asked(
-    headers: &HeaderMap,
-    quota: Option<Quota>,
-    now: DateTime<Utc>,
-) -> Option<Duration> {
+fn wait_asked(headers: &HeaderMap, quota: Option<Quota>, now: DateTime<Utc>) -> Option<Duration> {
     let retry_after = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())

@@ -24,7 +24,7 @@ const SETTINGS: &str = "latency, error_rate, rate_limit, malformed, truncate, dr
 
 /// What one platform suffers.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Faults {
+struct Faults {
     /// Added to every answer: uniform between the two.
     pub latency: Option<(Duration, Duration)>,
     /// Share of requests answered 500/502/503 with the platform's error body.
@@ -185,7 +185,7 @@ impl ChaosSpec {
     }
 
     /// The faults `platform` suffers: the clauses for all, then its own, later ones winning.
-    pub fn faults_for(&self, platform: &str) -> Faults {
+    fn faults_for(&self, platform: &str) -> Faults {
         let mut faults = Faults::default();
         let general = self.clauses.iter().filter(|c| c.platform.is_none());
         let own = self
@@ -208,7 +208,7 @@ impl ChaosSpec {
 
 /// The chaos a running sandbox applies, changeable while it runs.
 #[derive(Debug, Default)]
-pub struct Chaos {
+pub(super) struct Chaos {
     spec: RwLock<ChaosSpec>,
     /// Per platform: when its rate-limit window opened and the requests counted in it.
     windows: Mutex<HashMap<&'static str, (Instant, u32)>>,
@@ -255,11 +255,11 @@ impl Chaos {
 }
 
 /// Builds a platform's own error answer (status, message, the request's path and query).
-pub type ErrorBody = fn(StatusCode, &str, &str) -> Response;
+pub(super) type ErrorBody = fn(StatusCode, &str, &str) -> Response;
 
 /// What the chaos layer of one platform needs.
 #[derive(Clone)]
-pub struct ChaosLayer {
+pub(super) struct ChaosLayer {
     /// Shared with the control endpoint.
     pub chaos: Arc<Chaos>,
     /// The platform's name in clauses.
@@ -269,7 +269,11 @@ pub struct ChaosLayer {
 }
 
 /// The middleware: applies the platform's faults to each request and answer.
-pub async fn apply(State(layer): State<ChaosLayer>, request: Request, next: Next) -> Response {
+pub(super) async fn apply(
+    State(layer): State<ChaosLayer>,
+    request: Request,
+    next: Next,
+) -> Response {
     let faults = layer.chaos.spec().faults_for(layer.platform);
     let url = request.uri().to_string();
     let mut remaining = None;
