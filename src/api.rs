@@ -6,6 +6,8 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::config::SourceKind;
+use crate::domain::alerts::{Alert, Silence};
+use crate::domain::oncall::{Incident, PolicyOnCall};
 use crate::domain::{Gap, Health, Link};
 
 /// A team (catalog `Group`) in the sidebar.
@@ -241,4 +243,84 @@ pub struct SyncProgress {
     pub items: i64,
     /// Total items, when known.
     pub total: Option<i64>,
+}
+
+/// A catalog component something is joined to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceRef {
+    /// Cache key.
+    pub key: String,
+    /// Component name.
+    pub name: String,
+}
+
+/// An incident with the catalog services it is on.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct IncidentRow {
+    /// The PagerDuty source it came from.
+    pub source: String,
+    /// The incident.
+    pub incident: Incident,
+    /// Components whose `pagerduty.com/service-id` is the incident's service.
+    pub services: Vec<ServiceRef>,
+}
+
+/// An alert with the catalog services it belongs to and the silences that mute it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AlertRow {
+    /// The Alertmanager source it came from.
+    pub source: String,
+    /// The alert.
+    pub alert: Alert,
+    /// Components it joins (label `service`, or their alert selector).
+    pub services: Vec<ServiceRef>,
+    /// Silences named in its `silencedBy`, as cached.
+    pub silences: Vec<Silence>,
+}
+
+/// Who is on call and what is on fire, for a team or a service.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct OnCallPanel {
+    /// Escalation policies of its services, with who is on call now and next per level.
+    pub policies: Vec<PolicyOnCall>,
+    /// Open incidents: triggered first, then acknowledged, newest first.
+    pub incidents: Vec<IncidentRow>,
+    /// Incidents resolved in the last days PagerDuty was read for.
+    pub resolved_recently: i64,
+    /// Alerts: firing first, then by severity, newest first.
+    pub alerts: Vec<AlertRow>,
+    /// Whether the identity is on call now for any of them.
+    pub me_on_call: bool,
+    /// Services with no `pagerduty.com/service-id`: nobody is paged for them.
+    pub unpaged: Vec<String>,
+    /// Services whose PagerDuty service id PagerDuty does not know (once it has synced).
+    pub unknown_to_pagerduty: Vec<String>,
+}
+
+/// A team's row on the "On call" screen.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TeamOnCall {
+    /// The team's cache key.
+    pub key: String,
+    /// Team name.
+    pub name: String,
+    /// Display title.
+    pub title: String,
+    /// Whether the identity is a member.
+    pub is_mine: bool,
+    /// Its services' escalation policies, now and next.
+    pub policies: Vec<PolicyOnCall>,
+    /// Whether the identity is on call now for it.
+    pub me_on_call: bool,
+    /// Triggered incidents on its services.
+    pub triggered: i64,
+    /// Acknowledged incidents on its services.
+    pub acknowledged: i64,
+    /// Firing (not silenced or inhibited) alerts on its services.
+    pub firing_alerts: i64,
 }

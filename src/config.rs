@@ -72,7 +72,10 @@ impl SourceKind {
     /// Whether this version of Opsdeck syncs the kind; the others are accepted in the config so
     /// one file serves newer versions too, and are reported as not synced yet.
     pub fn is_synced(self) -> bool {
-        matches!(self, Self::Backstage | Self::CatalogFiles)
+        matches!(
+            self,
+            Self::Backstage | Self::CatalogFiles | Self::Pagerduty | Self::Alertmanager
+        )
     }
 }
 

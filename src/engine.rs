@@ -256,7 +256,7 @@ fn sync_times(source: &SourceConfig, state: Option<&SyncStateRow>) -> SyncTimes 
 }
 
 /// A user-typed reference turned into a cache key, with the context's default kind.
-fn parse_key(text: &str, default_kind: &str) -> Result<String> {
+pub(crate) fn parse_key(text: &str, default_kind: &str) -> Result<String> {
     EntityRef::parse(text, Some(default_kind), DEFAULT_NAMESPACE)
         .map(|r| r.key())
         .map_err(|e| Error::NotFound(e.to_string()))

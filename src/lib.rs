@@ -10,6 +10,7 @@ pub mod domain;
 mod engine;
 mod error;
 pub mod logging;
+mod on_call;
 pub mod paths;
 pub mod sandbox;
 pub mod secrets;
@@ -19,4 +20,5 @@ pub mod text;
 
 pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};
+pub use on_call::Scope;
 pub use sync::ProgressSink;

@@ -9,13 +9,14 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use opsdeck::api::SyncProgress;
-use opsdeck::config::Config;
+use opsdeck::api::{AlertRow, IncidentRow, OnCallPanel, ServiceRef, SyncProgress, TeamOnCall};
+use opsdeck::config::{Config, SourceKind};
+use opsdeck::domain::oncall::IncidentStatus;
 use opsdeck::domain::Health;
 use opsdeck::sandbox::{ChaosSpec, Sandbox, SandboxOptions, Seed, CHAOS_PATH, TOKEN_ENV};
 use opsdeck::secrets::Secrets;
 use opsdeck::text::clock_time;
-use opsdeck::Engine;
+use opsdeck::{Engine, Scope};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -90,6 +91,30 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
     },
+    /// Who is on call: every team now and next, or one team's or service's escalation levels
+    Oncall {
+        /// Only this team's services
+        #[arg(long, conflicts_with = "service")]
+        team: Option<String>,
+        /// Only this service
+        #[arg(long)]
+        service: Option<String>,
+    },
+    /// PagerDuty incidents, triggered first, newest first
+    Incidents {
+        /// Only incidents on this team's services
+        #[arg(long)]
+        team: Option<String>,
+        /// Statuses to list
+        #[arg(long, value_delimiter = ',', default_value = "triggered,acknowledged")]
+        status: Vec<IncidentStatus>,
+    },
+    /// Alertmanager alerts (firing, silenced, inhibited), firing first
+    Alerts {
+        /// Only alerts of this service
+        #[arg(long)]
+        service: Option<String>,
+    },
     /// Store a source's token in the OS keychain (read from standard input)
     Login {
         /// Source name from the config
@@ -152,15 +177,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let engine = open_engine(cli.config.as_deref(), cli.db.as_deref()).await?;
     let json = cli.json;
-    if matches!(
-        cli.command,
+    // Each answer says when the sources it is drawn from are old, and only those.
+    const CATALOG: &[SourceKind] = &[SourceKind::Backstage, SourceKind::CatalogFiles];
+    const ON_CALL: &[SourceKind] = &[
+        SourceKind::Backstage,
+        SourceKind::CatalogFiles,
+        SourceKind::Pagerduty,
+    ];
+    const ALERTS: &[SourceKind] = &[
+        SourceKind::Backstage,
+        SourceKind::CatalogFiles,
+        SourceKind::Alertmanager,
+    ];
+    let drawn_from = match &cli.command {
         Command::Teams
-            | Command::Services { .. }
-            | Command::Service { .. }
-            | Command::Search { .. }
-    ) {
-        say_when_answers_are_old(&engine).await?;
-    }
+        | Command::Services { .. }
+        | Command::Service { .. }
+        | Command::Search { .. } => CATALOG,
+        Command::Oncall { .. } | Command::Incidents { .. } => ON_CALL,
+        Command::Alerts { .. } => ALERTS,
+        Command::Sync { .. }
+        | Command::Sources
+        | Command::Sandbox { .. }
+        | Command::Login { .. } => &[],
+    };
+    say_when_answers_are_old(&engine, drawn_from).await?;
     match cli.command {
         Command::Sync { source } => {
             let show_progress = !json && std::io::stderr().is_terminal();
@@ -191,8 +232,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 for r in &reports {
                     if r.landed {
+                        let noun = match engine.config().source(&r.source).map(|s| s.kind) {
+                            Some(SourceKind::Backstage | SourceKind::CatalogFiles) => "entities",
+                            _ => "records",
+                        };
                         println!(
-                            "{}: {} entities, {} rows written, {} requests",
+                            "{}: {} {noun}, {} rows written, {} requests",
                             r.source, r.items, r.rows_written, r.requests
                         );
                     } else {
@@ -416,6 +461,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_table(&["KIND", "NAME", "TITLE", "CONTEXT"], rows);
             }
         }
+        Command::Oncall { team, service } => {
+            let scope = match (&team, &service) {
+                (Some(team), _) => Some(Scope::Team(team)),
+                (None, Some(service)) => Some(Scope::Service(service)),
+                (None, None) => None,
+            };
+            match scope {
+                None => print_on_call_overview(&engine.on_call_overview().await?, json)?,
+                Some(scope) => print_on_call_panel(&engine.on_call_panel(scope).await?, json)?,
+            }
+        }
+        Command::Incidents { team, status } => {
+            let rows = engine.incidents(team.as_deref(), &status).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                print_incidents(&rows);
+            }
+        }
+        Command::Alerts { service } => {
+            let rows = engine.alerts(service.as_deref()).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                print_alerts(&rows);
+            }
+        }
         Command::Sandbox { .. } | Command::Login { .. } => {
             unreachable!("handled before the engine opens")
         }
@@ -595,8 +667,13 @@ fn age(at: DateTime<Utc>) -> String {
 
 /// Answers always come from the cache; when a source is failing or its data is stale, stderr
 /// says so (stdout stays the answer, JSON included).
-async fn say_when_answers_are_old(engine: &Engine) -> anyhow::Result<()> {
-    for s in engine.sources().await? {
+async fn say_when_answers_are_old(engine: &Engine, kinds: &[SourceKind]) -> anyhow::Result<()> {
+    for s in engine
+        .sources()
+        .await?
+        .into_iter()
+        .filter(|s| kinds.contains(&s.kind))
+    {
         let as_of = s
             .last_success
             .map_or("nothing from it is cached".to_string(), |at| {
@@ -626,6 +703,245 @@ async fn say_when_answers_are_old(engine: &Engine) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_on_call_overview(teams: &[TeamOnCall], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&teams);
+    }
+    let at_level = |t: &TeamOnCall, level: i64| {
+        let names: Vec<String> = t
+            .policies
+            .iter()
+            .flat_map(|p| &p.levels)
+            .filter(|l| l.level == level)
+            .flat_map(|l| &l.now)
+            .map(|n| person_text(&n.person.name, n.is_me))
+            .collect();
+        if names.is_empty() {
+            "-".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let rows = teams
+        .iter()
+        .map(|t| {
+            let handoff = t
+                .policies
+                .iter()
+                .flat_map(|p| &p.levels)
+                .filter_map(|l| l.next.as_ref())
+                .map(|n| n.starts)
+                .min();
+            vec![
+                if t.is_mine { "*".into() } else { String::new() },
+                t.name.clone(),
+                at_level(t, 1),
+                at_level(t, 2),
+                handoff.map_or("-".into(), day_time),
+                t.triggered.to_string(),
+                t.acknowledged.to_string(),
+                t.firing_alerts.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "MINE",
+            "TEAM",
+            "LEVEL 1 NOW",
+            "LEVEL 2 NOW",
+            "NEXT HANDOFF",
+            "TRIGGERED",
+            "ACKED",
+            "FIRING",
+        ],
+        rows,
+    );
+    Ok(())
+}
+
+fn print_on_call_panel(panel: &OnCallPanel, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(panel);
+    }
+    let mut rows = Vec::new();
+    for policy in &panel.policies {
+        for level in &policy.levels {
+            let now = if level.now.is_empty() {
+                vec![None]
+            } else {
+                level.now.iter().map(Some).collect()
+            };
+            for person in now {
+                rows.push(vec![
+                    printable(&policy.policy_name),
+                    level.level.to_string(),
+                    person.map_or("nobody".into(), |n| person_text(&n.person.name, n.is_me)),
+                    person.and_then(|n| n.until).map_or("-".into(), day_time),
+                    level
+                        .next
+                        .as_ref()
+                        .map_or("-".into(), |n| person_text(&n.person.name, n.is_me)),
+                    level
+                        .next
+                        .as_ref()
+                        .map_or("-".into(), |n| day_time(n.starts)),
+                    person
+                        .map(|n| {
+                            [n.person.email.as_deref(), n.person.phone.as_deref()]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default(),
+                ]);
+            }
+        }
+    }
+    if rows.is_empty() {
+        println!("Nobody is on call for these services (no PagerDuty data for them in the cache).");
+    } else {
+        print_table(
+            &[
+                "POLICY",
+                "LEVEL",
+                "ON CALL NOW",
+                "UNTIL",
+                "NEXT",
+                "FROM",
+                "CONTACT",
+            ],
+            rows,
+        );
+    }
+    if panel.me_on_call {
+        println!("\nYou are on call now.");
+    }
+    if !panel.unpaged.is_empty() {
+        println!(
+            "\nNot wired to PagerDuty (no pagerduty.com/service-id): {}",
+            panel.unpaged.join(", ")
+        );
+    }
+    if !panel.unknown_to_pagerduty.is_empty() {
+        println!(
+            "PagerDuty has no service with the id these name: {}",
+            panel.unknown_to_pagerduty.join(", ")
+        );
+    }
+    println!(
+        "\nOpen incidents ({}; {} resolved recently):",
+        panel.incidents.len(),
+        panel.resolved_recently
+    );
+    print_incidents(&panel.incidents);
+    println!("\nAlerts ({}):", panel.alerts.len());
+    print_alerts(&panel.alerts);
+    Ok(())
+}
+
+fn print_incidents(rows: &[IncidentRow]) {
+    if rows.is_empty() {
+        println!("  none");
+        return;
+    }
+    let table = rows
+        .iter()
+        .map(|r| {
+            let i = &r.incident;
+            vec![
+                format!("#{}", i.number),
+                i.status.as_str().into(),
+                i.urgency.clone(),
+                i.priority.clone().unwrap_or_else(|| "-".into()),
+                age(i.created_at),
+                service_names(&r.services),
+                if i.assignees.is_empty() {
+                    "-".into()
+                } else {
+                    printable(&i.assignees.join(", "))
+                },
+                printable(&i.title),
+                i.html_url.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "INCIDENT", "STATUS", "URGENCY", "PRIORITY", "AGE", "SERVICE", "ASSIGNED", "TITLE",
+            "LINK",
+        ],
+        table,
+    );
+}
+
+fn print_alerts(rows: &[AlertRow]) {
+    if rows.is_empty() {
+        println!("  none");
+        return;
+    }
+    let table = rows
+        .iter()
+        .map(|r| {
+            let a = &r.alert;
+            vec![
+                a.state.as_str().into(),
+                a.severity.clone().unwrap_or_else(|| "-".into()),
+                printable(&a.name),
+                service_names(&r.services),
+                age(a.starts_at),
+                printable(a.summary.as_deref().unwrap_or("-")),
+                a.runbook_url.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "STATE", "SEVERITY", "ALERT", "SERVICE", "FOR", "SUMMARY", "RUNBOOK",
+        ],
+        table,
+    );
+    for r in rows.iter().filter(|r| !r.silences.is_empty()) {
+        for s in &r.silences {
+            println!(
+                "  {} is silenced by {} until {}: {}",
+                printable(&r.alert.name),
+                printable(&s.created_by),
+                day_time(s.ends_at),
+                printable(&s.comment)
+            );
+        }
+    }
+}
+
+fn service_names(services: &[ServiceRef]) -> String {
+    if services.is_empty() {
+        "-".into()
+    } else {
+        services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn person_text(name: &str, is_me: bool) -> String {
+    if is_me {
+        format!("{} (you)", printable(name))
+    } else {
+        printable(name)
+    }
+}
+
+/// A moment in the coming days, in local time: `Tue 09:00`.
+fn day_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%a %H:%M")
+        .to_string()
 }
 
 fn health_text(health: Health) -> &'static str {

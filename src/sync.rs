@@ -10,16 +10,25 @@ use tracing::Instrument;
 
 use crate::api::{SyncProgress, SyncReport};
 use crate::config::{SourceConfig, SourceKind};
+use crate::connectors::alertmanager::{AlertmanagerConnector, AlertmanagerSnapshot};
 use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::load_tree;
 use crate::connectors::http::RequestMeter;
+use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
 use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
-use crate::store::{SourceRows, SyncCost};
+use crate::secrets::Token;
+use crate::store::{PlatformRecord, RecordKind, SourceRows, SyncCost};
 use crate::text::clock_time;
 use crate::Result;
+
+/// What a source's fetch brought: catalog entities, or platform records.
+enum Fetched {
+    Catalog(Vec<Entity>),
+    Records(Vec<PlatformRecord>),
+}
 
 /// Receives progress while sources sync.
 pub type ProgressSink<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
@@ -164,7 +173,7 @@ impl Engine {
             quota: meter.quota(),
             wait_until: meter.quota().and_then(|q| q.exhausted_until(at)),
         };
-        let (entities, mut problems) = match fetched {
+        let (fetched, mut problems) = match fetched {
             Ok(fetched) => fetched,
             Err(error) => {
                 let message = match error.retry_after {
@@ -187,37 +196,48 @@ impl Engine {
                 return Ok(not_landed(source, message, cost.requests));
             }
         };
-        // References that cannot become relations are the source's problem to fix: say so.
-        problems.extend(
-            entities
-                .iter()
-                .flat_map(|e| relations_of(e).1)
-                .map(|problem| problem.to_string()),
-        );
-        let precedence: Vec<String> = self
-            .config()
-            .sources
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
         let landed_at = Utc::now();
-        let rows_written = store
-            .replace_source(
-                SourceRows {
-                    source: &source.name,
-                    entities: &entities,
-                    problems: &problems,
-                },
-                &precedence,
-                landed_at,
-            )
-            .await?;
+        let (items, rows_written) = match fetched {
+            Fetched::Catalog(entities) => {
+                // References that cannot become relations are the source's problem to fix.
+                problems.extend(
+                    entities
+                        .iter()
+                        .flat_map(|e| relations_of(e).1)
+                        .map(|problem| problem.to_string()),
+                );
+                let precedence: Vec<String> = self
+                    .config()
+                    .sources
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect();
+                let written = store
+                    .replace_source(
+                        SourceRows {
+                            source: &source.name,
+                            entities: &entities,
+                            problems: &problems,
+                        },
+                        &precedence,
+                        landed_at,
+                    )
+                    .await?;
+                (entities.len(), written)
+            }
+            Fetched::Records(records) => {
+                let written = store
+                    .replace_records(&source.name, &records, &problems, landed_at)
+                    .await?;
+                (records.len(), written)
+            }
+        };
         let cost = cost(landed_at);
         store.record_cost(&source.name, &cost).await?;
         tracing::info!(
             outcome = "landed",
             pages = pages.load(Ordering::Relaxed),
-            rows = entities.len(),
+            rows = items,
             rows_written,
             problems = problems.len(),
             requests = cost.requests,
@@ -227,7 +247,7 @@ impl Engine {
         Ok(SyncReport {
             source: source.name.clone(),
             landed: true,
-            items: entities.len() as i64,
+            items: items as i64,
             rows_written: rows_written as i64,
             requests: cost.requests,
             problems,
@@ -239,7 +259,7 @@ impl Engine {
         source: &SourceConfig,
         meter: &RequestMeter,
         progress: ProgressSink<'_>,
-    ) -> Result<(Vec<Entity>, Vec<String>), ConnectorError> {
+    ) -> Result<(Fetched, Vec<String>), ConnectorError> {
         let report = |p: FetchProgress| {
             progress(SyncProgress {
                 source: source.name.clone(),
@@ -250,9 +270,7 @@ impl Engine {
         };
         match source.kind {
             SourceKind::Backstage => {
-                let token = self.secrets().token_for(source).map_err(|e| {
-                    ConnectorError::new(&source.name, FailureKind::Token, e.detail())
-                })?;
+                let token = self.token(source)?;
                 let url = source.url.as_deref().unwrap_or_default();
                 let connector = BackstageConnector::new(
                     self.http().clone(),
@@ -264,7 +282,7 @@ impl Engine {
                 );
                 let mut sink = report;
                 Ok((
-                    connector.fetch_entities(meter, &mut sink).await?,
+                    Fetched::Catalog(connector.fetch_entities(meter, &mut sink).await?),
                     Vec::new(),
                 ))
             }
@@ -307,11 +325,93 @@ impl Engine {
                         entities.extend(kept);
                     }
                 }
-                Ok((entities, problems))
+                Ok((Fetched::Catalog(entities), problems))
             }
-            _ => unreachable!("kinds that are not synced are turned away by sync_source"),
+            SourceKind::Pagerduty => {
+                let token = self.token(source)?;
+                let connector = PagerDutyConnector::new(
+                    self.http().clone(),
+                    &source.name,
+                    source.url.as_deref().unwrap_or_default(),
+                    token,
+                    source.token_env.clone(),
+                    source.timeout,
+                );
+                let mut sink = report;
+                let snapshot = connector.fetch(Utc::now(), meter, &mut sink).await?;
+                Ok((Fetched::Records(pagerduty_records(&snapshot)), Vec::new()))
+            }
+            SourceKind::Alertmanager => {
+                let token = self.token(source)?;
+                let connector = AlertmanagerConnector::new(
+                    self.http().clone(),
+                    &source.name,
+                    source.url.as_deref().unwrap_or_default(),
+                    token,
+                    source.token_env.clone(),
+                    source.timeout,
+                );
+                let mut sink = report;
+                let snapshot = connector.fetch(meter, &mut sink).await?;
+                Ok((
+                    Fetched::Records(alertmanager_records(&snapshot)),
+                    Vec::new(),
+                ))
+            }
+            SourceKind::Github | SourceKind::Argocd => {
+                unreachable!("kinds that are not synced are turned away by sync_source")
+            }
         }
     }
+}
+
+impl Engine {
+    /// The source's token, if it has one; a keychain that fails is the source's failure.
+    fn token(&self, source: &SourceConfig) -> Result<Option<Token>, ConnectorError> {
+        self.secrets()
+            .token_for(source)
+            .map_err(|e| ConnectorError::new(&source.name, FailureKind::Token, e.detail()))
+    }
+}
+
+/// PagerDuty's answer as records: services and shifts joined by escalation policy, incidents
+/// by service.
+fn pagerduty_records(snapshot: &PagerDutySnapshot) -> Vec<PlatformRecord> {
+    let services = snapshot
+        .services
+        .iter()
+        .map(|s| PlatformRecord::new(RecordKind::Service, &s.id, s.policy_id.as_deref(), s));
+    let policies = snapshot
+        .policies
+        .iter()
+        .map(|p| PlatformRecord::new(RecordKind::Policy, &p.id, Some(&p.id), p));
+    let shifts = snapshot.shifts.iter().map(|s| {
+        let start = s.start.map_or("always".to_string(), |t| t.to_rfc3339());
+        let id = format!("{}|{}|{}|{start}", s.policy_id, s.level, s.person.id);
+        PlatformRecord::new(RecordKind::Shift, &id, Some(&s.policy_id), s)
+    });
+    let incidents = snapshot
+        .incidents
+        .iter()
+        .map(|i| PlatformRecord::new(RecordKind::Incident, &i.id, Some(&i.service_id), i));
+    services
+        .chain(policies)
+        .chain(shifts)
+        .chain(incidents)
+        .collect()
+}
+
+/// Alertmanager's answer as records; alerts are joined to components by the store.
+fn alertmanager_records(snapshot: &AlertmanagerSnapshot) -> Vec<PlatformRecord> {
+    let alerts = snapshot
+        .alerts
+        .iter()
+        .map(|a| PlatformRecord::new(RecordKind::Alert, &a.fingerprint, Some(a.state.as_str()), a));
+    let silences = snapshot
+        .silences
+        .iter()
+        .map(|s| PlatformRecord::new(RecordKind::Silence, &s.id, Some(&s.id), s));
+    alerts.chain(silences).collect()
 }
 
 /// The report of a sync that did not land, with the requests it made.

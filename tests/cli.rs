@@ -172,7 +172,7 @@ async fn failures_exit_1_with_one_line_and_bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_line(&out),
-        "opsdeck: 1 source(s) failed: catalog: 401 Unauthorized (AuthenticationError: Illegal token) — the token from env OPSDECK_SANDBOX_TOKEN was rejected; supply a valid one"
+        "opsdeck: 2 source(s) failed: catalog: 401 Unauthorized (AuthenticationError: Illegal token) — the token from env OPSDECK_SANDBOX_TOKEN was rejected; supply a valid one"
     );
     assert_eq!(
         ws.json(&["services", "--team", "checkout"])
@@ -300,7 +300,7 @@ async fn login_stores_the_token_in_the_keychain() {
     let script = format!(
         "echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; \
          printf '%s' '{TOKEN}' | '{bin}' --config opsdeck.toml login catalog && \
-         '{bin}' --config opsdeck.toml --db cache.sqlite sync --json"
+         '{bin}' --config opsdeck.toml --db cache.sqlite sync --source catalog --json"
     );
     let mut child = std::process::Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &script])

@@ -19,7 +19,7 @@ async fn pages_through_the_whole_catalog_and_reports_progress() {
     let seen = pages.clone();
     let progress =
         move |p: opsdeck::api::SyncProgress| seen.lock().unwrap().push((p.pages, p.items, p.total));
-    let reports = engine.sync(None, &progress).await.unwrap();
+    let reports = engine.sync(Some("catalog"), &progress).await.unwrap();
     assert!(reports[0].landed, "{:?}", reports[0].problems);
 
     // Locations are Backstage's own business; every other entity arrives.
@@ -260,7 +260,7 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
         (Fault::Slow, "catalog: timed out (127.0.0.1:", true),
         (Fault::Truncated, "the answer was cut off", false),
         (Fault::Huge, "is larger than 32 MB; nothing was replaced", false),
-        (Fault::Garbage, "is not the catalog's by-query JSON", false),
+        (Fault::Garbage, "is not the documented JSON", false),
         (Fault::WrongContentType, "expected JSON from", false),
         (Fault::EntityOfWrongShape, "entity #501 of the catalog's answer does not match the entity model", false),
     ]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use opsdeck::config::Config;
-use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed, CATALOG_SOURCE, PAGERDUTY_SOURCE};
 use opsdeck::secrets::Secrets;
 use opsdeck::store::Store;
 use opsdeck::Engine;
@@ -54,12 +54,18 @@ pub fn sandbox_config(sandbox: &Sandbox) -> Config {
     .expect("sandbox config parses")
 }
 
+/// `token` for the sandbox's sources that need one.
+pub fn sandbox_secrets(token: &str) -> Secrets {
+    Secrets::with_embedded(
+        [CATALOG_SOURCE, PAGERDUTY_SOURCE]
+            .map(|source| (source.to_string(), token.to_string()))
+            .into(),
+    )
+}
+
 /// An engine over an in-memory cache.
 pub async fn engine(config: Config, token: Option<&str>) -> Engine {
-    let secrets = match token {
-        Some(t) => Secrets::with_embedded([("catalog".to_string(), t.to_string())].into()),
-        None => Secrets::default(),
-    };
+    let secrets = token.map_or_else(Secrets::default, sandbox_secrets);
     Engine::with_store(config, Store::in_memory().await.unwrap(), secrets)
 }
 

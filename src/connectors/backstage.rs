@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{Answer, Failed, Reader, RequestMeter};
-use super::{ConnectorError, FailureKind, FetchProgress};
+use super::http::{Reader, RequestMeter};
+use super::{ConnectorError, FailureKind, FetchProgress, Platform};
 use crate::domain::Entity;
 use crate::secrets::Token;
 use crate::text::one_line;
@@ -133,7 +133,7 @@ impl BackstageConnector {
             let offset = entities.len();
             for (index, item) in page.items.into_iter().enumerate() {
                 let entity: Entity = serde_json::from_value(item).map_err(|e| {
-                    self.error(
+                    self.platform().error(
                         FailureKind::Malformed,
                         format!(
                             "entity #{} of the catalog's answer does not match the entity model ({e}); nothing was replaced",
@@ -152,7 +152,7 @@ impl BackstageConnector {
             match page.page_info.next_cursor {
                 Some(next) if !next.is_empty() => {
                     if !seen_cursors.insert(next.clone()) || progress_state.pages >= MAX_PAGES {
-                        return Err(self.error(
+                        return Err(self.platform().error(
                             FailureKind::Malformed,
                             "the catalog's pagination does not end (a cursor repeated); nothing was replaced",
                         ));
@@ -176,8 +176,8 @@ impl BackstageConnector {
             timeout: self.timeout,
             meter,
         };
-        let answer = reader
-            .get(url, || {
+        self.platform()
+            .get_json(reader, url, || {
                 let request = self
                     .client
                     .get(url)
@@ -189,96 +189,21 @@ impl BackstageConnector {
                 }
             })
             .await
-            .map_err(|failed| match failed {
-                Failed::Status {
-                    answer,
-                    retry_after,
-                } => self.status_error(&answer).with_retry_after(retry_after),
-                Failed::Transport(error) => error,
-            })?;
-        if !answer.status.is_success() {
-            return Err(self.status_error(&answer));
-        }
-        let content_type = answer.content_type();
-        if !content_type.starts_with("application/json") {
-            return Err(self.error(
-                FailureKind::Malformed,
-                format!(
-                    "expected JSON from {url} but got '{}'; is 'url' the Backstage backend's address?",
-                    if content_type.is_empty() { "no content type" } else { content_type }
-                ),
-            ));
-        }
-        serde_json::from_slice(&answer.body).map_err(|e| {
-            let (kind, what) = if e.is_eof() {
-                (FailureKind::Truncated, "was cut off")
-            } else {
-                (FailureKind::Malformed, "is not the catalog's by-query JSON")
-            };
-            self.error(
-                kind,
-                format!("the answer {what} ({e}); nothing was replaced"),
-            )
-        })
     }
 
-    fn status_error(&self, answer: &Answer) -> ConnectorError {
-        let (status, body) = (answer.status, &answer.body);
-        let detail = serde_json::from_slice::<ErrorBody>(body)
-            .map(|b| format!("{}: {}", b.error.name, one_line(&b.error.message, 200)))
-            .unwrap_or_else(|_| one_line(&String::from_utf8_lossy(body), 120));
-        let code = format!(
-            "{} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        );
-        let (kind, advice) = match status.as_u16() {
-            401 => (
-                FailureKind::Unauthorized,
-                match (&self.token, &self.token_env) {
-                    (Some(t), _) => format!(
-                        "the token from {} was rejected; supply a valid one",
-                        t.origin
-                    ),
-                    (None, Some(env)) => format!(
-                        "no token was sent; set {env} or run `opsdeck login {}`",
-                        self.source_name
-                    ),
-                    (None, None) => format!(
-                        "no token was sent; add token_env to the source or run `opsdeck login {}`",
-                        self.source_name
-                    ),
-                },
-            ),
-            403 => (
-                FailureKind::Forbidden,
-                "the token lacks permission to read the catalog".to_string(),
-            ),
-            404 => (
-                FailureKind::NotFound,
-                "no catalog API at this address; 'url' should be the Backstage backend's root"
-                    .to_string(),
-            ),
-            429 => (
-                FailureKind::RateLimited,
-                "rate limited by the catalog".to_string(),
-            ),
-            500..=599 => (
-                FailureKind::ServerError,
-                "the catalog failed; the cached data is kept and the next sync will try again"
-                    .to_string(),
-            ),
-            _ => (FailureKind::Malformed, "unexpected answer".to_string()),
-        };
-        let detail = if detail.is_empty() {
-            String::new()
-        } else {
-            format!(" ({detail})")
-        };
-        self.error(kind, format!("{code}{detail} — {advice}"))
-    }
-
-    fn error(&self, kind: FailureKind, message: impl Into<String>) -> ConnectorError {
-        ConnectorError::new(&self.source_name, kind, message)
+    fn platform(&self) -> Platform<'_> {
+        Platform {
+            source_name: &self.source_name,
+            called: "the catalog",
+            token: self.token.as_ref(),
+            token_env: self.token_env.as_deref(),
+            not_found:
+                "no catalog API at this address; 'url' should be the Backstage backend's root",
+            error_detail: |body| {
+                serde_json::from_slice::<ErrorBody>(body)
+                    .ok()
+                    .map(|b| format!("{}: {}", b.error.name, one_line(&b.error.message, 200)))
+            },
+        }
     }
 }

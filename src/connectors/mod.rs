@@ -1,11 +1,19 @@
 //! Connectors turn a platform's payloads into domain types. They know HTTP and files, and
 //! nothing of the cache.
 
+pub mod alertmanager;
 pub mod backstage;
 pub mod catalog_files;
 pub mod http;
+pub mod pagerduty;
 
 use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::secrets::Token;
+use crate::text::one_line;
+use http::{Answer, Failed, Reader};
 
 /// What kind of failure a connector met, so faces and sync can react without parsing text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,4 +133,157 @@ pub(crate) fn transport_error(
             "{what} ({host}); the cached data is kept — check the URL and network, then sync again"
         ),
     )
+}
+
+/// What a connector says about its platform in errors, and how it reads JSON from it: one
+/// place for status codes, content types and cut-off bodies, so every platform's errors name
+/// the source and say what to do in the same way.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Platform<'a> {
+    /// The configured source's name.
+    pub source_name: &'a str,
+    /// The platform as a sentence names it: "the catalog", "PagerDuty".
+    pub called: &'static str,
+    /// The token sent, if any.
+    pub token: Option<&'a Token>,
+    /// The env var the source names for its token.
+    pub token_env: Option<&'a str>,
+    /// What a 404 on a path that must exist most likely means.
+    pub not_found: &'static str,
+    /// The platform's own explanation in an error body, if the body is its error shape.
+    pub error_detail: fn(&[u8]) -> Option<String>,
+}
+
+impl Platform<'_> {
+    /// Reads `url` (the request `build` makes) and decodes its JSON body as `T`. Any status
+    /// but 2xx, a body that is not JSON, cut off or of another shape fails with an error
+    /// that says so and that the cache was kept.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        reader: Reader<'_>,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, ConnectorError> {
+        let answer = reader
+            .get(url, build)
+            .await
+            .map_err(|failed| match failed {
+                Failed::Status {
+                    answer,
+                    retry_after,
+                } => self.status_error(&answer).with_retry_after(retry_after),
+                Failed::Transport(error) => error,
+            })?;
+        if !answer.status.is_success() {
+            return Err(self.status_error(&answer));
+        }
+        let content_type = answer.content_type();
+        if !content_type.starts_with("application/json")
+            && !content_type.starts_with("application/vnd.pagerduty+json")
+        {
+            return Err(self.error(
+                FailureKind::Malformed,
+                format!(
+                    "expected JSON from {url} but got '{}'; is 'url' {}'s address?",
+                    if content_type.is_empty() {
+                        "no content type"
+                    } else {
+                        content_type
+                    },
+                    self.called
+                ),
+            ));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            let (kind, what) = if e.is_eof() {
+                (FailureKind::Truncated, "was cut off")
+            } else {
+                (FailureKind::Malformed, "is not the documented JSON")
+            };
+            self.error(
+                kind,
+                format!(
+                    "the answer {what} ({e}); nothing was replaced, {}'s last data is kept",
+                    self.called
+                ),
+            )
+        })
+    }
+
+    /// An error for an answer with a failing status.
+    pub fn status_error(&self, answer: &Answer) -> ConnectorError {
+        let status = answer.status;
+        let detail = (self.error_detail)(&answer.body)
+            .unwrap_or_else(|| one_line(&String::from_utf8_lossy(&answer.body), 120));
+        let code = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        let (kind, advice) = match status.as_u16() {
+            401 => (
+                FailureKind::Unauthorized,
+                match (self.token, self.token_env) {
+                    (Some(t), _) => format!(
+                        "the token from {} was rejected; supply a valid one",
+                        t.origin
+                    ),
+                    (None, Some(env)) => format!(
+                        "no token was sent; set {env} or run `opsdeck login {}`",
+                        self.source_name
+                    ),
+                    (None, None) => format!(
+                        "no token was sent; add token_env to the source or run `opsdeck login {}`",
+                        self.source_name
+                    ),
+                },
+            ),
+            403 => (
+                FailureKind::Forbidden,
+                format!("the token lacks permission to read {}", self.called),
+            ),
+            404 => (FailureKind::NotFound, self.not_found.to_string()),
+            429 => (
+                FailureKind::RateLimited,
+                format!("rate limited by {}", self.called),
+            ),
+            500..=599 => (
+                FailureKind::ServerError,
+                format!(
+                    "{} failed; the cached data is kept and the next sync will try again",
+                    self.called
+                ),
+            ),
+            _ => (FailureKind::Malformed, "unexpected answer".to_string()),
+        };
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        };
+        self.error(kind, format!("{code}{detail} — {advice}"))
+    }
+
+    /// An error of this source.
+    pub fn error(&self, kind: FailureKind, message: impl Into<String>) -> ConnectorError {
+        ConnectorError::new(self.source_name, kind, message)
+    }
+}
+
+/// The official API contracts for unit tests of payload mapping: `OPSDECK_SPECS_DIR`, else
+/// `../shared/specs` beside the project. Absent specs fail the test and say where to put them.
+#[cfg(test)]
+pub(crate) fn spec_text(relative: &str) -> String {
+    let dir = std::env::var_os("OPSDECK_SPECS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/specs")
+        });
+    let path = dir.join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the API spec {} cannot be read ({e}): set OPSDECK_SPECS_DIR to the directory holding pagerduty/, alertmanager/, …",
+            path.display()
+        )
+    })
 }

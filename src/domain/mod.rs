@@ -1,11 +1,13 @@
 //! Domain types and rules. Nothing here does I/O: no files, no network, no database.
 
+pub mod alerts;
 pub mod documents;
 pub mod entity;
 pub mod entity_ref;
 pub mod freshness;
 pub mod gaps;
 pub mod merge;
+pub mod oncall;
 pub mod relations;
 
 pub use entity::{Entity, Link, Metadata};

@@ -3,8 +3,6 @@
 //! from a real backend (filter sets, `orderField`, `fields`, cursors that carry the query but
 //! not `limit`, bearer auth and Backstage's error body).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -16,6 +14,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::stable_hash;
 use crate::domain::{relations_of, Entity};
 
 /// Page size when a request gives no `limit`, as on the recorded backend.
@@ -78,7 +77,11 @@ impl CatalogApi {
                 );
                 e.metadata.uid = Some(uid.clone());
                 let mut body = serde_json::to_value(&e).expect("entities serialise");
-                let etag = format!("{:016x}{:016x}", hash(&body.to_string()), hash(&key));
+                let etag = format!(
+                    "{:016x}{:016x}",
+                    stable_hash(&body.to_string()),
+                    stable_hash(&key)
+                );
                 body["metadata"]["etag"] = Value::String(etag);
                 body["relations"] = Value::Array(relations.remove(&key).unwrap_or_default());
                 let mut fields = Vec::new();
@@ -446,16 +449,10 @@ fn error(status: StatusCode, name: &str, message: &str, url: &str) -> Response {
     )
 }
 
-fn hash(text: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
-}
-
 /// A stable id shaped like the UUIDs Backstage assigns.
 fn uuid_like(key: &str) -> String {
-    let a = hash(key);
-    let b = hash(&format!("{key}#uid"));
+    let a = stable_hash(key);
+    let b = stable_hash(&format!("{key}#uid"));
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,

@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Platforms the sandbox serves, as chaos clauses name them.
-pub const PLATFORMS: [&str; 1] = ["backstage"];
+pub const PLATFORMS: [&str; 3] = ["backstage", "pagerduty", "alertmanager"];
 
 const SETTINGS: &str = "latency, error_rate, rate_limit, malformed, truncate, drop";
 

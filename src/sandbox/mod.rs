@@ -2,9 +2,12 @@
 //! deterministic organisation. It is the demo mode's data, the tests' bed and the benchmarks'
 //! load. Connectors cannot tell it from the real platform.
 
+mod alertmanager;
 mod backstage;
 pub mod chaos;
+mod oncall;
 pub mod org;
+mod pagerduty;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use axum::Router;
 use tokio::sync::oneshot;
 
 pub use chaos::ChaosSpec;
+pub use oncall::DEMO_INCIDENT_TITLE;
 pub use org::{Seed, DEMO_IDENTITY};
 
 /// Where a running sandbox's chaos is read (`GET`), changed (`PUT`, the spec as the body) and
@@ -27,6 +31,18 @@ pub const TOKEN_ENV: &str = "OPSDECK_SANDBOX_TOKEN";
 
 /// The name of the catalog source in a sandbox config.
 pub const CATALOG_SOURCE: &str = "catalog";
+
+/// The name of the PagerDuty source in a sandbox config.
+pub const PAGERDUTY_SOURCE: &str = "pagerduty";
+
+/// The name of the Alertmanager source in a sandbox config.
+pub const ALERTMANAGER_SOURCE: &str = "alertmanager";
+
+/// Where the sandbox serves PagerDuty's API (its root, as `https://api.pagerduty.com` is).
+pub const PAGERDUTY_PREFIX: &str = "/pagerduty";
+
+/// Where the sandbox serves Alertmanager (as its `--web.route-prefix`).
+pub const ALERTMANAGER_PREFIX: &str = "/alertmanager";
 
 /// How to start a sandbox.
 #[derive(Debug, Clone)]
@@ -47,6 +63,7 @@ pub struct Sandbox {
     addr: SocketAddr,
     token: String,
     chaos: Arc<chaos::Chaos>,
+    world: Arc<oncall::OnCallWorld>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -54,19 +71,42 @@ impl Sandbox {
     /// Binds to 127.0.0.1 and serves in the background on the current tokio runtime.
     pub async fn start(options: SandboxOptions) -> std::io::Result<Self> {
         let token = options.token.unwrap_or_else(random_token);
-        let api = Arc::new(backstage::CatalogApi::new(
-            token.clone(),
-            org::entities(options.seed),
+        let entities = org::entities(options.seed);
+        let world = Arc::new(oncall::OnCallWorld::new(
+            options.seed,
+            &entities.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+            chrono::Utc::now(),
         ));
+        let api = Arc::new(backstage::CatalogApi::new(token.clone(), entities));
         let chaos = Arc::new(chaos::Chaos::new(options.chaos));
-        let catalog = api.router().layer(axum::middleware::from_fn_with_state(
-            chaos::ChaosLayer {
-                chaos: chaos.clone(),
-                platform: "backstage",
-                error_body: backstage::server_error,
-            },
-            chaos::apply,
-        ));
+        let with_chaos = |router: Router, platform: &'static str, error_body: chaos::ErrorBody| {
+            router.layer(axum::middleware::from_fn_with_state(
+                chaos::ChaosLayer {
+                    chaos: chaos.clone(),
+                    platform,
+                    error_body,
+                },
+                chaos::apply,
+            ))
+        };
+        let catalog = with_chaos(api.router(), "backstage", backstage::server_error);
+        let pagerduty = with_chaos(
+            Arc::new(pagerduty::PagerDutyApi {
+                token: token.clone(),
+                world: world.clone(),
+            })
+            .router(),
+            "pagerduty",
+            pagerduty::server_error,
+        );
+        let alertmanager = with_chaos(
+            Arc::new(alertmanager::AlertmanagerApi {
+                world: world.clone(),
+            })
+            .router(),
+            "alertmanager",
+            alertmanager::server_error,
+        );
         let control = Router::new()
             .route(
                 CHAOS_PATH,
@@ -78,7 +118,10 @@ impl Sandbox {
                 chaos: chaos.clone(),
                 token: token.clone(),
             });
-        let app = catalog.merge(control);
+        let app = catalog
+            .nest(PAGERDUTY_PREFIX, pagerduty)
+            .nest(ALERTMANAGER_PREFIX, alertmanager)
+            .merge(control);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -95,6 +138,7 @@ impl Sandbox {
             addr,
             token,
             chaos,
+            world,
             shutdown: Some(shutdown),
         })
     }
@@ -102,6 +146,13 @@ impl Sandbox {
     /// Changes the faults injected from now on.
     pub fn set_chaos(&self, spec: ChaosSpec) {
         self.chaos.set(spec);
+    }
+
+    /// Triggers a new high-urgency incident on the PagerDuty service of the component named
+    /// `service`, as a monitoring tool would; returns its id, or `None` when the component
+    /// has no PagerDuty service.
+    pub fn trigger_incident(&self, service: &str, title: &str) -> Option<String> {
+        self.world.trigger(service, title, chrono::Utc::now())
     }
 
     /// Base URL, e.g. `http://127.0.0.1:7007`.
@@ -122,7 +173,11 @@ impl Sandbox {
              # The sandbox's token is read from {TOKEN_ENV}; `opsdeck sandbox` prints it.\n\n\
              [identity]\nemail = \"{DEMO_IDENTITY}\"\n\n\
              [[sources]]\nname = \"{CATALOG_SOURCE}\"\nkind = \"backstage\"\nurl = \"{url}\"\n\
-             token_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n",
+             token_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
+             [[sources]]\nname = \"{PAGERDUTY_SOURCE}\"\nkind = \"pagerduty\"\n\
+             url = \"{url}{PAGERDUTY_PREFIX}\"\ntoken_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
+             [[sources]]\nname = \"{ALERTMANAGER_SOURCE}\"\nkind = \"alertmanager\"\n\
+             url = \"{url}{ALERTMANAGER_PREFIX}\"\ninterval = \"30s\"\n",
             url = self.url()
         )
     }
@@ -187,6 +242,14 @@ async fn clear_chaos(State(control): State<Control>, headers: HeaderMap) -> Resp
     }
     control.chaos.set(ChaosSpec::default());
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A hash that is the same on every run of one build, for the sandbox's stable ids.
+fn stable_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// A token that differs per start, so a config from an old sandbox cannot silently work.

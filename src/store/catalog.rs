@@ -160,31 +160,35 @@ impl Store {
         } else if !touched.is_empty() {
             remerge(&mut tx, precedence, Some(&touched)).await?;
         }
-        let problems = (!rows.problems.is_empty()).then(|| rows.problems.join("\n"));
+        if rebuilt_whole || !touched.is_empty() {
+            super::platform::rejoin_alerts(&mut tx).await?;
+        }
         let written = touched.len() as u64;
-        sqlx::query(
-            "INSERT INTO sync_state (source, last_attempt, last_success, last_error, item_count, last_rows_written)
-             VALUES (?1, ?2, ?2, ?3, ?4, ?5)
-             ON CONFLICT (source) DO UPDATE SET last_success = ?2, last_error = ?3, item_count = ?4,
-                last_rows_written = ?5, consecutive_failures = 0, retry_after = NULL",
+        record_landed(
+            &mut tx,
+            rows.source,
+            at,
+            rows.problems,
+            fetched.len(),
+            written,
         )
-        .bind(rows.source)
-        .bind(at)
-        .bind(problems)
-        .bind(fetched.len() as i64)
-        .bind(written as i64)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         if written > 0 || rebuilt_whole {
-            // A sync can change the tables' shape (10 rows or 10,000). `PRAGMA optimize` skips
-            // tables never analysed, so analyse outright, sampling to keep it to milliseconds.
-            // One connection for both: analysis_limit is a per-connection setting.
-            sqlx::raw_sql("PRAGMA analysis_limit = 400; ANALYZE;")
-                .execute(&self.pool)
-                .await?;
+            self.analyze().await?;
         }
         Ok(written)
+    }
+
+    /// Refreshes the planner's statistics after a sync changed the tables' shape (10 rows or
+    /// 10,000). `PRAGMA optimize` skips tables never analysed, so analyse outright, sampling to
+    /// keep it to milliseconds. One connection for both: analysis_limit is a per-connection
+    /// setting.
+    pub(super) async fn analyze(&self) -> Result<(), StoreError> {
+        sqlx::raw_sql("PRAGMA analysis_limit = 400; ANALYZE;")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Notes that a sync of `source` started.
@@ -545,6 +549,33 @@ fn fts_query(text: &str) -> Option<String> {
 /// `touched` keys from what every source holds, or of all entities when `touched` is `None`.
 /// Besides the touched entities, those owned by one are rebuilt: an owner that appears or
 /// disappears changes their gaps.
+/// Marks a sync of `source` as landed at `at` with `items` held and `written` rows written;
+/// `problems` (single records the source got wrong) become its last error.
+pub(super) async fn record_landed(
+    tx: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    at: DateTime<Utc>,
+    problems: &[String],
+    items: usize,
+    written: u64,
+) -> Result<(), StoreError> {
+    let problems = (!problems.is_empty()).then(|| problems.join("\n"));
+    sqlx::query(
+        "INSERT INTO sync_state (source, last_attempt, last_success, last_error, item_count, last_rows_written)
+         VALUES (?1, ?2, ?2, ?3, ?4, ?5)
+         ON CONFLICT (source) DO UPDATE SET last_success = ?2, last_error = ?3, item_count = ?4,
+            last_rows_written = ?5, consecutive_failures = 0, retry_after = NULL",
+    )
+    .bind(source)
+    .bind(at)
+    .bind(problems)
+    .bind(items as i64)
+    .bind(written as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn remerge(
     tx: &mut Transaction<'_, Sqlite>,
     precedence: &[String],

@@ -2,6 +2,7 @@
 //! the only writer. Knows nothing of HTTP.
 
 mod catalog;
+mod platform;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -11,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow};
+pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 
 /// Why the cache could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,609 @@
+//! PagerDuty REST API v2, as `pagerduty/openapiv3.json` describes it: `Token token=…`
+//! authorisation, the versioned `Accept` header, classic `offset`/`limit`/`more` pagination,
+//! `include[]` for embedded users, contact methods and escalation policies.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::http::{Reader, RequestMeter};
+use super::{ConnectorError, FailureKind, FetchProgress, Platform};
+use crate::domain::oncall::{EscalationPolicy, Incident, PagerDutyService, Person, Shift};
+use crate::secrets::Token;
+use crate::text::one_line;
+
+/// Records per page; PagerDuty's maximum.
+pub const PAGE_SIZE: usize = 100;
+
+/// Classic pagination stops at this offset; past it PagerDuty answers 400.
+const MAX_OFFSET: usize = 10_000;
+
+/// How far ahead on-call shifts are read: far enough for every level's next shift.
+pub const ON_CALL_WINDOW_DAYS: i64 = 7;
+
+/// How far back resolved incidents are read.
+pub const RESOLVED_WINDOW_DAYS: i64 = 7;
+
+const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
+
+/// What one sync reads from PagerDuty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PagerDutySnapshot {
+    /// Services, with their escalation policy.
+    pub services: Vec<PagerDutyService>,
+    /// Escalation policies.
+    pub policies: Vec<EscalationPolicy>,
+    /// On-call shifts from now to [`ON_CALL_WINDOW_DAYS`] ahead, the earliest per policy, level
+    /// and person, with the person's contact details.
+    pub shifts: Vec<Shift>,
+    /// Open incidents, and those resolved in the last [`RESOLVED_WINDOW_DAYS`].
+    pub incidents: Vec<Incident>,
+}
+
+/// A PagerDuty account.
+#[derive(Debug, Clone)]
+pub struct PagerDutyConnector {
+    client: reqwest::Client,
+    source_name: String,
+    base_url: String,
+    token: Option<Token>,
+    token_env: Option<String>,
+    timeout: std::time::Duration,
+}
+
+#[derive(Deserialize)]
+struct Reference {
+    id: String,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ServicePayload {
+    id: String,
+    name: String,
+    #[serde(default)]
+    html_url: Option<String>,
+    #[serde(default)]
+    escalation_policy: Option<Reference>,
+}
+
+#[derive(Deserialize)]
+struct PolicyPayload {
+    id: String,
+    name: String,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SchedulePayload {
+    id: String,
+    name: String,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserPayload {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    html_url: Option<String>,
+    #[serde(default)]
+    contact_methods: Vec<ContactMethodPayload>,
+}
+
+#[derive(Deserialize)]
+struct ContactMethodPayload {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    country_code: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct OncallPayload {
+    user: UserPayload,
+    #[serde(default)]
+    schedule: Option<Reference>,
+    escalation_policy: Reference,
+    escalation_level: i64,
+    #[serde(default)]
+    start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    end: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct IncidentPayload {
+    id: String,
+    #[serde(default)]
+    incident_number: i64,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    status: crate::domain::oncall::IncidentStatus,
+    #[serde(default)]
+    urgency: Option<String>,
+    #[serde(default)]
+    priority: Option<Reference>,
+    service: Reference,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    last_status_change_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    assignments: Vec<AssignmentPayload>,
+    #[serde(default)]
+    acknowledgements: Vec<AcknowledgementPayload>,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AssignmentPayload {
+    assignee: Reference,
+}
+
+#[derive(Deserialize)]
+struct AcknowledgementPayload {
+    acknowledger: Reference,
+}
+
+#[derive(Deserialize)]
+struct PageEnvelope {
+    #[serde(default)]
+    more: Option<bool>,
+    #[serde(flatten)]
+    lists: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
+impl PagerDutyConnector {
+    /// A connector for the API at `base_url` (`https://api.pagerduty.com`); each request may
+    /// take up to `timeout`.
+    pub fn new(
+        client: reqwest::Client,
+        source_name: &str,
+        base_url: &str,
+        token: Option<Token>,
+        token_env: Option<String>,
+        timeout: std::time::Duration,
+    ) -> Self {
+        Self {
+            client,
+            source_name: source_name.to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            token_env,
+            timeout,
+        }
+    }
+
+    /// Reads services, escalation policies, schedules, users, on-call shifts and incidents as
+    /// of `now`. Any failure fails the whole fetch, so a partial picture never replaces a
+    /// whole one in the cache.
+    #[tracing::instrument(skip_all, fields(source = %self.source_name), err)]
+    pub async fn fetch(
+        &self,
+        now: DateTime<Utc>,
+        meter: &RequestMeter,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+    ) -> Result<PagerDutySnapshot, ConnectorError> {
+        if self.token.is_none() {
+            return Err(self.platform().error(
+                FailureKind::Token,
+                match &self.token_env {
+                    Some(env) => format!(
+                        "PagerDuty needs an API token: set {env} or run `opsdeck login {}`",
+                        self.source_name
+                    ),
+                    None => format!(
+                        "PagerDuty needs an API token: add token_env to the source or run `opsdeck login {}`",
+                        self.source_name
+                    ),
+                },
+            ));
+        }
+        let mut state = FetchProgress::default();
+        let mut read = |state: &mut FetchProgress, pages: usize, items: usize| {
+            state.pages += pages;
+            state.items += items;
+            progress(*state);
+        };
+        let window_end = (now + Duration::days(ON_CALL_WINDOW_DAYS)).to_rfc3339();
+        let resolved_since = (now - Duration::days(RESOLVED_WINDOW_DAYS)).to_rfc3339();
+        let now_text = now.to_rfc3339();
+
+        let (services, pages): (Vec<ServicePayload>, _) = self
+            .list(
+                "/services",
+                "services",
+                &[("include[]", "escalation_policies")],
+                meter,
+            )
+            .await?;
+        read(&mut state, pages, services.len());
+        let (policies, pages): (Vec<PolicyPayload>, _) = self
+            .list("/escalation_policies", "escalation_policies", &[], meter)
+            .await?;
+        read(&mut state, pages, policies.len());
+        let (schedules, pages): (Vec<SchedulePayload>, _) =
+            self.list("/schedules", "schedules", &[], meter).await?;
+        read(&mut state, pages, schedules.len());
+        let (users, pages): (Vec<UserPayload>, _) = self
+            .list(
+                "/users",
+                "users",
+                &[("include[]", "contact_methods")],
+                meter,
+            )
+            .await?;
+        read(&mut state, pages, users.len());
+        let (oncalls, pages): (Vec<OncallPayload>, _) = self
+            .list(
+                "/oncalls",
+                "oncalls",
+                &[
+                    ("include[]", "users"),
+                    ("since", &now_text),
+                    ("until", &window_end),
+                    ("earliest", "true"),
+                ],
+                meter,
+            )
+            .await?;
+        read(&mut state, pages, oncalls.len());
+        let (mut incidents, pages): (Vec<IncidentPayload>, _) = self
+            .list(
+                "/incidents",
+                "incidents",
+                &[
+                    ("statuses[]", "triggered"),
+                    ("statuses[]", "acknowledged"),
+                    ("date_range", "all"),
+                ],
+                meter,
+            )
+            .await?;
+        read(&mut state, pages, incidents.len());
+        let (resolved, pages): (Vec<IncidentPayload>, _) = self
+            .list(
+                "/incidents",
+                "incidents",
+                &[
+                    ("statuses[]", "resolved"),
+                    ("since", &resolved_since),
+                    ("until", &now_text),
+                ],
+                meter,
+            )
+            .await?;
+        read(&mut state, pages, resolved.len());
+        incidents.extend(resolved);
+
+        Ok(snapshot(
+            services, policies, schedules, users, oncalls, incidents,
+        ))
+    }
+
+    /// Every page of a list endpoint; returns the items of `key` and the pages read.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        query: &[(&str, &str)],
+        meter: &RequestMeter,
+    ) -> Result<(Vec<T>, usize), ConnectorError> {
+        let url = format!("{}{path}", self.base_url);
+        let reader = Reader {
+            source_name: &self.source_name,
+            timeout: self.timeout,
+            meter,
+        };
+        let platform = self.platform();
+        let token = self.token.as_ref().expect("checked by fetch");
+        let mut items = Vec::new();
+        let mut pages = 0;
+        loop {
+            let offset = items.len().to_string();
+            let limit = PAGE_SIZE.to_string();
+            let page: PageEnvelope = platform
+                .get_json(reader, &url, || {
+                    self.client
+                        .get(&url)
+                        .query(query)
+                        .query(&[("limit", limit.as_str()), ("offset", offset.as_str())])
+                        .header("Accept", ACCEPT)
+                        .header("Authorization", format!("Token token={}", token.value))
+                })
+                .await?;
+            pages += 1;
+            let list = page.lists.get(key).cloned().ok_or_else(|| {
+                platform.error(
+                    FailureKind::Malformed,
+                    format!("the answer from {url} has no '{key}' list; nothing was replaced"),
+                )
+            })?;
+            let batch: Vec<T> = serde_json::from_value(list).map_err(|e| {
+                platform.error(
+                    FailureKind::Malformed,
+                    format!(
+                        "the '{key}' from {url} do not match the API's schema ({e}); nothing was replaced"
+                    ),
+                )
+            })?;
+            let got = batch.len();
+            items.extend(batch);
+            if page.more != Some(true) {
+                return Ok((items, pages));
+            }
+            if got == 0 || items.len() >= MAX_OFFSET {
+                return Err(platform.error(
+                    FailureKind::Malformed,
+                    format!(
+                        "{url} says there is more after {} records but {}; nothing was replaced",
+                        items.len(),
+                        if got == 0 {
+                            "sent an empty page"
+                        } else {
+                            "PagerDuty's offset pagination ends at 10,000"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn platform(&self) -> Platform<'_> {
+        Platform {
+            source_name: &self.source_name,
+            called: "PagerDuty",
+            token: self.token.as_ref(),
+            token_env: self.token_env.as_deref(),
+            not_found: "no PagerDuty API at this address; 'url' should be https://api.pagerduty.com (or the sandbox's /pagerduty)",
+            error_detail: |body| {
+                let error = serde_json::from_slice::<ErrorBody>(body).ok()?.error;
+                let mut text = error.message.unwrap_or_default();
+                if let Some(code) = error.code {
+                    text = format!("{text} (code {code})");
+                }
+                if !error.errors.is_empty() {
+                    text = format!("{text}: {}", error.errors.join("; "));
+                }
+                Some(one_line(&text, 200))
+            },
+        }
+    }
+}
+
+/// Turns the payloads into domain records: shifts carry their person's contact details and
+/// their schedule's name.
+fn snapshot(
+    services: Vec<ServicePayload>,
+    policies: Vec<PolicyPayload>,
+    schedules: Vec<SchedulePayload>,
+    users: Vec<UserPayload>,
+    oncalls: Vec<OncallPayload>,
+    incidents: Vec<IncidentPayload>,
+) -> PagerDutySnapshot {
+    let schedules: HashMap<String, SchedulePayload> =
+        schedules.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let people: HashMap<String, Person> = users
+        .into_iter()
+        .map(|u| (u.id.clone(), person_of(u)))
+        .collect();
+    let shifts = oncalls
+        .into_iter()
+        .map(|o| {
+            let known = people.get(&o.user.id).cloned();
+            let schedule = o.schedule.as_ref();
+            let listed = schedule.and_then(|s| schedules.get(&s.id));
+            Shift {
+                policy_id: o.escalation_policy.id.clone(),
+                policy_name: o
+                    .escalation_policy
+                    .summary
+                    .clone()
+                    .unwrap_or_else(|| o.escalation_policy.id.clone()),
+                policy_url: o.escalation_policy.html_url.clone(),
+                level: o.escalation_level,
+                person: known.unwrap_or_else(|| person_of(o.user)),
+                schedule_name: schedule
+                    .and_then(|s| s.summary.clone())
+                    .or_else(|| listed.map(|s| s.name.clone())),
+                schedule_url: schedule
+                    .and_then(|s| s.html_url.clone())
+                    .or_else(|| listed.and_then(|s| s.html_url.clone())),
+                start: o.start,
+                end: o.end,
+            }
+        })
+        .collect();
+    PagerDutySnapshot {
+        services: services
+            .into_iter()
+            .map(|s| PagerDutyService {
+                id: s.id,
+                name: s.name,
+                html_url: s.html_url,
+                policy_id: s.escalation_policy.map(|p| p.id),
+            })
+            .collect(),
+        policies: policies
+            .into_iter()
+            .map(|p| EscalationPolicy {
+                id: p.id,
+                name: p.name,
+                html_url: p.html_url,
+            })
+            .collect(),
+        shifts,
+        incidents: incidents
+            .into_iter()
+            .map(|i| Incident {
+                title: i
+                    .title
+                    .or(i.summary)
+                    .unwrap_or_else(|| format!("incident {}", i.id)),
+                id: i.id,
+                number: i.incident_number,
+                status: i.status,
+                urgency: i.urgency.unwrap_or_else(|| "high".into()),
+                priority: i.priority.and_then(|p| p.summary),
+                service_id: i.service.id,
+                created_at: i.created_at,
+                last_status_change_at: i.last_status_change_at,
+                assignees: i
+                    .assignments
+                    .into_iter()
+                    .map(|a| name_of(a.assignee))
+                    .collect(),
+                acknowledged_by: i
+                    .acknowledgements
+                    .into_iter()
+                    .map(|a| name_of(a.acknowledger))
+                    .collect(),
+                html_url: i.html_url,
+            })
+            .collect(),
+    }
+}
+
+fn name_of(reference: Reference) -> String {
+    reference.summary.unwrap_or(reference.id)
+}
+
+fn person_of(user: UserPayload) -> Person {
+    let phone = ["phone_contact_method", "sms_contact_method"]
+        .iter()
+        .find_map(|kind| {
+            user.contact_methods
+                .iter()
+                // PagerDuty's schema calls embedded methods references (`…_reference`).
+                .find(|c| c.kind.trim_end_matches("_reference") == *kind && c.address.is_some())
+        })
+        .map(|c| {
+            let number = c.address.clone().unwrap_or_default();
+            match c.country_code {
+                Some(code) => format!("+{code} {number}"),
+                None => number,
+            }
+        });
+    Person {
+        name: user
+            .name
+            .or(user.summary)
+            .unwrap_or_else(|| user.id.clone()),
+        id: user.id,
+        email: user.email,
+        phone,
+        profile_url: user.html_url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The OpenAPI document's own example answer of `GET path`, so mapping follows what
+    /// PagerDuty documents.
+    fn items<T: serde::de::DeserializeOwned>(path: &str, key: &str) -> Vec<T> {
+        let spec: Value =
+            serde_json::from_str(&crate::connectors::spec_text("pagerduty/openapiv3.json"))
+                .expect("the PagerDuty spec is JSON");
+        let examples = &spec["paths"][path]["get"]["responses"]["200"]["content"]
+            ["application/json"]["examples"];
+        let page = &examples
+            .as_object()
+            .expect("the spec has examples")
+            .values()
+            .next()
+            .expect("one example")["value"];
+        serde_json::from_value(page[key].clone()).expect("the spec's example maps")
+    }
+
+    #[test]
+    fn the_specs_examples_map_to_records() {
+        let services: Vec<ServicePayload> = items("/services", "services");
+        let policies: Vec<PolicyPayload> = items("/escalation_policies", "escalation_policies");
+        let schedules: Vec<SchedulePayload> = items("/schedules", "schedules");
+        let users: Vec<UserPayload> = items("/users", "users");
+        let oncalls: Vec<OncallPayload> = items("/oncalls", "oncalls");
+        let incidents: Vec<IncidentPayload> = items("/incidents", "incidents");
+        let snap = snapshot(services, policies, schedules, users, oncalls, incidents);
+
+        let service = &snap.services[0];
+        assert_eq!(service.id, "PIJ90N7");
+        assert!(service.policy_id.is_some());
+        assert_eq!(snap.policies[0].id, "PANZZEQ");
+        assert_eq!(snap.policies[0].name, "Engineering Escalation Policy");
+
+        let shift = &snap.shifts[0];
+        assert_eq!(shift.person.id, "PT23IWX");
+        assert_eq!(shift.person.name, "Tim Wright");
+        assert_eq!(shift.policy_id, "PT20YPA");
+        assert_eq!(shift.policy_name, "Engineering Escalation Policy");
+        assert_eq!(shift.level, 2);
+        assert_eq!(
+            shift.schedule_name.as_deref(),
+            Some("Daily Engineering Rotation")
+        );
+        assert_eq!(
+            shift.start.unwrap().to_rfc3339(),
+            "2015-03-06T20:28:51+00:00"
+        );
+
+        let incident = &snap.incidents[0];
+        assert_eq!(incident.id, "PT4KHLK");
+        assert_eq!(incident.number, 1234);
+        assert_eq!(incident.title, "The server is on fire.");
+        assert_eq!(incident.status.as_str(), "resolved");
+        assert_eq!(incident.urgency, "high");
+        assert_eq!(incident.priority.as_deref(), Some("P2"));
+        assert_eq!(incident.service_id, "PIJ90N7");
+    }
+
+    #[test]
+    fn phones_come_from_contact_methods() {
+        let user: UserPayload = serde_json::from_value(serde_json::json!({
+            "id": "PX", "type": "user", "name": "Dana", "email": "dana@x.dev",
+            "html_url": "https://x.pagerduty.com/users/PX",
+            "contact_methods": [
+                {"type": "email_contact_method", "label": "Work", "address": "dana@x.dev"},
+                {"type": "sms_contact_method_reference", "label": "SMS", "address": "5550000", "country_code": 44},
+                {"type": "phone_contact_method", "label": "Mobile", "address": "5550100", "country_code": 1}
+            ]
+        }))
+        .unwrap();
+        let person = person_of(user);
+        assert_eq!(person.phone.as_deref(), Some("+1 5550100"));
+        assert_eq!(person.email.as_deref(), Some("dana@x.dev"));
+    }
+}

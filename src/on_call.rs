@@ -1,0 +1,425 @@
+//! Who is on call and what is on fire, answered from the cache: PagerDuty's shifts and
+//! incidents joined to components by `pagerduty.com/service-id`, Alertmanager's alerts by the
+//! `service` label or a component's selector, people to catalog users by email.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::Utc;
+
+use crate::api::{AlertRow, IncidentRow, OnCallPanel, ServiceRef, TeamOnCall};
+use crate::domain::alerts::{Alert, AlertState, Silence};
+use crate::domain::oncall::{
+    on_call_at, Incident, IncidentStatus, PagerDutyService, PolicyOnCall, Shift,
+};
+use crate::engine::parse_key;
+use crate::store::{ComponentWiring, LookupBy, RecordKind};
+use crate::{Engine, Error, Result};
+
+/// Whose on-call panel to show.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A team's services (`checkout`, `group:checkout`).
+    Team(&'a str),
+    /// One service (`checkout-api`, `component:default/checkout-api`).
+    Service(&'a str),
+}
+
+impl Engine {
+    /// On call now and next, open incidents and alerts for a team's services or one service.
+    pub async fn on_call_panel(&self, scope: Scope<'_>) -> Result<OnCallPanel> {
+        let wiring = self.wiring(scope).await?;
+        let services = self.pagerduty_services(&wiring).await?;
+        let policies = self.policies_on_call(&services).await?;
+        let known: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+        let pagerduty_synced = !self
+            .store()
+            .all_records::<PagerDutyService>(RecordKind::Service)
+            .await?
+            .is_empty();
+        let incidents = self
+            .incident_rows(
+                Some(&wiring),
+                &[
+                    IncidentStatus::Triggered,
+                    IncidentStatus::Acknowledged,
+                    IncidentStatus::Resolved,
+                ],
+            )
+            .await?;
+        let (open, resolved): (Vec<IncidentRow>, Vec<IncidentRow>) = incidents
+            .into_iter()
+            .partition(|r| r.incident.status.is_open());
+        let keys: Vec<String> = wiring.iter().map(|w| w.key.clone()).collect();
+        let alerts = self
+            .alert_rows(self.store().alerts_of(&keys).await?)
+            .await?;
+        Ok(OnCallPanel {
+            me_on_call: policies.iter().any(PolicyOnCall::has_me_on_call),
+            policies,
+            incidents: open,
+            resolved_recently: resolved.len() as i64,
+            alerts,
+            unpaged: wiring
+                .iter()
+                .filter(|w| w.pagerduty_service_id.is_none())
+                .map(|w| w.name.clone())
+                .collect(),
+            unknown_to_pagerduty: wiring
+                .iter()
+                .filter(|w| {
+                    pagerduty_synced
+                        && w.pagerduty_service_id
+                            .as_deref()
+                            .is_some_and(|id| !known.contains(&id))
+                })
+                .map(|w| w.name.clone())
+                .collect(),
+        })
+    }
+
+    /// Every team's on-call now and next, with its open incidents and firing alerts; the
+    /// identity's teams first.
+    pub async fn on_call_overview(&self) -> Result<Vec<TeamOnCall>> {
+        let now = Utc::now();
+        let me = self.config().identity.email.as_deref();
+        let teams = self.teams().await?;
+        let wired = self.store().pagerduty_wired().await?;
+        let services: HashMap<String, PagerDutyService> = self
+            .store()
+            .all_records::<PagerDutyService>(RecordKind::Service)
+            .await?
+            .into_iter()
+            .map(|(_, s)| (s.id.clone(), s))
+            .collect();
+        let mut shifts_by_policy: HashMap<String, Vec<Shift>> = HashMap::new();
+        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
+            shifts_by_policy
+                .entry(shift.policy_id.clone())
+                .or_default()
+                .push(shift);
+        }
+        let mut incidents_by_service: HashMap<String, Vec<IncidentStatus>> = HashMap::new();
+        for (_, incident) in self
+            .store()
+            .all_records::<Incident>(RecordKind::Incident)
+            .await?
+        {
+            incidents_by_service
+                .entry(incident.service_id)
+                .or_default()
+                .push(incident.status);
+        }
+        let firing = self.store().firing_alerts_per_owner().await?;
+        let mut by_owner: HashMap<&str, Vec<&ComponentWiring>> = HashMap::new();
+        for w in &wired {
+            if let Some(owner) = &w.owner_key {
+                by_owner.entry(owner).or_default().push(w);
+            }
+        }
+        Ok(teams
+            .into_iter()
+            .map(|team| {
+                let components = by_owner
+                    .get(team.key.as_str())
+                    .map_or(&[][..], Vec::as_slice);
+                let ids: Vec<&str> = components
+                    .iter()
+                    .filter_map(|w| w.pagerduty_service_id.as_deref())
+                    .collect();
+                let mut policy_ids: Vec<&str> = ids
+                    .iter()
+                    .filter_map(|id| services.get(*id)?.policy_id.as_deref())
+                    .collect();
+                policy_ids.sort_unstable();
+                policy_ids.dedup();
+                let shifts: Vec<Shift> = policy_ids
+                    .iter()
+                    .flat_map(|p| shifts_by_policy.get(*p).into_iter().flatten().cloned())
+                    .collect();
+                let policies = on_call_at(&shifts, now, me);
+                let statuses: Vec<IncidentStatus> = ids
+                    .iter()
+                    .flat_map(|id| incidents_by_service.get(*id).into_iter().flatten().copied())
+                    .collect();
+                let count = |status| statuses.iter().filter(|s| **s == status).count() as i64;
+                TeamOnCall {
+                    me_on_call: policies.iter().any(PolicyOnCall::has_me_on_call),
+                    triggered: count(IncidentStatus::Triggered),
+                    acknowledged: count(IncidentStatus::Acknowledged),
+                    firing_alerts: firing.get(&team.key).copied().unwrap_or(0),
+                    policies,
+                    key: team.key,
+                    name: team.name,
+                    title: team.title,
+                    is_mine: team.is_mine,
+                }
+            })
+            .collect())
+    }
+
+    /// Incidents with one of `statuses`, of a team's services or all; triggered first, then
+    /// acknowledged, then resolved, newest first.
+    pub async fn incidents(
+        &self,
+        team: Option<&str>,
+        statuses: &[IncidentStatus],
+    ) -> Result<Vec<IncidentRow>> {
+        let wiring = match team {
+            Some(team) => Some(self.wiring(Scope::Team(team)).await?),
+            None => None,
+        };
+        self.incident_rows(wiring.as_deref(), statuses).await
+    }
+
+    /// Alerts of one service, or all of them; firing first, then by severity, newest first.
+    pub async fn alerts(&self, service: Option<&str>) -> Result<Vec<AlertRow>> {
+        let joined = match service {
+            Some(service) => {
+                let keys: Vec<String> = self
+                    .wiring(Scope::Service(service))
+                    .await?
+                    .into_iter()
+                    .map(|w| w.key)
+                    .collect();
+                self.store().alerts_of(&keys).await?
+            }
+            None => {
+                let components = self.store().alert_components().await?;
+                self.store()
+                    .all_records::<Alert>(RecordKind::Alert)
+                    .await?
+                    .into_iter()
+                    .flat_map(|(source, alert)| {
+                        let keys = components
+                            .get(&(source.clone(), alert.fingerprint.clone()))
+                            .cloned()
+                            .unwrap_or_default();
+                        if keys.is_empty() {
+                            vec![(String::new(), source, alert)]
+                        } else {
+                            keys.into_iter()
+                                .map(|k| (k, source.clone(), alert.clone()))
+                                .collect()
+                        }
+                    })
+                    .collect()
+            }
+        };
+        self.alert_rows(joined).await
+    }
+
+    /// Triggered incidents on services of the identity's teams that were never handed out
+    /// before, now marked as handed out: each appears once, across restarts and windows.
+    pub async fn incidents_to_notify(&self) -> Result<Vec<IncidentRow>> {
+        let mut wiring = Vec::new();
+        for team in self.teams().await?.into_iter().filter(|t| t.is_mine) {
+            wiring.extend(self.store().wiring_of(Some(&team.key), None).await?);
+        }
+        if wiring.is_empty() {
+            return Ok(Vec::new());
+        }
+        let triggered = self
+            .incident_rows(Some(&wiring), &[IncidentStatus::Triggered])
+            .await?;
+        let ids: Vec<(String, String)> = triggered
+            .iter()
+            .map(|r| (r.source.clone(), r.incident.id.clone()))
+            .collect();
+        let fresh = self.store().take_unnotified(&ids, Utc::now()).await?;
+        Ok(triggered
+            .into_iter()
+            .filter(|r| fresh.contains(&(r.source.clone(), r.incident.id.clone())))
+            .collect())
+    }
+
+    async fn wiring(&self, scope: Scope<'_>) -> Result<Vec<ComponentWiring>> {
+        let (key, owner) = match scope {
+            Scope::Team(team) => (parse_key(team, "group")?, true),
+            Scope::Service(service) => (parse_key(service, "component")?, false),
+        };
+        if !self.store().summary(&key).await?.exists {
+            return Err(Error::NotFound(match scope {
+                Scope::Team(team) => format!("no team '{team}' in the cache (see `opsdeck teams`)"),
+                Scope::Service(service) => {
+                    format!("no service '{service}' in the cache (try `opsdeck search {service}`)")
+                }
+            }));
+        }
+        Ok(if owner {
+            self.store().wiring_of(Some(&key), None).await?
+        } else {
+            self.store().wiring_of(None, Some(&key)).await?
+        })
+    }
+
+    async fn pagerduty_services(
+        &self,
+        wiring: &[ComponentWiring],
+    ) -> Result<Vec<PagerDutyService>> {
+        let ids: Vec<String> = wiring
+            .iter()
+            .filter_map(|w| w.pagerduty_service_id.clone())
+            .collect();
+        Ok(self
+            .store()
+            .records::<PagerDutyService>(RecordKind::Service, LookupBy::Id, &ids)
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect())
+    }
+
+    async fn policies_on_call(&self, services: &[PagerDutyService]) -> Result<Vec<PolicyOnCall>> {
+        let mut policy_ids: Vec<String> = services
+            .iter()
+            .filter_map(|s| s.policy_id.clone())
+            .collect();
+        policy_ids.sort_unstable();
+        policy_ids.dedup();
+        let shifts: Vec<Shift> = self
+            .store()
+            .records::<Shift>(RecordKind::Shift, LookupBy::JoinKey, &policy_ids)
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        let mut policies = on_call_at(&shifts, Utc::now(), self.config().identity.email.as_deref());
+        let emails: Vec<String> = policies
+            .iter()
+            .flat_map(|p| &p.levels)
+            .flat_map(|l| &l.now)
+            .filter_map(|n| n.person.email.as_ref().map(|e| e.to_lowercase()))
+            .collect();
+        let users = self.store().users_by_email(&emails).await?;
+        for now in policies
+            .iter_mut()
+            .flat_map(|p| &mut p.levels)
+            .flat_map(|l| &mut l.now)
+        {
+            now.catalog_user = now
+                .person
+                .email
+                .as_ref()
+                .and_then(|e| users.get(&e.to_lowercase()).cloned());
+        }
+        Ok(policies)
+    }
+
+    /// Incidents of the PagerDuty services `wiring` names (all when `None`), with the
+    /// components they are on.
+    async fn incident_rows(
+        &self,
+        wiring: Option<&[ComponentWiring]>,
+        statuses: &[IncidentStatus],
+    ) -> Result<Vec<IncidentRow>> {
+        let all_wired;
+        let (wiring, incidents) = match wiring {
+            Some(wiring) => {
+                let ids: Vec<String> = wiring
+                    .iter()
+                    .filter_map(|w| w.pagerduty_service_id.clone())
+                    .collect();
+                let incidents = self
+                    .store()
+                    .records::<Incident>(RecordKind::Incident, LookupBy::JoinKey, &ids)
+                    .await?;
+                (wiring, incidents)
+            }
+            None => {
+                all_wired = self.store().pagerduty_wired().await?;
+                let incidents = self
+                    .store()
+                    .all_records::<Incident>(RecordKind::Incident)
+                    .await?;
+                (all_wired.as_slice(), incidents)
+            }
+        };
+        let mut rows: Vec<IncidentRow> = incidents
+            .into_iter()
+            .filter(|(_, i)| statuses.contains(&i.status))
+            .map(|(source, incident)| IncidentRow {
+                services: wiring
+                    .iter()
+                    .filter(|w| {
+                        w.pagerduty_service_id.as_deref() == Some(incident.service_id.as_str())
+                    })
+                    .map(|w| ServiceRef {
+                        key: w.key.clone(),
+                        name: w.name.clone(),
+                    })
+                    .collect(),
+                source,
+                incident,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.incident.status, std::cmp::Reverse(a.incident.created_at))
+                .cmp(&(b.incident.status, std::cmp::Reverse(b.incident.created_at)))
+        });
+        Ok(rows)
+    }
+
+    /// Groups (component, alert) pairs by alert, adds the silences that mute each, and sorts.
+    async fn alert_rows(&self, joined: Vec<(String, String, Alert)>) -> Result<Vec<AlertRow>> {
+        let mut by_alert: BTreeMap<String, AlertRow> = BTreeMap::new();
+        let mut silence_ids: Vec<String> = Vec::new();
+        for (component, source, alert) in joined {
+            silence_ids.extend(alert.silenced_by.iter().cloned());
+            let row = by_alert
+                .entry(format!("{source} {}", alert.fingerprint))
+                .or_insert_with(|| AlertRow {
+                    source,
+                    alert,
+                    services: Vec::new(),
+                    silences: Vec::new(),
+                });
+            if !component.is_empty() {
+                row.services.push(ServiceRef {
+                    name: crate::store::key_name(&component).to_string(),
+                    key: component,
+                });
+            }
+        }
+        let silences: Vec<Silence> = self
+            .store()
+            .records::<Silence>(RecordKind::Silence, LookupBy::Id, &silence_ids)
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        let mut rows: Vec<AlertRow> = by_alert
+            .into_values()
+            .map(|mut row| {
+                row.silences = silences
+                    .iter()
+                    .filter(|s| row.alert.silenced_by.contains(&s.id))
+                    .cloned()
+                    .collect();
+                row
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let rank = |r: &AlertRow| {
+                (
+                    r.alert.state != AlertState::Firing,
+                    r.alert.state,
+                    severity_rank(r.alert.severity.as_deref()),
+                    std::cmp::Reverse(r.alert.starts_at),
+                )
+            };
+            rank(a).cmp(&rank(b))
+        });
+        Ok(rows)
+    }
+}
+
+/// Most severe first; unknown severities after the known ones.
+fn severity_rank(severity: Option<&str>) -> u8 {
+    match severity.map(str::to_ascii_lowercase).as_deref() {
+        Some("critical" | "page") => 0,
+        Some("error" | "high") => 1,
+        Some("warning" | "warn") => 2,
+        Some("info" | "low") => 3,
+        _ => 4,
+    }
+}
