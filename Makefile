@@ -6,7 +6,8 @@ CARGO ?= cargo
 APP := target/debug/opsdeck-desktop
 DEBIAN_PACKAGES := build-essential pkg-config libssl-dev libdbus-1-dev \
 	libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev \
-	libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring imagemagick
+	libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring imagemagick \
+	prometheus-alertmanager
 TAURI_DRIVER := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/tauri-driver
 
 .PHONY: demo test deps ui app bench screenshot clean

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area (as ripgrep does).
 
+mod alertmanager_real;
 mod catalog_files;
 mod chaos;
 mod cli;

@@ -1,0 +1,229 @@
+//! Against a real Alertmanager (Debian's `prometheus-alertmanager`, started here on a loopback
+//! port with clustering off): alerts posted through its API and a silence made through it come
+//! out of `opsdeck sync` and `opsdeck alerts` joined to the demo catalog's services.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::util::opsdeck;
+
+/// Stops the server when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn alertmanager_binary() -> PathBuf {
+    let path = std::env::var_os("OPSDECK_ALERTMANAGER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus-alertmanager"));
+    assert!(
+        path.is_file(),
+        "{} is missing: install Debian's prometheus-alertmanager (`make test` does), or set OPSDECK_ALERTMANAGER_BIN",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(dir: &std::path::Path) -> (Running, String) {
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(alertmanager_binary())
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        // An empty address turns clustering off.
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("{url}/-/ready")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "alertmanager did not get ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (running, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_and_silences_from_a_real_alertmanager_reach_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = start(dir.path()).await;
+    let client = reqwest::Client::new();
+    let now = chrono::Utc::now();
+    let alerts = json!([
+        {
+            "labels": {"alertname": "HighErrorRate", "service": "checkout-api", "severity": "critical"},
+            "annotations": {"summary": "5xx above 5%", "runbook_url": "https://runbooks.example/high-error-rate"},
+            "startsAt": (now - chrono::Duration::minutes(4)).to_rfc3339(),
+            "generatorURL": "http://prometheus.example/graph?g0.expr=errors"
+        },
+        {
+            "labels": {"alertname": "DiskSpaceLow", "service": "warehouse-loader", "severity": "warning"},
+            "annotations": {"summary": "Disk 91% full"},
+            "startsAt": (now - chrono::Duration::minutes(30)).to_rfc3339()
+        },
+        {
+            "labels": {"alertname": "Watchdog", "severity": "none"},
+            "annotations": {"summary": "Always firing"}
+        }
+    ]);
+    let posted = client
+        .post(format!("{url}/api/v2/alerts"))
+        .json(&alerts)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        posted.status().is_success(),
+        "{}",
+        posted.text().await.unwrap()
+    );
+    let silence = json!({
+        "matchers": [{"name": "alertname", "value": "DiskSpaceLow", "isRegex": false, "isEqual": true}],
+        "startsAt": now.to_rfc3339(), "endsAt": (now + chrono::Duration::hours(2)).to_rfc3339(),
+        "createdBy": "eva", "comment": "volume resize in progress"
+    });
+    let created: Value = client
+        .post(format!("{url}/api/v2/silences"))
+        .json(&silence)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let silence_id = created["silenceID"]
+        .as_str()
+        .expect("a silence id")
+        .to_string();
+
+    // Alertmanager marks alerts after it has processed them; wait for that.
+    let started = Instant::now();
+    loop {
+        let held: Vec<Value> = client
+            .get(format!("{url}/api/v2/alerts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let settled = held.len() == 3
+            && held.iter().all(|a| a["status"]["state"] != "unprocessed")
+            && held.iter().any(|a| a["status"]["state"] == "suppressed");
+        if settled {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "alerts were not processed: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    std::fs::write(
+        dir.path().join("opsdeck.toml"),
+        format!(
+            "[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n\
+             [[sources]]\nname = \"alerts\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n",
+            demo.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = opsdeck()
+            .arg("--config")
+            .arg(dir.path().join("opsdeck.toml"))
+            .arg("--db")
+            .arg(dir.path().join("cache.sqlite"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let synced = run(&["sync"]);
+    assert!(
+        synced.contains("alerts: 4 records"),
+        "3 alerts and 1 silence: {synced}"
+    );
+
+    let rows: Value = serde_json::from_str(&run(&["alerts", "--json"])).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let by_name = |name: &str| rows.iter().find(|r| r["alert"]["name"] == name).unwrap();
+    let high = by_name("HighErrorRate");
+    assert_eq!(high["alert"]["state"], "firing");
+    assert_eq!(
+        high["alert"]["runbook_url"],
+        "https://runbooks.example/high-error-rate"
+    );
+    assert_eq!(high["services"][0]["name"], "checkout-api");
+    assert_eq!(high["source"], "alerts");
+    let disk = by_name("DiskSpaceLow");
+    assert_eq!(disk["alert"]["state"], "silenced");
+    assert_eq!(disk["alert"]["silenced_by"][0], silence_id.as_str());
+    assert_eq!(disk["silences"][0]["comment"], "volume resize in progress");
+    assert_eq!(disk["services"][0]["name"], "warehouse-loader");
+    assert_eq!(
+        by_name("Watchdog")["services"],
+        json!([]),
+        "no service label, no selector"
+    );
+    assert_eq!(
+        rows[0]["alert"]["name"], "HighErrorRate",
+        "firing and critical first"
+    );
+
+    let table = run(&["alerts", "--service", "checkout-api"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(
+        lines[1].starts_with("firing") && lines[1].contains("HighErrorRate"),
+        "{table}"
+    );
+    let all = run(&["alerts"]);
+    assert!(
+        all.contains("DiskSpaceLow is silenced by eva until ")
+            && all.contains("volume resize in progress"),
+        "{all}"
+    );
+}
