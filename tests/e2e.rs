@@ -179,12 +179,22 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     // Demo mode opens on a cold cache: the first sync lands, my team comes first and is shown,
     // and the source is fresh in the status bar.
     wait_css(client, ".row[data-service='checkout-api']").await;
-    let first_team = wait_css(client, ".sidebar .team").await;
+    let first_team = wait_css(client, ".sidebar .team:not([data-team='on-call'])").await;
     assert_eq!(
         first_team.attr("data-team").await.unwrap().as_deref(),
         Some("checkout")
     );
     wait_css(client, ".statusbar .source.fresh[data-source='catalog']").await;
+    // Who is on call and what is on fire, above my team's services: the demo night.
+    let dana = wait_css(client, "[data-on-call='Dana Whitfield']").await;
+    assert!(dana.text().await.unwrap().contains("you"));
+    let incident = wait_css(client, ".on-call-panel .incident.triggered").await;
+    assert!(incident
+        .text()
+        .await
+        .unwrap()
+        .contains("Checkout error rate above 5%"));
+    wait_css(client, ".on-call-panel [data-alert='HighErrorRate']").await;
     shot(client, screenshots, "01-teams.png").await;
 
     // A team is clicked and its services appear.
@@ -232,7 +242,26 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     input.send_keys("\u{E007}").await.unwrap();
     let page = wait_css(client, "[data-service-page='checkout-api']").await;
     assert!(page.text().await.unwrap().contains("cart-service"));
+    wait_css(
+        client,
+        "[data-service-page='checkout-api'] .incident.triggered",
+    )
+    .await;
     shot(client, screenshots, "05-checkout-api.png").await;
+
+    // The On call screen: every team, the burning one first.
+    wait_css(client, ".team[data-team='on-call']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let first = wait_css(client, "[data-on-call-team]").await;
+    assert_eq!(
+        first.attr("data-on-call-team").await.unwrap().as_deref(),
+        Some("checkout")
+    );
+    assert!(first.text().await.unwrap().contains("Dana Whitfield (you)"));
+    shot(client, screenshots, "09-on-call.png").await;
 
     // The Sources screen: the catalog's health and cost, and a sync of it alone.
     wait_css(client, ".team[data-team='sources']")

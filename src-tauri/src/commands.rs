@@ -1,7 +1,12 @@
 //! The commands the web view may call: each one engine call, nothing else.
 
-use opsdeck::api::{SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncReport, TeamSummary};
+use opsdeck::api::{
+    OnCallPanel, SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncReport, TeamOnCall,
+    TeamSummary,
+};
+use opsdeck::Scope;
 use tauri::{AppHandle, State};
+use tauri_plugin_opener::OpenerExt;
 
 use crate::error::IpcError;
 use crate::Running;
@@ -31,6 +36,38 @@ pub async fn service(app: State<'_, Running>, key: String) -> Reply<ServiceDetai
 #[tauri::command]
 pub async fn search(app: State<'_, Running>, text: String) -> Reply<Vec<SearchHit>> {
     Ok(app.engine.search(&text, 30).await?)
+}
+
+/// Who is on call and what is on fire for a team (`team`) or a service (`service`).
+#[tauri::command]
+pub async fn on_call(
+    app: State<'_, Running>,
+    team: Option<String>,
+    service: Option<String>,
+) -> Reply<OnCallPanel> {
+    let scope = match (&team, &service) {
+        (Some(team), _) => Scope::Team(team),
+        (None, Some(service)) => Scope::Service(service),
+        (None, None) => {
+            return Err(IpcError::invalid("name a team or a service"));
+        }
+    };
+    Ok(app.engine.on_call_panel(scope).await?)
+}
+
+#[tauri::command]
+pub async fn on_call_overview(app: State<'_, Running>) -> Reply<Vec<TeamOnCall>> {
+    Ok(app.engine.on_call_overview().await?)
+}
+
+/// Opens a web, mail or phone link with the system's handler; any other scheme is refused.
+#[tauri::command]
+pub fn open_link(handle: AppHandle, url: String) -> Reply<()> {
+    let url = opsdeck::domain::links::openable(&url).map_err(|e| IpcError::invalid(&e))?;
+    handle
+        .opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| IpcError::invalid(&format!("cannot open {url}: {e}")))
 }
 
 #[tauri::command]

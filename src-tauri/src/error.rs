@@ -11,6 +11,16 @@ pub struct IpcError {
     pub message: String,
 }
 
+impl IpcError {
+    /// A request the face should not have made, or could not carry out.
+    pub fn invalid(message: &str) -> Self {
+        Self {
+            kind: "failed",
+            message: message.to_string(),
+        }
+    }
+}
+
 impl From<opsdeck::Error> for IpcError {
     fn from(error: opsdeck::Error) -> Self {
         Self {

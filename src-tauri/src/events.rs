@@ -9,6 +9,8 @@ use tauri::{AppHandle, Emitter};
 pub const SYNC_PROGRESS: &str = "sync-progress";
 /// Event with no payload: the cache has new data or new sync state.
 pub const CACHE_CHANGED: &str = "cache-changed";
+/// Event carrying a service's cache key: show its page (a notification was clicked).
+pub const OPEN_SERVICE: &str = "open-service";
 
 /// Keeps every source synced on its interval for as long as the app runs, telling the UI after
 /// each sync.
@@ -17,8 +19,15 @@ pub async fn sync_on_schedule(handle: AppHandle, engine: Engine) {
     let progress = move |p: SyncProgress| {
         let _ = emitter.emit(SYNC_PROGRESS, p);
     };
-    let changed = move |_: &SyncReport| {
+    let notifier = engine.clone();
+    let changed = move |report: &SyncReport| {
         let _ = handle.emit(CACHE_CHANGED, ());
+        if report.landed {
+            tauri::async_runtime::spawn(crate::notify::new_incidents(
+                handle.clone(),
+                notifier.clone(),
+            ));
+        }
     };
     engine.sync_on_schedule(&progress, &changed).await;
 }
@@ -36,5 +45,6 @@ pub async fn sync_and_notify(
     };
     let reports = engine.sync(only, &progress).await;
     let _ = handle.emit(CACHE_CHANGED, ());
+    crate::notify::new_incidents(handle.clone(), engine.clone()).await;
     reports
 }

@@ -5,6 +5,7 @@
 mod commands;
 mod error;
 mod events;
+mod notify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,7 +109,10 @@ fn run() -> anyhow::Result<()> {
     let launched = Instant::now();
     let launch = Launch::from_args()?;
     opsdeck::logging::init("warn", Some(&opsdeck::paths::log_dir_for(launch.db())));
-    tauri::Builder::default()
+    let builder = tauri::Builder::default().plugin(tauri_plugin_opener::init());
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder.plugin(tauri_plugin_notification::init());
+    builder
         .setup(move |app| {
             let running = tauri::async_runtime::block_on(launch.open(launched))?;
             let engine = running.engine.clone();
@@ -124,6 +128,9 @@ fn run() -> anyhow::Result<()> {
             commands::service,
             commands::search,
             commands::sources,
+            commands::on_call,
+            commands::on_call_overview,
+            commands::open_link,
             commands::identity,
             commands::sync_now,
             commands::ui_ready,

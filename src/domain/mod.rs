@@ -6,6 +6,7 @@ pub mod entity;
 pub mod entity_ref;
 pub mod freshness;
 pub mod gaps;
+pub mod links;
 pub mod merge;
 pub mod oncall;
 pub mod relations;

@@ -84,8 +84,28 @@ describe("App", () => {
     });
     const { container } = render(<App ipc={ipc} />);
     expect((await screen.findByRole("status")).textContent).toContain("Data from catalog is 4h00m old");
-    fireEvent.click(await screen.findByText("checkout-api"));
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='checkout-api']")!);
     await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
     expect(screen.getByRole("status").textContent).toContain("last sync failed: catalog: cannot connect");
+  });
+
+  it("shows the team's on-call, opens the On call screen, and follows a notification to its service", async () => {
+    const { ipc, handlers, calls } = fakeIpc();
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-on-call='Dana Whitfield']")).toBeTruthy());
+    expect(screen.getByText("You are on call")).toBeTruthy();
+    fireEvent.click(container.querySelector("[data-alert='HighErrorRate'] .external")!);
+    await waitFor(() => expect(calls).toContain("openLink https://github.com/demo-org/checkout-api/blob/main/docs/runbooks/high-error-rate.md"));
+
+    expect(container.querySelector("[data-team='on-call'] .team-gaps")!.textContent).toBe("1");
+    fireEvent.click(container.querySelector("[data-team='on-call']")!);
+    await waitFor(() => expect(container.querySelector("[data-screen='on-call']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-on-call-team='payments'] td:nth-child(3)")!);
+    await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
+
+    handlers.openService.forEach((open) => open("component:default/checkout-api"));
+    await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
+    expect(container.querySelector("[data-service-page='checkout-api'] [data-incident='3100']")).toBeTruthy();
   });
 });

@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { OnCall } from "./components/OnCall";
+import { OnCallPanel } from "./components/OnCallPanel";
 import { Palette } from "./components/Palette";
 import { ServicePage } from "./components/ServicePage";
 import { ServiceTable } from "./components/ServiceTable";
@@ -11,11 +13,13 @@ import {
   errorMessage,
   type EntitySummary,
   type Ipc,
+  type OnCallPanel as Panel,
   type SearchHit,
   type ServiceDetail,
   type ServiceRow,
   type SourceStatus,
   type SyncProgress,
+  type TeamOnCall,
   type TeamSummary,
 } from "./ipc";
 
@@ -26,6 +30,10 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [services, setServices] = useState<ServiceRow[]>([]);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
   const [detail, setDetail] = useState<ServiceDetail | null>(null);
+  // What is on fire for the team on screen, and for the service page.
+  const [teamPanel, setTeamPanel] = useState<Panel | null>(null);
+  const [servicePanel, setServicePanel] = useState<Panel | null>(null);
+  const [overview, setOverview] = useState<TeamOnCall[]>([]);
   const [sources, setSources] = useState<SourceStatus[]>([]);
   const [identity, setIdentity] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
@@ -49,6 +57,7 @@ export function App({ ipc }: { ipc: Ipc }) {
         setProgress({});
         setGeneration((g) => g + 1);
       }),
+      ipc.onOpenService((key) => setServiceKey(key)),
     ];
     // Ages move on without any sync (a platform that asked us to wait an hour sends no
     // events): re-read the sources' verdicts with the clock.
@@ -65,10 +74,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, []);
 
   useEffect(() => {
-    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources()]).then(([t, o, s]) => {
+    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources(), ipc.onCallOverview()]).then(([t, o, s, on]) => {
       setTeams(t);
       setOrphans(o);
       setSources(s);
+      setOverview(on);
       // Ages are measured against the clock the sources were read at, not the last tick.
       setNow(Date.now());
       setSelection((current) => current ?? (t.length > 0 ? { kind: "team", key: t[0].key } : null));
@@ -76,17 +86,21 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, [generation]);
 
   useEffect(() => {
-    if (!selection || selection.kind === "sources") return;
+    if (!selection || selection.kind === "sources" || selection.kind === "on-call") return;
     const load = selection.kind === "team" ? ipc.teamServices(selection.key) : ipc.orphanedServices();
     load.then(setServices, fail);
+    if (selection.kind === "team") ipc.onCall({ team: selection.key }).then(setTeamPanel, fail);
+    else setTeamPanel(null);
   }, [selection, generation]);
 
   useEffect(() => {
     if (!serviceKey) {
       setDetail(null);
+      setServicePanel(null);
       return;
     }
     ipc.service(serviceKey).then(setDetail, fail);
+    ipc.onCall({ service: serviceKey }).then(setServicePanel, fail);
   }, [serviceKey, generation]);
 
   useEffect(() => {
@@ -149,9 +163,12 @@ export function App({ ipc }: { ipc: Ipc }) {
     });
   };
   const openSources = () => selectTeam({ kind: "sources" });
+  const openLink = (url: string) => ipc.openLink(url).catch(fail);
+  const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
   const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
-  const heading = selection?.kind === "orphans" ? "Orphaned services" : (team?.title ?? "");
+  const heading =
+    selection?.kind === "orphans" ? "Orphaned services" : selection?.kind === "on-call" ? "On call" : (team?.title ?? "");
   const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
   return (
@@ -175,6 +192,7 @@ export function App({ ipc }: { ipc: Ipc }) {
         teams={teams}
         orphanCount={orphans.length}
         sourcesHealth={worstHealth(sources)}
+        triggered={triggered}
         selection={selection}
         onSelect={selectTeam}
       />
@@ -188,7 +206,11 @@ export function App({ ipc }: { ipc: Ipc }) {
             onOpenEntity={openEntity}
             onBack={() => setServiceKey(null)}
             backLabel={heading || "Back"}
+            onCall={servicePanel && <OnCallPanel panel={servicePanel} now={now} onOpenLink={openLink} />}
+            onOpenLink={openLink}
           />
+        ) : selection?.kind === "on-call" ? (
+          <OnCall teams={overview} onOpenTeam={(key) => selectTeam({ kind: "team", key })} />
         ) : selection ? (
           <>
             <div class="team-head">
@@ -204,6 +226,9 @@ export function App({ ipc }: { ipc: Ipc }) {
                 <span class="muted">Services whose owner group is not in the catalog</span>
               )}
             </div>
+            {selection.kind === "team" && teamPanel && (
+              <OnCallPanel panel={teamPanel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} />
+            )}
             {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
             <ServiceTable
               key={selection.kind === "team" ? selection.key : "orphans"}

@@ -1,11 +1,16 @@
+import type { ComponentChildren } from "preact";
 import type { EntitySummary, ServiceDetail } from "../ipc";
 import { GAP_LABELS } from "../lib/format";
+import { ExternalLink } from "./OnCallPanel";
 
 interface Props {
   detail: ServiceDetail;
   onOpenEntity(entity: EntitySummary): void;
   onBack(): void;
   backLabel: string;
+  /** Who is on call for it and what is on fire, shown under the facts. */
+  onCall?: ComponentChildren;
+  onOpenLink(url: string): void;
 }
 
 const PLATFORMS = ["PagerDuty", "Argo CD", "GitHub", "Alertmanager"] as const;
@@ -53,7 +58,7 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  * Everything the catalog knows about one service. Catalog text is rendered as text nodes only:
  * descriptions, titles and URLs can never become markup.
  */
-export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel }: Props) {
+export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, onOpenLink }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
   return (
     <article class="service-page" data-service-page={d.name}>
@@ -76,6 +81,7 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel }: Prop
         <dd>{d.sources.join(", ")}</dd>
       </dl>
       {d.description && <p class="description">{d.description}</p>}
+      {onCall}
 
       <section class={`card gaps-card ${d.gaps.length ? "has-gaps" : ""}`}>
         <h3>Ownership gaps</h3>
@@ -132,7 +138,7 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel }: Prop
             {d.links.map((l) => (
               <li key={l.url}>
                 <span class={`chip ${l.type === "runbook" ? "accent" : ""}`}>{l.type ?? "link"}</span>{" "}
-                <span>{l.title ?? l.url}</span> <code class="url">{l.url}</code>
+                <ExternalLink url={l.url} label={l.title ?? l.url} onOpen={onOpenLink} /> <code class="url">{l.url}</code>
               </li>
             ))}
           </ul>

@@ -1,18 +1,20 @@
 import type { Health, TeamSummary } from "../ipc";
 
-export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" };
+export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" } | { kind: "on-call" };
 
 interface Props {
   teams: TeamSummary[];
   orphanCount: number;
   /** The worst badge among the sources, shown beside "Sources". */
   sourcesHealth: Health;
+  /** Triggered incidents across all teams, shown beside "On call". */
+  triggered: number;
   selection: Selection | null;
   onSelect(selection: Selection): void;
 }
 
 /** Teams, mine first under their own heading, then the rest, then services nobody owns. */
-export function Sidebar({ teams, orphanCount, sourcesHealth, selection, onSelect }: Props) {
+export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selection, onSelect }: Props) {
   const mine = teams.filter((t) => t.is_mine);
   const others = teams.filter((t) => !t.is_mine);
   const isSelected = (key: string) => selection?.kind === "team" && selection.key === key;
@@ -38,6 +40,23 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, selection, onSelect
   );
   return (
     <nav class="sidebar" aria-label="Teams">
+      <h2>Now</h2>
+      <ul>
+        <li>
+          <button
+            class={`team${selection?.kind === "on-call" ? " selected" : ""}`}
+            data-team="on-call"
+            onClick={() => onSelect({ kind: "on-call" })}
+          >
+            <span class="team-title">On call</span>
+            {triggered > 0 && (
+              <span class="team-gaps danger" title={`${triggered} triggered incidents`}>
+                {triggered}
+              </span>
+            )}
+          </button>
+        </li>
+      </ul>
       {mine.length > 0 && (
         <>
           <h2>My teams</h2>

@@ -95,7 +95,7 @@ describe("ServicePage", () => {
       tags: [XSS],
       links: [{ url: "javascript:alert(1)", title: XSS, type: "runbook" }],
     });
-    const { container } = render(<ServicePage detail={d} onOpenEntity={() => undefined} onBack={() => undefined} backLabel="Back" />);
+    const { container } = render(<ServicePage detail={d} onOpenEntity={() => undefined} onBack={() => undefined} backLabel="Back" onOpenLink={() => undefined} />);
     expect(container.querySelector("img")).toBeNull();
     expect(container.querySelector("script")).toBeNull();
     expect(container.querySelector("a")).toBeNull();
@@ -114,7 +114,7 @@ describe("ServicePage", () => {
         { key: "resource:default/orders-db", kind: "resource", name: "orders-db", title: "orders-db", exists: true },
       ],
     });
-    const { container } = render(<ServicePage detail={d} onOpenEntity={onOpen} onBack={() => undefined} backLabel="Back" />);
+    const { container } = render(<ServicePage detail={d} onOpenEntity={onOpen} onBack={() => undefined} backLabel="Back" onOpenLink={() => undefined} />);
     expect(screen.getByText("Owner group missing")).toBeTruthy();
     expect(screen.getByText("No runbook")).toBeTruthy();
     expect(screen.getByText("missing")).toBeTruthy();

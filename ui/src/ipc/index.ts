@@ -9,8 +9,16 @@ import type { SourceStatus } from "./bindings/SourceStatus";
 import type { SyncProgress } from "./bindings/SyncProgress";
 import type { SyncReport } from "./bindings/SyncReport";
 import type { TeamSummary } from "./bindings/TeamSummary";
+import type { OnCallPanel } from "./bindings/OnCallPanel";
+import type { TeamOnCall } from "./bindings/TeamOnCall";
 
-export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary };
+export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
+export type { AlertRow } from "./bindings/AlertRow";
+export type { IncidentRow } from "./bindings/IncidentRow";
+export type { LevelOnCall } from "./bindings/LevelOnCall";
+export type { OnCallNow } from "./bindings/OnCallNow";
+export type { Person } from "./bindings/Person";
+export type { PolicyOnCall } from "./bindings/PolicyOnCall";
 export type { EntitySummary } from "./bindings/EntitySummary";
 export type { Gap } from "./bindings/Gap";
 export type { Health } from "./bindings/Health";
@@ -33,8 +41,15 @@ export interface Ipc {
   /** Syncs one source, or all of them when `source` is null. */
   syncNow(source: string | null): Promise<SyncReport[]>;
   uiReady(): Promise<void>;
+  /** Who is on call and what is on fire for a team or a service. */
+  onCall(scope: { team: string } | { service: string }): Promise<OnCallPanel>;
+  onCallOverview(): Promise<TeamOnCall[]>;
+  /** Opens a web, mail or phone link with the system's handler. */
+  openLink(url: string): Promise<void>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
+  /** A notification was clicked: show this service. */
+  onOpenService(handler: (key: string) => void): Promise<Unsubscribe>;
 }
 
 export const tauriIpc: Ipc = {
@@ -47,8 +62,12 @@ export const tauriIpc: Ipc = {
   identity: () => invoke("identity"),
   syncNow: (source) => invoke("sync_now", { source }),
   uiReady: () => invoke("ui_ready"),
+  onCall: (scope) => invoke("on_call", scope),
+  onCallOverview: () => invoke("on_call_overview"),
+  openLink: (url) => invoke("open_link", { url }),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
+  onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),
 };
 
 /** One line to show for anything a command rejected with. */

@@ -61,3 +61,17 @@ const HEALTH_ORDER: Health[] = ["failing", "rate-limited", "stale", "never", "fr
 export function worstHealth(sources: SourceStatus[]): Health {
   return HEALTH_ORDER.find((h) => sources.some((s) => s.health === h)) ?? "unsupported";
 }
+
+/** A moment in the coming days, in local time: "Tue 09:00". */
+export function dayTime(iso: string): string {
+  const at = new Date(iso);
+  const day = at.toLocaleDateString([], { weekday: "short" });
+  return `${day} ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}`;
+}
+
+const SEVERITY_CLASS: Record<string, string> = { critical: "danger", page: "danger", error: "danger", warning: "warn", warn: "warn" };
+
+/** The chip colour of an alert severity. */
+export function severityClass(severity: string | null): string {
+  return (severity && SEVERITY_CLASS[severity.toLowerCase()]) ?? "";
+}
