@@ -31,11 +31,7 @@ impl Engine {
         let services = self.pagerduty_services(&wiring).await?;
         let policies = self.policies_on_call(&services).await?;
         let known: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
-        let pagerduty_synced = !self
-            .store()
-            .all_records::<PagerDutyService>(RecordKind::Service)
-            .await?
-            .is_empty();
+        let pagerduty_synced = self.store().holds_records(RecordKind::Service).await?;
         let incidents = self
             .incident_rows(
                 Some(&wiring),
@@ -82,15 +78,11 @@ impl Engine {
     pub async fn on_call_overview(&self) -> Result<Vec<TeamOnCall>> {
         let now = Utc::now();
         let me = self.config().identity.email.as_deref();
-        let teams = self.teams().await?;
-        let wired = self.store().pagerduty_wired().await?;
-        let services: HashMap<String, PagerDutyService> = self
-            .store()
-            .all_records::<PagerDutyService>(RecordKind::Service)
-            .await?
-            .into_iter()
-            .map(|(_, s)| (s.id.clone(), s))
-            .collect();
+        let teams = self.store().team_heads(me).await?;
+        let mut policies_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (owner, policy) in self.store().owner_policies().await? {
+            policies_of.entry(owner).or_default().push(policy);
+        }
         let mut shifts_by_policy: HashMap<String, Vec<Shift>> = HashMap::new();
         for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
             shifts_by_policy
@@ -98,60 +90,36 @@ impl Engine {
                 .or_default()
                 .push(shift);
         }
-        let mut incidents_by_service: HashMap<String, Vec<IncidentStatus>> = HashMap::new();
-        for (_, incident) in self
-            .store()
-            .all_records::<Incident>(RecordKind::Incident)
-            .await?
-        {
-            incidents_by_service
-                .entry(incident.service_id)
-                .or_default()
-                .push(incident.status);
+        let mut incidents: HashMap<(String, String), i64> = HashMap::new();
+        for (owner, status, count) in self.store().incidents_per_owner().await? {
+            incidents.insert((owner, status), count);
         }
         let firing = self.store().firing_alerts_per_owner().await?;
-        let mut by_owner: HashMap<&str, Vec<&ComponentWiring>> = HashMap::new();
-        for w in &wired {
-            if let Some(owner) = &w.owner_key {
-                by_owner.entry(owner).or_default().push(w);
-            }
-        }
         Ok(teams
             .into_iter()
-            .map(|team| {
-                let components = by_owner
-                    .get(team.key.as_str())
-                    .map_or(&[][..], Vec::as_slice);
-                let ids: Vec<&str> = components
-                    .iter()
-                    .filter_map(|w| w.pagerduty_service_id.as_deref())
-                    .collect();
-                let mut policy_ids: Vec<&str> = ids
-                    .iter()
-                    .filter_map(|id| services.get(*id)?.policy_id.as_deref())
-                    .collect();
-                policy_ids.sort_unstable();
-                policy_ids.dedup();
-                let shifts: Vec<Shift> = policy_ids
-                    .iter()
-                    .flat_map(|p| shifts_by_policy.get(*p).into_iter().flatten().cloned())
-                    .collect();
-                let policies = on_call_at(&shifts, now, me);
-                let statuses: Vec<IncidentStatus> = ids
-                    .iter()
-                    .flat_map(|id| incidents_by_service.get(*id).into_iter().flatten().copied())
-                    .collect();
-                let count = |status| statuses.iter().filter(|s| **s == status).count() as i64;
+            .map(|(key, name, title, is_mine)| {
+                let shifts = policies_of
+                    .get(&key)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|p| shifts_by_policy.get(p).into_iter().flatten());
+                let policies = on_call_at(shifts, now, me);
+                let count = |status: IncidentStatus| {
+                    incidents
+                        .get(&(key.clone(), status.as_str().to_string()))
+                        .copied()
+                        .unwrap_or(0)
+                };
                 TeamOnCall {
                     me_on_call: policies.iter().any(PolicyOnCall::has_me_on_call),
                     triggered: count(IncidentStatus::Triggered),
                     acknowledged: count(IncidentStatus::Acknowledged),
-                    firing_alerts: firing.get(&team.key).copied().unwrap_or(0),
+                    firing_alerts: firing.get(&key).copied().unwrap_or(0),
                     policies,
-                    key: team.key,
-                    name: team.name,
-                    title: team.title,
-                    is_mine: team.is_mine,
+                    key,
+                    name,
+                    title,
+                    is_mine,
                 }
             })
             .collect())
@@ -213,7 +181,7 @@ impl Engine {
     pub async fn incidents_to_notify(&self) -> Result<Vec<IncidentRow>> {
         let mut wiring = Vec::new();
         for team in self.teams().await?.into_iter().filter(|t| t.is_mine) {
-            wiring.extend(self.store().wiring_of(Some(&team.key), None).await?);
+            wiring.extend(self.store().wiring_of_owner(&team.key).await?);
         }
         if wiring.is_empty() {
             return Ok(Vec::new());
@@ -246,9 +214,9 @@ impl Engine {
             }));
         }
         Ok(if owner {
-            self.store().wiring_of(Some(&key), None).await?
+            self.store().wiring_of_owner(&key).await?
         } else {
-            self.store().wiring_of(None, Some(&key)).await?
+            self.store().wiring_of_component(&key).await?
         })
     }
 

@@ -312,10 +312,16 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
         .unwrap();
         let text = platform
             .config_toml()
-            .replace("interval = \"60s\"", "interval = \"1s\"\ntimeout = \"1s\"");
+            .replace("interval = \"60s\"", "interval = \"1s\"\ntimeout = \"1s\"")
+            .replace("interval = \"30s\"", "interval = \"1s\"\ntimeout = \"1s\"");
         std::fs::write(&config, text).unwrap();
         let secrets = opsdeck::secrets::Secrets::with_embedded(
-            [("catalog".to_string(), "e2e-token".to_string())].into(),
+            [
+                opsdeck::sandbox::CATALOG_SOURCE,
+                opsdeck::sandbox::PAGERDUTY_SOURCE,
+            ]
+            .map(|source| (source.to_string(), "e2e-token".to_string()))
+            .into(),
         );
         let engine = opsdeck::Engine::open(
             opsdeck::config::Config::load(&config).unwrap(),
@@ -324,7 +330,8 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
         )
         .await
         .unwrap();
-        assert!(engine.sync(None, &|_| {}).await.unwrap()[0].landed);
+        let reports = engine.sync(None, &|_| {}).await.unwrap();
+        assert!(reports.iter().all(|r| r.landed), "{reports:?}");
         // The platform goes away with this scope.
     }
     let args = [
@@ -345,7 +352,15 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
     // The cache answers at once; the status bar says the source is failing, and once the data
     // is older than three intervals, every screen says how old and why.
     wait_css(client, ".row[data-service='checkout-api']").await;
+    // Who is on call and what is on fire, from the cache, with PagerDuty unreachable.
+    wait_css(client, "[data-on-call='Dana Whitfield']").await;
+    wait_css(client, ".on-call-panel .incident.triggered").await;
     wait_css(client, ".statusbar .source.failing[data-source='catalog']").await;
+    wait_css(
+        client,
+        ".statusbar .source.failing[data-source='pagerduty']",
+    )
+    .await;
     let notice = wait_css(client, ".stale-notice").await;
     let text = notice.text().await.unwrap();
     assert!(

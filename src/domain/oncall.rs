@@ -142,9 +142,13 @@ impl Person {
 
 /// Reads shifts as "now" and "next" at `now`, per policy (by name) and level (ascending);
 /// `me` is the identity's email, to mark the user's own shifts.
-pub fn on_call_at(shifts: &[Shift], now: DateTime<Utc>, me: Option<&str>) -> Vec<PolicyOnCall> {
+pub fn on_call_at<'a>(
+    shifts: impl IntoIterator<Item = &'a Shift>,
+    now: DateTime<Utc>,
+    me: Option<&str>,
+) -> Vec<PolicyOnCall> {
     let mut policies: Vec<PolicyOnCall> = Vec::new();
-    let mut sorted: Vec<&Shift> = shifts.iter().collect();
+    let mut sorted: Vec<&Shift> = shifts.into_iter().collect();
     sorted.sort_by(|a, b| {
         (
             &a.policy_name,

@@ -13,7 +13,7 @@ use axum::Router;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::oncall::{Incident, OnCallWorld};
+use super::oncall::{Incident, OnCallWorld, Rotation};
 
 /// PagerDuty's default page size, and its largest.
 const DEFAULT_LIMIT: usize = 25;
@@ -344,8 +344,9 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-/// One page of `items` under `key`, as `limit`/`offset`/`total` ask.
-fn page(key: &str, items: Vec<Value>, query: &Query) -> Response {
+/// One page of `items` under `key`, as `limit`/`offset`/`total` ask; only the page's items
+/// are rendered.
+fn page<T>(key: &str, items: Vec<T>, query: &Query, render: impl FnMut(T) -> Value) -> Response {
     let number = |name: &str, default: usize| -> Result<usize, String> {
         query.one(name).map_or(Ok(default), |v| {
             v.parse()
@@ -362,7 +363,12 @@ fn page(key: &str, items: Vec<Value>, query: &Query) -> Response {
         ));
     }
     let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(render)
+        .collect();
     let mut body = json!({
         "limit": limit, "offset": offset, "more": offset + page.len() < total,
         "total": if query.one("total") == Some("true") { json!(total) } else { Value::Null },
@@ -386,8 +392,7 @@ async fn services(
             .name
             .cmp(&api.world.services[*b].name)
     });
-    let items = order.into_iter().map(|s| api.service(s)).collect();
-    page("services", items, &query)
+    page("services", order, &query, |s| api.service(s))
 }
 
 async fn escalation_policies(
@@ -399,10 +404,8 @@ async fn escalation_policies(
         Ok(q) => q,
         Err(refusal) => return refusal.into_response(),
     };
-    let items = (0..api.world.policies.len())
-        .map(|p| api.policy(p))
-        .collect();
-    page("escalation_policies", items, &query)
+    let items: Vec<usize> = (0..api.world.policies.len()).collect();
+    page("escalation_policies", items, &query, |p| api.policy(p))
 }
 
 async fn schedules(
@@ -414,27 +417,24 @@ async fn schedules(
         Ok(q) => q,
         Err(refusal) => return refusal.into_response(),
     };
-    let items = api
+    let items: Vec<(usize, &Rotation)> = api
         .world
         .policies
         .iter()
         .enumerate()
-        .flat_map(|(p, policy)| {
-            let api = &api;
-            policy.rotations.iter().map(move |r| {
-                let users: Vec<Value> = r.members.iter().map(|u| api.user_reference(*u)).collect();
-                json!({
-                    "id": r.schedule_id, "type": "schedule", "summary": r.schedule_name,
-                    "name": r.schedule_name, "self": format!("{API}/schedules/{}", r.schedule_id),
-                    "html_url": OnCallWorld::web(&format!("/schedules/{}", r.schedule_id)),
-                    "time_zone": "Etc/UTC", "description": "",
-                    "escalation_policies": [api.policy_reference(p)],
-                    "users": users, "teams": [],
-                })
-            })
-        })
+        .flat_map(|(p, policy)| policy.rotations.iter().map(move |r| (p, r)))
         .collect();
-    page("schedules", items, &query)
+    page("schedules", items, &query, |(p, r)| {
+        let users: Vec<Value> = r.members.iter().map(|u| api.user_reference(*u)).collect();
+        json!({
+            "id": r.schedule_id, "type": "schedule", "summary": r.schedule_name,
+            "name": r.schedule_name, "self": format!("{API}/schedules/{}", r.schedule_id),
+            "html_url": OnCallWorld::web(&format!("/schedules/{}", r.schedule_id)),
+            "time_zone": "Etc/UTC", "description": "",
+            "escalation_policies": [api.policy_reference(p)],
+            "users": users, "teams": [],
+        })
+    })
 }
 
 async fn users(
@@ -447,10 +447,8 @@ async fn users(
         Err(refusal) => return refusal.into_response(),
     };
     let with_methods = query.includes("contact_methods");
-    let items = (0..api.world.users.len())
-        .map(|u| api.user(u, with_methods))
-        .collect();
-    page("users", items, &query)
+    let items: Vec<usize> = (0..api.world.users.len()).collect();
+    page("users", items, &query, |u| api.user(u, with_methods))
 }
 
 async fn oncalls(
@@ -491,25 +489,32 @@ async fn oncalls(
                 if !users.is_empty() && !users.contains(&u.id.as_str()) {
                     continue;
                 }
-                items.push(json!({
-                    "escalation_policy": api.policy_reference(p),
-                    "escalation_level": level + 1,
-                    "schedule": schedule_reference(&rotation.schedule_id, &rotation.schedule_name),
-                    "user": if with_users {
-                        // The schema types the user as a reference even when
-                        // `include[]=users` embeds the user's details.
-                        let mut full = api.user(user, false);
-                        full["type"] = json!("user_reference");
-                        full
-                    } else {
-                        api.user_reference(user)
-                    },
-                    "start": start.to_rfc3339(), "end": end.to_rfc3339(),
-                }));
+                items.push((p, level, rotation, user, start, end));
             }
         }
     }
-    page("oncalls", items, &query)
+    page(
+        "oncalls",
+        items,
+        &query,
+        |(p, level, rotation, user, start, end)| {
+            json!({
+                "escalation_policy": api.policy_reference(p),
+                "escalation_level": level + 1,
+                "schedule": schedule_reference(&rotation.schedule_id, &rotation.schedule_name),
+                "user": if with_users {
+                    // The schema types the user as a reference even when `include[]=users`
+                    // embeds the user's details.
+                    let mut full = api.user(user, false);
+                    full["type"] = json!("user_reference");
+                    full
+                } else {
+                    api.user_reference(user)
+                },
+                "start": start.to_rfc3339(), "end": end.to_rfc3339(),
+            })
+        },
+    )
 }
 
 async fn incidents(
@@ -552,6 +557,5 @@ async fn incidents(
         })
         .collect();
     chosen.sort_by_key(|i| i.created_at);
-    let items = chosen.into_iter().map(|i| api.incident(i)).collect();
-    page("incidents", items, &query)
+    page("incidents", chosen, &query, |i| api.incident(i))
 }

@@ -10,6 +10,11 @@ use crate::api::{EntitySummary, Quota, SearchHit, ServiceRow, TeamSummary};
 use crate::domain::merge::{merge_reports, SourcedEntity};
 use crate::domain::{ownership_gaps, relations_of, Entity, Gap};
 
+/// Whether the group `g` has a member whose email is `?1`.
+const IS_MINE: &str =
+    "EXISTS (SELECT 1 FROM relations r JOIN entities u ON u.entity_key = r.source_key
+    WHERE r.target_key = g.entity_key AND r.relation = 'memberOf' AND u.email = ?1)";
+
 /// One source's complete fetch, to replace what the cache holds from it.
 #[derive(Debug)]
 pub struct SourceRows<'a> {
@@ -188,6 +193,18 @@ impl Store {
         sqlx::raw_sql("PRAGMA analysis_limit = 400; ANALYZE;")
             .execute(&self.pool)
             .await?;
+        // A connection plans with the statistics it loaded when it opened: hand the new ones to
+        // every connection of the pool (holding each, so the next acquire is another one).
+        // Without this, a table empty when a connection opened kept being planned as empty.
+        let mut connections = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            connections.push(self.pool.acquire().await?);
+        }
+        for connection in &mut connections {
+            sqlx::query("ANALYZE sqlite_schema")
+                .execute(connection.as_mut())
+                .await?;
+        }
         Ok(())
     }
 
@@ -287,16 +304,15 @@ impl Store {
 
     /// Teams (groups) with counts; those `email` belongs to come first.
     pub async fn teams(&self, email: Option<&str>) -> Result<Vec<TeamSummary>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT g.entity_key, g.name, coalesce(g.title, g.name) AS title,
                 (SELECT count(*) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS service_count,
                 (SELECT coalesce(sum(c.gap_count), 0) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS gap_count,
                 (SELECT count(DISTINCT r.source_key) FROM relations r WHERE r.target_key = g.entity_key AND r.relation = 'memberOf') AS member_count,
-                EXISTS (SELECT 1 FROM relations r JOIN entities u ON u.entity_key = r.source_key
-                        WHERE r.target_key = g.entity_key AND r.relation = 'memberOf' AND u.email = ?1) AS is_mine
+                {IS_MINE} AS is_mine
              FROM entities g WHERE g.kind = 'group'
-             ORDER BY is_mine DESC, g.name",
-        )
+             ORDER BY is_mine DESC, g.name"
+        ))
         .bind(email)
         .fetch_all(&self.pool)
         .await?;
@@ -312,6 +328,20 @@ impl Store {
                 is_mine: r.get("is_mine"),
             })
             .collect())
+    }
+
+    /// Teams without their counts, those `email` belongs to first: (key, name, title, is mine).
+    pub async fn team_heads(
+        &self,
+        email: Option<&str>,
+    ) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT g.entity_key, g.name, coalesce(g.title, g.name) AS title, {IS_MINE} AS is_mine
+             FROM entities g WHERE g.kind = 'group' ORDER BY is_mine DESC, g.name"
+        ))
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Components owned by `owner_key`, by name.

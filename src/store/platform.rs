@@ -94,8 +94,9 @@ pub enum LookupBy {
     JoinKey,
 }
 
-const WIRING_SELECT: &str =
-    "SELECT entity_key, name, owner_key, pagerduty_service_id FROM entities WHERE kind = 'component'";
+const WIRING_SELECT: &str = "SELECT e.entity_key, e.name, e.owner_key, p.service_id
+    FROM entities e LEFT JOIN component_pagerduty p ON p.component_key = e.entity_key
+    WHERE e.kind = 'component'";
 
 impl Store {
     /// Makes the cache hold exactly `records` from `source`, in one transaction, writing only
@@ -193,6 +194,16 @@ impl Store {
         decode_records(kind, rows)
     }
 
+    /// Whether any source has landed records of `kind`.
+    pub async fn holds_records(&self, kind: RecordKind) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM platform_records WHERE kind = ?)")
+                .bind(kind.as_str())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Every record of `kind`, with its source.
     pub async fn all_records<T: DeserializeOwned>(
         &self,
@@ -205,31 +216,61 @@ impl Store {
         decode_records(kind, rows)
     }
 
-    /// The components `owner_key` owns, or the one at `component_key`, with their wiring.
-    pub async fn wiring_of(
+    /// The components `owner_key` owns, with their wiring.
+    pub async fn wiring_of_owner(
         &self,
-        owner_key: Option<&str>,
-        component_key: Option<&str>,
+        owner_key: &str,
     ) -> Result<Vec<ComponentWiring>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{WIRING_SELECT} AND (?1 IS NULL OR owner_key = ?1) AND (?2 IS NULL OR entity_key = ?2)
-             ORDER BY name"
+            "{WIRING_SELECT} AND e.owner_key = ? ORDER BY e.name"
         ))
         .bind(owner_key)
-        .bind(component_key)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(wiring).collect())
     }
 
+    /// The component at `key` with its wiring, if it is one.
+    pub async fn wiring_of_component(&self, key: &str) -> Result<Vec<ComponentWiring>, StoreError> {
+        let rows = sqlx::query(&format!("{WIRING_SELECT} AND e.entity_key = ?"))
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(wiring).collect())
+    }
+
     /// Every component wired to a PagerDuty service.
     pub async fn pagerduty_wired(&self) -> Result<Vec<ComponentWiring>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{WIRING_SELECT} AND pagerduty_service_id IS NOT NULL"
-        ))
+        let rows = sqlx::query(
+            "SELECT component_key AS entity_key, name, owner_key, service_id FROM component_pagerduty",
+        )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(wiring).collect())
+    }
+
+    /// The escalation policies of each owner's PagerDuty-wired components: (owner, policy).
+    pub async fn owner_policies(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT c.owner_key, r.join_key FROM component_pagerduty c
+             JOIN platform_records r ON r.kind = 'service' AND r.id = c.service_id
+             WHERE c.owner_key IS NOT NULL AND r.join_key IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Incidents on each owner's components, counted per status: (owner, status, count).
+    pub async fn incidents_per_owner(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT c.owner_key, json_extract(r.body, '$.status') AS status,
+                count(DISTINCT r.source || ' ' || r.id) AS incidents
+             FROM platform_records r JOIN component_pagerduty c ON c.service_id = r.join_key
+             WHERE r.kind = 'incident' AND c.owner_key IS NOT NULL
+             GROUP BY c.owner_key, status",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Alerts joined to any of `component_keys`: (component, source, alert).
@@ -359,7 +400,7 @@ fn wiring(r: &sqlx::sqlite::SqliteRow) -> ComponentWiring {
         key: r.get("entity_key"),
         name: r.get("name"),
         owner_key: r.get("owner_key"),
-        pagerduty_service_id: r.get("pagerduty_service_id"),
+        pagerduty_service_id: r.get("service_id"),
     }
 }
 
@@ -442,4 +483,86 @@ pub(super) async fn rejoin_alerts(tx: &mut Transaction<'_, Sqlite>) -> Result<()
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Entity;
+    use crate::store::SourceRows;
+
+    fn component(name: &str, owner: &str, service_id: Option<&str>) -> Entity {
+        let annotations = service_id.map_or(
+            serde_json::json!({}),
+            |id| serde_json::json!({"pagerduty.com/service-id": id}),
+        );
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {"type": "service", "lifecycle": "production", "owner": owner}
+        }))
+        .unwrap()
+    }
+
+    async fn land(store: &Store, entities: &[Entity]) {
+        store
+            .replace_source(
+                SourceRows {
+                    source: "catalog",
+                    entities,
+                    problems: &[],
+                },
+                &["catalog".to_string()],
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn wired(store: &Store) -> Vec<(String, Option<String>, String)> {
+        let mut all: Vec<_> = store
+            .pagerduty_wired()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.name, w.owner_key, w.pagerduty_service_id.unwrap()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[tokio::test]
+    async fn pagerduty_wiring_follows_the_merged_view() {
+        let store = Store::in_memory().await.unwrap();
+        land(
+            &store,
+            &[
+                component("a", "team-x", Some("P1")),
+                component("b", "team-x", None),
+            ],
+        )
+        .await;
+        assert_eq!(
+            wired(&store).await,
+            [("a".into(), Some("group:default/team-x".into()), "P1".into())]
+        );
+        // The annotation moves, the owner changes, a component goes: the wiring follows.
+        land(
+            &store,
+            &[
+                component("a", "team-y", None),
+                component("b", "team-y", Some("P2")),
+            ],
+        )
+        .await;
+        assert_eq!(
+            wired(&store).await,
+            [("b".into(), Some("group:default/team-y".into()), "P2".into())]
+        );
+        let owned = store.wiring_of_owner("group:default/team-y").await.unwrap();
+        assert_eq!(owned.len(), 2);
+        assert_eq!(owned[1].pagerduty_service_id.as_deref(), Some("P2"));
+        land(&store, &[]).await;
+        assert!(wired(&store).await.is_empty());
+    }
 }

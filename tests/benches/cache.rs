@@ -97,7 +97,11 @@ async fn main() {
         tree.display()
     );
     let config = Config::parse(&config_text, std::path::Path::new("bench.toml")).unwrap();
-    let secrets = Secrets::with_embedded([("catalog".to_string(), "bench".to_string())].into());
+    let secrets = Secrets::with_embedded(
+        ["catalog", "pagerduty"]
+            .map(|source| (source.to_string(), "bench".to_string()))
+            .into(),
+    );
     let engine = Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
         .await
         .unwrap();
@@ -191,6 +195,55 @@ async fn main() {
         }
     }
     report("search as you type (each keystroke)", samples);
+
+    // On call and on fire: PagerDuty (N/20 incidents) and Alertmanager (N/5 alerts) synced,
+    // then what the team view and the service page ask for the on-call panel.
+    let (pagerduty_full, pagerduty_report) = timed_sync("pagerduty").await;
+    let (pagerduty_again, pagerduty_unchanged) = timed_sync("pagerduty").await;
+    let (alerts_full, alerts_report) = timed_sync("alertmanager").await;
+    let (alerts_again, alerts_unchanged) = timed_sync("alertmanager").await;
+    let mut samples = Vec::with_capacity(args.iterations);
+    let mut busiest = (0, 0);
+    for _ in 0..args.iterations {
+        let team = &teams[picks.below(teams.len())];
+        let t = Instant::now();
+        let panel = engine
+            .on_call_panel(opsdeck::Scope::Team(&team.key))
+            .await
+            .unwrap();
+        samples.push(t.elapsed());
+        busiest = busiest.max((panel.alerts.len(), panel.incidents.len()));
+    }
+    report(
+        &format!(
+            "team view on call: now/next + incidents + alerts (up to {} alerts, {} incidents a team)",
+            busiest.0, busiest.1
+        ),
+        samples,
+    );
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let service = &services[picks.below(services.len())];
+        let t = Instant::now();
+        std::hint::black_box(
+            engine
+                .on_call_panel(opsdeck::Scope::Service(&service.key))
+                .await
+                .unwrap(),
+        );
+        samples.push(t.elapsed());
+    }
+    report("service page on call", samples);
+    let mut samples = Vec::with_capacity(args.iterations / 10);
+    for _ in 0..args.iterations / 50 {
+        let t = Instant::now();
+        std::hint::black_box(engine.on_call_overview().await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!("On call screen: all {} teams", teams.len()),
+        samples,
+    );
     // A full sync of a second source (every entity again, from files) while the screens'
     // queries run: the merged view of every entity is rebuilt under them. The same click, quiet,
     // before and after, for comparison.
@@ -239,6 +292,18 @@ async fn main() {
         "catalog-files, nothing changed",
         files_again,
         &files_unchanged,
+    );
+    row("pagerduty, full", pagerduty_full, &pagerduty_report);
+    row(
+        "pagerduty, nothing changed",
+        pagerduty_again,
+        &pagerduty_unchanged,
+    );
+    row("alertmanager, full", alerts_full, &alerts_report);
+    row(
+        "alertmanager, nothing changed",
+        alerts_again,
+        &alerts_unchanged,
     );
     println!();
     println!(

@@ -10,7 +10,8 @@ CREATE TABLE platform_records (
     PRIMARY KEY (source, kind, id)
 ) WITHOUT ROWID;
 CREATE INDEX platform_records_by_join ON platform_records (kind, join_key);
-CREATE INDEX platform_records_by_id ON platform_records (kind, id);
+-- Covers a lookup of a record's join key by id (a PagerDuty service's policy).
+CREATE INDEX platform_records_by_id ON platform_records (kind, id, join_key);
 
 -- Which components each alert belongs to (label `service`, or the component's selector).
 -- Derived from the alerts and the catalog; rebuilt when either changes.
@@ -20,6 +21,7 @@ CREATE TABLE alert_components (
     fingerprint TEXT NOT NULL,
     PRIMARY KEY (component_key, source, fingerprint)
 ) WITHOUT ROWID;
+CREATE INDEX alert_components_by_alert ON alert_components (source, fingerprint);
 
 -- Incidents the desktop has notified about, so each notifies once, across restarts.
 CREATE TABLE notified_incidents (
@@ -29,12 +31,41 @@ CREATE TABLE notified_incidents (
     PRIMARY KEY (source, incident_id)
 ) WITHOUT ROWID;
 
--- The annotations that wire a component to PagerDuty and Alertmanager, readable by index.
-ALTER TABLE entities ADD COLUMN pagerduty_service_id TEXT
-    GENERATED ALWAYS AS (json_extract(body, '$.metadata.annotations."pagerduty.com/service-id"')) VIRTUAL;
+-- Components wired to PagerDuty (`pagerduty.com/service-id`), kept by triggers as the merged
+-- view changes, so on-call reads never parse entity bodies.
+CREATE TABLE component_pagerduty (
+    component_key TEXT PRIMARY KEY,
+    owner_key TEXT,
+    name TEXT NOT NULL,
+    service_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX component_pagerduty_by_service ON component_pagerduty (service_id);
+CREATE INDEX component_pagerduty_by_owner ON component_pagerduty (owner_key);
+CREATE TRIGGER component_pagerduty_on_insert AFTER INSERT ON entities BEGIN
+    DELETE FROM component_pagerduty WHERE component_key = NEW.entity_key;
+    INSERT INTO component_pagerduty (component_key, owner_key, name, service_id)
+    SELECT NEW.entity_key, NEW.owner_key, NEW.name, id
+    FROM (SELECT json_extract(NEW.body, '$.metadata.annotations."pagerduty.com/service-id"') AS id)
+    WHERE NEW.kind = 'component' AND id IS NOT NULL;
+END;
+CREATE TRIGGER component_pagerduty_on_delete AFTER DELETE ON entities BEGIN
+    DELETE FROM component_pagerduty WHERE component_key = OLD.entity_key;
+END;
+CREATE TRIGGER component_pagerduty_on_update AFTER UPDATE ON entities BEGIN
+    DELETE FROM component_pagerduty WHERE component_key = OLD.entity_key;
+    INSERT INTO component_pagerduty (component_key, owner_key, name, service_id)
+    SELECT NEW.entity_key, NEW.owner_key, NEW.name, id
+    FROM (SELECT json_extract(NEW.body, '$.metadata.annotations."pagerduty.com/service-id"') AS id)
+    WHERE NEW.kind = 'component' AND id IS NOT NULL;
+END;
+INSERT INTO component_pagerduty (component_key, owner_key, name, service_id)
+SELECT entity_key, owner_key, name, json_extract(body, '$.metadata.annotations."pagerduty.com/service-id"')
+FROM entities
+WHERE kind = 'component'
+    AND json_extract(body, '$.metadata.annotations."pagerduty.com/service-id"') IS NOT NULL;
+
+-- A component's `opsdeck.io/alert-selector`, for the few components that have one.
 ALTER TABLE entities ADD COLUMN alert_selector TEXT
     GENERATED ALWAYS AS (json_extract(body, '$.metadata.annotations."opsdeck.io/alert-selector"')) VIRTUAL;
-CREATE INDEX entities_by_pagerduty_service ON entities (pagerduty_service_id, kind, owner_key, entity_key, name)
-    WHERE pagerduty_service_id IS NOT NULL;
 CREATE INDEX entities_with_alert_selector ON entities (kind, entity_key, name, alert_selector)
     WHERE alert_selector IS NOT NULL;
