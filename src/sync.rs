@@ -15,11 +15,10 @@ use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::load_tree;
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
-use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
+use crate::connectors::{ConnectorError, Endpoint, FailureKind, FetchProgress};
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
-use crate::secrets::Token;
 use crate::store::{PlatformRecord, RecordKind, SourceRows, SyncCost};
 use crate::text::clock_time;
 use crate::Result;
@@ -270,16 +269,7 @@ impl Engine {
         };
         match source.kind {
             SourceKind::Backstage => {
-                let token = self.token(source)?;
-                let url = source.url.as_deref().unwrap_or_default();
-                let connector = BackstageConnector::new(
-                    self.http().clone(),
-                    &source.name,
-                    url,
-                    token,
-                    source.token_env.clone(),
-                    source.timeout,
-                );
+                let connector = BackstageConnector::new(self.endpoint(source)?);
                 let mut sink = report;
                 Ok((
                     Fetched::Catalog(connector.fetch_entities(meter, &mut sink).await?),
@@ -328,29 +318,13 @@ impl Engine {
                 Ok((Fetched::Catalog(entities), problems))
             }
             SourceKind::Pagerduty => {
-                let token = self.token(source)?;
-                let connector = PagerDutyConnector::new(
-                    self.http().clone(),
-                    &source.name,
-                    source.url.as_deref().unwrap_or_default(),
-                    token,
-                    source.token_env.clone(),
-                    source.timeout,
-                );
+                let connector = PagerDutyConnector::new(self.endpoint(source)?);
                 let mut sink = report;
                 let snapshot = connector.fetch(Utc::now(), meter, &mut sink).await?;
                 Ok((Fetched::Records(pagerduty_records(&snapshot)), Vec::new()))
             }
             SourceKind::Alertmanager => {
-                let token = self.token(source)?;
-                let connector = AlertmanagerConnector::new(
-                    self.http().clone(),
-                    &source.name,
-                    source.url.as_deref().unwrap_or_default(),
-                    token,
-                    source.token_env.clone(),
-                    source.timeout,
-                );
+                let connector = AlertmanagerConnector::new(self.endpoint(source)?);
                 let mut sink = report;
                 let snapshot = connector.fetch(meter, &mut sink).await?;
                 Ok((
@@ -366,11 +340,21 @@ impl Engine {
 }
 
 impl Engine {
-    /// The source's token, if it has one; a keychain that fails is the source's failure.
-    fn token(&self, source: &SourceConfig) -> Result<Option<Token>, ConnectorError> {
-        self.secrets()
+    /// Where and as whom `source`'s connector reads; a keychain that fails is the source's
+    /// failure.
+    fn endpoint(&self, source: &SourceConfig) -> Result<Endpoint, ConnectorError> {
+        let token = self
+            .secrets()
             .token_for(source)
-            .map_err(|e| ConnectorError::new(&source.name, FailureKind::Token, e.detail()))
+            .map_err(|e| ConnectorError::new(&source.name, FailureKind::Token, e.detail()))?;
+        Ok(Endpoint::new(
+            self.http().clone(),
+            &source.name,
+            source.url.as_deref().unwrap_or_default(),
+            token,
+            source.token_env.clone(),
+            source.timeout,
+        ))
     }
 }
 

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::http::{Reader, RequestMeter};
-use super::{ConnectorError, FetchProgress, Platform};
+use super::http::RequestMeter;
+use super::{ConnectorError, Endpoint, FetchProgress, Platform};
 use crate::domain::alerts::{Alert, AlertState, Silence};
-use crate::secrets::Token;
 use crate::text::one_line;
 
 /// What one sync reads from Alertmanager.
@@ -26,12 +25,7 @@ pub struct AlertmanagerSnapshot {
 /// An Alertmanager.
 #[derive(Debug, Clone)]
 pub struct AlertmanagerConnector {
-    client: reqwest::Client,
-    source_name: String,
-    base_url: String,
-    token: Option<Token>,
-    token_env: Option<String>,
-    timeout: std::time::Duration,
+    endpoint: Endpoint,
 }
 
 #[derive(Deserialize)]
@@ -94,29 +88,14 @@ fn yes() -> bool {
 }
 
 impl AlertmanagerConnector {
-    /// A connector for the Alertmanager at `base_url` (its root, without `/api/v2`); each
-    /// request may take up to `timeout`.
-    pub fn new(
-        client: reqwest::Client,
-        source_name: &str,
-        base_url: &str,
-        token: Option<Token>,
-        token_env: Option<String>,
-        timeout: std::time::Duration,
-    ) -> Self {
-        Self {
-            client,
-            source_name: source_name.to_string(),
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token,
-            token_env,
-            timeout,
-        }
+    /// A connector reading through `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
     }
 
     /// Reads every alert and the silences that are in force or about to be. Any failure fails
     /// the whole fetch.
-    #[tracing::instrument(skip_all, fields(source = %self.source_name), err)]
+    #[tracing::instrument(skip_all, fields(source = %self.endpoint.source_name()), err)]
     pub async fn fetch(
         &self,
         meter: &RequestMeter,
@@ -142,29 +121,18 @@ impl AlertmanagerConnector {
         path: &str,
         meter: &RequestMeter,
     ) -> Result<T, ConnectorError> {
-        let url = format!("{}{path}", self.base_url);
-        let reader = Reader {
-            source_name: &self.source_name,
-            timeout: self.timeout,
-            meter,
-        };
+        let url = self.endpoint.url(path);
         self.platform()
-            .get_json(reader, &url, || {
-                let request = self.client.get(&url).header("Accept", "application/json");
-                match &self.token {
-                    Some(token) => request.bearer_auth(&token.value),
-                    None => request,
-                }
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint.get_with_bearer(&url)
             })
             .await
     }
 
     fn platform(&self) -> Platform<'_> {
         Platform {
-            source_name: &self.source_name,
+            endpoint: &self.endpoint,
             called: "Alertmanager",
-            token: self.token.as_ref(),
-            token_env: self.token_env.as_deref(),
             not_found: "no Alertmanager API v2 at this address; 'url' should be Alertmanager's root (with its --web.route-prefix, if any)",
             // Alertmanager's errors are a bare JSON string or plain text.
             error_detail: |body| {

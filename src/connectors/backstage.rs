@@ -4,10 +4,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{Reader, RequestMeter};
-use super::{ConnectorError, FailureKind, FetchProgress, Platform};
+use super::http::RequestMeter;
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
 use crate::domain::Entity;
-use crate::secrets::Token;
 use crate::text::one_line;
 
 /// Kinds Opsdeck reads from a Backstage catalog. Locations are Backstage's own business.
@@ -34,12 +33,7 @@ const MAX_PAGES: usize = 10_000;
 /// A Backstage catalog.
 #[derive(Debug, Clone)]
 pub struct BackstageConnector {
-    client: reqwest::Client,
-    source_name: String,
-    base_url: String,
-    token: Option<Token>,
-    token_env: Option<String>,
-    timeout: std::time::Duration,
+    endpoint: Endpoint,
 }
 
 #[derive(Deserialize)]
@@ -69,24 +63,9 @@ struct ErrorDetail {
 }
 
 impl BackstageConnector {
-    /// A connector for the catalog at `base_url` (the Backstage backend's root, without
-    /// `/api/catalog`); each request may take up to `timeout`.
-    pub fn new(
-        client: reqwest::Client,
-        source_name: &str,
-        base_url: &str,
-        token: Option<Token>,
-        token_env: Option<String>,
-        timeout: std::time::Duration,
-    ) -> Self {
-        Self {
-            client,
-            source_name: source_name.to_string(),
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token,
-            token_env,
-            timeout,
-        }
+    /// A connector reading through `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
     }
 
     /// Reads every entity of the kinds Opsdeck uses, page by page. Any failure fails the whole
@@ -94,13 +73,13 @@ impl BackstageConnector {
     /// by-query has neither validators (ETag) nor a changed-since filter, so every sync reads
     /// the whole catalog; the cache then writes only what changed. Requests are counted on
     /// `meter`.
-    #[tracing::instrument(skip_all, fields(source = %self.source_name), err)]
+    #[tracing::instrument(skip_all, fields(source = %self.endpoint.source_name()), err)]
     pub async fn fetch_entities(
         &self,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
     ) -> Result<Vec<Entity>, ConnectorError> {
-        let url = format!("{}/api/catalog/entities/by-query", self.base_url);
+        let url = self.endpoint.url("/api/catalog/entities/by-query");
         let limit = PAGE_SIZE.to_string();
         // One filter set per kind: Backstage ORs filter sets.
         let kind_filters: Vec<String> = KINDS.iter().map(|k| format!("kind={k}")).collect();
@@ -171,32 +150,17 @@ impl BackstageConnector {
         query: &[(&str, &str)],
         meter: &RequestMeter,
     ) -> Result<QueryResponse, ConnectorError> {
-        let reader = Reader {
-            source_name: &self.source_name,
-            timeout: self.timeout,
-            meter,
-        };
         self.platform()
-            .get_json(reader, url, || {
-                let request = self
-                    .client
-                    .get(url)
-                    .query(query)
-                    .header("Accept", "application/json");
-                match &self.token {
-                    Some(token) => request.bearer_auth(&token.value),
-                    None => request,
-                }
+            .get_json(self.endpoint.reader(meter), url, || {
+                self.endpoint.get_with_bearer(url).query(query)
             })
             .await
     }
 
     fn platform(&self) -> Platform<'_> {
         Platform {
-            source_name: &self.source_name,
+            endpoint: &self.endpoint,
             called: "the catalog",
-            token: self.token.as_ref(),
-            token_env: self.token_env.as_deref(),
             not_found:
                 "no catalog API at this address; 'url' should be the Backstage backend's root",
             error_detail: |body| {

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::secrets::Token;
 use crate::text::one_line;
-use http::{Answer, Failed, Reader};
+use http::{Answer, Failed, Reader, RequestMeter};
 
 /// What kind of failure a connector met, so faces and sync can react without parsing text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,19 +135,91 @@ pub(crate) fn transport_error(
     )
 }
 
+/// Where and as whom a connector reaches its platform: one per configured source.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    client: reqwest::Client,
+    source_name: String,
+    base_url: String,
+    token: Option<Token>,
+    token_env: Option<String>,
+    timeout: Duration,
+}
+
+impl Endpoint {
+    /// The platform at `base_url` (its root), for the source `source_name`; each request may
+    /// take up to `timeout`.
+    pub fn new(
+        client: reqwest::Client,
+        source_name: &str,
+        base_url: &str,
+        token: Option<Token>,
+        token_env: Option<String>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            source_name: source_name.to_string(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            token_env,
+            timeout,
+        }
+    }
+
+    /// The source's name.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    /// The token, if one was found.
+    pub(crate) fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
+    }
+
+    /// The env var the source names for its token.
+    pub(crate) fn token_env(&self) -> Option<&str> {
+        self.token_env.as_deref()
+    }
+
+    /// The HTTP client.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The address of `path` on the platform.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Reads for one sync, counted on `meter`.
+    pub(crate) fn reader<'a>(&'a self, meter: &'a RequestMeter) -> Reader<'a> {
+        Reader {
+            source_name: &self.source_name,
+            timeout: self.timeout,
+            meter,
+        }
+    }
+
+    /// A JSON `GET` of `url` with the token, if any, as a bearer token.
+    pub(crate) fn get_with_bearer(&self, url: &str) -> reqwest::RequestBuilder {
+        let request = self.client.get(url).header("Accept", "application/json");
+        match &self.token {
+            Some(token) => request.bearer_auth(&token.value),
+            None => request,
+        }
+    }
+}
+
 /// What a connector says about its platform in errors, and how it reads JSON from it: one
 /// place for status codes, content types and cut-off bodies, so every platform's errors name
 /// the source and say what to do in the same way.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Platform<'a> {
-    /// The configured source's name.
-    pub source_name: &'a str,
+    /// The source and its token.
+    pub endpoint: &'a Endpoint,
     /// The platform as a sentence names it: "the catalog", "PagerDuty".
     pub called: &'static str,
-    /// The token sent, if any.
-    pub token: Option<&'a Token>,
-    /// The env var the source names for its token.
-    pub token_env: Option<&'a str>,
     /// What a 404 on a path that must exist most likely means.
     pub not_found: &'static str,
     /// The platform's own explanation in an error body, if the body is its error shape.
@@ -223,18 +295,18 @@ impl Platform<'_> {
         let (kind, advice) = match status.as_u16() {
             401 => (
                 FailureKind::Unauthorized,
-                match (self.token, self.token_env) {
+                match (self.endpoint.token(), self.endpoint.token_env()) {
                     (Some(t), _) => format!(
                         "the token from {} was rejected; supply a valid one",
                         t.origin
                     ),
                     (None, Some(env)) => format!(
                         "no token was sent; set {env} or run `opsdeck login {}`",
-                        self.source_name
+                        self.endpoint.source_name
                     ),
                     (None, None) => format!(
                         "no token was sent; add token_env to the source or run `opsdeck login {}`",
-                        self.source_name
+                        self.endpoint.source_name
                     ),
                 },
             ),
@@ -266,7 +338,7 @@ impl Platform<'_> {
 
     /// An error of this source.
     pub fn error(&self, kind: FailureKind, message: impl Into<String>) -> ConnectorError {
-        ConnectorError::new(self.source_name, kind, message)
+        ConnectorError::new(&self.endpoint.source_name, kind, message)
     }
 }
 

@@ -8,10 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{Reader, RequestMeter};
-use super::{ConnectorError, FailureKind, FetchProgress, Platform};
+use super::http::RequestMeter;
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
 use crate::domain::oncall::{EscalationPolicy, Incident, PagerDutyService, Person, Shift};
-use crate::secrets::Token;
 use crate::text::one_line;
 
 /// Records per page; PagerDuty's maximum.
@@ -45,12 +44,7 @@ pub struct PagerDutySnapshot {
 /// A PagerDuty account.
 #[derive(Debug, Clone)]
 pub struct PagerDutyConnector {
-    client: reqwest::Client,
-    source_name: String,
-    base_url: String,
-    token: Option<Token>,
-    token_env: Option<String>,
-    timeout: std::time::Duration,
+    endpoint: Endpoint,
 }
 
 #[derive(Deserialize)]
@@ -186,47 +180,31 @@ struct ErrorDetail {
 }
 
 impl PagerDutyConnector {
-    /// A connector for the API at `base_url` (`https://api.pagerduty.com`); each request may
-    /// take up to `timeout`.
-    pub fn new(
-        client: reqwest::Client,
-        source_name: &str,
-        base_url: &str,
-        token: Option<Token>,
-        token_env: Option<String>,
-        timeout: std::time::Duration,
-    ) -> Self {
-        Self {
-            client,
-            source_name: source_name.to_string(),
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token,
-            token_env,
-            timeout,
-        }
+    /// A connector reading through `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
     }
 
     /// Reads services, escalation policies, schedules, users, on-call shifts and incidents as
     /// of `now`. Any failure fails the whole fetch, so a partial picture never replaces a
     /// whole one in the cache.
-    #[tracing::instrument(skip_all, fields(source = %self.source_name), err)]
+    #[tracing::instrument(skip_all, fields(source = %self.endpoint.source_name()), err)]
     pub async fn fetch(
         &self,
         now: DateTime<Utc>,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
     ) -> Result<PagerDutySnapshot, ConnectorError> {
-        if self.token.is_none() {
+        if self.endpoint.token().is_none() {
+            let source = self.endpoint.source_name();
             return Err(self.platform().error(
                 FailureKind::Token,
-                match &self.token_env {
+                match self.endpoint.token_env() {
                     Some(env) => format!(
-                        "PagerDuty needs an API token: set {env} or run `opsdeck login {}`",
-                        self.source_name
+                        "PagerDuty needs an API token: set {env} or run `opsdeck login {source}`"
                     ),
                     None => format!(
-                        "PagerDuty needs an API token: add token_env to the source or run `opsdeck login {}`",
-                        self.source_name
+                        "PagerDuty needs an API token: add token_env to the source or run `opsdeck login {source}`"
                     ),
                 },
             ));
@@ -321,14 +299,10 @@ impl PagerDutyConnector {
         query: &[(&str, &str)],
         meter: &RequestMeter,
     ) -> Result<(Vec<T>, usize), ConnectorError> {
-        let url = format!("{}{path}", self.base_url);
-        let reader = Reader {
-            source_name: &self.source_name,
-            timeout: self.timeout,
-            meter,
-        };
+        let url = self.endpoint.url(path);
+        let reader = self.endpoint.reader(meter);
         let platform = self.platform();
-        let token = self.token.as_ref().expect("checked by fetch");
+        let token = self.endpoint.token().expect("checked by fetch");
         let mut items = Vec::new();
         let mut pages = 0;
         loop {
@@ -336,7 +310,8 @@ impl PagerDutyConnector {
             let limit = PAGE_SIZE.to_string();
             let page: PageEnvelope = platform
                 .get_json(reader, &url, || {
-                    self.client
+                    self.endpoint
+                        .client()
                         .get(&url)
                         .query(query)
                         .query(&[("limit", limit.as_str()), ("offset", offset.as_str())])
@@ -383,10 +358,8 @@ impl PagerDutyConnector {
 
     fn platform(&self) -> Platform<'_> {
         Platform {
-            source_name: &self.source_name,
+            endpoint: &self.endpoint,
             called: "PagerDuty",
-            token: self.token.as_ref(),
-            token_env: self.token_env.as_deref(),
             not_found: "no PagerDuty API at this address; 'url' should be https://api.pagerduty.com (or the sandbox's /pagerduty)",
             error_detail: |body| {
                 let error = serde_json::from_slice::<ErrorBody>(body).ok()?.error;

@@ -381,42 +381,35 @@ async fn services(
     State(api): State<Arc<PagerDutyApi>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match api.admit(&headers, raw) {
-        Ok(q) => q,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
     let mut order: Vec<usize> = (0..api.world.services.len()).collect();
     order.sort_by(|a, b| {
         api.world.services[*a]
             .name
             .cmp(&api.world.services[*b].name)
     });
-    page("services", order, &query, |s| api.service(s))
+    Ok(page("services", order, &query, |s| api.service(s)))
 }
 
 async fn escalation_policies(
     State(api): State<Arc<PagerDutyApi>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match api.admit(&headers, raw) {
-        Ok(q) => q,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
     let items: Vec<usize> = (0..api.world.policies.len()).collect();
-    page("escalation_policies", items, &query, |p| api.policy(p))
+    Ok(page("escalation_policies", items, &query, |p| {
+        api.policy(p)
+    }))
 }
 
 async fn schedules(
     State(api): State<Arc<PagerDutyApi>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match api.admit(&headers, raw) {
-        Ok(q) => q,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
     let items: Vec<(usize, &Rotation)> = api
         .world
         .policies
@@ -424,7 +417,7 @@ async fn schedules(
         .enumerate()
         .flat_map(|(p, policy)| policy.rotations.iter().map(move |r| (p, r)))
         .collect();
-    page("schedules", items, &query, |(p, r)| {
+    Ok(page("schedules", items, &query, |(p, r)| {
         let users: Vec<Value> = r.members.iter().map(|u| api.user_reference(*u)).collect();
         json!({
             "id": r.schedule_id, "type": "schedule", "summary": r.schedule_name,
@@ -434,39 +427,35 @@ async fn schedules(
             "escalation_policies": [api.policy_reference(p)],
             "users": users, "teams": [],
         })
-    })
+    }))
 }
 
 async fn users(
     State(api): State<Arc<PagerDutyApi>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match api.admit(&headers, raw) {
-        Ok(q) => q,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
     let with_methods = query.includes("contact_methods");
     let items: Vec<usize> = (0..api.world.users.len()).collect();
-    page("users", items, &query, |u| api.user(u, with_methods))
+    Ok(page("users", items, &query, |u| api.user(u, with_methods)))
 }
 
 async fn oncalls(
     State(api): State<Arc<PagerDutyApi>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match api.admit(&headers, raw) {
-        Ok(q) => q,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
     let now = Utc::now();
     let (since, until) = match (query.time("since"), query.time("until")) {
         (Ok(s), Ok(u)) => (s.unwrap_or(now), u.unwrap_or(now)),
-        (Err(e), _) | (_, Err(e)) => return invalid(&e),
+        (Err(e), _) | (_, Err(e)) => return Err(Refusal::Invalid(e)),
     };
     if until < since || until - since > Duration::days(90) {
-        return invalid("until must be after since, and at most 90 days later");
+        return Err(Refusal::Invalid(
+            "until must be after since, and at most 90 days later".into(),
+        ));
     }
     let earliest = query.one("earliest") == Some("true");
     let with_users = query.includes("users");
@@ -493,7 +482,7 @@ async fn oncalls(
             }
         }
     }
-    page(
+    Ok(page(
         "oncalls",
         items,
         &query,
@@ -514,25 +503,24 @@ async fn oncalls(
                 "start": start.to_rfc3339(), "end": end.to_rfc3339(),
             })
         },
-    )
+    ))
 }
 
 async fn incidents(
     State(api): State<Arc<PagerDutyApi>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let query = match api.admit(&headers, raw) {
-        Ok(q) => q,
-        Err(refusal) => return refusal.into_response(),
-    };
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
     let now = Utc::now();
     let statuses = query.all("statuses[]");
     if let Some(bad) = statuses
         .iter()
         .find(|s| !["triggered", "acknowledged", "resolved"].contains(s))
     {
-        return invalid(&format!("statuses[] has an unknown status '{bad}'"));
+        return Err(Refusal::Invalid(format!(
+            "statuses[] has an unknown status '{bad}'"
+        )));
     }
     // Without date_range=all, PagerDuty lists incidents created between since (default: a
     // month ago) and until (default: now).
@@ -541,7 +529,7 @@ async fn incidents(
     } else {
         match (query.time("since"), query.time("until")) {
             (Ok(s), Ok(u)) => Some((s.unwrap_or(now - Duration::days(30)), u.unwrap_or(now))),
-            (Err(e), _) | (_, Err(e)) => return invalid(&e),
+            (Err(e), _) | (_, Err(e)) => return Err(Refusal::Invalid(e)),
         }
     };
     let services = query.all("service_ids[]");
@@ -557,5 +545,5 @@ async fn incidents(
         })
         .collect();
     chosen.sort_by_key(|i| i.created_at);
-    page("incidents", chosen, &query, |i| api.incident(i))
+    Ok(page("incidents", chosen, &query, |i| api.incident(i)))
 }

@@ -10,8 +10,12 @@ interface Props {
   onOpenSources(): void;
 }
 
-/** Each source's badge and age at a glance; a failing source shows its error's first line, all of it on hover. */
+/**
+ * Each source's badge and age at a glance. A lone failing source shows its error's first line;
+ * with several failing, the bar keeps to badges (every error is on hover and on Sources).
+ */
 export function StatusBar({ sources, progress, syncing, now, onRefresh, onOpenSources }: Props) {
+  const failing = sources.filter((s) => s.health === "failing").length;
   return (
     <footer class="statusbar" aria-label="Sources">
       {sources.map((s) => {
@@ -36,7 +40,7 @@ export function StatusBar({ sources, progress, syncing, now, onRefresh, onOpenSo
                 {p.total !== null ? `/${p.total}` : ""}
               </span>
             )}
-            {s.health === "failing" && s.last_error && <span class="error-text">{s.last_error.split("\n")[0]}</span>}
+            {s.health === "failing" && failing === 1 && s.last_error && <span class="error-text">{s.last_error.split("\n")[0]}</span>}
           </button>
         );
       })}

@@ -199,6 +199,17 @@ describe("StatusBar", () => {
     fireEvent.click(container.querySelector("[data-source='files']")!);
     expect(onOpenSources).toHaveBeenCalled();
   });
+
+  it("keeps to badges when several sources fail, so every source stays on screen", () => {
+    const down = (name: string) => source({ name, health: "failing", consecutive_failures: 2, last_error: `${name}: cannot connect (127.0.0.1:1)` });
+    const { container } = render(
+      <StatusBar now={Date.now()} syncing={false} progress={{}} onRefresh={() => undefined} onOpenSources={() => undefined}
+        sources={[down("catalog"), down("pagerduty"), down("alertmanager")]} />,
+    );
+    expect(container.querySelectorAll(".source.failing")).toHaveLength(3);
+    expect(container.querySelector(".error-text")).toBeNull();
+    expect(container.querySelector("[data-source='pagerduty']")!.getAttribute("title")).toBe("pagerduty: cannot connect (127.0.0.1:1)");
+  });
 });
 
 describe("Sources", () => {
