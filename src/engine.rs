@@ -166,12 +166,7 @@ impl Engine {
         let Some(team) = team else {
             return Ok(self.store.all_services().await?);
         };
-        let key = parse_key(team, "group")?;
-        if !self.store.summary(&key).await?.exists {
-            return Err(Error::NotFound(format!(
-                "no team '{team}' in the cache (see `opsdeck teams`)"
-            )));
-        }
+        let key = self.team_key(team).await?;
         Ok(self.store.services_of(&key).await?)
     }
 
@@ -183,11 +178,11 @@ impl Engine {
     /// The service page of `name` (`checkout-api`, `component:default/checkout-api`, …).
     pub async fn service(&self, name: &str) -> Result<ServiceDetail> {
         let key = parse_key(name, "component")?;
-        let stored = self.store.entity(&key).await?.ok_or_else(|| {
-            Error::NotFound(format!(
-                "no service '{name}' in the cache (try `opsdeck search {name}`)"
-            ))
-        })?;
+        let stored = self
+            .store
+            .entity(&key)
+            .await?
+            .ok_or_else(|| no_service(name))?;
         let e = &stored.entity;
         let owner = match e.owner_ref() {
             Some(r) => Some(self.store.summary(&r.key()).await?),
@@ -242,6 +237,34 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The cache key of the team `team` names, if the cache holds it.
+    pub(crate) async fn team_key(&self, team: &str) -> Result<String> {
+        let key = parse_key(team, "group")?;
+        if !self.store.summary(&key).await?.exists {
+            return Err(Error::NotFound(format!(
+                "no team '{team}' in the cache (see `opsdeck teams`)"
+            )));
+        }
+        Ok(key)
+    }
+
+    /// The cache key of the service `name` names, if the cache holds it.
+    pub(crate) async fn service_key(&self, name: &str) -> Result<String> {
+        let key = parse_key(name, "component")?;
+        if !self.store.summary(&key).await?.exists {
+            return Err(no_service(name));
+        }
+        Ok(key)
+    }
+}
+
+fn no_service(name: &str) -> Error {
+    Error::NotFound(format!(
+        "no service '{name}' in the cache (try `opsdeck search {name}`)"
+    ))
+}
+
 /// What the freshness rule needs from a source's stored state.
 fn sync_times(source: &SourceConfig, state: Option<&SyncStateRow>) -> SyncTimes {
     let last_attempt = state.and_then(|s| s.last_attempt);
@@ -256,7 +279,7 @@ fn sync_times(source: &SourceConfig, state: Option<&SyncStateRow>) -> SyncTimes 
 }
 
 /// A user-typed reference turned into a cache key, with the context's default kind.
-pub(crate) fn parse_key(text: &str, default_kind: &str) -> Result<String> {
+fn parse_key(text: &str, default_kind: &str) -> Result<String> {
     EntityRef::parse(text, Some(default_kind), DEFAULT_NAMESPACE)
         .map(|r| r.key())
         .map_err(|e| Error::NotFound(e.to_string()))

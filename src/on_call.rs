@@ -11,9 +11,8 @@ use crate::domain::alerts::{Alert, AlertState, Silence};
 use crate::domain::oncall::{
     on_call_at, Incident, IncidentStatus, PagerDutyService, PolicyOnCall, Shift,
 };
-use crate::engine::parse_key;
 use crate::store::{ComponentWiring, LookupBy, RecordKind};
-use crate::{Engine, Error, Result};
+use crate::{Engine, Result};
 
 /// Whose on-call panel to show.
 #[derive(Debug, Clone, Copy)]
@@ -97,16 +96,16 @@ impl Engine {
         let firing = self.store().firing_alerts_per_owner().await?;
         Ok(teams
             .into_iter()
-            .map(|(key, name, title, is_mine)| {
+            .map(|team| {
                 let shifts = policies_of
-                    .get(&key)
+                    .get(&team.key)
                     .into_iter()
                     .flatten()
                     .flat_map(|p| shifts_by_policy.get(p).into_iter().flatten());
                 let policies = on_call_at(shifts, now, me);
                 let count = |status: IncidentStatus| {
                     incidents
-                        .get(&(key.clone(), status.as_str().to_string()))
+                        .get(&(team.key.clone(), status.as_str().to_string()))
                         .copied()
                         .unwrap_or(0)
                 };
@@ -114,12 +113,12 @@ impl Engine {
                     me_on_call: policies.iter().any(PolicyOnCall::has_me_on_call),
                     triggered: count(IncidentStatus::Triggered),
                     acknowledged: count(IncidentStatus::Acknowledged),
-                    firing_alerts: firing.get(&key).copied().unwrap_or(0),
+                    firing_alerts: firing.get(&team.key).copied().unwrap_or(0),
                     policies,
-                    key,
-                    name,
-                    title,
-                    is_mine,
+                    key: team.key,
+                    name: team.name,
+                    title: team.title,
+                    is_mine: team.is_mine,
                 }
             })
             .collect())
@@ -179,8 +178,10 @@ impl Engine {
     /// Triggered incidents on services of the identity's teams that were never handed out
     /// before, now marked as handed out: each appears once, across restarts and windows.
     pub async fn incidents_to_notify(&self) -> Result<Vec<IncidentRow>> {
+        let me = self.config().identity.email.as_deref();
         let mut wiring = Vec::new();
-        for team in self.teams().await?.into_iter().filter(|t| t.is_mine) {
+        let teams = self.store().team_heads(me).await?;
+        for team in teams.iter().filter(|t| t.is_mine) {
             wiring.extend(self.store().wiring_of_owner(&team.key).await?);
         }
         if wiring.is_empty() {
@@ -201,22 +202,15 @@ impl Engine {
     }
 
     async fn wiring(&self, scope: Scope<'_>) -> Result<Vec<ComponentWiring>> {
-        let (key, owner) = match scope {
-            Scope::Team(team) => (parse_key(team, "group")?, true),
-            Scope::Service(service) => (parse_key(service, "component")?, false),
-        };
-        if !self.store().summary(&key).await?.exists {
-            return Err(Error::NotFound(match scope {
-                Scope::Team(team) => format!("no team '{team}' in the cache (see `opsdeck teams`)"),
-                Scope::Service(service) => {
-                    format!("no service '{service}' in the cache (try `opsdeck search {service}`)")
-                }
-            }));
-        }
-        Ok(if owner {
-            self.store().wiring_of_owner(&key).await?
-        } else {
-            self.store().wiring_of_component(&key).await?
+        Ok(match scope {
+            Scope::Team(team) => {
+                let key = self.team_key(team).await?;
+                self.store().wiring_of_owner(&key).await?
+            }
+            Scope::Service(service) => {
+                let key = self.service_key(service).await?;
+                self.store().wiring_of_component(&key).await?
+            }
         })
     }
 

@@ -74,6 +74,19 @@ pub struct SyncCost {
     pub wait_until: Option<DateTime<Utc>>,
 }
 
+/// A team without its counts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TeamHead {
+    /// Cache key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Display title, or the name.
+    pub title: String,
+    /// Whether the identity is a member.
+    pub is_mine: bool,
+}
+
 /// A stored entity with what the service page needs besides the body.
 #[derive(Debug, Clone)]
 pub struct StoredEntity {
@@ -330,13 +343,10 @@ impl Store {
             .collect())
     }
 
-    /// Teams without their counts, those `email` belongs to first: (key, name, title, is mine).
-    pub async fn team_heads(
-        &self,
-        email: Option<&str>,
-    ) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+    /// Teams without their counts, those `email` belongs to first.
+    pub async fn team_heads(&self, email: Option<&str>) -> Result<Vec<TeamHead>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT g.entity_key, g.name, coalesce(g.title, g.name) AS title, {IS_MINE} AS is_mine
+            "SELECT g.entity_key AS key, g.name, coalesce(g.title, g.name) AS title, {IS_MINE} AS is_mine
              FROM entities g WHERE g.kind = 'group' ORDER BY is_mine DESC, g.name"
         ))
         .bind(email)

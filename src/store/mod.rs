@@ -11,7 +11,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow};
+pub use catalog::{
+    key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
+};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 
 /// Why the cache could not be used.
