@@ -79,6 +79,9 @@ impl SourceKind {
     }
 }
 
+/// PagerDuty's REST API, the `url` of a `pagerduty` source that names none.
+pub const PAGERDUTY_API: &str = "https://api.pagerduty.com";
+
 /// `[identity]`: who the user is, to find "my teams".
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +187,10 @@ impl Config {
                     Some(p) if p.is_relative() => source.path = Some(base.join(p)),
                     Some(_) => {}
                 },
+                // PagerDuty has one API address for every account.
+                SourceKind::Pagerduty if source.url.is_none() => {
+                    source.url = Some(PAGERDUTY_API.to_string());
+                }
                 _ => match source.url.as_deref() {
                     None => {
                         return Err(problem(&format!(
@@ -215,6 +222,25 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pagerduty_source_defaults_to_pagerdutys_api() {
+        let config = Config::parse(
+            "[[sources]]\nname='pd'\nkind='pagerduty'\ntoken_env='PD'\n",
+            Path::new("o.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.sources[0].url.as_deref(), Some(PAGERDUTY_API));
+        let err = Config::parse(
+            "[[sources]]\nname='am'\nkind='alertmanager'\n",
+            Path::new("o.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config o.toml: source 'am': kind alertmanager needs 'url'"
+        );
+    }
 
     #[test]
     fn brief_example_parses_and_resolves_paths() {

@@ -16,6 +16,7 @@ use crate::connectors::catalog_files::load_tree;
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
 use crate::connectors::{ConnectorError, Endpoint, FailureKind, FetchProgress};
+use crate::domain::alerts::selector_problem;
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
@@ -198,13 +199,15 @@ impl Engine {
         let landed_at = Utc::now();
         let (items, rows_written) = match fetched {
             Fetched::Catalog(entities) => {
-                // References that cannot become relations are the source's problem to fix.
+                // References that cannot become relations, and alert selectors that do not
+                // parse, are the source's problems to fix.
                 problems.extend(
                     entities
                         .iter()
                         .flat_map(|e| relations_of(e).1)
                         .map(|problem| problem.to_string()),
                 );
+                problems.extend(entities.iter().filter_map(selector_problem));
                 let precedence: Vec<String> = self
                     .config()
                     .sources

@@ -395,3 +395,36 @@ async fn each_new_triggered_incident_on_my_teams_notifies_once_across_restarts()
         "once, across restarts"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_alert_selector_is_reported_with_the_catalogs_problems() {
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tree.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: cart\n  annotations:\n    opsdeck.io/alert-selector: 'app=~\"(\"'\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+    )
+    .unwrap();
+    let config = opsdeck::config::Config::parse(
+        &format!(
+            "[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n",
+            tree.path().display()
+        ),
+        std::path::Path::new("/tmp/opsdeck-test.toml"),
+    )
+    .unwrap();
+    let engine = engine(config, None).await;
+    let report = engine.sync(None, &no_progress).await.unwrap().remove(0);
+    assert!(report.landed, "the catalog still lands: {report:?}");
+    assert!(
+        report.problems.iter().any(|p| p.starts_with(
+            "component:default/cart: annotation opsdeck.io/alert-selector: 'app=~\"(\"': '(' is not a valid regular expression"
+        )),
+        "{report:?}"
+    );
+    let source = &engine.sources().await.unwrap()[0];
+    assert!(source
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("opsdeck.io/alert-selector"));
+}

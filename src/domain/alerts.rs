@@ -247,6 +247,17 @@ impl std::str::FromStr for Selector {
     }
 }
 
+/// Why `entity`'s `opsdeck.io/alert-selector` cannot be used, if it has one that does not parse:
+/// the catalog's problem to fix, reported with the source's other document problems.
+pub fn selector_problem(entity: &crate::domain::Entity) -> Option<String> {
+    let text = entity.metadata.annotations.get(ALERT_SELECTOR_ANNOTATION)?;
+    let problem = text.parse::<Selector>().err()?;
+    Some(format!(
+        "{}: annotation {ALERT_SELECTOR_ANNOTATION}: {problem}; its alerts are joined by their '{SERVICE_LABEL}' label only",
+        entity.entity_ref()
+    ))
+}
+
 /// A component's alert wiring: its key, name and selector, if it has one.
 #[derive(Debug, Clone)]
 pub struct AlertTarget {
@@ -332,6 +343,26 @@ mod tests {
         assert!(r#"app=~"(""#.parse::<Selector>().unwrap_err().contains("regular expression"));
         assert!("".parse::<Selector>().unwrap_err().contains("no matchers"));
         assert!(r#"="x""#.parse::<Selector>().unwrap_err().contains("label name"));
+    }
+
+    #[test]
+    fn a_selector_that_does_not_parse_is_a_problem_of_its_entity() {
+        let entity = |selector: &str| -> crate::domain::Entity {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": {"name": "cart", "annotations": {ALERT_SELECTOR_ANNOTATION: selector}},
+                "spec": {}
+            }))
+            .unwrap()
+        };
+        assert_eq!(selector_problem(&entity(r#"app="cart""#)), None);
+        let problem = selector_problem(&entity("app")).unwrap();
+        assert!(
+            problem.starts_with(
+                "component:default/cart: annotation opsdeck.io/alert-selector: 'app': expected ="
+            ),
+            "{problem}"
+        );
     }
 
     #[test]
