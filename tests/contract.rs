@@ -6,7 +6,7 @@ use jsonschema::{Registry, Validator};
 use opsdeck::sandbox::Seed;
 use serde_json::{json, Value};
 
-use crate::util::{sandbox, spec_json, specs_dir, TOKEN};
+use crate::util::{read, sandbox, schema_errors, spec_json, specs_dir, TOKEN};
 
 const SCHEMA_BASE: &str = "https://backstage.io/schemas/";
 
@@ -71,25 +71,13 @@ fn openapi_validator(schema_name: &str) -> Validator {
         .unwrap()
 }
 
-fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
-    validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
-}
-
 async fn get(url: &str, token: Option<&str>) -> (u16, String, Value) {
-    let mut request = reqwest::Client::new().get(url);
-    if let Some(t) = token {
-        request = request.bearer_auth(t);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    (status, content_type, response.json().await.unwrap())
+    let request = reqwest::Client::new().get(url);
+    read(match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    })
+    .await
 }
 
 #[tokio::test]
@@ -107,13 +95,13 @@ async fn every_page_and_every_entity_match_the_official_schemas() {
         assert_eq!(status, 200);
         assert_eq!(content_type, "application/json; charset=utf-8");
         assert_eq!(
-            errors(&page_schema, &page),
+            schema_errors(&page_schema, &page),
             Vec::<String>::new(),
             "page {pages}"
         );
         for item in page["items"].as_array().unwrap() {
             let kind = item["kind"].as_str().unwrap();
-            let problems = errors(&kind_validator(registry, kind), item);
+            let problems = schema_errors(&kind_validator(registry, kind), item);
             assert!(
                 problems.is_empty(),
                 "{} {}: {problems:?}",
@@ -160,7 +148,7 @@ async fn scale_seed_entities_match_the_schemas_too() {
     )
     .await;
     for item in page["items"].as_array().unwrap() {
-        let problems = errors(
+        let problems = schema_errors(
             &kind_validator(registry, item["kind"].as_str().unwrap()),
             item,
         );
@@ -183,7 +171,7 @@ async fn auth_errors_are_shaped_like_the_real_backend() {
     ] {
         let (status, _, body) = get(&url, token).await;
         assert_eq!(status, 401);
-        assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+        assert_eq!(schema_errors(&error_schema, &body), Vec::<String>::new());
         let real = spec_json(recorded);
         assert_eq!(
             body["error"], real["error"],
@@ -286,7 +274,7 @@ async fn chaos_errors_and_rate_limits_are_shaped_like_the_backends() {
     let (status, content_type, body) = get(&url, Some(TOKEN)).await;
     assert!([500, 502, 503].contains(&status), "{status}");
     assert!(content_type.starts_with("application/json"));
-    assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+    assert_eq!(schema_errors(&error_schema, &body), Vec::<String>::new());
     assert_eq!(body["response"]["statusCode"], status);
     assert_eq!(
         body["request"]["url"],
@@ -318,6 +306,6 @@ async fn chaos_errors_and_rate_limits_are_shaped_like_the_backends() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(limited.headers()["ratelimit-remaining"], "0");
     let body: Value = limited.json().await.unwrap();
-    assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+    assert_eq!(schema_errors(&error_schema, &body), Vec::<String>::new());
     assert_eq!(body["response"]["statusCode"], 429);
 }

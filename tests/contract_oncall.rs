@@ -7,7 +7,7 @@ use jsonschema::Validator;
 use opsdeck::sandbox::{Seed, ALERTMANAGER_PREFIX, PAGERDUTY_PREFIX};
 use serde_json::{json, Value};
 
-use crate::util::{sandbox, spec_json, specs_dir, TOKEN};
+use crate::util::{read, sandbox, schema_errors, spec_json, specs_dir, TOKEN};
 
 /// OpenAPI 3.0's `nullable: true` is not JSON Schema: rewrite it as a union with null.
 fn without_nullable(value: &mut Value) {
@@ -47,28 +47,15 @@ fn validator(components: &Value, mut schema: Value) -> Validator {
         .unwrap()
 }
 
-fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
-    validator
-        .iter_errors(instance)
-        .take(5)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect()
-}
-
 async fn pagerduty_get(url: &str, token: Option<&str>) -> (u16, String, Value) {
-    let mut request = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .get(url)
         .header("Accept", "application/vnd.pagerduty+json;version=2");
-    if let Some(t) = token {
-        request = request.header("Authorization", format!("Token token={t}"));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    (status, content_type, response.json().await.unwrap())
+    read(match token {
+        Some(t) => request.header("Authorization", format!("Token token={t}")),
+        None => request,
+    })
+    .await
 }
 
 #[tokio::test]
@@ -128,7 +115,7 @@ async fn every_pagerduty_page_matches_the_openapi_response_schema() {
             assert_eq!(status, 200, "{url}: {page}");
             assert_eq!(content_type, "application/json; charset=utf-8");
             assert_eq!(
-                errors(&page_schema, &page),
+                schema_errors(&page_schema, &page),
                 Vec::<String>::new(),
                 "{path} page {pages}"
             );
@@ -171,7 +158,7 @@ async fn pagerduty_errors_have_pagerdutys_error_shape() {
     for token in [None, Some("wrong")] {
         let (status, _, body) = pagerduty_get(&format!("{base}/incidents"), token).await;
         assert_eq!(status, 401);
-        assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+        assert_eq!(schema_errors(&error_schema, &body), Vec::<String>::new());
         assert_eq!(body["error"]["code"], 2006);
     }
     let (status, _, body) = pagerduty_get(
@@ -180,7 +167,7 @@ async fn pagerduty_errors_have_pagerdutys_error_shape() {
     )
     .await;
     assert_eq!(status, 400, "classic pagination stops at 10,000");
-    assert_eq!(errors(&error_schema, &body), Vec::<String>::new());
+    assert_eq!(schema_errors(&error_schema, &body), Vec::<String>::new());
     let (status, _, body) =
         pagerduty_get(&format!("{base}/incidents?statuses[]=open"), Some(TOKEN)).await;
     assert_eq!(status, 400);
@@ -302,7 +289,7 @@ async fn alertmanager_answers_match_its_swagger_definitions() {
             "{path} serves the demo night"
         );
         assert_eq!(
-            errors(&check(definition), &body),
+            schema_errors(&check(definition), &body),
             Vec::<String>::new(),
             "{path}"
         );

@@ -33,6 +33,26 @@ pub fn spec_json(relative: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// What `validator` finds wrong with `instance`, one line each (the first ten).
+pub fn schema_errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .take(10)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// Sends `request` and reads the answer: status, content type and JSON body.
+pub async fn read(request: reqwest::RequestBuilder) -> (u16, String, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (status, content_type, response.json().await.unwrap())
+}
+
 /// A sandbox on a free port with [`TOKEN`].
 pub async fn sandbox(seed: Seed) -> Sandbox {
     Sandbox::start(SandboxOptions {

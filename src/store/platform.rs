@@ -364,6 +364,10 @@ impl Store {
         incidents: &[(String, String)],
         at: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        // Called after every sync: with no triggered incident, no write transaction.
+        if incidents.is_empty() {
+            return Ok(Vec::new());
+        }
         let _writing = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
         let mut fresh = Vec::new();
