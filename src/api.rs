@@ -175,8 +175,6 @@ pub struct SourceStatus {
     pub name: String,
     /// Platform.
     pub kind: SourceKind,
-    /// Whether this version syncs this kind.
-    pub supported: bool,
     /// Configured interval in seconds.
     pub interval_secs: u64,
     /// The badge, by the domain's freshness rule.
@@ -190,8 +188,8 @@ pub struct SourceStatus {
     #[ts(type = "string | null")]
     pub last_success: Option<DateTime<Utc>>,
     /// When the next scheduled sync is due (later when the platform asked us to wait).
-    #[ts(type = "string | null")]
-    pub next_sync: Option<DateTime<Utc>>,
+    #[ts(type = "string")]
+    pub next_sync: DateTime<Utc>,
     /// Until when the platform asked us to wait, while it does.
     #[ts(type = "string | null")]
     pub retry_after: Option<DateTime<Utc>>,
@@ -323,4 +321,188 @@ pub struct TeamOnCall {
     pub acknowledged: i64,
     /// Firing (not silenced or inhibited) alerts on its services.
     pub firing_alerts: i64,
+}
+
+/// One deployment, as every delivery screen shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct DeploymentRow {
+    /// The source it came from.
+    pub source: String,
+    /// Its id within the source.
+    pub id: String,
+    /// The service it deployed.
+    pub service: ServiceRef,
+    /// Its environment.
+    pub environment: String,
+    /// The version.
+    pub version: String,
+    /// The commit, full.
+    pub commit: Option<String>,
+    /// Who started it, or "automated".
+    pub actor: Option<String>,
+    /// When it started.
+    #[ts(type = "string")]
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    #[ts(type = "string | null")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: crate::domain::delivery::DeployStatus,
+    /// Its page on the platform.
+    pub link: Option<String>,
+    /// The version it rolled back from, if it was a rollback.
+    pub rolled_back_from: Option<String>,
+    /// The platform's description.
+    pub description: Option<String>,
+}
+
+/// One pipeline stage.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct StageRow {
+    /// The workflow's or environment's name.
+    pub name: String,
+    /// An environment (deploy) rather than a CI workflow.
+    pub is_environment: bool,
+    /// Where its latest run or deployment stands.
+    pub status: crate::domain::delivery::DeployStatus,
+    /// The version or short commit.
+    pub version: Option<String>,
+    /// When it started.
+    #[ts(type = "string | null")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// How long it took, or has taken so far.
+    pub duration_seconds: Option<i64>,
+    /// Why it waits.
+    pub waiting: Option<crate::domain::delivery::WaitReason>,
+    /// Its page.
+    pub link: Option<String>,
+}
+
+/// What runs in one environment of a service.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct EnvironmentRow {
+    /// The environment.
+    pub environment: String,
+    /// The deployment running there.
+    pub current: Option<DeploymentRow>,
+    /// A newer one that has not reached it: in flight, waiting or failed.
+    pub latest: Option<DeploymentRow>,
+    /// Argo CD health (Healthy, Progressing, Degraded, …).
+    pub health: Option<String>,
+    /// Argo CD sync state (Synced, OutOfSync).
+    pub sync: Option<String>,
+    /// Whether Argo CD syncs it automatically.
+    pub automated_sync: bool,
+    /// The Argo CD application's page.
+    pub app_link: Option<String>,
+    /// Runs another version than production.
+    pub drift: bool,
+}
+
+/// A version waiting to reach production.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct PendingRow {
+    /// Where it sits.
+    pub from_environment: String,
+    /// Its version.
+    pub version: String,
+    /// Production.
+    pub to_environment: String,
+    /// What production runs.
+    pub production_version: Option<String>,
+    /// Commits it would bring, when the comparison is cached.
+    pub commit_count: Option<i64>,
+}
+
+/// The commits between two versions of a service.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChangesView {
+    /// The older version.
+    pub from_version: String,
+    /// The newer version.
+    pub to_version: String,
+    /// How many commits (GitHub lists at most 250 of them).
+    pub total_commits: i64,
+    /// The commits, newest first.
+    pub commits: Vec<crate::domain::delivery::Commit>,
+    /// The compare page.
+    pub link: Option<String>,
+}
+
+/// A service's delivery: pipeline, environments, timeline, what changed.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceDelivery {
+    /// The service.
+    pub service: ServiceRef,
+    /// Whether it is wired to GitHub or Argo CD at all.
+    pub wired: bool,
+    /// CI workflows, then environments in promotion order.
+    pub stages: Vec<StageRow>,
+    /// Each environment.
+    pub environments: Vec<EnvironmentRow>,
+    /// Deployments, newest first (the last 90 days, at most 100).
+    pub timeline: Vec<DeploymentRow>,
+    /// Versions deployed, newest first: what "what changed" can compare.
+    pub versions: Vec<String>,
+    /// What is waiting to reach production.
+    pub pending: Option<PendingRow>,
+    /// What the newest production deploy changed, when cached.
+    pub last_changes: Option<ChangesView>,
+}
+
+/// One cell of the release matrix.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct MatrixCell {
+    /// The version running.
+    pub version: Option<String>,
+    /// When it was deployed.
+    #[ts(type = "string | null")]
+    pub deployed_at: Option<DateTime<Utc>>,
+    /// A newer deployment's version and status, when one has not reached it.
+    pub incoming: Option<String>,
+    /// That deployment's status.
+    pub incoming_status: Option<crate::domain::delivery::DeployStatus>,
+    /// Runs another version than production.
+    pub drift: bool,
+    /// Argo CD health, when degraded or progressing.
+    pub health: Option<String>,
+}
+
+/// One service's row in the release matrix.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReleaseRow {
+    /// The service.
+    pub service: ServiceRef,
+    /// One cell per matrix environment, in order; `null` where it has none.
+    pub cells: Vec<Option<MatrixCell>>,
+    /// What waits for production.
+    pub pending: Option<PendingRow>,
+    /// Production deploys per day, oldest first, over the matrix's days.
+    pub daily_deploys: Vec<i64>,
+}
+
+/// A team's releases: versions per environment, pending promotions, deploy frequency.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReleaseMatrix {
+    /// The team's cache key.
+    pub team: String,
+    /// The columns, in promotion order.
+    pub environments: Vec<String>,
+    /// One row per service wired for delivery.
+    pub rows: Vec<ReleaseRow>,
+    /// Services of the team not wired to GitHub or Argo CD.
+    pub unwired: Vec<String>,
+    /// The days the counts cover, oldest first (YYYY-MM-DD).
+    pub days: Vec<String>,
+    /// The team's production deploys per day.
+    pub team_daily_deploys: Vec<i64>,
 }

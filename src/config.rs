@@ -57,6 +57,11 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// Whether it brings catalog entities, which the other kinds' records join to.
+    pub fn is_catalog(self) -> bool {
+        matches!(self, Self::Backstage | Self::CatalogFiles)
+    }
+
     /// The name used in the config file.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,19 +73,45 @@ impl SourceKind {
             Self::Argocd => "argocd",
         }
     }
-
-    /// Whether this version of Opsdeck syncs the kind; the others are accepted in the config so
-    /// one file serves newer versions too, and are reported as not synced yet.
-    pub fn is_synced(self) -> bool {
-        matches!(
-            self,
-            Self::Backstage | Self::CatalogFiles | Self::Pagerduty | Self::Alertmanager
-        )
-    }
 }
 
 /// PagerDuty's REST API, the `url` of a `pagerduty` source that names none.
 pub const PAGERDUTY_API: &str = "https://api.pagerduty.com";
+
+/// `[delivery]`: how environments are read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Environments in promotion order, production last; others sort after them by name.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+    /// How long a version sits in an environment before it is promoted, e.g. `1h`.
+    #[serde(default = "default_bake_time", with = "humantime_serde")]
+    pub bake_time: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            environments: None,
+            bake_time: default_bake_time(),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// The promotion order: the configured one, else the default.
+    pub fn order(&self) -> crate::domain::delivery::EnvironmentOrder {
+        match &self.environments {
+            Some(list) => crate::domain::delivery::EnvironmentOrder::new(list.clone()),
+            None => Default::default(),
+        }
+    }
+}
+
+fn default_bake_time() -> Duration {
+    Duration::from_secs(3600)
+}
 
 /// `[identity]`: who the user is, to find "my teams".
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -145,6 +176,9 @@ pub struct Config {
     /// Sources, in precedence order: when two report the same entity, the first one's wins.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// How environments are ordered and how long versions bake.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
 }
 
 impl Config {
@@ -187,9 +221,12 @@ impl Config {
                     Some(p) if p.is_relative() => source.path = Some(base.join(p)),
                     Some(_) => {}
                 },
-                // PagerDuty has one API address for every account.
+                // PagerDuty and GitHub.com have one API address for every account.
                 SourceKind::Pagerduty if source.url.is_none() => {
                     source.url = Some(PAGERDUTY_API.to_string());
+                }
+                SourceKind::Github if source.url.is_none() => {
+                    source.url = Some(crate::connectors::github::GITHUB_API.to_string());
                 }
                 _ => match source.url.as_deref() {
                     None => {

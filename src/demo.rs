@@ -3,8 +3,7 @@
 use std::path::Path;
 
 use crate::config::Config;
-use crate::sandbox::{Sandbox, SandboxOptions, Seed, CATALOG_SOURCE, PAGERDUTY_SOURCE};
-use crate::secrets::Secrets;
+use crate::sandbox::{secrets_with, Sandbox, SandboxOptions, Seed};
 use crate::{Engine, Error, Result};
 
 /// A running demo: keep it alive as long as the engine is used.
@@ -37,11 +36,7 @@ pub async fn start(db_path: &Path) -> Result<Demo> {
     .await
     .map_err(|e| Error::Sandbox(format!("cannot listen on loopback: {e}")))?;
     let config = Config::parse(&sandbox.config_toml(), Path::new("<demo>"))?;
-    let secrets = Secrets::with_embedded(
-        [CATALOG_SOURCE, PAGERDUTY_SOURCE]
-            .map(|source| (source.to_string(), sandbox.token().to_string()))
-            .into(),
-    );
+    let secrets = secrets_with(sandbox.token());
     let engine = Engine::open(config, db_path, secrets).await?;
     Ok(Demo { engine, sandbox })
 }

@@ -11,9 +11,7 @@ use crate::api::{
     PlatformWiring, Quota, SearchHit, ServiceDetail, ServiceRow, SourceStatus, TeamSummary,
 };
 use crate::config::{Config, SourceConfig};
-use crate::domain::{
-    platform_wiring, EntityRef, Health, RelationType, SyncTimes, DEFAULT_NAMESPACE,
-};
+use crate::domain::{platform_wiring, EntityRef, RelationType, SyncTimes, DEFAULT_NAMESPACE};
 use crate::secrets::Secrets;
 use crate::store::{Store, SyncStateRow};
 use crate::{Error, Result};
@@ -118,21 +116,15 @@ impl Engine {
             .map(|source| {
                 let state = states.iter().find(|s| s.source == source.name);
                 let times = sync_times(source, state);
-                let supported = source.kind.is_synced();
                 SourceStatus {
                     name: source.name.clone(),
                     kind: source.kind,
-                    supported,
                     interval_secs: source.interval.as_secs(),
-                    health: if supported {
-                        times.health(now)
-                    } else {
-                        Health::Unsupported
-                    },
-                    data_stale: supported && times.data_is_stale(now),
+                    health: times.health(now),
+                    data_stale: times.data_is_stale(now),
                     last_attempt: times.last_attempt,
                     last_success: times.last_success,
-                    next_sync: supported.then(|| times.next_sync(now)),
+                    next_sync: times.next_sync(now),
                     retry_after: times.retry_after.filter(|until| *until > now),
                     consecutive_failures: state.map_or(0, |s| s.consecutive_failures),
                     last_error: state.and_then(|s| s.last_error.clone()),

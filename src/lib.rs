@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod connectors;
+mod delivery;
 pub mod demo;
 pub mod domain;
 mod engine;
@@ -18,6 +19,7 @@ pub mod store;
 mod sync;
 pub mod text;
 
+pub use delivery::{ActivityFilter, FREQUENCY_DAYS};
 pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};
 pub use on_call::Scope;

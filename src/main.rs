@@ -9,14 +9,18 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use opsdeck::api::{AlertRow, IncidentRow, OnCallPanel, ServiceRef, SyncProgress, TeamOnCall};
+use opsdeck::api::{
+    AlertRow, DeploymentRow, IncidentRow, OnCallPanel, ReleaseMatrix, ServiceDelivery, ServiceRef,
+    SyncProgress, TeamOnCall,
+};
 use opsdeck::config::{Config, SourceKind};
+use opsdeck::domain::delivery::{DeployStatus, WaitReason};
 use opsdeck::domain::oncall::IncidentStatus;
 use opsdeck::domain::Health;
 use opsdeck::sandbox::{ChaosSpec, Sandbox, SandboxOptions, Seed, CHAOS_PATH, TOKEN_ENV};
 use opsdeck::secrets::Secrets;
 use opsdeck::text::clock_time;
-use opsdeck::{Engine, Scope};
+use opsdeck::{ActivityFilter, Engine, Scope};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -115,6 +119,49 @@ enum Command {
         #[arg(long)]
         service: Option<String>,
     },
+    /// Deploys, newest first, across teams
+    Deploys {
+        /// Only this team's services
+        #[arg(long)]
+        team: Option<String>,
+        /// Only this service
+        #[arg(long)]
+        service: Option<String>,
+        /// Only this environment
+        #[arg(long)]
+        env: Option<String>,
+        /// Only this status (success, failure, in_progress, queued, waiting, …)
+        #[arg(long)]
+        status: Option<DeployStatus>,
+        /// Only deploys this recent, e.g. 24h, 7d
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// A service's pipeline: CI stages, then each environment, and why a stage waits
+    Pipeline {
+        /// Service name or entity reference
+        service: String,
+    },
+    /// A team's releases: version per environment, drift, pending promotions
+    Releases {
+        /// Team name [default: my first team]
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// The commits between two deployed versions of a service
+    Changes {
+        /// Service name or entity reference
+        service: String,
+        /// The older version
+        #[arg(long)]
+        from: String,
+        /// The newer version
+        #[arg(long)]
+        to: String,
+    },
     /// Store a source's token in the OS keychain (read from standard input)
     Login {
         /// Source name from the config
@@ -189,6 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         SourceKind::CatalogFiles,
         SourceKind::Alertmanager,
     ];
+    const DELIVERY: &[SourceKind] = &[
+        SourceKind::Backstage,
+        SourceKind::CatalogFiles,
+        SourceKind::Github,
+        SourceKind::Argocd,
+    ];
     let drawn_from = match &cli.command {
         Command::Teams
         | Command::Services { .. }
@@ -196,6 +249,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Search { .. } => CATALOG,
         Command::Oncall { .. } | Command::Incidents { .. } => ON_CALL,
         Command::Alerts { .. } => ALERTS,
+        Command::Deploys { .. }
+        | Command::Pipeline { .. }
+        | Command::Releases { .. }
+        | Command::Changes { .. } => DELIVERY,
         Command::Sync { .. }
         | Command::Sources
         | Command::Sandbox { .. }
@@ -284,7 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                                     (Some(limit), None) => format!("{}/{limit}", q.remaining),
                                     (None, _) => q.remaining.to_string(),
                                 }),
-                            s.next_sync.map_or("-".into(), clock_time),
+                            clock_time(s.next_sync),
                         ]
                     })
                     .collect();
@@ -486,6 +543,91 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_json(&rows)?;
             } else {
                 print_alerts(&rows);
+            }
+        }
+        Command::Deploys {
+            team,
+            service,
+            env,
+            status,
+            since,
+            limit,
+        } => {
+            let filter = ActivityFilter {
+                team,
+                service,
+                environment: env,
+                status,
+                since: since
+                    .map(|s| Utc::now() - chrono::Duration::from_std(s).unwrap_or_default()),
+                before: None,
+                limit,
+            };
+            let rows = engine.activity(&filter).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                print_deploys(&rows);
+            }
+        }
+        Command::Pipeline { service } => {
+            let delivery = engine.service_delivery(&service).await?;
+            if json {
+                print_json(&delivery)?;
+            } else {
+                print_pipeline(&delivery);
+            }
+        }
+        Command::Releases { team } => {
+            let team = match team {
+                Some(team) => team,
+                None => engine
+                    .teams()
+                    .await?
+                    .into_iter()
+                    .find(|t| t.is_mine)
+                    .map(|t| t.name)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("name a team with --team (no [identity] team of mine)")
+                    })?,
+            };
+            let matrix = engine.release_matrix(&team).await?;
+            if json {
+                print_json(&matrix)?;
+            } else {
+                print_releases(&matrix);
+            }
+        }
+        Command::Changes { service, from, to } => {
+            let changes = engine.changes(&service, &from, &to).await?;
+            if json {
+                print_json(&changes)?;
+            } else {
+                println!(
+                    "{} → {}: {} commits{}",
+                    changes.from_version,
+                    changes.to_version,
+                    changes.total_commits,
+                    changes
+                        .link
+                        .as_deref()
+                        .map_or(String::new(), |l| format!("  {l}"))
+                );
+                print_table(
+                    &["COMMIT", "AUTHOR", "WHEN", "TITLE"],
+                    changes
+                        .commits
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                short(&c.sha),
+                                printable(c.author.as_deref().unwrap_or("-")),
+                                c.authored_at.map_or("-".into(), age),
+                                printable(&c.title),
+                            ]
+                        })
+                        .collect(),
+                );
             }
         }
         Command::Sandbox { .. } | Command::Login { .. } => {
@@ -694,7 +836,7 @@ async fn say_when_answers_are_old(engine: &Engine, kinds: &[SourceKind]) -> anyh
                 eprintln!("opsdeck: {} has never synced; run `opsdeck sync`", s.name);
                 continue;
             }
-            Health::Fresh | Health::Unsupported => continue,
+            Health::Fresh => continue,
         };
         eprintln!(
             "opsdeck: {} is {} — {as_of} ({why})",
@@ -878,6 +1020,187 @@ fn print_incidents(rows: &[IncidentRow]) {
     );
 }
 
+fn short(sha: &str) -> String {
+    sha.chars().take(7).collect()
+}
+
+fn status_text(status: DeployStatus) -> &'static str {
+    match status {
+        DeployStatus::InProgress => "in progress",
+        DeployStatus::Unknown => "-",
+        other => other.as_str(),
+    }
+}
+
+fn print_deploys(rows: &[DeploymentRow]) {
+    print_table(
+        &[
+            "WHEN", "SERVICE", "ENV", "VERSION", "STATUS", "BY", "COMMIT",
+        ],
+        rows.iter()
+            .map(|d| {
+                let version = match &d.rolled_back_from {
+                    Some(from) => format!("{} (rollback from {from})", d.version),
+                    None => d.version.clone(),
+                };
+                vec![
+                    format!("{} ago", age(d.started_at)),
+                    printable(&d.service.name),
+                    printable(&d.environment),
+                    printable(&version),
+                    status_text(d.status).to_string(),
+                    printable(d.actor.as_deref().unwrap_or("-")),
+                    d.commit.as_deref().map_or("-".into(), short),
+                ]
+            })
+            .collect(),
+    );
+}
+
+fn wait_text(reason: &WaitReason) -> String {
+    match reason {
+        WaitReason::Approval => "waiting for approval".to_string(),
+        WaitReason::FailedCheck { stage } => format!("blocked: {stage} failed"),
+        WaitReason::BakeTime { until } => format!("baking until {}", clock_time(*until)),
+    }
+}
+
+fn print_pipeline(delivery: &ServiceDelivery) {
+    if !delivery.wired {
+        println!(
+            "{} is not wired to GitHub or Argo CD (github.com/project-slug, argocd/app-name, argocd/app-selector)",
+            delivery.service.name
+        );
+        return;
+    }
+    print_table(
+        &[
+            "STAGE",
+            "STATUS",
+            "VERSION",
+            "STARTED",
+            "TOOK",
+            "WHY IT WAITS",
+        ],
+        delivery
+            .stages
+            .iter()
+            .map(|s| {
+                vec![
+                    printable(&s.name),
+                    status_text(s.status).to_string(),
+                    printable(s.version.as_deref().unwrap_or("-")),
+                    s.started_at
+                        .map_or("-".into(), |at| format!("{} ago", age(at))),
+                    s.duration_seconds
+                        .map_or("-".into(), |d| format!("{}m{:02}s", d / 60, d % 60)),
+                    s.waiting.as_ref().map_or(String::new(), wait_text),
+                ]
+            })
+            .collect(),
+    );
+    println!();
+    print_table(
+        &[
+            "ENV", "VERSION", "DEPLOYED", "BY", "HEALTH", "SYNC", "INCOMING",
+        ],
+        delivery
+            .environments
+            .iter()
+            .map(|e| {
+                let current = e.current.as_ref();
+                vec![
+                    format!(
+                        "{}{}",
+                        printable(&e.environment),
+                        if e.drift { " *" } else { "" }
+                    ),
+                    current.map_or("-".into(), |d| printable(&d.version)),
+                    current.map_or("-".into(), |d| {
+                        format!("{} ago", age(d.finished_at.unwrap_or(d.started_at)))
+                    }),
+                    current
+                        .and_then(|d| d.actor.as_deref())
+                        .map_or("-".into(), printable),
+                    e.health.as_deref().map_or("-".into(), printable),
+                    match (&e.sync, e.automated_sync) {
+                        (Some(sync), true) => format!("{} (auto)", printable(sync)),
+                        (Some(sync), false) => printable(sync),
+                        (None, _) => "-".into(),
+                    },
+                    e.latest.as_ref().map_or(String::new(), |d| {
+                        format!("{} {}", printable(&d.version), status_text(d.status))
+                    }),
+                ]
+            })
+            .collect(),
+    );
+    if let Some(p) = &delivery.pending {
+        println!(
+            "\npending promotion: {} in {} → {} (runs {}){}",
+            p.version,
+            p.from_environment,
+            p.to_environment,
+            p.production_version.as_deref().unwrap_or("nothing"),
+            p.commit_count
+                .map_or(String::new(), |n| format!(", {n} commits"))
+        );
+    }
+}
+
+fn print_releases(matrix: &ReleaseMatrix) {
+    let mut header = vec!["SERVICE"];
+    header.extend(matrix.environments.iter().map(String::as_str));
+    header.extend(["PENDING", "PROD DEPLOYS 30D"]);
+    let days = matrix.days.len();
+    print_table(
+        &header,
+        matrix
+            .rows
+            .iter()
+            .map(|r| {
+                let mut row = vec![printable(&r.service.name)];
+                row.extend(r.cells.iter().map(|c| match c {
+                    None => "-".to_string(),
+                    Some(c) => {
+                        let mut text = c.version.as_deref().map_or("-".into(), printable);
+                        if c.drift {
+                            text.push_str(" *");
+                        }
+                        if let (Some(v), Some(s)) = (&c.incoming, c.incoming_status) {
+                            text.push_str(&format!(" ({} {})", printable(v), status_text(s)));
+                        }
+                        text
+                    }
+                }));
+                row.push(r.pending.as_ref().map_or(String::new(), |p| {
+                    format!(
+                        "{} from {}{}",
+                        printable(&p.version),
+                        p.from_environment,
+                        p.commit_count
+                            .map_or(String::new(), |n| format!(", {n} commits"))
+                    )
+                }));
+                row.push(
+                    r.daily_deploys[days.saturating_sub(30)..]
+                        .iter()
+                        .sum::<i64>()
+                        .to_string(),
+                );
+                row
+            })
+            .collect(),
+    );
+    if !matrix.unwired.is_empty() {
+        println!(
+            "\nnot wired to GitHub or Argo CD: {}",
+            matrix.unwired.join(", ")
+        );
+    }
+    println!("* runs another version than production");
+}
+
 fn print_alerts(rows: &[AlertRow]) {
     if rows.is_empty() {
         println!("  none");
@@ -951,6 +1274,5 @@ fn health_text(health: Health) -> &'static str {
         Health::RateLimited => "rate limited",
         Health::Failing => "failing",
         Health::Never => "never synced",
-        Health::Unsupported => "not synced by this version",
     }
 }

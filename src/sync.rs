@@ -1,6 +1,7 @@
 //! Sync: runs sources' connectors side by side and lands each result in the cache, whole or not
 //! at all, with what it cost and how it went.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,23 +12,35 @@ use tracing::Instrument;
 use crate::api::{SyncProgress, SyncReport};
 use crate::config::{SourceConfig, SourceKind};
 use crate::connectors::alertmanager::{AlertmanagerConnector, AlertmanagerSnapshot};
+use crate::connectors::argocd::{ArgoCdConnector, WiringRead};
 use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::load_tree;
+use crate::connectors::github::{GithubConnector, GithubSnapshot};
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
 use crate::connectors::{ConnectorError, Endpoint, FailureKind, FetchProgress};
 use crate::domain::alerts::selector_problem;
+use crate::domain::delivery::{DeliveryTarget, Deployment};
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
-use crate::store::{PlatformRecord, RecordKind, SourceRows, SyncCost};
+use crate::store::{DeliveryLanding, PlatformRecord, RecordKind, SourceRows, SyncCost};
 use crate::text::clock_time;
 use crate::Result;
 
-/// What a source's fetch brought: catalog entities, or platform records.
+/// What a source's fetch brought: catalog entities, platform records, or delivery data.
 enum Fetched {
     Catalog(Vec<Entity>),
     Records(Vec<PlatformRecord>),
+    Delivery(DeliveryFetch),
+}
+
+/// What a GitHub or Argo CD fetch brought.
+struct DeliveryFetch {
+    deployments: Vec<Deployment>,
+    scoped: Vec<(RecordKind, String, Vec<PlatformRecord>)>,
+    etags: Option<HashMap<String, String>>,
+    items: usize,
 }
 
 /// Receives progress while sources sync.
@@ -53,10 +66,20 @@ impl Engine {
                 .ok_or_else(|| crate::Error::UnknownSource(name.to_string()))?],
             None => self.config().sources.iter().collect(),
         };
-        join_all(sources.into_iter().map(|s| self.sync_source(s, progress)))
-            .await
-            .into_iter()
-            .collect()
+        // Catalogs first: GitHub and Argo CD read what components are wired to.
+        let (catalogs, platforms): (Vec<&SourceConfig>, Vec<&SourceConfig>) =
+            sources.iter().partition(|s| s.kind.is_catalog());
+        let mut reports: HashMap<String, SyncReport> = HashMap::new();
+        for group in [catalogs, platforms] {
+            for report in join_all(group.into_iter().map(|s| self.sync_source(s, progress))).await {
+                let report = report?;
+                reports.insert(report.source.clone(), report);
+            }
+        }
+        Ok(sources
+            .iter()
+            .filter_map(|s| reports.remove(&s.name))
+            .collect())
     }
 
     /// Keeps the cache fresh while the app runs: each source on its own loop, syncing when its
@@ -68,11 +91,21 @@ impl Engine {
         progress: ProgressSink<'_>,
         on_report: &(dyn Fn(&SyncReport) + Send + Sync),
     ) {
+        // A cache without components first hears from the catalogs, so GitHub and Argo CD
+        // have wiring to read for on their first sync instead of a whole interval later.
+        if matches!(self.store().holds_components().await, Ok(false)) {
+            let catalogs = self.config().sources.iter().filter(|s| s.kind.is_catalog());
+            for report in join_all(catalogs.map(|s| self.sync_source(s, progress))).await {
+                match report {
+                    Ok(report) => on_report(&report),
+                    Err(error) => tracing::error!(%error, "first catalog sync failed"),
+                }
+            }
+        }
         let loops = self
             .config()
             .sources
             .iter()
-            .filter(|s| s.kind.is_synced())
             .map(|source| self.keep_synced(source, progress, on_report));
         join_all(loops).await;
     }
@@ -124,14 +157,6 @@ impl Engine {
         source: &SourceConfig,
         progress: ProgressSink<'_>,
     ) -> Result<SyncReport> {
-        if !source.kind.is_synced() {
-            let problem = format!(
-                "{}: {} sources are not synced by this version of Opsdeck",
-                source.name,
-                source.kind.as_str()
-            );
-            return Ok(not_landed(source, problem, 0));
-        }
         // A manual sync and a scheduled one of the same source never overlap.
         let _this_source = self.source_lock(&source.name).lock().await;
         if let Some(until) = self.sync_times(source).await?.retry_after {
@@ -232,6 +257,28 @@ impl Engine {
                     .replace_records(&source.name, &records, &problems, landed_at)
                     .await?;
                 (records.len(), written)
+            }
+            Fetched::Delivery(fetch) => {
+                let landing = DeliveryLanding {
+                    deployments: &fetch.deployments,
+                    scoped: fetch.scoped,
+                    etags: fetch.etags.as_ref(),
+                    items: fetch.items,
+                };
+                let written = store
+                    .land_delivery(&source.name, landing, &problems, landed_at)
+                    .await?;
+                // What changed in each new deploy is read now, while the platform is up,
+                // so "what changed" answers from the cache when it is not.
+                if written > 0 {
+                    let targets: BTreeSet<&str> = fetch
+                        .deployments
+                        .iter()
+                        .map(|d| d.target.as_str())
+                        .collect();
+                    problems.extend(self.cache_comparisons(&targets, &meter).await?);
+                }
+                (fetch.items, written)
             }
         };
         let cost = cost(landed_at);
@@ -335,8 +382,30 @@ impl Engine {
                     Vec::new(),
                 ))
             }
-            SourceKind::Github | SourceKind::Argocd => {
-                unreachable!("kinds that are not synced are turned away by sync_source")
+            SourceKind::Github => {
+                let connector = GithubConnector::new(self.endpoint(source)?);
+                let (repos, etags) = self.github_known(&source.name).await.map_err(|e| {
+                    ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
+                })?;
+                let mut sink = report;
+                let snapshot = connector
+                    .fetch(&repos, &etags, Utc::now(), meter, &mut sink)
+                    .await?;
+                Ok((Fetched::Delivery(github_delivery(snapshot)), Vec::new()))
+            }
+            SourceKind::Argocd => {
+                let connector = ArgoCdConnector::new(self.endpoint(source)?);
+                let wirings: Vec<DeliveryTarget> = self
+                    .store()
+                    .delivery_targets("argocd-")
+                    .await
+                    .map_err(|e| ConnectorError::new(&source.name, FailureKind::Io, e.to_string()))?
+                    .iter()
+                    .filter_map(|key| DeliveryTarget::from_key(key))
+                    .collect();
+                let mut sink = report;
+                let reads = connector.fetch(&wirings, meter, &mut sink).await?;
+                Ok((Fetched::Delivery(argocd_delivery(reads)), Vec::new()))
             }
         }
     }
@@ -345,7 +414,7 @@ impl Engine {
 impl Engine {
     /// Where and as whom `source`'s connector reads; a keychain that fails is the source's
     /// failure.
-    fn endpoint(&self, source: &SourceConfig) -> Result<Endpoint, ConnectorError> {
+    pub(crate) fn endpoint(&self, source: &SourceConfig) -> Result<Endpoint, ConnectorError> {
         let token = self
             .secrets()
             .token_for(source)
@@ -359,6 +428,63 @@ impl Engine {
             source.timeout,
         ))
     }
+}
+
+/// GitHub's answer as delivery data: runs and releases replace what each repository held
+/// only when GitHub said they changed.
+fn github_delivery(snapshot: GithubSnapshot) -> DeliveryFetch {
+    let mut fetch = DeliveryFetch {
+        deployments: Vec::new(),
+        scoped: Vec::new(),
+        items: snapshot.repos.len(),
+        etags: Some(snapshot.etags),
+    };
+    for repo in snapshot.repos {
+        let target = DeliveryTarget::GithubRepo(repo.slug).key();
+        if let Some(runs) = repo.runs {
+            let records = runs
+                .iter()
+                .map(|r| PlatformRecord::new(RecordKind::Run, &r.id, Some(&target), r))
+                .collect();
+            fetch
+                .scoped
+                .push((RecordKind::Run, target.clone(), records));
+        }
+        if let Some(releases) = repo.releases {
+            let records = releases
+                .iter()
+                .map(|r| PlatformRecord::new(RecordKind::Release, &r.tag, Some(&target), r))
+                .collect();
+            fetch
+                .scoped
+                .push((RecordKind::Release, target.clone(), records));
+        }
+        fetch.deployments.extend(repo.deployments);
+    }
+    fetch
+}
+
+/// Argo CD's answer as delivery data: each wiring's applications replace what it held.
+fn argocd_delivery(reads: Vec<WiringRead>) -> DeliveryFetch {
+    let mut fetch = DeliveryFetch {
+        deployments: Vec::new(),
+        scoped: Vec::new(),
+        items: 0,
+        etags: None,
+    };
+    for read in reads {
+        fetch.items += read.environments.len();
+        let records = read
+            .environments
+            .iter()
+            .map(|e| PlatformRecord::new(RecordKind::Environment, &e.app, Some(&read.target), e))
+            .collect();
+        fetch
+            .scoped
+            .push((RecordKind::Environment, read.target, records));
+        fetch.deployments.extend(read.deployments);
+    }
+    fetch
 }
 
 /// PagerDuty's answer as records: services and shifts joined by escalation policy, incidents

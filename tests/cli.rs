@@ -172,7 +172,7 @@ async fn failures_exit_1_with_one_line_and_bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_line(&out),
-        "opsdeck: 2 source(s) failed: catalog: 401 Unauthorized (AuthenticationError: Illegal token) — the token from env OPSDECK_SANDBOX_TOKEN was rejected; supply a valid one"
+        "opsdeck: 4 source(s) failed: catalog: 401 Unauthorized (AuthenticationError: Illegal token) — the token from env OPSDECK_SANDBOX_TOKEN was rejected; supply a valid one"
     );
     assert_eq!(
         ws.json(&["services", "--team", "checkout"])

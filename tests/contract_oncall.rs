@@ -3,48 +3,18 @@
 //! errors against PagerDuty's error schema, and Alertmanager's alerts and silences against its
 //! Swagger definitions.
 
-use jsonschema::Validator;
 use opsdeck::sandbox::{Seed, ALERTMANAGER_PREFIX, PAGERDUTY_PREFIX};
 use serde_json::{json, Value};
 
-use crate::util::{read, sandbox, schema_errors, spec_json, specs_dir, TOKEN};
-
-/// OpenAPI 3.0's `nullable: true` is not JSON Schema: rewrite it as a union with null.
-fn without_nullable(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for child in map.values_mut() {
-                without_nullable(child);
-            }
-            if map.remove("nullable") == Some(Value::Bool(true)) {
-                match map.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        map.insert("type".into(), json!([t, "null"]));
-                    }
-                    _ => {
-                        let inner = Value::Object(std::mem::take(map));
-                        map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
-                    }
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(without_nullable),
-        _ => {}
-    }
-}
+use crate::util::{
+    openapi_validator as validator, read, sandbox, schema_errors, spec_json, specs_dir,
+    without_nullable, TOKEN,
+};
 
 fn pagerduty_doc() -> Value {
     let mut doc = spec_json("pagerduty/openapiv3.json");
     without_nullable(&mut doc["components"]);
     doc
-}
-
-/// A validator for `schema` (which may `$ref` the document's components).
-fn validator(components: &Value, mut schema: Value) -> Validator {
-    without_nullable(&mut schema);
-    jsonschema::options()
-        .build(&json!({"components": components, "allOf": [schema]}))
-        .unwrap()
 }
 
 async fn pagerduty_get(url: &str, token: Option<&str>) -> (u16, String, Value) {

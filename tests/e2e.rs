@@ -315,14 +315,7 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
             .replace("interval = \"60s\"", "interval = \"1s\"\ntimeout = \"1s\"")
             .replace("interval = \"30s\"", "interval = \"1s\"\ntimeout = \"1s\"");
         std::fs::write(&config, text).unwrap();
-        let secrets = opsdeck::secrets::Secrets::with_embedded(
-            [
-                opsdeck::sandbox::CATALOG_SOURCE,
-                opsdeck::sandbox::PAGERDUTY_SOURCE,
-            ]
-            .map(|source| (source.to_string(), "e2e-token".to_string()))
-            .into(),
-        );
+        let secrets = opsdeck::sandbox::secrets_with("e2e-token");
         let engine = opsdeck::Engine::open(
             opsdeck::config::Config::load(&config).unwrap(),
             &db,

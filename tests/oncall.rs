@@ -3,11 +3,9 @@
 //! 401, a failure mid-pagination that must cost nothing, and notifications that fire once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use opsdeck::domain::alerts::AlertState;
 use opsdeck::domain::oncall::IncidentStatus;
 use opsdeck::sandbox::{
@@ -16,7 +14,8 @@ use opsdeck::sandbox::{
 use opsdeck::store::Store;
 use opsdeck::{Engine, Scope};
 
-use crate::util::{engine, no_progress, sandbox, sandbox_config, sandbox_secrets, TOKEN};
+use crate::util::{engine, flaky_proxy, no_progress, sandbox, sandbox_config, TOKEN};
+use opsdeck::sandbox::secrets_with;
 
 #[tokio::test]
 async fn the_team_view_tells_the_demo_night() {
@@ -169,54 +168,6 @@ async fn pagerduty_is_read_over_many_pages() {
     assert_eq!(engine.alerts(None).await.unwrap().len(), 400);
 }
 
-/// A PagerDuty in front of the sandbox's that answers `fault` to the requests `breaks` picks.
-struct Flaky {
-    upstream: String,
-    fault: fn() -> Response,
-    breaks: fn(&str) -> bool,
-    requests: AtomicUsize,
-}
-
-async fn flaky(State(flaky): State<Arc<Flaky>>, request: Request) -> Response {
-    flaky.requests.fetch_add(1, Ordering::SeqCst);
-    let path_and_query = request.uri().path_and_query().unwrap().to_string();
-    if (flaky.breaks)(&path_and_query) {
-        return (flaky.fault)();
-    }
-    let answer = reqwest::Client::new()
-        .get(format!("{}{path_and_query}", flaky.upstream))
-        .header("authorization", request.headers()["authorization"].clone())
-        .send()
-        .await
-        .unwrap();
-    (
-        answer.status(),
-        [("content-type", "application/json; charset=utf-8")],
-        answer.text().await.unwrap(),
-    )
-        .into_response()
-}
-
-async fn flaky_pagerduty(
-    upstream: String,
-    fault: fn() -> Response,
-    breaks: fn(&str) -> bool,
-) -> (String, Arc<Flaky>) {
-    let state = Arc::new(Flaky {
-        upstream,
-        fault,
-        breaks,
-        requests: AtomicUsize::new(0),
-    });
-    let app = axum::Router::new()
-        .fallback(flaky)
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, state)
-}
-
 fn engine_reading_pagerduty_at(
     config_from: &opsdeck::sandbox::Sandbox,
     url: &str,
@@ -226,7 +177,7 @@ fn engine_reading_pagerduty_at(
     config.sources.retain(|s| s.name == PAGERDUTY_SOURCE);
     config.sources[0].url = Some(url.to_string());
     config.sources[0].timeout = std::time::Duration::from_secs(2);
-    Engine::with_store(config, store.clone(), sandbox_secrets(TOKEN))
+    Engine::with_store(config, store.clone(), secrets_with(TOKEN))
 }
 
 #[tokio::test]
@@ -243,7 +194,7 @@ async fn a_500_mid_pagination_leaves_the_cache_as_it_was() {
         .unwrap()
         .len();
 
-    let (url, flaky) = flaky_pagerduty(
+    let (url, flaky) = flaky_proxy(
         upstream,
         || {
             (
@@ -291,7 +242,7 @@ async fn a_429_with_retry_after_is_waited_out() {
     let good = sandbox(Seed::Demo).await;
     let store = Store::in_memory().await.unwrap();
     static ONCE: AtomicUsize = AtomicUsize::new(0);
-    let (url, flaky) = flaky_pagerduty(
+    let (url, flaky) = flaky_proxy(
         format!("{}{PAGERDUTY_PREFIX}", good.url()),
         || {
             (
@@ -353,7 +304,7 @@ async fn each_new_triggered_incident_on_my_teams_notifies_once_across_restarts()
     let sandbox = sandbox(Seed::Demo).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cache.sqlite");
-    let secrets = || sandbox_secrets(TOKEN);
+    let secrets = || secrets_with(TOKEN);
     let engine = Engine::open(sandbox_config(&sandbox), &db, secrets())
         .await
         .unwrap();

@@ -64,7 +64,7 @@ async fn every_source_under_chaos_never_loses_a_cached_row() {
     );
     let config = Config::parse(&config, std::path::Path::new("/tmp/soak.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let secrets = crate::util::sandbox_secrets(TOKEN);
+    let secrets = opsdeck::sandbox::secrets_with(TOKEN);
     let engine = opsdeck::Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
         .await
         .unwrap();

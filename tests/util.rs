@@ -3,11 +3,17 @@
 use std::path::PathBuf;
 
 use opsdeck::config::Config;
-use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed, CATALOG_SOURCE, PAGERDUTY_SOURCE};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use jsonschema::Validator;
+use opsdeck::sandbox::{secrets_with, Sandbox, SandboxOptions, Seed};
 use opsdeck::secrets::Secrets;
 use opsdeck::store::Store;
 use opsdeck::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The token every test sandbox accepts.
 pub const TOKEN: &str = "test-token";
@@ -42,6 +48,38 @@ pub fn schema_errors(validator: &jsonschema::Validator, instance: &Value) -> Vec
         .collect()
 }
 
+/// OpenAPI 3.0's `nullable: true` is not JSON Schema: rewrite it as a union with null.
+pub fn without_nullable(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                without_nullable(child);
+            }
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                match map.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        map.insert("type".into(), json!([t, "null"]));
+                    }
+                    _ => {
+                        let inner = Value::Object(std::mem::take(map));
+                        map.insert("anyOf".into(), json!([inner, {"type": "null"}]));
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_nullable),
+        _ => {}
+    }
+}
+
+/// A validator for `schema` (which may `$ref` the document's components).
+pub fn openapi_validator(components: &Value, mut schema: Value) -> Validator {
+    without_nullable(&mut schema);
+    jsonschema::options()
+        .build(&json!({"components": components, "allOf": [schema]}))
+        .unwrap()
+}
+
 /// Sends `request` and reads the answer: status, content type and JSON body.
 pub async fn read(request: reqwest::RequestBuilder) -> (u16, String, Value) {
     let response = request.send().await.unwrap();
@@ -74,18 +112,9 @@ pub fn sandbox_config(sandbox: &Sandbox) -> Config {
     .expect("sandbox config parses")
 }
 
-/// `token` for the sandbox's sources that need one.
-pub fn sandbox_secrets(token: &str) -> Secrets {
-    Secrets::with_embedded(
-        [CATALOG_SOURCE, PAGERDUTY_SOURCE]
-            .map(|source| (source.to_string(), token.to_string()))
-            .into(),
-    )
-}
-
 /// An engine over an in-memory cache.
 pub async fn engine(config: Config, token: Option<&str>) -> Engine {
-    let secrets = token.map_or_else(Secrets::default, sandbox_secrets);
+    let secrets = token.map_or_else(Secrets::default, secrets_with);
     Engine::with_store(config, Store::in_memory().await.unwrap(), secrets)
 }
 
@@ -100,4 +129,58 @@ pub fn opsdeck() -> std::process::Command {
         .env_remove("OPSDECK_DB")
         .env_remove("OPSDECK_LOG");
     command
+}
+
+/// A platform in front of the sandbox's that answers `fault` to the requests `breaks` picks
+/// (by path and query) and passes the others through, headers and all.
+pub struct Flaky {
+    upstream: String,
+    fault: fn() -> Response,
+    breaks: fn(&str) -> bool,
+    /// Requests it received.
+    pub requests: AtomicUsize,
+}
+
+async fn flaky(State(flaky): State<Arc<Flaky>>, request: Request) -> Response {
+    flaky.requests.fetch_add(1, Ordering::SeqCst);
+    let path_and_query = request.uri().path_and_query().unwrap().to_string();
+    if (flaky.breaks)(&path_and_query) {
+        return (flaky.fault)();
+    }
+    let mut forwarded = reqwest::Client::new().get(format!("{}{path_and_query}", flaky.upstream));
+    for (name, value) in request.headers() {
+        // The sandbox's links then point back through the proxy.
+        forwarded = forwarded.header(name, value);
+    }
+    let answer = forwarded.send().await.unwrap();
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if name != "content-length" && name != "transfer-encoding" {
+            response = response.header(name, value);
+        }
+    }
+    response
+        .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+        .unwrap()
+}
+
+/// Serves a [`Flaky`] in front of `upstream`; returns its URL.
+pub async fn flaky_proxy(
+    upstream: String,
+    fault: fn() -> Response,
+    breaks: fn(&str) -> bool,
+) -> (String, Arc<Flaky>) {
+    let state = Arc::new(Flaky {
+        upstream,
+        fault,
+        breaks,
+        requests: AtomicUsize::new(0),
+    });
+    let app = axum::Router::new()
+        .fallback(flaky)
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, state)
 }

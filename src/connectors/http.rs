@@ -185,8 +185,12 @@ impl Reader<'_> {
             headers,
             body: body.freeze(),
         };
+        // GitHub answers 403 both when the quota is spent and for its secondary rate limits,
+        // which carry `Retry-After`; a 403 with neither is a missing permission.
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN && quota.is_some_and(|q| q.remaining == 0));
+            || (status == StatusCode::FORBIDDEN
+                && (quota.is_some_and(|q| q.remaining == 0)
+                    || answer.headers.contains_key(reqwest::header::RETRY_AFTER)));
         if rate_limited || status.is_server_error() {
             let now = Utc::now();
             let retry_after = wait_asked(&answer.headers, quota, now).map(|wait| now + wait);

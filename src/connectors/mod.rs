@@ -2,8 +2,10 @@
 //! nothing of the cache.
 
 pub mod alertmanager;
+pub mod argocd;
 pub mod backstage;
 pub mod catalog_files;
+pub mod github;
 pub mod http;
 pub mod pagerduty;
 
@@ -236,6 +238,40 @@ impl Platform<'_> {
         url: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, ConnectorError> {
+        let answer = self.get_ok(reader, url, build).await?;
+        self.decode(url, &answer)
+    }
+
+    /// Reads `url` as [`Platform::get_json`] does, sending `If-None-Match` with the ETag of
+    /// the last read when there is one: `None` when the platform says nothing changed (304),
+    /// else the answer (for its headers) and its decoded body.
+    pub async fn get_json_if_changed<T: DeserializeOwned>(
+        &self,
+        reader: Reader<'_>,
+        url: &str,
+        etag: Option<&str>,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Option<(Answer, T)>, ConnectorError> {
+        let answer = self
+            .get_ok(reader, url, || match etag {
+                Some(etag) => build().header(reqwest::header::IF_NONE_MATCH, etag),
+                None => build(),
+            })
+            .await?;
+        if answer.status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let value = self.decode(url, &answer)?;
+        Ok(Some((answer, value)))
+    }
+
+    /// The answer to `url`, when its status is 2xx or 304.
+    async fn get_ok(
+        &self,
+        reader: Reader<'_>,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Answer, ConnectorError> {
         let answer = reader
             .get(url, build)
             .await
@@ -246,9 +282,14 @@ impl Platform<'_> {
                 } => self.status_error(&answer).with_retry_after(retry_after),
                 Failed::Transport(error) => error,
             })?;
-        if !answer.status.is_success() {
-            return Err(self.status_error(&answer));
+        if answer.status.is_success() || answer.status == reqwest::StatusCode::NOT_MODIFIED {
+            Ok(answer)
+        } else {
+            Err(self.status_error(&answer))
         }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, url: &str, answer: &Answer) -> Result<T, ConnectorError> {
         let content_type = answer.content_type();
         if !content_type.starts_with("application/json")
             && !content_type.starts_with("application/vnd.pagerduty+json")
@@ -292,7 +333,16 @@ impl Platform<'_> {
             status.as_u16(),
             status.canonical_reason().unwrap_or("")
         );
+        let rate_limited_403 = answer.headers.contains_key(reqwest::header::RETRY_AFTER)
+            || answer
+                .headers
+                .get("x-ratelimit-remaining")
+                .is_some_and(|v| v.as_bytes() == b"0");
         let (kind, advice) = match status.as_u16() {
+            403 if rate_limited_403 => (
+                FailureKind::RateLimited,
+                format!("rate limited by {}", self.called),
+            ),
             401 => (
                 FailureKind::Unauthorized,
                 match (self.endpoint.token(), self.endpoint.token_env()) {

@@ -23,8 +23,6 @@ pub enum Health {
     Failing,
     /// Never synced: nothing from this source in the cache.
     Never,
-    /// A kind this version does not sync.
-    Unsupported,
 }
 
 /// What a source's sync state says, at `now`.

@@ -1,6 +1,7 @@
 //! Domain types and rules. Nothing here does I/O: no files, no network, no database.
 
 pub mod alerts;
+pub mod delivery;
 pub mod documents;
 pub mod entity;
 pub mod entity_ref;

@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Platforms the sandbox serves, as chaos clauses name them.
-pub const PLATFORMS: [&str; 3] = ["backstage", "pagerduty", "alertmanager"];
+pub const PLATFORMS: [&str; 5] = ["backstage", "pagerduty", "alertmanager", "github", "argocd"];
 
 const SETTINGS: &str = "latency, error_rate, rate_limit, malformed, truncate, drop";
 
@@ -282,14 +282,25 @@ pub(super) async fn apply(
             Ok(left) => remaining = Some((limit, left, window)),
             Err(wait) => {
                 let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                // GitHub spends its primary quota with a 403 that says when it resets;
+                // the others answer 429 with Retry-After.
+                let github = layer.platform == "github";
                 let mut response = (layer.error_body)(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "sandbox chaos: rate limit reached",
+                    if github {
+                        StatusCode::FORBIDDEN
+                    } else {
+                        StatusCode::TOO_MANY_REQUESTS
+                    },
+                    "sandbox chaos: API rate limit exceeded",
                     &url,
                 );
                 let headers = response.headers_mut();
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-                rate_limit_headers(headers, limit, 0, seconds);
+                if github {
+                    github_quota_headers(headers, limit, 0, seconds);
+                } else {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                    rate_limit_headers(headers, limit, 0, seconds);
+                }
                 return response;
             }
         }
@@ -311,7 +322,11 @@ pub(super) async fn apply(
     }
     let mut response = next.run(request).await;
     if let Some((limit, left, window)) = remaining {
-        rate_limit_headers(response.headers_mut(), limit, left, window.as_secs());
+        if layer.platform == "github" {
+            github_quota_headers(response.headers_mut(), limit, left, window.as_secs());
+        } else {
+            rate_limit_headers(response.headers_mut(), limit, left, window.as_secs());
+        }
     }
     if !response.status().is_success() {
         return response;
@@ -378,6 +393,19 @@ fn cut_off(sent: Vec<u8>, declared: Option<usize>) -> Response {
 }
 
 /// The IETF draft's rate-limit headers, which a quota-aware client reads.
+/// GitHub's `X-RateLimit-*`: the reset as epoch seconds.
+fn github_quota_headers(
+    headers: &mut axum::http::HeaderMap,
+    limit: u32,
+    left: u32,
+    reset_secs: u64,
+) {
+    let reset = chrono::Utc::now().timestamp() + reset_secs as i64;
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(left));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+}
+
 fn rate_limit_headers(headers: &mut axum::http::HeaderMap, limit: u32, left: u32, reset_secs: u64) {
     headers.insert("ratelimit-limit", HeaderValue::from(limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(left));

@@ -3,8 +3,11 @@
 //! load. Connectors cannot tell it from the real platform.
 
 mod alertmanager;
+mod argocd;
 mod backstage;
 pub mod chaos;
+mod delivery;
+mod github;
 mod oncall;
 pub mod org;
 mod pagerduty;
@@ -19,6 +22,7 @@ use axum::Router;
 use tokio::sync::oneshot;
 
 pub use chaos::ChaosSpec;
+pub use delivery::{DEMO_AWAITING_APPROVAL, DEMO_ROLLBACK_FROM, DEMO_ROLLBACK_TO};
 pub use oncall::DEMO_INCIDENT_TITLE;
 pub use org::{Seed, DEMO_IDENTITY};
 
@@ -37,6 +41,33 @@ pub const PAGERDUTY_SOURCE: &str = "pagerduty";
 
 /// The name of the Alertmanager source in a sandbox config.
 pub const ALERTMANAGER_SOURCE: &str = "alertmanager";
+
+/// The name of the GitHub source in a sandbox config.
+pub const GITHUB_SOURCE: &str = "github";
+
+/// The name of the Argo CD source in a sandbox config.
+pub const ARGOCD_SOURCE: &str = "argocd";
+
+/// Secrets that hand `token` to every source of a sandbox config that sends one, as its env
+/// var would: for the demo, tests and benchmarks.
+pub fn secrets_with(token: &str) -> crate::secrets::Secrets {
+    crate::secrets::Secrets::with_embedded(
+        [
+            CATALOG_SOURCE,
+            PAGERDUTY_SOURCE,
+            GITHUB_SOURCE,
+            ARGOCD_SOURCE,
+        ]
+        .map(|source| (source.to_string(), token.to_string()))
+        .into(),
+    )
+}
+
+/// Where the sandbox serves GitHub's REST API (its root, as `https://api.github.com` is).
+pub const GITHUB_PREFIX: &str = "/github";
+
+/// Where the sandbox serves Argo CD's API server.
+pub const ARGOCD_PREFIX: &str = "/argocd";
 
 /// Where the sandbox serves PagerDuty's API (its root, as `https://api.pagerduty.com` is).
 pub const PAGERDUTY_PREFIX: &str = "/pagerduty";
@@ -77,6 +108,11 @@ impl Sandbox {
             &entities.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
             chrono::Utc::now(),
         ));
+        let delivery = Arc::new(delivery::DeliveryWorld::new(
+            options.seed,
+            &entities.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+            chrono::Utc::now(),
+        ));
         let api = Arc::new(backstage::CatalogApi::new(token.clone(), entities));
         let chaos = Arc::new(chaos::Chaos::new(options.chaos));
         let with_chaos = |router: Router, platform: &'static str, error_body: chaos::ErrorBody| {
@@ -107,6 +143,20 @@ impl Sandbox {
             "alertmanager",
             alertmanager::server_error,
         );
+        let github = with_chaos(
+            Arc::new(github::GithubApi::new(token.clone(), delivery.clone())).router(),
+            "github",
+            github::server_error,
+        );
+        let argocd = with_chaos(
+            Arc::new(argocd::ArgoCdApi {
+                token: token.clone(),
+                world: delivery.clone(),
+            })
+            .router(),
+            "argocd",
+            argocd::server_error,
+        );
         let control = Router::new()
             .route(
                 CHAOS_PATH,
@@ -121,6 +171,8 @@ impl Sandbox {
         let app = catalog
             .nest(PAGERDUTY_PREFIX, pagerduty)
             .nest(ALERTMANAGER_PREFIX, alertmanager)
+            .nest(GITHUB_PREFIX, github)
+            .nest(ARGOCD_PREFIX, argocd)
             .merge(control);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
@@ -177,7 +229,11 @@ impl Sandbox {
              [[sources]]\nname = \"{PAGERDUTY_SOURCE}\"\nkind = \"pagerduty\"\n\
              url = \"{url}{PAGERDUTY_PREFIX}\"\ntoken_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
              [[sources]]\nname = \"{ALERTMANAGER_SOURCE}\"\nkind = \"alertmanager\"\n\
-             url = \"{url}{ALERTMANAGER_PREFIX}\"\ninterval = \"30s\"\n",
+             url = \"{url}{ALERTMANAGER_PREFIX}\"\ninterval = \"30s\"\n\n\
+             [[sources]]\nname = \"{GITHUB_SOURCE}\"\nkind = \"github\"\n\
+             url = \"{url}{GITHUB_PREFIX}\"\ntoken_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
+             [[sources]]\nname = \"{ARGOCD_SOURCE}\"\nkind = \"argocd\"\n\
+             url = \"{url}{ARGOCD_PREFIX}\"\ntoken_env = \"{TOKEN_ENV}\"\ninterval = \"30s\"\n",
             url = self.url()
         )
     }

@@ -354,6 +354,15 @@ impl Store {
         .await?)
     }
 
+    /// Whether the cache holds any component.
+    pub async fn holds_components(&self) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM entities WHERE kind = 'component')")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Components owned by `owner_key`, by name.
     pub async fn services_of(&self, owner_key: &str) -> Result<Vec<ServiceRow>, StoreError> {
         let rows = sqlx::query(&format!(

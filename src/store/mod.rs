@@ -2,6 +2,7 @@
 //! the only writer. Knows nothing of HTTP.
 
 mod catalog;
+mod delivery;
 mod platform;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use sqlx::SqlitePool;
 pub use catalog::{
     key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
 };
+pub use delivery::{ActivityQuery, ComponentDeployment, DeliveryLanding, DeployFact};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 
 /// Why the cache could not be used.

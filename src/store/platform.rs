@@ -27,10 +27,18 @@ pub enum RecordKind {
     Alert,
     /// A silence.
     Silence,
+    /// A CI workflow run; joined by its delivery target.
+    Run,
+    /// A GitHub release; joined by its delivery target.
+    Release,
+    /// An Argo CD application's live state; joined by its delivery target.
+    Environment,
+    /// The commits between two versions; joined by its delivery target.
+    Comparison,
 }
 
 impl RecordKind {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Service => "service",
             Self::Policy => "policy",
@@ -38,6 +46,10 @@ impl RecordKind {
             Self::Incident => "incident",
             Self::Alert => "alert",
             Self::Silence => "silence",
+            Self::Run => "run",
+            Self::Release => "release",
+            Self::Environment => "environment",
+            Self::Comparison => "comparison",
         }
     }
 }
@@ -110,58 +122,13 @@ impl Store {
         problems: &[String],
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let fetched: HashMap<(&str, &str), &PlatformRecord> = records
-            .iter()
-            .map(|r| ((r.kind.as_str(), r.id.as_str()), r))
-            .collect();
         let _writing = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
-        let held: HashMap<(String, String), String> =
-            sqlx::query("SELECT kind, id, body FROM platform_records WHERE source = ?")
-                .bind(source)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|r| ((r.get("kind"), r.get("id")), r.get("body")))
-                .collect();
-        let mut alerts_changed = false;
-        let mut written = 0u64;
-        for (kind, id) in held.keys() {
-            if !fetched.contains_key(&(kind.as_str(), id.as_str())) {
-                sqlx::query(
-                    "DELETE FROM platform_records WHERE source = ? AND kind = ? AND id = ?",
-                )
-                .bind(source)
-                .bind(kind)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                alerts_changed |= kind == RecordKind::Alert.as_str();
-                written += 1;
-            }
-        }
-        for ((kind, id), record) in &fetched {
-            if held.get(&(kind.to_string(), id.to_string())) == Some(&record.body) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT OR REPLACE INTO platform_records (source, kind, id, join_key, body)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(source)
-            .bind(kind)
-            .bind(id)
-            .bind(&record.join_key)
-            .bind(&record.body)
-            .execute(&mut *tx)
-            .await?;
-            alerts_changed |= record.kind == RecordKind::Alert;
-            written += 1;
-        }
+        let (written, alerts_changed) = write_changed(&mut tx, source, None, records).await?;
         if alerts_changed {
             rejoin_alerts(&mut tx).await?;
         }
-        record_landed(&mut tx, source, at, problems, fetched.len(), written).await?;
+        record_landed(&mut tx, source, at, problems, records.len(), written).await?;
         tx.commit().await?;
         if written > 0 {
             self.analyze().await?;
@@ -397,6 +364,77 @@ fn decode_records<T: DeserializeOwned>(
     rows.iter()
         .map(|r| Ok((r.get("source"), decode_json(kind.as_str(), r.get("body"))?)))
         .collect()
+}
+
+/// Makes `source`'s records (only those of `scope`: kind and join key, when given) exactly
+/// `records`, writing only those that changed. Returns the rows written or deleted, and
+/// whether any alert was among them.
+pub(super) async fn write_changed(
+    tx: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    scope: Option<(RecordKind, &str)>,
+    records: &[PlatformRecord],
+) -> Result<(u64, bool), StoreError> {
+    let fetched: HashMap<(&str, &str), &PlatformRecord> = records
+        .iter()
+        .map(|r| ((r.kind.as_str(), r.id.as_str()), r))
+        .collect();
+    let held_rows = match scope {
+        None => {
+            sqlx::query("SELECT kind, id, body FROM platform_records WHERE source = ?")
+                .bind(source)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        Some((kind, join_key)) => {
+            sqlx::query(
+                "SELECT kind, id, body FROM platform_records
+                 WHERE kind = ? AND join_key = ? AND source = ?",
+            )
+            .bind(kind.as_str())
+            .bind(join_key)
+            .bind(source)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    let held: HashMap<(String, String), String> = held_rows
+        .into_iter()
+        .map(|r| ((r.get("kind"), r.get("id")), r.get("body")))
+        .collect();
+    let mut alerts_changed = false;
+    let mut written = 0u64;
+    for (kind, id) in held.keys() {
+        if !fetched.contains_key(&(kind.as_str(), id.as_str())) {
+            sqlx::query("DELETE FROM platform_records WHERE source = ? AND kind = ? AND id = ?")
+                .bind(source)
+                .bind(kind)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            alerts_changed |= kind == RecordKind::Alert.as_str();
+            written += 1;
+        }
+    }
+    for ((kind, id), record) in &fetched {
+        if held.get(&(kind.to_string(), id.to_string())) == Some(&record.body) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO platform_records (source, kind, id, join_key, body)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(source)
+        .bind(kind)
+        .bind(id)
+        .bind(&record.join_key)
+        .bind(&record.body)
+        .execute(&mut **tx)
+        .await?;
+        alerts_changed |= record.kind == RecordKind::Alert;
+        written += 1;
+    }
+    Ok((written, alerts_changed))
 }
 
 fn wiring(r: &sqlx::sqlite::SqliteRow) -> ComponentWiring {

@@ -60,7 +60,7 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                       <span class="muted">never</span>
                     )}
                   </td>
-                  <td>{s.next_sync ? clockTime(s.next_sync) : "—"}</td>
+                  <td>{clockTime(s.next_sync)}</td>
                   <td class="num">{s.item_count}</td>
                   <td>
                     {s.last_duration_ms !== null ? (
@@ -91,11 +91,9 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                     )}
                   </td>
                   <td class="actions">
-                    {s.supported && (
-                      <button onClick={() => onSync(s.name)} disabled={busy(s.name)} data-sync={s.name}>
-                        {busy(s.name) ? (p ? `page ${p.pages}, ${p.items}${p.total !== null ? `/${p.total}` : ""}` : "Syncing…") : "Sync now"}
-                      </button>
-                    )}
+                    <button onClick={() => onSync(s.name)} disabled={busy(s.name)} data-sync={s.name}>
+                      {busy(s.name) ? (p ? `page ${p.pages}, ${p.items}${p.total !== null ? `/${p.total}` : ""}` : "Syncing…") : "Sync now"}
+                    </button>
                   </td>
                 </tr>
                 {s.last_error && (

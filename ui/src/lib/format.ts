@@ -24,7 +24,6 @@ export const HEALTH_LABELS: Record<Health, string> = {
   "rate-limited": "rate limited",
   failing: "failing",
   never: "never synced",
-  unsupported: "not synced by this version",
 };
 
 /** The badge's words: a wait says until when, a failure how many times in a row. */
@@ -55,11 +54,11 @@ export function formatInterval(secs: number): string {
   return `${secs}s`;
 }
 
-const HEALTH_ORDER: Health[] = ["failing", "rate-limited", "stale", "never", "fresh", "unsupported"];
+const HEALTH_ORDER: Health[] = ["failing", "rate-limited", "stale", "never", "fresh"];
 
 /** The badge that most needs attention among `sources`. */
 export function worstHealth(sources: SourceStatus[]): Health {
-  return HEALTH_ORDER.find((h) => sources.some((s) => s.health === h)) ?? "unsupported";
+  return HEALTH_ORDER.find((h) => sources.some((s) => s.health === h)) ?? "fresh";
 }
 
 /** A moment in the coming days, in local time: "Tue 09:00". */

@@ -24,7 +24,7 @@ export function detail(name: string, extra: Partial<ServiceDetail> = {}): Servic
 export function source(extra: Partial<SourceStatus> = {}): SourceStatus {
   const now = new Date().toISOString();
   return {
-    name: "catalog", kind: "backstage", supported: true, interval_secs: 60, health: "fresh", data_stale: false,
+    name: "catalog", kind: "backstage", interval_secs: 60, health: "fresh", data_stale: false,
     last_attempt: now, last_success: now, next_sync: now, retry_after: null, consecutive_failures: 0, last_error: null,
     item_count: 141, requests_last_hour: 3, last_requests: 1, last_rows_written: 0, last_duration_ms: 42, quota: null,
     ...extra,

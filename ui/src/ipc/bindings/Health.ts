@@ -3,4 +3,4 @@
 /**
  * A source's badge.
  */
-export type Health = "fresh" | "stale" | "rate-limited" | "failing" | "never" | "unsupported";
+export type Health = "fresh" | "stale" | "rate-limited" | "failing" | "never";

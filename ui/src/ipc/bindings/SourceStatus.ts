@@ -16,10 +16,6 @@ name: string,
  */
 kind: SourceKind, 
 /**
- * Whether this version syncs this kind.
- */
-supported: boolean, 
-/**
  * Configured interval in seconds.
  */
 interval_secs: number, 
@@ -42,7 +38,7 @@ last_success: string | null,
 /**
  * When the next scheduled sync is due (later when the platform asked us to wait).
  */
-next_sync: string | null, 
+next_sync: string, 
 /**
  * Until when the platform asked us to wait, while it does.
  */

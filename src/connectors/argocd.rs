@@ -1,0 +1,424 @@
+//! Argo CD API, as `argocd/swagger.json` describes it: `GET /api/v1/applications` by `name`
+//! or label `selector`, with a bearer token. Each application is one environment of a
+//! service: its sync and health status, whether automated sync is on, and its
+//! `status.history` as deploy history.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+
+use super::http::RequestMeter;
+use super::{ConnectorError, Endpoint, FetchProgress, Platform};
+use crate::domain::delivery::{
+    version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
+};
+use crate::text::one_line;
+
+/// Lookups sent side by side.
+const LOOKUPS_AT_ONCE: usize = 4;
+
+/// What one sync read for one wiring (an app name or a selector).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WiringRead {
+    /// The wiring's target key.
+    pub target: String,
+    /// Each application's live state.
+    pub environments: Vec<EnvironmentState>,
+    /// Their history, as deployments.
+    pub deployments: Vec<Deployment>,
+}
+
+/// An Argo CD API server.
+#[derive(Debug, Clone)]
+pub struct ArgoCdConnector {
+    endpoint: Endpoint,
+}
+
+#[derive(Deserialize)]
+struct ListPayload {
+    #[serde(default)]
+    items: Option<Vec<AppPayload>>,
+}
+
+#[derive(Deserialize)]
+struct AppPayload {
+    metadata: MetaPayload,
+    #[serde(default)]
+    spec: SpecPayload,
+    #[serde(default)]
+    status: StatusPayload,
+}
+
+#[derive(Deserialize)]
+struct MetaPayload {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SpecPayload {
+    #[serde(default)]
+    destination: DestinationPayload,
+    #[serde(default)]
+    sync_policy: Option<SyncPolicyPayload>,
+}
+
+#[derive(Deserialize, Default)]
+struct DestinationPayload {
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SyncPolicyPayload {
+    #[serde(default)]
+    automated: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct StatusPayload {
+    #[serde(default)]
+    health: Option<HealthPayload>,
+    #[serde(default)]
+    sync: Option<SyncPayload>,
+    #[serde(default)]
+    history: Vec<HistoryPayload>,
+    #[serde(default)]
+    operation_state: Option<OperationPayload>,
+}
+
+#[derive(Deserialize)]
+struct HealthPayload {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SyncPayload {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    revision: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryPayload {
+    id: i64,
+    #[serde(default)]
+    revision: Option<String>,
+    #[serde(default)]
+    deploy_started_at: Option<DateTime<Utc>>,
+    deployed_at: DateTime<Utc>,
+    #[serde(default)]
+    source: Option<SourcePayload>,
+    #[serde(default)]
+    initiated_by: Option<InitiatorPayload>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SourcePayload {
+    #[serde(default)]
+    target_revision: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InitiatorPayload {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    automated: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OperationPayload {
+    #[serde(default)]
+    phase: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorPayload {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+fn error_detail(body: &[u8]) -> Option<String> {
+    let error: ErrorPayload = serde_json::from_slice(body).ok()?;
+    Some(one_line(&error.message.or(error.error)?, 160))
+}
+
+impl ArgoCdConnector {
+    /// The API server at the endpoint's URL (its root, e.g. `https://argocd.example.com`).
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
+    }
+
+    fn platform(&self) -> Platform<'_> {
+        Platform {
+            endpoint: &self.endpoint,
+            called: "Argo CD",
+            not_found: "no Argo CD API here: check the source's 'url' (the API server's root)",
+            error_detail,
+        }
+    }
+
+    /// Reads the applications of each wiring (`argocd/app-name` or `argocd/app-selector`).
+    pub async fn fetch(
+        &self,
+        wirings: &[DeliveryTarget],
+        meter: &RequestMeter,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+    ) -> Result<Vec<WiringRead>, ConnectorError> {
+        let total = wirings.len();
+        // Made before streamed, as the GitHub connector's, so a spawned sync stays `Send`.
+        let pending: Vec<_> = wirings
+            .iter()
+            .map(|wiring| self.read_wiring(wiring, meter))
+            .collect();
+        let mut reads = futures_util::stream::iter(pending).buffer_unordered(LOOKUPS_AT_ONCE);
+        let mut out = Vec::with_capacity(total);
+        let mut items = 0;
+        while let Some(read) = reads.try_next().await? {
+            items += read.environments.len();
+            out.push(read);
+            progress(FetchProgress {
+                pages: out.len(),
+                items,
+                total: Some(total),
+            });
+        }
+        drop(reads);
+        out.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(out)
+    }
+
+    async fn read_wiring(
+        &self,
+        wiring: &DeliveryTarget,
+        meter: &RequestMeter,
+    ) -> Result<WiringRead, ConnectorError> {
+        let (param, value) = match wiring {
+            DeliveryTarget::ArgoApp(name) => ("name", name),
+            DeliveryTarget::ArgoSelector(selector) => ("selector", selector),
+            DeliveryTarget::GithubRepo(_) => unreachable!("only Argo CD wirings reach Argo CD"),
+        };
+        let url = self.endpoint.url("/api/v1/applications");
+        let list: ListPayload = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint.get_with_bearer(&url).query(&[(param, value)])
+            })
+            .await?;
+        let target = wiring.key();
+        let mut read = WiringRead {
+            target: target.clone(),
+            environments: Vec::new(),
+            deployments: Vec::new(),
+        };
+        for app in list.items.unwrap_or_default() {
+            let (state, history) = self.app_of(app, &target);
+            read.environments.push(state);
+            read.deployments.extend(history);
+        }
+        Ok(read)
+    }
+
+    fn app_of(&self, app: AppPayload, target: &str) -> (EnvironmentState, Vec<Deployment>) {
+        let labels = &app.metadata.labels;
+        let environment = labels
+            .get("environment")
+            .or_else(|| labels.get("env"))
+            .cloned()
+            .or_else(|| app.spec.destination.namespace.clone())
+            .unwrap_or_else(|| "default".to_string());
+        let name = app.metadata.name;
+        let link = Some(match &app.metadata.namespace {
+            Some(ns) => self.endpoint.url(&format!("/applications/{ns}/{name}")),
+            None => self.endpoint.url(&format!("/applications/{name}")),
+        });
+        let health = app.status.health.and_then(|h| h.status);
+        let sync = app.status.sync;
+        let state = EnvironmentState {
+            app: name.clone(),
+            target: target.to_string(),
+            environment: environment.clone(),
+            health: health.clone(),
+            sync: sync.as_ref().and_then(|s| s.status.clone()),
+            automated_sync: app
+                .spec
+                .sync_policy
+                .is_some_and(|p| p.automated.is_some_and(|a| !a.is_null())),
+            revision: sync.and_then(|s| s.revision),
+            link: link.clone(),
+        };
+        let mut history = app.status.history;
+        history.sort_by_key(|h| h.id);
+        let newest = history.last().map(|h| h.id);
+        let operation = app.status.operation_state;
+        // Argo CD's history does not say "rollback"; going back to a version synced before
+        // (other than the one just replaced) is one.
+        let mut synced_before: Vec<String> = Vec::new();
+        let deployments = history
+            .into_iter()
+            .map(|entry| {
+                let revision = entry.revision.unwrap_or_default();
+                let version = version_of_ref(
+                    entry
+                        .source
+                        .as_ref()
+                        .and_then(|s| s.target_revision.as_deref())
+                        .unwrap_or(""),
+                    &revision,
+                );
+                // History holds what was synced; the newest entry's outcome is the
+                // application's health now.
+                let status = if Some(entry.id) == newest {
+                    status_of_live(health.as_deref(), operation.as_ref())
+                } else {
+                    DeployStatus::Success
+                };
+                let actor = entry.initiated_by.and_then(|i| {
+                    if i.automated == Some(true) {
+                        Some("automated".to_string())
+                    } else {
+                        i.username
+                    }
+                });
+                let description = (Some(entry.id) == newest)
+                    .then(|| operation.as_ref().and_then(|o| o.message.clone()))
+                    .flatten();
+                let replaced = synced_before.last().cloned();
+                let rolled_back_from =
+                    replaced.filter(|r| *r != version && synced_before.contains(&version));
+                synced_before.push(version.clone());
+                Deployment {
+                    id: format!("{name}#{}", entry.id),
+                    target: target.to_string(),
+                    environment: environment.clone(),
+                    version,
+                    commit: (!revision.is_empty()).then_some(revision),
+                    actor,
+                    started_at: entry.deploy_started_at.unwrap_or(entry.deployed_at),
+                    finished_at: (!status.is_open()).then_some(entry.deployed_at),
+                    status,
+                    link: link.clone(),
+                    rolled_back_from,
+                    description,
+                }
+            })
+            .collect();
+        (state, deployments)
+    }
+}
+
+fn status_of_live(health: Option<&str>, operation: Option<&OperationPayload>) -> DeployStatus {
+    match operation.and_then(|o| o.phase.as_deref()) {
+        Some("Running" | "Terminating") => return DeployStatus::InProgress,
+        Some("Failed" | "Error") => return DeployStatus::Failure,
+        _ => {}
+    }
+    match health {
+        Some("Healthy") => DeployStatus::Success,
+        Some("Progressing") => DeployStatus::InProgress,
+        Some("Degraded" | "Missing") => DeployStatus::Failure,
+        Some("Suspended") => DeployStatus::Waiting,
+        _ => DeployStatus::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn connector() -> ArgoCdConnector {
+        ArgoCdConnector::new(Endpoint::new(
+            crate::connectors::http_client(),
+            "argocd",
+            "https://argocd.example.com",
+            None,
+            None,
+            std::time::Duration::from_secs(5),
+        ))
+    }
+
+    /// An application as the swagger's `v1alpha1Application` describes it (the spec has no
+    /// examples; this one is ours).
+    fn application() -> serde_json::Value {
+        serde_json::json!({
+            "metadata": {"name": "checkout-api-prod", "namespace": "argocd",
+                         "labels": {"app.kubernetes.io/name": "checkout-api", "environment": "prod"}},
+            "spec": {"destination": {"namespace": "checkout", "server": "https://kubernetes.default.svc"},
+                     "project": "default",
+                     "source": {"repoURL": "https://github.com/demo-org/checkout-api", "targetRevision": "v2.14.0"}},
+            "status": {
+                "health": {"status": "Degraded"},
+                "sync": {"status": "Synced", "revision": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
+                "operationState": {"phase": "Succeeded", "message": "successfully synced"},
+                "history": [
+                    {"id": 7, "revision": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                     "deployStartedAt": "2026-11-26T01:58:00Z", "deployedAt": "2026-11-26T02:00:00Z",
+                     "source": {"targetRevision": "v2.14.0"}, "initiatedBy": {"username": "dana"}},
+                    {"id": 6, "revision": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                     "deployedAt": "2026-11-20T10:00:00Z",
+                     "source": {"targetRevision": "v2.13.2"}, "initiatedBy": {"automated": true}}
+                ]
+            }
+        })
+    }
+
+    #[test]
+    fn maps_an_application_to_an_environment_and_its_history() {
+        let app: AppPayload = serde_json::from_value(application()).unwrap();
+        let (state, history) = connector().app_of(app, "argocd-selector:app=checkout-api");
+        assert_eq!(state.environment, "prod");
+        assert_eq!(state.health.as_deref(), Some("Degraded"));
+        assert!(!state.automated_sync);
+        assert_eq!(
+            state.link.as_deref(),
+            Some("https://argocd.example.com/applications/argocd/checkout-api-prod")
+        );
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].version, "v2.13.2");
+        assert_eq!(history[0].actor.as_deref(), Some("automated"));
+        assert_eq!(history[0].status, DeployStatus::Success);
+        let newest = &history[1];
+        assert_eq!(
+            (newest.id.as_str(), newest.version.as_str()),
+            ("checkout-api-prod#7", "v2.14.0")
+        );
+        assert_eq!(
+            newest.status,
+            DeployStatus::Failure,
+            "the live app is degraded"
+        );
+        assert_eq!(newest.actor.as_deref(), Some("dana"));
+        assert_eq!(newest.rolled_back_from, None);
+    }
+
+    #[test]
+    fn the_environment_falls_back_to_the_namespace_and_a_return_is_a_rollback() {
+        let mut value = application();
+        value["metadata"]["labels"] = serde_json::json!({});
+        value["spec"]["syncPolicy"] = serde_json::json!({"automated": {"prune": true}});
+        value["status"]["history"].as_array_mut().unwrap().push(serde_json::json!(
+            {"id": 8, "revision": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "deployedAt": "2026-11-26T02:30:00Z",
+             "source": {"targetRevision": "v2.13.2"}}));
+        let app: AppPayload = serde_json::from_value(value).unwrap();
+        let (state, history) = connector().app_of(app, "t");
+        assert_eq!(state.environment, "checkout");
+        assert!(state.automated_sync);
+        assert_eq!(history[2].rolled_back_from.as_deref(), Some("v2.14.0"));
+    }
+}

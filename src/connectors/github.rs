@@ -1,0 +1,710 @@
+//! GitHub REST, as `github/api.github.com.subset.json` describes it: deployments and their
+//! statuses, Actions workflow runs, releases and compare, with a bearer token, `Link` header
+//! pagination at `per_page=100`, and conditional requests (`If-None-Match`) so a page that did
+//! not change costs a 304. Rate limits (`X-RateLimit-*`, secondary limits) are honoured by the
+//! shared reader.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::http::{Answer, RequestMeter};
+use super::{ConnectorError, Endpoint, FetchProgress, Platform};
+use crate::domain::delivery::{
+    version_of_ref, Commit, Comparison, DeliveryTarget, DeployStatus, Deployment, PipelineRun,
+    Release,
+};
+use crate::text::one_line;
+
+/// Records per page; GitHub's maximum.
+pub const PAGE_SIZE: usize = 100;
+
+/// How far back deployments are read on a repository's first sync.
+pub const HISTORY_DAYS: i64 = 90;
+
+/// Pages of deployments read per repository and sync at most: GitHub lists newest first, and
+/// a sync stops at the first deployment it already holds, so only a first sync goes deep.
+const MAX_DEPLOYMENT_PAGES: usize = 10;
+
+/// Statuses read per environment for deployments new to the cache: each costs a request, and
+/// older deployments were superseded (GitHub marks them inactive). The rest are `unknown`.
+pub const STATUS_READS_PER_ENVIRONMENT: usize = 5;
+
+/// Repositories read side by side.
+const REPOS_AT_ONCE: usize = 4;
+
+/// GitHub's REST API, the `url` of a `github` source that names none.
+pub const GITHUB_API: &str = "https://api.github.com";
+
+/// What the cache holds for one repository, so a sync reads only what changed.
+#[derive(Debug, Clone, Default)]
+pub struct RepoKnown {
+    /// When the newest deployment held started, and the ids of those that started then:
+    /// GitHub lists newest first, so reading stops there.
+    pub newest: Option<(DateTime<Utc>, HashSet<String>)>,
+    /// Held deployments that may still change (queued, pending, waiting, in progress).
+    pub open: Vec<Deployment>,
+}
+
+impl RepoKnown {
+    fn holds(&self, deployment: &DeploymentPayload) -> bool {
+        self.newest.as_ref().is_some_and(|(at, ids)| {
+            deployment.created_at < *at
+                || (deployment.created_at == *at && ids.contains(&deployment.id.to_string()))
+        })
+    }
+}
+
+/// What one sync read from one repository.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RepoRead {
+    /// `owner/repo`.
+    pub slug: String,
+    /// Deployments new to the cache, and open ones whose status changed.
+    pub deployments: Vec<Deployment>,
+    /// The latest workflow runs, or `None` when GitHub said they did not change.
+    pub runs: Option<Vec<PipelineRun>>,
+    /// The latest releases, or `None` when they did not change.
+    pub releases: Option<Vec<Release>>,
+}
+
+/// What one sync read from GitHub.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GithubSnapshot {
+    /// Per repository.
+    pub repos: Vec<RepoRead>,
+    /// The ETag of every page read, for the next sync's conditional requests.
+    pub etags: HashMap<String, String>,
+    /// Answers that were 304 Not Modified.
+    pub not_modified: usize,
+}
+
+/// A GitHub (or GitHub Enterprise) API.
+#[derive(Debug, Clone)]
+pub struct GithubConnector {
+    endpoint: Endpoint,
+}
+
+#[derive(Deserialize)]
+struct UserPayload {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct DeploymentPayload {
+    id: i64,
+    sha: String,
+    #[serde(rename = "ref")]
+    reference: String,
+    environment: String,
+    #[serde(default)]
+    payload: Value,
+    #[serde(default)]
+    description: Option<String>,
+    creator: Option<UserPayload>,
+    created_at: DateTime<Utc>,
+    statuses_url: String,
+}
+
+#[derive(Deserialize)]
+struct StatusPayload {
+    state: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    target_url: Option<String>,
+    #[serde(default)]
+    log_url: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct RunsPayload {
+    workflow_runs: Vec<RunPayload>,
+}
+
+#[derive(Deserialize)]
+struct RunPayload {
+    id: i64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    head_branch: Option<String>,
+    head_sha: String,
+    event: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    run_attempt: Option<i64>,
+    #[serde(default)]
+    run_started_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    html_url: String,
+    display_title: String,
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct ReleasePayload {
+    tag_name: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    published_at: Option<DateTime<Utc>>,
+    author: Option<UserPayload>,
+    html_url: String,
+    prerelease: bool,
+    draft: bool,
+}
+
+#[derive(Deserialize)]
+struct ComparisonPayload {
+    html_url: String,
+    total_commits: i64,
+    commits: Vec<CommitPayload>,
+}
+
+#[derive(Deserialize)]
+struct CommitPayload {
+    sha: String,
+    html_url: String,
+    commit: CommitDetailPayload,
+    author: Option<UserPayload>,
+}
+
+#[derive(Deserialize)]
+struct CommitDetailPayload {
+    message: String,
+    author: Option<GitUserPayload>,
+}
+
+#[derive(Deserialize)]
+struct GitUserPayload {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    date: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct ErrorPayload {
+    message: String,
+}
+
+fn error_detail(body: &[u8]) -> Option<String> {
+    let error: ErrorPayload = serde_json::from_slice(body).ok()?;
+    Some(one_line(&error.message, 160))
+}
+
+/// The `rel="next"` address of a `Link` header, if there is one.
+fn next_link(answer: &Answer) -> Option<String> {
+    let header = answer.headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
+}
+
+fn etag_of(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Conditional reads of one sync: the ETags held, the ones read, the 304s counted.
+struct Conditional<'a> {
+    held: &'a HashMap<String, String>,
+    read: std::sync::Mutex<(HashMap<String, String>, usize)>,
+}
+
+impl Conditional<'_> {
+    fn keep(&self, url: &str, etag: Option<String>) {
+        if let Some(etag) = etag {
+            self.lock().0.insert(url.to_string(), etag);
+        }
+    }
+
+    fn forget(&self, url: &str) {
+        self.lock().0.remove(url);
+    }
+
+    fn unchanged(&self, url: &str) {
+        let mut read = self.lock();
+        if let Some(etag) = self.held.get(url) {
+            read.0.insert(url.to_string(), etag.clone());
+        }
+        read.1 += 1;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<String, String>, usize)> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl GithubConnector {
+    /// The API at the endpoint's URL (`https://api.github.com`, or
+    /// `https://HOST/api/v3` for GitHub Enterprise Server).
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
+    }
+
+    fn platform(&self) -> Platform<'_> {
+        Platform {
+            endpoint: &self.endpoint,
+            called: "GitHub",
+            not_found:
+                "not found: check the source's 'url' and that the token can read the repository",
+            error_detail,
+        }
+    }
+
+    fn request(&self, url: &str) -> reqwest::RequestBuilder {
+        self.endpoint
+            .get_with_bearer(url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+    }
+
+    /// Reads `repos` (with what the cache knows of each), asking only for what changed since
+    /// the pages whose ETags are in `etags`.
+    pub async fn fetch(
+        &self,
+        repos: &[(String, RepoKnown)],
+        etags: &HashMap<String, String>,
+        now: DateTime<Utc>,
+        meter: &RequestMeter,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+    ) -> Result<GithubSnapshot, ConnectorError> {
+        let conditional = Conditional {
+            held: etags,
+            read: Default::default(),
+        };
+        let total = repos.len();
+        let mut read = Vec::with_capacity(total);
+        // The futures are made before they are streamed: a stream that maps borrowed items
+        // itself is not `Send` for every lifetime, and syncs run on spawned tasks.
+        let pending: Vec<_> = repos
+            .iter()
+            .map(|(slug, known)| self.read_repo(slug, known, &conditional, now, meter))
+            .collect();
+        let mut reads = futures_util::stream::iter(pending).buffer_unordered(REPOS_AT_ONCE);
+        while let Some(repo) = reads.try_next().await? {
+            read.push(repo);
+            progress(FetchProgress {
+                pages: read.len(),
+                items: read.len(),
+                total: Some(total),
+            });
+        }
+        drop(reads);
+        read.sort_by(|a, b| a.slug.cmp(&b.slug));
+        let (etags, not_modified) = conditional
+            .read
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(GithubSnapshot {
+            repos: read,
+            etags,
+            not_modified,
+        })
+    }
+
+    async fn read_repo(
+        &self,
+        slug: &str,
+        known: &RepoKnown,
+        conditional: &Conditional<'_>,
+        now: DateTime<Utc>,
+        meter: &RequestMeter,
+    ) -> Result<RepoRead, ConnectorError> {
+        let target = DeliveryTarget::GithubRepo(slug.to_string()).key();
+        let mut deployments = self
+            .new_deployments(slug, &target, known, conditional, now, meter)
+            .await?;
+        for open in &known.open {
+            if let Some(updated) = self
+                .with_status(
+                    open.clone(),
+                    &self.statuses_url(slug, &open.id),
+                    conditional,
+                    meter,
+                )
+                .await?
+            {
+                if updated != *open {
+                    deployments.push(updated);
+                }
+            }
+        }
+        let runs_url = self
+            .endpoint
+            .url(&format!("/repos/{slug}/actions/runs?per_page={PAGE_SIZE}"));
+        let runs = self
+            .read_if_changed::<RunsPayload>(&runs_url, conditional, meter)
+            .await?
+            .map(|page| page.workflow_runs.into_iter().map(run_of).collect());
+        let releases_url = self
+            .endpoint
+            .url(&format!("/repos/{slug}/releases?per_page={PAGE_SIZE}"));
+        let releases = self
+            .read_if_changed::<Vec<ReleasePayload>>(&releases_url, conditional, meter)
+            .await?
+            .map(|list| {
+                list.into_iter()
+                    .filter(|r| !r.draft)
+                    .map(release_of)
+                    .collect()
+            });
+        Ok(RepoRead {
+            slug: slug.to_string(),
+            deployments,
+            runs,
+            releases,
+        })
+    }
+
+    fn statuses_url(&self, slug: &str, deployment_id: &str) -> String {
+        self.endpoint.url(&format!(
+            "/repos/{slug}/deployments/{deployment_id}/statuses?per_page={PAGE_SIZE}"
+        ))
+    }
+
+    /// Deployments the cache does not hold, newest first, down to the first one it holds or
+    /// [`HISTORY_DAYS`] back; `[]` when the first page did not change.
+    async fn new_deployments(
+        &self,
+        slug: &str,
+        target: &str,
+        known: &RepoKnown,
+        conditional: &Conditional<'_>,
+        now: DateTime<Utc>,
+        meter: &RequestMeter,
+    ) -> Result<Vec<Deployment>, ConnectorError> {
+        let horizon = now - Duration::days(HISTORY_DAYS);
+        let first = self
+            .endpoint
+            .url(&format!("/repos/{slug}/deployments?per_page={PAGE_SIZE}"));
+        let mut fresh: Vec<DeploymentPayload> = Vec::new();
+        let mut next = Some(first.clone());
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            // Only the first page is asked conditionally: it changes whenever anything is
+            // deployed, and the deeper pages are read only when it did.
+            let etag = (url == first).then(|| conditional.held.get(&url)).flatten();
+            let Some((answer, page)) = self
+                .platform()
+                .get_json_if_changed::<Vec<DeploymentPayload>>(
+                    self.endpoint.reader(meter),
+                    &url,
+                    etag.map(String::as_str),
+                    || self.request(&url),
+                )
+                .await?
+            else {
+                conditional.unchanged(&url);
+                return Ok(Vec::new());
+            };
+            if url == first {
+                conditional.keep(&url, etag_of(&answer));
+            }
+            pages += 1;
+            let mut reached_known = false;
+            for deployment in page {
+                if known.holds(&deployment) || deployment.created_at < horizon {
+                    reached_known = true;
+                    continue;
+                }
+                fresh.push(deployment);
+            }
+            if !reached_known && pages < MAX_DEPLOYMENT_PAGES {
+                next = next_link(&answer);
+            }
+        }
+        let mut read_per_env: HashMap<String, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(fresh.len());
+        for payload in fresh {
+            let reads = read_per_env.entry(payload.environment.clone()).or_default();
+            let statuses_url = format!("{}?per_page={PAGE_SIZE}", payload.statuses_url);
+            let deployment = deployment_of(payload, target);
+            if *reads < STATUS_READS_PER_ENVIRONMENT {
+                *reads += 1;
+                let read = self
+                    .with_status(deployment.clone(), &statuses_url, conditional, meter)
+                    .await?;
+                out.push(read.unwrap_or(deployment));
+            } else {
+                out.push(deployment);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `deployment` with its latest status, or `None` when its statuses did not change.
+    async fn with_status(
+        &self,
+        mut deployment: Deployment,
+        url: &str,
+        conditional: &Conditional<'_>,
+        meter: &RequestMeter,
+    ) -> Result<Option<Deployment>, ConnectorError> {
+        let Some(statuses) = self
+            .read_if_changed::<Vec<StatusPayload>>(url, conditional, meter)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // GitHub lists a deployment's statuses newest first.
+        match statuses.into_iter().next() {
+            Some(latest) => {
+                deployment.status = DeployStatus::from_github_state(&latest.state);
+                deployment.finished_at =
+                    (!deployment.status.is_open()).then_some(latest.created_at);
+                deployment.link = latest.log_url.or(latest.target_url);
+                if let Some(text) = latest.description.filter(|d| !d.is_empty()) {
+                    deployment.description = Some(text);
+                }
+            }
+            None => deployment.status = DeployStatus::Pending,
+        }
+        // Only an open deployment's statuses are asked again.
+        if !deployment.status.is_open() {
+            conditional.forget(url);
+        }
+        Ok(Some(deployment))
+    }
+
+    async fn read_if_changed<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        conditional: &Conditional<'_>,
+        meter: &RequestMeter,
+    ) -> Result<Option<T>, ConnectorError> {
+        let etag = conditional.held.get(url).map(String::as_str);
+        match self
+            .platform()
+            .get_json_if_changed::<T>(self.endpoint.reader(meter), url, etag, || self.request(url))
+            .await?
+        {
+            Some((answer, value)) => {
+                conditional.keep(url, etag_of(&answer));
+                Ok(Some(value))
+            }
+            None => {
+                conditional.unchanged(url);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The commits between `base` and `head` in `slug` (GitHub's compare; the first 250).
+    pub async fn compare(
+        &self,
+        slug: &str,
+        base: &str,
+        head: &str,
+        meter: &RequestMeter,
+    ) -> Result<Comparison, ConnectorError> {
+        let url = self.endpoint.url(&format!(
+            "/repos/{slug}/compare/{base}...{head}?per_page={PAGE_SIZE}"
+        ));
+        let payload: ComparisonPayload = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || self.request(&url))
+            .await?;
+        Ok(comparison_of(payload, base, head))
+    }
+}
+
+fn deployment_of(payload: DeploymentPayload, target: &str) -> Deployment {
+    let field = |name: &str| {
+        payload
+            .payload
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let version =
+        field("version").unwrap_or_else(|| version_of_ref(&payload.reference, &payload.sha));
+    Deployment {
+        id: payload.id.to_string(),
+        target: target.to_string(),
+        environment: payload.environment,
+        version,
+        commit: Some(payload.sha),
+        actor: payload.creator.map(|c| c.login),
+        started_at: payload.created_at,
+        finished_at: None,
+        status: DeployStatus::Unknown,
+        link: None,
+        // Opsdeck's own rollbacks name what they roll back in the payload.
+        rolled_back_from: field("rolled_back_from"),
+        description: payload.description.filter(|d| !d.is_empty()),
+    }
+}
+
+fn run_of(payload: RunPayload) -> PipelineRun {
+    // A run without a name is named after its workflow file.
+    let workflow = payload.name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        let file = payload.path.split('@').next().unwrap_or(&payload.path);
+        file.rsplit('/').next().unwrap_or(file).to_string()
+    });
+    PipelineRun {
+        id: payload.id.to_string(),
+        workflow,
+        head_sha: payload.head_sha,
+        head_branch: payload.head_branch,
+        event: payload.event,
+        status: DeployStatus::from_run(payload.status.as_deref(), payload.conclusion.as_deref()),
+        attempt: payload.run_attempt.unwrap_or(1),
+        created_at: payload.created_at,
+        started_at: payload.run_started_at,
+        updated_at: payload.updated_at,
+        link: Some(payload.html_url),
+        title: payload.display_title,
+    }
+}
+
+fn release_of(payload: ReleasePayload) -> Release {
+    Release {
+        tag: payload.tag_name,
+        name: payload.name.filter(|n| !n.is_empty()),
+        published_at: payload.published_at,
+        author: payload.author.map(|a| a.login),
+        link: payload.html_url,
+        prerelease: payload.prerelease,
+    }
+}
+
+fn comparison_of(payload: ComparisonPayload, base: &str, head: &str) -> Comparison {
+    Comparison {
+        base: base.to_string(),
+        head: head.to_string(),
+        total_commits: payload.total_commits,
+        commits: payload
+            .commits
+            .into_iter()
+            .map(|c| Commit {
+                title: c
+                    .commit
+                    .message
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                author: c
+                    .author
+                    .map(|a| a.login)
+                    .or_else(|| c.commit.author.as_ref().and_then(|a| a.name.clone())),
+                authored_at: c.commit.author.and_then(|a| a.date),
+                sha: c.sha,
+                link: Some(c.html_url),
+            })
+            .collect(),
+        link: Some(payload.html_url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::spec_text;
+
+    fn example(name: &str) -> Value {
+        let spec: Value = serde_json::from_str(&spec_text("github/api.github.com.subset.json"))
+            .expect("the GitHub spec is JSON");
+        spec["components"]["examples"][name]["value"].clone()
+    }
+
+    #[test]
+    fn maps_the_specs_deployment_and_its_latest_status() {
+        let list: Vec<DeploymentPayload> =
+            serde_json::from_value(example("deployment-items")).unwrap();
+        let deployment = deployment_of(list.into_iter().next().unwrap(), "github:octocat/example");
+        assert_eq!(deployment.id, "1");
+        assert_eq!(deployment.environment, "production");
+        assert_eq!(deployment.version, "topic-branch");
+        assert_eq!(
+            deployment.commit.as_deref(),
+            Some("a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d")
+        );
+        assert_eq!(deployment.actor.as_deref(), Some("octocat"));
+        assert_eq!(deployment.status, DeployStatus::Unknown);
+        let statuses: Vec<StatusPayload> =
+            serde_json::from_value(example("deployment-status-items")).unwrap();
+        let latest = &statuses[0];
+        assert_eq!(
+            DeployStatus::from_github_state(&latest.state),
+            DeployStatus::Success
+        );
+        assert_eq!(
+            latest.log_url.as_deref(),
+            Some("https://example.com/deployment/42/output")
+        );
+    }
+
+    #[test]
+    fn maps_the_specs_workflow_runs_releases_and_comparison() {
+        let runs: RunsPayload = serde_json::from_value(example("workflow-run-paginated")).unwrap();
+        let run = run_of(runs.workflow_runs.into_iter().next().unwrap());
+        assert_eq!(run.workflow, "Build");
+        assert_eq!(run.status, DeployStatus::Queued);
+        assert_eq!(run.head_sha, "acb5820ced9479c074f688cc328bf03f341a511d");
+        assert_eq!(run.title, "Update README.md");
+        let releases: Vec<ReleasePayload> =
+            serde_json::from_value(example("release-items")).unwrap();
+        let release = release_of(releases.into_iter().next().unwrap());
+        assert_eq!(release.tag, "v1.0.0");
+        assert_eq!(release.author.as_deref(), Some("octocat"));
+        let comparison = comparison_of(
+            serde_json::from_value(example("commit-comparison")).unwrap(),
+            "master",
+            "topic",
+        );
+        assert_eq!(comparison.total_commits, 1);
+        let commit = &comparison.commits[0];
+        assert_eq!(commit.title, "Fix all the bugs");
+        assert_eq!(commit.author.as_deref(), Some("octocat"));
+    }
+
+    #[test]
+    fn follows_the_next_link_only() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            "<https://api.github.com/resource?page=2>; rel=\"next\", <https://api.github.com/resource?page=5>; rel=\"last\""
+                .parse()
+                .unwrap(),
+        );
+        let answer = Answer {
+            status: reqwest::StatusCode::OK,
+            headers,
+            body: Default::default(),
+        };
+        assert_eq!(
+            next_link(&answer).as_deref(),
+            Some("https://api.github.com/resource?page=2")
+        );
+        let last_page = Answer {
+            status: reqwest::StatusCode::OK,
+            headers: Default::default(),
+            body: Default::default(),
+        };
+        assert_eq!(next_link(&last_page), None);
+    }
+}

@@ -1,0 +1,481 @@
+//! What GitHub and Argo CD sources said about delivery: deployments (their own table, for the
+//! timeline, matrix and activity feed at a million rows), runs, releases, application states
+//! and comparisons (as platform records joined by target), and the ETags of the pages read.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+
+use super::catalog::record_landed;
+use super::platform::write_changed;
+use super::{decode_json, PlatformRecord, RecordKind, Store, StoreError};
+use crate::domain::delivery::{DeployStatus, Deployment};
+
+/// What one delivery sync lands.
+#[derive(Debug, Default)]
+pub struct DeliveryLanding<'a> {
+    /// Deployments new or changed; those held and not here are kept (history).
+    pub deployments: &'a [Deployment],
+    /// Records that replace, per kind and target, what the source held there.
+    pub scoped: Vec<(RecordKind, String, Vec<PlatformRecord>)>,
+    /// The ETags of the pages read, replacing those held, when the source uses them.
+    pub etags: Option<&'a HashMap<String, String>>,
+    /// Items the source reported, for the status bar.
+    pub items: usize,
+}
+
+/// Which deployments the activity feed shows.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityQuery {
+    /// Only the components of this owner.
+    pub owner_key: Option<String>,
+    /// Only the components with these keys.
+    pub component_keys: Option<Vec<String>>,
+    /// Only this environment.
+    pub environment: Option<String>,
+    /// Only this status.
+    pub status: Option<DeployStatus>,
+    /// Only deployments started at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Only deployments started before this (the previous page's last).
+    pub before: Option<DateTime<Utc>>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// A deployment with the component it belongs to.
+#[derive(Debug, Clone)]
+pub struct ComponentDeployment {
+    /// The component's cache key.
+    pub component_key: String,
+    /// Its name.
+    pub name: String,
+    /// Its owner's cache key.
+    pub owner_key: Option<String>,
+    /// The deployment.
+    pub deployment: Deployment,
+}
+
+/// The bare facts of a deployment, for counting.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeployFact {
+    /// Its target.
+    pub target: String,
+    /// Its environment.
+    pub environment: String,
+    /// Its status.
+    pub status: String,
+    /// When it started, in Unix seconds.
+    pub started_at: i64,
+}
+
+impl Store {
+    /// Lands a delivery sync in one transaction, writing only what changed.
+    pub async fn land_delivery(
+        &self,
+        source: &str,
+        landing: DeliveryLanding<'_>,
+        problems: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let _writing = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut written = upsert_deployments(&mut tx, source, landing.deployments).await?;
+        for (kind, target, records) in &landing.scoped {
+            written += write_changed(&mut tx, source, Some((*kind, target)), records)
+                .await?
+                .0;
+        }
+        if let Some(etags) = landing.etags {
+            written += replace_etags(&mut tx, source, etags).await?;
+        }
+        record_landed(&mut tx, source, at, problems, landing.items, written).await?;
+        tx.commit().await?;
+        if written > 0 {
+            self.analyze().await?;
+        }
+        Ok(written)
+    }
+
+    /// Adds comparisons (immutable: two commits always compare the same).
+    pub async fn add_comparisons(
+        &self,
+        source: &str,
+        records: &[PlatformRecord],
+    ) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let _writing = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut written = 0;
+        for record in records {
+            written += sqlx::query(
+                "INSERT OR IGNORE INTO platform_records (source, kind, id, join_key, body)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(source)
+            .bind(record.kind.as_str())
+            .bind(&record.id)
+            .bind(&record.join_key)
+            .bind(&record.body)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Every target components are wired to whose key starts with `prefix` (`github:`,
+    /// `argocd-`).
+    pub async fn delivery_targets(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT target FROM component_delivery WHERE substr(target, 1, length(?1)) = ?1
+             ORDER BY target",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The targets of the component at `key`.
+    pub async fn targets_of_component(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT target FROM component_delivery WHERE component_key = ? ORDER BY target",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The components `owner_key` owns that are wired for delivery: (component key, target).
+    pub async fn targets_of_owner(
+        &self,
+        owner_key: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT component_key, target FROM component_delivery WHERE owner_key = ?",
+        )
+        .bind(owner_key)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The delivery targets of every component deployed from one of `targets`, by component.
+    pub async fn components_of_targets(
+        &self,
+        targets: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT component_key, target FROM component_delivery WHERE component_key IN (
+                SELECT component_key FROM component_delivery
+                WHERE target IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for (component, target) in rows {
+            out.entry(component).or_default().push(target);
+        }
+        Ok(out)
+    }
+
+    /// Per target of `source`: when its newest deployment started and the ids that started
+    /// then.
+    pub async fn newest_deployments(
+        &self,
+        source: &str,
+    ) -> Result<HashMap<String, (DateTime<Utc>, Vec<String>)>, StoreError> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT d.target, d.started_at, d.id FROM deployments d
+             JOIN (SELECT target, max(started_at) AS newest FROM deployments
+                   WHERE source = ?1 GROUP BY target) n
+               ON d.source = ?1 AND d.target = n.target AND d.started_at = n.newest",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<String, (DateTime<Utc>, Vec<String>)> = HashMap::new();
+        for (target, started, id) in rows {
+            let at = DateTime::from_timestamp(started, 0).unwrap_or_default();
+            out.entry(target)
+                .or_insert_with(|| (at, Vec::new()))
+                .1
+                .push(id);
+        }
+        Ok(out)
+    }
+
+    /// `source`'s deployments whose status may still change.
+    pub async fn open_deployments(&self, source: &str) -> Result<Vec<Deployment>, StoreError> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM deployments
+             WHERE source = ? AND status IN ('queued', 'pending', 'waiting', 'in_progress')",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        bodies
+            .iter()
+            .map(|b| decode_json("deployments.body", b))
+            .collect()
+    }
+
+    /// The ETags `source` read last, by URL.
+    pub async fn page_etags(&self, source: &str) -> Result<HashMap<String, String>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT url, etag FROM page_etags WHERE source = ?")
+                .bind(source)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    /// Deployments to `targets` started at or after `since`, newest first.
+    pub async fn deployments_of(
+        &self,
+        targets: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM deployments
+             WHERE target IN (SELECT value FROM json_each(?)) AND started_at >= ?
+             ORDER BY started_at DESC",
+        )
+        .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .bind(since.timestamp())
+        .fetch_all(&self.pool)
+        .await?;
+        bodies
+            .iter()
+            .map(|b| decode_json("deployments.body", b))
+            .collect()
+    }
+
+    /// Per target and environment of `targets`: the newest deployment that reached it, and
+    /// the newest of any status, when it is another.
+    pub async fn newest_per_environment(
+        &self,
+        targets: &[String],
+    ) -> Result<Vec<Deployment>, StoreError> {
+        // SQLite returns the row holding max() for bare columns of an aggregate query.
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM (
+                SELECT body, max(started_at) FROM deployments
+                WHERE target IN (SELECT value FROM json_each(?1)) AND status IN ('success', 'inactive')
+                GROUP BY target, environment
+                UNION
+                SELECT body, max(started_at) FROM deployments
+                WHERE target IN (SELECT value FROM json_each(?1))
+                GROUP BY target, environment)",
+        )
+        .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?;
+        bodies
+            .iter()
+            .map(|b| decode_json("deployments.body", b))
+            .collect()
+    }
+
+    /// The bare facts of the deployments to `targets` since `since`, for frequency counts.
+    pub async fn deploy_facts(
+        &self,
+        targets: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DeployFact>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT target, environment, status, started_at FROM deployments
+             WHERE target IN (SELECT value FROM json_each(?)) AND started_at >= ?",
+        )
+        .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .bind(since.timestamp())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Deployments newest first, with their components, as `query` filters them.
+    pub async fn activity(
+        &self,
+        query: &ActivityQuery,
+    ) -> Result<Vec<ComponentDeployment>, StoreError> {
+        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT c.component_key, c.name, c.owner_key, d.body
+             FROM deployments d JOIN component_delivery c ON c.target = d.target WHERE 1 = 1",
+        );
+        if let Some(owner) = &query.owner_key {
+            // Through the owner's few targets, so a team's feed never walks everyone's.
+            sql.push(" AND d.target IN (SELECT target FROM component_delivery WHERE owner_key = ")
+                .push_bind(owner.clone())
+                .push(") AND c.owner_key = ")
+                .push_bind(owner.clone());
+        }
+        if let Some(keys) = &query.component_keys {
+            sql.push(" AND c.component_key IN (SELECT value FROM json_each(")
+                .push_bind(serde_json::to_string(keys).expect("strings serialise"))
+                .push("))");
+        }
+        if let Some(environment) = &query.environment {
+            sql.push(" AND d.environment = ")
+                .push_bind(environment.clone());
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND d.status = ").push_bind(status.as_str());
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND d.started_at >= ")
+                .push_bind(since.timestamp());
+        }
+        if let Some(before) = query.before {
+            sql.push(" AND d.started_at < ")
+                .push_bind(before.timestamp());
+        }
+        sql.push(" ORDER BY d.started_at DESC, d.id DESC LIMIT ")
+            .push_bind(query.limit);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ComponentDeployment {
+                    component_key: r.get("component_key"),
+                    name: r.get("name"),
+                    owner_key: r.get("owner_key"),
+                    deployment: decode_json("deployments.body", r.get("body"))?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn upsert_deployments(
+    tx: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    deployments: &[Deployment],
+) -> Result<u64, StoreError> {
+    let mut written = 0;
+    for deployment in deployments {
+        let body = serde_json::to_string(deployment).expect("domain records serialise");
+        // The WHERE turns an identical row into no write at all.
+        written += sqlx::query(
+            "INSERT INTO deployments (source, id, target, environment, status, started_at, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (source, id) DO UPDATE SET target = excluded.target,
+                environment = excluded.environment, status = excluded.status,
+                started_at = excluded.started_at, body = excluded.body
+             WHERE body != excluded.body",
+        )
+        .bind(source)
+        .bind(&deployment.id)
+        .bind(&deployment.target)
+        .bind(&deployment.environment)
+        .bind(deployment.status.as_str())
+        .bind(deployment.started_at.timestamp())
+        .bind(&body)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(written)
+}
+
+async fn replace_etags(
+    tx: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    etags: &HashMap<String, String>,
+) -> Result<u64, StoreError> {
+    let held: HashMap<String, String> =
+        sqlx::query_as("SELECT url, etag FROM page_etags WHERE source = ?")
+            .bind(source)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    let mut written = 0;
+    for url in held.keys().filter(|url| !etags.contains_key(*url)) {
+        sqlx::query("DELETE FROM page_etags WHERE source = ? AND url = ?")
+            .bind(source)
+            .bind(url)
+            .execute(&mut **tx)
+            .await?;
+        written += 1;
+    }
+    for (url, etag) in etags
+        .iter()
+        .filter(|(url, etag)| held.get(*url) != Some(*etag))
+    {
+        sqlx::query("INSERT OR REPLACE INTO page_etags (source, url, etag) VALUES (?, ?, ?)")
+            .bind(source)
+            .bind(url)
+            .bind(etag)
+            .execute(&mut **tx)
+            .await?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::delivery::DeployStatus;
+
+    fn deployment(id: &str, env: &str, minutes: i64, status: DeployStatus) -> Deployment {
+        Deployment {
+            id: id.into(),
+            target: "github:demo-org/app".into(),
+            environment: env.into(),
+            version: format!("v{id}"),
+            commit: Some(format!("sha{id}")),
+            actor: None,
+            started_at: DateTime::from_timestamp(1_800_000_000 + minutes * 60, 0).unwrap(),
+            finished_at: None,
+            status,
+            link: None,
+            rolled_back_from: None,
+            description: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_landing_writes_nothing_and_the_newest_per_environment_is_found() {
+        let store = Store::in_memory().await.unwrap();
+        let at = Utc::now();
+        let list = vec![
+            deployment("1", "prod", 0, DeployStatus::Success),
+            deployment("2", "prod", 10, DeployStatus::Failure),
+            deployment("3", "beta", 5, DeployStatus::Success),
+        ];
+        let etags = HashMap::from([("u".to_string(), "\"e1\"".to_string())]);
+        let landing = || DeliveryLanding {
+            deployments: &list,
+            scoped: vec![],
+            etags: Some(&etags),
+            items: 3,
+        };
+        assert_eq!(
+            store.land_delivery("gh", landing(), &[], at).await.unwrap(),
+            4
+        );
+        assert_eq!(
+            store.land_delivery("gh", landing(), &[], at).await.unwrap(),
+            0
+        );
+        let targets = vec!["github:demo-org/app".to_string()];
+        let mut newest: Vec<String> = store
+            .newest_per_environment(&targets)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        newest.sort();
+        assert_eq!(newest, ["1", "2", "3"]);
+        let known = store.newest_deployments("gh").await.unwrap();
+        assert_eq!(known["github:demo-org/app"].1, ["2"]);
+        assert_eq!(store.page_etags("gh").await.unwrap(), etags);
+    }
+}

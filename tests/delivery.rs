@@ -1,0 +1,378 @@
+//! What shipped where, through the real GitHub and Argo CD connectors against the sandbox: the
+//! demo story, pagination, conditional requests, rate limits, and a failure that costs nothing.
+
+use std::sync::atomic::Ordering;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{Duration, Utc};
+use opsdeck::domain::delivery::{DeployStatus, WaitReason};
+use opsdeck::sandbox::{
+    ChaosSpec, Seed, ARGOCD_SOURCE, CATALOG_SOURCE, DEMO_AWAITING_APPROVAL, DEMO_ROLLBACK_FROM,
+    DEMO_ROLLBACK_TO, GITHUB_PREFIX, GITHUB_SOURCE,
+};
+use opsdeck::store::Store;
+use opsdeck::{ActivityFilter, Engine};
+
+use crate::util::{engine, flaky_proxy, no_progress, sandbox, sandbox_config, TOKEN};
+
+async fn synced_demo() -> (opsdeck::sandbox::Sandbox, Engine) {
+    let sandbox = sandbox(Seed::Demo).await;
+    let engine = engine(sandbox_config(&sandbox), Some(TOKEN)).await;
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    assert!(
+        reports.iter().all(|r| r.landed && r.problems.is_empty()),
+        "{reports:?}"
+    );
+    (sandbox, engine)
+}
+
+#[tokio::test]
+async fn the_demo_story_reads_as_pipelines_environments_and_changes() {
+    let (_sandbox, engine) = synced_demo().await;
+
+    // checkout-api: v2.14.0 reached prod 12 minutes ago through Argo CD, after v2.13.2.
+    let checkout = engine.service_delivery("checkout-api").await.unwrap();
+    let names: Vec<&str> = checkout.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["build", "test", "beta", "gamma", "prod"]);
+    let prod = checkout
+        .environments
+        .iter()
+        .find(|e| e.environment == "prod")
+        .unwrap();
+    let current = prod.current.as_ref().unwrap();
+    assert_eq!(current.version, DEMO_ROLLBACK_FROM);
+    let ago = Utc::now() - current.finished_at.unwrap();
+    assert!(
+        ago >= Duration::minutes(11) && ago <= Duration::minutes(14),
+        "{ago}"
+    );
+    assert_eq!(prod.health.as_deref(), Some("Healthy"));
+    assert!(!prod.automated_sync);
+    assert_eq!(checkout.timeline[0].version, DEMO_ROLLBACK_FROM);
+    let changes = checkout.last_changes.expect("cached by the sync");
+    assert_eq!(
+        (changes.from_version.as_str(), changes.to_version.as_str()),
+        (DEMO_ROLLBACK_TO, DEMO_ROLLBACK_FROM)
+    );
+    assert_eq!(changes.total_commits as usize, changes.commits.len());
+    assert!(changes.commits.iter().all(|c| c
+        .link
+        .as_deref()
+        .unwrap()
+        .starts_with("https://github.com/demo-org/checkout-api/commit/")));
+
+    // payments-gateway: v5.2.0 sits in gamma, waiting for approval to prod.
+    let payments = engine.service_delivery("payments-gateway").await.unwrap();
+    let prod_stage = payments.stages.iter().find(|s| s.name == "prod").unwrap();
+    assert_eq!(prod_stage.waiting, Some(WaitReason::Approval));
+    assert_eq!(prod_stage.version.as_deref(), Some(DEMO_AWAITING_APPROVAL));
+    let pending = payments.pending.unwrap();
+    assert_eq!(
+        (pending.from_environment.as_str(), pending.version.as_str()),
+        ("gamma", DEMO_AWAITING_APPROVAL)
+    );
+    assert!(
+        pending.commit_count.unwrap() > 0,
+        "the pending commits were compared"
+    );
+
+    // search-indexer: its newest commit failed the test stage, so nothing moves on.
+    let search = engine.service_delivery("search-indexer").await.unwrap();
+    let test = search.stages.iter().find(|s| s.name == "test").unwrap();
+    assert_eq!(test.status, DeployStatus::Failure);
+    let beta = search.stages.iter().find(|s| s.name == "beta").unwrap();
+    assert_eq!(
+        beta.waiting,
+        Some(WaitReason::FailedCheck {
+            stage: "test".into()
+        })
+    );
+
+    // cart-service syncs automatically.
+    let cart = engine.service_delivery("cart-service").await.unwrap();
+    assert!(cart.environments.iter().any(|e| e.automated_sync));
+
+    // Any two versions compare from the cache, even with GitHub gone.
+    drop(_sandbox);
+    let again = engine
+        .changes("checkout-api", DEMO_ROLLBACK_TO, DEMO_ROLLBACK_FROM)
+        .await
+        .unwrap();
+    assert_eq!(again.total_commits, changes.total_commits);
+    let unknown = engine
+        .changes("checkout-api", "v0.0.1", DEMO_ROLLBACK_FROM)
+        .await
+        .unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .contains("no deployment of checkout-api ran version 'v0.0.1'"),
+        "{unknown}"
+    );
+}
+
+#[tokio::test]
+async fn the_release_matrix_and_the_activity_feed() {
+    let (_sandbox, engine) = synced_demo().await;
+    let matrix = engine.release_matrix("payments").await.unwrap();
+    assert_eq!(matrix.environments, ["beta", "gamma", "prod"]);
+    let row = matrix
+        .rows
+        .iter()
+        .find(|r| r.service.name == "payments-gateway")
+        .unwrap();
+    let cells: Vec<_> = row.cells.iter().map(|c| c.as_ref().unwrap()).collect();
+    assert_eq!(cells[1].version.as_deref(), Some(DEMO_AWAITING_APPROVAL));
+    assert!(cells[1].drift, "gamma runs another version than prod");
+    assert_eq!(cells[2].incoming.as_deref(), Some(DEMO_AWAITING_APPROVAL));
+    assert_eq!(cells[2].incoming_status, Some(DeployStatus::Queued));
+    assert!(!cells[2].drift);
+    assert!(row.pending.is_some());
+    assert_eq!(matrix.days.len(), 90);
+    assert_eq!(
+        matrix.team_daily_deploys.iter().sum::<i64>(),
+        matrix
+            .rows
+            .iter()
+            .flat_map(|r| &r.daily_deploys)
+            .sum::<i64>()
+    );
+    assert!(
+        row.daily_deploys.iter().sum::<i64>() >= 10,
+        "90 days of prod deploys"
+    );
+
+    let all = engine
+        .activity(&ActivityFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        all.windows(2).all(|w| w[0].started_at >= w[1].started_at),
+        "newest first"
+    );
+    assert_eq!(all[0].service.name, "checkout-api");
+    let mine = engine
+        .activity(&ActivityFilter {
+            team: Some("payments".into()),
+            environment: Some("prod".into()),
+            status: Some(DeployStatus::Queued),
+            since: Some(Utc::now() - Duration::hours(24)),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].version, DEMO_AWAITING_APPROVAL);
+    let page_two = engine
+        .activity(&ActivityFilter {
+            before: Some(all[9].started_at),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page_two.iter().all(|d| d.started_at < all[9].started_at));
+}
+
+#[tokio::test]
+async fn an_unchanged_sync_gets_304s_and_writes_nothing() {
+    let (sandbox, engine) = synced_demo().await;
+    let quota = |engine: &Engine| {
+        let engine = engine.clone();
+        async move {
+            engine
+                .sources()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.name == GITHUB_SOURCE)
+                .unwrap()
+                .quota
+                .unwrap()
+                .remaining
+        }
+    };
+    let mut remaining = Vec::new();
+    for _ in 0..2 {
+        for source in [GITHUB_SOURCE, ARGOCD_SOURCE] {
+            let report = engine
+                .sync(Some(source), &no_progress)
+                .await
+                .unwrap()
+                .remove(0);
+            assert!(report.landed, "{report:?}");
+            assert_eq!(report.rows_written, 0, "{report:?}");
+        }
+        remaining.push(quota(&engine).await);
+    }
+    assert_eq!(
+        remaining[0], remaining[1],
+        "304s do not spend GitHub's quota"
+    );
+    drop(sandbox);
+}
+
+#[tokio::test]
+async fn deep_history_is_read_page_by_page() {
+    let sandbox = sandbox(Seed::Scale(40)).await;
+    let mut config = sandbox_config(&sandbox);
+    config
+        .sources
+        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    let engine = engine(config, Some(TOKEN)).await;
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    assert!(reports.iter().all(|r| r.landed), "{reports:?}");
+    let all = engine
+        .activity(&ActivityFilter {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let repos: std::collections::BTreeSet<&str> =
+        all.iter().map(|d| d.service.name.as_str()).collect();
+    // 42 versions × 3 environments (less those that failed in gamma): more than one page
+    // of 100 per repository.
+    assert!(!repos.is_empty());
+    for repo in &repos {
+        let held = all.iter().filter(|d| d.service.name == *repo).count();
+        assert!(held > 100 && held <= 126, "{repo}: {held}");
+    }
+    let read: usize = all
+        .iter()
+        .filter(|d| d.status != DeployStatus::Unknown)
+        .count();
+    assert_eq!(
+        read,
+        repos.len() * 15,
+        "statuses of the newest 5 per environment"
+    );
+}
+
+#[tokio::test]
+async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
+    let good = sandbox(Seed::Scale(40)).await;
+    let store = Store::in_memory().await.unwrap();
+    let (url, flaky) = flaky_proxy(
+        good.url(),
+        || {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [("content-type", "application/json")],
+                r#"{"message":"Server Error","documentation_url":"https://docs.github.com/rest"}"#,
+            )
+                .into_response()
+        },
+        |path| path.contains("/deployments?") && path.contains("page=2"),
+    )
+    .await;
+    let mut config = sandbox_config(&good);
+    config
+        .sources
+        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    let healthy_config = config.clone();
+    config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
+    let broken = Engine::with_store(config, store.clone(), opsdeck::sandbox::secrets_with(TOKEN));
+    let reports = broken.sync(None, &no_progress).await.unwrap();
+    assert!(reports[0].landed);
+    let failed = &reports[1];
+    assert!(!failed.landed);
+    assert!(
+        failed.problems[0].contains(
+            "500 Internal Server Error (Server Error) — GitHub failed; the cached data is kept"
+        ),
+        "{failed:?}"
+    );
+    assert!(
+        flaky.requests.load(Ordering::SeqCst) >= 2,
+        "page 1 was read first"
+    );
+    let nothing = broken
+        .activity(&ActivityFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        nothing.is_empty(),
+        "page 1's deployments did not land alone"
+    );
+
+    let healthy = Engine::with_store(healthy_config, store, opsdeck::sandbox::secrets_with(TOKEN));
+    let report = healthy
+        .sync(Some(GITHUB_SOURCE), &no_progress)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(report.landed, "{report:?}");
+    let all = healthy
+        .activity(&ActivityFilter {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        all.len() > 100 * 8,
+        "every repository's whole history: {}",
+        all.len()
+    );
+}
+
+#[tokio::test]
+async fn a_spent_quota_is_waited_out_until_its_reset() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_chaos("github:rate_limit=100/s".parse::<ChaosSpec>().unwrap());
+    let mut config = sandbox_config(&sandbox);
+    config
+        .sources
+        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    let engine = engine(config, Some(TOKEN)).await;
+    let started = std::time::Instant::now();
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    let github = &reports[1];
+    assert!(github.landed, "{github:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "the 403 with X-RateLimit-Remaining: 0 was waited out until X-RateLimit-Reset"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_named_for_both_platforms() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let engine = engine(sandbox_config(&sandbox), Some(TOKEN)).await;
+    engine
+        .sync(Some(CATALOG_SOURCE), &no_progress)
+        .await
+        .unwrap();
+    let wrong = Engine::with_store(
+        sandbox_config(&sandbox),
+        engine.store().clone(),
+        opsdeck::sandbox::secrets_with("not-the-token"),
+    );
+    let github = wrong
+        .sync(Some(GITHUB_SOURCE), &no_progress)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        github.problems[0],
+        "github: 401 Unauthorized (Bad credentials) — the token from embedded sandbox was rejected; supply a valid one"
+    );
+    let argocd = wrong
+        .sync(Some(ARGOCD_SOURCE), &no_progress)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        argocd.problems[0],
+        "argocd: 401 Unauthorized (no session information) — the token from embedded sandbox was rejected; supply a valid one"
+    );
+}
