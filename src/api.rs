@@ -452,8 +452,9 @@ pub struct ServiceDelivery {
     pub versions: Vec<String>,
     /// What is waiting to reach production.
     pub pending: Option<PendingRow>,
-    /// What the newest production deploy changed, when cached.
-    pub last_changes: Option<ChangesView>,
+    /// What a pending promotion would bring to production, else what the newest production
+    /// deploy changed, when cached.
+    pub notable_changes: Option<ChangesView>,
 }
 
 /// One cell of the release matrix.
@@ -473,6 +474,8 @@ pub struct MatrixCell {
     pub drift: bool,
     /// Argo CD health, when degraded or progressing.
     pub health: Option<String>,
+    /// Why the next version has not reached it: approval, a failed check, bake time.
+    pub waiting: Option<crate::domain::delivery::WaitReason>,
 }
 
 /// One service's row in the release matrix.

@@ -17,6 +17,7 @@ use crate::connectors::http::RequestMeter;
 use crate::domain::delivery::{
     comparisons_worth_caching, environments_now, pending_promotion, pipeline, Comparison,
     DeliveryTarget, DeployStatus, Deployment, EnvironmentNow, EnvironmentState, PipelineRun,
+    WaitReason,
 };
 use crate::store::{key_name, ActivityQuery, LookupBy, PlatformRecord, RecordKind};
 use crate::{Engine, Error, Result};
@@ -67,13 +68,7 @@ impl Engine {
         let states = self.environment_states(&targets).await?;
         let order = self.config().delivery.order();
         let environments = environments_now(&deployments, &states, &order);
-        let runs: Vec<PipelineRun> = self
-            .store()
-            .records::<PipelineRun>(RecordKind::Run, LookupBy::JoinKey, &targets)
-            .await?
-            .into_iter()
-            .map(|(_, run)| run)
-            .collect();
+        let runs = self.runs_of(&targets).await?;
         let bake = Duration::from_std(self.config().delivery.bake_time).unwrap_or_default();
         let stages = pipeline(&runs, &environments, bake, now)
             .into_iter()
@@ -94,10 +89,22 @@ impl Engine {
                 versions.push(d.version.clone());
             }
         }
-        let pending = self.pending_row(&targets, &environments, &order).await?;
-        let last_changes = self
-            .last_production_changes(&targets, &deployments, &environments)
-            .await?;
+        let (pending, pending_changes) = match self.pending(&targets, &environments, &order).await?
+        {
+            Some((row, comparison)) => {
+                let from = row.production_version.clone().unwrap_or_default();
+                let changes = comparison.map(|c| changes_view(&from, &row.version, c));
+                (Some(row), changes)
+            }
+            None => (None, None),
+        };
+        let notable_changes = match pending_changes {
+            Some(changes) => Some(changes),
+            None => {
+                self.last_production_changes(&targets, &deployments, &environments)
+                    .await?
+            }
+        };
         Ok(ServiceDelivery {
             wired: !targets.is_empty(),
             stages,
@@ -109,7 +116,7 @@ impl Engine {
                 .collect(),
             versions,
             pending,
-            last_changes,
+            notable_changes,
             service,
         })
     }
@@ -123,7 +130,9 @@ impl Engine {
         let targets: Vec<String> = wiring.iter().map(|(_, t)| t.clone()).collect();
         let newest = self.store().newest_per_environment(&targets).await?;
         let states = self.environment_states(&targets).await?;
+        let runs = self.runs_of(&targets).await?;
         let order = self.config().delivery.order();
+        let bake = Duration::from_std(self.config().delivery.bake_time).unwrap_or_default();
         let now = Utc::now();
         let first_day = (now - Duration::days(FREQUENCY_DAYS - 1)).date_naive();
         let since = first_day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
@@ -153,6 +162,17 @@ impl Engine {
                 .cloned()
                 .collect();
             let environments = environments_now(&mine, &my_states, &order);
+            let my_runs: Vec<PipelineRun> = runs
+                .iter()
+                .filter(|run| own.contains(&run.target.as_str()))
+                .cloned()
+                .collect();
+            // Why each environment waits, as the service's pipeline says.
+            let waits: HashMap<String, WaitReason> = pipeline(&my_runs, &environments, bake, now)
+                .into_iter()
+                .filter(|s| s.is_environment)
+                .filter_map(|s| Some((s.name, s.waiting?)))
+                .collect();
             all_envs.extend(environments.iter().map(|e| e.environment.clone()));
             let mut daily = vec![0i64; FREQUENCY_DAYS as usize];
             // Deploys whose status was never read (older than the newest few per
@@ -168,9 +188,10 @@ impl Engine {
             }
             let own_targets: Vec<String> = own.iter().map(|t| t.to_string()).collect();
             let pending = self
-                .pending_row(&own_targets, &environments, &order)
-                .await?;
-            per_row_envs.push(environments);
+                .pending(&own_targets, &environments, &order)
+                .await?
+                .map(|(row, _)| row);
+            per_row_envs.push((environments, waits));
             rows.push(ReleaseRow {
                 service: ServiceRef {
                     key: service.key.clone(),
@@ -182,13 +203,15 @@ impl Engine {
             });
         }
         let columns = order.sort(all_envs);
-        for (row, environments) in rows.iter_mut().zip(&per_row_envs) {
+        for (row, (environments, waits)) in rows.iter_mut().zip(&per_row_envs) {
             let production = production_version(environments, &order);
             row.cells = columns
                 .iter()
                 .map(|column| {
                     let env = environments.iter().find(|e| &e.environment == column)?;
-                    Some(matrix_cell(env, production.as_deref()))
+                    let mut cell = matrix_cell(env, production.as_deref());
+                    cell.waiting = waits.get(column).cloned();
+                    Some(cell)
                 })
                 .collect();
         }
@@ -205,6 +228,12 @@ impl Engine {
                 .collect(),
             team_daily_deploys,
         })
+    }
+
+    /// Every environment deployed to, in promotion order.
+    pub async fn environments(&self) -> Result<Vec<String>> {
+        let order = self.config().delivery.order();
+        Ok(order.sort(self.store().environments().await?))
     }
 
     /// Deploys newest first across teams, as `filter` narrows them.
@@ -409,6 +438,17 @@ impl Engine {
             })
     }
 
+    /// The CI runs of `targets`.
+    async fn runs_of(&self, targets: &[String]) -> Result<Vec<PipelineRun>> {
+        Ok(self
+            .store()
+            .records::<PipelineRun>(RecordKind::Run, LookupBy::JoinKey, targets)
+            .await?
+            .into_iter()
+            .map(|(_, run)| run)
+            .collect())
+    }
+
     async fn environment_states(&self, targets: &[String]) -> Result<Vec<EnvironmentState>> {
         Ok(self
             .store()
@@ -438,30 +478,43 @@ impl Engine {
             .map(|(_, c)| c))
     }
 
-    async fn pending_row(
+    /// What waits for production, with the comparison of it against production when cached.
+    async fn pending(
         &self,
         targets: &[String],
         environments: &[EnvironmentNow],
         order: &crate::domain::delivery::EnvironmentOrder,
-    ) -> Result<Option<PendingRow>> {
+    ) -> Result<Option<(PendingRow, Option<Comparison>)>> {
         let Some(pending) = pending_promotion(environments, order) else {
             return Ok(None);
         };
-        let mut commit_count = None;
-        if let (Some(base), Some(head)) = (&pending.production_commit, &pending.commit) {
-            for target in targets {
-                if let Some(c) = self.cached_comparison(target, base, head).await? {
-                    commit_count = Some(c.total_commits);
-                }
-            }
-        }
-        Ok(Some(PendingRow {
+        let comparison = match (&pending.production_commit, &pending.commit) {
+            (Some(base), Some(head)) => self.comparison_of_any(targets, base, head).await?,
+            _ => None,
+        };
+        let row = PendingRow {
             from_environment: pending.from_environment,
             version: pending.version,
             to_environment: pending.to_environment,
             production_version: pending.production_version,
-            commit_count,
-        }))
+            commit_count: comparison.as_ref().map(|c| c.total_commits),
+        };
+        Ok(Some((row, comparison)))
+    }
+
+    /// The cached comparison of `base` and `head` in whichever of `targets` is a repository.
+    async fn comparison_of_any(
+        &self,
+        targets: &[String],
+        base: &str,
+        head: &str,
+    ) -> Result<Option<Comparison>> {
+        for target in targets {
+            if let Some(c) = self.cached_comparison(target, base, head).await? {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
     }
 
     async fn last_production_changes(
@@ -490,12 +543,10 @@ impl Engine {
         let (Some(base), Some(head)) = (&before.commit, &current.commit) else {
             return Ok(None);
         };
-        for target in targets {
-            if let Some(c) = self.cached_comparison(target, base, head).await? {
-                return Ok(Some(changes_view(&before.version, &current.version, c)));
-            }
-        }
-        Ok(None)
+        Ok(self
+            .comparison_of_any(targets, base, head)
+            .await?
+            .map(|c| changes_view(&before.version, &current.version, c)))
     }
 }
 
@@ -602,5 +653,6 @@ fn matrix_cell(environment: &EnvironmentNow, production: Option<&str>) -> Matrix
         incoming_status: environment.latest.as_ref().map(|d| d.status),
         drift: drifts(environment, production),
         health,
+        waiting: None,
     }
 }

@@ -50,7 +50,7 @@ async fn the_demo_story_reads_as_pipelines_environments_and_changes() {
     assert_eq!(prod.health.as_deref(), Some("Healthy"));
     assert!(!prod.automated_sync);
     assert_eq!(checkout.timeline[0].version, DEMO_ROLLBACK_FROM);
-    let changes = checkout.last_changes.expect("cached by the sync");
+    let changes = checkout.notable_changes.expect("cached by the sync");
     assert_eq!(
         (changes.from_version.as_str(), changes.to_version.as_str()),
         (DEMO_ROLLBACK_TO, DEMO_ROLLBACK_FROM)

@@ -179,7 +179,11 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     // Demo mode opens on a cold cache: the first sync lands, my team comes first and is shown,
     // and the source is fresh in the status bar.
     wait_css(client, ".row[data-service='checkout-api']").await;
-    let first_team = wait_css(client, ".sidebar .team:not([data-team='on-call'])").await;
+    let first_team = wait_css(
+        client,
+        ".sidebar .team:not([data-team='on-call']):not([data-team='activity'])",
+    )
+    .await;
     assert_eq!(
         first_team.attr("data-team").await.unwrap().as_deref(),
         Some("checkout")
@@ -224,6 +228,28 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     }
     shot(client, screenshots, "03-service-page.png").await;
 
+    // Its pipeline: v5.2.0 passed beta and gamma and waits for approval to prod.
+    let prod = wait_css(
+        client,
+        "[data-pipeline='payments-gateway'] [data-stage='prod'].waits",
+    )
+    .await;
+    assert!(prod.text().await.unwrap().contains("waiting for approval"));
+    let pending = wait_css(client, "[data-pending]").await;
+    assert!(pending
+        .text()
+        .await
+        .unwrap()
+        .contains("v5.2.0 waits in gamma for prod"));
+    client
+        .execute(
+            "document.querySelector('[data-pipeline]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(client, screenshots, "10-service-pipeline.png").await;
+
     // Ctrl+K search finds a service, and Enter opens it.
     let keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: '\u{E009}' })
@@ -262,6 +288,41 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     );
     assert!(first.text().await.unwrap().contains("Dana Whitfield (you)"));
     shot(client, screenshots, "09-on-call.png").await;
+
+    // The product manager's Releases view: versions per environment, drift, pending
+    // promotions and how often the team ships.
+    wait_css(client, ".team[data-team='payments']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-tab='releases']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = wait_css(client, "[data-release-row='payments-gateway']").await;
+    let text = row.text().await.unwrap();
+    assert!(
+        text.contains("v5.2.0 in gamma") && text.contains("waiting for approval"),
+        "{text}"
+    );
+    wait_css(client, "[data-chart] canvas").await;
+    shot(client, screenshots, "11-releases.png").await;
+
+    // The Activity feed: deploys across teams, newest first.
+    wait_css(client, ".team[data-team='activity']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let first = wait_css(client, "[data-activity] [data-deploy]").await;
+    let text = first.text().await.unwrap();
+    assert!(
+        text.contains("checkout-api") && text.contains("v2.14.0"),
+        "{text}"
+    );
+    shot(client, screenshots, "12-activity.png").await;
 
     // The Sources screen: the catalog's health and cost, and a sync of it alone.
     wait_css(client, ".team[data-team='sources']")

@@ -1,10 +1,11 @@
 //! The commands the web view may call: each one engine call, nothing else.
 
 use opsdeck::api::{
-    OnCallPanel, SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncReport, TeamOnCall,
-    TeamSummary,
+    ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, SearchHit, ServiceDelivery,
+    ServiceDetail, ServiceRow, SourceStatus, SyncReport, TeamOnCall, TeamSummary,
 };
-use opsdeck::Scope;
+use opsdeck::domain::delivery::DeployStatus;
+use opsdeck::{ActivityFilter, Scope};
 use tauri::{AppHandle, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -68,6 +69,56 @@ pub fn open_link(handle: AppHandle, url: String) -> Reply<()> {
         .opener()
         .open_url(url, None::<&str>)
         .map_err(|e| IpcError::invalid(&format!("cannot open {url}: {e}")))
+}
+
+#[tauri::command]
+pub async fn service_delivery(app: State<'_, Running>, service: String) -> Reply<ServiceDelivery> {
+    Ok(app.engine.service_delivery(&service).await?)
+}
+
+#[tauri::command]
+pub async fn release_matrix(app: State<'_, Running>, team: String) -> Reply<ReleaseMatrix> {
+    Ok(app.engine.release_matrix(&team).await?)
+}
+
+#[tauri::command]
+pub async fn environments(app: State<'_, Running>) -> Reply<Vec<String>> {
+    Ok(app.engine.environments().await?)
+}
+
+/// Deploys newest first; `before` (the last row's start) asks for the next page.
+#[tauri::command]
+#[allow(clippy::too_many_arguments)]
+pub async fn activity(
+    app: State<'_, Running>,
+    team: Option<String>,
+    environment: Option<String>,
+    status: Option<DeployStatus>,
+    since_hours: Option<i64>,
+    before: Option<chrono::DateTime<chrono::Utc>>,
+    limit: i64,
+) -> Reply<Vec<DeploymentRow>> {
+    let filter = ActivityFilter {
+        team,
+        service: None,
+        environment,
+        status,
+        since: since_hours.map(|h| chrono::Utc::now() - chrono::Duration::hours(h)),
+        before,
+        limit: limit.clamp(1, 500),
+    };
+    Ok(app.engine.activity(&filter).await?)
+}
+
+/// What changed between two deployed versions: from the cache, else read from GitHub.
+#[tauri::command]
+pub async fn changes(
+    app: State<'_, Running>,
+    service: String,
+    from: String,
+    to: String,
+) -> Reply<ChangesView> {
+    Ok(app.engine.changes(&service, &from, &to).await?)
 }
 
 #[tauri::command]

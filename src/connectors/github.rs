@@ -358,7 +358,12 @@ impl GithubConnector {
         let runs = self
             .read_if_changed::<RunsPayload>(&runs_url, conditional, meter)
             .await?
-            .map(|page| page.workflow_runs.into_iter().map(run_of).collect());
+            .map(|page| {
+                page.workflow_runs
+                    .into_iter()
+                    .map(|run| run_of(run, &target))
+                    .collect()
+            });
         let releases_url = self
             .endpoint
             .url(&format!("/repos/{slug}/releases?per_page={PAGE_SIZE}"));
@@ -558,7 +563,7 @@ fn deployment_of(payload: DeploymentPayload, target: &str) -> Deployment {
     }
 }
 
-fn run_of(payload: RunPayload) -> PipelineRun {
+fn run_of(payload: RunPayload, target: &str) -> PipelineRun {
     // A run without a name is named after its workflow file.
     let workflow = payload.name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
         let file = payload.path.split('@').next().unwrap_or(&payload.path);
@@ -566,6 +571,7 @@ fn run_of(payload: RunPayload) -> PipelineRun {
     });
     PipelineRun {
         id: payload.id.to_string(),
+        target: target.to_string(),
         workflow,
         head_sha: payload.head_sha,
         head_branch: payload.head_branch,
@@ -661,7 +667,10 @@ mod tests {
     #[test]
     fn maps_the_specs_workflow_runs_releases_and_comparison() {
         let runs: RunsPayload = serde_json::from_value(example("workflow-run-paginated")).unwrap();
-        let run = run_of(runs.workflow_runs.into_iter().next().unwrap());
+        let run = run_of(
+            runs.workflow_runs.into_iter().next().unwrap(),
+            "github:octo-org/octo-repo",
+        );
         assert_eq!(run.workflow, "Build");
         assert_eq!(run.status, DeployStatus::Queued);
         assert_eq!(run.head_sha, "acb5820ced9479c074f688cc328bf03f341a511d");

@@ -146,6 +146,8 @@ pub struct Deployment {
 pub struct PipelineRun {
     /// The run's id.
     pub id: String,
+    /// The repository it ran in: a [`DeliveryTarget`] key.
+    pub target: String,
     /// The workflow's name: a pipeline stage such as "build" or "test".
     pub workflow: String,
     /// The commit it ran on.
@@ -668,6 +670,7 @@ mod tests {
     fn run(workflow: &str, sha: &str, minutes_ago: i64, status: DeployStatus) -> PipelineRun {
         PipelineRun {
             id: format!("{workflow}-{sha}"),
+            target: "github:demo-org/x".into(),
             workflow: workflow.into(),
             head_sha: sha.into(),
             head_branch: Some("main".into()),

@@ -230,7 +230,9 @@ impl DeliveryWorld {
         let mut patch = 0;
         let span = Duration::days(HISTORY_DAYS) - Duration::hours(30);
         let step = span / versions as i32;
-        let first = self.started - Duration::days(HISTORY_DAYS);
+        // Each repository releases on its own rhythm, not in lockstep with the others.
+        let phase = Duration::minutes((hash % step.num_minutes().max(1) as u64) as i64);
+        let first = self.started - Duration::days(HISTORY_DAYS) + phase - step;
         let mut list = Vec::with_capacity(versions);
         let mut commit = 0u32;
         for i in 0..versions {

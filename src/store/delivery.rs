@@ -299,6 +299,15 @@ impl Store {
         .await?)
     }
 
+    /// Every environment deployed to.
+    pub async fn environments(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT environment FROM deployments")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Deployments newest first, with their components, as `query` filters them.
     pub async fn activity(
         &self,

@@ -1,7 +1,10 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { Activity } from "./components/Activity";
+import { Delivery } from "./components/Delivery";
 import { OnCall } from "./components/OnCall";
 import { OnCallPanel } from "./components/OnCallPanel";
 import { Palette } from "./components/Palette";
+import { Releases } from "./components/Releases";
 import { ServicePage } from "./components/ServicePage";
 import { ServiceTable } from "./components/ServiceTable";
 import { Sidebar, type Selection } from "./components/Sidebar";
@@ -14,6 +17,8 @@ import {
   type EntitySummary,
   type Ipc,
   type OnCallPanel as Panel,
+  type ReleaseMatrix,
+  type ServiceDelivery,
   type SearchHit,
   type ServiceDetail,
   type ServiceRow,
@@ -34,6 +39,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [teamPanel, setTeamPanel] = useState<Panel | null>(null);
   const [servicePanel, setServicePanel] = useState<Panel | null>(null);
   const [overview, setOverview] = useState<TeamOnCall[]>([]);
+  const [delivery, setDelivery] = useState<ServiceDelivery | null>(null);
+  // A team's services, or its releases (the product manager's view).
+  const [teamTab, setTeamTab] = useState<"services" | "releases">("services");
+  const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
+  const [environments, setEnvironments] = useState<string[]>([]);
   const [sources, setSources] = useState<SourceStatus[]>([]);
   const [identity, setIdentity] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
@@ -74,8 +84,9 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, []);
 
   useEffect(() => {
-    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources(), ipc.onCallOverview()]).then(([t, o, s, on]) => {
+    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources(), ipc.onCallOverview(), ipc.environments()]).then(([t, o, s, on, envs]) => {
       setTeams(t);
+      setEnvironments(envs);
       setOrphans(o);
       setSources(s);
       setOverview(on);
@@ -86,21 +97,25 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, [generation]);
 
   useEffect(() => {
-    if (!selection || selection.kind === "sources" || selection.kind === "on-call") return;
+    if (!selection || selection.kind === "sources" || selection.kind === "on-call" || selection.kind === "activity") return;
     const load = selection.kind === "team" ? ipc.teamServices(selection.key) : ipc.orphanedServices();
     load.then(setServices, fail);
     if (selection.kind === "team") ipc.onCall({ team: selection.key }).then(setTeamPanel, fail);
     else setTeamPanel(null);
-  }, [selection, generation]);
+    if (selection.kind === "team" && teamTab === "releases") ipc.releaseMatrix(selection.key).then(setMatrix, fail);
+    else setMatrix(null);
+  }, [selection, generation, teamTab]);
 
   useEffect(() => {
     if (!serviceKey) {
       setDetail(null);
       setServicePanel(null);
+      setDelivery(null);
       return;
     }
     ipc.service(serviceKey).then(setDetail, fail);
     ipc.onCall({ service: serviceKey }).then(setServicePanel, fail);
+    ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
   }, [serviceKey, generation]);
 
   useEffect(() => {
@@ -168,7 +183,13 @@ export function App({ ipc }: { ipc: Ipc }) {
 
   const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
   const heading =
-    selection?.kind === "orphans" ? "Orphaned services" : selection?.kind === "on-call" ? "On call" : (team?.title ?? "");
+    selection?.kind === "orphans"
+      ? "Orphaned services"
+      : selection?.kind === "on-call"
+        ? "On call"
+        : selection?.kind === "activity"
+          ? "Activity"
+          : (team?.title ?? "");
   const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
   return (
@@ -207,10 +228,33 @@ export function App({ ipc }: { ipc: Ipc }) {
             onBack={() => setServiceKey(null)}
             backLabel={heading || "Back"}
             onCall={servicePanel && <OnCallPanel panel={servicePanel} now={now} onOpenLink={openLink} />}
+            delivery={
+              delivery &&
+              delivery.service.key === serviceKey && (
+                <Delivery
+                  key={serviceKey}
+                  delivery={delivery}
+                  now={now}
+                  onOpenLink={openLink}
+                  loadChanges={(from, to) => ipc.changes(serviceKey, from, to)}
+                />
+              )
+            }
             onOpenLink={openLink}
           />
         ) : selection?.kind === "on-call" ? (
           <OnCall teams={overview} onOpenTeam={(key) => selectTeam({ kind: "team", key })} />
+        ) : selection?.kind === "activity" ? (
+          <Activity
+            teams={teams}
+            environments={environments}
+            now={now}
+            generation={generation}
+            load={ipc.activity}
+            onOpenService={setServiceKey}
+            onOpenLink={openLink}
+            onError={fail}
+          />
         ) : selection ? (
           <>
             <div class="team-head">
@@ -225,17 +269,38 @@ export function App({ ipc }: { ipc: Ipc }) {
               {selection.kind === "orphans" && (
                 <span class="muted">Services whose owner group is not in the catalog</span>
               )}
+              {selection.kind === "team" && (
+                <span class="segmented tabs" role="tablist">
+                  {(["services", "releases"] as const).map((tab) => (
+                    <button key={tab} role="tab" data-tab={tab} class={teamTab === tab ? "on" : ""} aria-selected={teamTab === tab} onClick={() => setTeamTab(tab)}>
+                      {tab === "services" ? "Services" : "Releases"}
+                    </button>
+                  ))}
+                </span>
+              )}
             </div>
-            {selection.kind === "team" && teamPanel && (
-              <OnCallPanel panel={teamPanel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} />
+            {selection.kind === "team" && teamTab === "releases" ? (
+              matrix && matrix.team === selection.key ? (
+                <div class="scroll">
+                  <Releases key={selection.key} matrix={matrix} now={now} onOpenService={setServiceKey} />
+                </div>
+              ) : (
+                <p class="muted pad">Reading releases…</p>
+              )
+            ) : (
+              <>
+                {selection.kind === "team" && teamPanel && (
+                  <OnCallPanel panel={teamPanel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} />
+                )}
+                {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
+                <ServiceTable
+                  key={selection.kind === "team" ? selection.key : "orphans"}
+                  services={services}
+                  onOpen={setServiceKey}
+                  filterRef={filterRef}
+                />
+              </>
             )}
-            {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
-            <ServiceTable
-              key={selection.kind === "team" ? selection.key : "orphans"}
-              services={services}
-              onOpen={setServiceKey}
-              filterRef={filterRef}
-            />
           </>
         ) : (
           <p class="muted pad">{syncing.size > 0 ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>

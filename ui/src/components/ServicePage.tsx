@@ -10,6 +10,8 @@ interface Props {
   backLabel: string;
   /** Who is on call for it and what is on fire, shown under the facts. */
   onCall?: ComponentChildren;
+  /** Its pipeline, environments and deploys, shown under on-call. */
+  delivery?: ComponentChildren;
   onOpenLink(url: string): void;
 }
 
@@ -58,7 +60,7 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  * Everything the catalog knows about one service. Catalog text is rendered as text nodes only:
  * descriptions, titles and URLs can never become markup.
  */
-export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, onOpenLink }: Props) {
+export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, delivery, onOpenLink }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
   return (
     <article class="service-page" data-service-page={d.name}>
@@ -82,6 +84,7 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall
       </dl>
       {d.description && <p class="description">{d.description}</p>}
       {onCall}
+      {delivery}
 
       <section class={`card gaps-card ${d.gaps.length ? "has-gaps" : ""}`}>
         <h3>Ownership gaps</h3>

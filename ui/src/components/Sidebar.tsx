@@ -1,6 +1,6 @@
 import type { Health, TeamSummary } from "../ipc";
 
-export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" } | { kind: "on-call" };
+export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" } | { kind: "on-call" } | { kind: "activity" };
 
 interface Props {
   teams: TeamSummary[];
@@ -54,6 +54,15 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selectio
                 {triggered}
               </span>
             )}
+          </button>
+        </li>
+        <li>
+          <button
+            class={`team${selection?.kind === "activity" ? " selected" : ""}`}
+            data-team="activity"
+            onClick={() => onSelect({ kind: "activity" })}
+          >
+            <span class="team-title">Activity</span>
           </button>
         </li>
       </ul>

@@ -11,6 +11,11 @@ import type { SyncReport } from "./bindings/SyncReport";
 import type { TeamSummary } from "./bindings/TeamSummary";
 import type { OnCallPanel } from "./bindings/OnCallPanel";
 import type { TeamOnCall } from "./bindings/TeamOnCall";
+import type { ServiceDelivery } from "./bindings/ServiceDelivery";
+import type { ReleaseMatrix } from "./bindings/ReleaseMatrix";
+import type { DeploymentRow } from "./bindings/DeploymentRow";
+import type { ChangesView } from "./bindings/ChangesView";
+import type { DeployStatus } from "./bindings/DeployStatus";
 
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
@@ -24,6 +29,24 @@ export type { Gap } from "./bindings/Gap";
 export type { Health } from "./bindings/Health";
 export type { Quota } from "./bindings/Quota";
 export type { Link } from "./bindings/Link";
+export type { ServiceDelivery, ReleaseMatrix, DeploymentRow, ChangesView, DeployStatus };
+export type { StageRow } from "./bindings/StageRow";
+export type { EnvironmentRow } from "./bindings/EnvironmentRow";
+export type { WaitReason } from "./bindings/WaitReason";
+export type { MatrixCell } from "./bindings/MatrixCell";
+export type { ReleaseRow } from "./bindings/ReleaseRow";
+export type { PendingRow } from "./bindings/PendingRow";
+export type { Commit } from "./bindings/Commit";
+
+/** Which deploys the activity feed shows; `before` asks for the page after a row. */
+export interface ActivityQuery {
+  team: string | null;
+  environment: string | null;
+  status: DeployStatus | null;
+  sinceHours: number | null;
+  before: string | null;
+  limit: number;
+}
 
 /** The shape of errors the shell returns (`src-tauri/src/error.rs`). */
 export type IpcError = { kind: "not-found" | "failed"; message: string };
@@ -46,6 +69,16 @@ export interface Ipc {
   onCallOverview(): Promise<TeamOnCall[]>;
   /** Opens a web, mail or phone link with the system's handler. */
   openLink(url: string): Promise<void>;
+  /** A service's pipeline, environments, deploy timeline and last production changes. */
+  serviceDelivery(service: string): Promise<ServiceDelivery>;
+  /** A team's versions per environment, pending promotions and deploy frequency. */
+  releaseMatrix(team: string): Promise<ReleaseMatrix>;
+  /** Deploys newest first across teams. */
+  activity(query: ActivityQuery): Promise<DeploymentRow[]>;
+  /** Every environment deployed to, in promotion order. */
+  environments(): Promise<string[]>;
+  /** The commits between two deployed versions (GitHub is asked only if not cached). */
+  changes(service: string, from: string, to: string): Promise<ChangesView>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
   /** A notification was clicked: show this service. */
@@ -65,6 +98,19 @@ export const tauriIpc: Ipc = {
   onCall: (scope) => invoke("on_call", scope),
   onCallOverview: () => invoke("on_call_overview"),
   openLink: (url) => invoke("open_link", { url }),
+  serviceDelivery: (service) => invoke("service_delivery", { service }),
+  releaseMatrix: (team) => invoke("release_matrix", { team }),
+  activity: (q) =>
+    invoke("activity", {
+      team: q.team,
+      environment: q.environment,
+      status: q.status,
+      sinceHours: q.sinceHours,
+      before: q.before,
+      limit: q.limit,
+    }),
+  environments: () => invoke("environments"),
+  changes: (service, from, to) => invoke("changes", { service, from, to }),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
   onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),

@@ -1,4 +1,4 @@
-import type { Gap, Health, SourceStatus } from "../ipc";
+import type { DeployStatus, Gap, Health, SourceStatus, WaitReason } from "../ipc";
 
 export const GAP_LABELS: Record<Gap, string> = {
   "no-owner": "No owner",
@@ -73,4 +73,56 @@ const SEVERITY_CLASS: Record<string, string> = { critical: "danger", page: "dang
 /** The chip colour of an alert severity. */
 export function severityClass(severity: string | null): string {
   return (severity && SEVERITY_CLASS[severity.toLowerCase()]) ?? "";
+}
+
+export const STATUS_LABELS: Record<DeployStatus, string> = {
+  queued: "queued",
+  pending: "pending",
+  waiting: "waiting",
+  in_progress: "in progress",
+  success: "success",
+  failure: "failed",
+  error: "error",
+  inactive: "superseded",
+  cancelled: "cancelled",
+  unknown: "status not read",
+};
+
+const STATUS_CLASS: Partial<Record<DeployStatus, string>> = {
+  success: "ok",
+  inactive: "ok",
+  failure: "danger",
+  error: "danger",
+  waiting: "warn",
+  queued: "warn",
+  pending: "warn",
+  in_progress: "accent",
+};
+
+/** The chip colour of a deploy or run status. */
+export function statusClass(status: DeployStatus): string {
+  return STATUS_CLASS[status] ?? "";
+}
+
+/** Why a pipeline stage waits, in words. */
+export function waitText(reason: WaitReason): string {
+  switch (reason.reason) {
+    case "approval":
+      return "waiting for approval";
+    case "failed_check":
+      return `blocked: ${reason.stage} failed`;
+    case "bake_time":
+      return `baking until ${clockTime(reason.until)}`;
+  }
+}
+
+/** "4m12s", "1h03m": how long a stage took. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** The first seven characters of a commit, as git shows it. */
+export function shortSha(sha: string | null): string {
+  return sha ? sha.slice(0, 7) : "–";
 }

@@ -1,4 +1,18 @@
-import type { Ipc, OnCallPanel, Person, SearchHit, ServiceDetail, ServiceRow, SourceStatus, TeamOnCall, TeamSummary } from "../ipc";
+import type {
+  ChangesView,
+  DeploymentRow,
+  Ipc,
+  OnCallPanel,
+  Person,
+  ReleaseMatrix,
+  SearchHit,
+  ServiceDelivery,
+  ServiceDetail,
+  ServiceRow,
+  SourceStatus,
+  TeamOnCall,
+  TeamSummary,
+} from "../ipc";
 
 export const XSS = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
 
@@ -78,6 +92,81 @@ export function teamOnCall(name: string, extra: Partial<TeamOnCall> = {}): TeamO
   return { key: `group:default/${name}`, name, title: name[0].toUpperCase() + name.slice(1), is_mine: false, policies: p, me_on_call: false, triggered: 0, acknowledged: 0, firing_alerts: 0, ...extra };
 }
 
+export function deploy(service: string, environment: string, version: string, minutes: number, extra: Partial<DeploymentRow> = {}): DeploymentRow {
+  return {
+    source: "argocd", id: `${service}-${environment}#${version}`, service: { key: `component:default/${service}`, name: service },
+    environment, version, commit: `${version.replace(/\W/g, "")}aaaaaaaaaaaaaaaa`, actor: "dana", started_at: minutesAgo(minutes + 2),
+    finished_at: minutesAgo(minutes), status: "success", link: null, rolled_back_from: null, description: null, ...extra,
+  };
+}
+
+/** checkout-api after v2.14.0 reached prod, as the engine reads it. */
+export function delivery(extra: Partial<ServiceDelivery> = {}): ServiceDelivery {
+  const prod = deploy("checkout-api", "prod", "v2.14.0", 12);
+  return {
+    service: { key: "component:default/checkout-api", name: "checkout-api" },
+    wired: true,
+    stages: [
+      { name: "build", is_environment: false, status: "success", version: "5c7eaae", started_at: minutesAgo(1600), duration_seconds: 300, waiting: null, link: "https://github.com/demo-org/checkout-api/actions/runs/1" },
+      { name: "test", is_environment: false, status: "success", version: "5c7eaae", started_at: minutesAgo(1590), duration_seconds: 660, waiting: null, link: null },
+      { name: "beta", is_environment: true, status: "success", version: "v2.14.0", started_at: minutesAgo(1500), duration_seconds: 120, waiting: null, link: null },
+      { name: "prod", is_environment: true, status: "success", version: "v2.14.0", started_at: minutesAgo(14), duration_seconds: 120, waiting: null, link: null },
+    ],
+    environments: [
+      { environment: "beta", current: deploy("checkout-api", "beta", "v2.14.0", 1500), latest: null, health: "Healthy", sync: "Synced", automated_sync: false, app_link: null, drift: false },
+      { environment: "prod", current: prod, latest: null, health: "Healthy", sync: "Synced", automated_sync: false, app_link: null, drift: false },
+    ],
+    timeline: [prod, deploy("checkout-api", "beta", "v2.14.0", 1500), deploy("checkout-api", "prod", "v2.13.2", 8000)],
+    versions: ["v2.14.0", "v2.13.2"],
+    pending: null,
+    notable_changes: changes("v2.13.2", "v2.14.0"),
+    ...extra,
+  };
+}
+
+export function changes(from: string, to: string): ChangesView {
+  return {
+    from_version: from, to_version: to, total_commits: 2,
+    commits: [
+      { sha: "5c7eaae20dcf3278a7d5f2ba82e536c38f2a04bb", title: "Raise error-rate alert threshold", author: "diego", authored_at: minutesAgo(1700), link: "https://github.com/demo-org/checkout-api/commit/5c7eaae" },
+      { sha: "de21fb1000000000000000000000000000000000", title: XSS, author: "tom", authored_at: minutesAgo(1800), link: null },
+    ],
+    link: `https://github.com/demo-org/checkout-api/compare/${from}...${to}`,
+  };
+}
+
+/** Payments' releases: payments-gateway's v5.2.0 in gamma, waiting for prod. */
+export function matrix(extra: Partial<ReleaseMatrix> = {}): ReleaseMatrix {
+  const days = Array.from({ length: 90 }, (_, i) => new Date(Date.now() - (89 - i) * 86400_000).toISOString().slice(0, 10));
+  const daily = days.map((_, i) => (i % 7 === 0 ? 1 : 0));
+  return {
+    team: "group:default/payments",
+    environments: ["beta", "gamma", "prod"],
+    rows: [
+      {
+        service: { key: "component:default/payments-gateway", name: "payments-gateway" },
+        cells: [
+          { version: "v5.2.0", deployed_at: minutesAgo(2880), incoming: null, incoming_status: null, drift: true, health: null, waiting: null },
+          { version: "v5.2.0", deployed_at: minutesAgo(1560), incoming: null, incoming_status: null, drift: true, health: null, waiting: null },
+          { version: "v5.1.3", deployed_at: minutesAgo(17000), incoming: "v5.2.0", incoming_status: "queued", drift: false, health: null, waiting: { reason: "approval" } },
+        ],
+        pending: { from_environment: "gamma", version: "v5.2.0", to_environment: "prod", production_version: "v5.1.3", commit_count: 2 },
+        daily_deploys: daily,
+      },
+      {
+        service: { key: "component:default/card-vault", name: "card-vault" },
+        cells: [null, null, { version: "v2.7.0", deployed_at: minutesAgo(5000), incoming: null, incoming_status: null, drift: false, health: "Degraded", waiting: null }],
+        pending: null,
+        daily_deploys: daily,
+      },
+    ],
+    unwired: ["payout-scheduler"],
+    days,
+    team_daily_deploys: daily.map((d) => d * 2),
+    ...extra,
+  };
+}
+
 /** A fake shell: answers from fixed data and lets the test fire events. */
 export function fakeIpc(overrides: Partial<Ipc> = {}) {
   const handlers = { progress: [] as ((p: any) => void)[], changed: [] as (() => void)[], openService: [] as ((key: string) => void)[] };
@@ -101,6 +190,14 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     onCallOverview: async () => [teamOnCall("checkout", { is_mine: true, me_on_call: true, triggered: 1, firing_alerts: 1 }), teamOnCall("payments", { acknowledged: 1 })],
     openLink: async (url) => void calls.push(`openLink ${url}`),
     onOpenService: async (h) => (handlers.openService.push(h), () => undefined),
+    serviceDelivery: async () => delivery(),
+    releaseMatrix: async () => matrix(),
+    activity: async (q) => {
+      calls.push(`activity ${JSON.stringify(q)}`);
+      return [deploy("checkout-api", "prod", "v2.14.0", 12), deploy("payments-gateway", "prod", "v5.2.0", 50, { status: "queued", source: "github" })];
+    },
+    environments: async () => ["beta", "gamma", "prod"],
+    changes: async (_service, from, to) => (calls.push(`changes ${from} ${to}`), changes(from, to)),
     ...overrides,
   };
   return { ipc, handlers, calls };

@@ -9,3 +9,19 @@ for (const [property, value] of [
 ] as const) {
   Object.defineProperty(HTMLElement.prototype, property, { configurable: true, get: () => value });
 }
+
+// jsdom has no media queries; uPlot asks one for the pixel ratio when it loads.
+window.matchMedia ??= (query: string) =>
+  ({
+    matches: false,
+    media: query,
+    onchange: null,
+    addEventListener: () => undefined,
+    removeEventListener: () => undefined,
+    addListener: () => undefined,
+    removeListener: () => undefined,
+    dispatchEvent: () => false,
+  }) as MediaQueryList;
+
+// jsdom draws nothing and says so on every canvas; charts skip drawing where there is none.
+HTMLCanvasElement.prototype.getContext = () => null;

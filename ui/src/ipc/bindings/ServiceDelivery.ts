@@ -39,6 +39,7 @@ versions: Array<string>,
  */
 pending: PendingRow | null, 
 /**
- * What the newest production deploy changed, when cached.
+ * What a pending promotion would bring to production, else what the newest production
+ * deploy changed, when cached.
  */
-last_changes: ChangesView | null, };
+notable_changes: ChangesView | null, };
