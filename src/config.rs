@@ -261,6 +261,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn delivery_names_the_promotion_order_and_the_bake_time() {
+        let config = Config::parse(
+            "[delivery]\nenvironments = ['eu', 'us']\nbake_time = '30m'\n[[sources]]\nname='gh'\nkind='github'\n",
+            Path::new("o.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.delivery.bake_time, Duration::from_secs(1800));
+        assert!(config.delivery.order().is_production("us"));
+        assert_eq!(
+            config.sources[0].url.as_deref(),
+            Some(crate::connectors::github::GITHUB_API)
+        );
+        let defaults = Config::parse("", Path::new("o.toml")).unwrap();
+        assert_eq!(defaults.delivery.bake_time, Duration::from_secs(3600));
+        assert!(defaults.delivery.order().is_production("prod"));
+        let typo = Config::parse("[delivery]\nbake = '1h'\n", Path::new("o.toml")).unwrap_err();
+        assert!(typo.to_string().contains("unknown field `bake`"), "{typo}");
+    }
+
+    #[test]
     fn a_pagerduty_source_defaults_to_pagerdutys_api() {
         let config = Config::parse(
             "[[sources]]\nname='pd'\nkind='pagerduty'\ntoken_env='PD'\n",

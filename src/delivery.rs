@@ -19,7 +19,7 @@ use crate::domain::delivery::{
     DeliveryTarget, DeployStatus, Deployment, EnvironmentNow, EnvironmentState, PipelineRun,
     WaitReason,
 };
-use crate::store::{key_name, ActivityQuery, LookupBy, PlatformRecord, RecordKind};
+use crate::store::{key_name, ActivityCursor, ActivityQuery, LookupBy, PlatformRecord, RecordKind};
 use crate::{Engine, Error, Result};
 
 /// Deployments a service's timeline shows.
@@ -44,8 +44,8 @@ pub struct ActivityFilter {
     pub status: Option<DeployStatus>,
     /// Only since then.
     pub since: Option<DateTime<Utc>>,
-    /// Only before then: the last row of the page before.
-    pub before: Option<DateTime<Utc>>,
+    /// Only after this row of the feed: the last of the page before.
+    pub after: Option<ActivityCursor>,
     /// At most this many.
     pub limit: i64,
 }
@@ -128,7 +128,10 @@ impl Engine {
         let services = self.store().services_of(&team_key).await?;
         let wiring = self.store().targets_of_owner(&team_key).await?;
         let targets: Vec<String> = wiring.iter().map(|(_, t)| t.clone()).collect();
-        let newest = self.store().newest_per_environment(&targets).await?;
+        let newest = self
+            .store()
+            .deployments_named(&self.store().newest_per_environment(&targets).await?)
+            .await?;
         let states = self.environment_states(&targets).await?;
         let runs = self.runs_of(&targets).await?;
         let order = self.config().delivery.order();
@@ -136,8 +139,17 @@ impl Engine {
         let now = Utc::now();
         let first_day = (now - Duration::days(FREQUENCY_DAYS - 1)).date_naive();
         let since = first_day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let facts = self.store().deploy_facts(&targets, since).await?;
-        let day_of = |at: i64| (at - since.timestamp()).div_euclid(86_400) as usize;
+        let mut production: Vec<String> = newest
+            .iter()
+            .map(|d| d.environment.clone())
+            .filter(|e| order.is_production(e))
+            .collect();
+        production.sort();
+        production.dedup();
+        let counts = self
+            .store()
+            .daily_deploys(&targets, &production, since)
+            .await?;
         let mut per_component: HashMap<&str, Vec<&str>> = HashMap::new();
         for (component, target) in &wiring {
             per_component.entry(component).or_default().push(target);
@@ -175,15 +187,9 @@ impl Engine {
                 .collect();
             all_envs.extend(environments.iter().map(|e| e.environment.clone()));
             let mut daily = vec![0i64; FREQUENCY_DAYS as usize];
-            // Deploys whose status was never read (older than the newest few per
-            // environment) count: only a known failure does not.
-            for fact in facts.iter().filter(|f| {
-                own.contains(&f.target.as_str())
-                    && order.is_production(&f.environment)
-                    && !matches!(f.status.as_str(), "failure" | "error" | "cancelled")
-            }) {
-                if let Some(count) = daily.get_mut(day_of(fact.started_at)) {
-                    *count += 1;
+            for (_, day, count) in counts.iter().filter(|(t, _, _)| own.contains(&t.as_str())) {
+                if let Some(slot) = usize::try_from(*day).ok().and_then(|d| daily.get_mut(d)) {
+                    *slot += count;
                 }
             }
             let own_targets: Vec<String> = own.iter().map(|t| t.to_string()).collect();
@@ -254,7 +260,7 @@ impl Engine {
                 environment: filter.environment.clone(),
                 status: filter.status,
                 since: filter.since,
-                before: filter.before,
+                after: filter.after.clone(),
                 limit: filter.limit,
             })
             .await?;

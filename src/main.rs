@@ -560,7 +560,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 status,
                 since: since
                     .map(|s| Utc::now() - chrono::Duration::from_std(s).unwrap_or_default()),
-                before: None,
+                after: None,
                 limit,
             };
             let rows = engine.activity(&filter).await?;

@@ -11,7 +11,7 @@ use opsdeck::sandbox::{
     ChaosSpec, Seed, ARGOCD_SOURCE, CATALOG_SOURCE, DEMO_AWAITING_APPROVAL, DEMO_ROLLBACK_FROM,
     DEMO_ROLLBACK_TO, GITHUB_PREFIX, GITHUB_SOURCE,
 };
-use opsdeck::store::Store;
+use opsdeck::store::{ActivityCursor, Store};
 use opsdeck::{ActivityFilter, Engine};
 
 use crate::util::{engine, flaky_proxy, no_progress, sandbox, sandbox_config, TOKEN};
@@ -170,13 +170,23 @@ async fn the_release_matrix_and_the_activity_feed() {
     assert_eq!(mine[0].version, DEMO_AWAITING_APPROVAL);
     let page_two = engine
         .activity(&ActivityFilter {
-            before: Some(all[9].started_at),
+            after: Some(ActivityCursor {
+                started_at: all[9].started_at,
+                id: all[9].id.clone(),
+            }),
             limit: 5,
             ..Default::default()
         })
         .await
         .unwrap();
-    assert!(page_two.iter().all(|d| d.started_at < all[9].started_at));
+    let ids = |rows: &[opsdeck::api::DeploymentRow]| -> Vec<String> {
+        rows.iter().map(|d| d.id.clone()).collect()
+    };
+    assert_eq!(
+        ids(&page_two),
+        ids(&all[10..15]),
+        "the next five, none skipped"
+    );
 }
 
 #[tokio::test]

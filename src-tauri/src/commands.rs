@@ -5,6 +5,7 @@ use opsdeck::api::{
     ServiceDetail, ServiceRow, SourceStatus, SyncReport, TeamOnCall, TeamSummary,
 };
 use opsdeck::domain::delivery::DeployStatus;
+use opsdeck::store::ActivityCursor;
 use opsdeck::{ActivityFilter, Scope};
 use tauri::{AppHandle, State};
 use tauri_plugin_opener::OpenerExt;
@@ -86,7 +87,7 @@ pub async fn environments(app: State<'_, Running>) -> Reply<Vec<String>> {
     Ok(app.engine.environments().await?)
 }
 
-/// Deploys newest first; `before` (the last row's start) asks for the next page.
+/// Deploys newest first; `after` (the last row's start and id) asks for the next page.
 #[tauri::command]
 #[allow(clippy::too_many_arguments)]
 pub async fn activity(
@@ -95,7 +96,7 @@ pub async fn activity(
     environment: Option<String>,
     status: Option<DeployStatus>,
     since_hours: Option<i64>,
-    before: Option<chrono::DateTime<chrono::Utc>>,
+    after: Option<ActivityCursor>,
     limit: i64,
 ) -> Reply<Vec<DeploymentRow>> {
     let filter = ActivityFilter {
@@ -104,7 +105,7 @@ pub async fn activity(
         environment,
         status,
         since: since_hours.map(|h| chrono::Utc::now() - chrono::Duration::hours(h)),
-        before,
+        after,
         limit: limit.clamp(1, 500),
     };
     Ok(app.engine.activity(&filter).await?)

@@ -33,8 +33,9 @@ const MAX_DEPLOYMENT_PAGES: usize = 10;
 /// older deployments were superseded (GitHub marks them inactive). The rest are `unknown`.
 pub const STATUS_READS_PER_ENVIRONMENT: usize = 5;
 
-/// Repositories read side by side.
-const REPOS_AT_ONCE: usize = 4;
+/// Repositories read side by side: well under GitHub's advice against many concurrent
+/// requests, enough that each repository's round trips overlap.
+const REPOS_AT_ONCE: usize = 8;
 
 /// GitHub's REST API, the `url` of a `github` source that names none.
 pub const GITHUB_API: &str = "https://api.github.com";

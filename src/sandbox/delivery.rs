@@ -191,6 +191,12 @@ impl DeliveryWorld {
             let team = component
                 .owner_ref()
                 .map_or_else(|| "default".to_string(), |r| r.name.clone());
+            // The load generator's repositories all record GitHub deployments too, as a
+            // workflow that deploys through Argo CD may: about a million at 10,000 services.
+            let argo = app_name.is_some() || selector.is_some();
+            if slug.is_some() && (!argo || matches!(seed, Seed::Scale(_))) {
+                world.add_deploys(repo);
+            }
             if let Some(app) = app_name {
                 world.add_app(app, vec![], "prod", &team, repo, name == "cart-service");
             } else if let Some(selector) = selector {
@@ -209,8 +215,6 @@ impl DeliveryWorld {
                         false,
                     );
                 }
-            } else {
-                world.add_deploys(repo);
             }
             world.add_runs(repo);
         }

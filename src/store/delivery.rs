@@ -38,10 +38,22 @@ pub struct ActivityQuery {
     pub status: Option<DeployStatus>,
     /// Only deployments started at or after this.
     pub since: Option<DateTime<Utc>>,
-    /// Only deployments started before this (the previous page's last).
-    pub before: Option<DateTime<Utc>>,
+    /// Only deployments after this one in the feed's order (the previous page's last).
+    pub after: Option<ActivityCursor>,
     /// At most this many.
     pub limit: i64,
+}
+
+/// Where a page of the activity feed ends: its last deployment's start and id (deploys that
+/// start in the same second are told apart by id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ActivityCursor {
+    /// When the last deployment started.
+    #[ts(type = "string")]
+    pub started_at: DateTime<Utc>,
+    /// Its id.
+    pub id: String,
 }
 
 /// A deployment with the component it belongs to.
@@ -55,19 +67,6 @@ pub struct ComponentDeployment {
     pub owner_key: Option<String>,
     /// The deployment.
     pub deployment: Deployment,
-}
-
-/// The bare facts of a deployment, for counting.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeployFact {
-    /// Its target.
-    pub target: String,
-    /// Its environment.
-    pub environment: String,
-    /// Its status.
-    pub status: String,
-    /// When it started, in Unix seconds.
-    pub started_at: i64,
 }
 
 impl Store {
@@ -258,23 +257,80 @@ impl Store {
     }
 
     /// Per target and environment of `targets`: the newest deployment that reached it, and
-    /// the newest of any status, when it is another.
+    /// the newest of any status, as (source, id). Read from an index alone.
     pub async fn newest_per_environment(
         &self,
         targets: &[String],
-    ) -> Result<Vec<Deployment>, StoreError> {
+    ) -> Result<Vec<(String, String)>, StoreError> {
         // SQLite returns the row holding max() for bare columns of an aggregate query.
-        let bodies: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM (
-                SELECT body, max(started_at) FROM deployments
-                WHERE target IN (SELECT value FROM json_each(?1)) AND status IN ('success', 'inactive')
-                GROUP BY target, environment
-                UNION
-                SELECT body, max(started_at) FROM deployments
-                WHERE target IN (SELECT value FROM json_each(?1))
-                GROUP BY target, environment)",
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT source, id, max(started_at) FROM deployments
+             WHERE target IN (SELECT value FROM json_each(?1))
+             GROUP BY target, environment
+             UNION
+             SELECT source, id, max(started_at) FROM deployments
+             WHERE target IN (SELECT value FROM json_each(?1)) AND status IN ('success', 'inactive')
+             GROUP BY target, environment",
         )
         .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(source, id, _)| (source, id))
+            .collect())
+    }
+
+    /// Deploys per target and day (0 is `since`'s) to `environments` since `since`. Deploys
+    /// whose status was never read (older than the newest few per environment) count: only a
+    /// known failure does not.
+    pub async fn daily_deploys(
+        &self,
+        targets: &[String],
+        environments: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT target, (started_at - ?3) / 86400 AS day, count(*) FROM deployments
+             WHERE target IN (SELECT value FROM json_each(?1))
+               AND environment IN (SELECT value FROM json_each(?2))
+               AND started_at >= ?3 AND status NOT IN ('failure', 'error', 'cancelled')
+             GROUP BY target, day",
+        )
+        .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .bind(serde_json::to_string(environments).expect("strings serialise"))
+        .bind(since.timestamp())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every environment deployed to.
+    pub async fn environments(&self) -> Result<Vec<String>, StoreError> {
+        // One index probe per environment (a loose index scan), not a walk of every deployment.
+        Ok(sqlx::query_scalar(
+            "WITH RECURSIVE e(name) AS (
+                SELECT min(environment) FROM deployments
+                UNION ALL
+                SELECT (SELECT min(environment) FROM deployments WHERE environment > e.name)
+                FROM e WHERE e.name IS NOT NULL)
+             SELECT name FROM e WHERE name IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The deployments `keys` (source, id) name.
+    pub async fn deployments_named(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            // CROSS JOIN: the few keys are looked up, the deployments are not scanned.
+            "SELECT d.body FROM json_each(?) k
+             CROSS JOIN deployments d ON d.source = json_extract(k.value, '$[0]')
+                AND d.id = json_extract(k.value, '$[1]')",
+        )
+        .bind(serde_json::to_string(keys).expect("strings serialise"))
         .fetch_all(&self.pool)
         .await?;
         bodies
@@ -283,39 +339,18 @@ impl Store {
             .collect()
     }
 
-    /// The bare facts of the deployments to `targets` since `since`, for frequency counts.
-    pub async fn deploy_facts(
-        &self,
-        targets: &[String],
-        since: DateTime<Utc>,
-    ) -> Result<Vec<DeployFact>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT target, environment, status, started_at FROM deployments
-             WHERE target IN (SELECT value FROM json_each(?)) AND started_at >= ?",
-        )
-        .bind(serde_json::to_string(targets).expect("strings serialise"))
-        .bind(since.timestamp())
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Every environment deployed to.
-    pub async fn environments(&self) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT DISTINCT environment FROM deployments")
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
-
     /// Deployments newest first, with their components, as `query` filters them.
     pub async fn activity(
         &self,
         query: &ActivityQuery,
     ) -> Result<Vec<ComponentDeployment>, StoreError> {
         let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+            // CROSS JOIN keeps deployments outermost, so the newest-first index answers the
+            // first page; statistics skewed by Argo CD's ten-entry histories otherwise lead
+            // the planner to scan every component's deployments and sort them.
             "SELECT c.component_key, c.name, c.owner_key, d.body
-             FROM deployments d JOIN component_delivery c ON c.target = d.target WHERE 1 = 1",
+             FROM deployments d CROSS JOIN component_delivery c ON c.target = d.target
+             WHERE 1 = 1",
         );
         if let Some(owner) = &query.owner_key {
             // Through the owner's few targets, so a team's feed never walks everyone's.
@@ -340,9 +375,12 @@ impl Store {
             sql.push(" AND d.started_at >= ")
                 .push_bind(since.timestamp());
         }
-        if let Some(before) = query.before {
-            sql.push(" AND d.started_at < ")
-                .push_bind(before.timestamp());
+        if let Some(after) = &query.after {
+            sql.push(" AND (d.started_at, d.id) < (")
+                .push_bind(after.started_at.timestamp())
+                .push(", ")
+                .push_bind(after.id.clone())
+                .push(")");
         }
         sql.push(" ORDER BY d.started_at DESC, d.id DESC LIMIT ")
             .push_bind(query.limit);
@@ -450,7 +488,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unchanged_landing_writes_nothing_and_the_newest_per_environment_is_found() {
+    async fn an_unchanged_landing_writes_nothing_and_each_environments_newest_is_found() {
         let store = Store::in_memory().await.unwrap();
         let at = Utc::now();
         let list = vec![
@@ -474,15 +512,24 @@ mod tests {
             0
         );
         let targets = vec!["github:demo-org/app".to_string()];
-        let mut newest: Vec<String> = store
-            .newest_per_environment(&targets)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
+        let mut newest = store.newest_per_environment(&targets).await.unwrap();
         newest.sort();
-        assert_eq!(newest, ["1", "2", "3"]);
+        let ids: Vec<&str> = newest.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["1", "2", "3"],
+            "prod's newest (2) and the newest that reached it (1)"
+        );
+        let named = store.deployments_named(&newest[1..2]).await.unwrap();
+        assert_eq!(named[0].status, DeployStatus::Failure);
+        let since = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let prod = vec!["prod".to_string()];
+        let daily = store.daily_deploys(&targets, &prod, since).await.unwrap();
+        assert_eq!(
+            daily,
+            [("github:demo-org/app".to_string(), 0, 1)],
+            "the failure does not count"
+        );
         let known = store.newest_deployments("gh").await.unwrap();
         assert_eq!(known["github:demo-org/app"].1, ["2"]);
         assert_eq!(store.page_etags("gh").await.unwrap(), etags);

@@ -15,7 +15,7 @@ use sqlx::SqlitePool;
 pub use catalog::{
     key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
 };
-pub use delivery::{ActivityQuery, ComponentDeployment, DeliveryLanding, DeployFact};
+pub use delivery::{ActivityCursor, ActivityQuery, ComponentDeployment, DeliveryLanding};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 
 /// Why the cache could not be used.

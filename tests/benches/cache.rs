@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use opsdeck::config::Config;
 use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed};
-use opsdeck::secrets::Secrets;
 use opsdeck::Engine;
 
 struct Args {
@@ -97,11 +96,7 @@ async fn main() {
         tree.display()
     );
     let config = Config::parse(&config_text, std::path::Path::new("bench.toml")).unwrap();
-    let secrets = Secrets::with_embedded(
-        ["catalog", "pagerduty"]
-            .map(|source| (source.to_string(), "bench".to_string()))
-            .into(),
-    );
+    let secrets = opsdeck::sandbox::secrets_with("bench");
     let engine = Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
         .await
         .unwrap();
@@ -244,6 +239,100 @@ async fn main() {
         &format!("On call screen: all {} teams", teams.len()),
         samples,
     );
+    // What shipped where: GitHub (42 versions × 3 environments for each repository, about a
+    // million deployments at 10,000 services) and Argo CD (ten history entries an application),
+    // then what the service page, the Releases view and the Activity feed ask.
+    let (github_full, github_report) = timed_sync("github").await;
+    let (github_again, github_unchanged) = timed_sync("github").await;
+    let (argocd_full, argocd_report) = timed_sync("argocd").await;
+    let (argocd_again, argocd_unchanged) = timed_sync("argocd").await;
+    let cache = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("cache.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let deployments: i64 = sqlx::query_scalar("SELECT count(*) FROM deployments")
+        .fetch_one(&cache)
+        .await
+        .unwrap();
+    cache.close().await;
+    let mut samples = Vec::with_capacity(args.iterations);
+    let mut longest = 0;
+    for _ in 0..args.iterations {
+        let service = &services[picks.below(services.len())];
+        let t = Instant::now();
+        let delivery = engine.service_delivery(&service.key).await.unwrap();
+        samples.push(t.elapsed());
+        longest = longest.max(delivery.timeline.len());
+    }
+    report(
+        &format!(
+            "service page delivery: pipeline, environments, timeline (up to {longest} deploys) of {deployments} deployments"
+        ),
+        samples,
+    );
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let team = &teams[picks.below(teams.len())];
+        let t = Instant::now();
+        std::hint::black_box(engine.release_matrix(&team.key).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report("team Releases matrix + 90 days of deploy counts", samples);
+    let feed = |filter: opsdeck::ActivityFilter| {
+        let engine = engine.clone();
+        async move {
+            let t = Instant::now();
+            std::hint::black_box(engine.activity(&filter).await.unwrap());
+            t.elapsed()
+        }
+    };
+    let first_page = || opsdeck::ActivityFilter {
+        limit: 50,
+        ..Default::default()
+    };
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        samples.push(feed(first_page()).await);
+    }
+    report("Activity feed, first page of 50", samples);
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let team = &teams[picks.below(teams.len())];
+        samples.push(
+            feed(opsdeck::ActivityFilter {
+                team: Some(team.key.clone()),
+                ..first_page()
+            })
+            .await,
+        );
+    }
+    report("Activity feed, one team's first page", samples);
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        samples.push(
+            feed(opsdeck::ActivityFilter {
+                environment: Some("prod".into()),
+                status: Some(opsdeck::domain::delivery::DeployStatus::Failure),
+                since: Some(chrono::Utc::now() - chrono::Duration::days(30)),
+                ..first_page()
+            })
+            .await,
+        );
+    }
+    report(
+        "Activity feed, failed prod deploys in 30 days (a rare match)",
+        samples,
+    );
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let t = Instant::now();
+        std::hint::black_box(engine.environments().await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report("Activity filter: every environment deployed to", samples);
+
     // A full sync of a second source (every entity again, from files) while the screens'
     // queries run: the merged view of every entity is rebuilt under them. The same click, quiet,
     // before and after, for comparison.
@@ -305,6 +394,10 @@ async fn main() {
         alerts_again,
         &alerts_unchanged,
     );
+    row("github, full (empty cache)", github_full, &github_report);
+    row("github, nothing changed", github_again, &github_unchanged);
+    row("argocd, full", argocd_full, &argocd_report);
+    row("argocd, nothing changed", argocd_again, &argocd_unchanged);
     println!();
     println!(
         "| a click (team's services + service page + search), ms | samples | p50 | p99 | max |"

@@ -12,10 +12,16 @@ CREATE TABLE deployments (
     body TEXT NOT NULL,
     PRIMARY KEY (source, id)
 ) WITHOUT ROWID;
-CREATE INDEX deployments_by_target ON deployments (target, started_at);
+-- Covers a team's facts (environment, status, start) without reading a body.
+CREATE INDEX deployments_by_target ON deployments (target, started_at, environment, status);
 CREATE INDEX deployments_by_source_target ON deployments (source, target, started_at);
-CREATE INDEX deployments_by_time ON deployments (started_at);
-CREATE INDEX deployments_by_environment ON deployments (environment, started_at);
+-- The activity feed walks these newest first, by start then id, as its pages are cut: all
+-- deploys, one environment's, one status's, or both (a rare status in one environment must
+-- not walk every deploy there: without histograms the planner cannot know it is rare).
+CREATE INDEX deployments_by_time ON deployments (started_at, id);
+CREATE INDEX deployments_by_environment ON deployments (environment, started_at, id);
+CREATE INDEX deployments_by_status ON deployments (status, started_at, id);
+CREATE INDEX deployments_by_environment_status ON deployments (environment, status, started_at, id);
 -- The few deployments whose status may still change, re-read on each sync.
 CREATE INDEX deployments_open ON deployments (source)
     WHERE status IN ('queued', 'pending', 'waiting', 'in_progress');

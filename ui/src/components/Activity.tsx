@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { ActivityQuery, DeploymentRow, DeployStatus, TeamSummary } from "../ipc";
+import type { ActivityCursor, ActivityQuery, DeploymentRow, DeployStatus, TeamSummary } from "../ipc";
 import { STATUS_LABELS } from "../lib/format";
 import { DeployRow } from "./Delivery";
 
@@ -33,7 +33,7 @@ export function Activity({ teams, environments, now, generation, load, onOpenSer
   const [sinceHours, setSinceHours] = useState<number | null>(24 * 7);
   const [rows, setRows] = useState<DeploymentRow[]>([]);
   const [more, setMore] = useState(false);
-  const query = (before: string | null): ActivityQuery => ({ team, environment, status, sinceHours, before, limit: PAGE });
+  const query = (after: ActivityCursor | null): ActivityQuery => ({ team, environment, status, sinceHours, after, limit: PAGE });
 
   useEffect(() => {
     load(query(null)).then((page) => {
@@ -44,7 +44,7 @@ export function Activity({ teams, environments, now, generation, load, onOpenSer
 
   const loadMore = () => {
     const last = rows[rows.length - 1];
-    load(query(last.started_at)).then((page) => {
+    load(query({ started_at: last.started_at, id: last.id })).then((page) => {
       setRows((held) => [...held, ...page]);
       setMore(page.length === PAGE);
     }, onError);

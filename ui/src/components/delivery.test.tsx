@@ -90,7 +90,7 @@ describe("Activity", () => {
       <Activity teams={[team("checkout"), team("payments")]} environments={["beta", "gamma", "prod"]} now={Date.now()} generation={0} load={ipc.activity} onOpenService={onOpenService} onOpenLink={vi.fn()} onError={vi.fn()} />,
     );
     await waitFor(() => expect(container.querySelectorAll("[data-deploy]").length).toBe(2));
-    expect(calls[0]).toBe('activity {"team":null,"environment":null,"status":null,"sinceHours":168,"before":null,"limit":50}');
+    expect(calls[0]).toBe('activity {"team":null,"environment":null,"status":null,"sinceHours":168,"after":null,"limit":50}');
     const [team_, env, status] = [...container.querySelectorAll("select")];
     fireEvent.change(team_, { target: { value: "group:default/payments" } });
     fireEvent.change(env, { target: { value: "prod" } });
@@ -107,7 +107,7 @@ describe("Activity", () => {
     await waitFor(() => expect(screen.getByText("Older deploys")).toBeTruthy());
     fireEvent.click(screen.getByText("Older deploys"));
     await waitFor(() => expect(container.querySelectorAll("[data-deploy]").length).toBe(51));
-    expect(load.mock.calls[1][0].before).toBe(full[49].started_at);
+    expect(load.mock.calls[1][0].after).toEqual({ started_at: full[49].started_at, id: full[49].id });
     expect(screen.queryByText("Older deploys")).toBeNull();
   });
 });

@@ -16,6 +16,7 @@ import type { ReleaseMatrix } from "./bindings/ReleaseMatrix";
 import type { DeploymentRow } from "./bindings/DeploymentRow";
 import type { ChangesView } from "./bindings/ChangesView";
 import type { DeployStatus } from "./bindings/DeployStatus";
+import type { ActivityCursor } from "./bindings/ActivityCursor";
 
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
@@ -29,7 +30,7 @@ export type { Gap } from "./bindings/Gap";
 export type { Health } from "./bindings/Health";
 export type { Quota } from "./bindings/Quota";
 export type { Link } from "./bindings/Link";
-export type { ServiceDelivery, ReleaseMatrix, DeploymentRow, ChangesView, DeployStatus };
+export type { ServiceDelivery, ReleaseMatrix, DeploymentRow, ChangesView, DeployStatus, ActivityCursor };
 export type { StageRow } from "./bindings/StageRow";
 export type { EnvironmentRow } from "./bindings/EnvironmentRow";
 export type { WaitReason } from "./bindings/WaitReason";
@@ -38,13 +39,13 @@ export type { ReleaseRow } from "./bindings/ReleaseRow";
 export type { PendingRow } from "./bindings/PendingRow";
 export type { Commit } from "./bindings/Commit";
 
-/** Which deploys the activity feed shows; `before` asks for the page after a row. */
+/** Which deploys the activity feed shows; `after` asks for the page after a row. */
 export interface ActivityQuery {
   team: string | null;
   environment: string | null;
   status: DeployStatus | null;
   sinceHours: number | null;
-  before: string | null;
+  after: ActivityCursor | null;
   limit: number;
 }
 
@@ -106,7 +107,7 @@ export const tauriIpc: Ipc = {
       environment: q.environment,
       status: q.status,
       sinceHours: q.sinceHours,
-      before: q.before,
+      after: q.after,
       limit: q.limit,
     }),
   environments: () => invoke("environments"),
