@@ -327,7 +327,7 @@ pub struct TeamOnCall {
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct DeploymentRow {
-    /// The source it came from.
+    /// The platform it came from: `github` or `argocd`.
     pub source: String,
     /// Its id within the source.
     pub id: String,

@@ -25,8 +25,10 @@ use crate::{Engine, Error, Result};
 /// Deployments a service's timeline shows.
 const TIMELINE_LENGTH: usize = 100;
 
-/// Comparisons one sync reads at most; the rest wait for the next one.
-const COMPARISONS_PER_SYNC: usize = 50;
+/// Comparisons one landing reads at most (a first sync of a large organisation would otherwise
+/// add a request per deploy); the rest are read when someone asks what changed, or when the
+/// service deploys again.
+const COMPARISONS_PER_SYNC: usize = 200;
 
 /// Days the deploy-frequency counts cover.
 pub const FREQUENCY_DAYS: i64 = 90;
@@ -51,8 +53,8 @@ pub struct ActivityFilter {
 }
 
 impl Engine {
-    /// A service's pipeline, environments, deploy timeline and what its last production
-    /// deploy changed.
+    /// A service's pipeline, environments, deploy timeline, what waits for production, and the
+    /// changes worth showing first: a pending promotion's, else the last production deploy's.
     pub async fn service_delivery(&self, service: &str) -> Result<ServiceDelivery> {
         let key = self.service_key(service).await?;
         let service = ServiceRef {
@@ -278,9 +280,16 @@ impl Engine {
             .collect())
     }
 
-    /// The commits between two deployed versions of a service: from the cache, else read from
-    /// GitHub now (an action, so the network is on its path) and cached.
-    pub async fn changes(&self, service: &str, from: &str, to: &str) -> Result<ChangesView> {
+    /// The commits between two deployed versions of a service, from the cache. When they are
+    /// not cached: read from GitHub now and cached if `ask_github` (an action, so the network
+    /// is on its path), else `None`.
+    pub async fn changes(
+        &self,
+        service: &str,
+        from: &str,
+        to: &str,
+        ask_github: bool,
+    ) -> Result<Option<ChangesView>> {
         let key = self.service_key(service).await?;
         let targets = self.store().targets_of_component(&key).await?;
         let deployments = self
@@ -311,20 +320,15 @@ impl Engine {
                 })
         };
         let (base, head) = (commit_of(from)?, commit_of(to)?);
-        let repo = targets
-            .iter()
-            .find_map(|t| match DeliveryTarget::from_key(t) {
-                Some(DeliveryTarget::GithubRepo(slug)) => Some((t.clone(), slug)),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "{} has no github.com/project-slug: its commits cannot be listed",
-                    key_name(&key)
-                ))
-            })?;
+        let repo = github_repo(&targets).ok_or_else(|| {
+            Error::NotFound(format!(
+                "{} has no github.com/project-slug: its commits cannot be listed",
+                key_name(&key)
+            ))
+        })?;
         let comparison = match self.cached_comparison(&repo.0, &base, &head).await? {
             Some(cached) => cached,
+            None if !ask_github => return Ok(None),
             None => {
                 let source = self.github_source()?;
                 let connector = GithubConnector::new(self.endpoint(source)?);
@@ -337,7 +341,7 @@ impl Engine {
                 comparison
             }
         };
-        Ok(changes_view(from, to, comparison))
+        Ok(Some(changes_view(from, to, comparison)))
     }
 
     /// What a GitHub sync needs to ask only for what changed: each wired repository with
@@ -380,24 +384,19 @@ impl Engine {
     /// problems: the deploys landed either way.
     pub(crate) async fn cache_comparisons(
         &self,
-        targets: &BTreeSet<&str>,
+        targets: &BTreeSet<String>,
         meter: &RequestMeter,
     ) -> Result<Vec<String>> {
         let Ok(source) = self.github_source() else {
             return Ok(Vec::new());
         };
-        let keys: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        let keys: Vec<String> = targets.iter().cloned().collect();
         let components = self.store().components_of_targets(&keys).await?;
         let order = self.config().delivery.order();
         let since = Utc::now() - Duration::days(HISTORY_DAYS);
         let mut wanted: Vec<(String, String, String, String)> = Vec::new();
         for own in components.values() {
-            let Some((repo_target, slug)) =
-                own.iter().find_map(|t| match DeliveryTarget::from_key(t) {
-                    Some(DeliveryTarget::GithubRepo(slug)) => Some((t.clone(), slug)),
-                    _ => None,
-                })
-            else {
+            let Some((repo_target, slug)) = github_repo(own) else {
                 continue;
             };
             let deployments = self.store().deployments_of(own, since).await?;
@@ -554,6 +553,16 @@ impl Engine {
             .await?
             .map(|c| changes_view(&before.version, &current.version, c)))
     }
+}
+
+/// The repository among a component's targets, as (target key, `owner/repo`).
+fn github_repo(targets: &[String]) -> Option<(String, String)> {
+    targets
+        .iter()
+        .find_map(|t| match DeliveryTarget::from_key(t) {
+            Some(DeliveryTarget::GithubRepo(slug)) => Some((t.clone(), slug)),
+            _ => None,
+        })
 }
 
 fn comparison_id(repo_target: &str, base: &str, head: &str) -> String {

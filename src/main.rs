@@ -599,7 +599,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Changes { service, from, to } => {
-            let changes = engine.changes(&service, &from, &to).await?;
+            let changes = engine
+                .changes(&service, &from, &to, true)
+                .await?
+                .expect("asking GitHub answers or fails");
             if json {
                 print_json(&changes)?;
             } else {

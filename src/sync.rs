@@ -1,7 +1,7 @@
 //! Sync: runs sources' connectors side by side and lands each result in the cache, whole or not
 //! at all, with what it cost and how it went.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -265,18 +265,13 @@ impl Engine {
                     etags: fetch.etags.as_ref(),
                     items: fetch.items,
                 };
-                let written = store
+                let (written, deployed) = store
                     .land_delivery(&source.name, landing, &problems, landed_at)
                     .await?;
                 // What changed in each new deploy is read now, while the platform is up,
                 // so "what changed" answers from the cache when it is not.
-                if written > 0 {
-                    let targets: BTreeSet<&str> = fetch
-                        .deployments
-                        .iter()
-                        .map(|d| d.target.as_str())
-                        .collect();
-                    problems.extend(self.cache_comparisons(&targets, &meter).await?);
+                if !deployed.is_empty() {
+                    problems.extend(self.cache_comparisons(&deployed, &meter).await?);
                 }
                 (fetch.items, written)
             }

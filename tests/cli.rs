@@ -113,6 +113,45 @@ async fn sync_then_every_read_command_as_json() {
         text.contains("Platform       Argo CD: app.kubernetes.io/name=checkout-api"),
         "{text}"
     );
+
+    // What shipped where.
+    let deploys = ws.json(&[
+        "deploys", "--team", "payments", "--env", "prod", "--since", "24h",
+    ]);
+    assert_eq!(deploys[0]["service"]["name"], "payments-gateway");
+    assert_eq!(deploys[0]["version"], "v5.2.0");
+    assert_eq!(deploys[0]["status"], "queued");
+    let pipeline = ws.json(&["pipeline", "payments-gateway"]);
+    let prod = pipeline["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "prod")
+        .unwrap();
+    assert_eq!(prod["waiting"]["reason"], "approval");
+    let releases = ws.json(&["releases", "--team", "payments"]);
+    assert_eq!(
+        releases["environments"],
+        serde_json::json!(["beta", "gamma", "prod"])
+    );
+    let changes = ws.json(&[
+        "changes",
+        "checkout-api",
+        "--from",
+        "v2.13.2",
+        "--to",
+        "v2.14.0",
+    ]);
+    assert!(changes["total_commits"].as_i64().unwrap() > 0);
+    let out = ws.run(&["pipeline", "search-indexer"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("blocked: test failed"), "{text}");
+    let out = ws.run(&["releases"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("checkout-api") && text.contains("v2.14.0"),
+        "my team's, by default: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

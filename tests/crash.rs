@@ -37,7 +37,7 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
         std::fs::rename(&aside, tree.join("catalog-info.yaml")).unwrap();
         let text = format!(
             "{}\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n",
-            catalogs[which].0.config_toml(),
+            crate::util::without_delivery(&catalogs[which].0.config_toml()),
             tree.display()
         );
         std::fs::write(&config, text).unwrap();

@@ -14,11 +14,11 @@ use opsdeck::sandbox::{
 use opsdeck::store::{ActivityCursor, Store};
 use opsdeck::{ActivityFilter, Engine};
 
-use crate::util::{engine, flaky_proxy, no_progress, sandbox, sandbox_config, TOKEN};
+use crate::util::{delivery_config, engine, flaky_proxy, no_progress, sandbox, TOKEN};
 
 async fn synced_demo() -> (opsdeck::sandbox::Sandbox, Engine) {
     let sandbox = sandbox(Seed::Demo).await;
-    let engine = engine(sandbox_config(&sandbox), Some(TOKEN)).await;
+    let engine = engine(delivery_config(&sandbox), Some(TOKEN)).await;
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(
         reports.iter().all(|r| r.landed && r.problems.is_empty()),
@@ -93,15 +93,36 @@ async fn the_demo_story_reads_as_pipelines_environments_and_changes() {
     let cart = engine.service_delivery("cart-service").await.unwrap();
     assert!(cart.environments.iter().any(|e| e.automated_sync));
 
+    // Two older versions were never compared: the cache says so, and asking reads GitHub
+    // once, after which the cache answers.
+    let (older, old) = (&checkout.versions[4], &checkout.versions[2]);
+    let cached_only = engine
+        .changes("checkout-api", older, old, false)
+        .await
+        .unwrap();
+    assert!(cached_only.is_none(), "no network on a look");
+    let asked = engine
+        .changes("checkout-api", older, old, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(asked.total_commits > 0);
+    let now_cached = engine
+        .changes("checkout-api", older, old, false)
+        .await
+        .unwrap();
+    assert_eq!(now_cached.unwrap().total_commits, asked.total_commits);
+
     // Any two versions compare from the cache, even with GitHub gone.
     drop(_sandbox);
     let again = engine
-        .changes("checkout-api", DEMO_ROLLBACK_TO, DEMO_ROLLBACK_FROM)
+        .changes("checkout-api", DEMO_ROLLBACK_TO, DEMO_ROLLBACK_FROM, false)
         .await
-        .unwrap();
+        .unwrap()
+        .expect("cached by the sync");
     assert_eq!(again.total_commits, changes.total_commits);
     let unknown = engine
-        .changes("checkout-api", "v0.0.1", DEMO_ROLLBACK_FROM)
+        .changes("checkout-api", "v0.0.1", DEMO_ROLLBACK_FROM, true)
         .await
         .unwrap_err();
     assert!(
@@ -230,7 +251,7 @@ async fn an_unchanged_sync_gets_304s_and_writes_nothing() {
 #[tokio::test]
 async fn deep_history_is_read_page_by_page() {
     let sandbox = sandbox(Seed::Scale(40)).await;
-    let mut config = sandbox_config(&sandbox);
+    let mut config = delivery_config(&sandbox);
     config
         .sources
         .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
@@ -281,7 +302,7 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
         |path| path.contains("/deployments?") && path.contains("page=2"),
     )
     .await;
-    let mut config = sandbox_config(&good);
+    let mut config = delivery_config(&good);
     config
         .sources
         .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
@@ -339,7 +360,7 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
 async fn a_spent_quota_is_waited_out_until_its_reset() {
     let sandbox = sandbox(Seed::Demo).await;
     sandbox.set_chaos("github:rate_limit=100/s".parse::<ChaosSpec>().unwrap());
-    let mut config = sandbox_config(&sandbox);
+    let mut config = delivery_config(&sandbox);
     config
         .sources
         .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
@@ -357,13 +378,13 @@ async fn a_spent_quota_is_waited_out_until_its_reset() {
 #[tokio::test]
 async fn a_rejected_token_is_named_for_both_platforms() {
     let sandbox = sandbox(Seed::Demo).await;
-    let engine = engine(sandbox_config(&sandbox), Some(TOKEN)).await;
+    let engine = engine(delivery_config(&sandbox), Some(TOKEN)).await;
     engine
         .sync(Some(CATALOG_SOURCE), &no_progress)
         .await
         .unwrap();
     let wrong = Engine::with_store(
-        sandbox_config(&sandbox),
+        delivery_config(&sandbox),
         engine.store().clone(),
         opsdeck::sandbox::secrets_with("not-the-token"),
     );

@@ -103,13 +103,32 @@ pub async fn sandbox(seed: Seed) -> Sandbox {
     .expect("sandbox starts")
 }
 
-/// A config reading `sandbox` as the source `catalog`, with the token in process.
+/// A config reading `sandbox`'s catalog, PagerDuty and Alertmanager. GitHub and Argo CD are
+/// left out: at scale they serve a hundred deployments a repository, which only the tests of
+/// delivery (`delivery_config`) should pay for.
 pub fn sandbox_config(sandbox: &Sandbox) -> Config {
-    Config::parse(
-        &sandbox.config_toml(),
-        std::path::Path::new("/tmp/opsdeck-test.toml"),
-    )
-    .expect("sandbox config parses")
+    parse_config(&without_delivery(&sandbox.config_toml()))
+}
+
+/// A config reading every platform `sandbox` serves.
+pub fn delivery_config(sandbox: &Sandbox) -> Config {
+    parse_config(&sandbox.config_toml())
+}
+
+fn parse_config(text: &str) -> Config {
+    Config::parse(text, std::path::Path::new("/tmp/opsdeck-test.toml"))
+        .expect("sandbox config parses")
+}
+
+/// A sandbox config's text without its GitHub and Argo CD sources.
+pub fn without_delivery(text: &str) -> String {
+    let mut blocks = text.split("[[sources]]");
+    let head = blocks.next().unwrap_or_default().to_string();
+    blocks
+        .filter(|block| {
+            !block.contains("kind = \"github\"") && !block.contains("kind = \"argocd\"")
+        })
+        .fold(head, |all, block| format!("{all}[[sources]]{block}"))
 }
 
 /// An engine over an in-memory cache.

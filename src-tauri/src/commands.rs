@@ -111,15 +111,17 @@ pub async fn activity(
     Ok(app.engine.activity(&filter).await?)
 }
 
-/// What changed between two deployed versions: from the cache, else read from GitHub.
+/// What changed between two deployed versions: from the cache; `null` when it holds none,
+/// unless `ask_github` (the user asked), when GitHub is read.
 #[tauri::command]
 pub async fn changes(
     app: State<'_, Running>,
     service: String,
     from: String,
     to: String,
-) -> Reply<ChangesView> {
-    Ok(app.engine.changes(&service, &from, &to).await?)
+    ask_github: bool,
+) -> Reply<Option<ChangesView>> {
+    Ok(app.engine.changes(&service, &from, &to, ask_github).await?)
 }
 
 #[tauri::command]

@@ -2,7 +2,7 @@
 //! timeline, matrix and activity feed at a million rows), runs, releases, application states
 //! and comparisons (as platform records joined by target), and the ETags of the pages read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
@@ -70,17 +70,19 @@ pub struct ComponentDeployment {
 }
 
 impl Store {
-    /// Lands a delivery sync in one transaction, writing only what changed.
+    /// Lands a delivery sync in one transaction, writing only what changed. Returns the rows
+    /// written and the targets whose deployments were among them.
     pub async fn land_delivery(
         &self,
         source: &str,
         landing: DeliveryLanding<'_>,
         problems: &[String],
         at: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, BTreeSet<String>), StoreError> {
         let _writing = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
-        let mut written = upsert_deployments(&mut tx, source, landing.deployments).await?;
+        let (mut written, deployed) =
+            upsert_deployments(&mut tx, source, landing.deployments).await?;
         for (kind, target, records) in &landing.scoped {
             written += write_changed(&mut tx, source, Some((*kind, target)), records)
                 .await?
@@ -94,7 +96,7 @@ impl Store {
         if written > 0 {
             self.analyze().await?;
         }
-        Ok(written)
+        Ok((written, deployed))
     }
 
     /// Adds comparisons (immutable: two commits always compare the same).
@@ -402,12 +404,13 @@ async fn upsert_deployments(
     tx: &mut Transaction<'_, Sqlite>,
     source: &str,
     deployments: &[Deployment],
-) -> Result<u64, StoreError> {
+) -> Result<(u64, BTreeSet<String>), StoreError> {
     let mut written = 0;
+    let mut targets = BTreeSet::new();
     for deployment in deployments {
         let body = serde_json::to_string(deployment).expect("domain records serialise");
         // The WHERE turns an identical row into no write at all.
-        written += sqlx::query(
+        let rows = sqlx::query(
             "INSERT INTO deployments (source, id, target, environment, status, started_at, body)
              VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (source, id) DO UPDATE SET target = excluded.target,
@@ -425,8 +428,12 @@ async fn upsert_deployments(
         .execute(&mut **tx)
         .await?
         .rows_affected();
+        if rows > 0 {
+            written += rows;
+            targets.insert(deployment.target.clone());
+        }
     }
-    Ok(written)
+    Ok((written, targets))
 }
 
 async fn replace_etags(
@@ -503,14 +510,14 @@ mod tests {
             etags: Some(&etags),
             items: 3,
         };
+        let (written, deployed) = store.land_delivery("gh", landing(), &[], at).await.unwrap();
+        assert_eq!(written, 4);
         assert_eq!(
-            store.land_delivery("gh", landing(), &[], at).await.unwrap(),
-            4
+            deployed,
+            BTreeSet::from(["github:demo-org/app".to_string()])
         );
-        assert_eq!(
-            store.land_delivery("gh", landing(), &[], at).await.unwrap(),
-            0
-        );
+        let (written, deployed) = store.land_delivery("gh", landing(), &[], at).await.unwrap();
+        assert_eq!((written, deployed.len()), (0, 0));
         let targets = vec!["github:demo-org/app".to_string()];
         let mut newest = store.newest_per_environment(&targets).await.unwrap();
         newest.sort();

@@ -236,7 +236,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                   delivery={delivery}
                   now={now}
                   onOpenLink={openLink}
-                  loadChanges={(from, to) => ipc.changes(serviceKey, from, to)}
+                  loadChanges={(from, to, askGithub) => ipc.changes(serviceKey, from, to, askGithub)}
                 />
               )
             }

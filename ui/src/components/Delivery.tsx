@@ -7,8 +7,9 @@ interface Props {
   delivery: ServiceDelivery;
   now: number;
   onOpenLink(url: string): void;
-  /** The commits between two versions; may ask GitHub when they are not cached. */
-  loadChanges(from: string, to: string): Promise<ChangesView>;
+  /** The commits between two versions from the cache (`null` if not there), or from GitHub
+   *  when `askGithub`. */
+  loadChanges(from: string, to: string, askGithub: boolean): Promise<ChangesView | null>;
 }
 
 /** Where a service's release stands: pipeline, environments, what changed, deploy timeline. */
@@ -117,15 +118,11 @@ function Changes({ delivery: d, now, onOpenLink, loadChanges }: Props) {
   const [changes, setChanges] = useState<ChangesView | null>(d.notable_changes);
   const [problem, setProblem] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
-  useEffect(() => {
-    if (!from || !to || from === to) return;
-    if (d.notable_changes && d.notable_changes.from_version === from && d.notable_changes.to_version === to) {
-      setChanges(d.notable_changes);
-      return;
-    }
-    setLoading(true);
+  // Picking versions reads the cache only; GitHub is asked when the user says so.
+  const load = (askGithub: boolean) => {
+    setLoading(askGithub);
     setProblem(null);
-    loadChanges(from, to).then(
+    loadChanges(from, to, askGithub).then(
       (c) => {
         setChanges(c);
         setLoading(false);
@@ -136,6 +133,14 @@ function Changes({ delivery: d, now, onOpenLink, loadChanges }: Props) {
         setLoading(false);
       },
     );
+  };
+  useEffect(() => {
+    if (!from || !to || from === to) return;
+    if (d.notable_changes && d.notable_changes.from_version === from && d.notable_changes.to_version === to) {
+      setChanges(d.notable_changes);
+      return;
+    }
+    load(false);
   }, [from, to, d]);
   if (d.versions.length < 2) return null;
   const picker = (value: string, set: (v: string) => void, label: string) => (
@@ -161,6 +166,14 @@ function Changes({ delivery: d, now, onOpenLink, loadChanges }: Props) {
       </h3>
       {loading && <p class="muted">Reading the commits from GitHub…</p>}
       {problem && <p class="error-text">{problem}</p>}
+      {!changes && !loading && from !== to && (
+        <p class="muted">
+          Not compared yet.{" "}
+          <button class="link" onClick={() => load(true)}>
+            Read the commits from GitHub
+          </button>
+        </p>
+      )}
       {changes && !loading && (
         <ul class="commits">
           {changes.commits.map((c) => (

@@ -38,14 +38,22 @@ describe("Delivery", () => {
     expect(container.querySelector("[data-pending]")!.textContent).toBe("v5.2.0 waits in gamma for prod (runs v5.1.3) · 2 commits");
   });
 
-  it("reads other versions' changes on demand and says when it cannot", async () => {
-    const loadChanges = vi.fn().mockRejectedValueOnce({ kind: "failed", message: "github: cannot connect" }).mockResolvedValue(changes("v2.14.0", "v2.13.2"));
+  it("reads other versions' changes from the cache, asks GitHub only when told, and says when it cannot", async () => {
+    const loadChanges = vi
+      .fn()
+      .mockResolvedValueOnce(null)
+      .mockRejectedValueOnce({ kind: "failed", message: "github: cannot connect" })
+      .mockResolvedValue(changes("v2.14.0", "v2.13.2"));
     const { container } = render(<Delivery delivery={delivery()} now={Date.now()} onOpenLink={vi.fn()} loadChanges={loadChanges} />);
     fireEvent.change(screen.getByLabelText("from version"), { target: { value: "v2.14.0" } });
     fireEvent.change(screen.getByLabelText("to version"), { target: { value: "v2.13.2" } });
+    await waitFor(() => expect(container.textContent).toContain("Not compared yet."));
+    expect(loadChanges).toHaveBeenLastCalledWith("v2.14.0", "v2.13.2", false);
+    fireEvent.click(screen.getByText("Read the commits from GitHub"));
     await waitFor(() => expect(container.textContent).toContain("github: cannot connect"));
-    expect(loadChanges).toHaveBeenCalledWith("v2.14.0", "v2.13.2");
-    expect(container.querySelector("[data-changes] ul")).toBeNull();
+    expect(loadChanges).toHaveBeenLastCalledWith("v2.14.0", "v2.13.2", true);
+    fireEvent.click(screen.getByText("Read the commits from GitHub"));
+    await waitFor(() => expect(container.querySelectorAll("[data-changes] li").length).toBe(2));
   });
 
   it("says plainly when a service is not wired", () => {

@@ -78,8 +78,9 @@ export interface Ipc {
   activity(query: ActivityQuery): Promise<DeploymentRow[]>;
   /** Every environment deployed to, in promotion order. */
   environments(): Promise<string[]>;
-  /** The commits between two deployed versions (GitHub is asked only if not cached). */
-  changes(service: string, from: string, to: string): Promise<ChangesView>;
+  /** The commits between two deployed versions from the cache (`null` when it holds none), or
+   *  read from GitHub when `askGithub` (only on the user's request: the network is an action). */
+  changes(service: string, from: string, to: string, askGithub: boolean): Promise<ChangesView | null>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
   /** A notification was clicked: show this service. */
@@ -111,7 +112,7 @@ export const tauriIpc: Ipc = {
       limit: q.limit,
     }),
   environments: () => invoke("environments"),
-  changes: (service, from, to) => invoke("changes", { service, from, to }),
+  changes: (service, from, to, askGithub) => invoke("changes", { service, from, to, askGithub }),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
   onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),

@@ -197,7 +197,7 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
       return [deploy("checkout-api", "prod", "v2.14.0", 12), deploy("payments-gateway", "prod", "v5.2.0", 50, { status: "queued", source: "github" })];
     },
     environments: async () => ["beta", "gamma", "prod"],
-    changes: async (_service, from, to) => (calls.push(`changes ${from} ${to}`), changes(from, to)),
+    changes: async (_service, from, to, askGithub) => (calls.push(`changes ${from} ${to} ${askGithub}`), changes(from, to)),
     ...overrides,
   };
   return { ipc, handlers, calls };

@@ -7,7 +7,7 @@ import type { ServiceRef } from "./ServiceRef";
  */
 export type DeploymentRow = { 
 /**
- * The source it came from.
+ * The platform it came from: `github` or `argocd`.
  */
 source: string, 
 /**
