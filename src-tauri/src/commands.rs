@@ -89,7 +89,6 @@ pub async fn environments(app: State<'_, Running>) -> Reply<Vec<String>> {
 
 /// Deploys newest first; `after` (the last row's start and id) asks for the next page.
 #[tauri::command]
-#[allow(clippy::too_many_arguments)]
 pub async fn activity(
     app: State<'_, Running>,
     team: Option<String>,

@@ -75,6 +75,16 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Whether the platform refused for its rate limit: 429, or a 403 as GitHub sends both
+    /// when the quota is spent and for its secondary limits (which carry `Retry-After`). A
+    /// 403 with neither is a missing permission.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status == StatusCode::TOO_MANY_REQUESTS
+            || (self.status == StatusCode::FORBIDDEN
+                && (quota_of(&self.headers, Utc::now()).is_some_and(|q| q.remaining == 0)
+                    || self.headers.contains_key(reqwest::header::RETRY_AFTER)))
+    }
+
     /// The `Content-Type`, or "" when none was sent.
     pub fn content_type(&self) -> &str {
         self.headers
@@ -185,13 +195,7 @@ impl Reader<'_> {
             headers,
             body: body.freeze(),
         };
-        // GitHub answers 403 both when the quota is spent and for its secondary rate limits,
-        // which carry `Retry-After`; a 403 with neither is a missing permission.
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN
-                && (quota.is_some_and(|q| q.remaining == 0)
-                    || answer.headers.contains_key(reqwest::header::RETRY_AFTER)));
-        if rate_limited || status.is_server_error() {
+        if answer.is_rate_limited() || status.is_server_error() {
             let now = Utc::now();
             let retry_after = wait_asked(&answer.headers, quota, now).map(|wait| now + wait);
             return Err(Failed::Status {
@@ -333,6 +337,20 @@ mod tests {
         assert_eq!((quota.limit, quota.remaining), (Some(960), 0));
         assert_eq!(quota.resets_at, Some(now() + chrono::Duration::seconds(42)));
         assert_eq!(quota_of(&headers(&[]), now()), None);
+    }
+
+    #[test]
+    fn a_403_is_a_rate_limit_only_when_the_quota_is_spent_or_a_wait_is_asked() {
+        let answer = |status: u16, pairs: &[(&'static str, &str)]| Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: headers(pairs),
+            body: Default::default(),
+        };
+        assert!(answer(429, &[]).is_rate_limited());
+        assert!(answer(403, &[("x-ratelimit-remaining", "0")]).is_rate_limited());
+        assert!(answer(403, &[("retry-after", "60")]).is_rate_limited());
+        assert!(!answer(403, &[("x-ratelimit-remaining", "4999")]).is_rate_limited());
+        assert!(!answer(403, &[]).is_rate_limited());
     }
 
     #[test]

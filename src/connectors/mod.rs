@@ -333,13 +333,8 @@ impl Platform<'_> {
             status.as_u16(),
             status.canonical_reason().unwrap_or("")
         );
-        let rate_limited_403 = answer.headers.contains_key(reqwest::header::RETRY_AFTER)
-            || answer
-                .headers
-                .get("x-ratelimit-remaining")
-                .is_some_and(|v| v.as_bytes() == b"0");
         let (kind, advice) = match status.as_u16() {
-            403 if rate_limited_403 => (
+            403 if answer.is_rate_limited() => (
                 FailureKind::RateLimited,
                 format!("rate limited by {}", self.called),
             ),

@@ -319,8 +319,8 @@ impl EnvironmentOrder {
             .0
             .iter()
             .position(|e| e.eq_ignore_ascii_case(environment));
-        // Unnamed environments go between the named pre-production ones and production would
-        // be a guess; after all named ones keeps production last only when it is named.
+        // Where an unnamed environment belongs among the named ones cannot be known: it goes
+        // after all of them, by name.
         (position.unwrap_or(self.0.len()), environment.to_string())
     }
 

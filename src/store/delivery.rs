@@ -63,8 +63,6 @@ pub struct ComponentDeployment {
     pub component_key: String,
     /// Its name.
     pub name: String,
-    /// Its owner's cache key.
-    pub owner_key: Option<String>,
     /// The deployment.
     pub deployment: Deployment,
 }
@@ -350,7 +348,7 @@ impl Store {
             // CROSS JOIN keeps deployments outermost, so the newest-first index answers the
             // first page; statistics skewed by Argo CD's ten-entry histories otherwise lead
             // the planner to scan every component's deployments and sort them.
-            "SELECT c.component_key, c.name, c.owner_key, d.body
+            "SELECT c.component_key, c.name, d.body
              FROM deployments d CROSS JOIN component_delivery c ON c.target = d.target
              WHERE 1 = 1",
         );
@@ -392,7 +390,6 @@ impl Store {
                 Ok(ComponentDeployment {
                     component_key: r.get("component_key"),
                     name: r.get("name"),
-                    owner_key: r.get("owner_key"),
                     deployment: decode_json("deployments.body", r.get("body"))?,
                 })
             })
