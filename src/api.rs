@@ -357,29 +357,6 @@ pub struct DeploymentRow {
     pub description: Option<String>,
 }
 
-/// One pipeline stage.
-#[derive(Debug, Clone, Serialize, TS)]
-#[ts(export)]
-pub struct StageRow {
-    /// The workflow's or environment's name.
-    pub name: String,
-    /// An environment (deploy) rather than a CI workflow.
-    pub is_environment: bool,
-    /// Where its latest run or deployment stands.
-    pub status: crate::domain::delivery::DeployStatus,
-    /// The version or short commit.
-    pub version: Option<String>,
-    /// When it started.
-    #[ts(type = "string | null")]
-    pub started_at: Option<DateTime<Utc>>,
-    /// How long it took, or has taken so far.
-    pub duration_seconds: Option<i64>,
-    /// Why it waits.
-    pub waiting: Option<crate::domain::delivery::WaitReason>,
-    /// Its page.
-    pub link: Option<String>,
-}
-
 /// What runs in one environment of a service.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -443,7 +420,7 @@ pub struct ServiceDelivery {
     /// Whether it is wired to GitHub or Argo CD at all.
     pub wired: bool,
     /// CI workflows, then environments in promotion order.
-    pub stages: Vec<StageRow>,
+    pub stages: Vec<crate::domain::delivery::Stage>,
     /// Each environment.
     pub environments: Vec<EnvironmentRow>,
     /// Deployments, newest first (the last 90 days, at most 100).

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::api::{
     ChangesView, DeploymentRow, EnvironmentRow, MatrixCell, PendingRow, ReleaseMatrix, ReleaseRow,
-    ServiceDelivery, ServiceRef, StageRow,
+    ServiceDelivery, ServiceRef,
 };
 use crate::config::SourceKind;
 use crate::connectors::github::{GithubConnector, RepoKnown, HISTORY_DAYS};
@@ -72,19 +72,7 @@ impl Engine {
         let environments = environments_now(&deployments, &states, &order);
         let runs = self.runs_of(&targets).await?;
         let bake = Duration::from_std(self.config().delivery.bake_time).unwrap_or_default();
-        let stages = pipeline(&runs, &environments, bake, now)
-            .into_iter()
-            .map(|s| StageRow {
-                name: s.name,
-                is_environment: s.is_environment,
-                status: s.status,
-                version: s.version,
-                started_at: s.started_at,
-                duration_seconds: s.duration_seconds,
-                waiting: s.waiting,
-                link: s.link,
-            })
-            .collect();
+        let stages = pipeline(&runs, &environments, bake, now);
         let mut versions: Vec<String> = Vec::new();
         for d in &deployments {
             if !versions.contains(&d.version) {

@@ -412,7 +412,8 @@ pub enum WaitReason {
 }
 
 /// One stage of a pipeline: a CI workflow or an environment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Stage {
     /// Its name: the workflow's or the environment's.
     pub name: String,
@@ -423,6 +424,7 @@ pub struct Stage {
     /// The version (or short commit) it ran on.
     pub version: Option<String>,
     /// When its latest run or deployment started.
+    #[ts(type = "string | null")]
     pub started_at: Option<DateTime<Utc>>,
     /// How long it took (or has taken so far).
     pub duration_seconds: Option<i64>,

@@ -31,7 +31,7 @@ export type { Health } from "./bindings/Health";
 export type { Quota } from "./bindings/Quota";
 export type { Link } from "./bindings/Link";
 export type { ServiceDelivery, ReleaseMatrix, DeploymentRow, ChangesView, DeployStatus, ActivityCursor };
-export type { StageRow } from "./bindings/StageRow";
+export type { Stage } from "./bindings/Stage";
 export type { EnvironmentRow } from "./bindings/EnvironmentRow";
 export type { WaitReason } from "./bindings/WaitReason";
 export type { MatrixCell } from "./bindings/MatrixCell";

@@ -4,7 +4,7 @@ import type { DeploymentRow } from "./DeploymentRow";
 import type { EnvironmentRow } from "./EnvironmentRow";
 import type { PendingRow } from "./PendingRow";
 import type { ServiceRef } from "./ServiceRef";
-import type { StageRow } from "./StageRow";
+import type { Stage } from "./Stage";
 
 /**
  * A service's delivery: pipeline, environments, timeline, what changed.
@@ -21,7 +21,7 @@ wired: boolean,
 /**
  * CI workflows, then environments in promotion order.
  */
-stages: Array<StageRow>, 
+stages: Array<Stage>, 
 /**
  * Each environment.
  */

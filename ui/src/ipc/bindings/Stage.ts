@@ -3,15 +3,15 @@ import type { DeployStatus } from "./DeployStatus";
 import type { WaitReason } from "./WaitReason";
 
 /**
- * One pipeline stage.
+ * One stage of a pipeline: a CI workflow or an environment.
  */
-export type StageRow = { 
+export type Stage = { 
 /**
- * The workflow's or environment's name.
+ * Its name: the workflow's or the environment's.
  */
 name: string, 
 /**
- * An environment (deploy) rather than a CI workflow.
+ * Whether it is an environment (a deploy stage) rather than a CI workflow.
  */
 is_environment: boolean, 
 /**
@@ -19,22 +19,22 @@ is_environment: boolean,
  */
 status: DeployStatus, 
 /**
- * The version or short commit.
+ * The version (or short commit) it ran on.
  */
 version: string | null, 
 /**
- * When it started.
+ * When its latest run or deployment started.
  */
 started_at: string | null, 
 /**
- * How long it took, or has taken so far.
+ * How long it took (or has taken so far).
  */
 duration_seconds: number | null, 
 /**
- * Why it waits.
+ * Why it waits, if it does.
  */
 waiting: WaitReason | null, 
 /**
- * Its page.
+ * Its run or deployment page.
  */
 link: string | null, };
