@@ -486,3 +486,169 @@ pub struct ReleaseMatrix {
     /// The team's production deploys per day.
     pub team_daily_deploys: Vec<i64>,
 }
+
+/// One HTTP call a rollback will make, exactly as it will be sent (without the token).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct PlannedCall {
+    /// `POST`, `PATCH`.
+    pub method: String,
+    /// The full address.
+    pub url: String,
+    /// The JSON body.
+    pub body: String,
+    /// What it does, for people.
+    pub purpose: String,
+}
+
+/// What a rollback would do, from the cache and one fresh read of the platform: shown before
+/// anything happens, confirmed by its `key`.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RollbackPlan {
+    /// The idempotency key: confirming it twice acts once.
+    pub key: String,
+    /// The service.
+    pub service: ServiceRef,
+    /// Its owning team's name.
+    pub owner: Option<String>,
+    /// The environment rolled back.
+    pub environment: String,
+    /// What runs there now.
+    pub current: Option<DeploymentRow>,
+    /// The version it goes back to.
+    pub target: Option<crate::domain::rollback::RollbackCandidate>,
+    /// Every earlier version that ran healthy there, newest first.
+    pub candidates: Vec<crate::domain::rollback::RollbackCandidate>,
+    /// The commits being undone (target to current), when GitHub could say.
+    pub changes: Option<ChangesView>,
+    /// Why the commits are not listed, when they are not.
+    pub changes_problem: Option<String>,
+    /// Which platform does it.
+    pub executor: Option<crate::domain::rollback::Executor>,
+    /// The executor for people: "Argo CD rollback", "GitHub deployment", ….
+    pub executor_label: String,
+    /// The configured source that will be called.
+    pub source: Option<String>,
+    /// The calls, in order.
+    pub calls: Vec<PlannedCall>,
+    /// Whether Argo CD syncs the application automatically (the plan then switches it off
+    /// first, if the user consents).
+    pub automated_sync: bool,
+    /// What the user should know before confirming.
+    pub warnings: Vec<String>,
+    /// Who is on call for the service now.
+    pub on_call: Vec<String>,
+    /// Whether the identity is on call for it.
+    pub me_on_call: bool,
+    /// Whether one of the identity's teams owns it.
+    pub owned_by_me: bool,
+    /// Whether the user must type the service name to confirm (recorded as an override).
+    pub needs_override: bool,
+    /// What stands in the way; empty when it can run.
+    pub blockers: Vec<crate::domain::rollback::Blocker>,
+    /// When the plan was made.
+    #[ts(type = "string")]
+    pub planned_at: DateTime<Utc>,
+    /// After this the plan must be made again.
+    #[ts(type = "string")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the user confirms.
+#[derive(Debug, Clone, Default, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct RollbackConfirmation {
+    /// The plan's key.
+    pub key: String,
+    /// The service name as typed, when the plan needs an override.
+    pub typed_service: Option<String>,
+    /// Consent to switch Argo CD's automated sync off first.
+    pub disable_automated_sync: bool,
+    /// Why, in the user's words (recorded).
+    pub reason: Option<String>,
+}
+
+/// Where one rollback stands, as both faces show it live.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct RollbackProgress {
+    /// The plan's key.
+    pub key: String,
+    /// The service.
+    pub service: ServiceRef,
+    /// The environment.
+    pub environment: String,
+    /// The version rolled back from.
+    pub from_version: Option<String>,
+    /// The version rolled back to.
+    pub to_version: String,
+    /// The executor for people.
+    pub executor_label: String,
+    /// Where it stands.
+    pub state: crate::domain::rollback::RollbackState,
+    /// What happened last, for people.
+    pub message: String,
+    /// When it was requested.
+    #[ts(type = "string")]
+    pub started_at: DateTime<Utc>,
+    /// When this was observed.
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    /// The platform's page for it.
+    pub link: Option<String>,
+}
+
+/// One step of an audited action.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct AuditStepRow {
+    /// `requested`, `answered`, `progress`, `finished`, `notified`.
+    pub step: String,
+    /// When.
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    /// Where the action stood after it.
+    pub state: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// One action in the audit log, its steps merged.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct AuditEntry {
+    /// The idempotency key.
+    pub key: String,
+    /// `rollback`.
+    pub action: String,
+    /// Who.
+    pub actor: String,
+    /// The service.
+    pub service: ServiceRef,
+    /// The environment.
+    pub environment: String,
+    /// The version rolled back from.
+    pub from_version: Option<String>,
+    /// The version rolled back to.
+    pub to_version: Option<String>,
+    /// The executor for people.
+    pub executor: Option<String>,
+    /// The calls made, as planned.
+    pub calls: Vec<PlannedCall>,
+    /// The platform's id for what it started (deployment, run, history entry).
+    pub response_id: Option<String>,
+    /// The override, when the user was neither owner nor on call: what they typed and why.
+    pub override_reason: Option<String>,
+    /// When it was requested.
+    #[ts(type = "string")]
+    pub requested_at: DateTime<Utc>,
+    /// The last state recorded.
+    pub state: String,
+    /// Whether an outcome was recorded (false: Opsdeck stopped while tracking it).
+    pub finished: bool,
+    /// The last message.
+    pub message: String,
+    /// Every step, oldest first.
+    pub steps: Vec<AuditStepRow>,
+}

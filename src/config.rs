@@ -113,6 +113,44 @@ fn default_bake_time() -> Duration {
     Duration::from_secs(3600)
 }
 
+/// `[rollback]`: how rollbacks are tracked and told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfig {
+    /// How long a rollback is tracked before it is reported timed out, e.g. `15m`.
+    #[serde(default = "default_rollback_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How often the platform is read while a rollback runs.
+    #[serde(default = "default_poll_interval", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Whether a finished rollback is sent to PagerDuty as a change event (when a PagerDuty
+    /// source is configured and the service has `pagerduty.com/integration-key`).
+    #[serde(default = "default_true")]
+    pub pagerduty_change_events: bool,
+}
+
+impl Default for RollbackConfig {
+    fn default() -> Self {
+        Self {
+            timeout: default_rollback_timeout(),
+            poll_interval: default_poll_interval(),
+            pagerduty_change_events: true,
+        }
+    }
+}
+
+fn default_rollback_timeout() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(3)
+}
+
+fn default_true() -> bool {
+    true
+}
+
 /// `[identity]`: who the user is, to find "my teams".
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +179,8 @@ pub struct SourceConfig {
     pub timeout: Duration,
     /// Directory for `catalog-files`, relative to the config file.
     pub path: Option<PathBuf>,
+    /// For `pagerduty`: where change events go (default `https://events.pagerduty.com`).
+    pub events_url: Option<String>,
 }
 
 impl SourceConfig {
@@ -179,6 +219,9 @@ pub struct Config {
     /// How environments are ordered and how long versions bake.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// How rollbacks are tracked and told.
+    #[serde(default)]
+    pub rollback: RollbackConfig,
 }
 
 impl Config {
@@ -215,6 +258,9 @@ impl Config {
             if source.interval < Duration::from_secs(1) || source.timeout < Duration::from_secs(1) {
                 return Err(problem("'interval' and 'timeout' must be at least 1s"));
             }
+            if source.events_url.is_some() && source.kind != SourceKind::Pagerduty {
+                return Err(problem("'events_url' is for kind pagerduty only"));
+            }
             match source.kind {
                 SourceKind::CatalogFiles => match &source.path {
                     None => return Err(problem("kind catalog-files needs 'path' (a directory)")),
@@ -222,8 +268,11 @@ impl Config {
                     Some(_) => {}
                 },
                 // PagerDuty and GitHub.com have one API address for every account.
-                SourceKind::Pagerduty if source.url.is_none() => {
-                    source.url = Some(PAGERDUTY_API.to_string());
+                SourceKind::Pagerduty => {
+                    source.url.get_or_insert_with(|| PAGERDUTY_API.to_string());
+                    source.events_url.get_or_insert_with(|| {
+                        crate::connectors::pagerduty::EVENTS_API.to_string()
+                    });
                 }
                 SourceKind::Github if source.url.is_none() => {
                     source.url = Some(crate::connectors::github::GITHUB_API.to_string());
@@ -288,6 +337,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.sources[0].url.as_deref(), Some(PAGERDUTY_API));
+        assert_eq!(
+            config.sources[0].events_url.as_deref(),
+            Some("https://events.pagerduty.com")
+        );
+        assert!(config.rollback.pagerduty_change_events);
+        assert_eq!(config.rollback.timeout, Duration::from_secs(900));
+        let misplaced = Config::parse(
+            "[[sources]]\nname='gh'\nkind='github'\nevents_url='https://x'\n",
+            Path::new("o.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            misplaced.to_string().contains("pagerduty only"),
+            "{misplaced}"
+        );
         let err = Config::parse(
             "[[sources]]\nname='am'\nkind='alertmanager'\n",
             Path::new("o.toml"),

@@ -442,7 +442,10 @@ impl Engine {
             .collect())
     }
 
-    async fn environment_states(&self, targets: &[String]) -> Result<Vec<EnvironmentState>> {
+    pub(crate) async fn environment_states(
+        &self,
+        targets: &[String],
+    ) -> Result<Vec<EnvironmentState>> {
         Ok(self
             .store()
             .records::<EnvironmentState>(RecordKind::Environment, LookupBy::JoinKey, targets)
@@ -578,7 +581,7 @@ fn changes_view(from: &str, to: &str, comparison: Comparison) -> ChangesView {
     }
 }
 
-fn deployment_row(service: &ServiceRef, d: &Deployment) -> DeploymentRow {
+pub(crate) fn deployment_row(service: &ServiceRef, d: &Deployment) -> DeploymentRow {
     let source = match DeliveryTarget::from_key(&d.target) {
         Some(DeliveryTarget::GithubRepo(_)) => "github",
         _ => "argocd",

@@ -18,6 +18,9 @@ pub struct Demo {
 /// Breaks the demo's platforms on purpose (a chaos spec, see [`crate::sandbox::chaos`]).
 pub const CHAOS_ENV: &str = "OPSDECK_DEMO_CHAOS";
 
+/// How the demo's platforms answer actions (an actions spec, see [`crate::sandbox::actions`]).
+pub const ACTIONS_ENV: &str = "OPSDECK_DEMO_ACTIONS";
+
 /// Starts the sandbox on a free loopback port and opens the cache at `db_path` with a config
 /// wired to it. The sandbox's token is handed over in process, never through the environment.
 pub async fn start(db_path: &Path) -> Result<Demo> {
@@ -27,11 +30,18 @@ pub async fn start(db_path: &Path) -> Result<Demo> {
             .map_err(|e: String| Error::Sandbox(format!("{CHAOS_ENV}: {e}")))?,
         Err(_) => Default::default(),
     };
+    let actions = match std::env::var(ACTIONS_ENV) {
+        Ok(text) => text
+            .parse()
+            .map_err(|e: String| Error::Sandbox(format!("{ACTIONS_ENV}: {e}")))?,
+        Err(_) => Default::default(),
+    };
     let sandbox = Sandbox::start(SandboxOptions {
         port: 0,
         seed: Seed::Demo,
         token: None,
         chaos,
+        actions,
     })
     .await
     .map_err(|e| Error::Sandbox(format!("cannot listen on loopback: {e}")))?;

@@ -27,6 +27,9 @@ struct Inner {
     /// Syncs in flight per host (see [`SourceConfig::host_key`]), so several sources on one
     /// platform do not gang up on it.
     host_slots: HashMap<String, tokio::sync::Semaphore>,
+    /// Rollback plans made here and not yet confirmed, by key: a confirmation carries only
+    /// the key, so what runs is what was planned, never what a face sends back.
+    rollback_plans: std::sync::Mutex<HashMap<String, crate::rollback::PendingRollback>>,
 }
 
 /// Sources of one host that may sync at once.
@@ -65,6 +68,7 @@ impl Engine {
                 http: crate::connectors::http_client(),
                 source_locks,
                 host_slots,
+                rollback_plans: Default::default(),
             }),
             store,
         }
@@ -90,6 +94,12 @@ impl Engine {
 
     pub(crate) fn source_lock(&self, source: &str) -> &tokio::sync::Mutex<()> {
         &self.inner.source_locks[source]
+    }
+
+    pub(crate) fn pending_rollbacks(
+        &self,
+    ) -> &std::sync::Mutex<HashMap<String, crate::rollback::PendingRollback>> {
+        &self.inner.rollback_plans
     }
 
     pub(crate) fn host_slots(&self, host_key: &str) -> &tokio::sync::Semaphore {

@@ -26,6 +26,9 @@ pub enum Error {
     /// A name that is not in the cache.
     #[error("{0}")]
     NotFound(String),
+    /// An action Opsdeck will not take as asked; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
     /// The embedded sandbox could not start.
     #[error("sandbox: {0}")]
     Sandbox(String),

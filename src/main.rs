@@ -17,7 +17,9 @@ use opsdeck::config::{Config, SourceKind};
 use opsdeck::domain::delivery::{DeployStatus, WaitReason};
 use opsdeck::domain::oncall::IncidentStatus;
 use opsdeck::domain::Health;
-use opsdeck::sandbox::{ChaosSpec, Sandbox, SandboxOptions, Seed, CHAOS_PATH, TOKEN_ENV};
+use opsdeck::sandbox::{
+    ActionsSpec, ChaosSpec, Sandbox, SandboxOptions, Seed, ACTIONS_PATH, CHAOS_PATH, TOKEN_ENV,
+};
 use opsdeck::secrets::Secrets;
 use opsdeck::text::clock_time;
 use opsdeck::{ActivityFilter, Engine, Scope};
@@ -64,6 +66,10 @@ enum Command {
         /// one platform; repeatable. Change it while running with PUT /_sandbox/chaos
         #[arg(long, value_name = "SPEC", value_parser = parse_chaos)]
         chaos: Vec<ChaosSpec>,
+        /// How actions (rollbacks) are answered: `refuse=403`, `refuse=500`, `drop`, `fail`,
+        /// `rollout=6s`, comma-separated. Change it while running with PUT /_sandbox/actions
+        #[arg(long, value_name = "SPEC", default_value = "rollout=6s")]
+        actions: ActionsSpec,
     },
     /// Fetch sources into the cache
     Sync {
@@ -206,6 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         write_config,
         token,
         chaos,
+        actions,
     } = cli.command
     {
         let chaos = chaos
@@ -216,6 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             token,
             chaos,
+            actions,
         };
         return serve_sandbox(options, write_config.as_deref(), cli.json).await;
     }
@@ -727,6 +735,7 @@ async fn serve_sandbox(
             "config": write_config,
             "chaos": chaos,
             "chaos_url": format!("{}{CHAOS_PATH}", sandbox.url()),
+            "actions_url": format!("{}{ACTIONS_PATH}", sandbox.url()),
         });
         println!("{started}");
     } else {

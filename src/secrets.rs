@@ -172,6 +172,7 @@ mod tests {
             interval: std::time::Duration::from_secs(60),
             timeout: std::time::Duration::from_secs(30),
             path: None,
+            events_url: None,
         }
     }
 

@@ -368,6 +368,7 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
             seed: opsdeck::sandbox::Seed::Demo,
             token: Some("e2e-token".into()),
             chaos: Default::default(),
+            actions: Default::default(),
         })
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod crash;
 mod delivery;
 mod layers;
 mod oncall;
+mod rollback;
 mod soak;
 mod sync;
 mod util;

@@ -98,6 +98,7 @@ pub async fn sandbox(seed: Seed) -> Sandbox {
         seed,
         token: Some(TOKEN.into()),
         chaos: Default::default(),
+        actions: Default::default(),
     })
     .await
     .expect("sandbox starts")

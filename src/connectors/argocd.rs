@@ -30,6 +30,48 @@ pub struct WiringRead {
     pub deployments: Vec<Deployment>,
 }
 
+/// One application as read for a rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveApplication {
+    /// Its live state.
+    pub state: EnvironmentState,
+    /// Its history as deployments, oldest first (ids `app#N`).
+    pub deployments: Vec<Deployment>,
+    /// `status.operationState.phase`: Running, Succeeded, Failed, Error, Terminating.
+    pub operation_phase: Option<String>,
+    /// The ids Argo CD keeps in `status.history`.
+    pub history_ids: Vec<i64>,
+}
+
+/// The body of `POST /api/v1/applications/{name}/rollback` (`applicationApplicationRollbackRequest`).
+pub fn rollback_body(name: &str, id: i64, dry_run: bool) -> serde_json::Value {
+    serde_json::json!({"name": name, "id": id, "dryRun": dry_run, "prune": false})
+}
+
+/// The body of `PATCH /api/v1/applications/{name}` (`applicationApplicationPatchRequest`) that
+/// switches automated sync off.
+pub fn automated_sync_off_body(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "patchType": "merge",
+        "patch": r#"{"spec":{"syncPolicy":{"automated":null}}}"#,
+    })
+}
+
+/// A path segment, percent-encoded: an application name comes from the catalog and must not
+/// reach another path.
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// An Argo CD API server.
 #[derive(Debug, Clone)]
 pub struct ArgoCdConnector {
@@ -236,6 +278,115 @@ impl ArgoCdConnector {
         Ok(read)
     }
 
+    /// One application as it is now, for a rollback's plan and its tracking.
+    pub async fn application(
+        &self,
+        name: &str,
+        target: &str,
+        meter: &RequestMeter,
+    ) -> Result<LiveApplication, ConnectorError> {
+        let url = self
+            .endpoint
+            .url(&format!("/api/v1/applications/{}", encode(name)));
+        let app: AppPayload = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint.get_with_bearer(&url)
+            })
+            .await?;
+        Ok(self.live(app, target))
+    }
+
+    /// Rolls `name` back to its history entry `id` (`prune: false`); with `dry_run`, Argo CD
+    /// only checks that it could. Sent once: a failure is never retried.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        id: i64,
+        dry_run: bool,
+        target: &str,
+        meter: &RequestMeter,
+    ) -> Result<LiveApplication, ConnectorError> {
+        let url = self
+            .endpoint
+            .url(&format!("/api/v1/applications/{}/rollback", encode(name)));
+        let body = rollback_body(name, id, dry_run);
+        let doing = format!("the rollback of {name} to history entry {id}");
+        let app: Option<AppPayload> = self
+            .platform()
+            .act(self.endpoint.reader(meter), &url, &doing, || {
+                self.endpoint
+                    .with_bearer(reqwest::Method::POST, &url)
+                    .json(&body)
+            })
+            .await?;
+        let app = app.ok_or_else(|| {
+            self.platform().error(
+                super::FailureKind::Malformed,
+                format!("{doing}: Argo CD answered without the application"),
+            )
+        })?;
+        Ok(self.live(app, target))
+    }
+
+    /// Switches automated sync off, as Argo CD's UI does before a rollback: a merge patch
+    /// that removes `spec.syncPolicy.automated`.
+    pub async fn disable_automated_sync(
+        &self,
+        name: &str,
+        target: &str,
+        meter: &RequestMeter,
+    ) -> Result<LiveApplication, ConnectorError> {
+        let url = self
+            .endpoint
+            .url(&format!("/api/v1/applications/{}", encode(name)));
+        let body = automated_sync_off_body(name);
+        let doing = format!("switching automated sync of {name} off");
+        let app: Option<AppPayload> = self
+            .platform()
+            .act(self.endpoint.reader(meter), &url, &doing, || {
+                self.endpoint
+                    .with_bearer(reqwest::Method::PATCH, &url)
+                    .json(&body)
+            })
+            .await?;
+        let app = app.ok_or_else(|| {
+            self.platform().error(
+                super::FailureKind::Malformed,
+                format!("{doing}: Argo CD answered without the application"),
+            )
+        })?;
+        Ok(self.live(app, target))
+    }
+
+    /// The address of the rollback call, as a plan shows it.
+    pub fn rollback_url(&self, name: &str) -> String {
+        self.endpoint
+            .url(&format!("/api/v1/applications/{}/rollback", encode(name)))
+    }
+
+    /// The address of the call that switches automated sync off.
+    pub fn application_url(&self, name: &str) -> String {
+        self.endpoint
+            .url(&format!("/api/v1/applications/{}", encode(name)))
+    }
+
+    fn live(&self, app: AppPayload, target: &str) -> LiveApplication {
+        let operation_phase = app
+            .status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.phase.clone());
+        let history_ids = app.status.history.iter().map(|h| h.id).collect();
+        let (state, deployments) = self.app_of(app, target);
+        LiveApplication {
+            state,
+            deployments,
+            operation_phase,
+            history_ids,
+        }
+    }
+
     fn app_of(&self, app: AppPayload, target: &str) -> (EnvironmentState, Vec<Deployment>) {
         let labels = &app.metadata.labels;
         let environment = labels
@@ -260,7 +411,7 @@ impl ArgoCdConnector {
             automated_sync: app
                 .spec
                 .sync_policy
-                .is_some_and(|p| p.automated.is_some_and(|a| !a.is_null())),
+                .is_some_and(|p| p.automated.is_some_and(|a| automated_is_on(&a))),
             revision: sync.and_then(|s| s.revision),
             link: link.clone(),
         };
@@ -322,6 +473,12 @@ impl ArgoCdConnector {
             .collect();
         (state, deployments)
     }
+}
+
+/// Whether a `syncPolicy.automated` block is on: present, and not `enabled: false` (Argo CD
+/// 2.14 lets an application keep the block with automation switched off).
+fn automated_is_on(automated: &serde_json::Value) -> bool {
+    !automated.is_null() && automated.get("enabled") != Some(&serde_json::Value::Bool(false))
 }
 
 fn status_of_live(health: Option<&str>, operation: Option<&OperationPayload>) -> DeployStatus {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::{Answer, RequestMeter};
-use super::{ConnectorError, Endpoint, FetchProgress, Platform};
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
 use crate::domain::delivery::{
     version_of_ref, Commit, Comparison, DeliveryTarget, DeployStatus, Deployment, PipelineRun,
     Release,
@@ -276,10 +276,7 @@ impl GithubConnector {
     }
 
     fn request(&self, url: &str) -> reqwest::RequestBuilder {
-        self.endpoint
-            .get_with_bearer(url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
+        self.action(reqwest::Method::GET, url)
     }
 
     /// Reads `repos` (with what the cache knows of each), asking only for what changed since
@@ -534,6 +531,206 @@ impl GithubConnector {
             .get_json(self.endpoint.reader(meter), &url, || self.request(&url))
             .await?;
         Ok(comparison_of(payload, base, head))
+    }
+
+    /// The newest deployments of `slug` to `environment` (one page), each with its latest
+    /// status: a plan's fresh look at what runs and what is in flight there.
+    pub async fn environment_deployments(
+        &self,
+        slug: &str,
+        environment: &str,
+        meter: &RequestMeter,
+    ) -> Result<Vec<Deployment>, ConnectorError> {
+        let url = self.endpoint.url(&format!("/repos/{slug}/deployments"));
+        let target = DeliveryTarget::GithubRepo(slug.to_string()).key();
+        let payloads: Vec<DeploymentPayload> = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.request(&url)
+                    .query(&[("environment", environment), ("per_page", "10")])
+            })
+            .await?;
+        let mut out = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            let statuses_url = format!("{}?per_page=1", payload.statuses_url);
+            let mut deployment = deployment_of(payload, &target);
+            deployment.status = self.latest_status(&statuses_url, meter).await?;
+            out.push(deployment);
+        }
+        Ok(out)
+    }
+
+    /// Creates a deployment of `commit` to `environment` (`auto_merge: false`,
+    /// `required_contexts: []`), with `payload`; returns its id. Sent once.
+    pub async fn create_deployment(
+        &self,
+        slug: &str,
+        request: &Value,
+        meter: &RequestMeter,
+    ) -> Result<i64, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Created {
+            id: i64,
+        }
+        let url = self.deployments_url(slug);
+        let doing = format!("a deployment in {slug}");
+        let created: Option<Created> = self
+            .platform()
+            .act(self.endpoint.reader(meter), &url, &doing, || {
+                self.action(reqwest::Method::POST, &url).json(request)
+            })
+            .await?;
+        created.map(|c| c.id).ok_or_else(|| {
+            self.platform().error(
+                FailureKind::Malformed,
+                format!("{doing}: GitHub answered without the deployment"),
+            )
+        })
+    }
+
+    /// The address deployments are created at, as a plan shows it.
+    pub fn deployments_url(&self, slug: &str) -> String {
+        self.endpoint.url(&format!("/repos/{slug}/deployments"))
+    }
+
+    /// A deployment's latest status (GitHub lists them newest first) and its log link.
+    pub async fn deployment_status(
+        &self,
+        slug: &str,
+        id: i64,
+        meter: &RequestMeter,
+    ) -> Result<DeployStatus, ConnectorError> {
+        let url = self.endpoint.url(&format!(
+            "/repos/{slug}/deployments/{id}/statuses?per_page=1"
+        ));
+        self.latest_status(&url, meter).await
+    }
+
+    async fn latest_status(
+        &self,
+        url: &str,
+        meter: &RequestMeter,
+    ) -> Result<DeployStatus, ConnectorError> {
+        let statuses: Vec<StatusPayload> = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), url, || self.request(url))
+            .await?;
+        Ok(statuses.first().map_or(DeployStatus::Pending, |s| {
+            DeployStatus::from_github_state(&s.state)
+        }))
+    }
+
+    /// The deployment of `slug` to `environment` whose payload carries `key` under
+    /// `opsdeck_key`, among the newest: how a rollback whose answer was lost finds what it
+    /// created.
+    pub async fn find_deployment(
+        &self,
+        slug: &str,
+        environment: &str,
+        key: &str,
+        meter: &RequestMeter,
+    ) -> Result<Option<i64>, ConnectorError> {
+        let url = self.deployments_url(slug);
+        let payloads: Vec<DeploymentPayload> = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.request(&url)
+                    .query(&[("environment", environment), ("per_page", "10")])
+            })
+            .await?;
+        Ok(payloads
+            .iter()
+            .find(|p| p.payload.get("opsdeck_key").and_then(Value::as_str) == Some(key))
+            .map(|p| p.id))
+    }
+
+    /// Dispatches `workflow` on `git_ref` with `inputs`, asking for the run it starts
+    /// (`return_run_details`); the run's id when GitHub returns it. Sent once.
+    pub async fn dispatch_workflow(
+        &self,
+        slug: &str,
+        workflow: &str,
+        request: &Value,
+        meter: &RequestMeter,
+    ) -> Result<Option<i64>, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Dispatched {
+            workflow_run_id: i64,
+        }
+        let url = self.dispatch_url(slug, workflow);
+        let doing = format!("dispatching {workflow} in {slug}");
+        let dispatched: Option<Dispatched> = self
+            .platform()
+            .act(self.endpoint.reader(meter), &url, &doing, || {
+                self.action(reqwest::Method::POST, &url).json(request)
+            })
+            .await?;
+        Ok(dispatched.map(|d| d.workflow_run_id))
+    }
+
+    /// The address a workflow is dispatched at, as a plan shows it.
+    pub fn dispatch_url(&self, slug: &str, workflow: &str) -> String {
+        self.endpoint.url(&format!(
+            "/repos/{slug}/actions/workflows/{workflow}/dispatches"
+        ))
+    }
+
+    /// The newest run of `workflow` started by a dispatch at or after `since`: the run a
+    /// dispatch started when GitHub did not say, or its answer was lost.
+    pub async fn find_dispatched_run(
+        &self,
+        slug: &str,
+        workflow: &str,
+        since: DateTime<Utc>,
+        meter: &RequestMeter,
+    ) -> Result<Option<i64>, ConnectorError> {
+        let url = self
+            .endpoint
+            .url(&format!("/repos/{slug}/actions/workflows/{workflow}/runs"));
+        let created = format!(">={}", since.format("%Y-%m-%dT%H:%M:%SZ"));
+        let runs: RunsPayload = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.request(&url).query(&[
+                    ("event", "workflow_dispatch"),
+                    ("created", created.as_str()),
+                    ("per_page", "10"),
+                ])
+            })
+            .await?;
+        Ok(runs
+            .workflow_runs
+            .iter()
+            .filter(|r| r.created_at >= since)
+            .max_by_key(|r| r.created_at)
+            .map(|r| r.id))
+    }
+
+    /// An Actions run's state and its page.
+    pub async fn run(
+        &self,
+        slug: &str,
+        run_id: i64,
+        meter: &RequestMeter,
+    ) -> Result<PipelineRun, ConnectorError> {
+        let url = self
+            .endpoint
+            .url(&format!("/repos/{slug}/actions/runs/{run_id}"));
+        let payload: RunPayload = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || self.request(&url))
+            .await?;
+        Ok(run_of(
+            payload,
+            &DeliveryTarget::GithubRepo(slug.to_string()).key(),
+        ))
+    }
+
+    fn action(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.endpoint
+            .with_bearer(method, url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
     }
 }
 

@@ -149,6 +149,15 @@ impl Reader<'_> {
             .await
     }
 
+    /// Sends the request once, never again: for actions, where a second try could act twice.
+    pub async fn send_once(
+        &self,
+        url: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, Failed> {
+        self.try_once(url, &build).await
+    }
+
     async fn try_once(
         &self,
         url: &str,

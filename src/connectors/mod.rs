@@ -44,6 +44,8 @@ pub enum FailureKind {
     Io,
     /// No token could be had.
     Token,
+    /// The platform refused an action for a reason of its own (a conflict, invalid input).
+    Refused,
 }
 
 /// A connector's failure: names the source, says what happened and what to do.
@@ -69,6 +71,18 @@ impl ConnectorError {
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    /// Whether an action that failed this way may still have happened: the request left but
+    /// no readable answer came back. Such an action is re-read, never retried.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self.kind,
+            FailureKind::Network
+                | FailureKind::Timeout
+                | FailureKind::Truncated
+                | FailureKind::Malformed
+        )
     }
 
     /// The same error, with the wait the platform asked for.
@@ -205,7 +219,19 @@ impl Endpoint {
 
     /// A JSON `GET` of `url` with the token, if any, as a bearer token.
     pub(crate) fn get_with_bearer(&self, url: &str) -> reqwest::RequestBuilder {
-        let request = self.client.get(url).header("Accept", "application/json");
+        self.with_bearer(reqwest::Method::GET, url)
+    }
+
+    /// A JSON request of `method` to `url` with the token, if any, as a bearer token.
+    pub(crate) fn with_bearer(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .request(method, url)
+            .header("Accept", "application/json");
         match &self.token {
             Some(token) => request.bearer_auth(&token.value),
             None => request,
@@ -321,6 +347,77 @@ impl Platform<'_> {
                 ),
             )
         })
+    }
+
+    /// Sends an action (the request `build` makes) once, never retried, and decodes its
+    /// answer as `T` (`None` for an empty 2xx answer). A refusal names the platform, what was
+    /// being done and that nothing was retried; see [`ConnectorError::outcome_unknown`].
+    pub async fn act<T: DeserializeOwned>(
+        &self,
+        reader: Reader<'_>,
+        url: &str,
+        doing: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Option<T>, ConnectorError> {
+        let answer = match reader.send_once(url, build).await {
+            Ok(answer) if answer.status.is_success() => answer,
+            Ok(answer) | Err(Failed::Status { answer, .. }) => {
+                return Err(self.refusal(&answer, doing))
+            }
+            Err(Failed::Transport(error)) => return Err(error),
+        };
+        if answer.body.is_empty() {
+            return Ok(None);
+        }
+        self.decode(url, &answer).map(Some)
+    }
+
+    /// An error for an action the platform answered with a failing status.
+    fn refusal(&self, answer: &Answer, doing: &str) -> ConnectorError {
+        let status = answer.status;
+        let detail = (self.error_detail)(&answer.body)
+            .unwrap_or_else(|| one_line(&String::from_utf8_lossy(&answer.body), 160));
+        let (kind, advice) = match status.as_u16() {
+            401 => (
+                FailureKind::Unauthorized,
+                "the token was rejected; supply a valid one",
+            ),
+            403 if answer.is_rate_limited() => (
+                FailureKind::RateLimited,
+                "rate limited; try again once the limit resets",
+            ),
+            403 => (
+                FailureKind::Forbidden,
+                "the token may read but not act; it needs write permission",
+            ),
+            404 => (
+                FailureKind::NotFound,
+                "it is not there, or the token cannot see it",
+            ),
+            429 => (
+                FailureKind::RateLimited,
+                "rate limited; try again once the limit resets",
+            ),
+            500..=599 => (
+                FailureKind::ServerError,
+                "the platform failed; check it before planning again",
+            ),
+            _ => (FailureKind::Refused, "the platform refused it"),
+        };
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {detail}")
+        };
+        self.error(
+            kind,
+            format!(
+                "{} refused {doing} ({} {}{detail}) — {advice}; nothing was retried",
+                self.called,
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+        )
     }
 
     /// An error for an answer with a failing status.

@@ -376,6 +376,65 @@ impl PagerDutyConnector {
     }
 }
 
+/// PagerDuty's Events API, where change events go (`events-v2.openapiv3.json`).
+pub const EVENTS_API: &str = "https://events.pagerduty.com";
+
+/// PagerDuty's Events API v2 at the endpoint's URL (its root, `https://events.pagerduty.com`):
+/// change events, routed by an integration key rather than a token.
+#[derive(Debug, Clone)]
+pub struct ChangeEvents {
+    endpoint: Endpoint,
+}
+
+#[derive(Deserialize)]
+struct EventsErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
+impl ChangeEvents {
+    /// The Events API at the endpoint's URL; the endpoint's token is not sent.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
+    }
+
+    /// Sends one change event (`POST /v2/change/enqueue`); PagerDuty answers 202. Sent once.
+    pub async fn send(&self, event: &Value, meter: &RequestMeter) -> Result<(), ConnectorError> {
+        let url = self.endpoint.url("/v2/change/enqueue");
+        let platform = Platform {
+            endpoint: &self.endpoint,
+            called: "PagerDuty's Events API",
+            not_found:
+                "no Events API at this address; 'events_url' should be https://events.pagerduty.com",
+            error_detail: |body| {
+                let error: EventsErrorBody = serde_json::from_slice(body).ok()?;
+                let mut text = error.message.unwrap_or_default();
+                if !error.errors.is_empty() {
+                    text = format!("{text}: {}", error.errors.join("; "));
+                }
+                Some(one_line(&text, 200))
+            },
+        };
+        platform
+            .act::<Value>(
+                self.endpoint.reader(meter),
+                &url,
+                "the change event",
+                || {
+                    self.endpoint
+                        .client()
+                        .post(&url)
+                        .header("Accept", "application/json")
+                        .json(event)
+                },
+            )
+            .await
+            .map(drop)
+    }
+}
+
 /// Turns the payloads into domain records: shifts carry their person's contact details and
 /// their schedule's name.
 fn snapshot(

@@ -11,6 +11,7 @@ pub mod links;
 pub mod merge;
 pub mod oncall;
 pub mod relations;
+pub mod rollback;
 
 pub use entity::{Entity, Link, Metadata};
 pub use entity_ref::{EntityRef, RefError, DEFAULT_NAMESPACE};

@@ -2,29 +2,44 @@
 //! as `argocd/swagger.json` says (checked by tests/contract_delivery.rs), with bearer tokens
 //! and Argo CD's error body.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::delivery::{App, DeliveryWorld};
+use super::actions::{Actions, ActionsSpec, Refusal as ActionRefusal};
+use super::delivery::{read, write, App, DeliveryWorld, Rollout};
 use super::stable_hash;
 
 pub(super) struct ArgoCdApi {
     pub token: String,
-    pub world: Arc<DeliveryWorld>,
+    pub world: Arc<RwLock<DeliveryWorld>>,
+    pub actions: Arc<Actions>,
 }
 
 impl ArgoCdApi {
     pub(super) fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/api/v1/applications", get(applications))
+            .route(
+                "/api/v1/applications/{name}",
+                get(one_application).patch(patch_application),
+            )
+            .route("/api/v1/applications/{name}/rollback", post(rollback))
             .with_state(self)
+    }
+
+    fn admits(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(self.token.as_str())
     }
 }
 
@@ -78,6 +93,7 @@ fn time(at: DateTime<Utc>) -> String {
 }
 
 fn application(world: &DeliveryWorld, app: &App) -> Value {
+    let now = Utc::now();
     let repo = &world.repos[app.repo];
     let repo_url = format!("https://github.com/{}", repo.slug);
     let entry = |h: &super::delivery::HistoryEntry| {
@@ -93,7 +109,9 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
             },
         })
     };
-    let newest = app.history.last();
+    let history: Vec<&super::delivery::HistoryEntry> = app.history_at(now).collect();
+    let newest = history.last().copied();
+    let rolling_out = app.rollout_until.filter(|end| now < *end);
     let revision = newest.map(|h| repo.sha(repo.versions[h.version].last_commit));
     let target = newest.map_or("HEAD".to_string(), |h| {
         repo.versions[h.version].name.clone()
@@ -124,14 +142,21 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
                      "comparedTo": {"source": {"repoURL": repo_url, "targetRevision": target},
                                     "destination": {"server": "https://kubernetes.default.svc",
                                                     "namespace": app.destination_namespace}}},
-            "health": {"status": app.health},
-            "history": app.history.iter().map(entry).collect::<Vec<_>>(),
-            "operationState": newest.map(|h| json!({
-                "phase": "Succeeded", "message": "successfully synced (all tasks run)",
-                "startedAt": time(h.deployed_at - Duration::minutes(2)),
-                "finishedAt": time(h.deployed_at),
-                "operation": {"sync": {"revision": revision}},
-            })),
+            "health": {"status": app.health_at(now)},
+            "history": history.iter().map(|h| entry(h)).collect::<Vec<_>>(),
+            "operationState": match (rolling_out, app.history.last()) {
+                (Some(end), Some(next)) => Some(json!({
+                    "phase": "Running", "message": "one or more tasks are running",
+                    "startedAt": time(end - Duration::seconds(1)),
+                    "operation": {"sync": {"revision": repo.sha(repo.versions[next.version].last_commit)}},
+                })),
+                _ => newest.map(|h| json!({
+                    "phase": "Succeeded", "message": "successfully synced (all tasks run)",
+                    "startedAt": time(h.deployed_at - Duration::minutes(2)),
+                    "finishedAt": time(h.deployed_at),
+                    "operation": {"sync": {"revision": revision}},
+                })),
+            },
             "reconciledAt": time(world.started),
             "sourceType": "Kustomize",
         },
@@ -143,11 +168,7 @@ async fn applications(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token != Some(api.token.as_str()) {
+    if !api.admits(&headers) {
         return error(StatusCode::UNAUTHORIZED, "no session information");
     }
     let query: Vec<(String, String)> =
@@ -161,8 +182,9 @@ async fn applications(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    let world = read(&api.world);
     let mut items = Vec::new();
-    for app in &api.world.apps {
+    for app in &world.apps {
         if get("name").is_some_and(|n| n != app.name) {
             continue;
         }
@@ -173,7 +195,7 @@ async fn applications(
                 Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
             }
         }
-        items.push(application(&api.world, app));
+        items.push(application(&world, app));
     }
     (
         StatusCode::OK,
@@ -181,6 +203,164 @@ async fn applications(
         json!({"metadata": {"resourceVersion": "1"}, "items": items}).to_string(),
     )
         .into_response()
+}
+
+fn ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn not_found(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("applications.argoproj.io \"{name}\" not found"),
+    )
+}
+
+async fn one_application(
+    State(api): State<Arc<ArgoCdApi>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !api.admits(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "no session information");
+    }
+    let world = read(&api.world);
+    match world.apps.iter().find(|a| a.name == name) {
+        Some(app) => ok(application(&world, app)),
+        None => not_found(&name),
+    }
+}
+
+/// An action refused as the sandbox was told, or `None` to carry it out.
+fn refusal(spec: ActionsSpec) -> Option<Response> {
+    match spec.refuse {
+        Some(ActionRefusal::Forbidden) => Some(error(
+            StatusCode::FORBIDDEN,
+            "permission denied: applications, sync, default/app, sub: opsdeck",
+        )),
+        Some(ActionRefusal::ServerError) => Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "sandbox: the action failed on the server",
+        )),
+        _ => None,
+    }
+}
+
+fn acted(spec: ActionsSpec, answer: Response) -> Response {
+    match spec.refuse {
+        Some(ActionRefusal::DropAfterActing) => super::chaos::cut_off(Vec::new(), None),
+        _ => answer,
+    }
+}
+
+/// `POST /api/v1/applications/{name}/rollback` (`applicationApplicationRollbackRequest`):
+/// refused while automated sync is on, as Argo CD does; `dryRun` checks and changes nothing.
+async fn rollback(
+    State(api): State<Arc<ArgoCdApi>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: String,
+) -> Response {
+    if !api.admits(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "no session information");
+    }
+    let request: Value = match serde_json::from_str(&raw) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let Some(id) = request.get("id").and_then(Value::as_i64) else {
+        return error(StatusCode::BAD_REQUEST, "id is required");
+    };
+    let dry_run = request.get("dryRun") == Some(&Value::Bool(true));
+    let spec = if dry_run {
+        api.actions.spec()
+    } else {
+        api.actions.receive()
+    };
+    if let Some(refused) = refusal(spec) {
+        return refused;
+    }
+    let mut world = write(&api.world);
+    let Some(index) = world.apps.iter().position(|a| a.name == name) else {
+        return not_found(&name);
+    };
+    if world.apps[index].automated_sync {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "rollback cannot be initiated when auto-sync is enabled",
+        );
+    }
+    let known = world.apps[index].history_at(Utc::now()).any(|h| h.id == id);
+    if !known {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("application {name} does not have deployment with id {id}"),
+        );
+    }
+    if !dry_run {
+        let rollout = Rollout {
+            at: Utc::now(),
+            lasts: Duration::from_std(spec.rollout).unwrap_or_default(),
+            fails: spec.fail,
+        };
+        if let Err(problem) = world.roll_back_app(index, id, rollout) {
+            return error(StatusCode::BAD_REQUEST, &problem);
+        }
+    }
+    let answer = ok(application(&world, &world.apps[index]));
+    if dry_run {
+        return answer;
+    }
+    acted(spec, answer)
+}
+
+/// `PATCH /api/v1/applications/{name}` (`applicationApplicationPatchRequest`): a merge patch;
+/// the sandbox understands the one that switches automated sync off.
+async fn patch_application(
+    State(api): State<Arc<ArgoCdApi>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: String,
+) -> Response {
+    if !api.admits(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "no session information");
+    }
+    let request: Value = match serde_json::from_str(&raw) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let patch: Value = match request
+        .get("patch")
+        .and_then(Value::as_str)
+        .map(serde_json::from_str)
+    {
+        Some(Ok(patch)) => patch,
+        _ => return error(StatusCode::BAD_REQUEST, "patch must be a JSON document"),
+    };
+    if request.get("patchType").and_then(Value::as_str) != Some("merge") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the sandbox applies merge patches only",
+        );
+    }
+    let spec = api.actions.receive();
+    if let Some(refused) = refusal(spec) {
+        return refused;
+    }
+    let mut world = write(&api.world);
+    let Some(index) = world.apps.iter().position(|a| a.name == name) else {
+        return not_found(&name);
+    };
+    let policy = patch.pointer("/spec/syncPolicy");
+    if policy.is_some_and(|p| p.is_null() || p.get("automated").is_some_and(Value::is_null)) {
+        world.apps[index].automated_sync = false;
+    }
+    acted(spec, ok(application(&world, &world.apps[index])))
 }
 
 #[cfg(test)]

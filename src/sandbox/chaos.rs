@@ -365,7 +365,7 @@ fn roll(share: f64) -> bool {
 
 /// An answer that sends `sent` and then breaks the connection. With `declared`, the headers
 /// promise that many bytes, as a server that died mid-answer would have.
-fn cut_off(sent: Vec<u8>, declared: Option<usize>) -> Response {
+pub(super) fn cut_off(sent: Vec<u8>, declared: Option<usize>) -> Response {
     use futures_util::StreamExt;
     let has_data = !sent.is_empty();
     let data = futures_util::stream::once(async move { Ok::<_, std::io::Error>(sent) });

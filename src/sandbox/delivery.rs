@@ -12,6 +12,9 @@ use super::org::Seed;
 use super::stable_hash;
 use crate::domain::Entity;
 
+/// The workflow every sandbox repository can dispatch to roll back.
+pub const ROLLBACK_WORKFLOW_PATH: &str = ".github/workflows/rollback.yml";
+
 /// Environments in promotion order.
 pub const ENVIRONMENTS: [&str; 3] = ["beta", "gamma", "prod"];
 
@@ -26,6 +29,28 @@ const PROMOTION_DELAYS_MINUTES: [i64; 3] = [0, 180, 26 * 60];
 
 /// How long a deploy takes.
 const DEPLOY_MINUTES: i64 = 3;
+
+/// The world for reading, whatever a panicked writer left.
+pub fn read(
+    world: &std::sync::RwLock<DeliveryWorld>,
+) -> std::sync::RwLockReadGuard<'_, DeliveryWorld> {
+    world.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The world for an action to change.
+pub fn write(
+    world: &std::sync::RwLock<DeliveryWorld>,
+) -> std::sync::RwLockWriteGuard<'_, DeliveryWorld> {
+    world.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A rollout an action starts: when, how long it lasts, and whether it ends failed.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollout {
+    pub at: DateTime<Utc>,
+    pub lasts: Duration,
+    pub fails: bool,
+}
 
 /// How a deployment ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +80,11 @@ pub struct Deploy {
     pub creator: usize,
     /// When a later deployment to the same environment succeeded (GitHub marks it inactive).
     pub superseded_at: Option<DateTime<Utc>>,
-    pub description: Option<&'static str>,
+    pub description: Option<String>,
+    /// From queued to its end.
+    pub duration: Duration,
+    /// The `payload` it was created with.
+    pub payload: Option<serde_json::Value>,
 }
 
 /// One Actions run.
@@ -69,6 +98,20 @@ pub struct Run {
     pub minutes: i64,
     pub status: &'static str,
     pub conclusion: Option<&'static str>,
+    /// `push`, or `workflow_dispatch` for a run Opsdeck started.
+    pub event: &'static str,
+    /// Until then a dispatched run is in progress; `status`/`conclusion` hold after.
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    /// Its `status` and `conclusion` at `now`.
+    pub fn state_at(&self, now: DateTime<Utc>) -> (&'static str, Option<&'static str>) {
+        match self.ends_at {
+            Some(end) if now < end => ("in_progress", None),
+            _ => (self.status, self.conclusion),
+        }
+    }
 }
 
 /// A repository.
@@ -123,7 +166,25 @@ pub struct App {
     pub repo: usize,
     pub automated_sync: bool,
     pub history: Vec<HistoryEntry>,
+    /// Health once any rollout has ended.
     pub health: &'static str,
+    /// Until then a rollout runs: the application is Progressing, its operation Running.
+    pub rollout_until: Option<DateTime<Utc>>,
+}
+
+impl App {
+    /// Its history entries that have happened by `now` (a rollout's entry lands at its end).
+    pub fn history_at(&self, now: DateTime<Utc>) -> impl Iterator<Item = &HistoryEntry> {
+        self.history.iter().filter(move |h| h.deployed_at <= now)
+    }
+
+    /// Its health at `now`.
+    pub fn health_at(&self, now: DateTime<Utc>) -> &'static str {
+        match self.rollout_until {
+            Some(end) if now < end => "Progressing",
+            _ => self.health,
+        }
+    }
 }
 
 /// The sandbox's delivery platforms.
@@ -302,7 +363,9 @@ impl DeliveryWorld {
                     },
                     creator: self.deployer(&format!("{slug}/{v}/{e}")),
                     superseded_at: None,
-                    description: fails.then_some("Health checks failed after rollout"),
+                    description: fails.then(|| "Health checks failed after rollout".into()),
+                    duration: Duration::minutes(DEPLOY_MINUTES),
+                    payload: None,
                 });
                 if fails {
                     break;
@@ -325,7 +388,7 @@ impl DeliveryWorld {
             if deploys[i].outcome == Outcome::Success {
                 let env = deploys[i].environment;
                 if let Some(previous) = last_success[env] {
-                    let at = deploys[i].created_at + Duration::minutes(DEPLOY_MINUTES);
+                    let at = deploys[i].created_at + deploys[i].duration;
                     deploys[previous].superseded_at = Some(at);
                 }
                 last_success[env] = Some(i);
@@ -374,6 +437,7 @@ impl DeliveryWorld {
             automated_sync,
             history,
             health: "Healthy",
+            rollout_until: None,
         });
     }
 
@@ -465,7 +529,9 @@ impl DeliveryWorld {
                     creator: 0,
                     superseded_at: None,
                     description: (outcome == Outcome::AwaitingApproval)
-                        .then_some("Waiting for approval from payments-leads"),
+                        .then(|| "Waiting for approval from payments-leads".into()),
+                    duration: Duration::minutes(DEPLOY_MINUTES),
+                    payload: None,
                 });
             }
             let head = repo.versions[last].last_commit;
@@ -478,6 +544,8 @@ impl DeliveryWorld {
                 minutes: 0,
                 status: "waiting",
                 conclusion: None,
+                event: "push",
+                ends_at: None,
             });
         }
         self.number_deploys(payments);
@@ -499,6 +567,107 @@ impl DeliveryWorld {
                 .push(test_run(0, head, at + Duration::minutes(6), false));
         }
         self.renumber_runs(search);
+    }
+
+    /// Argo CD's rollback of `app` to history entry `id`: a sync that runs for `rollout`, then
+    /// lands as a new history entry and ends healthy, or degraded when `fails`.
+    pub fn roll_back_app(&mut self, app: usize, id: i64, rollout: Rollout) -> Result<(), String> {
+        let Rollout {
+            at: now,
+            lasts,
+            fails,
+        } = rollout;
+        let entry = self.apps[app]
+            .history
+            .iter()
+            .find(|h| h.id == id && h.deployed_at <= now)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "application {} does not have deployment with id {id}",
+                    self.apps[app].name
+                )
+            })?;
+        let app = &mut self.apps[app];
+        let next = app.history.iter().map(|h| h.id).max().unwrap_or(0) + 1;
+        app.history.push(HistoryEntry {
+            id: next,
+            version: entry.version,
+            deployed_at: now + lasts,
+            initiator: Some(0),
+        });
+        let keep_from = app.history.len().saturating_sub(ARGO_HISTORY_LIMIT);
+        app.history.drain(..keep_from);
+        app.rollout_until = Some(now + lasts);
+        app.health = if fails { "Degraded" } else { "Healthy" };
+        Ok(())
+    }
+
+    /// A GitHub deployment of `version` to `environment` created now: queued, in progress,
+    /// then success (or failure when `fails`) after `rollout`. Its id.
+    pub fn create_deploy(
+        &mut self,
+        repo: usize,
+        (version, environment): (usize, usize),
+        rollout: Rollout,
+        description: Option<String>,
+        payload: Option<serde_json::Value>,
+    ) -> i64 {
+        self.repos[repo].deploys.push(Deploy {
+            id: 0,
+            version,
+            environment,
+            created_at: rollout.at,
+            outcome: if rollout.fails {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            },
+            creator: 0,
+            superseded_at: None,
+            description,
+            duration: rollout.lasts,
+            payload,
+        });
+        self.number_deploys(repo);
+        self.repos[repo].deploys.last().map_or(0, |d| d.id)
+    }
+
+    /// A run of the rollback workflow dispatched now, deploying `version` to `environment`
+    /// (a GitHub deployment, as such workflows record). The run's id.
+    pub fn dispatch_rollback(
+        &mut self,
+        repo: usize,
+        (version, environment): (usize, usize),
+        rollout: Rollout,
+    ) -> i64 {
+        let Rollout {
+            at: now,
+            lasts,
+            fails,
+        } = rollout;
+        let head = self.repos[repo].commits.saturating_sub(1);
+        self.repos[repo].runs.push(Run {
+            id: 0,
+            workflow: "rollback",
+            path: ROLLBACK_WORKFLOW_PATH,
+            commit: head,
+            created_at: now,
+            minutes: lasts.num_minutes(),
+            status: "completed",
+            conclusion: Some(if fails { "failure" } else { "success" }),
+            event: "workflow_dispatch",
+            ends_at: Some(now + lasts),
+        });
+        self.renumber_runs(repo);
+        let run = self.repos[repo]
+            .runs
+            .iter()
+            .find(|r| r.created_at == now && r.event == "workflow_dispatch")
+            .map_or(0, |r| r.id);
+        let description = Some("Rollback workflow".to_string());
+        self.create_deploy(repo, (version, environment), rollout, description, None);
+        run
     }
 
     fn renumber_runs(&mut self, repo: usize) {
@@ -542,6 +711,8 @@ fn build_run(id: i64, commit: u32, at: DateTime<Utc>) -> Run {
         minutes: 5,
         status: "completed",
         conclusion: Some("success"),
+        event: "push",
+        ends_at: None,
     }
 }
 
@@ -555,6 +726,8 @@ fn test_run(id: i64, commit: u32, at: DateTime<Utc>, passed: bool) -> Run {
         minutes: 11,
         status: "completed",
         conclusion: Some(if passed { "success" } else { "failure" }),
+        event: "push",
+        ends_at: None,
     }
 }
 
@@ -565,8 +738,8 @@ pub fn statuses(deploy: &Deploy, now: DateTime<Utc>) -> Vec<(&'static str, DateT
     match deploy.outcome {
         Outcome::AwaitingApproval => {}
         outcome => {
-            list.push(("in_progress", start + Duration::seconds(20)));
-            let end = start + Duration::minutes(DEPLOY_MINUTES);
+            list.push(("in_progress", start + deploy.duration / 9));
+            let end = start + deploy.duration;
             list.push((
                 if outcome == Outcome::Success {
                     "success"

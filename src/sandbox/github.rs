@@ -3,17 +3,21 @@
 //! compare, with bearer tokens, `Link` pagination, ETags answered with 304 (which do not count
 //! against the quota, as on GitHub) and `X-RateLimit-*` headers.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::delivery::{statuses, DeliveryWorld, Deploy, Repo, Run, ENVIRONMENTS};
+use super::actions::{Actions, ActionsSpec, Refusal as ActionRefusal};
+use super::delivery::{
+    read, statuses, write, DeliveryWorld, Deploy, Repo, Rollout, Run, ENVIRONMENTS,
+    ROLLBACK_WORKFLOW_PATH,
+};
 use super::stable_hash;
 
 const DOCS: &str = "https://docs.github.com/rest";
@@ -23,23 +27,44 @@ const MAX_PER_PAGE: usize = 100;
 
 pub(super) struct GithubApi {
     pub token: String,
-    pub world: Arc<DeliveryWorld>,
+    pub world: Arc<RwLock<DeliveryWorld>>,
+    pub actions: Arc<Actions>,
+    hourly_limit: u32,
     /// The current hour's window: when it started and the requests it counted.
     pub quota: Mutex<(DateTime<Utc>, u32)>,
 }
 
 impl GithubApi {
-    pub(super) fn new(token: String, world: Arc<DeliveryWorld>) -> Self {
+    pub(super) fn new(
+        token: String,
+        world: Arc<RwLock<DeliveryWorld>>,
+        actions: Arc<Actions>,
+    ) -> Self {
+        let hourly_limit = read(&world).hourly_limit;
         Self {
             token,
             world,
+            actions,
+            hourly_limit,
             quota: Mutex::new((Utc::now(), 0)),
         }
     }
 
     pub(super) fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/repos/{owner}/{repo}/deployments", get(deployments))
+            .route(
+                "/repos/{owner}/{repo}/deployments",
+                get(deployments).post(create_deployment),
+            )
+            .route("/repos/{owner}/{repo}/actions/runs/{id}", get(one_run))
+            .route(
+                "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs",
+                get(workflow_runs),
+            )
+            .route(
+                "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",
+                post(dispatch),
+            )
             .route(
                 "/repos/{owner}/{repo}/deployments/{id}/statuses",
                 get(deployment_statuses),
@@ -50,8 +75,8 @@ impl GithubApi {
             .with_state(self)
     }
 
-    /// The repository, if the token is right and it exists.
-    fn admit(&self, headers: &HeaderMap, owner: &str, name: &str) -> Result<&Repo, Refusal> {
+    /// The repository's index, if the token is right and it exists.
+    fn admit(&self, headers: &HeaderMap, owner: &str, name: &str) -> Result<usize, Refusal> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -63,10 +88,10 @@ impl GithubApi {
             return Err(Refusal::Unauthorized);
         }
         let slug = format!("{owner}/{name}");
-        self.world
+        read(&self.world)
             .repo_of_slug
             .get(&slug)
-            .map(|i| &self.world.repos[*i])
+            .copied()
             .ok_or(Refusal::NotFound)
     }
 
@@ -88,11 +113,7 @@ impl GithubApi {
             if !fresh {
                 quota.1 += 1;
             }
-            (
-                self.world.hourly_limit,
-                quota.1,
-                quota.0 + Duration::hours(1),
-            )
+            (self.hourly_limit, quota.1, quota.0 + Duration::hours(1))
         };
         let mut response = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
@@ -299,8 +320,7 @@ fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn deployment_json(api: &GithubApi, base: &str, repo: &Repo, d: &Deploy) -> Value {
-    let world = &api.world;
+fn deployment_json(world: &DeliveryWorld, base: &str, repo: &Repo, d: &Deploy) -> Value {
     let version = &repo.versions[d.version];
     let url = format!("{base}/repos/{}/deployments/{}", repo.slug, d.id);
     let environment = ENVIRONMENTS[d.environment];
@@ -310,7 +330,7 @@ fn deployment_json(api: &GithubApi, base: &str, repo: &Repo, d: &Deploy) -> Valu
     json!({
         "url": url, "id": d.id, "node_id": format!("DE_{:x}", d.id),
         "sha": repo.sha(version.last_commit), "ref": version.name, "task": "deploy",
-        "payload": {}, "original_environment": environment, "environment": environment,
+        "payload": d.payload.clone().unwrap_or_else(|| json!({})), "original_environment": environment, "environment": environment,
         "description": d.description, "creator": simple_user(&world.logins[d.creator]),
         "created_at": time(d.created_at), "updated_at": time(updated),
         "statuses_url": format!("{url}/statuses"),
@@ -325,7 +345,9 @@ async fn deployments(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refusal> {
-    let repo = api.admit(&headers, &owner, &name)?;
+    let index = api.admit(&headers, &owner, &name)?;
+    let world = read(&api.world);
+    let repo = &world.repos[index];
     let (paging, query) = paging(raw.as_deref())?;
     let environment = query
         .iter()
@@ -345,7 +367,7 @@ async fn deployments(
     );
     let body: Vec<Value> = page
         .into_iter()
-        .map(|d| deployment_json(&api, &base, repo, d))
+        .map(|d| deployment_json(&world, &base, repo, d))
         .collect();
     Ok(api.answer(&headers, &json!(body), link))
 }
@@ -356,7 +378,9 @@ async fn deployment_statuses(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refusal> {
-    let repo = api.admit(&headers, &owner, &name)?;
+    let index = api.admit(&headers, &owner, &name)?;
+    let world = read(&api.world);
+    let repo = &world.repos[index];
     let Some(deploy) = repo.deploys.iter().find(|d| d.id == id) else {
         return Err(Refusal::NotFound);
     };
@@ -373,8 +397,8 @@ async fn deployment_statuses(
             json!({
                 "url": format!("{deployment_url}/statuses/{status_id}"), "id": status_id,
                 "node_id": format!("DES_{status_id:x}"), "state": state,
-                "creator": simple_user(&api.world.logins[deploy.creator]),
-                "description": if state == "queued" { deploy.description.unwrap_or("") } else { "" },
+                "creator": simple_user(&world.logins[deploy.creator]),
+                "description": if state == "queued" { deploy.description.as_deref().unwrap_or("") } else { "" },
                 "environment": environment, "target_url": log_url, "log_url": log_url,
                 "environment_url": format!("https://{environment}.{}.demo.opsdeck.dev", name),
                 "created_at": time(at), "updated_at": time(at),
@@ -387,22 +411,23 @@ async fn deployment_statuses(
     Ok(api.answer(&headers, &json!(page), link))
 }
 
-fn run_json(api: &GithubApi, base: &str, repo: &Repo, run: &Run) -> Value {
+fn run_json(world: &DeliveryWorld, base: &str, repo: &Repo, run: &Run) -> Value {
     let sha = repo.sha(run.commit);
     let api_url = format!("{base}/repos/{}/actions/runs/{}", repo.slug, run.id);
     let started = run.created_at + Duration::seconds(5);
-    let updated = if run.status == "completed" {
-        started + Duration::minutes(run.minutes)
-    } else {
-        run.created_at
+    let (status, conclusion) = run.state_at(Utc::now());
+    let updated = match (status, run.ends_at) {
+        ("completed", Some(end)) => end,
+        ("completed", None) => started + Duration::minutes(run.minutes),
+        _ => run.created_at,
     };
-    let author = &api.world.logins[(stable_hash(&sha) % api.world.logins.len() as u64) as usize];
+    let author = &world.logins[(stable_hash(&sha) % world.logins.len() as u64) as usize];
     let workflow_id = stable_hash(run.path) % 1_000_000;
     json!({
         "id": run.id, "name": run.workflow, "node_id": format!("WFR_{:x}", run.id),
         "head_branch": "main", "head_sha": sha, "path": format!("{}@main", run.path),
         "display_title": commit_title(repo, run.commit), "run_number": run.id % 10_000,
-        "run_attempt": 1, "event": "push", "status": run.status, "conclusion": run.conclusion,
+        "run_attempt": 1, "event": run.event, "status": status, "conclusion": conclusion,
         "workflow_id": workflow_id, "check_suite_id": run.id * 3,
         "url": api_url, "html_url": format!("{WEB}/{}/actions/runs/{}", repo.slug, run.id),
         "pull_requests": [], "created_at": time(run.created_at), "updated_at": time(updated),
@@ -416,7 +441,7 @@ fn run_json(api: &GithubApi, base: &str, repo: &Repo, run: &Run) -> Value {
         "head_commit": {
             "id": sha, "tree_id": repo.sha(run.commit + 100_000),
             "message": commit_title(repo, run.commit),
-            "timestamp": time(repo.authored_at(run.commit, api.world.started)),
+            "timestamp": time(repo.authored_at(run.commit, world.started)),
             "author": {"name": author, "email": format!("{author}@demo.opsdeck.dev")},
             "committer": {"name": "GitHub", "email": "noreply@github.com"},
         },
@@ -431,7 +456,9 @@ async fn runs(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refusal> {
-    let repo = api.admit(&headers, &owner, &name)?;
+    let index = api.admit(&headers, &owner, &name)?;
+    let world = read(&api.world);
+    let repo = &world.repos[index];
     let (paging, _) = paging(raw.as_deref())?;
     let base = api_base(&headers);
     let total = repo.runs.len();
@@ -443,7 +470,7 @@ async fn runs(
     );
     let body = json!({
         "total_count": total,
-        "workflow_runs": page.into_iter().map(|r| run_json(&api, &base, repo, r)).collect::<Vec<_>>(),
+        "workflow_runs": page.into_iter().map(|r| run_json(&world, &base, repo, r)).collect::<Vec<_>>(),
     });
     Ok(api.answer(&headers, &body, link))
 }
@@ -454,7 +481,9 @@ async fn releases(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refusal> {
-    let repo = api.admit(&headers, &owner, &name)?;
+    let index = api.admit(&headers, &owner, &name)?;
+    let world = read(&api.world);
+    let repo = &world.repos[index];
     let (paging, _) = paging(raw.as_deref())?;
     let base = api_base(&headers);
     let newest_first: Vec<(usize, &super::delivery::Version)> =
@@ -469,7 +498,7 @@ async fn releases(
         .map(|(i, v)| {
             let id = repo.id * 1_000 + i as i64;
             let url = format!("{base}/repos/{}/releases/{id}", repo.slug);
-            let author = &api.world.logins[(stable_hash(&v.name) % api.world.logins.len() as u64) as usize];
+            let author = &world.logins[(stable_hash(&v.name) % world.logins.len() as u64) as usize];
             json!({
                 "url": url, "html_url": format!("{WEB}/{}/releases/tag/{}", repo.slug, v.name),
                 "assets_url": format!("{url}/assets"),
@@ -505,11 +534,11 @@ fn commit_title(repo: &Repo, index: u32) -> String {
     TITLES[(stable_hash(&repo.sha(index)) % TITLES.len() as u64) as usize].to_string()
 }
 
-fn commit_json(api: &GithubApi, base: &str, repo: &Repo, index: u32) -> Value {
+fn commit_json(world: &DeliveryWorld, base: &str, repo: &Repo, index: u32) -> Value {
     let sha = repo.sha(index);
-    let login = &api.world.logins[(stable_hash(&sha) % api.world.logins.len() as u64) as usize];
+    let login = &world.logins[(stable_hash(&sha) % world.logins.len() as u64) as usize];
     let api_url = format!("{base}/repos/{}/commits/{sha}", repo.slug);
-    let at = time(repo.authored_at(index, api.world.started));
+    let at = time(repo.authored_at(index, world.started));
     let parents: Vec<Value> = index
         .checked_sub(1)
         .map(|p| {
@@ -543,7 +572,9 @@ async fn compare(
     Path((owner, name, basehead)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
-    let repo = api.admit(&headers, &owner, &name)?;
+    let index = api.admit(&headers, &owner, &name)?;
+    let world = read(&api.world);
+    let repo = &world.repos[index];
     let Some((base_sha, head_sha)) = basehead.split_once("...") else {
         return Err(Refusal::NotFound);
     };
@@ -558,17 +589,239 @@ async fn compare(
     };
     let commits: Vec<Value> = (base + 1..=head.max(base))
         .take(250)
-        .map(|i| commit_json(&api, &api_base, repo, i))
+        .map(|i| commit_json(&world, &api_base, repo, i))
         .collect();
     let html = format!("{WEB}/{}/compare/{basehead}", repo.slug);
     let body = json!({
         "url": format!("{api_base}/repos/{}/compare/{basehead}", repo.slug),
         "html_url": html, "permalink_url": html.clone(),
         "diff_url": format!("{html}.diff"), "patch_url": format!("{html}.patch"),
-        "base_commit": commit_json(&api, &api_base, repo, base),
-        "merge_base_commit": commit_json(&api, &api_base, repo, base.min(head)),
+        "base_commit": commit_json(&world, &api_base, repo, base),
+        "merge_base_commit": commit_json(&world, &api_base, repo, base.min(head)),
         "status": status, "ahead_by": ahead, "behind_by": behind,
         "total_commits": ahead, "commits": commits, "files": [],
     });
     Ok(api.answer(&headers, &body, None))
+}
+
+/// How the sandbox answers an action it was told to refuse, or `None` to carry it out.
+fn refusal(spec: ActionsSpec) -> Option<Response> {
+    match spec.refuse {
+        Some(ActionRefusal::Forbidden) => Some(error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by personal access token",
+        )),
+        Some(ActionRefusal::ServerError) => Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "sandbox: the action failed on the server",
+        )),
+        _ => None,
+    }
+}
+
+/// The answer to an action that was carried out: `answer`, or a cut connection when told so.
+fn acted(spec: ActionsSpec, answer: Response) -> Response {
+    match spec.refuse {
+        Some(ActionRefusal::DropAfterActing) => super::chaos::cut_off(Vec::new(), None),
+        _ => answer,
+    }
+}
+
+fn rollout(spec: ActionsSpec) -> Rollout {
+    Rollout {
+        at: Utc::now(),
+        lasts: Duration::from_std(spec.rollout).unwrap_or_default(),
+        fails: spec.fail,
+    }
+}
+
+fn body_of(raw: &str) -> Result<Value, Refusal> {
+    serde_json::from_str(raw).map_err(|e| Refusal::Invalid(format!("Problems parsing JSON: {e}")))
+}
+
+/// `POST /repos/{owner}/{repo}/deployments`: `ref` (a SHA or a version tag) to `environment`.
+async fn create_deployment(
+    State(api): State<Arc<GithubApi>>,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    raw: String,
+) -> Result<Response, Refusal> {
+    let index = api.admit(&headers, &owner, &name)?;
+    let body = body_of(&raw)?;
+    let spec = api.actions.receive();
+    if let Some(refused) = refusal(spec) {
+        return Ok(refused);
+    }
+    let wanted = body.get("ref").and_then(Value::as_str).unwrap_or_default();
+    let environment = body
+        .get("environment")
+        .and_then(Value::as_str)
+        .unwrap_or("production");
+    let mut world = write(&api.world);
+    let repo = &world.repos[index];
+    let Some(version) = repo
+        .versions
+        .iter()
+        .position(|v| v.name == wanted || repo.sha(v.last_commit) == wanted)
+    else {
+        return Err(Refusal::Invalid(format!("No ref found for: {wanted}")));
+    };
+    let Some(environment) = ENVIRONMENTS.iter().position(|e| *e == environment) else {
+        return Err(Refusal::Invalid(format!(
+            "environment '{environment}' is not one of {}",
+            ENVIRONMENTS.join(", ")
+        )));
+    };
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let payload = body.get("payload").cloned().filter(Value::is_object);
+    let id = world.create_deploy(
+        index,
+        (version, environment),
+        rollout(spec),
+        description,
+        payload,
+    );
+    let base = api_base(&headers);
+    let repo = &world.repos[index];
+    let created = repo
+        .deploys
+        .iter()
+        .find(|d| d.id == id)
+        .expect("just created");
+    let answer = (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        deployment_json(&world, &base, repo, created).to_string(),
+    )
+        .into_response();
+    Ok(acted(spec, answer))
+}
+
+/// `POST …/actions/workflows/{workflow}/dispatches`: only the rollback workflow exists, with
+/// inputs `environment` and `version`.
+async fn dispatch(
+    State(api): State<Arc<GithubApi>>,
+    Path((owner, name, workflow)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    raw: String,
+) -> Result<Response, Refusal> {
+    let index = api.admit(&headers, &owner, &name)?;
+    if !ROLLBACK_WORKFLOW_PATH.ends_with(&format!("/{workflow}")) {
+        return Err(Refusal::NotFound);
+    }
+    let body = body_of(&raw)?;
+    if body.get("ref").and_then(Value::as_str).is_none() {
+        return Err(Refusal::Invalid(
+            "Invalid request: \"ref\" wasn't supplied.".into(),
+        ));
+    }
+    let spec = api.actions.receive();
+    if let Some(refused) = refusal(spec) {
+        return Ok(refused);
+    }
+    let input = |name: &str| {
+        body.pointer(&format!("/inputs/{name}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (environment, version) = (input("environment"), input("version"));
+    let mut world = write(&api.world);
+    let repo = &world.repos[index];
+    let (Some(version), Some(environment)) = (
+        repo.versions.iter().position(|v| v.name == version),
+        ENVIRONMENTS.iter().position(|e| *e == environment),
+    ) else {
+        return Err(Refusal::Invalid(format!(
+            "Invalid inputs: environment '{environment}' or version '{version}' is unknown"
+        )));
+    };
+    let run = world.dispatch_rollback(index, (version, environment), rollout(spec));
+    let answer = if body.get("return_run_details") == Some(&Value::Bool(true)) {
+        let slug = &world.repos[index].slug;
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            json!({
+                "workflow_run_id": run,
+                "run_url": format!("{}/repos/{slug}/actions/runs/{run}", api_base(&headers)),
+                "html_url": format!("{WEB}/{slug}/actions/runs/{run}"),
+            })
+            .to_string(),
+        )
+            .into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    Ok(acted(spec, answer))
+}
+
+async fn one_run(
+    State(api): State<Arc<GithubApi>>,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let index = api.admit(&headers, &owner, &name)?;
+    let world = read(&api.world);
+    let repo = &world.repos[index];
+    let run = repo
+        .runs
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or(Refusal::NotFound)?;
+    let body = run_json(&world, &api_base(&headers), repo, run);
+    Ok(api.answer(&headers, &body, None))
+}
+
+/// A workflow's runs, newest first, filtered by `event` and `created` (`>=TIME`).
+async fn workflow_runs(
+    State(api): State<Arc<GithubApi>>,
+    Path((owner, name, workflow)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Refusal> {
+    let index = api.admit(&headers, &owner, &name)?;
+    let (paging, query) = paging(raw.as_deref())?;
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let since = match get("created").and_then(|c| c.strip_prefix(">=")) {
+        Some(text) => Some(
+            DateTime::parse_from_rfc3339(text)
+                .map_err(|_| Refusal::Invalid(format!("created: '{text}' is not a time")))?
+                .with_timezone(&Utc),
+        ),
+        None => None,
+    };
+    let world = read(&api.world);
+    let repo = &world.repos[index];
+    let base = api_base(&headers);
+    let matching: Vec<&Run> = repo
+        .runs
+        .iter()
+        .rev()
+        .filter(|r| r.path.ends_with(&format!("/{workflow}")))
+        .filter(|r| get("event").is_none_or(|e| e == r.event))
+        .filter(|r| since.is_none_or(|s| r.created_at >= s))
+        .collect();
+    let total = matching.len();
+    let (page, link) = page_of(
+        matching,
+        &paging,
+        &format!(
+            "{base}/repos/{}/actions/workflows/{workflow}/runs",
+            repo.slug
+        ),
+    );
+    let body = json!({
+        "total_count": total,
+        "workflow_runs": page.into_iter().map(|r| run_json(&world, &base, repo, r)).collect::<Vec<_>>(),
+    });
+    Ok(api.answer(&headers, &body, link))
 }

@@ -2,11 +2,13 @@
 //! deterministic organisation. It is the demo mode's data, the tests' bed and the benchmarks'
 //! load. Connectors cannot tell it from the real platform.
 
+pub mod actions;
 mod alertmanager;
 mod argocd;
 mod backstage;
 pub mod chaos;
 mod delivery;
+mod events;
 mod github;
 mod oncall;
 pub mod org;
@@ -21,10 +23,19 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
 
+pub use actions::ActionsSpec;
 pub use chaos::ChaosSpec;
 pub use delivery::{DEMO_AWAITING_APPROVAL, DEMO_ROLLBACK_FROM, DEMO_ROLLBACK_TO};
 pub use oncall::DEMO_INCIDENT_TITLE;
 pub use org::{Seed, DEMO_IDENTITY};
+
+/// Where a running sandbox's answers to actions are read (`GET`), changed (`PUT`, an
+/// [`ActionsSpec`] as the body) and reset (`DELETE`), with the sandbox's bearer token.
+pub const ACTIONS_PATH: &str = "/_sandbox/actions";
+
+/// Where the sandbox serves PagerDuty's Events API (its root, as
+/// `https://events.pagerduty.com` is).
+pub const PAGERDUTY_EVENTS_PREFIX: &str = "/pagerduty-events";
 
 /// Where a running sandbox's chaos is read (`GET`), changed (`PUT`, the spec as the body) and
 /// cleared (`DELETE`), with the sandbox's bearer token.
@@ -86,6 +97,8 @@ pub struct SandboxOptions {
     pub token: Option<String>,
     /// Faults to inject from the start.
     pub chaos: ChaosSpec,
+    /// How actions are answered from the start.
+    pub actions: ActionsSpec,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -95,6 +108,8 @@ pub struct Sandbox {
     token: String,
     chaos: Arc<chaos::Chaos>,
     world: Arc<oncall::OnCallWorld>,
+    actions: Arc<actions::Actions>,
+    events: Arc<events::EventsApi>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -108,11 +123,14 @@ impl Sandbox {
             &entities.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
             chrono::Utc::now(),
         ));
-        let delivery = Arc::new(delivery::DeliveryWorld::new(
+        let delivery = Arc::new(std::sync::RwLock::new(delivery::DeliveryWorld::new(
             options.seed,
             &entities.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
             chrono::Utc::now(),
-        ));
+        )));
+        let actions = Arc::new(actions::Actions::default());
+        actions.set(options.actions);
+        let events = Arc::new(events::EventsApi::default());
         let api = Arc::new(backstage::CatalogApi::new(token.clone(), entities));
         let chaos = Arc::new(chaos::Chaos::new(options.chaos));
         let with_chaos = |router: Router, platform: &'static str, error_body: chaos::ErrorBody| {
@@ -144,7 +162,12 @@ impl Sandbox {
             alertmanager::server_error,
         );
         let github = with_chaos(
-            Arc::new(github::GithubApi::new(token.clone(), delivery.clone())).router(),
+            Arc::new(github::GithubApi::new(
+                token.clone(),
+                delivery.clone(),
+                actions.clone(),
+            ))
+            .router(),
             "github",
             github::server_error,
         );
@@ -152,11 +175,14 @@ impl Sandbox {
             Arc::new(argocd::ArgoCdApi {
                 token: token.clone(),
                 world: delivery.clone(),
+                actions: actions.clone(),
             })
             .router(),
             "argocd",
             argocd::server_error,
         );
+        let pagerduty_events =
+            with_chaos(events.clone().router(), "pagerduty", events::server_error);
         let control = Router::new()
             .route(
                 CHAOS_PATH,
@@ -164,8 +190,15 @@ impl Sandbox {
                     .put(set_chaos)
                     .delete(clear_chaos),
             )
+            .route(
+                ACTIONS_PATH,
+                axum::routing::get(read_actions)
+                    .put(set_actions)
+                    .delete(reset_actions),
+            )
             .with_state(Control {
                 chaos: chaos.clone(),
+                actions: actions.clone(),
                 token: token.clone(),
             });
         let app = catalog
@@ -173,6 +206,7 @@ impl Sandbox {
             .nest(ALERTMANAGER_PREFIX, alertmanager)
             .nest(GITHUB_PREFIX, github)
             .nest(ARGOCD_PREFIX, argocd)
+            .nest(PAGERDUTY_EVENTS_PREFIX, pagerduty_events)
             .merge(control);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
         let addr = listener.local_addr()?;
@@ -191,6 +225,8 @@ impl Sandbox {
             token,
             chaos,
             world,
+            actions,
+            events,
             shutdown: Some(shutdown),
         })
     }
@@ -198,6 +234,22 @@ impl Sandbox {
     /// Changes the faults injected from now on.
     pub fn set_chaos(&self, spec: ChaosSpec) {
         self.chaos.set(spec);
+    }
+
+    /// Changes how actions are answered from now on.
+    pub fn set_actions(&self, spec: ActionsSpec) {
+        self.actions.set(spec);
+    }
+
+    /// State-changing actions (rollbacks, deployments, dispatches, patches) received so far,
+    /// refused or not; dry runs are not counted.
+    pub fn actions_received(&self) -> usize {
+        self.actions.received()
+    }
+
+    /// The change events PagerDuty's Events API received, oldest first.
+    pub fn change_events(&self) -> Vec<serde_json::Value> {
+        self.events.received()
     }
 
     /// Triggers a new high-urgency incident on the PagerDuty service of the component named
@@ -227,7 +279,8 @@ impl Sandbox {
              [[sources]]\nname = \"{CATALOG_SOURCE}\"\nkind = \"backstage\"\nurl = \"{url}\"\n\
              token_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
              [[sources]]\nname = \"{PAGERDUTY_SOURCE}\"\nkind = \"pagerduty\"\n\
-             url = \"{url}{PAGERDUTY_PREFIX}\"\ntoken_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
+             url = \"{url}{PAGERDUTY_PREFIX}\"\nevents_url = \"{url}{PAGERDUTY_EVENTS_PREFIX}\"\n\
+             token_env = \"{TOKEN_ENV}\"\ninterval = \"60s\"\n\n\
              [[sources]]\nname = \"{ALERTMANAGER_SOURCE}\"\nkind = \"alertmanager\"\n\
              url = \"{url}{ALERTMANAGER_PREFIX}\"\ninterval = \"30s\"\n\n\
              [[sources]]\nname = \"{GITHUB_SOURCE}\"\nkind = \"github\"\n\
@@ -250,6 +303,7 @@ impl Drop for Sandbox {
 #[derive(Clone)]
 struct Control {
     chaos: Arc<chaos::Chaos>,
+    actions: Arc<actions::Actions>,
     token: String,
 }
 
@@ -297,6 +351,35 @@ async fn clear_chaos(State(control): State<Control>, headers: HeaderMap) -> Resp
         return denied();
     }
     control.chaos.set(ChaosSpec::default());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn read_actions(State(control): State<Control>, headers: HeaderMap) -> Response {
+    if !control.allows(&headers) {
+        return denied();
+    }
+    format!("{}\n", control.actions.spec()).into_response()
+}
+
+async fn set_actions(State(control): State<Control>, headers: HeaderMap, body: String) -> Response {
+    if !control.allows(&headers) {
+        return denied();
+    }
+    match body.parse::<ActionsSpec>() {
+        Ok(spec) => {
+            tracing::info!(actions = %spec, "sandbox actions changed");
+            control.actions.set(spec);
+            format!("{}\n", control.actions.spec()).into_response()
+        }
+        Err(message) => (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response(),
+    }
+}
+
+async fn reset_actions(State(control): State<Control>, headers: HeaderMap) -> Response {
+    if !control.allows(&headers) {
+        return denied();
+    }
+    control.actions.set(ActionsSpec::default());
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -1,6 +1,8 @@
 //! The local cache: SQLite through sqlx, one file, WAL. Every screen reads from here; sync is
-//! the only writer. Knows nothing of HTTP.
+//! the only writer of platform data, actions the only writer of the audit log. Knows nothing
+//! of HTTP.
 
+mod audit;
 mod catalog;
 mod delivery;
 mod platform;
@@ -12,6 +14,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use audit::{AuditStep, Begun, FINISHED, REQUESTED};
 pub use catalog::{
     key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
 };

@@ -78,6 +78,7 @@ async fn main() {
         seed: Seed::Scale(args.services),
         token: Some("bench".into()),
         chaos: Default::default(),
+        actions: Default::default(),
     })
     .await
     .expect("sandbox");
