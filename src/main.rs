@@ -25,6 +25,8 @@ use opsdeck::text::clock_time;
 use opsdeck::{ActivityFilter, Engine, Scope};
 use serde::Serialize;
 
+mod cli_actions;
+
 #[derive(Parser)]
 #[command(
     name = "opsdeck",
@@ -168,6 +170,43 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Roll a service back in one environment: prints the plan, asks, then follows it to
+    /// healthy or failed
+    Rollback {
+        /// Service name or entity reference
+        service: String,
+        /// The environment
+        #[arg(long = "env", value_name = "ENV")]
+        environment: String,
+        /// The version to go back to [default: the last one healthy there before the current]
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Print the plan and exit; nothing is changed
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm without asking
+        #[arg(long)]
+        yes: bool,
+        /// Consent to switching Argo CD's automated sync off first, when it is on
+        #[arg(long)]
+        disable_auto_sync: bool,
+        /// The service's name, typed, when none of your teams owns it and you are not on call
+        /// for it (recorded as an override)
+        #[arg(long, value_name = "SERVICE")]
+        confirm_service: Option<String>,
+        /// Why, for the audit log
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The audit log of actions taken (rollbacks); `--json` prints JSON lines, for export
+    Audit {
+        /// Only this service's
+        #[arg(long)]
+        service: Option<String>,
+        /// At most this many actions
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Store a source's token in the OS keychain (read from standard input)
     Login {
         /// Source name from the config
@@ -260,8 +299,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploys { .. }
         | Command::Pipeline { .. }
         | Command::Releases { .. }
-        | Command::Changes { .. } => DELIVERY,
+        | Command::Changes { .. }
+        | Command::Rollback { .. } => DELIVERY,
         Command::Sync { .. }
+        | Command::Audit { .. }
         | Command::Sources
         | Command::Sandbox { .. }
         | Command::Login { .. } => &[],
@@ -641,6 +682,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Command::Rollback {
+            service,
+            environment,
+            to,
+            dry_run,
+            yes,
+            disable_auto_sync,
+            confirm_service,
+            reason,
+        } => {
+            let plan = engine
+                .plan_rollback(&service, &environment, to.as_deref())
+                .await?;
+            let asked = cli_actions::Asked {
+                dry_run,
+                yes,
+                disable_auto_sync,
+                confirm_service,
+                reason,
+                json,
+            };
+            return cli_actions::rollback(&engine, &plan, asked).await;
+        }
+        Command::Audit { service, limit } => {
+            if json {
+                print!("{}", engine.audit_json_lines(service.as_deref()).await?);
+            } else {
+                cli_actions::print_audit(&engine.audit(service.as_deref(), limit).await?);
+            }
+        }
         Command::Sandbox { .. } | Command::Login { .. } => {
             unreachable!("handled before the engine opens")
         }
@@ -757,14 +828,14 @@ async fn serve_sandbox(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())
 }
 
-fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -803,7 +874,7 @@ fn summary(e: &opsdeck::api::EntitySummary) -> String {
 
 /// Catalog text is untrusted: control characters (ANSI escapes, carriage returns) could rewrite
 /// the terminal, so they are shown as visible replacements.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .collect()
@@ -1273,7 +1344,7 @@ fn person_text(name: &str, is_me: bool) -> String {
 }
 
 /// A moment in the coming days, in local time: `Tue 09:00`.
-fn day_time(at: DateTime<Utc>) -> String {
+pub(crate) fn day_time(at: DateTime<Utc>) -> String {
     at.with_timezone(&chrono::Local)
         .format("%a %H:%M")
         .to_string()

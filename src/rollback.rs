@@ -1223,7 +1223,12 @@ fn entry_of(steps: &[AuditStep]) -> Option<AuditEntry> {
             .find(|s| s.step != "notified")
             .map_or_else(|| last.state.clone(), |s| s.state.clone()),
         finished: steps.iter().any(|s| s.step == FINISHED),
-        message: text(&last.body, "message").unwrap_or_default(),
+        message: steps
+            .iter()
+            .rev()
+            .find(|s| s.step != "notified")
+            .and_then(|s| text(&s.body, "message"))
+            .unwrap_or_default(),
         steps: steps
             .iter()
             .map(|s| AuditStepRow {

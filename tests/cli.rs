@@ -443,3 +443,62 @@ async fn offline_the_cli_answers_from_the_cache_says_so_and_logs_each_sync() {
     );
     assert!(!log.contains(TOKEN));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_prints_its_plan_asks_and_lands_in_the_audit_log() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions("rollout=1s".parse().unwrap());
+    let ws = Workspace::new(&format!(
+        "{}\n[rollback]\npoll_interval = \"200ms\"\n",
+        sandbox.config_toml()
+    ));
+    assert!(ws.run(&["sync"]).status.success());
+
+    let plan = ws.json(&["rollback", "checkout-api", "--env", "prod", "--dry-run"]);
+    assert_eq!(
+        plan["target"]["version"],
+        opsdeck::sandbox::DEMO_ROLLBACK_TO
+    );
+    assert_eq!(plan["blockers"], serde_json::json!([]));
+    let out = ws.run(&["rollback", "cart-service", "--env", "prod", "--dry-run"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("PATCH") && text.contains("warning"), "{text}");
+
+    // No terminal, no --yes: nothing is done.
+    let out = ws.run(&["rollback", "checkout-api", "--env", "prod"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("--yes"));
+    let out = ws.run(&["rollback", "cart-service", "--env", "prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("--disable-auto-sync"));
+    let out = ws.run(&["rollback", "payments-gateway", "--env", "gamma", "--yes"]);
+    assert!(stderr_line(&out).contains("--confirm-service payments-gateway"));
+    assert_eq!(sandbox.actions_received(), 0);
+
+    let out = ws.run(&["rollback", "checkout-api", "--env", "prod", "--yes"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("v2.14.0 → v2.13.2 succeeded"), "{text}");
+    let progress = String::from_utf8(out.stderr).unwrap();
+    assert!(progress.contains("accepted"), "{progress}");
+
+    let out = ws.run(&["audit", "--json"]);
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["state"], "succeeded");
+    assert_eq!(lines[0]["actor"], "dana@demo.opsdeck.dev");
+    let out = ws.run(&["audit"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("checkout-api") && text.contains("succeeded"),
+        "{text}"
+    );
+}

@@ -118,3 +118,87 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
         "kills must land during syncs: {interrupted}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_opsdeck_while_it_tracks_a_rollback_keeps_the_audit_entry() {
+    use std::io::BufRead;
+
+    let sandbox = sandbox(Seed::Demo).await;
+    // A rollout long enough to be killed in the middle of.
+    sandbox.set_actions("rollout=60s".parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("opsdeck.toml");
+    let db = dir.path().join("cache.sqlite");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[rollback]\npoll_interval = \"200ms\"\n",
+            sandbox.config_toml()
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = opsdeck();
+        command
+            .arg("--config")
+            .arg(&config)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+            .env("HOME", dir.path());
+        command
+    };
+    assert!(cli(&["sync"]).output().unwrap().status.success());
+    let mut child = cli(&["rollback", "checkout-api", "--env", "prod", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Killed once the platform's answer is on screen: between the call and its outcome.
+    let answered = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.contains("accepted"))
+    })
+    .await
+    .unwrap();
+    assert!(answered.is_some(), "the rollback was never accepted");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(sandbox.actions_received(), 1);
+
+    let store = Store::open(&db)
+        .await
+        .expect("the cache opens after kill -9");
+    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+    let config = opsdeck::config::Config::load(&config).unwrap();
+    let engine = opsdeck::Engine::with_store(config, store, opsdeck::sandbox::secrets_with(TOKEN));
+    let audit = engine.audit(Some("checkout-api"), 5).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let entry = &audit[0];
+    let steps: Vec<&str> = entry.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, ["requested", "answered"], "{entry:?}");
+    assert!(!entry.finished);
+    assert_eq!(
+        entry.to_version.as_deref(),
+        Some(opsdeck::sandbox::DEMO_ROLLBACK_TO)
+    );
+    // Until its outcome is known, it holds off another rollback there.
+    let plan = engine
+        .plan_rollback("checkout-api", "prod", None)
+        .await
+        .unwrap();
+    assert!(
+        plan.blockers
+            .iter()
+            .any(|b| b.kind == opsdeck::domain::rollback::BlockerKind::InFlight),
+        "{:?}",
+        plan.blockers
+    );
+    let listed = cli(&["audit"]).output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("no outcome recorded"), "{text}");
+}

@@ -5,6 +5,7 @@ mod catalog_files;
 mod chaos;
 mod cli;
 mod contract;
+mod contract_actions;
 mod contract_delivery;
 mod contract_oncall;
 mod crash;
