@@ -181,7 +181,7 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     wait_css(client, ".row[data-service='checkout-api']").await;
     let first_team = wait_css(
         client,
-        ".sidebar .team:not([data-team='on-call']):not([data-team='activity'])",
+        ".sidebar .team:not([data-team='on-call']):not([data-team='activity']):not([data-team='audit'])",
     )
     .await;
     assert_eq!(
@@ -351,6 +351,83 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     shot(client, screenshots, "06-sources.png").await;
+
+    let _ = session.client.clone().close().await;
+}
+
+/// checkout-api rolled back from its prod row: the one confirmation, the live progress to
+/// healthy, the version it runs after, and the audit log.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn rollback_is_confirmed_once_followed_to_healthy_and_audited() {
+    let home = tempfile::tempdir().unwrap();
+    // A rollout slow enough to be seen in progress.
+    let env = [("OPSDECK_DEMO_ACTIONS", "rollout=8s")];
+    let session = session("rollback", home.path(), &["--demo"], &env).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+
+    wait_css(client, ".row[data-service='checkout-api']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-rollback-env='prod']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let plan = wait_css(client, "[role='dialog'] [data-plan]").await;
+    let text = plan.text().await.unwrap();
+    assert!(
+        text.contains("v2.14.0") && text.contains("Argo CD rollback") && text.contains("(you)"),
+        "{text}"
+    );
+    let confirm = wait_css(client, "[data-confirm]").await;
+    assert!(confirm
+        .text()
+        .await
+        .unwrap()
+        .contains("Roll back to v2.13.2"));
+    shot(client, screenshots, "13-rollback-dialog.png").await;
+
+    confirm.click().await.unwrap();
+    wait_css(client, ".rollback-card[data-state='in_progress']").await;
+    shot(client, screenshots, "14-rollback-progress.png").await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while client
+        .find(Locator::Css(".rollback-card[data-state='succeeded']"))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the rollback did not end healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The environment row reads the synced cache: prod runs the version rolled back to.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = wait_css(client, "[data-environment='prod']").await;
+        if row.text().await.unwrap().contains("v2.13.2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "prod does not show v2.13.2");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    wait_css(client, ".team[data-team='audit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let entry = wait_css(client, "[data-audit]").await;
+    let text = entry.text().await.unwrap();
+    assert!(
+        text.contains("dana@demo.opsdeck.dev") && text.contains("succeeded"),
+        "{text}"
+    );
+    shot(client, screenshots, "15-audit-log.png").await;
 
     let _ = session.client.clone().close().await;
 }

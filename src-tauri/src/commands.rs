@@ -1,13 +1,14 @@
 //! The commands the web view may call: each one engine call, nothing else.
 
 use opsdeck::api::{
-    ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, SearchHit, ServiceDelivery,
-    ServiceDetail, ServiceRow, SourceStatus, SyncReport, TeamOnCall, TeamSummary,
+    AuditEntry, ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
+    RollbackPlan, RollbackProgress, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow,
+    SourceStatus, SyncReport, TeamOnCall, TeamSummary,
 };
 use opsdeck::domain::delivery::DeployStatus;
 use opsdeck::store::ActivityCursor;
-use opsdeck::{ActivityFilter, Scope};
-use tauri::{AppHandle, State};
+use opsdeck::{ActivityFilter, Scope, Started};
+use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::error::IpcError;
@@ -121,6 +122,63 @@ pub async fn changes(
     ask_github: bool,
 ) -> Reply<Option<ChangesView>> {
     Ok(app.engine.changes(&service, &from, &to, ask_github).await?)
+}
+
+/// What a rollback of `service` in `environment` would do; changes nothing.
+#[tauri::command]
+pub async fn plan_rollback(
+    app: State<'_, Running>,
+    service: String,
+    environment: String,
+    to: Option<String>,
+) -> Reply<RollbackPlan> {
+    Ok(app
+        .engine
+        .plan_rollback(&service, &environment, to.as_deref())
+        .await?)
+}
+
+/// Carries out a confirmed plan (by its key, once) and follows it in the background with
+/// `rollback-progress` events; answers where it stands after the call.
+#[tauri::command]
+pub async fn start_rollback(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    confirmation: RollbackConfirmation,
+) -> Reply<RollbackProgress> {
+    match app.engine.start_rollback(&confirmation).await? {
+        Started::AlreadyConfirmed(progress) => Ok(*progress),
+        Started::Running(run) => {
+            let progress = run.progress().clone();
+            let engine = app.engine.clone();
+            tauri::async_runtime::spawn(crate::events::track_rollback(handle, engine, run));
+            Ok(progress)
+        }
+    }
+}
+
+/// The audit log, newest first; one service's when `service` is given.
+#[tauri::command]
+pub async fn audit(app: State<'_, Running>, service: Option<String>) -> Reply<Vec<AuditEntry>> {
+    Ok(app.engine.audit(service.as_deref(), 200).await?)
+}
+
+/// Writes the whole audit log as JSON lines to the user's downloads folder; answers the path.
+#[tauri::command]
+pub async fn export_audit(handle: AppHandle, app: State<'_, Running>) -> Reply<String> {
+    let lines = app.engine.audit_json_lines(None).await?;
+    let dir = handle
+        .path()
+        .download_dir()
+        .or_else(|_| handle.path().home_dir())
+        .map_err(|e| IpcError::invalid(&format!("no folder to export to: {e}")))?;
+    let path = dir.join(format!(
+        "opsdeck-audit-{}.jsonl",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    ));
+    std::fs::write(&path, lines)
+        .map_err(|e| IpcError::invalid(&format!("cannot write {}: {e}", path.display())))?;
+    Ok(path.display().to_string())
 }
 
 #[tauri::command]

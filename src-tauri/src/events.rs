@@ -9,6 +9,8 @@ use tauri::{AppHandle, Emitter};
 pub const SYNC_PROGRESS: &str = "sync-progress";
 /// Event with no payload: the cache has new data or new sync state.
 pub const CACHE_CHANGED: &str = "cache-changed";
+/// Event carrying [`opsdeck::api::RollbackProgress`] each time a rollback moves.
+pub const ROLLBACK_PROGRESS: &str = "rollback-progress";
 /// Event carrying a service's cache key: show its page (a notification was clicked).
 pub const OPEN_SERVICE: &str = "open-service";
 
@@ -47,4 +49,21 @@ pub async fn sync_and_notify(
     let _ = handle.emit(CACHE_CHANGED, ());
     crate::notify::new_incidents(handle.clone(), engine.clone()).await;
     reports
+}
+
+/// Follows a started rollback to its end, streaming its progress, then tells the UI the cache
+/// changed (the engine synced the executor's source) and notifies of the outcome.
+pub async fn track_rollback(handle: AppHandle, engine: Engine, run: Box<opsdeck::RollbackRun>) {
+    let emitter = handle.clone();
+    let progress = move |p: &opsdeck::api::RollbackProgress| {
+        let _ = emitter.emit(ROLLBACK_PROGRESS, p);
+    };
+    match engine.track_rollback(run, &progress).await {
+        Ok(end) => {
+            let _ = handle.emit(ROLLBACK_PROGRESS, &end);
+            crate::notify::rollback_ended(&handle, &end);
+        }
+        Err(error) => tracing::error!(%error, "tracking a rollback failed"),
+    }
+    let _ = handle.emit(CACHE_CHANGED, ());
 }

@@ -1,7 +1,8 @@
-//! Desktop notifications of new triggered incidents on the user's teams' services. The engine
-//! hands each incident out once (across restarts); a click opens the service.
+//! Desktop notifications of new triggered incidents on the user's teams' services (the engine
+//! hands each incident out once, across restarts) and of rollbacks that ended; a click opens
+//! the service.
 
-use opsdeck::api::IncidentRow;
+use opsdeck::api::{IncidentRow, RollbackProgress};
 use opsdeck::Engine;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -26,6 +27,29 @@ pub async fn new_incidents(handle: AppHandle, engine: Engine) {
     };
     for notice in notices(&rows) {
         show(&handle, notice);
+    }
+}
+
+/// Notifies that a rollback reached its end state.
+pub fn rollback_ended(handle: &AppHandle, progress: &RollbackProgress) {
+    show(handle, rollback_notice(progress));
+}
+
+fn rollback_notice(p: &RollbackProgress) -> Notice {
+    Notice {
+        title: format!(
+            "Rollback of {} in {} {}",
+            p.service.name,
+            p.environment,
+            p.state.as_str().replace('_', " ")
+        ),
+        body: format!(
+            "{} → {}: {}",
+            p.from_version.as_deref().unwrap_or("?"),
+            p.to_version,
+            p.message
+        ),
+        service_key: Some(p.service.key.clone()),
     }
 }
 

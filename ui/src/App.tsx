@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { Activity } from "./components/Activity";
+import { AuditLog } from "./components/Audit";
+import { RollbackDialog, RollbackPanel, type RollbackAsk } from "./components/Rollback";
 import { Delivery } from "./components/Delivery";
 import { OnCall } from "./components/OnCall";
 import { OnCallPanel } from "./components/OnCallPanel";
@@ -14,10 +16,12 @@ import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
 import {
   errorMessage,
+  type AuditEntry,
   type EntitySummary,
   type Ipc,
   type OnCallPanel as Panel,
   type ReleaseMatrix,
+  type RollbackProgress,
   type ServiceDelivery,
   type SearchHit,
   type ServiceDetail,
@@ -50,6 +54,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   // Sources with a manual sync in flight; "*" while all of them sync.
   const [syncing, setSyncing] = useState<Set<string>>(new Set());
   const [paletteOpen, setPaletteOpen] = useState(false);
+  // The rollback being planned, and those started here (live until dismissed).
+  const [rollbackAsk, setRollbackAsk] = useState<RollbackAsk | null>(null);
+  const [rollbacks, setRollbacks] = useState<RollbackProgress[]>([]);
+  const [audit, setAudit] = useState<AuditEntry[]>([]);
+  const [serviceAudit, setServiceAudit] = useState<AuditEntry[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
   // Bumped whenever the cache changes, so every open screen re-reads it.
@@ -68,6 +77,10 @@ export function App({ ipc }: { ipc: Ipc }) {
         setGeneration((g) => g + 1);
       }),
       ipc.onOpenService((key) => setServiceKey(key)),
+      ipc.onRollbackProgress((p) => {
+        showRollback(p);
+        setGeneration((g) => g + 1);
+      }),
     ];
     // Ages move on without any sync (a platform that asked us to wait an hour sends no
     // events): re-read the sources' verdicts with the clock.
@@ -97,7 +110,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, [generation]);
 
   useEffect(() => {
-    if (!selection || selection.kind === "sources" || selection.kind === "on-call" || selection.kind === "activity") return;
+    if (selection?.kind === "audit") ipc.audit(null).then(setAudit, fail);
+  }, [selection, generation]);
+
+  useEffect(() => {
+    if (!selection || selection.kind === "sources" || selection.kind === "on-call" || selection.kind === "activity" || selection.kind === "audit") return;
     const load = selection.kind === "team" ? ipc.teamServices(selection.key) : ipc.orphanedServices();
     load.then(setServices, fail);
     if (selection.kind === "team") ipc.onCall({ team: selection.key }).then(setTeamPanel, fail);
@@ -116,6 +133,7 @@ export function App({ ipc }: { ipc: Ipc }) {
     ipc.service(serviceKey).then(setDetail, fail);
     ipc.onCall({ service: serviceKey }).then(setServicePanel, fail);
     ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
+    ipc.audit(serviceKey).then(setServiceAudit, fail);
   }, [serviceKey, generation]);
 
   useEffect(() => {
@@ -130,7 +148,7 @@ export function App({ ipc }: { ipc: Ipc }) {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
         e.preventDefault();
         setPaletteOpen(true);
-      } else if (e.key === "Escape" && !paletteOpen && serviceKey) {
+      } else if (e.key === "Escape" && !paletteOpen && !rollbackAsk && serviceKey) {
         setServiceKey(null);
       } else if (e.key === "/" && !paletteOpen && !isTyping(e)) {
         e.preventDefault();
@@ -139,7 +157,7 @@ export function App({ ipc }: { ipc: Ipc }) {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [paletteOpen, serviceKey]);
+  }, [paletteOpen, serviceKey, rollbackAsk]);
 
   const selectTeam = useCallback((s: Selection) => {
     setSelection(s);
@@ -178,6 +196,13 @@ export function App({ ipc }: { ipc: Ipc }) {
     });
   };
   const openSources = () => selectTeam({ kind: "sources" });
+  // Newest state of each rollback, by key; the panel lists them newest first.
+  function showRollback(p: RollbackProgress) {
+    setRollbacks((all) => [p, ...all.filter((r) => r.key !== p.key)]);
+  }
+  const dismissRollback = (key: string) => setRollbacks((all) => all.filter((r) => r.key !== key));
+  const exportAudit = () =>
+    ipc.exportAudit().then((path) => setError(`Audit log exported to ${path}`), fail);
   const openLink = (url: string) => ipc.openLink(url).catch(fail);
   const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
@@ -237,9 +262,11 @@ export function App({ ipc }: { ipc: Ipc }) {
                   now={now}
                   onOpenLink={openLink}
                   loadChanges={(from, to, askGithub) => ipc.changes(serviceKey, from, to, askGithub)}
+                  onRollback={(environment) => setRollbackAsk({ service: serviceKey, name: delivery.service.name, environment })}
                 />
               )
             }
+            audit={serviceAudit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={serviceAudit} now={now} showService={false} />}
             onOpenLink={openLink}
           />
         ) : selection?.kind === "on-call" ? (
@@ -253,8 +280,19 @@ export function App({ ipc }: { ipc: Ipc }) {
             load={ipc.activity}
             onOpenService={setServiceKey}
             onOpenLink={openLink}
+            onRollback={(row) => setRollbackAsk({ service: row.service.key, name: row.service.name, environment: row.environment })}
             onError={fail}
           />
+        ) : selection?.kind === "audit" ? (
+          <div class="page">
+            <div class="team-head">
+              <h1>Audit log</h1>
+              <span class="muted">Every action Opsdeck took on a platform: who, what, the plan and the outcome</span>
+            </div>
+            <div class="scroll">
+              <AuditLog title={null} entries={audit} now={now} showService onOpenService={setServiceKey} onExport={exportAudit} />
+            </div>
+          </div>
         ) : selection ? (
           <>
             <div class="team-head">
@@ -315,6 +353,17 @@ export function App({ ipc }: { ipc: Ipc }) {
         onOpenSources={openSources}
       />
       {paletteOpen && <Palette search={ipc.search} onPick={pick} onClose={() => setPaletteOpen(false)} />}
+      {rollbackAsk && (
+        <RollbackDialog
+          ask={rollbackAsk}
+          now={now}
+          plan={ipc.planRollback}
+          confirm={ipc.startRollback}
+          onStarted={showRollback}
+          onClose={() => setRollbackAsk(null)}
+        />
+      )}
+      <RollbackPanel rollbacks={rollbacks} now={now} onOpenLink={openLink} onDismiss={dismissRollback} />
     </div>
   );
 }

@@ -13,6 +13,7 @@ interface Props {
   load(query: ActivityQuery): Promise<DeploymentRow[]>;
   onOpenService(key: string): void;
   onOpenLink(url: string): void;
+  onRollback(row: DeploymentRow): void;
   onError(error: unknown): void;
 }
 
@@ -26,7 +27,7 @@ const WINDOWS: { value: number; label: string }[] = [
 ];
 
 /** Deploys across teams, newest first, filtered by team, environment, status and time. */
-export function Activity({ teams, environments, now, generation, load, onOpenService, onOpenLink, onError }: Props) {
+export function Activity({ teams, environments, now, generation, load, onOpenService, onOpenLink, onRollback, onError }: Props) {
   const [team, setTeam] = useState<string | null>(null);
   const [environment, setEnvironment] = useState<string | null>(null);
   const [status, setStatus] = useState<DeployStatus | null>(null);
@@ -88,7 +89,7 @@ export function Activity({ teams, environments, now, generation, load, onOpenSer
           <table class="timeline">
             <tbody>
               {rows.map((r) => (
-                <DeployRow key={`${r.source}/${r.id}/${r.service.key}`} row={r} now={now} onOpenLink={onOpenLink} showService onOpenService={onOpenService} />
+                <DeployRow key={`${r.source}/${r.id}/${r.service.key}`} row={r} now={now} onOpenLink={onOpenLink} showService onOpenService={onOpenService} onRollback={onRollback} />
               ))}
             </tbody>
           </table>

@@ -10,10 +10,12 @@ interface Props {
   /** The commits between two versions from the cache (`null` if not there), or from GitHub
    *  when `askGithub`. */
   loadChanges(from: string, to: string, askGithub: boolean): Promise<ChangesView | null>;
+  /** Opens the rollback dialog for an environment. */
+  onRollback?(environment: string): void;
 }
 
 /** Where a service's release stands: pipeline, environments, what changed, deploy timeline. */
-export function Delivery({ delivery: d, now, onOpenLink, loadChanges }: Props) {
+export function Delivery({ delivery: d, now, onOpenLink, loadChanges, onRollback }: Props) {
   if (!d.wired) {
     return (
       <section class="card">
@@ -61,6 +63,7 @@ export function Delivery({ delivery: d, now, onOpenLink, loadChanges }: Props) {
               <th>Health</th>
               <th>Sync</th>
               <th>Incoming</th>
+              {onRollback && <th />}
             </tr>
           </thead>
           <tbody>
@@ -94,6 +97,15 @@ export function Delivery({ delivery: d, now, onOpenLink, loadChanges }: Props) {
                     </>
                   )}
                 </td>
+                {onRollback && (
+                  <td>
+                    {e.current && (
+                      <button class="rollback-button" data-rollback-env={e.environment} onClick={() => onRollback(e.environment)} title={`Plan a rollback of ${d.service.name} in ${e.environment}`}>
+                        Roll back…
+                      </button>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
@@ -219,7 +231,22 @@ function Timeline({ rows, now, onOpenLink }: { rows: DeploymentRow[]; now: numbe
   );
 }
 
-export function DeployRow({ row: r, now, onOpenLink, showService, onOpenService }: { row: DeploymentRow; now: number; onOpenLink(url: string): void; showService?: boolean; onOpenService?(key: string): void }) {
+export function DeployRow({
+  row: r,
+  now,
+  onOpenLink,
+  showService,
+  onOpenService,
+  onRollback,
+}: {
+  row: DeploymentRow;
+  now: number;
+  onOpenLink(url: string): void;
+  showService?: boolean;
+  onOpenService?(key: string): void;
+  /** Offers to roll the row's service back in its environment (for deploys that reached it). */
+  onRollback?(row: DeploymentRow): void;
+}) {
   return (
     <tr data-deploy={r.id}>
       <td class="when" title={new Date(r.started_at).toLocaleString()}>
@@ -251,6 +278,15 @@ export function DeployRow({ row: r, now, onOpenLink, showService, onOpenService 
         <code>{shortSha(r.commit)}</code>
       </td>
       <td>{r.link && <ExternalLink url={r.link} label="open" onOpen={onOpenLink} />}</td>
+      {onRollback && (
+        <td>
+          {r.status === "success" && (
+            <button class="rollback-button" onClick={() => onRollback(r)} title={`Plan a rollback of ${r.service.name} in ${r.environment}`}>
+              Roll back…
+            </button>
+          )}
+        </td>
+      )}
     </tr>
   );
 }

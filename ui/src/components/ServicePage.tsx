@@ -12,6 +12,8 @@ interface Props {
   onCall?: ComponentChildren;
   /** Its pipeline, environments and deploys, shown under on-call. */
   delivery?: ComponentChildren;
+  /** What Opsdeck did to it (rollbacks), newest first. */
+  audit?: ComponentChildren;
   onOpenLink(url: string): void;
 }
 
@@ -60,7 +62,7 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  * Everything the catalog knows about one service. Catalog text is rendered as text nodes only:
  * descriptions, titles and URLs can never become markup.
  */
-export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, delivery, onOpenLink }: Props) {
+export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, delivery, audit, onOpenLink }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
   return (
     <article class="service-page" data-service-page={d.name}>
@@ -85,6 +87,7 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall
       {d.description && <p class="description">{d.description}</p>}
       {onCall}
       {delivery}
+      {audit}
 
       <section class={`card gaps-card ${d.gaps.length ? "has-gaps" : ""}`}>
         <h3>Ownership gaps</h3>

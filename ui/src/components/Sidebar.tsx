@@ -1,6 +1,6 @@
 import type { Health, TeamSummary } from "../ipc";
 
-export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" } | { kind: "on-call" } | { kind: "activity" };
+export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" } | { kind: "on-call" } | { kind: "activity" } | { kind: "audit" };
 
 interface Props {
   teams: TeamSummary[];
@@ -63,6 +63,15 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selectio
             onClick={() => onSelect({ kind: "activity" })}
           >
             <span class="team-title">Activity</span>
+          </button>
+        </li>
+        <li>
+          <button
+            class={`team${selection?.kind === "audit" ? " selected" : ""}`}
+            data-team="audit"
+            onClick={() => onSelect({ kind: "audit" })}
+          >
+            <span class="team-title">Audit log</span>
           </button>
         </li>
       </ul>

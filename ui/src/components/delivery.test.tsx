@@ -94,8 +94,9 @@ describe("Activity", () => {
   it("lists deploys newest first and filters by team, environment, status and time", async () => {
     const { ipc, calls } = fakeIpc();
     const onOpenService = vi.fn();
+    const onRollback = vi.fn();
     const { container } = render(
-      <Activity teams={[team("checkout"), team("payments")]} environments={["beta", "gamma", "prod"]} now={Date.now()} generation={0} load={ipc.activity} onOpenService={onOpenService} onOpenLink={vi.fn()} onError={vi.fn()} />,
+      <Activity teams={[team("checkout"), team("payments")]} environments={["beta", "gamma", "prod"]} now={Date.now()} generation={0} load={ipc.activity} onOpenService={onOpenService} onOpenLink={vi.fn()} onRollback={onRollback} onError={vi.fn()} />,
     );
     await waitFor(() => expect(container.querySelectorAll("[data-deploy]").length).toBe(2));
     expect(calls[0]).toBe('activity {"team":null,"environment":null,"status":null,"sinceHours":168,"after":null,"limit":50}');
@@ -106,12 +107,17 @@ describe("Activity", () => {
     await waitFor(() => expect(calls.at(-1)).toContain('"team":"group:default/payments","environment":"prod","status":"queued"'));
     fireEvent.click(screen.getByText("payments-gateway"));
     expect(onOpenService).toHaveBeenCalledWith("component:default/payments-gateway");
+    // Only a deploy that reached its environment offers a rollback (the queued one does not).
+    const offers = screen.getAllByText("Roll back…");
+    expect(offers.length).toBe(1);
+    fireEvent.click(offers[0]);
+    expect(onRollback.mock.calls[0][0].service.name).toBe("checkout-api");
   });
 
   it("pages on with the last row's time", async () => {
     const full = Array.from({ length: 50 }, (_, i) => deploy("checkout-api", "prod", `v1.${i}.0`, 10 + i));
     const load = vi.fn().mockResolvedValueOnce(full).mockResolvedValue([deploy("checkout-api", "prod", "v0.9.0", 500)]);
-    const { container } = render(<Activity teams={[]} environments={[]} now={Date.now()} generation={0} load={load} onOpenService={vi.fn()} onOpenLink={vi.fn()} onError={vi.fn()} />);
+    const { container } = render(<Activity teams={[]} environments={[]} now={Date.now()} generation={0} load={load} onOpenService={vi.fn()} onOpenLink={vi.fn()} onRollback={vi.fn()} onError={vi.fn()} />);
     await waitFor(() => expect(screen.getByText("Older deploys")).toBeTruthy());
     fireEvent.click(screen.getByText("Older deploys"));
     await waitFor(() => expect(container.querySelectorAll("[data-deploy]").length).toBe(51));

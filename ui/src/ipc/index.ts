@@ -17,6 +17,10 @@ import type { DeploymentRow } from "./bindings/DeploymentRow";
 import type { ChangesView } from "./bindings/ChangesView";
 import type { DeployStatus } from "./bindings/DeployStatus";
 import type { ActivityCursor } from "./bindings/ActivityCursor";
+import type { RollbackPlan } from "./bindings/RollbackPlan";
+import type { RollbackConfirmation } from "./bindings/RollbackConfirmation";
+import type { RollbackProgress } from "./bindings/RollbackProgress";
+import type { AuditEntry } from "./bindings/AuditEntry";
 
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
@@ -38,6 +42,10 @@ export type { MatrixCell } from "./bindings/MatrixCell";
 export type { ReleaseRow } from "./bindings/ReleaseRow";
 export type { PendingRow } from "./bindings/PendingRow";
 export type { Commit } from "./bindings/Commit";
+export type { RollbackPlan, RollbackConfirmation, RollbackProgress, AuditEntry };
+export type { RollbackState } from "./bindings/RollbackState";
+export type { RollbackCandidate } from "./bindings/RollbackCandidate";
+export type { Blocker } from "./bindings/Blocker";
 
 /** Which deploys the activity feed shows; `after` asks for the page after a row. */
 export interface ActivityQuery {
@@ -81,6 +89,15 @@ export interface Ipc {
   /** The commits between two deployed versions from the cache (`null` when it holds none), or
    *  read from GitHub when `askGithub` (only on the user's request: the network is an action). */
   changes(service: string, from: string, to: string, askGithub: boolean): Promise<ChangesView | null>;
+  /** What rolling `service` back in `environment` (to `to`, or the default) would do. */
+  planRollback(service: string, environment: string, to: string | null): Promise<RollbackPlan>;
+  /** Carries out a confirmed plan once; progress follows as `onRollbackProgress` events. */
+  startRollback(confirmation: RollbackConfirmation): Promise<RollbackProgress>;
+  /** The audit log, newest first; one service's when given. */
+  audit(service: string | null): Promise<AuditEntry[]>;
+  /** Writes the audit log as JSON lines to the downloads folder; answers the path. */
+  exportAudit(): Promise<string>;
+  onRollbackProgress(handler: (progress: RollbackProgress) => void): Promise<Unsubscribe>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
   /** A notification was clicked: show this service. */
@@ -113,6 +130,11 @@ export const tauriIpc: Ipc = {
     }),
   environments: () => invoke("environments"),
   changes: (service, from, to, askGithub) => invoke("changes", { service, from, to, askGithub }),
+  planRollback: (service, environment, to) => invoke("plan_rollback", { service, environment, to }),
+  startRollback: (confirmation) => invoke("start_rollback", { confirmation }),
+  audit: (service) => invoke("audit", { service }),
+  exportAudit: () => invoke("export_audit"),
+  onRollbackProgress: (handler) => listen<RollbackProgress>("rollback-progress", (event) => handler(event.payload)),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
   onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),

@@ -1,10 +1,13 @@
 import type {
+  AuditEntry,
   ChangesView,
   DeploymentRow,
   Ipc,
   OnCallPanel,
   Person,
   ReleaseMatrix,
+  RollbackPlan,
+  RollbackProgress,
   SearchHit,
   ServiceDelivery,
   ServiceDetail,
@@ -135,6 +138,56 @@ export function changes(from: string, to: string): ChangesView {
   };
 }
 
+/** checkout-api's rollback in prod, v2.14.0 → v2.13.2 through Argo CD, as planned. */
+export function rollbackPlan(extra: Partial<RollbackPlan> = {}): RollbackPlan {
+  const current = deploy("checkout-api", "prod", "v2.14.0", 12);
+  return {
+    key: "rb-1",
+    service: { key: "component:default/checkout-api", name: "checkout-api" },
+    owner: "checkout",
+    environment: "prod",
+    current,
+    target: { version: "v2.13.2", commit: "deb2de8aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", deployment_id: "checkout-api-prod#11", deployed_at: minutesAgo(8000) },
+    candidates: [
+      { version: "v2.13.2", commit: "deb2de8aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", deployment_id: "checkout-api-prod#11", deployed_at: minutesAgo(8000) },
+      { version: "v2.13.1", commit: "0b1c2d3aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", deployment_id: "checkout-api-prod#10", deployed_at: minutesAgo(20000) },
+    ],
+    changes: changes("v2.13.2", "v2.14.0"),
+    changes_problem: null,
+    executor: { kind: "argocd" },
+    executor_label: "Argo CD rollback",
+    source: "argocd",
+    calls: [{ method: "POST", url: "https://argocd.example.com/api/v1/applications/checkout-api-prod/rollback", body: '{"dryRun":false,"id":11,"name":"checkout-api-prod","prune":false}', purpose: "roll checkout-api-prod back to history entry 11 (v2.13.2)" }],
+    automated_sync: false,
+    warnings: [],
+    on_call: ["Dana Whitfield (you)", "Lena Fischer"],
+    me_on_call: true,
+    owned_by_me: true,
+    needs_override: false,
+    blockers: [],
+    planned_at: minutesAgo(0),
+    expires_at: minutesAgo(-10),
+    ...extra,
+  };
+}
+
+export function rollbackProgress(extra: Partial<RollbackProgress> = {}): RollbackProgress {
+  return {
+    key: "rb-1", service: { key: "component:default/checkout-api", name: "checkout-api" }, environment: "prod",
+    from_version: "v2.14.0", to_version: "v2.13.2", executor_label: "Argo CD rollback", state: "accepted",
+    message: "Argo CD started syncing checkout-api-prod to history entry 11", started_at: minutesAgo(1), at: minutesAgo(0), link: null, ...extra,
+  };
+}
+
+export function auditEntry(extra: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    key: "rb-1", action: "rollback", actor: "dana@demo.opsdeck.dev", service: { key: "component:default/checkout-api", name: "checkout-api" },
+    environment: "prod", from_version: "v2.14.0", to_version: "v2.13.2", executor: "Argo CD rollback", calls: rollbackPlan().calls,
+    response_id: null, override_reason: null, requested_at: minutesAgo(5), state: "succeeded", finished: true,
+    message: "checkout-api-prod: Succeeded / Healthy", steps: [], ...extra,
+  };
+}
+
 /** Payments' releases: payments-gateway's v5.2.0 in gamma, waiting for prod. */
 export function matrix(extra: Partial<ReleaseMatrix> = {}): ReleaseMatrix {
   const days = Array.from({ length: 90 }, (_, i) => new Date(Date.now() - (89 - i) * 86400_000).toISOString().slice(0, 10));
@@ -169,7 +222,12 @@ export function matrix(extra: Partial<ReleaseMatrix> = {}): ReleaseMatrix {
 
 /** A fake shell: answers from fixed data and lets the test fire events. */
 export function fakeIpc(overrides: Partial<Ipc> = {}) {
-  const handlers = { progress: [] as ((p: any) => void)[], changed: [] as (() => void)[], openService: [] as ((key: string) => void)[] };
+  const handlers = {
+    progress: [] as ((p: any) => void)[],
+    changed: [] as (() => void)[],
+    openService: [] as ((key: string) => void)[],
+    rollback: [] as ((p: RollbackProgress) => void)[],
+  };
   const calls: string[] = [];
   const ipc: Ipc = {
     teams: async () => [team("checkout", { is_mine: true, gap_count: 1 }), team("payments")],
@@ -198,6 +256,11 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     },
     environments: async () => ["beta", "gamma", "prod"],
     changes: async (_service, from, to, askGithub) => (calls.push(`changes ${from} ${to} ${askGithub}`), changes(from, to)),
+    planRollback: async (service, environment, to) => (calls.push(`planRollback ${service} ${environment} ${to}`), rollbackPlan()),
+    startRollback: async (c) => (calls.push(`startRollback ${JSON.stringify(c)}`), rollbackProgress()),
+    audit: async (service) => (calls.push(`audit ${service}`), [auditEntry()]),
+    exportAudit: async () => "/home/dana/Downloads/opsdeck-audit.jsonl",
+    onRollbackProgress: async (h) => (handlers.rollback.push(h), () => undefined),
     ...overrides,
   };
   return { ipc, handlers, calls };

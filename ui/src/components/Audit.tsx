@@ -1,0 +1,89 @@
+import type { AuditEntry } from "../ipc";
+import { ageOf } from "../lib/format";
+
+interface Props {
+  /** The card's heading; none when the page's own says it. */
+  title: string | null;
+  entries: AuditEntry[];
+  now: number;
+  /** Shown for the whole log (not on a service page). */
+  showService: boolean;
+  onOpenService?(key: string): void;
+  onExport?(): void;
+}
+
+const TONES: Record<string, string> = { succeeded: "ok", failed: "danger", timed_out: "danger", unknown: "warn" };
+
+/** What Opsdeck did on the platforms, who asked, and how it ended; newest first. */
+export function AuditLog({ title, entries, now, showService, onOpenService, onExport }: Props) {
+  return (
+    <section class="card audit" aria-label="Audit log">
+      <div class="card-head">
+        {title && <h3>{title}</h3>}
+        {onExport && (
+          <button class="primary" onClick={onExport}>
+            Export JSON lines
+          </button>
+        )}
+      </div>
+      {entries.length === 0 ? (
+        <p class="muted">No actions yet. Rollbacks land here, with who asked, the plan and the outcome.</p>
+      ) : (
+        <table class="audit-table">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Who</th>
+              {showService && <th>Service</th>}
+              <th>Env</th>
+              <th>From → to</th>
+              <th>Through</th>
+              <th>Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {entries.map((e) => (
+              <tr key={e.key} data-audit={e.key}>
+                <td class="when" title={new Date(e.requested_at).toLocaleString()}>
+                  {ageOf(e.requested_at, now)} ago
+                </td>
+                <td>{e.actor}</td>
+                {showService && (
+                  <td>
+                    {onOpenService ? (
+                      <button class="link" onClick={() => onOpenService(e.service.key)}>
+                        {e.service.name}
+                      </button>
+                    ) : (
+                      e.service.name
+                    )}
+                  </td>
+                )}
+                <td>
+                  <span class="chip">{e.environment}</span>
+                </td>
+                <td>
+                  <code>{e.from_version ?? "?"}</code> → <code>{e.to_version ?? "?"}</code>
+                </td>
+                <td class="muted">
+                  {e.executor}
+                  {e.response_id && <> · #{e.response_id}</>}
+                </td>
+                <td>
+                  <span class={`chip ${TONES[e.state] ?? ""}`}>{e.state.replace("_", " ")}</span>
+                  {!e.finished && <span class="chip warn" title="Opsdeck stopped before the outcome was known: check the platform">no outcome recorded</span>}
+                  {e.override_reason && (
+                    <span class="chip warn" title={e.override_reason}>
+                      override
+                    </span>
+                  )}
+                  <div class="muted small">{e.message}</div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
