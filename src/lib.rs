@@ -24,5 +24,5 @@ pub use delivery::{ActivityFilter, FREQUENCY_DAYS};
 pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};
 pub use on_call::Scope;
-pub use rollback::{RollbackRun, Started, INTEGRATION_KEY_ANNOTATION};
+pub use rollback::{RollbackRun, Started};
 pub use sync::ProgressSink;

@@ -22,8 +22,9 @@ use crate::connectors::{ConnectorError, Endpoint};
 use crate::delivery::deployment_row;
 use crate::domain::delivery::{DeliveryTarget, Deployment};
 use crate::domain::rollback::{
-    needs_ownership_override, rollback_candidates, state_of_application, state_of_status,
-    unresolved, Blocker, BlockerKind, Executor, RollbackCandidate, RollbackState,
+    choose_target, needs_ownership_override, rollback_candidates, state_of_application,
+    state_of_status, unresolved, ArgoHistory, Blocker, BlockerKind, Executor, RollbackCandidate,
+    RollbackState, ROLLBACK_ANNOTATION,
 };
 use crate::store::{key_name, AuditStep, Begun, FINISHED, REQUESTED};
 use crate::{Engine, Error, Result, Scope};
@@ -32,7 +33,7 @@ use crate::{Engine, Error, Result, Scope};
 const PLAN_LIFETIME_MINUTES: i64 = 10;
 
 /// The annotation that routes a service's change events to PagerDuty.
-pub const INTEGRATION_KEY_ANNOTATION: &str = "pagerduty.com/integration-key";
+const INTEGRATION_KEY_ANNOTATION: &str = "pagerduty.com/integration-key";
 
 /// What an action is called in the audit log.
 const ROLLBACK: &str = "rollback";
@@ -49,6 +50,8 @@ pub(crate) struct PendingRollback {
 enum How {
     Argocd {
         app: String,
+        /// The wiring it was read through (a delivery target key).
+        target: String,
         history_id: i64,
         target_revision: String,
     },
@@ -120,7 +123,7 @@ impl Engine {
             Ok(None) => {
                 blockers.push(Blocker::new(
                     BlockerKind::NoExecutor,
-                    format!("{} is wired to neither Argo CD nor GitHub: add argocd/app-name, argocd/app-selector or github.com/project-slug, or {}", service_ref.name, crate::domain::rollback::ROLLBACK_ANNOTATION),
+                    format!("{} is wired to neither Argo CD nor GitHub: add argocd/app-name, argocd/app-selector or github.com/project-slug, or {ROLLBACK_ANNOTATION}", service_ref.name),
                 ));
                 None
             }
@@ -138,35 +141,19 @@ impl Engine {
             .filter(|d| d.environment == environment)
             .collect();
         let source = executor.as_ref().and_then(|e| self.executor_source(e));
-        if let (Some(e), None) = (&executor, source) {
-            blockers.push(Blocker::new(
-                BlockerKind::NoSource,
-                format!(
-                    "no {} source in the config: add one to roll back through it",
-                    source_kind_of(e).as_str()
-                ),
-            ));
-        }
-        let endpoint = match source.map(|s| (s, self.endpoint(s))) {
-            Some((s, Ok(endpoint))) if endpoint.token().is_none() => {
+        let endpoint = match (&executor, source) {
+            (Some(executor), None) => {
                 blockers.push(Blocker::new(
-                    BlockerKind::NoToken,
-                    match &s.token_env {
-                        Some(env) => format!(
-                            "no token for {}: set {env} or run `opsdeck login {}`",
-                            s.name, s.name
-                        ),
-                        None => format!("no token for {}: run `opsdeck login {}`", s.name, s.name),
-                    },
+                    BlockerKind::NoSource,
+                    format!(
+                        "no {} source in the config: add one to roll back through it",
+                        source_kind_of(executor).as_str()
+                    ),
                 ));
                 None
             }
-            Some((_, Ok(endpoint))) => Some(endpoint),
-            Some((_, Err(e))) => {
-                blockers.push(Blocker::new(BlockerKind::NoToken, e.to_string()));
-                None
-            }
-            None => None,
+            (_, Some(source)) => self.endpoint_with_token(source, &mut blockers),
+            (None, None) => None,
         };
         let plan_key = new_key();
         let mut fresh = Fresh::default();
@@ -191,8 +178,10 @@ impl Engine {
         let candidates = current
             .map(|c| rollback_candidates(&deployments, c))
             .unwrap_or_default();
-        let target = match (current, to) {
-            (None, _) => {
+        let target = match current {
+            // A service wired to nothing has said so already.
+            None if executor.is_none() => None,
+            None => {
                 blockers.push(Blocker::new(
                     BlockerKind::NothingRunning,
                     format!(
@@ -201,43 +190,16 @@ impl Engine {
                 ));
                 None
             }
-            (Some(_), Some(version)) => match candidates.iter().find(|c| c.version == version) {
-                Some(found) => Some(found.clone()),
-                None => {
-                    let cached_earlier = current
-                        .map(|c| rollback_candidates(&cached, c))
-                        .unwrap_or_default();
-                    let in_cache = cached_earlier.iter().any(|c| c.version == version);
-                    blockers.push(match (&fresh.argo, in_cache) {
-                        (Some(argo), true) => Blocker::new(
-                            BlockerKind::OutsideHistory,
-                            format!(
-                                "Argo CD keeps the last {} syncs of {} and {version} is no longer among them: roll back through Git, or pick a newer version",
-                                argo.history_ids.len(),
-                                argo.state.app
-                            ),
-                        ),
-                        _ => Blocker::new(
-                            BlockerKind::NoTarget,
-                            format!(
-                                "{version} did not run healthy in {environment} before the current version; pick one of: {}",
-                                versions_of(&candidates)
-                            ),
-                        ),
-                    });
-                    None
-                }
-            },
-            (Some(_), None) => match candidates.first() {
-                Some(first) => Some(first.clone()),
-                None => {
-                    blockers.push(Blocker::new(
-                        BlockerKind::NoTarget,
-                        format!("no earlier version ran healthy in {environment}"),
-                    ));
-                    None
-                }
-            },
+            Some(current) => {
+                let known_earlier = rollback_candidates(&cached, current);
+                let argo = fresh.argo.as_ref().map(|a| ArgoHistory {
+                    app: &a.state.app,
+                    kept: a.history_ids.len(),
+                });
+                choose_target(&candidates, to, &known_earlier, argo, environment)
+                    .map_err(|blocker| blockers.push(blocker))
+                    .ok()
+            }
         };
         blockers.extend(fresh.blockers.iter().cloned());
         let unfinished_since = now - self.rollback_timeout();
@@ -293,7 +255,10 @@ impl Engine {
             calls.push(main_call(how, endpoint, target.as_ref()));
             if let (
                 How::Argocd {
-                    app, history_id, ..
+                    app,
+                    target,
+                    history_id,
+                    ..
                 },
                 false,
             ) = (how, automated_sync)
@@ -301,7 +266,7 @@ impl Engine {
                 // Argo CD's own check of the rollback, without doing it.
                 let connector = ArgoCdConnector::new(endpoint.clone());
                 if let Err(e) = connector
-                    .rollback(app, *history_id, true, "", &RequestMeter::default())
+                    .rollback(app, *history_id, true, target, &RequestMeter::default())
                     .await
                 {
                     blockers.push(Blocker::new(
@@ -323,25 +288,7 @@ impl Engine {
             }
             _ => (None, None),
         };
-        let (on_call, me_on_call) = match self.on_call_panel(Scope::Service(&key)).await {
-            Ok(panel) => {
-                let mut names: Vec<String> = Vec::new();
-                for level in panel.policies.iter().flat_map(|p| &p.levels) {
-                    for who in &level.now {
-                        let name = if who.is_me {
-                            format!("{} (you)", who.person.name)
-                        } else {
-                            who.person.name.clone()
-                        };
-                        if !names.contains(&name) {
-                            names.push(name);
-                        }
-                    }
-                }
-                (names, panel.me_on_call)
-            }
-            Err(_) => (Vec::new(), false),
-        };
+        let (on_call, me_on_call) = self.on_call_for(&key).await;
         let owner = stored.entity.owner_ref().map(|r| r.key());
         let owned_by_me = match &owner {
             Some(owner) => self
@@ -560,17 +507,14 @@ impl Engine {
             None => None,
         };
         let steps = self.store().audit_steps(key.as_deref(), limit).await?;
-        let mut by_key: Vec<(String, Vec<AuditStep>)> = Vec::new();
+        let mut by_key: HashMap<String, Vec<AuditStep>> = HashMap::new();
         for step in steps {
-            match by_key.iter_mut().find(|(k, _)| *k == step.action_key) {
-                Some((_, list)) => list.push(step),
-                None => by_key.push((step.action_key.clone(), vec![step])),
-            }
+            by_key
+                .entry(step.action_key.clone())
+                .or_default()
+                .push(step);
         }
-        let mut entries: Vec<AuditEntry> = by_key
-            .iter()
-            .filter_map(|(_, steps)| entry_of(steps))
-            .collect();
+        let mut entries: Vec<AuditEntry> = by_key.values().filter_map(|s| entry_of(s)).collect();
         entries.sort_by_key(|e| std::cmp::Reverse(e.requested_at));
         Ok(entries)
     }
@@ -614,6 +558,59 @@ impl Engine {
         self.pending_rollbacks()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The source's endpoint, when it has a token; else a blocker that says how to give one.
+    fn endpoint_with_token(
+        &self,
+        source: &SourceConfig,
+        blockers: &mut Vec<Blocker>,
+    ) -> Option<Endpoint> {
+        match self.endpoint(source) {
+            Ok(endpoint) if endpoint.token().is_some() => Some(endpoint),
+            Ok(_) => {
+                let name = &source.name;
+                blockers.push(Blocker::new(
+                    BlockerKind::NoToken,
+                    match &source.token_env {
+                        Some(env) => {
+                            format!("no token for {name}: set {env} or run `opsdeck login {name}`")
+                        }
+                        None => format!("no token for {name}: run `opsdeck login {name}`"),
+                    },
+                ));
+                None
+            }
+            Err(e) => {
+                blockers.push(Blocker::new(BlockerKind::NoToken, e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// Who is on call for the service now (the identity marked), and whether it is me; nobody
+    /// when PagerDuty was never read.
+    async fn on_call_for(&self, service_key: &str) -> (Vec<String>, bool) {
+        let Ok(panel) = self.on_call_panel(Scope::Service(service_key)).await else {
+            return (Vec::new(), false);
+        };
+        let mut names: Vec<String> = Vec::new();
+        for who in panel
+            .policies
+            .iter()
+            .flat_map(|p| &p.levels)
+            .flat_map(|l| &l.now)
+        {
+            let name = if who.is_me {
+                format!("{} (you)", who.person.name)
+            } else {
+                who.person.name.clone()
+            };
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        (names, panel.me_on_call)
     }
 
     fn rollback_timeout(&self) -> Duration {
@@ -749,6 +746,7 @@ impl Engine {
                     .and_then(|(_, id)| id.parse().ok())?;
                 Some(How::Argocd {
                     app: argo.state.app.clone(),
+                    target: argo.state.target.clone(),
                     history_id,
                     target_revision: target.commit.clone()?,
                 })
@@ -788,17 +786,23 @@ impl Engine {
         let source = self
             .config()
             .source(&run.source)
-            .ok_or_else(|| Error::UnknownSource(run.source.clone()))?;
-        let endpoint = self.endpoint(source)?;
+            .expect("a plan's source is configured");
+        let endpoint = match self.endpoint(source) {
+            Ok(endpoint) => endpoint,
+            Err(e) => return self.answered_with(run, e).await,
+        };
         let meter = RequestMeter::default();
         let how = run.pending.how.clone();
         let outcome = match &how {
             How::Argocd {
-                app, history_id, ..
+                app,
+                target,
+                history_id,
+                ..
             } => {
                 let connector = ArgoCdConnector::new(endpoint);
                 if disable_automated_sync && run.pending.plan.automated_sync {
-                    if let Err(e) = connector.disable_automated_sync(app, "", &meter).await {
+                    if let Err(e) = connector.disable_automated_sync(app, target, &meter).await {
                         return self.answered_with(run, e).await;
                     }
                     self.record(
@@ -810,7 +814,7 @@ impl Engine {
                     .await?;
                 }
                 connector
-                    .rollback(app, *history_id, false, "", &meter)
+                    .rollback(app, *history_id, false, target, &meter)
                     .await
                     .map(|_| format!("Argo CD started syncing {app} to history entry {history_id}"))
             }
@@ -900,11 +904,12 @@ impl Engine {
         match &run.pending.how.clone() {
             How::Argocd {
                 app,
+                target,
                 target_revision,
                 ..
             } => {
                 let live = ArgoCdConnector::new(endpoint)
-                    .application(app, "", &meter)
+                    .application(app, target, &meter)
                     .await?;
                 let state = state_of_application(
                     live.operation_phase.as_deref(),
@@ -1157,18 +1162,6 @@ fn github_slug(targets: &[String]) -> Option<String> {
             Some(DeliveryTarget::GithubRepo(slug)) => Some(slug),
             _ => None,
         })
-}
-
-fn versions_of(candidates: &[RollbackCandidate]) -> String {
-    if candidates.is_empty() {
-        return "none".into();
-    }
-    candidates
-        .iter()
-        .take(10)
-        .map(|c| c.version.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A fresh idempotency key.

@@ -373,6 +373,23 @@ async fn a_lost_answer_is_re_read_never_retried() {
     .await;
     assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
     assert_eq!(sandbox.actions_received(), 2);
+
+    // A workflow: the run its dispatch started is found among the workflow's runs.
+    let plan = engine
+        .plan_rollback("search-indexer", "prod", None)
+        .await
+        .unwrap();
+    let end = run_to_end(
+        &engine,
+        &RollbackConfirmation {
+            typed_service: Some("search-indexer".into()),
+            ..confirm(&plan)
+        },
+    )
+    .await;
+    assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
+    assert!(end.link.is_some_and(|l| l.contains("/actions/runs/")));
+    assert_eq!(sandbox.actions_received(), 3);
 }
 
 #[tokio::test]
@@ -502,4 +519,63 @@ async fn an_unknown_target_or_environment_is_a_blocker_not_a_call() {
     assert!(orphan.needs_override && orphan.owner.as_deref() == Some("reporting"));
     assert!(engine.start_rollback(&confirm(&plan)).await.is_err());
     assert_eq!(sandbox.actions_received(), 0);
+}
+
+#[tokio::test]
+async fn without_a_token_the_plan_says_how_to_give_one() {
+    let (_sandbox, engine) = demo("rollout=1s").await;
+    let tokenless = Engine::with_store(
+        engine.config().clone(),
+        engine.store().clone(),
+        opsdeck::secrets::Secrets::default(),
+    );
+    let plan = tokenless
+        .plan_rollback("checkout-api", "prod", None)
+        .await
+        .unwrap();
+    let blocker = plan
+        .blockers
+        .iter()
+        .find(|b| b.kind == BlockerKind::NoToken)
+        .expect("no token");
+    assert!(
+        blocker.message.contains("OPSDECK_SANDBOX_TOKEN") || blocker.message.contains("login"),
+        "{}",
+        blocker.message
+    );
+    assert!(plan.calls.is_empty(), "no call is planned without a token");
+}
+
+#[tokio::test]
+async fn a_rollout_without_an_end_times_out_and_change_events_can_be_off() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions("rollout=60s".parse().unwrap());
+    let text = format!(
+        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"1s\"\npagerduty_change_events = false\n",
+        sandbox.config_toml()
+    );
+    let config = Config::parse(&text, std::path::Path::new("/tmp/opsdeck-test.toml")).unwrap();
+    let engine = engine(config, Some(TOKEN)).await;
+    engine.sync(None, &no_progress).await.unwrap();
+    let plan = engine
+        .plan_rollback("search-indexer", "prod", None)
+        .await
+        .unwrap();
+    let end = run_to_end(
+        &engine,
+        &RollbackConfirmation {
+            typed_service: Some("search-indexer".into()),
+            ..confirm(&plan)
+        },
+    )
+    .await;
+    assert_eq!(end.state, RollbackState::TimedOut, "{}", end.message);
+    assert!(
+        end.message.contains("no end state after 1s"),
+        "{}",
+        end.message
+    );
+    assert!(sandbox.change_events().is_empty());
+    let entry = &engine.audit(Some("search-indexer"), 1).await.unwrap()[0];
+    assert!(entry.finished && entry.state == "timed_out");
 }

@@ -15,5 +15,6 @@ run() { "$bin" --config "$dir/opsdeck.toml" --db "$dir/cache.sqlite" "$@"; }
 run sync >/dev/null
 run teams | grep -q checkout
 run sources | grep -q fresh
+run rollback checkout-api --env prod --dry-run | grep -q "to       v2.13.2"
 grep -q "sync landed" "$dir"/logs/opsdeck.*.log
-echo "smoke: the plain-built CLI synced, answered and logged"
+echo "smoke: the plain-built CLI synced, answered, planned a rollback and logged"

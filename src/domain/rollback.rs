@@ -135,6 +135,58 @@ pub fn rollback_candidates(
     out
 }
 
+/// What Argo CD keeps of an application: it can only roll back to these entries.
+#[derive(Debug, Clone, Copy)]
+pub struct ArgoHistory<'a> {
+    /// The application.
+    pub app: &'a str,
+    /// How many syncs it keeps.
+    pub kept: usize,
+}
+
+/// The version to go back to: `asked`, when it is among `candidates`, else the first (the
+/// last that ran healthy before the current). When it is not: why, naming the versions that
+/// can be picked, or that Argo CD no longer keeps it when the cache still knows it ran
+/// healthy there (`known_earlier`).
+pub fn choose_target(
+    candidates: &[RollbackCandidate],
+    asked: Option<&str>,
+    known_earlier: &[RollbackCandidate],
+    argo: Option<ArgoHistory<'_>>,
+    environment: &str,
+) -> Result<RollbackCandidate, Blocker> {
+    let Some(version) = asked else {
+        return candidates.first().cloned().ok_or_else(|| {
+            Blocker::new(
+                BlockerKind::NoTarget,
+                format!("no earlier version ran healthy in {environment}"),
+            )
+        });
+    };
+    if let Some(found) = candidates.iter().find(|c| c.version == version) {
+        return Ok(found.clone());
+    }
+    let ran_here = known_earlier.iter().any(|c| c.version == version);
+    Err(match argo {
+        Some(ArgoHistory { app, kept }) if ran_here => Blocker::new(
+            BlockerKind::OutsideHistory,
+            format!(
+                "Argo CD keeps the last {kept} syncs of {app} and {version} is no longer among them: roll back through Git, or pick a newer version"
+            ),
+        ),
+        _ => {
+            let pickable: Vec<&str> = candidates.iter().take(10).map(|c| c.version.as_str()).collect();
+            Blocker::new(
+                BlockerKind::NoTarget,
+                format!(
+                    "{version} did not run healthy in {environment} before the current version; pick one of: {}",
+                    if pickable.is_empty() { "none".to_string() } else { pickable.join(", ") }
+                ),
+            )
+        }
+    })
+}
+
 /// Why a plan cannot be carried out as it stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -367,6 +419,50 @@ mod tests {
             "failed and current versions are not targets"
         );
         assert_eq!(candidates[0].deployment_id, "4");
+    }
+
+    #[test]
+    fn the_target_is_the_asked_version_or_the_last_healthy_one_and_says_why_not() {
+        let current = deploy("9", "v3", 1, DeployStatus::Success);
+        let history = vec![
+            deploy("1", "v1", 50, DeployStatus::Inactive),
+            deploy("2", "v2", 40, DeployStatus::Inactive),
+            current.clone(),
+        ];
+        let all = rollback_candidates(&history, &current);
+        let kept = rollback_candidates(&history[1..], &current);
+        assert_eq!(
+            choose_target(&all, None, &all, None, "prod")
+                .unwrap()
+                .version,
+            "v2"
+        );
+        assert_eq!(
+            choose_target(&all, Some("v1"), &all, None, "prod")
+                .unwrap()
+                .version,
+            "v1"
+        );
+        let argo = Some(ArgoHistory {
+            app: "a-prod",
+            kept: 2,
+        });
+        let gone = choose_target(&kept, Some("v1"), &all, argo, "prod").unwrap_err();
+        assert_eq!(gone.kind, BlockerKind::OutsideHistory);
+        assert!(
+            gone.message.contains("last 2 syncs of a-prod"),
+            "{}",
+            gone.message
+        );
+        let unknown = choose_target(&all, Some("v9"), &all, argo, "prod").unwrap_err();
+        assert_eq!(unknown.kind, BlockerKind::NoTarget);
+        assert!(
+            unknown.message.ends_with("pick one of: v2, v1"),
+            "{}",
+            unknown.message
+        );
+        let none = choose_target(&[], None, &[], None, "prod").unwrap_err();
+        assert_eq!(none.message, "no earlier version ran healthy in prod");
     }
 
     #[test]

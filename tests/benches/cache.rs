@@ -333,6 +333,26 @@ async fn main() {
         samples.push(t.elapsed());
     }
     report("Activity filter: every environment deployed to", samples);
+    // An action, not a click: the cache plus the sandbox's Argo CD (the application, the dry
+    // run) and GitHub (the commits undone, cached after the first read) on loopback.
+    let mut samples = Vec::with_capacity(100);
+    let mut blocked = std::collections::BTreeMap::new();
+    for _ in 0..100 {
+        let service = &services[picks.below(services.len())];
+        let t = Instant::now();
+        let plan = engine
+            .plan_rollback(&service.key, "prod", None)
+            .await
+            .unwrap();
+        samples.push(t.elapsed());
+        for blocker in plan.blockers {
+            *blocked.entry(format!("{:?}", blocker.kind)).or_insert(0) += 1;
+        }
+    }
+    report(
+        &format!("rollback plan of a prod deploy (blockers met: {blocked:?})"),
+        samples,
+    );
 
     // A full sync of a second source (every entity again, from files) while the screens'
     // queries run: the merged view of every entity is rebuilt under them. The same click, quiet,
