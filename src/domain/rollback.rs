@@ -268,17 +268,12 @@ pub enum RollbackState {
     Unknown,
     /// No end state within the configured time.
     TimedOut,
-    /// Opsdeck stopped before the outcome was recorded (closed or killed).
-    Interrupted,
 }
 
 impl RollbackState {
     /// Whether nothing more will happen to it.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::TimedOut | Self::Interrupted
-        )
+        matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)
     }
 
     /// The snake-case name, as stored.
@@ -291,7 +286,6 @@ impl RollbackState {
             Self::Failed => "failed",
             Self::Unknown => "unknown",
             Self::TimedOut => "timed_out",
-            Self::Interrupted => "interrupted",
         }
     }
 }

@@ -245,7 +245,7 @@ const STEPS: { state: RollbackState; label: string }[] = [
   { state: "succeeded", label: "Healthy" },
 ];
 
-const FINAL: RollbackState[] = ["succeeded", "failed", "timed_out", "interrupted"];
+const FINAL: RollbackState[] = ["succeeded", "failed", "timed_out"];
 
 const STATE_LABELS: Record<RollbackState, string> = {
   requested: "requested",
@@ -255,7 +255,6 @@ const STATE_LABELS: Record<RollbackState, string> = {
   failed: "failed",
   unknown: "unknown — re-reading",
   timed_out: "timed out",
-  interrupted: "interrupted",
 };
 
 /** Rollbacks in flight and just finished, live, until dismissed. */
@@ -266,7 +265,7 @@ export function RollbackPanel({ rollbacks, now, onOpenLink, onDismiss }: { rollb
       {rollbacks.map((r) => {
         const done = FINAL.includes(r.state);
         const reached = STEPS.findIndex((s) => s.state === r.state);
-        const tone = r.state === "succeeded" ? "ok" : r.state === "failed" || r.state === "timed_out" || r.state === "interrupted" ? "danger" : r.state === "unknown" ? "warn" : "accent";
+        const tone = r.state === "succeeded" ? "ok" : r.state === "failed" || r.state === "timed_out" ? "danger" : r.state === "unknown" ? "warn" : "accent";
         return (
           <section key={r.key} class={`rollback-card tone-${tone}`} data-rollback={r.key} data-state={r.state}>
             <header>

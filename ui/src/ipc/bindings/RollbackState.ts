@@ -3,4 +3,4 @@
 /**
  * Where a rollback stands.
  */
-export type RollbackState = "requested" | "accepted" | "in_progress" | "succeeded" | "failed" | "unknown" | "timed_out" | "interrupted";
+export type RollbackState = "requested" | "accepted" | "in_progress" | "succeeded" | "failed" | "unknown" | "timed_out";
