@@ -34,6 +34,14 @@ fn confirm(plan: &RollbackPlan) -> RollbackConfirmation {
     }
 }
 
+/// The confirmation of one who neither owns the service nor is on call: its name typed.
+fn typed(plan: &RollbackPlan) -> RollbackConfirmation {
+    RollbackConfirmation {
+        typed_service: Some(plan.service.name.clone()),
+        ..confirm(plan)
+    }
+}
+
 async fn run_to_end(engine: &Engine, confirmation: &RollbackConfirmation) -> RollbackProgress {
     match engine.start_rollback(confirmation).await.unwrap() {
         Started::Running(run) => engine.track_rollback(run, &|_| {}).await.unwrap(),
@@ -223,12 +231,11 @@ async fn payments_gateway_rolls_back_through_a_github_deployment_with_an_overrid
     assert!(engine.start_rollback(&mistyped).await.is_err());
     assert_eq!(sandbox.actions_received(), 0);
 
-    let typed = RollbackConfirmation {
-        typed_service: Some("payments-gateway".into()),
+    let with_reason = RollbackConfirmation {
         reason: Some("payments on-call asked me to".into()),
-        ..confirm(&plan)
+        ..typed(&plan)
     };
-    let end = run_to_end(&engine, &typed).await;
+    let end = run_to_end(&engine, &with_reason).await;
     assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
     let entry = &engine.audit(Some("payments-gateway"), 5).await.unwrap()[0];
     let reason = entry.override_reason.as_deref().expect("override recorded");
@@ -268,14 +275,7 @@ async fn search_indexer_rolls_back_through_its_workflow() {
         body["inputs"]["version"].as_str(),
         plan.target.as_ref().map(|t| t.version.as_str())
     );
-    let end = run_to_end(
-        &engine,
-        &RollbackConfirmation {
-            typed_service: Some("search-indexer".into()),
-            ..confirm(&plan)
-        },
-    )
-    .await;
+    let end = run_to_end(&engine, &typed(&plan)).await;
     assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
     assert!(
         end.link
@@ -312,10 +312,7 @@ async fn refusals_fail_the_rollback_once_and_say_why() {
             .unwrap();
         sandbox.set_actions(refusal.parse().unwrap());
         let before = sandbox.actions_received();
-        let confirmation = RollbackConfirmation {
-            typed_service: Some("payments-gateway".into()),
-            ..confirm(&plan)
-        };
+        let confirmation = typed(&plan);
         let end = run_to_end(&engine, &confirmation).await;
         assert_eq!(end.state, RollbackState::Failed);
         assert!(
@@ -363,14 +360,7 @@ async fn a_lost_answer_is_re_read_never_retried() {
         .plan_rollback("payments-gateway", "gamma", None)
         .await
         .unwrap();
-    let end = run_to_end(
-        &engine,
-        &RollbackConfirmation {
-            typed_service: Some("payments-gateway".into()),
-            ..confirm(&plan)
-        },
-    )
-    .await;
+    let end = run_to_end(&engine, &typed(&plan)).await;
     assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
     assert_eq!(sandbox.actions_received(), 2);
 
@@ -379,14 +369,7 @@ async fn a_lost_answer_is_re_read_never_retried() {
         .plan_rollback("search-indexer", "prod", None)
         .await
         .unwrap();
-    let end = run_to_end(
-        &engine,
-        &RollbackConfirmation {
-            typed_service: Some("search-indexer".into()),
-            ..confirm(&plan)
-        },
-    )
-    .await;
+    let end = run_to_end(&engine, &typed(&plan)).await;
     assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
     assert!(end.link.is_some_and(|l| l.contains("/actions/runs/")));
     assert_eq!(sandbox.actions_received(), 3);
@@ -561,14 +544,7 @@ async fn a_rollout_without_an_end_times_out_and_change_events_can_be_off() {
         .plan_rollback("search-indexer", "prod", None)
         .await
         .unwrap();
-    let end = run_to_end(
-        &engine,
-        &RollbackConfirmation {
-            typed_service: Some("search-indexer".into()),
-            ..confirm(&plan)
-        },
-    )
-    .await;
+    let end = run_to_end(&engine, &typed(&plan)).await;
     assert_eq!(end.state, RollbackState::TimedOut, "{}", end.message);
     assert!(
         end.message.contains("no end state after 1s"),

@@ -312,21 +312,8 @@ impl ArgoCdConnector {
             .url(&format!("/api/v1/applications/{}/rollback", encode(name)));
         let body = rollback_body(name, id, dry_run);
         let doing = format!("the rollback of {name} to history entry {id}");
-        let app: Option<AppPayload> = self
-            .platform()
-            .act(self.endpoint.reader(meter), &url, &doing, || {
-                self.endpoint
-                    .with_bearer(reqwest::Method::POST, &url)
-                    .json(&body)
-            })
-            .await?;
-        let app = app.ok_or_else(|| {
-            self.platform().error(
-                super::FailureKind::Malformed,
-                format!("{doing}: Argo CD answered without the application"),
-            )
-        })?;
-        Ok(self.live(app, target))
+        self.act_on(reqwest::Method::POST, &url, &body, &doing, target, meter)
+            .await
     }
 
     /// Switches automated sync off, as Argo CD's UI does before a rollback: a merge patch
@@ -342,12 +329,24 @@ impl ArgoCdConnector {
             .url(&format!("/api/v1/applications/{}", encode(name)));
         let body = automated_sync_off_body(name);
         let doing = format!("switching automated sync of {name} off");
+        self.act_on(reqwest::Method::PATCH, &url, &body, &doing, target, meter)
+            .await
+    }
+
+    /// Sends an action on an application once; Argo CD answers with the application.
+    async fn act_on(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: &serde_json::Value,
+        doing: &str,
+        target: &str,
+        meter: &RequestMeter,
+    ) -> Result<LiveApplication, ConnectorError> {
         let app: Option<AppPayload> = self
             .platform()
-            .act(self.endpoint.reader(meter), &url, &doing, || {
-                self.endpoint
-                    .with_bearer(reqwest::Method::PATCH, &url)
-                    .json(&body)
+            .act(self.endpoint.reader(meter), url, doing, || {
+                self.endpoint.with_bearer(method.clone(), url).json(body)
             })
             .await?;
         let app = app.ok_or_else(|| {

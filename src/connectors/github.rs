@@ -541,15 +541,8 @@ impl GithubConnector {
         environment: &str,
         meter: &RequestMeter,
     ) -> Result<Vec<Deployment>, ConnectorError> {
-        let url = self.endpoint.url(&format!("/repos/{slug}/deployments"));
         let target = DeliveryTarget::GithubRepo(slug.to_string()).key();
-        let payloads: Vec<DeploymentPayload> = self
-            .platform()
-            .get_json(self.endpoint.reader(meter), &url, || {
-                self.request(&url)
-                    .query(&[("environment", environment), ("per_page", "10")])
-            })
-            .await?;
+        let payloads = self.newest_in(slug, environment, meter).await?;
         let mut out = Vec::with_capacity(payloads.len());
         for payload in payloads {
             let statuses_url = format!("{}?per_page=1", payload.statuses_url);
@@ -558,6 +551,22 @@ impl GithubConnector {
             out.push(deployment);
         }
         Ok(out)
+    }
+
+    /// The first page (10) of `slug`'s deployments to `environment`, newest first.
+    async fn newest_in(
+        &self,
+        slug: &str,
+        environment: &str,
+        meter: &RequestMeter,
+    ) -> Result<Vec<DeploymentPayload>, ConnectorError> {
+        let url = self.deployments_url(slug);
+        self.platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.request(&url)
+                    .query(&[("environment", environment), ("per_page", "10")])
+            })
+            .await
     }
 
     /// Creates a deployment of `commit` to `environment` (`auto_merge: false`,
@@ -630,14 +639,7 @@ impl GithubConnector {
         key: &str,
         meter: &RequestMeter,
     ) -> Result<Option<i64>, ConnectorError> {
-        let url = self.deployments_url(slug);
-        let payloads: Vec<DeploymentPayload> = self
-            .platform()
-            .get_json(self.endpoint.reader(meter), &url, || {
-                self.request(&url)
-                    .query(&[("environment", environment), ("per_page", "10")])
-            })
-            .await?;
+        let payloads = self.newest_in(slug, environment, meter).await?;
         Ok(payloads
             .iter()
             .find(|p| p.payload.get("opsdeck_key").and_then(Value::as_str) == Some(key))

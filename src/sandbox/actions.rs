@@ -12,6 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::delivery::Rollout;
+
 /// How long a rollout takes unless told otherwise: long enough to watch it progress.
 pub const DEFAULT_ROLLOUT: Duration = Duration::from_secs(6);
 
@@ -43,6 +48,42 @@ impl Default for ActionsSpec {
             refuse: None,
             fail: false,
             rollout: DEFAULT_ROLLOUT,
+        }
+    }
+}
+
+impl ActionsSpec {
+    /// The refusal the sandbox was told to give, in the platform's error shape (`error`), with
+    /// the platform's words for a missing permission; `None` to carry the action out.
+    pub(super) fn refusal(
+        self,
+        error: fn(StatusCode, &str) -> Response,
+        forbidden: &str,
+    ) -> Option<Response> {
+        match self.refuse {
+            Some(Refusal::Forbidden) => Some(error(StatusCode::FORBIDDEN, forbidden)),
+            Some(Refusal::ServerError) => Some(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "sandbox: the action failed on the server",
+            )),
+            _ => None,
+        }
+    }
+
+    /// The answer to an action carried out: `answer`, or a cut connection when told so.
+    pub(super) fn deliver(self, answer: Response) -> Response {
+        match self.refuse {
+            Some(Refusal::DropAfterActing) => super::chaos::cut_off(Vec::new(), None),
+            _ => answer,
+        }
+    }
+
+    /// The rollout an action starts now.
+    pub(super) fn rollout(self) -> Rollout {
+        Rollout {
+            at: chrono::Utc::now(),
+            lasts: chrono::Duration::from_std(self.rollout).unwrap_or_default(),
+            fails: self.fail,
         }
     }
 }

@@ -12,8 +12,8 @@ use axum::Router;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::actions::{Actions, ActionsSpec, Refusal as ActionRefusal};
-use super::delivery::{read, write, App, DeliveryWorld, Rollout};
+use super::actions::Actions;
+use super::delivery::{read, write, App, DeliveryWorld};
 use super::stable_hash;
 
 pub(super) struct ArgoCdApi {
@@ -236,26 +236,27 @@ async fn one_application(
     }
 }
 
-/// An action refused as the sandbox was told, or `None` to carry it out.
-fn refusal(spec: ActionsSpec) -> Option<Response> {
-    match spec.refuse {
-        Some(ActionRefusal::Forbidden) => Some(error(
-            StatusCode::FORBIDDEN,
-            "permission denied: applications, sync, default/app, sub: opsdeck",
-        )),
-        Some(ActionRefusal::ServerError) => Some(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "sandbox: the action failed on the server",
-        )),
-        _ => None,
+/// What Argo CD says when a token may read but not sync.
+const FORBIDDEN: &str = "permission denied: applications, sync, default/app, sub: opsdeck";
+
+/// Why an action's request is turned away, answered in Argo CD's error shape.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
     }
 }
 
-fn acted(spec: ActionsSpec, answer: Response) -> Response {
-    match spec.refuse {
-        Some(ActionRefusal::DropAfterActing) => super::chaos::cut_off(Vec::new(), None),
-        _ => answer,
+/// An action's request: the token checked, the body parsed as JSON.
+fn request_of(api: &ArgoCdApi, headers: &HeaderMap, raw: &str) -> Result<Value, Refused> {
+    if !api.admits(headers) {
+        return Err(Refused(
+            StatusCode::UNAUTHORIZED,
+            "no session information".into(),
+        ));
     }
+    serde_json::from_str(raw).map_err(|e| Refused(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// `POST /api/v1/applications/{name}/rollback` (`applicationApplicationRollbackRequest`):
@@ -266,12 +267,9 @@ async fn rollback(
     headers: HeaderMap,
     raw: String,
 ) -> Response {
-    if !api.admits(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "no session information");
-    }
-    let request: Value = match serde_json::from_str(&raw) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    let request = match request_of(&api, &headers, &raw) {
+        Ok(request) => request,
+        Err(refused) => return refused.into_response(),
     };
     let Some(id) = request.get("id").and_then(Value::as_i64) else {
         return error(StatusCode::BAD_REQUEST, "id is required");
@@ -282,7 +280,7 @@ async fn rollback(
     } else {
         api.actions.receive()
     };
-    if let Some(refused) = refusal(spec) {
+    if let Some(refused) = spec.refusal(error, FORBIDDEN) {
         return refused;
     }
     let mut world = write(&api.world);
@@ -303,12 +301,7 @@ async fn rollback(
         );
     }
     if !dry_run {
-        let rollout = Rollout {
-            at: Utc::now(),
-            lasts: Duration::from_std(spec.rollout).unwrap_or_default(),
-            fails: spec.fail,
-        };
-        if let Err(problem) = world.roll_back_app(index, id, rollout) {
+        if let Err(problem) = world.roll_back_app(index, id, spec.rollout()) {
             return error(StatusCode::BAD_REQUEST, &problem);
         }
     }
@@ -316,7 +309,7 @@ async fn rollback(
     if dry_run {
         return answer;
     }
-    acted(spec, answer)
+    spec.deliver(answer)
 }
 
 /// `PATCH /api/v1/applications/{name}` (`applicationApplicationPatchRequest`): a merge patch;
@@ -327,12 +320,9 @@ async fn patch_application(
     headers: HeaderMap,
     raw: String,
 ) -> Response {
-    if !api.admits(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "no session information");
-    }
-    let request: Value = match serde_json::from_str(&raw) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    let request = match request_of(&api, &headers, &raw) {
+        Ok(request) => request,
+        Err(refused) => return refused.into_response(),
     };
     let patch: Value = match request
         .get("patch")
@@ -349,7 +339,7 @@ async fn patch_application(
         );
     }
     let spec = api.actions.receive();
-    if let Some(refused) = refusal(spec) {
+    if let Some(refused) = spec.refusal(error, FORBIDDEN) {
         return refused;
     }
     let mut world = write(&api.world);
@@ -360,7 +350,7 @@ async fn patch_application(
     if policy.is_some_and(|p| p.is_null() || p.get("automated").is_some_and(Value::is_null)) {
         world.apps[index].automated_sync = false;
     }
-    acted(spec, ok(application(&world, &world.apps[index])))
+    spec.deliver(ok(application(&world, &world.apps[index])))
 }
 
 #[cfg(test)]

@@ -13,10 +13,9 @@ use axum::Router;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::actions::{Actions, ActionsSpec, Refusal as ActionRefusal};
+use super::actions::Actions;
 use super::delivery::{
-    read, statuses, write, DeliveryWorld, Deploy, Repo, Rollout, Run, ENVIRONMENTS,
-    ROLLBACK_WORKFLOW_PATH,
+    read, statuses, write, DeliveryWorld, Deploy, Repo, Run, ENVIRONMENTS, ROLLBACK_WORKFLOW_PATH,
 };
 use super::stable_hash;
 
@@ -604,36 +603,8 @@ async fn compare(
     Ok(api.answer(&headers, &body, None))
 }
 
-/// How the sandbox answers an action it was told to refuse, or `None` to carry it out.
-fn refusal(spec: ActionsSpec) -> Option<Response> {
-    match spec.refuse {
-        Some(ActionRefusal::Forbidden) => Some(error(
-            StatusCode::FORBIDDEN,
-            "Resource not accessible by personal access token",
-        )),
-        Some(ActionRefusal::ServerError) => Some(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "sandbox: the action failed on the server",
-        )),
-        _ => None,
-    }
-}
-
-/// The answer to an action that was carried out: `answer`, or a cut connection when told so.
-fn acted(spec: ActionsSpec, answer: Response) -> Response {
-    match spec.refuse {
-        Some(ActionRefusal::DropAfterActing) => super::chaos::cut_off(Vec::new(), None),
-        _ => answer,
-    }
-}
-
-fn rollout(spec: ActionsSpec) -> Rollout {
-    Rollout {
-        at: Utc::now(),
-        lasts: Duration::from_std(spec.rollout).unwrap_or_default(),
-        fails: spec.fail,
-    }
-}
+/// What GitHub says when a token may read but not write.
+const FORBIDDEN: &str = "Resource not accessible by personal access token";
 
 fn body_of(raw: &str) -> Result<Value, Refusal> {
     serde_json::from_str(raw).map_err(|e| Refusal::Invalid(format!("Problems parsing JSON: {e}")))
@@ -649,7 +620,7 @@ async fn create_deployment(
     let index = api.admit(&headers, &owner, &name)?;
     let body = body_of(&raw)?;
     let spec = api.actions.receive();
-    if let Some(refused) = refusal(spec) {
+    if let Some(refused) = spec.refusal(error, FORBIDDEN) {
         return Ok(refused);
     }
     let wanted = body.get("ref").and_then(Value::as_str).unwrap_or_default();
@@ -680,7 +651,7 @@ async fn create_deployment(
     let id = world.create_deploy(
         index,
         (version, environment),
-        rollout(spec),
+        spec.rollout(),
         description,
         payload,
     );
@@ -697,7 +668,7 @@ async fn create_deployment(
         deployment_json(&world, &base, repo, created).to_string(),
     )
         .into_response();
-    Ok(acted(spec, answer))
+    Ok(spec.deliver(answer))
 }
 
 /// `POST …/actions/workflows/{workflow}/dispatches`: only the rollback workflow exists, with
@@ -719,7 +690,7 @@ async fn dispatch(
         ));
     }
     let spec = api.actions.receive();
-    if let Some(refused) = refusal(spec) {
+    if let Some(refused) = spec.refusal(error, FORBIDDEN) {
         return Ok(refused);
     }
     let input = |name: &str| {
@@ -739,7 +710,7 @@ async fn dispatch(
             "Invalid inputs: environment '{environment}' or version '{version}' is unknown"
         )));
     };
-    let run = world.dispatch_rollback(index, (version, environment), rollout(spec));
+    let run = world.dispatch_rollback(index, (version, environment), spec.rollout());
     let answer = if body.get("return_run_details") == Some(&Value::Bool(true)) {
         let slug = &world.repos[index].slug;
         (
@@ -756,7 +727,7 @@ async fn dispatch(
     } else {
         StatusCode::NO_CONTENT.into_response()
     };
-    Ok(acted(spec, answer))
+    Ok(spec.deliver(answer))
 }
 
 async fn one_run(
