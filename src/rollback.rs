@@ -20,7 +20,7 @@ use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::ChangeEvents;
 use crate::connectors::{ConnectorError, Endpoint};
 use crate::delivery::deployment_row;
-use crate::domain::delivery::{DeliveryTarget, Deployment};
+use crate::domain::delivery::{is_github_slug, DeliveryTarget, Deployment};
 use crate::domain::rollback::{
     choose_target, needs_ownership_override, rollback_candidates, state_of_application,
     state_of_status, unresolved, ArgoHistory, Blocker, BlockerKind, Executor, RollbackCandidate,
@@ -685,7 +685,7 @@ impl Engine {
                 let Some(slug) = github_slug(targets) else {
                     fresh.blockers.push(Blocker::new(
                         BlockerKind::NoExecutor,
-                        "no github.com/project-slug: GitHub cannot roll it back",
+                        "no github.com/project-slug of the form owner/repo: GitHub cannot roll it back",
                     ));
                     return Ok(fresh);
                 };
@@ -1155,11 +1155,12 @@ fn merge(cached: &[Deployment], fresh: &[Deployment]) -> Vec<Deployment> {
     out
 }
 
+/// The component's repository, when its slug is one (it goes into the path of a write).
 fn github_slug(targets: &[String]) -> Option<String> {
     targets
         .iter()
         .find_map(|t| match DeliveryTarget::from_key(t) {
-            Some(DeliveryTarget::GithubRepo(slug)) => Some(slug),
+            Some(DeliveryTarget::GithubRepo(slug)) if is_github_slug(&slug) => Some(slug),
             _ => None,
         })
 }

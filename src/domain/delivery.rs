@@ -275,6 +275,22 @@ impl DeliveryTarget {
     }
 }
 
+/// Whether `slug` is a GitHub `owner/repo` (letters, digits, `-`, `_`, `.`; not `.` or `..`):
+/// a slug from the catalog goes into the paths of authenticated requests, so nothing else may.
+pub fn is_github_slug(slug: &str) -> bool {
+    let Some((owner, repo)) = slug.split_once('/') else {
+        return false;
+    };
+    [owner, repo].iter().all(|part| {
+        !part.is_empty()
+            && *part != "."
+            && *part != ".."
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    })
+}
+
 /// The order environments are promoted in. Environments it does not name sort after the ones
 /// it does, by name; the last environment a service has is its production.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -809,5 +825,16 @@ mod tests {
             assert_eq!(DeliveryTarget::from_key(&target.key()), Some(target));
         }
         assert_eq!(DeliveryTarget::from_key("svn:x"), None);
+    }
+
+    #[test]
+    fn only_owner_slash_repo_is_a_slug() {
+        assert!(is_github_slug("demo-org/checkout-api"));
+        assert!(is_github_slug("o/r.js"));
+        for bad in [
+            "o", "o/r/x", "../x", "o/..", "o/r?x=1", "o/r#x", "/r", "o/r%2f", "o/ r",
+        ] {
+            assert!(!is_github_slug(bad), "{bad}");
+        }
     }
 }
