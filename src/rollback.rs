@@ -159,14 +159,15 @@ impl Engine {
         let mut fresh = Fresh::default();
         if let (Some(executor), Some(endpoint)) = (&executor, &endpoint) {
             match self
-                .read_fresh(executor, endpoint, &targets, environment, &cached)
+                .read_fresh(executor, endpoint, &targets, environment)
                 .await
             {
                 Ok(read) => fresh = read,
-                Err(e) => blockers.push(Blocker::new(
+                Err(Error::Connector(e)) => blockers.push(Blocker::new(
                     BlockerKind::PlatformUnreadable,
                     format!("{e}; the plan needs one fresh read of the platform"),
                 )),
+                Err(other) => return Err(other),
             }
         }
         // Argo CD can only return to what it keeps in history; GitHub to any commit.
@@ -640,13 +641,12 @@ impl Engine {
         endpoint: &Endpoint,
         targets: &[String],
         environment: &str,
-        cached: &[Deployment],
-    ) -> std::result::Result<Fresh, ConnectorError> {
+    ) -> Result<Fresh> {
         let meter = RequestMeter::default();
         let mut fresh = Fresh::default();
         match executor {
             Executor::Argocd => {
-                let states = self.environment_states(targets).await.unwrap_or_default();
+                let states = self.environment_states(targets).await?;
                 let Some(state) = states.iter().find(|s| s.environment == environment) else {
                     fresh.blockers.push(Blocker::new(
                         BlockerKind::NoExecutor,
@@ -693,15 +693,7 @@ impl Engine {
                 fresh.github = connector
                     .environment_deployments(&slug, environment, &meter)
                     .await?;
-                let open = fresh
-                    .github
-                    .iter()
-                    .chain(
-                        cached
-                            .iter()
-                            .filter(|d| d.started_at > Utc::now() - Duration::hours(6)),
-                    )
-                    .find(|d| d.status.is_open());
+                let open = fresh.github.iter().find(|d| d.status.is_open());
                 if let Some(open) = open {
                     fresh.blockers.push(Blocker::new(
                         BlockerKind::InFlight,
