@@ -620,7 +620,7 @@ pub struct AuditStepRow {
 pub struct AuditEntry {
     /// The idempotency key.
     pub key: String,
-    /// `rollback`.
+    /// `rollback`, `runbook-open`, `runbook-run`.
     pub action: String,
     /// Who.
     pub actor: String,
@@ -632,6 +632,8 @@ pub struct AuditEntry {
     pub from_version: Option<String>,
     /// The version rolled back to.
     pub to_version: Option<String>,
+    /// What was acted on, when it is not a version: a runbook's title.
+    pub subject: Option<String>,
     /// The executor for people.
     pub executor: Option<String>,
     /// The calls made, as planned.
@@ -651,4 +653,107 @@ pub struct AuditEntry {
     pub message: String,
     /// Every step, oldest first.
     pub steps: Vec<AuditStepRow>,
+}
+
+/// What a runbook is launched for, beyond its service: an incident, an alert, an environment.
+#[derive(Debug, Clone, Default, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct RunbookAsk {
+    /// The incident's id (`{incident_id}`).
+    pub incident_id: Option<String>,
+    /// The alert's fingerprint: its name and labels fill `{alertname}` and `{label.NAME}`, and
+    /// its own runbook comes first.
+    pub alert: Option<String>,
+    /// The environment (`{env}`, and `{version}`: what runs there); production by default.
+    pub environment: Option<String>,
+}
+
+/// One runbook of a service, filled in for the context it was asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct RunbookRow {
+    /// Its title.
+    pub title: String,
+    /// Its URL as written (with placeholders): how it is named when launched.
+    pub template: String,
+    /// Its URL with the context filled in.
+    pub url: String,
+    /// Placeholders the context had no value for (left visible in `url`).
+    pub unfilled: Vec<String>,
+    /// A page, a markdown file, or a workflow.
+    pub kind: crate::domain::runbooks::RunbookKind,
+    /// The service's own, its system's, its team's, or an alert's.
+    pub origin: crate::domain::runbooks::RunbookOrigin,
+    /// For a markdown runbook or a workflow: when GitHub last confirmed the cached copy.
+    #[ts(type = "string | null")]
+    pub cached_at: Option<DateTime<Utc>>,
+    /// Why it cannot be opened, when it cannot (a scheme other than http or https).
+    pub refused: Option<String>,
+}
+
+/// A markdown runbook as cached: its text is untrusted and rendered sanitised.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct RunbookDocument {
+    /// Its title.
+    pub title: String,
+    /// Its page on GitHub.
+    pub url: String,
+    /// `owner/repo`.
+    pub repo: String,
+    /// Its path.
+    pub path: String,
+    /// The markdown; untrusted.
+    pub markdown: String,
+    /// When GitHub last confirmed this copy.
+    #[ts(type = "string")]
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// An automated runbook's form: the workflow's inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct RunbookForm {
+    /// Its title.
+    pub title: String,
+    /// Its URL as written.
+    pub template: String,
+    /// `owner/repo`.
+    pub repo: String,
+    /// The workflow file.
+    pub workflow: String,
+    /// The branch it runs on.
+    pub git_ref: String,
+    /// Its inputs, in file order; defaults filled from the context where they name it.
+    pub inputs: Vec<crate::domain::runbooks::WorkflowInput>,
+    /// When GitHub last confirmed the workflow file.
+    #[ts(type = "string")]
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// Where an automated runbook's run stands.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct RunbookRunProgress {
+    /// The audit log's key.
+    pub key: String,
+    /// The service.
+    pub service: ServiceRef,
+    /// The runbook's title.
+    pub title: String,
+    /// The workflow file.
+    pub workflow: String,
+    /// The run, once known.
+    pub run_id: Option<i64>,
+    /// Where it stands.
+    pub status: crate::domain::delivery::DeployStatus,
+    /// Whether it ended (or was given up on).
+    pub finished: bool,
+    /// What happened last.
+    pub message: String,
+    /// Its logs.
+    pub link: Option<String>,
+    /// When it was dispatched.
+    #[ts(type = "string")]
+    pub started_at: DateTime<Utc>,
 }

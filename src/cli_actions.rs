@@ -1,12 +1,14 @@
 //! The CLI's face of actions: a rollback's plan as text, the confirmation asked at the
-//! terminal, its progress as lines, and the audit log as a table.
+//! terminal, its progress as lines; runbooks listed, opened, printed and run; and the audit
+//! log as a table.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use opsdeck::api::{AuditEntry, RollbackConfirmation, RollbackPlan};
+use opsdeck::api::{AuditEntry, RollbackConfirmation, RollbackPlan, RunbookAsk, RunbookRow};
 use opsdeck::domain::rollback::{unresolved, BlockerKind, RollbackState};
+use opsdeck::domain::runbooks::{RunbookKind, RunbookOrigin};
 use opsdeck::text::clock_time;
 use opsdeck::{Engine, Started};
 
@@ -199,7 +201,10 @@ pub(crate) fn print_audit(entries: &[AuditEntry]) {
                     e.actor.clone(),
                     e.service.name.clone(),
                     e.environment.clone(),
-                    e.from_version.clone().unwrap_or_else(|| "-".into()),
+                    e.from_version
+                        .clone()
+                        .or_else(|| e.subject.as_deref().map(printable))
+                        .unwrap_or_else(|| "-".into()),
                     e.to_version.clone().unwrap_or_else(|| "-".into()),
                     e.executor.clone().unwrap_or_else(|| "-".into()),
                     if e.finished {
@@ -212,4 +217,149 @@ pub(crate) fn print_audit(entries: &[AuditEntry]) {
             })
             .collect(),
     );
+}
+
+/// What to do with a runbook.
+pub(crate) enum RunbookUse {
+    /// Print its filled-in address.
+    Address,
+    /// Open it in the browser.
+    Open,
+    /// Print a markdown runbook.
+    Print { refresh: bool },
+    /// Run a workflow with these `name=value` inputs.
+    Run(Vec<String>),
+}
+
+/// A service's runbooks, numbered as `opsdeck runbook` takes them.
+pub(crate) fn print_runbooks(rows: &[RunbookRow]) {
+    if rows.is_empty() {
+        println!("no runbooks: add a link of type runbook to the service, its system or its team");
+        return;
+    }
+    print_table(
+        &["#", "TITLE", "KIND", "FROM", "ADDRESS"],
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let kind = match &r.kind {
+                    RunbookKind::Link => "page".to_string(),
+                    RunbookKind::Markdown { .. } => match r.cached_at {
+                        Some(at) => format!("markdown (read {} ago)", crate::age(at)),
+                        None => "markdown (not read yet)".to_string(),
+                    },
+                    RunbookKind::Automated { .. } => "automated".to_string(),
+                };
+                let from = match &r.origin {
+                    RunbookOrigin::Service => "service".to_string(),
+                    RunbookOrigin::System(name) => format!("system {name}"),
+                    RunbookOrigin::Team(name) => format!("team {name}"),
+                    RunbookOrigin::Alert(name) => format!("alert {name}"),
+                };
+                let address = match &r.refused {
+                    Some(problem) => format!("{} (refused: {problem})", r.url),
+                    None => r.url.clone(),
+                };
+                vec![
+                    (i + 1).to_string(),
+                    printable(&r.title),
+                    kind,
+                    printable(&from),
+                    printable(&address),
+                ]
+            })
+            .collect(),
+    );
+}
+
+/// Opens, prints or runs one runbook; `name` is its number or its title.
+pub(crate) async fn runbook(
+    engine: &Engine,
+    service: &str,
+    name: &str,
+    ask: &RunbookAsk,
+    how: RunbookUse,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let rows = engine.runbooks(service, ask).await?;
+    let row = match name.parse::<usize>() {
+        Ok(n) if (1..=rows.len()).contains(&n) => rows.get(n - 1),
+        _ => rows
+            .iter()
+            .find(|r| r.title.eq_ignore_ascii_case(name.trim())),
+    }
+    .ok_or_else(|| {
+        anyhow!("{service} has no runbook '{name}' (see `opsdeck runbooks {service}`)")
+    })?;
+    match how {
+        RunbookUse::Address => println!("{}", printable(&row.url)),
+        RunbookUse::Open => {
+            let url = engine.launch_runbook(service, &row.template, ask).await?;
+            open::that_detached(&url).map_err(|e| anyhow!("cannot open {url}: {e}"))?;
+            eprintln!("opened {url}");
+        }
+        RunbookUse::Print { refresh } => {
+            let document = engine
+                .runbook_document(service, &row.template, refresh)
+                .await?;
+            eprintln!(
+                "{}/{} · confirmed by GitHub {} ago",
+                document.repo,
+                document.path,
+                crate::age(document.confirmed_at)
+            );
+            if json {
+                print_json(&document)?;
+            } else {
+                // Untrusted text: shown, never run, control characters made visible.
+                for line in document.markdown.lines() {
+                    println!("{}", printable(line));
+                }
+            }
+        }
+        RunbookUse::Run(pairs) => {
+            let mut inputs = std::collections::BTreeMap::new();
+            for pair in pairs {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--input {pair}: use NAME=VALUE"))?;
+                inputs.insert(k.trim().to_string(), v.to_string());
+            }
+            let run = engine
+                .run_runbook(service, &row.template, ask, &inputs)
+                .await?;
+            let end = engine
+                .track_runbook(run, &|p| {
+                    eprintln!(
+                        "{}  {:<11} {}",
+                        clock_time(chrono::Utc::now()),
+                        p.status.as_str(),
+                        printable(&p.message)
+                    )
+                })
+                .await?;
+            if json {
+                print_json(&end)?;
+            } else {
+                println!(
+                    "{}: {} — {}{}",
+                    printable(&end.title),
+                    end.status.as_str(),
+                    printable(&end.message),
+                    end.link
+                        .as_deref()
+                        .map(|l| format!("  {l}"))
+                        .unwrap_or_default()
+                );
+            }
+            return Ok(
+                if end.status == opsdeck::domain::delivery::DeployStatus::Success {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                },
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

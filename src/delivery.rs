@@ -419,14 +419,14 @@ impl Engine {
         Ok(problems)
     }
 
-    fn github_source(&self) -> Result<&crate::config::SourceConfig> {
+    pub(crate) fn github_source(&self) -> Result<&crate::config::SourceConfig> {
         self.config()
             .sources
             .iter()
             .find(|s| s.kind == SourceKind::Github)
             .ok_or_else(|| {
                 Error::NotFound(
-                    "no github source in the config: add one to read commits".to_string(),
+                    "no github source in the config: add one (kind = \"github\") to read commits and runbooks kept in GitHub".to_string(),
                 )
             })
     }

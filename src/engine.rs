@@ -251,6 +251,16 @@ impl Engine {
         Ok(key)
     }
 
+    /// Who acts: the configured identity, else the OS user.
+    pub(crate) fn actor(&self) -> String {
+        self.config()
+            .identity
+            .email
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown user".into())
+    }
+
     /// The cache key of the service `name` names, if the cache holds it.
     pub(crate) async fn service_key(&self, name: &str) -> Result<String> {
         let key = parse_key(name, "component")?;
@@ -259,6 +269,15 @@ impl Engine {
         }
         Ok(key)
     }
+}
+
+/// A fresh key for an action in the audit log: `prefix`, the time, and 64 random bits.
+pub(crate) fn new_action_key(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{:016x}",
+        Utc::now().format("%Y%m%dT%H%M%S"),
+        fastrand::u64(..)
+    )
 }
 
 fn no_service(name: &str) -> Error {

@@ -198,7 +198,48 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// The audit log of actions taken (rollbacks); `--json` prints JSON lines, for export
+    /// A service's runbooks (its own, its system's and team's, its alerts'), filled in
+    Runbooks {
+        /// Service name or entity reference
+        service: String,
+        /// Fill `{incident_id}` with this incident
+        #[arg(long)]
+        incident: Option<String>,
+        /// Fill `{env}` and `{version}` for this environment [default: production]
+        #[arg(long = "env", value_name = "ENV")]
+        environment: Option<String>,
+    },
+    /// Open, print or run one runbook of a service (by number or title, as `runbooks` lists
+    /// them); prints its filled-in address by default
+    Runbook {
+        /// Service name or entity reference
+        service: String,
+        /// Its number in `opsdeck runbooks SERVICE`, or its title
+        name: String,
+        /// Open it in the browser (http and https only)
+        #[arg(long, conflicts_with_all = ["print", "run"])]
+        open: bool,
+        /// Print a markdown runbook (from the cache; `--refresh` reads GitHub first)
+        #[arg(long, conflicts_with = "run")]
+        print: bool,
+        /// Read the markdown from GitHub before printing
+        #[arg(long, requires = "print")]
+        refresh: bool,
+        /// Run an automated runbook (a workflow) and follow it to its conclusion
+        #[arg(long)]
+        run: bool,
+        /// An input of the workflow, `name=value` (repeatable)
+        #[arg(long = "input", value_name = "NAME=VALUE", requires = "run")]
+        inputs: Vec<String>,
+        /// Fill `{incident_id}` with this incident
+        #[arg(long)]
+        incident: Option<String>,
+        /// Fill `{env}` and `{version}` for this environment [default: production]
+        #[arg(long = "env", value_name = "ENV")]
+        environment: Option<String>,
+    },
+    /// The audit log of actions taken (rollbacks, runbooks); `--json` prints JSON lines, for
+    /// export
     Audit {
         /// Only this service's
         #[arg(long)]
@@ -301,6 +342,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Releases { .. }
         | Command::Changes { .. }
         | Command::Rollback { .. } => DELIVERY,
+        Command::Runbooks { .. } | Command::Runbook { .. } => CATALOG,
         Command::Sync { .. }
         | Command::Audit { .. }
         | Command::Sources
@@ -705,6 +747,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             return cli_actions::rollback(&engine, &plan, asked).await;
         }
+        Command::Runbooks {
+            service,
+            incident,
+            environment,
+        } => {
+            let ask = opsdeck::api::RunbookAsk {
+                incident_id: incident,
+                alert: None,
+                environment,
+            };
+            let rows = engine.runbooks(&service, &ask).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                cli_actions::print_runbooks(&rows);
+            }
+        }
+        Command::Runbook {
+            service,
+            name,
+            open,
+            print,
+            refresh,
+            run,
+            inputs,
+            incident,
+            environment,
+        } => {
+            let ask = opsdeck::api::RunbookAsk {
+                incident_id: incident,
+                alert: None,
+                environment,
+            };
+            let how = if open {
+                cli_actions::RunbookUse::Open
+            } else if print {
+                cli_actions::RunbookUse::Print { refresh }
+            } else if run {
+                cli_actions::RunbookUse::Run(inputs)
+            } else {
+                cli_actions::RunbookUse::Address
+            };
+            return cli_actions::runbook(&engine, &service, &name, &ask, how, json).await;
+        }
         Command::Audit { service, limit } => {
             if json {
                 print!("{}", engine.audit_json_lines(service.as_deref()).await?);
@@ -880,7 +966,7 @@ pub(crate) fn printable(text: &str) -> String {
         .collect()
 }
 
-fn age(at: DateTime<Utc>) -> String {
+pub(crate) fn age(at: DateTime<Utc>) -> String {
     let secs = (Utc::now() - at).num_seconds().max(0);
     match secs {
         0..=59 => format!("{secs}s"),

@@ -155,7 +155,7 @@ impl Engine {
             (_, Some(source)) => self.endpoint_with_token(source, &mut blockers),
             (None, None) => None,
         };
-        let plan_key = new_key();
+        let plan_key = crate::engine::new_action_key("rb");
         let mut fresh = Fresh::default();
         if let (Some(executor), Some(endpoint)) = (&executor, &endpoint) {
             match self
@@ -206,7 +206,7 @@ impl Engine {
         let unfinished_since = now - self.rollback_timeout();
         if let Some(busy) = self
             .store()
-            .unfinished_action(&key, environment, unfinished_since)
+            .unfinished_action((ROLLBACK, &key, environment), unfinished_since)
             .await?
         {
             blockers.push(Blocker::new(
@@ -616,16 +616,6 @@ impl Engine {
 
     fn rollback_timeout(&self) -> Duration {
         Duration::from_std(self.config().rollback.timeout).unwrap_or(Duration::minutes(15))
-    }
-
-    /// Who acts: the configured identity, else the OS user.
-    fn actor(&self) -> String {
-        self.config()
-            .identity
-            .email
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown user".into())
     }
 
     fn executor_source(&self, executor: &Executor) -> Option<&SourceConfig> {
@@ -1157,15 +1147,6 @@ fn github_slug(targets: &[String]) -> Option<String> {
         })
 }
 
-/// A fresh idempotency key.
-fn new_key() -> String {
-    format!(
-        "rb-{}-{:016x}",
-        Utc::now().format("%Y%m%dT%H%M%S"),
-        fastrand::u64(..)
-    )
-}
-
 /// One action's steps (oldest first) as an audit entry.
 fn entry_of(steps: &[AuditStep]) -> Option<AuditEntry> {
     let first = steps.iter().find(|s| s.step == REQUESTED)?;
@@ -1195,6 +1176,7 @@ fn entry_of(steps: &[AuditStep]) -> Option<AuditEntry> {
         environment: first.environment.clone(),
         from_version: text(&first.body, "from"),
         to_version: text(&first.body, "to"),
+        subject: text(&first.body, "subject"),
         executor: text(&first.body, "executor"),
         calls,
         response_id: steps

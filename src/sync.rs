@@ -273,6 +273,10 @@ impl Engine {
                 if !deployed.is_empty() {
                     problems.extend(self.cache_comparisons(&deployed, &meter).await?);
                 }
+                // Runbooks kept in GitHub are read while it is up, so they read offline.
+                if source.kind == SourceKind::Github {
+                    problems.extend(self.cache_runbooks(source, &meter).await?);
+                }
                 (fetch.items, written)
             }
         };

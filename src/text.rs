@@ -1,5 +1,5 @@
 //! Text for messages: text from outside (platforms' error bodies, the keychain's errors) made
-//! fit for one line, and times as people read them.
+//! fit for one line, times as people read them, and text made safe for a URL.
 
 use chrono::{DateTime, Utc};
 
@@ -18,6 +18,19 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
     } else {
         line
     }
+}
+
+/// `text` percent-encoded but for RFC 3986's unreserved characters: a path segment or a query
+/// value that cannot reach another path or parameter.
+pub fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

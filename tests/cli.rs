@@ -502,3 +502,69 @@ async fn rollback_prints_its_plan_asks_and_lands_in_the_audit_log() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runbooks_are_listed_printed_and_run() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions("rollout=1s".parse().unwrap());
+    let ws = Workspace::new(&format!(
+        "{}\n[rollback]\npoll_interval = \"200ms\"\n",
+        sandbox.config_toml()
+    ));
+    assert!(ws.run(&["sync"]).status.success());
+    let out = ws.run(&["runbooks", "checkout-api", "--incident", "Q42"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("incident=Q42")
+            && text.contains("team checkout")
+            && text.contains("markdown (read"),
+        "{text}"
+    );
+    let rows = ws.json(&["runbooks", "legacy-reports"]);
+    assert_eq!(rows, serde_json::json!([]));
+
+    let out = ws.run(&[
+        "runbook",
+        "checkout-api",
+        "High error rate runbook",
+        "--print",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("# High error rate on checkout-api"));
+
+    let out = ws.run(&[
+        "runbook",
+        "checkout-api",
+        "3",
+        "--run",
+        "--input",
+        "region=eu-west-1",
+        "--input",
+        "environment=prod",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Drain a region (automated): success"),
+        "{text}"
+    );
+    let out = ws.run(&[
+        "runbook",
+        "checkout-api",
+        "3",
+        "--run",
+        "--input",
+        "region=mars",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("one of eu-west-1"));
+    let out = ws.run(&["audit"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Drain a region"), "{text}");
+}

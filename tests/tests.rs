@@ -13,6 +13,7 @@ mod delivery;
 mod layers;
 mod oncall;
 mod rollback;
+mod runbooks;
 mod soak;
 mod sync;
 mod util;

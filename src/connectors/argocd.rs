@@ -14,7 +14,7 @@ use super::{ConnectorError, Endpoint, FetchProgress, Platform};
 use crate::domain::delivery::{
     version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
 };
-use crate::text::one_line;
+use crate::text::{one_line, percent_encoded};
 
 /// Lookups sent side by side.
 const LOOKUPS_AT_ONCE: usize = 4;
@@ -56,20 +56,6 @@ pub fn automated_sync_off_body(name: &str) -> serde_json::Value {
         "patchType": "merge",
         "patch": r#"{"spec":{"syncPolicy":{"automated":null}}}"#,
     })
-}
-
-/// A path segment, percent-encoded: an application name comes from the catalog and must not
-/// reach another path.
-fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// An Argo CD API server.
@@ -287,7 +273,7 @@ impl ArgoCdConnector {
     ) -> Result<LiveApplication, ConnectorError> {
         let url = self
             .endpoint
-            .url(&format!("/api/v1/applications/{}", encode(name)));
+            .url(&format!("/api/v1/applications/{}", percent_encoded(name)));
         let app: AppPayload = self
             .platform()
             .get_json(self.endpoint.reader(meter), &url, || {
@@ -307,9 +293,10 @@ impl ArgoCdConnector {
         target: &str,
         meter: &RequestMeter,
     ) -> Result<LiveApplication, ConnectorError> {
-        let url = self
-            .endpoint
-            .url(&format!("/api/v1/applications/{}/rollback", encode(name)));
+        let url = self.endpoint.url(&format!(
+            "/api/v1/applications/{}/rollback",
+            percent_encoded(name)
+        ));
         let body = rollback_body(name, id, dry_run);
         let doing = format!("the rollback of {name} to history entry {id}");
         self.act_on(reqwest::Method::POST, &url, &body, &doing, target, meter)
@@ -326,7 +313,7 @@ impl ArgoCdConnector {
     ) -> Result<LiveApplication, ConnectorError> {
         let url = self
             .endpoint
-            .url(&format!("/api/v1/applications/{}", encode(name)));
+            .url(&format!("/api/v1/applications/{}", percent_encoded(name)));
         let body = automated_sync_off_body(name);
         let doing = format!("switching automated sync of {name} off");
         self.act_on(reqwest::Method::PATCH, &url, &body, &doing, target, meter)
@@ -360,14 +347,16 @@ impl ArgoCdConnector {
 
     /// The address of the rollback call, as a plan shows it.
     pub fn rollback_url(&self, name: &str) -> String {
-        self.endpoint
-            .url(&format!("/api/v1/applications/{}/rollback", encode(name)))
+        self.endpoint.url(&format!(
+            "/api/v1/applications/{}/rollback",
+            percent_encoded(name)
+        ))
     }
 
     /// The address of the call that switches automated sync off.
     pub fn application_url(&self, name: &str) -> String {
         self.endpoint
-            .url(&format!("/api/v1/applications/{}", encode(name)))
+            .url(&format!("/api/v1/applications/{}", percent_encoded(name)))
     }
 
     fn live(&self, app: AppPayload, target: &str) -> LiveApplication {

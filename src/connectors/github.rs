@@ -17,7 +17,7 @@ use crate::domain::delivery::{
     version_of_ref, Commit, Comparison, DeliveryTarget, DeployStatus, Deployment, PipelineRun,
     Release,
 };
-use crate::text::one_line;
+use crate::text::{one_line, percent_encoded};
 
 /// Records per page; GitHub's maximum.
 pub const PAGE_SIZE: usize = 100;
@@ -81,6 +81,19 @@ pub struct GithubSnapshot {
     pub etags: HashMap<String, String>,
     /// Answers that were 304 Not Modified.
     pub not_modified: usize,
+}
+
+/// A file read from a repository.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoFile {
+    /// Its text.
+    pub text: String,
+    /// Its blob SHA.
+    pub sha: String,
+    /// Its page on GitHub.
+    pub html_url: Option<String>,
+    /// The answer's ETag, for the next conditional read.
+    pub etag: Option<String>,
 }
 
 /// A GitHub (or GitHub Enterprise) API.
@@ -726,6 +739,72 @@ impl GithubConnector {
             payload,
             &DeliveryTarget::GithubRepo(slug.to_string()).key(),
         ))
+    }
+
+    /// A file of `slug` at `git_ref` (`GET /repos/{owner}/{repo}/contents/{path}`), decoded
+    /// from base64; `None` when `etag` says the copy held is current (304).
+    pub async fn file(
+        &self,
+        slug: &str,
+        path: &str,
+        git_ref: &str,
+        etag: Option<&str>,
+        meter: &RequestMeter,
+    ) -> Result<Option<RepoFile>, ConnectorError> {
+        #[derive(Deserialize)]
+        struct ContentPayload {
+            #[serde(rename = "type")]
+            kind: String,
+            encoding: String,
+            content: String,
+            sha: String,
+            html_url: Option<String>,
+        }
+        let encoded: Vec<String> = path.split('/').map(percent_encoded).collect();
+        let url = self.endpoint.url(&format!(
+            "/repos/{slug}/contents/{}?ref={}",
+            encoded.join("/"),
+            percent_encoded(git_ref)
+        ));
+        let Some((answer, payload)) = self
+            .platform()
+            .get_json_if_changed::<ContentPayload>(self.endpoint.reader(meter), &url, etag, || {
+                self.request(&url)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if payload.kind != "file" || payload.encoding != "base64" {
+            return Err(self.platform().error(
+                FailureKind::Malformed,
+                format!(
+                    "{slug}/{path} is a {} ({}), not a file",
+                    payload.kind, payload.encoding
+                ),
+            ));
+        }
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(payload.content.replace(['\n', '\r'], ""))
+            .map_err(|e| {
+                self.platform().error(
+                    FailureKind::Malformed,
+                    format!("{slug}/{path}: the content is not base64 ({e})"),
+                )
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            self.platform().error(
+                FailureKind::Malformed,
+                format!("{slug}/{path} is not UTF-8 text"),
+            )
+        })?;
+        Ok(Some(RepoFile {
+            text,
+            sha: payload.sha,
+            html_url: payload.html_url,
+            etag: etag_of(&answer),
+        }))
     }
 
     fn action(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {

@@ -12,6 +12,7 @@ pub mod merge;
 pub mod oncall;
 pub mod relations;
 pub mod rollback;
+pub mod runbooks;
 
 pub use entity::{Entity, Link, Metadata};
 pub use entity_ref::{EntityRef, RefError, DEFAULT_NAMESPACE};

@@ -12,8 +12,93 @@ use super::org::Seed;
 use super::stable_hash;
 use crate::domain::Entity;
 
+/// A file a sandbox repository holds (its contents API serves it); for a workflow, `name` is
+/// the workflow's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoFile {
+    pub path: &'static str,
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
 /// The workflow every sandbox repository can dispatch to roll back.
-pub const ROLLBACK_WORKFLOW_PATH: &str = ".github/workflows/rollback.yml";
+pub const ROLLBACK_WORKFLOW: RepoFile = RepoFile {
+    path: ".github/workflows/rollback.yml",
+    name: "Roll back",
+    text: include_str!("../../assets/demo/repos/rollback.yml"),
+};
+
+/// The demo's runbooks kept in repositories (`assets/demo/repos/`): the markdown the catalog
+/// and the alerts link to, and checkout-api's automated runbook.
+const DEMO_FILES: &[(&str, RepoFile)] = &[
+    (
+        "demo-org/checkout-api",
+        RepoFile {
+            path: "docs/runbooks/high-error-rate.md",
+            name: "",
+            text: include_str!("../../assets/demo/repos/checkout-api.high-error-rate.md"),
+        },
+    ),
+    (
+        "demo-org/checkout-api",
+        RepoFile {
+            path: ".github/workflows/drain-region.yml",
+            name: "Drain a region",
+            text: include_str!("../../assets/demo/repos/checkout-api.drain-region.yml"),
+        },
+    ),
+    (
+        "demo-org/payout-scheduler",
+        RepoFile {
+            path: "docs/runbooks/queue-backlog.md",
+            name: "",
+            text: include_str!("../../assets/demo/repos/payout-scheduler.queue-backlog.md"),
+        },
+    ),
+    (
+        "demo-org/search-indexer",
+        RepoFile {
+            path: "docs/runbooks/index-lag.md",
+            name: "",
+            text: include_str!("../../assets/demo/repos/search-indexer.index-lag.md"),
+        },
+    ),
+    (
+        "demo-org/event-pipeline",
+        RepoFile {
+            path: "docs/runbooks/consumer-lag.md",
+            name: "",
+            text: include_str!("../../assets/demo/repos/event-pipeline.consumer-lag.md"),
+        },
+    ),
+    (
+        "demo-org/api-gateway",
+        RepoFile {
+            path: "docs/runbooks/certificates.md",
+            name: "",
+            text: include_str!("../../assets/demo/repos/api-gateway.certificates.md"),
+        },
+    ),
+    (
+        "demo-org/warehouse-loader",
+        RepoFile {
+            path: "docs/runbooks/disk-space.md",
+            name: "",
+            text: include_str!("../../assets/demo/repos/warehouse-loader.disk-space.md"),
+        },
+    ),
+];
+
+/// The file at `path` in the repository `slug`, if it holds one.
+pub fn repo_file(slug: &str, path: &str) -> Option<RepoFile> {
+    if path == ROLLBACK_WORKFLOW.path {
+        return Some(ROLLBACK_WORKFLOW);
+    }
+    DEMO_FILES
+        .iter()
+        .find(|(repo, file)| *repo == slug && file.path == path)
+        .map(|(_, file)| *file)
+}
 
 /// Environments in promotion order.
 pub const ENVIRONMENTS: [&str; 3] = ["beta", "gamma", "prod"];
@@ -633,12 +718,13 @@ impl DeliveryWorld {
         self.repos[repo].deploys.last().map_or(0, |d| d.id)
     }
 
-    /// A run of the rollback workflow dispatched now, deploying `version` to `environment`
-    /// (a GitHub deployment, as such workflows record). The run's id.
-    pub fn dispatch_rollback(
+    /// A run of `workflow` dispatched now; a rollback workflow also deploys `version` to
+    /// `environment` (a GitHub deployment, as such workflows record). The run's id.
+    pub fn dispatch(
         &mut self,
         repo: usize,
-        (version, environment): (usize, usize),
+        workflow: &RepoFile,
+        deploys: Option<(usize, usize)>,
         rollout: Rollout,
     ) -> i64 {
         let Rollout {
@@ -649,8 +735,8 @@ impl DeliveryWorld {
         let head = self.repos[repo].commits.saturating_sub(1);
         self.repos[repo].runs.push(Run {
             id: 0,
-            workflow: "rollback",
-            path: ROLLBACK_WORKFLOW_PATH,
+            workflow: workflow.name,
+            path: workflow.path,
             commit: head,
             created_at: now,
             minutes: lasts.num_minutes(),
@@ -665,8 +751,10 @@ impl DeliveryWorld {
             .iter()
             .find(|r| r.created_at == now && r.event == "workflow_dispatch")
             .map_or(0, |r| r.id);
-        let description = Some("Rollback workflow".to_string());
-        self.create_deploy(repo, (version, environment), rollout, description, None);
+        if let Some(deploy) = deploys {
+            let description = Some(format!("{} workflow", workflow.name));
+            self.create_deploy(repo, deploy, rollout, description, None);
+        }
         run
     }
 

@@ -3,6 +3,7 @@
 //! compare, with bearer tokens, `Link` pagination, ETags answered with 304 (which do not count
 //! against the quota, as on GitHub) and `X-RateLimit-*` headers.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Path, RawQuery, State};
@@ -15,9 +16,11 @@ use serde_json::{json, Value};
 
 use super::actions::Actions;
 use super::delivery::{
-    read, statuses, write, DeliveryWorld, Deploy, Repo, Run, ENVIRONMENTS, ROLLBACK_WORKFLOW_PATH,
+    read, repo_file, statuses, write, DeliveryWorld, Deploy, Repo, Run, ENVIRONMENTS,
+    ROLLBACK_WORKFLOW,
 };
 use super::stable_hash;
+use crate::domain::runbooks::{checked_inputs, workflow_inputs};
 
 const DOCS: &str = "https://docs.github.com/rest";
 const WEB: &str = "https://github.com";
@@ -56,6 +59,7 @@ impl GithubApi {
                 get(deployments).post(create_deployment),
             )
             .route("/repos/{owner}/{repo}/actions/runs/{id}", get(one_run))
+            .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
             .route(
                 "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs",
                 get(workflow_runs),
@@ -671,8 +675,9 @@ async fn create_deployment(
     Ok(spec.deliver(answer))
 }
 
-/// `POST …/actions/workflows/{workflow}/dispatches`: only the rollback workflow exists, with
-/// inputs `environment` and `version`.
+/// `POST …/actions/workflows/{workflow}/dispatches`: a workflow the repository holds, with
+/// its inputs checked as GitHub does against the file's `workflow_dispatch` declarations. The
+/// rollback workflow also deploys `version` to `environment`.
 async fn dispatch(
     State(api): State<Arc<GithubApi>>,
     Path((owner, name, workflow)): Path<(String, String, String)>,
@@ -680,39 +685,55 @@ async fn dispatch(
     raw: String,
 ) -> Result<Response, Refusal> {
     let index = api.admit(&headers, &owner, &name)?;
-    if !ROLLBACK_WORKFLOW_PATH.ends_with(&format!("/{workflow}")) {
-        return Err(Refusal::NotFound);
-    }
+    let slug = format!("{owner}/{name}");
+    let file =
+        repo_file(&slug, &format!(".github/workflows/{workflow}")).ok_or(Refusal::NotFound)?;
     let body = body_of(&raw)?;
     if body.get("ref").and_then(Value::as_str).is_none() {
         return Err(Refusal::Invalid(
             "Invalid request: \"ref\" wasn't supplied.".into(),
         ));
     }
+    let given: BTreeMap<String, String> = body
+        .get("inputs")
+        .and_then(Value::as_object)
+        .map(|inputs| {
+            inputs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let declared = workflow_inputs(file.text).map_err(Refusal::Invalid)?;
+    let inputs = checked_inputs(&declared, &given)
+        .map_err(|problems| Refusal::Invalid(format!("Invalid inputs: {}", problems.join("; "))))?;
     let spec = api.actions.receive();
     if let Some(refused) = spec.refusal(error, FORBIDDEN) {
         return Ok(refused);
     }
-    let input = |name: &str| {
-        body.pointer(&format!("/inputs/{name}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (environment, version) = (input("environment"), input("version"));
     let mut world = write(&api.world);
-    let repo = &world.repos[index];
-    let (Some(version), Some(environment)) = (
-        repo.versions.iter().position(|v| v.name == version),
-        ENVIRONMENTS.iter().position(|e| *e == environment),
-    ) else {
-        return Err(Refusal::Invalid(format!(
-            "Invalid inputs: environment '{environment}' or version '{version}' is unknown"
-        )));
+    let deploys = if file == ROLLBACK_WORKFLOW {
+        let repo = &world.repos[index];
+        let (version, environment) = (&inputs["version"], &inputs["environment"]);
+        let (Some(version), Some(environment)) = (
+            repo.versions.iter().position(|v| &v.name == version),
+            ENVIRONMENTS.iter().position(|e| e == environment),
+        ) else {
+            return Err(Refusal::Invalid(format!(
+                "Invalid inputs: environment '{environment}' or version '{version}' is unknown"
+            )));
+        };
+        Some((version, environment))
+    } else {
+        None
     };
-    let run = world.dispatch_rollback(index, (version, environment), spec.rollout());
+    let run = world.dispatch(index, &file, deploys, spec.rollout());
     let answer = if body.get("return_run_details") == Some(&Value::Bool(true)) {
-        let slug = &world.repos[index].slug;
         (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -728,6 +749,53 @@ async fn dispatch(
         StatusCode::NO_CONTENT.into_response()
     };
     Ok(spec.deliver(answer))
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}` (`content-file`): the repository's files on
+/// `main` (the default), base64 in lines of 60 as GitHub sends them.
+async fn contents(
+    State(api): State<Arc<GithubApi>>,
+    Path((owner, name, path)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Refusal> {
+    api.admit(&headers, &owner, &name)?;
+    let (_, query) = paging(raw.as_deref())?;
+    let git_ref = query
+        .iter()
+        .find(|(k, _)| k == "ref")
+        .map_or("main", |(_, v)| v.as_str());
+    let slug = format!("{owner}/{name}");
+    if git_ref != "main" {
+        return Err(Refusal::NotFound);
+    }
+    let file = repo_file(&slug, &path).ok_or(Refusal::NotFound)?;
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(file.text);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    let sha = format!(
+        "{:016x}{:016x}{:08x}",
+        stable_hash(file.text),
+        stable_hash(&slug),
+        stable_hash(file.path) as u32
+    );
+    let base = api_base(&headers);
+    let api_url = format!("{base}/repos/{slug}/contents/{}?ref=main", file.path);
+    let html = format!("{WEB}/{slug}/blob/main/{}", file.path);
+    let git = format!("{base}/repos/{slug}/git/blobs/{sha}");
+    let body = json!({
+        "type": "file", "encoding": "base64", "size": file.text.len(),
+        "name": file.path.rsplit('/').next().unwrap_or(file.path), "path": file.path,
+        "content": format!("{}\n", lines.join("\n")), "sha": sha, "url": api_url,
+        "git_url": git, "html_url": html,
+        "download_url": format!("https://raw.githubusercontent.com/{slug}/main/{}", file.path),
+        "_links": {"git": git, "self": api_url, "html": html},
+    });
+    Ok(api.answer(&headers, &body, None))
 }
 
 async fn one_run(

@@ -75,8 +75,11 @@ impl Store {
             }
             let busy = unfinished(
                 &mut conn,
-                &requested.service,
-                &requested.environment,
+                (
+                    &requested.action,
+                    &requested.service,
+                    &requested.environment,
+                ),
                 unfinished_since,
             )
             .await?;
@@ -99,16 +102,15 @@ impl Store {
         outcome
     }
 
-    /// The newest action on `service` in `environment` requested at or after `since` that has
-    /// no `finished` step: what holds another one off.
+    /// The newest `action` on `service` in `environment` requested at or after `since` that
+    /// has no `finished` step: what holds another one off.
     pub async fn unfinished_action(
         &self,
-        service: &str,
-        environment: &str,
+        (action, service, environment): (&str, &str, &str),
         since: DateTime<Utc>,
     ) -> Result<Option<AuditStep>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        unfinished(&mut conn, service, environment, since).await
+        unfinished(&mut conn, (action, service, environment), since).await
     }
 
     /// Appends a later step of an action.
@@ -150,17 +152,18 @@ impl Store {
 
 async fn unfinished(
     conn: &mut sqlx::SqliteConnection,
-    service: &str,
-    environment: &str,
+    (action, service, environment): (&str, &str, &str),
     since: DateTime<Utc>,
 ) -> Result<Option<AuditStep>, StoreError> {
     let row = sqlx::query(
         "SELECT r.* FROM audit_log r
-         WHERE r.step = 'requested' AND r.service = ? AND r.environment = ? AND r.at >= ?
+         WHERE r.step = 'requested' AND r.action = ? AND r.service = ? AND r.environment = ?
+           AND r.at >= ?
            AND NOT EXISTS (SELECT 1 FROM audit_log f
                            WHERE f.action_key = r.action_key AND f.step = 'finished')
          ORDER BY r.seq DESC LIMIT 1",
     )
+    .bind(action)
     .bind(service)
     .bind(environment)
     .bind(since.timestamp())

@@ -5,6 +5,7 @@
 mod audit;
 mod catalog;
 mod delivery;
+mod files;
 mod platform;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ pub use catalog::{
     key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
 };
 pub use delivery::{ActivityCursor, ActivityQuery, ComponentDeployment, DeliveryLanding};
+pub use files::{FileAt, StoredFile};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 
 /// Why the cache could not be used.

@@ -12,7 +12,7 @@ export type AuditEntry = {
  */
 key: string, 
 /**
- * `rollback`.
+ * `rollback`, `runbook-open`, `runbook-run`.
  */
 action: string, 
 /**
@@ -35,6 +35,10 @@ from_version: string | null,
  * The version rolled back to.
  */
 to_version: string | null, 
+/**
+ * What was acted on, when it is not a version: a runbook's title.
+ */
+subject: string | null, 
 /**
  * The executor for people.
  */

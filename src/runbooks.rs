@@ -1,0 +1,597 @@
+//! Runbooks in reach: a service's runbooks (its own, its system's and team's, its alerts'),
+//! filled in with the context they are launched for; markdown runbooks kept readable offline
+//! (read through GitHub's contents API at every GitHub sync, conditionally); automated ones
+//! run through `workflow_dispatch` and followed to their conclusion. Every launch and run is
+//! in the audit log.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::api::{
+    RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, ServiceRef,
+};
+use crate::config::SourceConfig;
+use crate::connectors::github::GithubConnector;
+use crate::connectors::http::RequestMeter;
+use crate::domain::delivery::DeployStatus;
+use crate::domain::runbooks::{
+    checked_inputs, expand, kind_of, launchable, unfilled, workflow_inputs, LaunchContext,
+    RunbookKind, RunbookOrigin,
+};
+use crate::domain::Link;
+use crate::store::{key_name, AuditStep, Begun, FileAt, StoredFile, FINISHED, REQUESTED};
+use crate::{Engine, Error, Result};
+
+/// What opening a runbook is called in the audit log.
+const OPEN: &str = "runbook-open";
+/// What running an automated runbook is called in the audit log.
+const RUN: &str = "runbook-run";
+
+/// An automated runbook's run, dispatched, to be followed.
+#[derive(Debug)]
+pub struct RunbookRun {
+    repo: String,
+    actor: String,
+    environment: String,
+    progress: RunbookRunProgress,
+}
+
+impl RunbookRun {
+    /// Where it stands now.
+    pub fn progress(&self) -> &RunbookRunProgress {
+        &self.progress
+    }
+}
+
+impl Engine {
+    /// The runbooks of `service` for `ask`: an asked alert's own first, then the service's,
+    /// its system's, its team's and its other alerts', each URL filled in.
+    pub async fn runbooks(&self, service: &str, ask: &RunbookAsk) -> Result<Vec<RunbookRow>> {
+        let key = self.service_key(service).await?;
+        let stored = self
+            .store()
+            .entity(&key)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no service '{service}' in the cache")))?;
+        let entity = &stored.entity;
+        let system = entity.system_ref();
+        let team = entity.owner_ref();
+        let alerts = self.alerts(Some(&key)).await.unwrap_or_default();
+        let asked_alert = ask
+            .alert
+            .as_ref()
+            .and_then(|f| alerts.iter().find(|a| &a.alert.fingerprint == f));
+        let (env, version) = self.where_it_runs(&key, ask.environment.as_deref()).await?;
+        let mut context = LaunchContext::default()
+            .with("service", Some(&entity.metadata.name))
+            .with("system", system.as_ref().map(|s| s.name.as_str()))
+            .with("team", team.as_ref().map(|t| t.name.as_str()))
+            .with("env", env.as_deref())
+            .with("version", version.as_deref())
+            .with("incident_id", ask.incident_id.as_deref());
+        if let Some(row) = asked_alert {
+            context = context
+                .with("alertname", Some(&row.alert.name))
+                .with_labels(&row.alert.labels);
+        }
+        let mut found: Vec<(String, String, RunbookOrigin)> = Vec::new();
+        let mut add = |title: Option<&str>, url: &str, origin: RunbookOrigin| {
+            if !found.iter().any(|(_, u, _)| u == url) {
+                let title = title.filter(|t| !t.is_empty()).unwrap_or(url);
+                found.push((title.to_string(), url.to_string(), origin));
+            }
+        };
+        if let Some(row) = asked_alert {
+            if let Some(url) = &row.alert.runbook_url {
+                add(
+                    Some(&row.alert.name),
+                    url,
+                    RunbookOrigin::Alert(row.alert.name.clone()),
+                );
+            }
+        }
+        for link in runbook_links(&entity.metadata.links) {
+            add(link.title.as_deref(), &link.url, RunbookOrigin::Service);
+        }
+        for (owner, origin) in [
+            (
+                system.map(|r| r.key()),
+                RunbookOrigin::System as fn(String) -> RunbookOrigin,
+            ),
+            (team.map(|r| r.key()), RunbookOrigin::Team),
+        ] {
+            let Some(owner) = owner else { continue };
+            if let Some(held) = self.store().entity(&owner).await? {
+                for link in runbook_links(&held.entity.metadata.links) {
+                    add(
+                        link.title.as_deref(),
+                        &link.url,
+                        origin(key_name(&owner).to_string()),
+                    );
+                }
+            }
+        }
+        for row in &alerts {
+            if let Some(url) = &row.alert.runbook_url {
+                add(
+                    Some(&row.alert.name),
+                    url,
+                    RunbookOrigin::Alert(row.alert.name.clone()),
+                );
+            }
+        }
+        let mut rows = Vec::with_capacity(found.len());
+        for (title, template, origin) in found {
+            let url = expand(&template, &context);
+            let kind = kind_of(&url);
+            let cached_at = match file_of(&kind) {
+                Some(at) => self.store().repo_file(&at).await?.map(|f| f.confirmed_at),
+                None => None,
+            };
+            rows.push(RunbookRow {
+                title,
+                unfilled: unfilled(&url),
+                refused: launchable(&url).err(),
+                template,
+                url,
+                kind,
+                origin,
+                cached_at,
+            });
+        }
+        Ok(rows)
+    }
+
+    /// A markdown runbook as cached; read from GitHub first when `refresh` (an action) or when
+    /// it was never read.
+    pub async fn runbook_document(
+        &self,
+        service: &str,
+        template: &str,
+        refresh: bool,
+    ) -> Result<RunbookDocument> {
+        let row = self.runbook(service, template).await?;
+        let at = match &row.kind {
+            RunbookKind::Markdown { .. } => {
+                file_of(&row.kind).expect("a markdown runbook is a file")
+            }
+            _ => {
+                return Err(Error::Refused(format!(
+                    "'{}' is not a markdown file in a GitHub repository: open it instead",
+                    row.title
+                )))
+            }
+        };
+        let file = self.file(&at, refresh).await?;
+        Ok(RunbookDocument {
+            title: row.title,
+            url: file.html_url.clone().unwrap_or(row.url),
+            repo: at.repo,
+            path: at.path,
+            markdown: file.body,
+            confirmed_at: file.confirmed_at,
+        })
+    }
+
+    /// An automated runbook's inputs, from its workflow file (cached, else read now).
+    pub async fn runbook_form(&self, service: &str, template: &str) -> Result<RunbookForm> {
+        let row = self.runbook(service, template).await?;
+        let RunbookKind::Automated {
+            repo,
+            workflow,
+            git_ref,
+        } = &row.kind
+        else {
+            return Err(Error::Refused(format!(
+                "'{}' is not a GitHub Actions workflow: it cannot be run",
+                row.title
+            )));
+        };
+        let at = file_of(&row.kind).expect("a workflow is a file");
+        let file = self.file(&at, false).await?;
+        let inputs = workflow_inputs(&file.body)
+            .map_err(|problem| Error::Refused(format!("{repo}/{}: {problem}", at.path)))?;
+        Ok(RunbookForm {
+            title: row.title,
+            template: row.template,
+            repo: repo.clone(),
+            workflow: workflow.clone(),
+            git_ref: git_ref.clone(),
+            inputs,
+            confirmed_at: file.confirmed_at,
+        })
+    }
+
+    /// The URL to open for a runbook, filled in for `ask`; recorded in the audit log, refused
+    /// (and recorded) unless it is http or https.
+    pub async fn launch_runbook(
+        &self,
+        service: &str,
+        template: &str,
+        ask: &RunbookAsk,
+    ) -> Result<String> {
+        let rows = self.runbooks(service, ask).await?;
+        let row = rows
+            .into_iter()
+            .find(|r| r.template == template)
+            .ok_or_else(|| no_runbook(service, template))?;
+        let key = crate::engine::new_action_key("open");
+        let base = self.audit_step(&key, OPEN, service, "-", &row, ask).await?;
+        self.store().append_audit(&base).await?;
+        let (state, message, outcome) = match launchable(&row.url) {
+            Ok(url) => ("opened", format!("opened {url}"), Ok(url.to_string())),
+            Err(problem) => ("refused", problem.clone(), Err(Error::Refused(problem))),
+        };
+        self.store()
+            .append_audit(&AuditStep {
+                step: FINISHED.into(),
+                state: state.into(),
+                body: json!({"message": message}),
+                at: Utc::now(),
+                ..base
+            })
+            .await?;
+        outcome
+    }
+
+    /// Runs an automated runbook with `inputs` (checked against its workflow, defaults filled
+    /// in): the audit entry, then one dispatch, never retried.
+    pub async fn run_runbook(
+        &self,
+        service: &str,
+        template: &str,
+        ask: &RunbookAsk,
+        inputs: &BTreeMap<String, String>,
+    ) -> Result<Box<RunbookRun>> {
+        let form = self.runbook_form(service, template).await?;
+        let inputs = checked_inputs(&form.inputs, inputs)
+            .map_err(|problems| Error::Refused(problems.join("; ")))?;
+        let row = self.runbook(service, template).await?;
+        let source = self.github_source()?;
+        let key = crate::engine::new_action_key("run");
+        let mut requested = self
+            .audit_step(&key, RUN, service, &form.workflow, &row, ask)
+            .await?;
+        requested.body["inputs"] = json!(inputs);
+        let now = Utc::now();
+        match self
+            .store()
+            .begin_action(&requested, now - Duration::minutes(1))
+            .await?
+        {
+            Begun::Started => {}
+            Begun::AlreadyRequested | Begun::InFlight(_) => {
+                return Err(Error::Refused(format!(
+                    "{} was started here less than a minute ago and has no outcome yet: follow that run",
+                    form.title
+                )))
+            }
+        }
+        let service_key = requested.service.clone();
+        let mut run = Box::new(RunbookRun {
+            repo: form.repo.clone(),
+            actor: requested.actor.clone(),
+            environment: form.workflow.clone(),
+            progress: RunbookRunProgress {
+                key: key.clone(),
+                service: ServiceRef {
+                    name: key_name(&service_key).to_string(),
+                    key: service_key,
+                },
+                title: form.title.clone(),
+                workflow: form.workflow.clone(),
+                run_id: None,
+                status: DeployStatus::Queued,
+                finished: false,
+                message: "dispatching".into(),
+                started_at: now,
+                link: None,
+            },
+        });
+        let connector = GithubConnector::new(self.endpoint(source)?);
+        let body = json!({"ref": form.git_ref, "inputs": inputs, "return_run_details": true});
+        let meter = RequestMeter::default();
+        match connector
+            .dispatch_workflow(&form.repo, &form.workflow, &body, &meter)
+            .await
+        {
+            Ok(run_id) => {
+                run.progress.run_id = run_id;
+                let message = match run_id {
+                    Some(id) => format!("dispatched: run {id}"),
+                    None => "dispatched; finding the run it started".into(),
+                };
+                self.note_run(&mut run, "answered", DeployStatus::Queued, message)
+                    .await?;
+            }
+            Err(e) if e.outcome_unknown() => {
+                let message = format!(
+                    "unknown — re-reading GitHub for the run ({}); nothing is retried",
+                    e.message
+                );
+                self.note_run(&mut run, "answered", DeployStatus::Unknown, message)
+                    .await?;
+            }
+            Err(e) => {
+                run.progress.finished = true;
+                self.note_run(&mut run, FINISHED, DeployStatus::Failure, e.message.clone())
+                    .await?;
+            }
+        }
+        Ok(run)
+    }
+
+    /// Follows a dispatched run to its conclusion (or `[rollback] timeout`), telling
+    /// `on_progress` of each change.
+    pub async fn track_runbook(
+        &self,
+        mut run: Box<RunbookRun>,
+        on_progress: &(dyn Fn(&RunbookRunProgress) + Send + Sync),
+    ) -> Result<RunbookRunProgress> {
+        let source = self.github_source()?;
+        let connector = GithubConnector::new(self.endpoint(source)?);
+        let deadline = run.progress.started_at
+            + Duration::from_std(self.config().rollback.timeout).unwrap_or(Duration::minutes(15));
+        while !run.progress.finished {
+            on_progress(&run.progress);
+            if Utc::now() >= deadline {
+                run.progress.finished = true;
+                let message = "no conclusion in time: see the run on GitHub".to_string();
+                let status = run.progress.status;
+                self.note_run(&mut run, FINISHED, status, message).await?;
+                break;
+            }
+            tokio::time::sleep(self.config().rollback.poll_interval).await;
+            let meter = RequestMeter::default();
+            if run.progress.run_id.is_none() {
+                let since = run.progress.started_at - Duration::seconds(5);
+                match connector
+                    .find_dispatched_run(&run.repo, &run.progress.workflow, since, &meter)
+                    .await
+                {
+                    Ok(found) => run.progress.run_id = found,
+                    Err(e) => run.progress.message = e.message,
+                }
+            }
+            let Some(id) = run.progress.run_id else {
+                continue;
+            };
+            match connector.run(&run.repo, id, &meter).await {
+                Ok(read) if read.status != run.progress.status || run.progress.link.is_none() => {
+                    run.progress.link = read.link.clone();
+                    run.progress.finished =
+                        !read.status.is_open() && read.status != DeployStatus::Unknown;
+                    let step = if run.progress.finished {
+                        FINISHED
+                    } else {
+                        "progress"
+                    };
+                    let message = format!("run {id}: {}", read.status.as_str());
+                    self.note_run(&mut run, step, read.status, message).await?;
+                }
+                Ok(_) => {}
+                Err(e) => run.progress.message = e.message,
+            }
+        }
+        on_progress(&run.progress);
+        Ok(run.progress)
+    }
+
+    /// Reads every runbook file the catalog and the alerts name in GitHub (conditionally: an
+    /// unchanged file costs a 304), so they are readable when GitHub is not. Problems are the
+    /// sync's.
+    pub(crate) async fn cache_runbooks(
+        &self,
+        source: &SourceConfig,
+        meter: &RequestMeter,
+    ) -> Result<Vec<String>> {
+        let mut files: Vec<FileAt> = self
+            .store()
+            .runbook_urls()
+            .await?
+            .iter()
+            .filter_map(|url| file_of(&kind_of(url)))
+            .collect();
+        files.sort();
+        files.dedup();
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let connector = match self.endpoint(source) {
+            Ok(endpoint) => GithubConnector::new(endpoint),
+            Err(error) => return Ok(vec![format!("runbooks were not read: {error}")]),
+        };
+        let mut problems = Vec::new();
+        for at in files {
+            if let Err(error) = self.read_file(&connector, source, &at, meter).await {
+                problems.push(format!(
+                    "runbook {}/{} was not read: {error}",
+                    at.repo, at.path
+                ));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+impl Engine {
+    async fn runbook(&self, service: &str, template: &str) -> Result<RunbookRow> {
+        self.runbooks(service, &RunbookAsk::default())
+            .await?
+            .into_iter()
+            .find(|r| r.template == template)
+            .ok_or_else(|| no_runbook(service, template))
+    }
+
+    /// A file from the cache, read from GitHub first when asked or never read.
+    async fn file(&self, at: &FileAt, refresh: bool) -> Result<StoredFile> {
+        let held = self.store().repo_file(at).await?;
+        if refresh || held.is_none() {
+            let source = self.github_source()?;
+            let connector = GithubConnector::new(self.endpoint(source)?);
+            let read = self
+                .read_file(&connector, source, at, &RequestMeter::default())
+                .await;
+            match (read, held) {
+                (Ok(()), _) => {}
+                // Asked to refresh while GitHub is down: the copy held still answers.
+                (Err(error), Some(held)) => {
+                    tracing::warn!(%error, repo = %at.repo, path = %at.path, "runbook refresh failed");
+                    return Ok(held);
+                }
+                (Err(error), None) => return Err(error),
+            }
+        }
+        self.store()
+            .repo_file(at)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{}/{} was never read", at.repo, at.path)))
+    }
+
+    async fn read_file(
+        &self,
+        connector: &GithubConnector,
+        source: &SourceConfig,
+        at: &FileAt,
+        meter: &RequestMeter,
+    ) -> Result<()> {
+        let held = self.store().repo_file(at).await?;
+        let etag = held.as_ref().and_then(|f| f.etag.as_deref());
+        let read = connector
+            .file(&at.repo, &at.path, &at.git_ref, etag, meter)
+            .await?;
+        let file = read.map(|file| StoredFile {
+            body: file.text,
+            sha: file.sha,
+            etag: file.etag,
+            html_url: file.html_url,
+            confirmed_at: Utc::now(),
+        });
+        self.store()
+            .keep_repo_file(&source.name, at, file.as_ref(), Utc::now())
+            .await?;
+        Ok(())
+    }
+
+    /// The environment a runbook is launched for (asked, else production) and what runs there.
+    async fn where_it_runs(
+        &self,
+        service_key: &str,
+        asked: Option<&str>,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let delivery = self.service_delivery(service_key).await?;
+        let order = self.config().delivery.order();
+        let environment = delivery.environments.iter().find(|e| match asked {
+            Some(asked) => e.environment == asked,
+            None => order.is_production(&e.environment),
+        });
+        Ok(match environment {
+            Some(e) => (
+                Some(e.environment.clone()),
+                e.current.as_ref().map(|c| c.version.clone()),
+            ),
+            None => (asked.map(str::to_string), None),
+        })
+    }
+
+    async fn audit_step(
+        &self,
+        key: &str,
+        action: &str,
+        service: &str,
+        environment: &str,
+        row: &RunbookRow,
+        ask: &RunbookAsk,
+    ) -> Result<AuditStep> {
+        let service_key = self.service_key(service).await?;
+        let actor = self.actor();
+        Ok(AuditStep {
+            action_key: key.to_string(),
+            step: REQUESTED.into(),
+            at: Utc::now(),
+            actor: actor.clone(),
+            action: action.into(),
+            service: service_key,
+            environment: environment.into(),
+            state: "requested".into(),
+            body: json!({
+                "subject": row.title,
+                "executor": match row.kind {
+                    RunbookKind::Link => "runbook page",
+                    RunbookKind::Markdown { .. } => "markdown runbook",
+                    RunbookKind::Automated { .. } => "automated runbook",
+                },
+                "url": row.url,
+                "incident_id": ask.incident_id,
+                "alert": ask.alert,
+                "environment": ask.environment,
+                "message": format!("{actor}: {} '{}'", if action == RUN { "run" } else { "open" }, row.title),
+            }),
+        })
+    }
+
+    async fn note_run(
+        &self,
+        run: &mut RunbookRun,
+        step: &str,
+        status: DeployStatus,
+        message: String,
+    ) -> Result<()> {
+        run.progress.status = status;
+        run.progress.message = message.clone();
+        let p = &run.progress;
+        self.store()
+            .append_audit(&AuditStep {
+                action_key: p.key.clone(),
+                step: step.into(),
+                at: Utc::now(),
+                actor: run.actor.clone(),
+                action: RUN.into(),
+                service: p.service.key.clone(),
+                environment: run.environment.clone(),
+                state: status.as_str().into(),
+                body: json!({"message": message, "response_id": p.run_id.map(|id| id.to_string()), "url": p.link}),
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+fn runbook_links(links: &[Link]) -> impl Iterator<Item = &Link> {
+    links
+        .iter()
+        .filter(|l| l.link_type.as_deref() == Some("runbook"))
+}
+
+/// The file behind a markdown runbook or a workflow.
+fn file_of(kind: &RunbookKind) -> Option<FileAt> {
+    match kind {
+        RunbookKind::Link => None,
+        RunbookKind::Markdown {
+            repo,
+            path,
+            git_ref,
+        } => Some(FileAt {
+            repo: repo.clone(),
+            path: path.clone(),
+            git_ref: git_ref.clone(),
+        }),
+        RunbookKind::Automated {
+            repo,
+            workflow,
+            git_ref,
+        } => Some(FileAt {
+            repo: repo.clone(),
+            path: format!(".github/workflows/{workflow}"),
+            git_ref: git_ref.clone(),
+        }),
+    }
+}
+
+fn no_runbook(service: &str, template: &str) -> Error {
+    Error::NotFound(format!(
+        "{service} has no runbook '{template}' (see `opsdeck runbooks {service}`)"
+    ))
+}
