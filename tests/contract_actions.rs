@@ -1,7 +1,7 @@
 //! Actions speak the contracts both ways: what Opsdeck sends (the plan's calls, the change
-//! event) against each spec's request schema, and what the sandbox answers against its
-//! response and error schemas: GitHub deployments and dispatches, Argo CD's rollback and
-//! patch, PagerDuty's Events API v2.
+//! event, a runbook's dispatch) against each spec's request schema, and what the sandbox
+//! answers against its response and error schemas: GitHub deployments, dispatches and
+//! repository contents, Argo CD's rollback and patch, PagerDuty's Events API v2.
 
 use opsdeck::api::RollbackConfirmation;
 use opsdeck::config::Config;
@@ -318,4 +318,87 @@ async fn change_events_match_the_events_api_schemas() {
     assert_eq!(status, 400);
     assert_eq!(schema_errors(&error, &refused), Vec::<String>::new());
     assert!(!schema_errors(&error, &json!({"status": "invalid event"})).is_empty());
+}
+
+#[tokio::test]
+async fn runbook_files_and_dispatches_match_the_openapi_schemas() {
+    let doc = github_doc();
+    let components = &doc["components"];
+    let contents = "/repos/{owner}/{repo}/contents/{path}";
+    let answer = openapi_validator(
+        components,
+        doc["paths"][contents]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            .clone(),
+    );
+    let file = openapi_validator(
+        components,
+        json!({"$ref": "#/components/schemas/content-file"}),
+    );
+    let sandbox = sandbox(Seed::Demo).await;
+    let api = format!(
+        "{}{GITHUB_PREFIX}/repos/demo-org/checkout-api",
+        sandbox.url()
+    );
+    let get = |url: String| {
+        reqwest::Client::new()
+            .get(url)
+            .header("Accept", "application/vnd.github+json")
+            .bearer_auth(TOKEN)
+    };
+    for path in [
+        "docs/runbooks/high-error-rate.md",
+        ".github/workflows/drain-region.yml",
+        ".github/workflows/rollback.yml",
+    ] {
+        let (status, _, body) = read(get(format!("{api}/contents/{path}?ref=main"))).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(
+            schema_errors(&answer, &body),
+            Vec::<String>::new(),
+            "{path}"
+        );
+        assert_eq!(schema_errors(&file, &body), Vec::<String>::new(), "{path}");
+        assert_eq!(body["encoding"], "base64");
+    }
+    let (_, _, body) = read(get(format!(
+        "{api}/contents/docs/runbooks/high-error-rate.md"
+    )))
+    .await;
+    let mut broken = body.clone();
+    broken.as_object_mut().unwrap().remove("sha");
+    assert!(!schema_errors(&file, &broken).is_empty());
+    let (status, _, missing) = read(get(format!("{api}/contents/docs/nope.md"))).await;
+    assert_eq!(status, 404);
+    let basic = openapi_validator(
+        components,
+        json!({"$ref": "#/components/schemas/basic-error"}),
+    );
+    assert_eq!(schema_errors(&basic, &missing), Vec::<String>::new());
+
+    // A dispatch as Opsdeck sends it for an automated runbook, and GitHub's input checks.
+    let dispatches = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches";
+    let request = openapi_validator(
+        components,
+        doc["paths"][dispatches]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            .clone(),
+    );
+    let body = json!({"ref": "main", "return_run_details": true,
+                      "inputs": {"region": "eu-west-1", "environment": "prod", "dry_run": "true", "percent": "100"}});
+    assert_eq!(schema_errors(&request, &body), Vec::<String>::new());
+    let url = format!("{api}/actions/workflows/drain-region.yml/dispatches");
+    let (status, _, dispatched) = read(github_post(&url, &body)).await;
+    assert_eq!(status, 200);
+    assert!(dispatched["workflow_run_id"].is_i64());
+    let (status, _, invalid) = read(github_post(
+        &url,
+        &json!({"ref": "main", "inputs": {"region": "mars"}}),
+    ))
+    .await;
+    assert_eq!(status, 422);
+    assert!(invalid["message"].as_str().unwrap().contains("region"));
+    let validation = openapi_validator(
+        components,
+        json!({"$ref": "#/components/schemas/validation-error"}),
+    );
+    assert_eq!(schema_errors(&validation, &invalid), Vec::<String>::new());
 }
