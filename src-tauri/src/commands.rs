@@ -2,8 +2,9 @@
 
 use opsdeck::api::{
     AuditEntry, ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
-    RollbackPlan, RollbackProgress, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow,
-    SourceStatus, SyncReport, TeamOnCall, TeamSummary,
+    RollbackPlan, RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow,
+    RunbookRunProgress, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus,
+    SyncReport, TeamOnCall, TeamSummary,
 };
 use opsdeck::domain::delivery::DeployStatus;
 use opsdeck::store::ActivityCursor;
@@ -155,6 +156,79 @@ pub async fn start_rollback(
             Ok(progress)
         }
     }
+}
+
+/// A service's runbooks, filled in for `ask` (an incident, an alert, an environment).
+#[tauri::command]
+pub async fn runbooks(
+    app: State<'_, Running>,
+    service: String,
+    ask: RunbookAsk,
+) -> Reply<Vec<RunbookRow>> {
+    Ok(app.engine.runbooks(&service, &ask).await?)
+}
+
+/// A markdown runbook from the cache; read from GitHub first when `refresh`.
+#[tauri::command]
+pub async fn runbook_document(
+    app: State<'_, Running>,
+    service: String,
+    template: String,
+    refresh: bool,
+) -> Reply<RunbookDocument> {
+    Ok(app
+        .engine
+        .runbook_document(&service, &template, refresh)
+        .await?)
+}
+
+/// An automated runbook's inputs.
+#[tauri::command]
+pub async fn runbook_form(
+    app: State<'_, Running>,
+    service: String,
+    template: String,
+) -> Reply<RunbookForm> {
+    Ok(app.engine.runbook_form(&service, &template).await?)
+}
+
+/// Opens a runbook in the system browser (http and https only), recorded in the audit log.
+#[tauri::command]
+pub async fn open_runbook(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    service: String,
+    template: String,
+    ask: RunbookAsk,
+) -> Reply<String> {
+    let url = app.engine.launch_runbook(&service, &template, &ask).await?;
+    handle
+        .opener()
+        .open_url(&url, None::<&str>)
+        .map_err(|e| IpcError::invalid(&format!("cannot open {url}: {e}")))?;
+    Ok(url)
+}
+
+/// Runs an automated runbook; its progress follows as `runbook-progress` events.
+#[tauri::command]
+pub async fn run_runbook(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    service: String,
+    template: String,
+    ask: RunbookAsk,
+    inputs: std::collections::BTreeMap<String, String>,
+) -> Reply<RunbookRunProgress> {
+    let run = app
+        .engine
+        .run_runbook(&service, &template, &ask, &inputs)
+        .await?;
+    let progress = run.progress().clone();
+    if !progress.finished {
+        let engine = app.engine.clone();
+        tauri::async_runtime::spawn(crate::events::track_runbook(handle, engine, run));
+    }
+    Ok(progress)
 }
 
 /// The audit log, newest first; one service's when `service` is given.

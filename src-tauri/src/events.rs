@@ -11,6 +11,8 @@ pub const SYNC_PROGRESS: &str = "sync-progress";
 pub const CACHE_CHANGED: &str = "cache-changed";
 /// Event carrying [`opsdeck::api::RollbackProgress`] each time a rollback moves.
 pub const ROLLBACK_PROGRESS: &str = "rollback-progress";
+/// Event carrying [`opsdeck::api::RunbookRunProgress`] each time an automated runbook's run moves.
+pub const RUNBOOK_PROGRESS: &str = "runbook-progress";
 /// Event carrying a service's cache key: show its page (a notification was clicked).
 pub const OPEN_SERVICE: &str = "open-service";
 
@@ -66,4 +68,15 @@ pub async fn track_rollback(handle: AppHandle, engine: Engine, run: Box<opsdeck:
         Err(error) => tracing::error!(%error, "tracking a rollback failed"),
     }
     let _ = handle.emit(CACHE_CHANGED, ());
+}
+
+/// Follows an automated runbook's run to its conclusion, streaming its progress.
+pub async fn track_runbook(handle: AppHandle, engine: Engine, run: Box<opsdeck::RunbookRun>) {
+    let emitter = handle.clone();
+    let progress = move |p: &opsdeck::api::RunbookRunProgress| {
+        let _ = emitter.emit(RUNBOOK_PROGRESS, p);
+    };
+    if let Err(error) = engine.track_runbook(run, &progress).await {
+        tracing::error!(%error, "tracking a runbook's run failed");
+    }
 }

@@ -95,8 +95,14 @@ describe("App", () => {
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelector("[data-on-call='Dana Whitfield']")).toBeTruthy());
     expect(screen.getByText("You are on call")).toBeTruthy();
-    fireEvent.click(container.querySelector("[data-alert='HighErrorRate'] .external")!);
-    await waitFor(() => expect(calls).toContain("openLink https://github.com/demo-org/checkout-api/blob/main/docs/runbooks/high-error-rate.md"));
+    // The alert's runbook goes through the engine (filled in for the alert, audited).
+    fireEvent.click(container.querySelector("[data-alert='HighErrorRate'] [title='Runbooks for this alert (R)']")!);
+    await waitFor(() => expect(screen.getByRole("dialog", { name: "Runbooks for alert HighErrorRate" })).toBeTruthy());
+    expect(calls.some((c) => c.startsWith('runbooks component:default/checkout-api {"incident_id":null,"alert":'))).toBe(true);
+    await waitFor(() => expect(container.querySelector(".runbook.active")).toBeTruthy());
+    fireEvent.keyDown(window, { key: "Enter" });
+    await waitFor(() => expect(calls.some((c) => c.startsWith("openRunbook component:default/checkout-api https://wiki/{service}?i={incident_id}"))).toBe(true));
+    expect(screen.queryByRole("dialog")).toBeNull();
 
     expect(container.querySelector("[data-team='on-call'] .team-gaps")!.textContent).toBe("1");
     fireEvent.click(container.querySelector("[data-team='on-call']")!);

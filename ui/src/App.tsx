@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { Activity } from "./components/Activity";
 import { AuditLog } from "./components/Audit";
 import { RollbackDialog, RollbackPanel, type RollbackAsk } from "./components/Rollback";
+import { RunbookList, RunbookPicker, RunbookRunForm, RunbookRuns, RunbookViewer, type RunbookContext } from "./components/Runbooks";
 import { Delivery } from "./components/Delivery";
 import { OnCall } from "./components/OnCall";
 import { OnCallPanel } from "./components/OnCallPanel";
@@ -22,6 +23,11 @@ import {
   type OnCallPanel as Panel,
   type ReleaseMatrix,
   type RollbackProgress,
+  type RunbookAsk,
+  type RunbookDocument,
+  type RunbookForm,
+  type RunbookRow,
+  type RunbookRunProgress,
   type ServiceDelivery,
   type SearchHit,
   type ServiceDetail,
@@ -59,6 +65,12 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [rollbacks, setRollbacks] = useState<RollbackProgress[]>([]);
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [serviceAudit, setServiceAudit] = useState<AuditEntry[]>([]);
+  // Runbooks: the service's, the picker (R), the markdown open, the form open, runs going.
+  const [serviceRunbooks, setServiceRunbooks] = useState<RunbookRow[]>([]);
+  const [runbookContext, setRunbookContext] = useState<RunbookContext | null>(null);
+  const [reading, setReading] = useState<{ service: string; template: string; document: RunbookDocument } | null>(null);
+  const [runForm, setRunForm] = useState<{ service: string; ask: RunbookAsk; form: RunbookForm } | null>(null);
+  const [runbookRuns, setRunbookRuns] = useState<RunbookRunProgress[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
   // Bumped whenever the cache changes, so every open screen re-reads it.
@@ -67,6 +79,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const reportedReady = useRef(false);
 
   const fail = (e: unknown) => setError(errorMessage(e));
+  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm);
 
   useEffect(() => {
     ipc.identity().then(setIdentity, fail);
@@ -80,6 +93,10 @@ export function App({ ipc }: { ipc: Ipc }) {
       ipc.onRollbackProgress((p) => {
         showRollback(p);
         setGeneration((g) => g + 1);
+      }),
+      ipc.onRunbookProgress((p) => {
+        showRunbookRun(p);
+        if (p.finished) setGeneration((g) => g + 1);
       }),
     ];
     // Ages move on without any sync (a platform that asked us to wait an hour sends no
@@ -134,6 +151,7 @@ export function App({ ipc }: { ipc: Ipc }) {
     ipc.onCall({ service: serviceKey }).then(setServicePanel, fail);
     ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
     ipc.audit(serviceKey).then(setServiceAudit, fail);
+    ipc.runbooks(serviceKey, NO_ASK).then(setServiceRunbooks, fail);
   }, [serviceKey, generation]);
 
   useEffect(() => {
@@ -143,12 +161,20 @@ export function App({ ipc }: { ipc: Ipc }) {
     }
   }, [teams]);
 
+  // Registered once; reads the newest render's state, so a key pressed right after a change
+  // sees it.
+  const keyState = useRef({ paletteOpen, serviceKey, detail, overlayOpen });
+  keyState.current = { paletteOpen, serviceKey, detail, overlayOpen };
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      const { paletteOpen, serviceKey, detail, overlayOpen } = keyState.current;
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
         e.preventDefault();
         setPaletteOpen(true);
-      } else if (e.key === "Escape" && !paletteOpen && !rollbackAsk && serviceKey) {
+      } else if (e.key.toLowerCase() === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e) && !overlayOpen && !paletteOpen && serviceKey && detail) {
+        e.preventDefault();
+        setRunbookContext({ service: serviceKey, ask: NO_ASK, label: detail.name });
+      } else if (e.key === "Escape" && !paletteOpen && !overlayOpen && serviceKey) {
         setServiceKey(null);
       } else if (e.key === "/" && !paletteOpen && !isTyping(e)) {
         e.preventDefault();
@@ -157,7 +183,7 @@ export function App({ ipc }: { ipc: Ipc }) {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [paletteOpen, serviceKey, rollbackAsk]);
+  }, []);
 
   const selectTeam = useCallback((s: Selection) => {
     setSelection(s);
@@ -201,6 +227,21 @@ export function App({ ipc }: { ipc: Ipc }) {
     setRollbacks((all) => [p, ...all.filter((r) => r.key !== p.key)]);
   }
   const dismissRollback = (key: string) => setRollbacks((all) => all.filter((r) => r.key !== key));
+  function showRunbookRun(p: RunbookRunProgress) {
+    setRunbookRuns((all) => [p, ...all.filter((r) => r.key !== p.key)]);
+  }
+  // A runbook is used as its kind says: a page opens in the browser, markdown is read here,
+  // a workflow asks for its inputs. Each launch goes through the engine (and the audit log).
+  const launchRunbook = (service: string, ask: RunbookAsk, row: RunbookRow) => {
+    setRunbookContext(null);
+    if (row.kind.kind === "markdown") {
+      ipc.runbookDocument(service, row.template, false).then((document) => setReading({ service, template: row.template, document }), fail);
+    } else if (row.kind.kind === "automated") {
+      ipc.runbookForm(service, row.template).then((form) => setRunForm({ service, ask, form }), fail);
+    } else {
+      ipc.openRunbook(service, row.template, ask).catch(fail);
+    }
+  };
   const exportAudit = () =>
     ipc.exportAudit().then((path) => setError(`Audit log exported to ${path}`), fail);
   const openLink = (url: string) => ipc.openLink(url).catch(fail);
@@ -252,7 +293,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             onOpenEntity={openEntity}
             onBack={() => setServiceKey(null)}
             backLabel={heading || "Back"}
-            onCall={servicePanel && <OnCallPanel panel={servicePanel} now={now} onOpenLink={openLink} />}
+            onCall={servicePanel && <OnCallPanel panel={servicePanel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} />}
             delivery={
               delivery &&
               delivery.service.key === serviceKey && (
@@ -266,6 +307,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                 />
               )
             }
+            runbooks={<RunbookList rows={serviceRunbooks} now={now} onUse={(row) => launchRunbook(serviceKey, NO_ASK, row)} />}
             audit={serviceAudit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={serviceAudit} now={now} showService={false} />}
             onOpenLink={openLink}
           />
@@ -328,7 +370,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             ) : (
               <>
                 {selection.kind === "team" && teamPanel && (
-                  <OnCallPanel panel={teamPanel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} />
+                  <OnCallPanel panel={teamPanel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} onRunbooks={setRunbookContext} />
                 )}
                 {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
                 <ServiceTable
@@ -363,10 +405,44 @@ export function App({ ipc }: { ipc: Ipc }) {
           onClose={() => setRollbackAsk(null)}
         />
       )}
-      <RollbackPanel rollbacks={rollbacks} now={now} onOpenLink={openLink} onDismiss={dismissRollback} />
+      {runbookContext && (
+        <RunbookPicker
+          context={runbookContext}
+          now={now}
+          load={ipc.runbooks}
+          onUse={(row) => launchRunbook(runbookContext.service, runbookContext.ask, row)}
+          onClose={() => setRunbookContext(null)}
+        />
+      )}
+      {reading && (
+        <RunbookViewer
+          document={reading.document}
+          now={now}
+          onRefresh={() =>
+            ipc.runbookDocument(reading.service, reading.template, true).then((document) => setReading({ ...reading, document }), fail)
+          }
+          onOpenLink={openLink}
+          onClose={() => setReading(null)}
+        />
+      )}
+      {runForm && (
+        <RunbookRunForm
+          form={runForm.form}
+          onRun={(inputs) => ipc.runRunbook(runForm.service, runForm.form.template, runForm.ask, inputs).then(showRunbookRun)}
+          onClose={() => setRunForm(null)}
+        />
+      )}
+      {(rollbacks.length > 0 || runbookRuns.length > 0) && (
+        <aside class="rollback-panel" aria-label="Actions in progress" aria-live="polite">
+          <RollbackPanel rollbacks={rollbacks} now={now} onOpenLink={openLink} onDismiss={dismissRollback} />
+          <RunbookRuns runs={runbookRuns} now={now} onOpenLink={openLink} onDismiss={(key) => setRunbookRuns((all) => all.filter((r) => r.key !== key))} />
+        </aside>
+      )}
     </div>
   );
 }
+
+const NO_ASK: RunbookAsk = { incident_id: null, alert: null, environment: null };
 
 function isTyping(e: KeyboardEvent): boolean {
   const target = e.target as HTMLElement | null;

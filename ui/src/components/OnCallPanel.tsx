@@ -1,5 +1,6 @@
 import type { AlertRow, IncidentRow, OnCallNow, OnCallPanel as Panel, Person, PolicyOnCall } from "../ipc";
 import { ageOf, dayTime, severityClass } from "../lib/format";
+import type { RunbookContext } from "./Runbooks";
 
 interface Props {
   panel: Panel;
@@ -8,6 +9,8 @@ interface Props {
   onOpenLink(url: string): void;
   /** Opens a service's page (incidents and alerts name their services). */
   onOpenService?(key: string): void;
+  /** Lists the runbooks for an incident or an alert (on its first service). */
+  onRunbooks?(context: RunbookContext): void;
 }
 
 /** A link that leaves the app: handed to the system, never followed inside the window. */
@@ -71,10 +74,26 @@ function Policy({ policy, onOpen }: { policy: PolicyOnCall; onOpen(url: string):
   );
 }
 
-function Incident({ row, now, onOpen, onOpenService }: { row: IncidentRow; now: number; onOpen(url: string): void; onOpenService?(key: string): void }) {
+/** `R` on a focused incident or alert row, like its Runbooks button, lists its runbooks. */
+function runbookKeys(open: (() => void) | null) {
+  return {
+    tabIndex: open ? 0 : undefined,
+    onKeyDown: (e: KeyboardEvent) => {
+      if (open && e.key.toLowerCase() === "r" && !e.ctrlKey && !e.metaKey && !e.altKey) {
+        e.preventDefault();
+        e.stopPropagation();
+        open();
+      }
+    },
+  };
+}
+
+function Incident({ row, now, onOpen, onOpenService, onRunbooks }: { row: IncidentRow; now: number; onOpen(url: string): void; onOpenService?(key: string): void; onRunbooks?(context: RunbookContext): void }) {
   const i = row.incident;
+  const service = row.services[0];
+  const runbooks = onRunbooks && service ? () => onRunbooks({ service: service.key, ask: { incident_id: i.id, alert: null, environment: null }, label: `incident #${i.number}` }) : null;
   return (
-    <li class={`incident ${i.status}`} data-incident={i.number}>
+    <li class={`incident ${i.status}`} data-incident={i.number} {...runbookKeys(runbooks)}>
       <div class="incident-head">
         <span class={`chip ${i.status === "triggered" ? "danger" : "warn"}`}>{i.status}</span>
         <span class={`chip ${i.urgency === "high" ? "danger" : ""}`}>{i.urgency}</span>
@@ -100,16 +119,27 @@ function Incident({ row, now, onOpen, onOpenService }: { row: IncidentRow; now: 
             · <ExternalLink url={i.html_url} label="Open in PagerDuty" onOpen={onOpen} />
           </>
         )}
+        {runbooks && (
+          <>
+            {" "}
+            ·{" "}
+            <button class="link" onClick={runbooks} title="Runbooks for this incident (R)">
+              Runbooks
+            </button>
+          </>
+        )}
       </div>
     </li>
   );
 }
 
-function Alert({ row, now, onOpen }: { row: AlertRow; now: number; onOpen(url: string): void }) {
+function Alert({ row, now, onOpen, onRunbooks }: { row: AlertRow; now: number; onOpen(url: string): void; onRunbooks?(context: RunbookContext): void }) {
   const a = row.alert;
   const quiet = a.state !== "firing";
+  const service = row.services[0];
+  const runbooks = onRunbooks && service ? () => onRunbooks({ service: service.key, ask: { incident_id: null, alert: a.fingerprint, environment: null }, label: `alert ${a.name}` }) : null;
   return (
-    <li class={`alert ${a.state}`} data-alert={a.name}>
+    <li class={`alert ${a.state}`} data-alert={a.name} {...runbookKeys(runbooks)}>
       <div class="alert-head">
         <span class={`chip ${quiet ? "" : severityClass(a.severity)}`}>{a.severity ?? "alert"}</span>
         <strong class={quiet ? "muted" : ""}>{a.name}</strong>
@@ -117,7 +147,13 @@ function Alert({ row, now, onOpen }: { row: AlertRow; now: number; onOpen(url: s
         <span class="muted">
           {row.services.map((s) => s.name).join(", ")} · for {ageOf(a.starts_at, now)}
         </span>
-        {a.runbook_url && <ExternalLink url={a.runbook_url} label="Runbook" onOpen={onOpen} />}
+        {runbooks ? (
+          <button class="link" onClick={runbooks} title="Runbooks for this alert (R)">
+            Runbook
+          </button>
+        ) : (
+          a.runbook_url && <ExternalLink url={a.runbook_url} label="Runbook" onOpen={onOpen} />
+        )}
       </div>
       {a.summary && <div class={quiet ? "muted" : ""}>{a.summary}</div>}
       {row.silences.map((s) => (
@@ -134,7 +170,7 @@ function Alert({ row, now, onOpen }: { row: AlertRow; now: number; onOpen(url: s
  * Who is on call and what is on fire: the answer at 2 a.m. Incident titles, alert texts and
  * silence comments come from outside and are rendered as text only.
  */
-export function OnCallPanel({ panel, now, onOpenLink, onOpenService }: Props) {
+export function OnCallPanel({ panel, now, onOpenLink, onOpenService, onRunbooks }: Props) {
   const firing = panel.alerts.filter((a) => a.alert.state === "firing").length;
   return (
     <section class="on-call-panel" aria-label="On call">
@@ -164,7 +200,7 @@ export function OnCallPanel({ panel, now, onOpenLink, onOpenService }: Props) {
         ) : (
           <ul class="incident-list">
             {panel.incidents.map((r) => (
-              <Incident key={r.incident.id} row={r} now={now} onOpen={onOpenLink} onOpenService={onOpenService} />
+              <Incident key={r.incident.id} row={r} now={now} onOpen={onOpenLink} onOpenService={onOpenService} onRunbooks={onRunbooks} />
             ))}
           </ul>
         )}
@@ -179,7 +215,7 @@ export function OnCallPanel({ panel, now, onOpenLink, onOpenService }: Props) {
         ) : (
           <ul class="alert-list">
             {panel.alerts.map((r) => (
-              <Alert key={`${r.source} ${r.alert.fingerprint}`} row={r} now={now} onOpen={onOpenLink} />
+              <Alert key={`${r.source} ${r.alert.fingerprint}`} row={r} now={now} onOpen={onOpenLink} onRunbooks={onRunbooks} />
             ))}
           </ul>
         )}

@@ -259,9 +259,8 @@ const STATE_LABELS: Record<RollbackState, string> = {
 
 /** Rollbacks in flight and just finished, live, until dismissed. */
 export function RollbackPanel({ rollbacks, now, onOpenLink, onDismiss }: { rollbacks: RollbackProgress[]; now: number; onOpenLink(url: string): void; onDismiss(key: string): void }) {
-  if (rollbacks.length === 0) return null;
   return (
-    <aside class="rollback-panel" aria-label="Rollbacks" aria-live="polite">
+    <>
       {rollbacks.map((r) => {
         const done = FINAL.includes(r.state);
         const reached = STEPS.findIndex((s) => s.state === r.state);
@@ -302,6 +301,6 @@ export function RollbackPanel({ rollbacks, now, onOpenLink, onDismiss }: { rollb
           </section>
         );
       })}
-    </aside>
+    </>
   );
 }

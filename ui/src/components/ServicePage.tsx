@@ -12,7 +12,9 @@ interface Props {
   onCall?: ComponentChildren;
   /** Its pipeline, environments and deploys, shown under on-call. */
   delivery?: ComponentChildren;
-  /** What Opsdeck did to it (rollbacks), newest first. */
+  /** Its runbooks. */
+  runbooks?: ComponentChildren;
+  /** What Opsdeck did to it (rollbacks, runbooks), newest first. */
   audit?: ComponentChildren;
   onOpenLink(url: string): void;
 }
@@ -62,7 +64,7 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  * Everything the catalog knows about one service. Catalog text is rendered as text nodes only:
  * descriptions, titles and URLs can never become markup.
  */
-export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, delivery, audit, onOpenLink }: Props) {
+export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, delivery, runbooks, audit, onOpenLink }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
   return (
     <article class="service-page" data-service-page={d.name}>
@@ -86,6 +88,7 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall
       </dl>
       {d.description && <p class="description">{d.description}</p>}
       {onCall}
+      {runbooks}
       {delivery}
       {audit}
 

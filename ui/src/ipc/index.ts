@@ -21,6 +21,11 @@ import type { RollbackPlan } from "./bindings/RollbackPlan";
 import type { RollbackConfirmation } from "./bindings/RollbackConfirmation";
 import type { RollbackProgress } from "./bindings/RollbackProgress";
 import type { AuditEntry } from "./bindings/AuditEntry";
+import type { RunbookAsk } from "./bindings/RunbookAsk";
+import type { RunbookRow } from "./bindings/RunbookRow";
+import type { RunbookDocument } from "./bindings/RunbookDocument";
+import type { RunbookForm } from "./bindings/RunbookForm";
+import type { RunbookRunProgress } from "./bindings/RunbookRunProgress";
 
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
@@ -46,6 +51,8 @@ export type { RollbackPlan, RollbackConfirmation, RollbackProgress, AuditEntry }
 export type { RollbackState } from "./bindings/RollbackState";
 export type { RollbackCandidate } from "./bindings/RollbackCandidate";
 export type { Blocker } from "./bindings/Blocker";
+export type { RunbookAsk, RunbookRow, RunbookDocument, RunbookForm, RunbookRunProgress };
+export type { WorkflowInput } from "./bindings/WorkflowInput";
 
 /** Which deploys the activity feed shows; `after` asks for the page after a row. */
 export interface ActivityQuery {
@@ -98,6 +105,17 @@ export interface Ipc {
   /** Writes the audit log as JSON lines to the downloads folder; answers the path. */
   exportAudit(): Promise<string>;
   onRollbackProgress(handler: (progress: RollbackProgress) => void): Promise<Unsubscribe>;
+  /** A service's runbooks, filled in for an incident, an alert or an environment. */
+  runbooks(service: string, ask: RunbookAsk): Promise<RunbookRow[]>;
+  /** A markdown runbook from the cache; read from GitHub first when `refresh`. */
+  runbookDocument(service: string, template: string, refresh: boolean): Promise<RunbookDocument>;
+  /** An automated runbook's inputs. */
+  runbookForm(service: string, template: string): Promise<RunbookForm>;
+  /** Opens a runbook in the browser (recorded in the audit log); answers the URL opened. */
+  openRunbook(service: string, template: string, ask: RunbookAsk): Promise<string>;
+  /** Runs an automated runbook; progress follows as `onRunbookProgress` events. */
+  runRunbook(service: string, template: string, ask: RunbookAsk, inputs: Record<string, string>): Promise<RunbookRunProgress>;
+  onRunbookProgress(handler: (progress: RunbookRunProgress) => void): Promise<Unsubscribe>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
   /** A notification was clicked: show this service. */
@@ -135,6 +153,12 @@ export const tauriIpc: Ipc = {
   audit: (service) => invoke("audit", { service }),
   exportAudit: () => invoke("export_audit"),
   onRollbackProgress: (handler) => listen<RollbackProgress>("rollback-progress", (event) => handler(event.payload)),
+  runbooks: (service, ask) => invoke("runbooks", { service, ask }),
+  runbookDocument: (service, template, refresh) => invoke("runbook_document", { service, template, refresh }),
+  runbookForm: (service, template) => invoke("runbook_form", { service, template }),
+  openRunbook: (service, template, ask) => invoke("open_runbook", { service, template, ask }),
+  runRunbook: (service, template, ask, inputs) => invoke("run_runbook", { service, template, ask, inputs }),
+  onRunbookProgress: (handler) => listen<RunbookRunProgress>("runbook-progress", (event) => handler(event.payload)),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
   onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),

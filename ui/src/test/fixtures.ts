@@ -1,5 +1,7 @@
 import type {
   AuditEntry,
+  RunbookRow,
+  RunbookRunProgress,
   ChangesView,
   DeploymentRow,
   Ipc,
@@ -182,9 +184,56 @@ export function rollbackProgress(extra: Partial<RollbackProgress> = {}): Rollbac
 export function auditEntry(extra: Partial<AuditEntry> = {}): AuditEntry {
   return {
     key: "rb-1", action: "rollback", actor: "dana@demo.opsdeck.dev", service: { key: "component:default/checkout-api", name: "checkout-api" },
-    environment: "prod", from_version: "v2.14.0", to_version: "v2.13.2", executor: "Argo CD rollback", calls: rollbackPlan().calls,
+    environment: "prod", from_version: "v2.14.0", to_version: "v2.13.2", subject: null, executor: "Argo CD rollback", calls: rollbackPlan().calls,
     response_id: null, override_reason: null, requested_at: minutesAgo(5), state: "succeeded", finished: true,
     message: "checkout-api-prod: Succeeded / Healthy", steps: [], ...extra,
+  };
+}
+
+export const RUNBOOK_MARKDOWN = `# High error rate on checkout-api
+
+Customers cannot place orders.
+
+## 1. Look first
+
+- Check the [dashboard](https://grafana.demo.opsdeck.dev/d/checkout-api).
+
+## 2. Roll back
+
+\`\`\`sh
+opsdeck rollback checkout-api --env prod
+\`\`\`
+`;
+
+/** checkout-api's runbooks as the engine lists them: a page, markdown, a workflow, inherited. */
+export function runbookRows(): RunbookRow[] {
+  const base = { unfilled: [] as string[], cached_at: null, refused: null, origin: { from: "service" as const } };
+  return [
+    { ...base, title: "Runbook", template: "https://wiki/{service}?i={incident_id}", url: "https://wiki/checkout-api?i={incident_id}", unfilled: ["incident_id"], kind: { kind: "link" } },
+    {
+      ...base,
+      title: "High error rate runbook",
+      template: "https://github.com/demo-org/checkout-api/blob/main/docs/runbooks/high-error-rate.md",
+      url: "https://github.com/demo-org/checkout-api/blob/main/docs/runbooks/high-error-rate.md",
+      kind: { kind: "markdown", repo: "demo-org/checkout-api", path: "docs/runbooks/high-error-rate.md", git_ref: "main" },
+      cached_at: minutesAgo(120),
+    },
+    {
+      ...base,
+      title: "Drain a region (automated)",
+      template: "https://github.com/demo-org/checkout-api/actions/workflows/drain-region.yml",
+      url: "https://github.com/demo-org/checkout-api/actions/workflows/drain-region.yml",
+      kind: { kind: "automated", repo: "demo-org/checkout-api", workflow: "drain-region.yml", git_ref: "main" },
+    },
+    { ...base, title: "Checkout on-call handbook", template: "https://wiki/teams/{team}", url: "https://wiki/teams/checkout", kind: { kind: "link" }, origin: { from: "team", name: "checkout" } },
+    { ...base, title: "Mail", template: "mailto:x@y", url: "mailto:x@y", kind: { kind: "link" }, refused: "runbooks open only over http or https, not 'mailto:'" },
+  ];
+}
+
+export function runbookRun(extra: Partial<RunbookRunProgress> = {}): RunbookRunProgress {
+  return {
+    key: "run-1", service: { key: "component:default/checkout-api", name: "checkout-api" }, title: "Drain a region (automated)",
+    workflow: "drain-region.yml", run_id: 7, status: "queued", finished: false, message: "dispatched: run 7", link: null, started_at: minutesAgo(0), ...extra,
   };
 }
 
@@ -227,6 +276,7 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     changed: [] as (() => void)[],
     openService: [] as ((key: string) => void)[],
     rollback: [] as ((p: RollbackProgress) => void)[],
+    runbook: [] as ((p: RunbookRunProgress) => void)[],
   };
   const calls: string[] = [];
   const ipc: Ipc = {
@@ -261,6 +311,22 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     audit: async (service) => (calls.push(`audit ${service}`), [auditEntry()]),
     exportAudit: async () => "/home/dana/Downloads/opsdeck-audit.jsonl",
     onRollbackProgress: async (h) => (handlers.rollback.push(h), () => undefined),
+    runbooks: async (service, ask) => (calls.push(`runbooks ${service} ${JSON.stringify(ask)}`), runbookRows()),
+    runbookDocument: async (_service, template, refresh) => (
+      calls.push(`runbookDocument ${template} ${refresh}`),
+      { title: "High error rate runbook", url: template, repo: "demo-org/checkout-api", path: "docs/runbooks/high-error-rate.md", markdown: RUNBOOK_MARKDOWN, confirmed_at: minutesAgo(120) }
+    ),
+    runbookForm: async (_service, template) => ({
+      title: "Drain a region (automated)", template, repo: "demo-org/checkout-api", workflow: "drain-region.yml", git_ref: "main", confirmed_at: minutesAgo(60),
+      inputs: [
+        { name: "region", description: "Region to drain", input_type: "choice", default: null, options: ["eu-west-1", "us-east-1"], required: true },
+        { name: "dry_run", description: null, input_type: "boolean", default: "true", options: [], required: false },
+        { name: "environment", description: null, input_type: "environment", default: null, options: [], required: true },
+      ],
+    }),
+    openRunbook: async (service, template, ask) => (calls.push(`openRunbook ${service} ${template} ${JSON.stringify(ask)}`), template),
+    runRunbook: async (_service, template, _ask, inputs) => (calls.push(`runRunbook ${template} ${JSON.stringify(inputs)}`), runbookRun()),
+    onRunbookProgress: async (h) => (handlers.runbook.push(h), () => undefined),
     ...overrides,
   };
   return { ipc, handlers, calls };
