@@ -17,7 +17,7 @@ use crate::connectors::github::GithubConnector;
 use crate::connectors::http::RequestMeter;
 use crate::domain::delivery::DeployStatus;
 use crate::domain::runbooks::{
-    checked_inputs, expand, kind_of, launchable, unfilled, workflow_inputs, LaunchContext,
+    checked_inputs, expand, kind_of, launchable, prefill, unfilled, workflow_inputs, LaunchContext,
     RunbookKind, RunbookOrigin,
 };
 use crate::domain::Link;
@@ -49,6 +49,15 @@ impl Engine {
     /// The runbooks of `service` for `ask`: an asked alert's own first, then the service's,
     /// its system's, its team's and its other alerts', each URL filled in.
     pub async fn runbooks(&self, service: &str, ask: &RunbookAsk) -> Result<Vec<RunbookRow>> {
+        Ok(self.runbooks_for(service, ask).await?.0)
+    }
+
+    /// The runbooks, and the context their templates were filled with.
+    async fn runbooks_for(
+        &self,
+        service: &str,
+        ask: &RunbookAsk,
+    ) -> Result<(Vec<RunbookRow>, LaunchContext)> {
         let key = self.service_key(service).await?;
         let stored = self
             .store()
@@ -141,7 +150,7 @@ impl Engine {
                 cached_at,
             });
         }
-        Ok(rows)
+        Ok((rows, context))
     }
 
     /// A markdown runbook as cached; read from GitHub first when `refresh` (an action) or when
@@ -175,9 +184,19 @@ impl Engine {
         })
     }
 
-    /// An automated runbook's inputs, from its workflow file (cached, else read now).
-    pub async fn runbook_form(&self, service: &str, template: &str) -> Result<RunbookForm> {
-        let row = self.runbook(service, template).await?;
+    /// An automated runbook's inputs, from its workflow file (cached, else read now), their
+    /// defaults filled from `ask`'s context where they name it.
+    pub async fn runbook_form(
+        &self,
+        service: &str,
+        template: &str,
+        ask: &RunbookAsk,
+    ) -> Result<RunbookForm> {
+        let (rows, context) = self.runbooks_for(service, ask).await?;
+        let row = rows
+            .into_iter()
+            .find(|r| r.template == template)
+            .ok_or_else(|| no_runbook(service, template))?;
         let RunbookKind::Automated {
             repo,
             workflow,
@@ -191,8 +210,9 @@ impl Engine {
         };
         let at = file_of(&row.kind).expect("a workflow is a file");
         let file = self.file(&at, false).await?;
-        let inputs = workflow_inputs(&file.body)
+        let mut inputs = workflow_inputs(&file.body)
             .map_err(|problem| Error::Refused(format!("{repo}/{}: {problem}", at.path)))?;
+        prefill(&mut inputs, &context);
         Ok(RunbookForm {
             title: row.title,
             template: row.template,
@@ -245,7 +265,7 @@ impl Engine {
         ask: &RunbookAsk,
         inputs: &BTreeMap<String, String>,
     ) -> Result<Box<RunbookRun>> {
-        let form = self.runbook_form(service, template).await?;
+        let form = self.runbook_form(service, template, ask).await?;
         let inputs = checked_inputs(&form.inputs, inputs)
             .map_err(|problems| Error::Refused(problems.join("; ")))?;
         let row = self.runbook(service, template).await?;

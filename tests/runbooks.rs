@@ -141,7 +141,20 @@ async fn a_markdown_runbook_reads_from_the_cache_while_github_is_down() {
 #[tokio::test]
 async fn an_automated_runbook_is_checked_dispatched_followed_and_audited() {
     let (sandbox, engine) = demo().await;
-    let form = engine.runbook_form("checkout-api", DRAIN).await.unwrap();
+    let form = engine
+        .runbook_form("checkout-api", DRAIN, &RunbookAsk::default())
+        .await
+        .unwrap();
+    let environment = form
+        .inputs
+        .iter()
+        .find(|i| i.name == "environment")
+        .unwrap();
+    assert_eq!(
+        environment.default.as_deref(),
+        Some("prod"),
+        "production, from the context"
+    );
     assert_eq!(form.workflow, "drain-region.yml");
     let types: Vec<(&str, InputType)> = form
         .inputs
@@ -176,7 +189,7 @@ async fn an_automated_runbook_is_checked_dispatched_followed_and_audited() {
         .unwrap_err()
         .to_string();
     assert!(
-        refused.contains("one of eu-west-1") && refused.contains("'environment' is required"),
+        refused.contains("one of eu-west-1") && refused.contains("'dry_run' must be true or false"),
         "{refused}"
     );
     assert_eq!(sandbox.actions_received(), 0);

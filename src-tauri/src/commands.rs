@@ -182,14 +182,15 @@ pub async fn runbook_document(
         .await?)
 }
 
-/// An automated runbook's inputs.
+/// An automated runbook's inputs, prefilled from `ask`'s context.
 #[tauri::command]
 pub async fn runbook_form(
     app: State<'_, Running>,
     service: String,
     template: String,
+    ask: RunbookAsk,
 ) -> Reply<RunbookForm> {
-    Ok(app.engine.runbook_form(&service, &template).await?)
+    Ok(app.engine.runbook_form(&service, &template, &ask).await?)
 }
 
 /// Opens a runbook in the system browser (http and https only), recorded in the audit log.

@@ -319,6 +319,28 @@ pub fn workflow_inputs(yaml: &str) -> Result<Vec<WorkflowInput>, String> {
     Ok(out)
 }
 
+/// Fills the defaults an input lacks from the launch context, where the input names what the
+/// context knows: an environment (by type, or named `env`/`environment`), `version`,
+/// `service`, `incident`/`incident_id`, `alertname`. A choice takes only one of its options.
+pub fn prefill(inputs: &mut [WorkflowInput], context: &LaunchContext) {
+    for input in inputs.iter_mut().filter(|i| i.default.is_none()) {
+        let from = match input.name.as_str() {
+            _ if input.input_type == InputType::Environment => "env",
+            "env" | "environment" => "env",
+            "version" => "version",
+            "service" => "service",
+            "incident" | "incident_id" => "incident_id",
+            "alert" | "alertname" => "alertname",
+            _ => continue,
+        };
+        if let Some(value) = context.values.get(from) {
+            if input.input_type != InputType::Choice || input.options.contains(value) {
+                input.default = Some(value.clone());
+            }
+        }
+    }
+}
+
 /// The inputs to dispatch with: `given` checked against the workflow's declarations, defaults
 /// filled in; every problem at once when some are wrong.
 pub fn checked_inputs(
@@ -527,6 +549,24 @@ jobs:
                 .contains("no options")
         );
         assert!(workflow_inputs("on: [").unwrap_err().contains("not YAML"));
+    }
+
+    #[test]
+    fn the_context_prefills_what_inputs_name() {
+        let mut inputs = workflow_inputs(DRAIN).unwrap();
+        let context = LaunchContext::default()
+            .with("env", Some("prod"))
+            .with("service", Some("checkout-api"));
+        prefill(&mut inputs, &context);
+        let environment = inputs.iter().find(|i| i.name == "environment").unwrap();
+        assert_eq!(environment.default.as_deref(), Some("prod"));
+        let region = inputs.iter().find(|i| i.name == "region").unwrap();
+        assert_eq!(
+            region.default, None,
+            "nothing in the context names a region"
+        );
+        let percent = inputs.iter().find(|i| i.name == "percent").unwrap();
+        assert_eq!(percent.default.as_deref(), Some("100"), "a default stays");
     }
 
     #[test]

@@ -237,7 +237,7 @@ export function App({ ipc }: { ipc: Ipc }) {
     if (row.kind.kind === "markdown") {
       ipc.runbookDocument(service, row.template, false).then((document) => setReading({ service, template: row.template, document }), fail);
     } else if (row.kind.kind === "automated") {
-      ipc.runbookForm(service, row.template).then((form) => setRunForm({ service, ask, form }), fail);
+      ipc.runbookForm(service, row.template, ask).then((form) => setRunForm({ service, ask, form }), fail);
     } else {
       ipc.openRunbook(service, row.template, ask).catch(fail);
     }

@@ -128,7 +128,7 @@ describe("RunbookViewer", () => {
 describe("RunbookRunForm", () => {
   it("asks for required inputs by their types and runs once", async () => {
     const { ipc } = fakeIpc();
-    const form = await ipc.runbookForm("component:default/checkout-api", "https://github.com/demo-org/checkout-api/actions/workflows/drain-region.yml");
+    const form = await ipc.runbookForm("component:default/checkout-api", "https://github.com/demo-org/checkout-api/actions/workflows/drain-region.yml", { incident_id: null, alert: null, environment: null });
     const onRun = vi.fn().mockResolvedValue(runbookRun());
     const onClose = vi.fn();
     const { container } = render(<RunbookRunForm form={form} onRun={onRun} onClose={onClose} />);

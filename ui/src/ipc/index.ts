@@ -109,8 +109,8 @@ export interface Ipc {
   runbooks(service: string, ask: RunbookAsk): Promise<RunbookRow[]>;
   /** A markdown runbook from the cache; read from GitHub first when `refresh`. */
   runbookDocument(service: string, template: string, refresh: boolean): Promise<RunbookDocument>;
-  /** An automated runbook's inputs. */
-  runbookForm(service: string, template: string): Promise<RunbookForm>;
+  /** An automated runbook's inputs, prefilled from the context. */
+  runbookForm(service: string, template: string, ask: RunbookAsk): Promise<RunbookForm>;
   /** Opens a runbook in the browser (recorded in the audit log); answers the URL opened. */
   openRunbook(service: string, template: string, ask: RunbookAsk): Promise<string>;
   /** Runs an automated runbook; progress follows as `onRunbookProgress` events. */
@@ -155,7 +155,7 @@ export const tauriIpc: Ipc = {
   onRollbackProgress: (handler) => listen<RollbackProgress>("rollback-progress", (event) => handler(event.payload)),
   runbooks: (service, ask) => invoke("runbooks", { service, ask }),
   runbookDocument: (service, template, refresh) => invoke("runbook_document", { service, template, refresh }),
-  runbookForm: (service, template) => invoke("runbook_form", { service, template }),
+  runbookForm: (service, template, ask) => invoke("runbook_form", { service, template, ask }),
   openRunbook: (service, template, ask) => invoke("open_runbook", { service, template, ask }),
   runRunbook: (service, template, ask, inputs) => invoke("run_runbook", { service, template, ask, inputs }),
   onRunbookProgress: (handler) => listen<RunbookRunProgress>("runbook-progress", (event) => handler(event.payload)),
