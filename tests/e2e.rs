@@ -356,10 +356,11 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
 }
 
 /// checkout-api rolled back from its prod row: the one confirmation, the live progress to
-/// healthy, the version it runs after, and the audit log.
+/// healthy, the version it runs after, and the audit log; then its runbooks: the markdown one
+/// rendered in the app, the automated one's form prefilled and its run followed.
 #[tokio::test]
 #[ignore = "needs the built desktop app: run through `make test`"]
-async fn rollback_is_confirmed_once_followed_to_healthy_and_audited() {
+async fn rollback_and_runbooks_from_the_service_page() {
     let home = tempfile::tempdir().unwrap();
     // A rollout slow enough to be seen in progress.
     let env = [("OPSDECK_DEMO_ACTIONS", "rollout=8s")];
@@ -428,6 +429,68 @@ async fn rollback_is_confirmed_once_followed_to_healthy_and_audited() {
         "{text}"
     );
     shot(client, screenshots, "15-audit-log.png").await;
+
+    // Runbooks: checkout-api's markdown runbook read in the app, then its automated one.
+    // The finished rollback's card is dismissed first: it floats over the page.
+    wait_css(client, ".rollback-card [aria-label='Dismiss']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, ".team[data-team='checkout']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, ".row[data-service='checkout-api']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-runbook='High error rate runbook'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let heading = wait_css(client, ".runbook-viewer .markdown h1").await;
+    assert_eq!(
+        heading.text().await.unwrap(),
+        "High error rate on checkout-api"
+    );
+    wait_css(client, ".runbook-viewer pre .copy").await;
+    let outline = wait_css(client, ".runbook-viewer .outline").await;
+    assert!(outline.text().await.unwrap().contains("Roll back"));
+    shot(client, screenshots, "16-runbook.png").await;
+    wait_css(client, ".runbook-viewer .close")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-runbook='Drain a region (automated)'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let environment = wait_css(client, ".runbook-form [data-input='environment'] input").await;
+    assert_eq!(
+        environment.prop("value").await.unwrap().as_deref(),
+        Some("prod"),
+        "prefilled from the context"
+    );
+    shot(client, screenshots, "17-runbook-form.png").await;
+    wait_css(client, "[data-run]").await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while client
+        .find(Locator::Css("[data-runbook-run][data-status='success']"))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the runbook's run did not succeed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     let _ = session.client.clone().close().await;
 }
