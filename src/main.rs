@@ -752,12 +752,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             incident,
             environment,
         } => {
-            let ask = opsdeck::api::RunbookAsk {
-                incident_id: incident,
-                alert: None,
-                environment,
-            };
-            let rows = engine.runbooks(&service, &ask).await?;
+            let rows = engine
+                .runbooks(&service, &runbook_ask(incident, environment))
+                .await?;
             if json {
                 print_json(&rows)?;
             } else {
@@ -775,11 +772,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             incident,
             environment,
         } => {
-            let ask = opsdeck::api::RunbookAsk {
-                incident_id: incident,
-                alert: None,
-                environment,
-            };
+            let ask = runbook_ask(incident, environment);
             let how = if open {
                 cli_actions::RunbookUse::Open
             } else if print {
@@ -803,6 +796,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `--incident` and `--env` ask runbooks to be filled in for.
+fn runbook_ask(incident: Option<String>, environment: Option<String>) -> opsdeck::api::RunbookAsk {
+    opsdeck::api::RunbookAsk {
+        incident_id: incident,
+        alert: None,
+        environment,
+    }
 }
 
 fn parse_chaos(text: &str) -> Result<ChaosSpec, String> {

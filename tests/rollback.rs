@@ -5,27 +5,10 @@
 use opsdeck::api::{RollbackConfirmation, RollbackPlan, RollbackProgress};
 use opsdeck::config::Config;
 use opsdeck::domain::rollback::{BlockerKind, Executor, RollbackState};
-use opsdeck::sandbox::{
-    ActionsSpec, ChaosSpec, Sandbox, Seed, DEMO_ROLLBACK_FROM, DEMO_ROLLBACK_TO,
-};
+use opsdeck::sandbox::{ActionsSpec, ChaosSpec, Seed, DEMO_ROLLBACK_FROM, DEMO_ROLLBACK_TO};
 use opsdeck::{Engine, Started};
 
-use crate::util::{engine, no_progress, sandbox, TOKEN};
-
-/// The demo with every platform, tracking read fast.
-async fn demo(actions: &str) -> (Sandbox, Engine) {
-    let sandbox = sandbox(Seed::Demo).await;
-    sandbox.set_actions(actions.parse().unwrap());
-    let text = format!(
-        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n",
-        sandbox.config_toml()
-    );
-    let config = Config::parse(&text, std::path::Path::new("/tmp/opsdeck-test.toml")).unwrap();
-    let engine = engine(config, Some(TOKEN)).await;
-    let reports = engine.sync(None, &no_progress).await.unwrap();
-    assert!(reports.iter().all(|r| r.landed), "{reports:?}");
-    (sandbox, engine)
-}
+use crate::util::{demo_with, engine, no_progress, sandbox, TOKEN};
 
 fn confirm(plan: &RollbackPlan) -> RollbackConfirmation {
     RollbackConfirmation {
@@ -51,7 +34,7 @@ async fn run_to_end(engine: &Engine, confirmation: &RollbackConfirmation) -> Rol
 
 #[tokio::test]
 async fn checkout_api_rolls_back_through_argo_cd_and_pagerduty_hears_of_it() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     let plan = engine
         .plan_rollback("checkout-api", "prod", None)
         .await
@@ -138,7 +121,7 @@ async fn checkout_api_rolls_back_through_argo_cd_and_pagerduty_hears_of_it() {
 
 #[tokio::test]
 async fn automated_sync_is_switched_off_only_with_consent() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     let plan = engine
         .plan_rollback("cart-service", "prod", None)
         .await
@@ -189,7 +172,7 @@ async fn automated_sync_is_switched_off_only_with_consent() {
 
 #[tokio::test]
 async fn payments_gateway_rolls_back_through_a_github_deployment_with_an_override() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     // v5.2.0 waits for approval in prod: that deployment is in flight.
     let prod = engine
         .plan_rollback("payments-gateway", "prod", None)
@@ -257,7 +240,7 @@ async fn payments_gateway_rolls_back_through_a_github_deployment_with_an_overrid
 
 #[tokio::test]
 async fn search_indexer_rolls_back_through_its_workflow() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     let plan = engine
         .plan_rollback("search-indexer", "prod", None)
         .await
@@ -289,7 +272,7 @@ async fn search_indexer_rolls_back_through_its_workflow() {
 
 #[tokio::test]
 async fn refusals_fail_the_rollback_once_and_say_why() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     // Argo CD's dry run finds the missing permission while planning.
     sandbox.set_actions("refuse=403".parse().unwrap());
     let plan = engine
@@ -335,7 +318,7 @@ async fn refusals_fail_the_rollback_once_and_say_why() {
 
 #[tokio::test]
 async fn a_lost_answer_is_re_read_never_retried() {
-    let (sandbox, engine) = demo("drop,rollout=1s").await;
+    let (sandbox, engine) = demo_with("drop,rollout=1s").await;
     let plan = engine
         .plan_rollback("checkout-api", "prod", None)
         .await
@@ -377,7 +360,7 @@ async fn a_lost_answer_is_re_read_never_retried() {
 
 #[tokio::test]
 async fn a_failed_rollout_is_reported_failed() {
-    let (sandbox, engine) = demo("fail,rollout=1s").await;
+    let (sandbox, engine) = demo_with("fail,rollout=1s").await;
     let plan = engine
         .plan_rollback("checkout-api", "prod", None)
         .await
@@ -394,7 +377,7 @@ async fn a_failed_rollout_is_reported_failed() {
 
 #[tokio::test]
 async fn a_double_submit_calls_once_and_a_second_window_is_held_off() {
-    let (sandbox, engine) = demo("rollout=2s").await;
+    let (sandbox, engine) = demo_with("rollout=2s").await;
     let plan = engine
         .plan_rollback("checkout-api", "prod", None)
         .await
@@ -447,7 +430,7 @@ async fn a_double_submit_calls_once_and_a_second_window_is_held_off() {
 
 #[tokio::test]
 async fn pagerduty_failing_never_fails_the_rollback() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     sandbox.set_chaos("pagerduty:error_rate=1".parse::<ChaosSpec>().unwrap());
     let plan = engine
         .plan_rollback("checkout-api", "prod", None)
@@ -467,7 +450,7 @@ async fn pagerduty_failing_never_fails_the_rollback() {
 
 #[tokio::test]
 async fn an_unknown_target_or_environment_is_a_blocker_not_a_call() {
-    let (sandbox, engine) = demo("rollout=1s").await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     let plan = engine
         .plan_rollback("checkout-api", "prod", Some("v0.0.1"))
         .await
@@ -506,7 +489,7 @@ async fn an_unknown_target_or_environment_is_a_blocker_not_a_call() {
 
 #[tokio::test]
 async fn without_a_token_the_plan_says_how_to_give_one() {
-    let (_sandbox, engine) = demo("rollout=1s").await;
+    let (_sandbox, engine) = demo_with("rollout=1s").await;
     let tokenless = Engine::with_store(
         engine.config().clone(),
         engine.store().clone(),

@@ -9,35 +9,17 @@ use opsdeck::api::RunbookAsk;
 use opsdeck::config::Config;
 use opsdeck::domain::delivery::DeployStatus;
 use opsdeck::domain::runbooks::{InputType, RunbookKind, RunbookOrigin};
-use opsdeck::sandbox::{ChaosSpec, Sandbox, Seed};
-use opsdeck::Engine;
+use opsdeck::sandbox::ChaosSpec;
 
-use crate::util::{engine, no_progress, sandbox, TOKEN};
+use crate::util::{demo_with, engine, no_progress};
 
 const MARKDOWN: &str =
     "https://github.com/demo-org/checkout-api/blob/main/docs/runbooks/high-error-rate.md";
 const DRAIN: &str = "https://github.com/demo-org/checkout-api/actions/workflows/drain-region.yml";
 
-async fn demo() -> (Sandbox, Engine) {
-    let sandbox = sandbox(Seed::Demo).await;
-    sandbox.set_actions("rollout=1s".parse().unwrap());
-    let text = format!(
-        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n",
-        sandbox.config_toml()
-    );
-    let config = Config::parse(&text, std::path::Path::new("/tmp/opsdeck-test.toml")).unwrap();
-    let engine = engine(config, Some(TOKEN)).await;
-    let reports = engine.sync(None, &no_progress).await.unwrap();
-    assert!(
-        reports.iter().all(|r| r.landed && r.problems.is_empty()),
-        "{reports:?}"
-    );
-    (sandbox, engine)
-}
-
 #[tokio::test]
 async fn checkout_api_has_its_own_inherited_and_alert_runbooks_filled_in() {
-    let (_sandbox, engine) = demo().await;
+    let (_sandbox, engine) = demo_with("rollout=1s").await;
     let rows = engine
         .runbooks("checkout-api", &RunbookAsk::default())
         .await
@@ -106,7 +88,7 @@ async fn checkout_api_has_its_own_inherited_and_alert_runbooks_filled_in() {
 
 #[tokio::test]
 async fn a_markdown_runbook_reads_from_the_cache_while_github_is_down() {
-    let (sandbox, engine) = demo().await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     sandbox.set_chaos("github:error_rate=1".parse::<ChaosSpec>().unwrap());
     let document = engine
         .runbook_document("checkout-api", MARKDOWN, false)
@@ -140,7 +122,7 @@ async fn a_markdown_runbook_reads_from_the_cache_while_github_is_down() {
 
 #[tokio::test]
 async fn an_automated_runbook_is_checked_dispatched_followed_and_audited() {
-    let (sandbox, engine) = demo().await;
+    let (sandbox, engine) = demo_with("rollout=1s").await;
     let form = engine
         .runbook_form("checkout-api", DRAIN, &RunbookAsk::default())
         .await

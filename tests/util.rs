@@ -204,3 +204,21 @@ pub async fn flaky_proxy(
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, state)
 }
+
+/// The demo with every platform, its actions answered as `actions` says (e.g. `rollout=1s`),
+/// rollbacks and runbook runs followed every 100 ms, synced once with no problem.
+pub async fn demo_with(actions: &str) -> (Sandbox, Engine) {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions(actions.parse().unwrap());
+    let text = format!(
+        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n",
+        sandbox.config_toml()
+    );
+    let engine = engine(parse_config(&text), Some(TOKEN)).await;
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    assert!(
+        reports.iter().all(|r| r.landed && r.problems.is_empty()),
+        "{reports:?}"
+    );
+    (sandbox, engine)
+}

@@ -288,19 +288,28 @@ export function RollbackPanel({ rollbacks, now, onOpenLink, onDismiss }: { rollb
                 </li>
               ))}
             </ol>
-            <div class="message">{r.message}</div>
-            <div class="muted small">
-              started {ageOf(r.started_at, now)} ago
-              {r.link && (
-                <>
-                  {" · "}
-                  <ExternalLink url={r.link} label="open" onOpen={onOpenLink} />
-                </>
-              )}
-            </div>
+            <CardFoot message={r.message} startedAt={r.started_at} link={r.link} linkLabel="open" now={now} onOpenLink={onOpenLink} />
           </section>
         );
       })}
+    </>
+  );
+}
+
+/** The foot of an action's card in the panel: what happened last, since when, and its page. */
+export function CardFoot({ message, startedAt, link, linkLabel, now, onOpenLink }: { message: string; startedAt: string; link: string | null; linkLabel: string; now: number; onOpenLink(url: string): void }) {
+  return (
+    <>
+      <div class="message">{message}</div>
+      <div class="muted small">
+        started {ageOf(startedAt, now)} ago
+        {link && (
+          <>
+            {" · "}
+            <ExternalLink url={link} label={linkLabel} onOpen={onOpenLink} />
+          </>
+        )}
+      </div>
     </>
   );
 }

@@ -1,8 +1,10 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, WorkflowInput } from "../ipc";
 import { ageOf } from "../lib/format";
+import { useEscape } from "../lib/keys";
 import type { Rendered } from "../lib/markdown";
 import { ExternalLink } from "./OnCallPanel";
+import { CardFoot } from "./Rollback";
 
 /** Which runbooks to show: a service's, for an incident, an alert or an environment. */
 export interface RunbookContext {
@@ -165,18 +167,7 @@ export function RunbookViewer({ document: d, now, onRefresh, onOpenLink, onClose
       pre.prepend(button);
     });
   }, [rendered.html]);
-  const close = useRef(onClose);
-  close.current = onClose;
-  useLayoutEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        e.stopPropagation();
-        close.current();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, []);
+  useEscape(onClose);
   // Links in a runbook leave the app through the system browser, never inside the window.
   const follow = (e: MouseEvent) => {
     const link = (e.target as HTMLElement).closest("a");
@@ -230,18 +221,7 @@ export function RunbookRunForm({ form, onRun, onClose }: { form: RunbookForm; on
   const [problem, setProblem] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
   const missing = form.inputs.filter((i) => i.required && !values[i.name]?.trim()).map((i) => i.name);
-  const close = useRef(onClose);
-  close.current = onClose;
-  useLayoutEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        e.stopPropagation();
-        close.current();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, []);
+  useEscape(onClose);
   const run = () => {
     if (sending || missing.length) return;
     setSending(true);
@@ -332,16 +312,7 @@ export function RunbookRuns({ runs, now, onOpenLink, onDismiss }: { runs: Runboo
                 </button>
               )}
             </header>
-            <div class="message">{r.message}</div>
-            <div class="muted small">
-              started {ageOf(r.started_at, now)} ago
-              {r.link && (
-                <>
-                  {" · "}
-                  <ExternalLink url={r.link} label="logs" onOpen={onOpenLink} />
-                </>
-              )}
-            </div>
+            <CardFoot message={r.message} startedAt={r.started_at} link={r.link} linkLabel="logs" now={now} onOpenLink={onOpenLink} />
           </section>
         );
       })}
