@@ -179,12 +179,7 @@ impl Engine {
 
     /// The service page of `name` (`checkout-api`, `component:default/checkout-api`, …).
     pub async fn service(&self, name: &str) -> Result<ServiceDetail> {
-        let key = parse_key(name, "component")?;
-        let stored = self
-            .store
-            .entity(&key)
-            .await?
-            .ok_or_else(|| no_service(name))?;
+        let (key, stored) = self.service_entity(name).await?;
         let e = &stored.entity;
         let owner = match e.owner_ref() {
             Some(r) => Some(self.store.summary(&r.key()).await?),
@@ -249,6 +244,20 @@ impl Engine {
             )));
         }
         Ok(key)
+    }
+
+    /// The cache key of the service `name` names and what the cache holds of it.
+    pub(crate) async fn service_entity(
+        &self,
+        name: &str,
+    ) -> Result<(String, crate::store::StoredEntity)> {
+        let key = parse_key(name, "component")?;
+        let stored = self
+            .store
+            .entity(&key)
+            .await?
+            .ok_or_else(|| no_service(name))?;
+        Ok((key, stored))
     }
 
     /// Who acts: the configured identity, else the OS user.

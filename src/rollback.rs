@@ -105,12 +105,7 @@ impl Engine {
         environment: &str,
         to: Option<&str>,
     ) -> Result<RollbackPlan> {
-        let key = self.service_key(service).await?;
-        let stored = self
-            .store()
-            .entity(&key)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no service '{service}' in the cache")))?;
+        let (key, stored) = self.service_entity(service).await?;
         let service_ref = ServiceRef {
             name: key_name(&key).to_string(),
             key: key.clone(),

@@ -58,12 +58,7 @@ impl Engine {
         service: &str,
         ask: &RunbookAsk,
     ) -> Result<(Vec<RunbookRow>, LaunchContext)> {
-        let key = self.service_key(service).await?;
-        let stored = self
-            .store()
-            .entity(&key)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no service '{service}' in the cache")))?;
+        let (key, stored) = self.service_entity(service).await?;
         let entity = &stored.entity;
         let system = entity.system_ref();
         let team = entity.owner_ref();
