@@ -169,6 +169,16 @@ impl Engine {
             }
         };
         let file = self.file(&at, refresh).await?;
+        if !refresh {
+            self.record_open(
+                service,
+                &row,
+                &RunbookAsk::default(),
+                "read",
+                "read in Opsdeck",
+            )
+            .await?;
+        }
         Ok(RunbookDocument {
             title: row.title,
             url: file.html_url.clone().unwrap_or(row.url),
@@ -187,36 +197,7 @@ impl Engine {
         template: &str,
         ask: &RunbookAsk,
     ) -> Result<RunbookForm> {
-        let (rows, context) = self.runbooks_for(service, ask).await?;
-        let row = rows
-            .into_iter()
-            .find(|r| r.template == template)
-            .ok_or_else(|| no_runbook(service, template))?;
-        let RunbookKind::Automated {
-            repo,
-            workflow,
-            git_ref,
-        } = &row.kind
-        else {
-            return Err(Error::Refused(format!(
-                "'{}' is not a GitHub Actions workflow: it cannot be run",
-                row.title
-            )));
-        };
-        let at = file_of(&row.kind).expect("a workflow is a file");
-        let file = self.file(&at, false).await?;
-        let mut inputs = workflow_inputs(&file.body)
-            .map_err(|problem| Error::Refused(format!("{repo}/{}: {problem}", at.path)))?;
-        prefill(&mut inputs, &context);
-        Ok(RunbookForm {
-            title: row.title,
-            template: row.template,
-            repo: repo.clone(),
-            workflow: workflow.clone(),
-            git_ref: git_ref.clone(),
-            inputs,
-            confirmed_at: file.confirmed_at,
-        })
+        Ok(self.form_and_row(service, template, ask).await?.0)
     }
 
     /// The URL to open for a runbook, filled in for `ask`; recorded in the audit log, refused
@@ -232,23 +213,19 @@ impl Engine {
             .into_iter()
             .find(|r| r.template == template)
             .ok_or_else(|| no_runbook(service, template))?;
-        let key = crate::engine::new_action_key("open");
-        let base = self.audit_step(&key, OPEN, service, "-", &row, ask).await?;
-        self.store().append_audit(&base).await?;
-        let (state, message, outcome) = match launchable(&row.url) {
-            Ok(url) => ("opened", format!("opened {url}"), Ok(url.to_string())),
-            Err(problem) => ("refused", problem.clone(), Err(Error::Refused(problem))),
-        };
-        self.store()
-            .append_audit(&AuditStep {
-                step: FINISHED.into(),
-                state: state.into(),
-                body: json!({"message": message}),
-                at: Utc::now(),
-                ..base
-            })
-            .await?;
-        outcome
+        match launchable(&row.url) {
+            Ok(url) => {
+                let url = url.to_string();
+                self.record_open(service, &row, ask, "opened", &format!("opened {url}"))
+                    .await?;
+                Ok(url)
+            }
+            Err(problem) => {
+                self.record_open(service, &row, ask, "refused", &problem)
+                    .await?;
+                Err(Error::Refused(problem))
+            }
+        }
     }
 
     /// Runs an automated runbook with `inputs` (checked against its workflow, defaults filled
@@ -260,11 +237,10 @@ impl Engine {
         ask: &RunbookAsk,
         inputs: &BTreeMap<String, String>,
     ) -> Result<Box<RunbookRun>> {
-        let form = self.runbook_form(service, template, ask).await?;
+        let (form, row) = self.form_and_row(service, template, ask).await?;
         let inputs = checked_inputs(&form.inputs, inputs)
             .map_err(|problems| Error::Refused(problems.join("; ")))?;
-        let row = self.runbook(service, template).await?;
-        let source = self.github_source()?;
+        let connector = GithubConnector::new(self.endpoint(self.github_source()?)?);
         let key = crate::engine::new_action_key("run");
         let mut requested = self
             .audit_step(&key, RUN, service, &form.workflow, &row, ask)
@@ -305,7 +281,6 @@ impl Engine {
                 link: None,
             },
         });
-        let connector = GithubConnector::new(self.endpoint(source)?);
         let body = json!({"ref": form.git_ref, "inputs": inputs, "return_run_details": true});
         let meter = RequestMeter::default();
         match connector
@@ -432,6 +407,46 @@ impl Engine {
 }
 
 impl Engine {
+    /// An automated runbook's form and its row, from one reading of the service's runbooks.
+    async fn form_and_row(
+        &self,
+        service: &str,
+        template: &str,
+        ask: &RunbookAsk,
+    ) -> Result<(RunbookForm, RunbookRow)> {
+        let (rows, context) = self.runbooks_for(service, ask).await?;
+        let row = rows
+            .into_iter()
+            .find(|r| r.template == template)
+            .ok_or_else(|| no_runbook(service, template))?;
+        let RunbookKind::Automated {
+            repo,
+            workflow,
+            git_ref,
+        } = &row.kind
+        else {
+            return Err(Error::Refused(format!(
+                "'{}' is not a GitHub Actions workflow: it cannot be run",
+                row.title
+            )));
+        };
+        let at = file_of(&row.kind).expect("a workflow is a file");
+        let file = self.file(&at, false).await?;
+        let mut inputs = workflow_inputs(&file.body)
+            .map_err(|problem| Error::Refused(format!("{repo}/{}: {problem}", at.path)))?;
+        prefill(&mut inputs, &context);
+        let form = RunbookForm {
+            title: row.title.clone(),
+            template: row.template.clone(),
+            repo: repo.clone(),
+            workflow: workflow.clone(),
+            git_ref: git_ref.clone(),
+            inputs,
+            confirmed_at: file.confirmed_at,
+        };
+        Ok((form, row))
+    }
+
     async fn runbook(&self, service: &str, template: &str) -> Result<RunbookRow> {
         self.runbooks(service, &RunbookAsk::default())
             .await?
@@ -545,6 +560,30 @@ impl Engine {
                 "message": format!("{actor}: {} '{}'", if action == RUN { "run" } else { "open" }, row.title),
             }),
         })
+    }
+
+    /// Records that a runbook was opened (or read, or refused): two steps, request and outcome.
+    async fn record_open(
+        &self,
+        service: &str,
+        row: &RunbookRow,
+        ask: &RunbookAsk,
+        state: &str,
+        message: &str,
+    ) -> Result<()> {
+        let key = crate::engine::new_action_key("open");
+        let requested = self.audit_step(&key, OPEN, service, "-", row, ask).await?;
+        self.store().append_audit(&requested).await?;
+        self.store()
+            .append_audit(&AuditStep {
+                step: FINISHED.into(),
+                state: state.into(),
+                body: json!({"message": message}),
+                at: Utc::now(),
+                ..requested
+            })
+            .await
+            .map_err(Into::into)
     }
 
     async fn note_run(

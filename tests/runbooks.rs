@@ -118,6 +118,15 @@ async fn a_markdown_runbook_reads_from_the_cache_while_github_is_down() {
         .await
         .unwrap_err();
     assert!(not_markdown.to_string().contains("not a markdown file"));
+    // Each read in the app is a launch, in the audit log; a refresh is not another.
+    let reads: Vec<(String, String)> = engine
+        .audit(Some("checkout-api"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.state))
+        .collect();
+    assert_eq!(reads, [("runbook-open".to_string(), "read".to_string())]);
 }
 
 #[tokio::test]

@@ -333,6 +333,22 @@ async fn main() {
         samples.push(t.elapsed());
     }
     report("Activity filter: every environment deployed to", samples);
+    let mut samples = Vec::with_capacity(args.iterations);
+    let mut most = 0;
+    for _ in 0..args.iterations {
+        let service = &services[picks.below(services.len())];
+        let t = Instant::now();
+        let rows = engine
+            .runbooks(&service.key, &Default::default())
+            .await
+            .unwrap();
+        samples.push(t.elapsed());
+        most = most.max(rows.len());
+    }
+    report(
+        &format!("service page runbooks, filled in (up to {most} a service)"),
+        samples,
+    );
     // An action, not a click: the cache plus the sandbox's Argo CD (the application, the dry
     // run) and GitHub (the commits undone, cached after the first read) on loopback.
     let mut samples = Vec::with_capacity(100);
