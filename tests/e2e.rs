@@ -372,6 +372,13 @@ async fn rollback_and_runbooks_from_the_service_page() {
         .click()
         .await
         .unwrap();
+    // The cold cache's PagerDuty sync lands after the catalog's: the plan names who is on
+    // call once it has.
+    wait_css(
+        client,
+        "[data-service-page='checkout-api'] [data-on-call='Dana Whitfield']",
+    )
+    .await;
     wait_css(client, "[data-rollback-env='prod']")
         .await
         .click()
