@@ -15,7 +15,7 @@ use crate::api::{
 use crate::config::SourceConfig;
 use crate::connectors::github::GithubConnector;
 use crate::connectors::http::RequestMeter;
-use crate::domain::delivery::DeployStatus;
+use crate::domain::delivery::{environments_now, DeployStatus};
 use crate::domain::runbooks::{
     checked_inputs, expand, kind_of, launchable, prefill, unfilled, workflow_inputs, LaunchContext,
     RunbookKind, RunbookOrigin,
@@ -511,9 +511,16 @@ impl Engine {
         service_key: &str,
         asked: Option<&str>,
     ) -> Result<(Option<String>, Option<String>)> {
-        let delivery = self.service_delivery(service_key).await?;
+        // Each environment's newest deploys, from an index: not the service page's whole
+        // delivery read again.
+        let targets = self.store().targets_of_component(service_key).await?;
+        let newest = self
+            .store()
+            .deployments_named(&self.store().newest_per_environment(&targets).await?)
+            .await?;
         let order = self.config().delivery.order();
-        let environment = delivery.environments.iter().find(|e| match asked {
+        let environments = environments_now(&newest, &[], &order);
+        let environment = environments.iter().find(|e| match asked {
             Some(asked) => e.environment == asked,
             None => order.is_production(&e.environment),
         });

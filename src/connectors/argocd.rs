@@ -271,9 +271,7 @@ impl ArgoCdConnector {
         target: &str,
         meter: &RequestMeter,
     ) -> Result<LiveApplication, ConnectorError> {
-        let url = self
-            .endpoint
-            .url(&format!("/api/v1/applications/{}", percent_encoded(name)));
+        let url = self.application_url(name);
         let app: AppPayload = self
             .platform()
             .get_json(self.endpoint.reader(meter), &url, || {
@@ -293,10 +291,7 @@ impl ArgoCdConnector {
         target: &str,
         meter: &RequestMeter,
     ) -> Result<LiveApplication, ConnectorError> {
-        let url = self.endpoint.url(&format!(
-            "/api/v1/applications/{}/rollback",
-            percent_encoded(name)
-        ));
+        let url = self.rollback_url(name);
         let body = rollback_body(name, id, dry_run);
         let doing = format!("the rollback of {name} to history entry {id}");
         self.act_on(reqwest::Method::POST, &url, &body, &doing, target, meter)
@@ -311,9 +306,7 @@ impl ArgoCdConnector {
         target: &str,
         meter: &RequestMeter,
     ) -> Result<LiveApplication, ConnectorError> {
-        let url = self
-            .endpoint
-            .url(&format!("/api/v1/applications/{}", percent_encoded(name)));
+        let url = self.application_url(name);
         let body = automated_sync_off_body(name);
         let doing = format!("switching automated sync of {name} off");
         self.act_on(reqwest::Method::PATCH, &url, &body, &doing, target, meter)
