@@ -1,6 +1,7 @@
 //! The results both faces show: the CLI prints them (`--json` as they are) and the desktop app
 //! sends them over IPC. TypeScript bindings are generated from these types into `ui/src/ipc/bindings/`.
 
+pub use crate::store::ActivityCursor;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use ts_rs::TS;

@@ -21,23 +21,29 @@ pub enum Error {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// A source name that the config does not have.
-    #[error("no source named '{0}' in the config (see `opsdeck sources`)")]
+    #[error("no source named '{0}' in the config")]
     UnknownSource(String),
+    /// A service name that the cache does not hold.
+    #[error("no service '{0}' in the cache")]
+    NoService(String),
+    /// A team name that the cache does not hold.
+    #[error("no team '{0}' in the cache")]
+    NoTeam(String),
     /// A name that is not in the cache.
     #[error("{0}")]
     NotFound(String),
     /// An action Opsdeck will not take as asked; the message says why and what to do.
     #[error("{0}")]
     Refused(String),
-    /// The embedded sandbox could not start.
-    #[error("sandbox: {0}")]
-    Sandbox(String),
 }
 
 impl Error {
     /// Whether the error is about something the user asked for that does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound(_) | Self::UnknownSource(_))
+        matches!(
+            self,
+            Self::NotFound(_) | Self::UnknownSource(_) | Self::NoService(_) | Self::NoTeam(_)
+        )
     }
 }
 

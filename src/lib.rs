@@ -4,27 +4,21 @@
 
 pub mod api;
 pub mod config;
-pub mod connectors;
-mod delivery;
-pub mod demo;
-pub mod domain;
+mod connectors;
 mod engine;
 mod error;
 pub mod logging;
-mod on_call;
 pub mod paths;
-mod rollback;
-mod runbooks;
-pub mod sandbox;
 pub mod secrets;
-pub mod store;
-mod sync;
-pub mod text;
+mod store;
 
-pub use delivery::{ActivityFilter, FREQUENCY_DAYS};
+pub use opsdeck_domain as domain;
+pub use opsdeck_domain::text;
+
+pub use engine::delivery::{ActivityFilter, FREQUENCY_DAYS};
+pub use engine::on_call::Scope;
+pub use engine::rollback::{RollbackRun, Started};
+pub use engine::runbooks::RunbookRun;
+pub use engine::sync::ProgressSink;
 pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};
-pub use on_call::Scope;
-pub use rollback::{RollbackRun, Started};
-pub use runbooks::RunbookRun;
-pub use sync::ProgressSink;

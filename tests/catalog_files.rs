@@ -1,15 +1,11 @@
 //! The catalog-files source: the demo tree on disk, broken files, and merging with Backstage.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use opsdeck::config::Config;
-use opsdeck::sandbox::Seed;
+use opsdeck_sandbox::Seed;
 
 use crate::util::{engine, no_progress, sandbox, TOKEN};
-
-fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")
-}
 
 /// The names of every service in the cache, in name order.
 async fn service_names(engine: &opsdeck::Engine) -> Vec<String> {
@@ -28,23 +24,6 @@ fn files_config(dir: &Path, extra: &str) -> Config {
         dir.display()
     );
     Config::parse(&text, Path::new("/tmp/opsdeck.toml")).unwrap()
-}
-
-#[test]
-fn the_embedded_demo_is_exactly_the_tree_in_assets() {
-    let load = opsdeck::connectors::catalog_files::load_tree("files", &demo_dir()).unwrap();
-    assert!(load.problems.is_empty(), "{:?}", load.problems);
-    let mut on_disk: Vec<_> = load.entities.iter().map(|e| e.entity_ref().key()).collect();
-    let mut embedded: Vec<_> = opsdeck::sandbox::org::entities(Seed::Demo)
-        .iter()
-        .map(|(_, e)| e.entity_ref().key())
-        .collect();
-    on_disk.sort();
-    embedded.sort();
-    assert_eq!(
-        on_disk, embedded,
-        "assets/demo and sandbox::org::DEMO_FILES disagree"
-    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! The control endpoint changes chaos while the sandbox runs.
 
 use opsdeck::domain::Health;
-use opsdeck::sandbox::{Seed, CHAOS_PATH};
+use opsdeck_sandbox::{Seed, CHAOS_PATH};
 
 use crate::util::{engine, no_progress, sandbox, sandbox_config, TOKEN};
 
@@ -15,7 +15,7 @@ async fn each_fault_fails_the_sync_as_a_platform_would_and_costs_nothing() {
     let engine = engine(config, Some(TOKEN)).await;
     assert!(engine.sync(None, &no_progress).await.unwrap()[0].landed);
     let before = serde_json::to_value(engine.services(None).await.unwrap()).unwrap();
-    let pages = opsdeck::sandbox::org::entities(Seed::Scale(600))
+    let pages = opsdeck_sandbox::org::entities(Seed::Scale(600))
         .len()
         .div_ceil(500) as i64;
 

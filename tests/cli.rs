@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Output, Stdio};
 
-use opsdeck::sandbox::Seed;
+use opsdeck_sandbox::Seed;
 use serde_json::Value;
 
 use crate::util::{opsdeck, sandbox, TOKEN};
@@ -455,10 +455,7 @@ async fn rollback_prints_its_plan_asks_and_lands_in_the_audit_log() {
     assert!(ws.run(&["sync"]).status.success());
 
     let plan = ws.json(&["rollback", "checkout-api", "--env", "prod", "--dry-run"]);
-    assert_eq!(
-        plan["target"]["version"],
-        opsdeck::sandbox::DEMO_ROLLBACK_TO
-    );
+    assert_eq!(plan["target"]["version"], opsdeck_sandbox::DEMO_ROLLBACK_TO);
     assert_eq!(plan["blockers"], serde_json::json!([]));
     let out = ws.run(&["rollback", "cart-service", "--env", "prod", "--dry-run"]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -486,13 +483,30 @@ async fn rollback_prints_its_plan_asks_and_lands_in_the_audit_log() {
     let progress = String::from_utf8(out.stderr).unwrap();
     assert!(progress.contains("accepted"), "{progress}");
 
+    // With --json, stdout is one document: the plan and the outcome, nothing else.
+    let done = ws.json(&[
+        "rollback",
+        "payments-gateway",
+        "--env",
+        "gamma",
+        "--yes",
+        "--confirm-service",
+        "payments-gateway",
+    ]);
+    assert_eq!(done["plan"]["service"]["name"], "payments-gateway");
+    assert_eq!(done["outcome"]["state"], "succeeded", "{done}");
+
     let out = ws.run(&["audit", "--json"]);
     let lines: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 1);
+    assert_eq!(lines.len(), 2);
+    let lines: Vec<Value> = lines
+        .into_iter()
+        .filter(|l| l["service"]["name"] == "checkout-api")
+        .collect();
     assert_eq!(lines[0]["state"], "succeeded");
     assert_eq!(lines[0]["actor"], "dana@demo.opsdeck.dev");
     let out = ws.run(&["audit"]);
@@ -522,6 +536,11 @@ async fn runbooks_are_listed_printed_and_run() {
     );
     let rows = ws.json(&["runbooks", "legacy-reports"]);
     assert_eq!(rows, serde_json::json!([]));
+    let row = ws.json(&["runbook", "checkout-api", "1", "--incident", "Q42"]);
+    assert!(
+        row["url"].as_str().unwrap().starts_with("https://"),
+        "{row}"
+    );
 
     let out = ws.run(&[
         "runbook",
@@ -567,4 +586,87 @@ async fn runbooks_are_listed_printed_and_run() {
     let out = ws.run(&["audit"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Drain a region"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_json_errors_are_json_on_stderr() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let ws = Workspace::new(&sandbox.config_toml());
+    assert!(ws.run(&["sync"]).status.success());
+    let out = ws.run(&["service", "no-such-service", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        error["error"]["message"],
+        "no service 'no-such-service' in the cache (try `opsdeck search no-such-service`)"
+    );
+}
+
+#[test]
+fn terminal_escapes_from_a_catalog_print_inert_in_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = r"\u001b]0;pwned\u0007\u001b[2J\r\nforged";
+    std::fs::write(
+        dir.path().join("catalog-info.yaml"),
+        format!(
+            "apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: evil
+  title: \"Evil {hostile}\"
+spec:
+  type: team
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: evil-api
+  title: \"Evil API {hostile}\"
+  description: \"{hostile}\"
+  tags: [evil]
+  links:
+    - url: https://example.com/runbook
+      title: \"Runbook {hostile}\"
+      type: runbook
+spec:
+  type: service
+  lifecycle: \"production{hostile}\"
+  owner: group:evil
+  system: \"evil{hostile}\"
+"
+        ),
+    )
+    .unwrap();
+    let ws = Workspace::new(&format!(
+        "[identity]\nemail = \"dana@demo.opsdeck.dev\"\n\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n",
+        dir.path().display()
+    ));
+    assert!(ws.run(&["sync"]).status.success());
+    for (args, shown) in [
+        (&["teams"][..], "Evil"),
+        (&["services"], "evil-api"),
+        (&["services", "--team", "evil"], "evil-api"),
+        (&["service", "evil-api"], "Evil API"),
+        (&["search", "evil"], "Evil API"),
+        (&["runbooks", "evil-api"], "Runbook"),
+    ] {
+        let out = ws.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(shown), "{args:?}: {text}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?} printed a control character: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("forged")),
+            "{args:?} let a catalog forge a line: {text}"
+        );
+    }
 }

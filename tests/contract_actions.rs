@@ -5,12 +5,12 @@
 
 use opsdeck::api::RollbackConfirmation;
 use opsdeck::config::Config;
-use opsdeck::sandbox::{Seed, ARGOCD_PREFIX, GITHUB_PREFIX, PAGERDUTY_EVENTS_PREFIX};
 use opsdeck::Started;
+use opsdeck_sandbox::{Seed, ARGOCD_PREFIX, GITHUB_PREFIX, PAGERDUTY_EVENTS_PREFIX};
 use serde_json::{json, Value};
 
 use crate::util::{
-    engine, no_progress, openapi_validator, read, sandbox, schema_errors, spec_json,
+    engine, no_progress, openapi_validator, read, sandbox, schema_errors, spec_json, specs_present,
     without_nullable, TOKEN,
 };
 
@@ -37,6 +37,9 @@ fn github_post(url: &str, body: &Value) -> reqwest::RequestBuilder {
 
 #[tokio::test]
 async fn github_actions_match_the_openapi_request_and_response_schemas() {
+    if !specs_present() {
+        return;
+    }
     let doc = github_doc();
     let components = &doc["components"];
     let operation = |path: &str, method: &str| doc["paths"][path][method].clone();
@@ -167,6 +170,9 @@ async fn github_actions_match_the_openapi_request_and_response_schemas() {
 
 #[tokio::test]
 async fn argocd_rollback_and_patch_match_the_swagger_definitions() {
+    if !specs_present() {
+        return;
+    }
     let sandbox = sandbox(Seed::Demo).await;
     let config = Config::parse(&sandbox.config_toml(), std::path::Path::new("t.toml")).unwrap();
     let engine = engine(config, Some(TOKEN)).await;
@@ -259,6 +265,9 @@ async fn argocd_rollback_and_patch_match_the_swagger_definitions() {
 
 #[tokio::test]
 async fn change_events_match_the_events_api_schemas() {
+    if !specs_present() {
+        return;
+    }
     let spec = spec_json("pagerduty/events-v2.openapiv3.json");
     let components = &spec["components"];
     let operation = &spec["paths"]["/change/enqueue"]["post"];
@@ -322,6 +331,9 @@ async fn change_events_match_the_events_api_schemas() {
 
 #[tokio::test]
 async fn runbook_files_and_dispatches_match_the_openapi_schemas() {
+    if !specs_present() {
+        return;
+    }
     let doc = github_doc();
     let components = &doc["components"];
     let contents = "/repos/{owner}/{repo}/contents/{path}";

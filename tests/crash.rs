@@ -3,8 +3,7 @@
 
 use std::time::Instant;
 
-use opsdeck::sandbox::Seed;
-use opsdeck::store::Store;
+use opsdeck_sandbox::Seed;
 
 use crate::util::{opsdeck, sandbox, TOKEN};
 
@@ -19,7 +18,7 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
     ];
     let sizes: Vec<i64> = [600, 450]
         .iter()
-        .map(|&n| opsdeck::sandbox::org::entities(Seed::Scale(n)).len() as i64)
+        .map(|&n| opsdeck_sandbox::org::entities(Seed::Scale(n)).len() as i64)
         .collect();
     // And two local trees for a second source, of 40 and 25 services.
     let trees = [40, 25];
@@ -81,29 +80,28 @@ async fn killing_the_engine_mid_sync_never_corrupts_or_mixes_the_cache() {
             whole = whole.min(kill_at);
         }
 
-        let store = Store::open(&db)
+        let config = opsdeck::config::Config::load(&config).unwrap();
+        let engine = opsdeck::Engine::open(config, &db, Default::default())
             .await
             .expect("the cache opens after kill -9");
         assert_eq!(
-            store.integrity_check().await.unwrap(),
+            engine.cache_integrity().await.unwrap(),
             "ok",
             "round {round}"
         );
-        let count = store.source_entity_count("catalog").await.unwrap();
+        let count = engine.entities_from("catalog").await.unwrap();
         assert!(
             count == held || count == sizes[target],
             "round {round} (killed after {kill_at:?}): {count} rows, neither the previous {held} nor the new {}",
             sizes[target]
         );
-        let files = store.source_entity_count("files").await.unwrap();
+        let files = engine.entities_from("files").await.unwrap();
         assert!(
             files == held_files || files == trees[target] as i64,
             "round {round}: files holds {files} rows, neither {held_files} nor {}",
             trees[target]
         );
         // The merged view matches the rows it was built from.
-        let config = opsdeck::config::Config::load(&config).unwrap();
-        let engine = opsdeck::Engine::with_store(config, store, Default::default());
         let services = engine.services(None).await.unwrap().len();
         let from_catalog = if count == sizes[0] {
             catalogs[0].1
@@ -175,12 +173,11 @@ async fn killing_opsdeck_while_it_tracks_a_rollback_keeps_the_audit_entry() {
     child.wait().unwrap();
     assert_eq!(sandbox.actions_received(), 1);
 
-    let store = Store::open(&db)
+    let config = opsdeck::config::Config::load(&config).unwrap();
+    let engine = opsdeck::Engine::open(config, &db, crate::util::secrets_with(TOKEN))
         .await
         .expect("the cache opens after kill -9");
-    assert_eq!(store.integrity_check().await.unwrap(), "ok");
-    let config = opsdeck::config::Config::load(&config).unwrap();
-    let engine = opsdeck::Engine::with_store(config, store, opsdeck::sandbox::secrets_with(TOKEN));
+    assert_eq!(engine.cache_integrity().await.unwrap(), "ok");
     let audit = engine.audit(Some("checkout-api"), 5).await.unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     let entry = &audit[0];
@@ -189,7 +186,7 @@ async fn killing_opsdeck_while_it_tracks_a_rollback_keeps_the_audit_entry() {
     assert!(!entry.finished);
     assert_eq!(
         entry.to_version.as_deref(),
-        Some(opsdeck::sandbox::DEMO_ROLLBACK_TO)
+        Some(opsdeck_sandbox::DEMO_ROLLBACK_TO)
     );
     // Until its outcome is known, it holds off another rollback there.
     let plan = engine

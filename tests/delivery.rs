@@ -6,17 +6,17 @@ use std::sync::atomic::Ordering;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{Duration, Utc};
+use opsdeck::api::ActivityCursor;
 use opsdeck::domain::delivery::{DeployStatus, WaitReason};
-use opsdeck::sandbox::{
+use opsdeck::{ActivityFilter, Engine};
+use opsdeck_sandbox::{
     ChaosSpec, Seed, ARGOCD_SOURCE, CATALOG_SOURCE, DEMO_AWAITING_APPROVAL, DEMO_ROLLBACK_FROM,
     DEMO_ROLLBACK_TO, GITHUB_PREFIX, GITHUB_SOURCE,
 };
-use opsdeck::store::{ActivityCursor, Store};
-use opsdeck::{ActivityFilter, Engine};
 
 use crate::util::{delivery_config, engine, flaky_proxy, no_progress, sandbox, TOKEN};
 
-async fn synced_demo() -> (opsdeck::sandbox::Sandbox, Engine) {
+async fn synced_demo() -> (opsdeck_sandbox::Sandbox, Engine) {
     let sandbox = sandbox(Seed::Demo).await;
     let engine = engine(delivery_config(&sandbox), Some(TOKEN)).await;
     let reports = engine.sync(None, &no_progress).await.unwrap();
@@ -288,7 +288,7 @@ async fn deep_history_is_read_page_by_page() {
 #[tokio::test]
 async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
     let good = sandbox(Seed::Scale(40)).await;
-    let store = Store::in_memory().await.unwrap();
+    let cache = engine(delivery_config(&good), Some(TOKEN)).await;
     let (url, flaky) = flaky_proxy(
         good.url(),
         || {
@@ -308,7 +308,7 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
         .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
     let healthy_config = config.clone();
     config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
-    let broken = Engine::with_store(config, store.clone(), opsdeck::sandbox::secrets_with(TOKEN));
+    let broken = cache.reconfigured(config, crate::util::secrets_with(TOKEN));
     let reports = broken.sync(None, &no_progress).await.unwrap();
     assert!(reports[0].landed);
     let failed = &reports[1];
@@ -335,7 +335,7 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
         "page 1's deployments did not land alone"
     );
 
-    let healthy = Engine::with_store(healthy_config, store, opsdeck::sandbox::secrets_with(TOKEN));
+    let healthy = cache.reconfigured(healthy_config, crate::util::secrets_with(TOKEN));
     let report = healthy
         .sync(Some(GITHUB_SOURCE), &no_progress)
         .await
@@ -383,10 +383,9 @@ async fn a_rejected_token_is_named_for_both_platforms() {
         .sync(Some(CATALOG_SOURCE), &no_progress)
         .await
         .unwrap();
-    let wrong = Engine::with_store(
+    let wrong = engine.reconfigured(
         delivery_config(&sandbox),
-        engine.store().clone(),
-        opsdeck::sandbox::secrets_with("not-the-token"),
+        crate::util::secrets_with("not-the-token"),
     );
     let github = wrong
         .sync(Some(GITHUB_SOURCE), &no_progress)

@@ -89,6 +89,27 @@ async fn shot(client: &Client, dir: &Path, name: &str) {
     std::fs::write(dir.join(name), png).expect("write screenshot");
 }
 
+/// Ctrl+K and `text` typed right after it, 30 ms a key, as one chain of key actions.
+async fn palette_type(client: &Client, text: &str) {
+    let mut keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '\u{E009}' })
+        .then(KeyAction::Down { value: 'k' })
+        .then(KeyAction::Up { value: 'k' })
+        .then(KeyAction::Up { value: '\u{E009}' });
+    for c in text.chars() {
+        keys = keys
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(30),
+            })
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
+    }
+    client
+        .perform_actions(keys)
+        .await
+        .expect("Ctrl+K and typing");
+}
+
 async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
@@ -250,15 +271,15 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
         .unwrap();
     shot(client, screenshots, "10-service-pipeline.png").await;
 
-    // Ctrl+K search finds a service, and Enter opens it.
-    let keys = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: '\u{E009}' })
-        .then(KeyAction::Down { value: 'k' })
-        .then(KeyAction::Up { value: 'k' })
-        .then(KeyAction::Up { value: '\u{E009}' });
-    client.perform_actions(keys).await.expect("Ctrl+K");
+    // Ctrl+K, then the name typed at a fast typist's pace (30 ms a key) with no wait for the
+    // palette: no key is lost, and Enter opens the service at its top, not at the scroll
+    // position of the page before.
+    palette_type(client, "checkout-api").await;
     let input = wait_css(client, ".palette-input").await;
-    input.send_keys("checkout api").await.unwrap();
+    assert_eq!(
+        input.prop("value").await.unwrap().as_deref(),
+        Some("checkout-api")
+    );
     wait_css(
         client,
         ".hits li.active[data-hit='component:default/checkout-api']",
@@ -268,12 +289,38 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     input.send_keys("\u{E007}").await.unwrap();
     let page = wait_css(client, "[data-service-page='checkout-api']").await;
     assert!(page.text().await.unwrap().contains("cart-service"));
+    let scrolled = client
+        .execute(
+            "return document.querySelector('[data-service-page]').scrollTop",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(scrolled.as_f64(), Some(0.0), "a service opens at its top");
     wait_css(
         client,
         "[data-service-page='checkout-api'] .incident.triggered",
     )
     .await;
     shot(client, screenshots, "05-checkout-api.png").await;
+
+    // An orphan is a normal state: its page opens among the orphans, with no error.
+    palette_type(client, "legacy-reports").await;
+    wait_css(
+        client,
+        ".hits li.active[data-hit='component:default/legacy-reports']",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    let orphan = wait_css(client, "[data-service-page='legacy-reports']").await;
+    assert!(orphan.text().await.unwrap().contains("missing"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        client.find(Locator::Css(".banner.error")).await.is_err(),
+        "no error banner on an orphan's page"
+    );
 
     // The On call screen: every team, the burning one first.
     wait_css(client, ".team[data-team='on-call']")
@@ -510,9 +557,9 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
     let config = home.path().join("opsdeck.toml");
     let db = home.path().join("cache.sqlite");
     {
-        let platform = opsdeck::sandbox::Sandbox::start(opsdeck::sandbox::SandboxOptions {
+        let platform = opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
             port: 0,
-            seed: opsdeck::sandbox::Seed::Demo,
+            seed: opsdeck_sandbox::Seed::Demo,
             token: Some("e2e-token".into()),
             chaos: Default::default(),
             actions: Default::default(),
@@ -524,7 +571,8 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
             .replace("interval = \"60s\"", "interval = \"1s\"\ntimeout = \"1s\"")
             .replace("interval = \"30s\"", "interval = \"1s\"\ntimeout = \"1s\"");
         std::fs::write(&config, text).unwrap();
-        let secrets = opsdeck::sandbox::secrets_with("e2e-token");
+        let secrets =
+            opsdeck::secrets::Secrets::with_embedded(opsdeck_sandbox::source_tokens("e2e-token"));
         let engine = opsdeck::Engine::open(
             opsdeck::config::Config::load(&config).unwrap(),
             &db,

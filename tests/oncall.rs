@@ -8,14 +8,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use opsdeck::domain::alerts::AlertState;
 use opsdeck::domain::oncall::IncidentStatus;
-use opsdeck::sandbox::{
+use opsdeck::{Engine, Scope};
+use opsdeck_sandbox::{
     Seed, DEMO_IDENTITY, DEMO_INCIDENT_TITLE, PAGERDUTY_PREFIX, PAGERDUTY_SOURCE,
 };
-use opsdeck::store::Store;
-use opsdeck::{Engine, Scope};
 
+use crate::util::secrets_with;
 use crate::util::{engine, flaky_proxy, no_progress, sandbox, sandbox_config, TOKEN};
-use opsdeck::sandbox::secrets_with;
 
 #[tokio::test]
 async fn the_team_view_tells_the_demo_night() {
@@ -169,23 +168,25 @@ async fn pagerduty_is_read_over_many_pages() {
 }
 
 fn engine_reading_pagerduty_at(
-    config_from: &opsdeck::sandbox::Sandbox,
+    config_from: &opsdeck_sandbox::Sandbox,
     url: &str,
-    store: &Store,
+    cache: &Engine,
 ) -> Engine {
     let mut config = sandbox_config(config_from);
     config.sources.retain(|s| s.name == PAGERDUTY_SOURCE);
     config.sources[0].url = Some(url.to_string());
     config.sources[0].timeout = std::time::Duration::from_secs(2);
-    Engine::with_store(config, store.clone(), secrets_with(TOKEN))
+    cache.reconfigured(config, secrets_with(TOKEN))
 }
 
 #[tokio::test]
 async fn a_500_mid_pagination_leaves_the_cache_as_it_was() {
     let good = sandbox(Seed::Scale(2000)).await;
-    let store = Store::in_memory().await.unwrap();
+    let cache = Engine::in_memory(sandbox_config(&good), secrets_with(TOKEN))
+        .await
+        .unwrap();
     let upstream = format!("{}{PAGERDUTY_PREFIX}", good.url());
-    let healthy = engine_reading_pagerduty_at(&good, &upstream, &store);
+    let healthy = engine_reading_pagerduty_at(&good, &upstream, &cache);
     assert!(healthy.sync(None, &no_progress).await.unwrap()[0].landed);
     let before = healthy.on_call_overview().await.unwrap();
     let incidents_before = healthy
@@ -207,7 +208,7 @@ async fn a_500_mid_pagination_leaves_the_cache_as_it_was() {
         |path| path.starts_with("/services") && !path.contains("offset=0"),
     )
     .await;
-    let broken = engine_reading_pagerduty_at(&good, &url, &store);
+    let broken = engine_reading_pagerduty_at(&good, &url, &cache);
     let report = &broken.sync(None, &no_progress).await.unwrap()[0];
     assert!(!report.landed);
     assert!(
@@ -240,7 +241,9 @@ async fn a_500_mid_pagination_leaves_the_cache_as_it_was() {
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_out() {
     let good = sandbox(Seed::Demo).await;
-    let store = Store::in_memory().await.unwrap();
+    let cache = Engine::in_memory(sandbox_config(&good), secrets_with(TOKEN))
+        .await
+        .unwrap();
     static ONCE: AtomicUsize = AtomicUsize::new(0);
     let (url, flaky) = flaky_proxy(
         format!("{}{PAGERDUTY_PREFIX}", good.url()),
@@ -255,7 +258,7 @@ async fn a_429_with_retry_after_is_waited_out() {
         |path| path.starts_with("/oncalls") && ONCE.fetch_add(1, Ordering::SeqCst) == 0,
     )
     .await;
-    let engine = engine_reading_pagerduty_at(&good, &url, &store);
+    let engine = engine_reading_pagerduty_at(&good, &url, &cache);
     let started = std::time::Instant::now();
     let report = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(report.landed, "{report:?}");
@@ -287,11 +290,12 @@ async fn a_rejected_or_missing_token_says_so() {
         report.problems[0],
         "pagerduty: 401 Unauthorized (Invalid Credentials (code 2006)) — the token from embedded sandbox was rejected; supply a valid one"
     );
-    let store = Store::in_memory().await.unwrap();
     let mut config = sandbox_config(&sandbox);
     config.sources.retain(|s| s.name == PAGERDUTY_SOURCE);
     config.sources[0].token_env = Some("OPSDECK_TEST_NO_SUCH_TOKEN".into());
-    let none = Engine::with_store(config, store, opsdeck::secrets::Secrets::default());
+    let none = Engine::in_memory(config, opsdeck::secrets::Secrets::default())
+        .await
+        .unwrap();
     let report = none.sync(None, &no_progress).await.unwrap().remove(0);
     assert!(
         report.problems[0].contains("OPSDECK_TEST_NO_SUCH_TOKEN"),

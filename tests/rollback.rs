@@ -5,8 +5,8 @@
 use opsdeck::api::{RollbackConfirmation, RollbackPlan, RollbackProgress};
 use opsdeck::config::Config;
 use opsdeck::domain::rollback::{BlockerKind, Executor, RollbackState};
-use opsdeck::sandbox::{ActionsSpec, ChaosSpec, Seed, DEMO_ROLLBACK_FROM, DEMO_ROLLBACK_TO};
 use opsdeck::{Engine, Started};
+use opsdeck_sandbox::{ActionsSpec, ChaosSpec, Seed, DEMO_ROLLBACK_FROM, DEMO_ROLLBACK_TO};
 
 use crate::util::{demo_with, engine, no_progress, sandbox, TOKEN};
 
@@ -490,9 +490,8 @@ async fn an_unknown_target_or_environment_is_a_blocker_not_a_call() {
 #[tokio::test]
 async fn without_a_token_the_plan_says_how_to_give_one() {
     let (_sandbox, engine) = demo_with("rollout=1s").await;
-    let tokenless = Engine::with_store(
+    let tokenless = engine.reconfigured(
         engine.config().clone(),
-        engine.store().clone(),
         opsdeck::secrets::Secrets::default(),
     );
     let plan = tokenless

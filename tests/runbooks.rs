@@ -9,7 +9,7 @@ use opsdeck::api::RunbookAsk;
 use opsdeck::config::Config;
 use opsdeck::domain::delivery::DeployStatus;
 use opsdeck::domain::runbooks::{InputType, RunbookKind, RunbookOrigin};
-use opsdeck::sandbox::ChaosSpec;
+use opsdeck_sandbox::ChaosSpec;
 
 use crate::util::{demo_with, engine, no_progress};
 

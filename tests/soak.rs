@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opsdeck::config::Config;
-use opsdeck::sandbox::Seed;
+use opsdeck_sandbox::Seed;
 
 use crate::util::{sandbox, TOKEN};
 
@@ -65,7 +65,7 @@ async fn every_source_under_chaos_never_loses_a_cached_row() {
     );
     let config = Config::parse(&config, std::path::Path::new("/tmp/soak.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let secrets = opsdeck::sandbox::secrets_with(TOKEN);
+    let secrets = crate::util::secrets_with(TOKEN);
     let engine = opsdeck::Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
         .await
         .unwrap();
@@ -166,10 +166,7 @@ async fn every_source_under_chaos_never_loses_a_cached_row() {
 
     // The platform heals: everything comes back whole.
     platform.set_chaos(Default::default());
-    let store = opsdeck::store::Store::open(&dir.path().join("cache.sqlite"))
-        .await
-        .unwrap();
-    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+    assert_eq!(engine.cache_integrity().await.unwrap(), "ok");
     assert_eq!(
         engine.services(None).await.unwrap().len(),
         expected_services

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use opsdeck::sandbox::Seed;
+use opsdeck_sandbox::Seed;
 
 use crate::util::{engine, no_progress, sandbox, sandbox_config, TOKEN};
 
@@ -23,7 +23,7 @@ async fn pages_through_the_whole_catalog_and_reports_progress() {
     assert!(reports[0].landed, "{:?}", reports[0].problems);
 
     // Locations are Backstage's own business; every other entity arrives.
-    let served = opsdeck::sandbox::org::entities(Seed::Scale(1200)).len();
+    let served = opsdeck_sandbox::org::entities(Seed::Scale(1200)).len();
     assert_eq!(reports[0].items as usize, served);
     let pages = pages.lock().unwrap().clone();
     assert!(
@@ -232,23 +232,31 @@ fn secrets() -> opsdeck::secrets::Secrets {
     opsdeck::secrets::Secrets::with_embedded([("catalog".to_string(), TOKEN.to_string())].into())
 }
 
-/// An engine on `store` whose catalog source reads `url` with a 1 s request timeout.
+/// An empty cache, for [`engine_reading`].
+async fn fresh_cache(good: &opsdeck_sandbox::Sandbox) -> opsdeck::Engine {
+    opsdeck::Engine::in_memory(sandbox_config(good), secrets())
+        .await
+        .unwrap()
+}
+
+/// An engine on `cache`'s cache whose catalog source reads `url` with a 1 s request timeout.
 fn engine_reading(
-    good: &opsdeck::sandbox::Sandbox,
+    good: &opsdeck_sandbox::Sandbox,
     url: String,
-    store: &opsdeck::store::Store,
+    cache: &opsdeck::Engine,
 ) -> opsdeck::Engine {
     let mut config = sandbox_config(good);
     config.sources[0].url = Some(url);
     config.sources[0].timeout = std::time::Duration::from_secs(1);
-    opsdeck::Engine::with_store(config, store.clone(), secrets())
+    cache.reconfigured(config, secrets())
 }
 
 #[tokio::test]
 async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
     let good = sandbox(Seed::Scale(1200)).await;
-    let store = opsdeck::store::Store::in_memory().await.unwrap();
-    let healthy = opsdeck::Engine::with_store(sandbox_config(&good), store.clone(), secrets());
+    let healthy = opsdeck::Engine::in_memory(sandbox_config(&good), secrets())
+        .await
+        .unwrap();
     healthy.sync(None, &no_progress).await.unwrap();
     let before_services = serde_json::to_value(healthy.services(None).await.unwrap()).unwrap();
     let before_teams = serde_json::to_value(healthy.teams().await.unwrap()).unwrap();
@@ -268,7 +276,7 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
     .enumerate()
     {
         let (url, flaky) = flaky_catalog(&good.url(), fault, usize::MAX).await;
-        let broken = engine_reading(&good, url, &store);
+        let broken = engine_reading(&good, url, &healthy);
         let report = &broken.sync(None, &no_progress).await.unwrap()[0];
         assert!(!report.landed, "{fault:?}");
         assert!(report.problems[0].contains(expected), "{fault:?}: {}", report.problems[0]);
@@ -308,13 +316,12 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
 #[tokio::test]
 async fn failures_that_pass_are_retried_and_the_sync_lands() {
     let good = sandbox(Seed::Scale(1200)).await;
-    let pages = opsdeck::sandbox::org::entities(Seed::Scale(1200))
+    let pages = opsdeck_sandbox::org::entities(Seed::Scale(1200))
         .len()
         .div_ceil(500);
     for fault in [Fault::ServerError, Fault::Slow, Fault::TooManyRequests(1)] {
-        let store = opsdeck::store::Store::in_memory().await.unwrap();
         let (url, flaky) = flaky_catalog(&good.url(), fault, 2).await;
-        let engine = engine_reading(&good, url, &store);
+        let engine = engine_reading(&good, url, &fresh_cache(&good).await);
         let started = std::time::Instant::now();
         let report = &engine.sync(None, &no_progress).await.unwrap()[0];
         assert!(report.landed, "{fault:?}: {:?}", report.problems);
@@ -342,10 +349,9 @@ async fn failures_that_pass_are_retried_and_the_sync_lands() {
 #[tokio::test]
 async fn a_long_rate_limit_waits_for_the_platform_without_asking_again() {
     let good = sandbox(Seed::Scale(1200)).await;
-    let store = opsdeck::store::Store::in_memory().await.unwrap();
     // Longer than the 1 s request timeout: the sync does not hold for it.
     let (url, flaky) = flaky_catalog(&good.url(), Fault::TooManyRequests(3), 1).await;
-    let engine = engine_reading(&good, url, &store);
+    let engine = engine_reading(&good, url, &fresh_cache(&good).await);
     let report = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(!report.landed);
     assert!(
@@ -387,11 +393,12 @@ async fn a_long_rate_limit_waits_for_the_platform_without_asking_again() {
 #[tokio::test]
 async fn a_dead_platform_is_named_and_costs_nothing() {
     let good = sandbox(Seed::Demo).await;
-    let store = opsdeck::store::Store::in_memory().await.unwrap();
     let secrets = opsdeck::secrets::Secrets::with_embedded(
         [("catalog".to_string(), TOKEN.to_string())].into(),
     );
-    let engine = opsdeck::Engine::with_store(sandbox_config(&good), store.clone(), secrets.clone());
+    let engine = opsdeck::Engine::in_memory(sandbox_config(&good), secrets.clone())
+        .await
+        .unwrap();
     engine.sync(None, &no_progress).await.unwrap();
     let port = good.url().rsplit(':').next().unwrap().to_string();
     drop(good);
@@ -462,8 +469,7 @@ async fn sources_of_one_kind_sync_side_by_side_bounded_per_host_and_kept_apart()
             .map(|n| (n.to_string(), TOKEN.to_string()))
             .collect(),
     );
-    let store = opsdeck::store::Store::in_memory().await.unwrap();
-    let engine = opsdeck::Engine::with_store(config, store.clone(), secrets);
+    let engine = opsdeck::Engine::in_memory(config, secrets).await.unwrap();
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(reports.iter().all(|r| r.landed), "{reports:?}");
     assert_eq!(
@@ -482,12 +488,12 @@ async fn sources_of_one_kind_sync_side_by_side_bounded_per_host_and_kept_apart()
 
     // Each source's rows are its own; the catalog shows each entity once, from all three.
     // Locations are Backstage's own business and are not served.
-    let served = opsdeck::sandbox::org::entities(Seed::Demo)
+    let served = opsdeck_sandbox::org::entities(Seed::Demo)
         .iter()
         .filter(|(_, e)| !e.is_kind("location"))
         .count() as i64;
     for name in names {
-        assert_eq!(store.source_entity_count(name).await.unwrap(), served);
+        assert_eq!(engine.entities_from(name).await.unwrap(), served);
     }
     assert_eq!(engine.services(None).await.unwrap().len(), 62);
     let detail = engine.service("checkout-api").await.unwrap();

@@ -10,7 +10,6 @@ mod contract_delivery;
 mod contract_oncall;
 mod crash;
 mod delivery;
-mod layers;
 mod oncall;
 mod rollback;
 mod runbooks;

@@ -9,27 +9,28 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use jsonschema::Validator;
-use opsdeck::sandbox::{secrets_with, Sandbox, SandboxOptions, Seed};
 use opsdeck::secrets::Secrets;
-use opsdeck::store::Store;
 use opsdeck::Engine;
+use opsdeck_sandbox::{source_tokens, Sandbox, SandboxOptions, Seed};
 use serde_json::{json, Value};
+
+/// Secrets that hand `token` to every source of a sandbox config, in process.
+pub fn secrets_with(token: &str) -> Secrets {
+    Secrets::with_embedded(source_tokens(token))
+}
 
 /// The token every test sandbox accepts.
 pub const TOKEN: &str = "test-token";
 
-/// The official API contracts: `OPSDECK_SPECS_DIR`, else `../shared/specs` beside the project.
-/// They are never copied into the project, so their absence fails the test plainly.
+/// Whether the platforms' published API contracts are here; a contract test without them
+/// returns at once (CI, where they must be, fails instead: see [`opsdeck_sandbox::specs`]).
+pub fn specs_present() -> bool {
+    opsdeck_sandbox::specs::specs_dir().is_some()
+}
+
+/// The contracts' directory; only after [`specs_present`] said yes.
 pub fn specs_dir() -> PathBuf {
-    let dir = std::env::var_os("OPSDECK_SPECS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/specs"));
-    assert!(
-        dir.join("backstage").is_dir(),
-        "the API specs are not at {}: set OPSDECK_SPECS_DIR to the directory holding backstage/, github/, …",
-        dir.display()
-    );
-    dir
+    opsdeck_sandbox::specs::specs_dir().expect("checked by specs_present")
 }
 
 /// Reads a JSON file from the specs.
@@ -135,7 +136,7 @@ pub fn without_delivery(text: &str) -> String {
 /// An engine over an in-memory cache.
 pub async fn engine(config: Config, token: Option<&str>) -> Engine {
     let secrets = token.map_or_else(Secrets::default, secrets_with);
-    Engine::with_store(config, Store::in_memory().await.unwrap(), secrets)
+    Engine::in_memory(config, secrets).await.unwrap()
 }
 
 /// A sink for sync progress that ignores it.

@@ -1,5 +1,6 @@
 //! The commands the web view may call: each one engine call, nothing else.
 
+use opsdeck::api::ActivityCursor;
 use opsdeck::api::{
     AuditEntry, ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
     RollbackPlan, RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow,
@@ -7,7 +8,6 @@ use opsdeck::api::{
     SyncReport, TeamOnCall, TeamSummary,
 };
 use opsdeck::domain::delivery::DeployStatus;
-use opsdeck::store::ActivityCursor;
 use opsdeck::{ActivityFilter, Scope, Started};
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;

@@ -3,6 +3,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod demo;
 mod error;
 mod events;
 mod notify;
@@ -11,10 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use opsdeck::config::Config;
-use opsdeck::sandbox::Sandbox;
 use opsdeck::secrets::Secrets;
 use opsdeck::Engine;
+use opsdeck_sandbox::Sandbox;
 use tauri::Manager;
 
 /// What the app runs on, managed by Tauri for the commands.
@@ -25,42 +27,49 @@ pub struct Running {
     _sandbox: Option<Sandbox>,
 }
 
-/// What the app runs on, decided from `--demo`, `--config PATH`, `--db PATH` (and
-/// `OPSDECK_CONFIG`, `OPSDECK_DB`) before any window opens, so a bad config is one line on
-/// stderr rather than a failed window.
+/// Opsdeck's desktop app: services, owners, on-call, deploys and rollbacks from a local cache.
+///
+/// Without a config (none given, none at the default path) it opens the demo: a simulated
+/// organisation served in process, with its own cache, no account needed.
+#[derive(Debug, clap::Parser)]
+#[command(name = "opsdeck-desktop", version, about)]
+struct Args {
+    /// Open the demo even when a config exists
+    #[arg(long)]
+    demo: bool,
+    /// The config file (default: the platform's config dir, see `opsdeck config path`)
+    #[arg(long, env = "OPSDECK_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// The cache file (default: beside the config, or the demo's own)
+    #[arg(long, env = "OPSDECK_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+}
+
+/// What the app runs on, decided from the arguments before any window opens, so a bad config
+/// is one line on stderr rather than a failed window.
 enum Launch {
     Demo { db: PathBuf },
     Configured { config: Config, db: PathBuf },
 }
 
 impl Launch {
-    fn from_args() -> anyhow::Result<Self> {
-        let mut demo = false;
-        let mut config = std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from);
-        let mut db = std::env::var_os("OPSDECK_DB").map(PathBuf::from);
-        let mut args = std::env::args().skip(1);
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--demo" => demo = true,
-                "--config" => config = args.next().map(PathBuf::from),
-                "--db" => db = args.next().map(PathBuf::from),
-                other => anyhow::bail!(
-                    "unknown argument '{other}' (use --demo, --config PATH, --db PATH)"
-                ),
-            }
-        }
+    fn from_args(args: Args) -> anyhow::Result<Self> {
         // A config named explicitly must be used; only a missing default file means demo mode.
-        let config = config.or_else(|| Config::default_path().filter(|p| p.exists()));
+        let config = args
+            .config
+            .or_else(|| Config::default_path().filter(|p| p.exists()));
         let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
         Ok(match config {
-            Some(path) if !demo => Self::Configured {
+            Some(path) if !args.demo => Self::Configured {
                 config: Config::load(&path)?,
-                db: db
+                db: args
+                    .db
                     .or_else(opsdeck::paths::default_db_path)
                     .ok_or_else(no_home)?,
             },
             _ => Self::Demo {
-                db: db
+                db: args
+                    .db
                     .or_else(opsdeck::paths::demo_db_path)
                     .ok_or_else(no_home)?,
             },
@@ -83,7 +92,7 @@ impl Launch {
                 })
             }
             Self::Demo { db } => {
-                let demo = opsdeck::demo::start(&db).await?;
+                let demo = demo::start(&db).await?;
                 Ok(Running {
                     engine: demo.engine,
                     launched,
@@ -107,7 +116,7 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let launched = Instant::now();
-    let launch = Launch::from_args()?;
+    let launch = Launch::from_args(Args::parse())?;
     opsdeck::logging::init("warn", Some(&opsdeck::paths::log_dir_for(launch.db())));
     let builder = tauri::Builder::default().plugin(tauri_plugin_opener::init());
     #[cfg(not(target_os = "linux"))]

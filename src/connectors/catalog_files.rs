@@ -195,6 +195,24 @@ fn location_targets(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_embedded_demo_is_exactly_the_tree_in_assets() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+        let load = load_tree("files", &demo).unwrap();
+        assert!(load.problems.is_empty(), "{:?}", load.problems);
+        let mut on_disk: Vec<_> = load.entities.iter().map(|e| e.entity_ref().key()).collect();
+        let mut embedded: Vec<_> = opsdeck_sandbox::org::entities(opsdeck_sandbox::Seed::Demo)
+            .iter()
+            .map(|(_, e)| e.entity_ref().key())
+            .collect();
+        on_disk.sort();
+        embedded.sort();
+        assert_eq!(
+            on_disk, embedded,
+            "assets/demo and the sandbox's embedded demo disagree"
+        );
+    }
+
     fn write(dir: &Path, rel: &str, text: &str) {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

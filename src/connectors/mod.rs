@@ -483,21 +483,3 @@ impl Platform<'_> {
         ConnectorError::new(&self.endpoint.source_name, kind, message)
     }
 }
-
-/// The official API contracts for unit tests of payload mapping: `OPSDECK_SPECS_DIR`, else
-/// `../shared/specs` beside the project. Absent specs fail the test and say where to put them.
-#[cfg(test)]
-pub(crate) fn spec_text(relative: &str) -> String {
-    let dir = std::env::var_os("OPSDECK_SPECS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/specs")
-        });
-    let path = dir.join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the API spec {} cannot be read ({e}): set OPSDECK_SPECS_DIR to the directory holding pagerduty/, alertmanager/, …",
-            path.display()
-        )
-    })
-}

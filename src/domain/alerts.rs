@@ -249,7 +249,7 @@ impl std::str::FromStr for Selector {
 
 /// Why `entity`'s `opsdeck.io/alert-selector` cannot be used, if it has one that does not parse:
 /// the catalog's problem to fix, reported with the source's other document problems.
-pub fn selector_problem(entity: &crate::domain::Entity) -> Option<String> {
+pub fn selector_problem(entity: &crate::Entity) -> Option<String> {
     let text = entity.metadata.annotations.get(ALERT_SELECTOR_ANNOTATION)?;
     let problem = text.parse::<Selector>().err()?;
     Some(format!(
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn a_selector_that_does_not_parse_is_a_problem_of_its_entity() {
-        let entity = |selector: &str| -> crate::domain::Entity {
+        let entity = |selector: &str| -> crate::Entity {
             serde_json::from_value(serde_json::json!({
                 "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
                 "metadata": {"name": "cart", "annotations": {ALERT_SELECTOR_ANNOTATION: selector}},

@@ -849,7 +849,7 @@ pub fn statuses(deploy: &Deploy, now: DateTime<Utc>) -> Vec<(&'static str, DateT
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::org;
+    use crate::org;
 
     fn demo() -> DeliveryWorld {
         let entities: Vec<Entity> = org::entities(Seed::Demo)

@@ -505,14 +505,15 @@ impl Store {
     }
 }
 
-/// The columns a search hit needs; `team` is the group itself, a person's team, or the owner.
+/// The columns a search hit needs; `team` is the group itself, a person's team, or the owner
+/// when the catalog has it (an orphan's missing owner is no team to open).
 const SEARCH_SELECT: &str =
     "SELECT e.entity_key, e.kind, e.name, coalesce(e.title, e.name) AS title, e.email, e.owner_key,
     CASE e.kind
         WHEN 'group' THEN e.entity_key
         WHEN 'user' THEN (SELECT min(r.target_key) FROM relations r
                           WHERE r.source_key = e.entity_key AND r.relation = 'memberOf')
-        ELSE e.owner_key
+        ELSE (SELECT o.entity_key FROM entities o WHERE o.entity_key = e.owner_key)
     END AS team";
 
 fn search_hit(r: &sqlx::sqlite::SqliteRow) -> SearchHit {

@@ -16,10 +16,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use audit::{AuditStep, Begun, FINISHED, REQUESTED};
-pub use catalog::{
-    key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
-};
-pub use delivery::{ActivityCursor, ActivityQuery, ComponentDeployment, DeliveryLanding};
+pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow};
+pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding};
 pub use files::{FileAt, StoredFile};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use opsdeck::config::Config;
-use opsdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use opsdeck::Engine;
+use opsdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 
 struct Args {
     services: usize,
@@ -86,7 +86,7 @@ async fn main() {
     // The same organisation as a local catalog tree, for the catalog-files source.
     let tree = dir.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
-    let documents: Vec<String> = opsdeck::sandbox::org::entities(Seed::Scale(args.services))
+    let documents: Vec<String> = opsdeck_sandbox::org::entities(Seed::Scale(args.services))
         .iter()
         .map(|(_, e)| serde_norway::to_string(e).unwrap())
         .collect();
@@ -97,7 +97,7 @@ async fn main() {
         tree.display()
     );
     let config = Config::parse(&config_text, std::path::Path::new("bench.toml")).unwrap();
-    let secrets = opsdeck::sandbox::secrets_with("bench");
+    let secrets = opsdeck::secrets::Secrets::with_embedded(opsdeck_sandbox::source_tokens("bench"));
     let engine = Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
         .await
         .unwrap();

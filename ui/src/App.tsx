@@ -126,6 +126,9 @@ export function App({ ipc }: { ipc: Ipc }) {
     }, fail);
   }, [generation]);
 
+  // An error belongs to the page it happened on.
+  useEffect(() => setError(null), [selection, serviceKey]);
+
   useEffect(() => {
     if (selection?.kind === "audit") ipc.audit(null).then(setAudit, fail);
   }, [selection, generation]);
@@ -196,9 +199,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   };
 
   // A service opens in its owner team's context, so the sidebar and "back" match what is shown.
+  // A service without an owner in the catalog opens among the orphans: a normal state.
   const pick = (hit: SearchHit) => {
     setPaletteOpen(false);
     if (hit.team) setSelection({ kind: "team", key: hit.team });
+    else if (hit.kind === "component") setSelection({ kind: "orphans" });
     setServiceKey(hit.kind === "component" ? hit.key : null);
   };
 
@@ -289,6 +294,7 @@ export function App({ ipc }: { ipc: Ipc }) {
           <Sources sources={sources} progress={progress} syncing={syncing} now={now} onSync={sync} />
         ) : serviceKey && detail ? (
           <ServicePage
+            key={serviceKey}
             detail={detail}
             onOpenEntity={openEntity}
             onBack={() => setServiceKey(null)}

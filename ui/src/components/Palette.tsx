@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { SearchHit } from "../ipc";
+import { Modal } from "./Modal";
 
 interface Props {
   search(text: string): Promise<SearchHit[]>;
@@ -7,7 +8,8 @@ interface Props {
   onClose(): void;
 }
 
-/** Ctrl+K: search as you type over services, teams, people and systems; arrows and Enter. */
+/** Ctrl+K: search as you type over services, teams, people and systems; arrows and Enter.
+ *  A combobox: the input owns the list, the active option is announced. */
 export function Palette({ search, onPick, onClose }: Props) {
   const [text, setText] = useState("");
   const [hits, setHits] = useState<SearchHit[]>([]);
@@ -15,7 +17,21 @@ export function Palette({ search, onPick, onClose }: Props) {
   const input = useRef<HTMLInputElement>(null);
   const latest = useRef("");
 
-  useEffect(() => input.current?.focus(), []);
+  // Focus before the next key event can arrive; a key that still lands outside the input
+  // (typed at a fast typist's pace right after Ctrl+K) is typed into it, never lost.
+  useLayoutEffect(() => {
+    input.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      const field = input.current;
+      if (!field || e.target === field || e.key.length !== 1 || e.ctrlKey || e.metaKey || e.altKey) return;
+      e.preventDefault();
+      e.stopPropagation();
+      field.focus();
+      setText((t) => t + e.key);
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => window.removeEventListener("keydown", onKey, true);
+  }, []);
   useEffect(() => {
     latest.current = text;
     if (!text.trim()) {
@@ -46,38 +62,42 @@ export function Palette({ search, onPick, onClose }: Props) {
   };
 
   return (
-    <div class="overlay" onClick={onClose}>
-      <div class="palette" role="dialog" aria-label="Command palette" onClick={(e) => e.stopPropagation()}>
-        <input
-          ref={input}
-          class="palette-input"
-          placeholder="Search services, teams, people, systems…"
-          aria-label="Search"
-          value={text}
-          onInput={(e) => setText(e.currentTarget.value)}
-          onKeyDown={onKeyDown}
-        />
-        <ul class="hits" role="listbox">
-          {hits.map((h, i) => (
-            <li
-              key={h.key}
-              role="option"
-              aria-selected={i === active}
-              class={i === active ? "active" : ""}
-              data-hit={h.key}
-              onMouseEnter={() => setActive(i)}
-              onClick={() => onPick(h)}
-            >
-              <span class="kind">{h.kind}</span>
-              <span class="hit-name">{h.title}</span>
-              {h.title !== h.name && <code>{h.name}</code>}
-              {h.context && <span class="muted hit-context">{h.context}</span>}
-            </li>
-          ))}
-          {text.trim() && hits.length === 0 && <li class="muted">No match for “{text}”</li>}
-        </ul>
-        <footer class="muted">↑↓ to move · Enter to open · Esc to close</footer>
-      </div>
-    </div>
+    <Modal class="palette" label="Command palette" onClose={onClose}>
+      <input
+        ref={input}
+        class="palette-input"
+        placeholder="Search services, teams, people, systems…"
+        aria-label="Search"
+        role="combobox"
+        aria-expanded={hits.length > 0}
+        aria-controls="palette-hits"
+        aria-autocomplete="list"
+        aria-activedescendant={hits[active] ? `hit-${active}` : undefined}
+        value={text}
+        onInput={(e) => setText(e.currentTarget.value)}
+        onKeyDown={onKeyDown}
+      />
+      <ul class="hits" role="listbox" id="palette-hits" aria-label="Matches">
+        {hits.map((h, i) => (
+          <li
+            key={h.key}
+            id={`hit-${i}`}
+            role="option"
+            aria-selected={i === active}
+            class={i === active ? "active" : ""}
+            data-hit={h.key}
+            onMouseEnter={() => setActive(i)}
+            onClick={() => onPick(h)}
+          >
+            <span class="kind">{h.kind}</span>
+            <span class="hit-name">{h.title}</span>
+            {h.title !== h.name && <code>{h.name}</code>}
+            {h.context && <span class="muted hit-context">{h.context}</span>}
+          </li>
+        ))}
+        {text.trim() && hits.length === 0 && <li class="muted">No match for “{text}”</li>}
+      </ul>
+      <footer class="muted">↑↓ to move · Enter to open · Esc to close</footer>
+    </Modal>
   );
 }

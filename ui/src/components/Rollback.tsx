@@ -1,3 +1,4 @@
+import { Modal } from "./Modal";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { RollbackConfirmation, RollbackPlan, RollbackProgress, RollbackState } from "../ipc";
 import { ageOf, shortSha } from "../lib/format";
@@ -91,8 +92,7 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
 
   const changes = plan?.changes;
   return (
-    <div class="overlay" onClick={onClose}>
-      <div class="dialog rollback" role="dialog" aria-modal="true" aria-label={`Roll back ${ask.name} in ${ask.environment}`} onClick={(e) => e.stopPropagation()}>
+    <Modal class="dialog rollback" label={`Roll back ${ask.name} in ${ask.environment}`} onClose={onClose}>
         <header>
           <h2>
             Roll back <strong>{ask.name}</strong> in <span class="chip env">{ask.environment}</span>
@@ -233,8 +233,7 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
             {sending ? "Rolling back…" : `Roll back to ${plan?.target?.version ?? "…"}`}
           </button>
         </footer>
-      </div>
-    </div>
+    </Modal>
   );
 }
 

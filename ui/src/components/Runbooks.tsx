@@ -1,3 +1,4 @@
+import { Modal } from "./Modal";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, WorkflowInput } from "../ipc";
 import { ageOf } from "../lib/format";
@@ -116,8 +117,7 @@ export function RunbookPicker({ context, now, load, onUse, onClose }: { context:
     return () => window.removeEventListener("keydown", onKey, true);
   }, []);
   return (
-    <div class="overlay" onClick={onClose}>
-      <div class="dialog runbook-picker" role="dialog" aria-label={`Runbooks for ${context.label}`} onClick={(e) => e.stopPropagation()}>
+    <Modal class="dialog runbook-picker" label={`Runbooks for ${context.label}`} onClose={onClose}>
         <header>
           <h2>Runbooks for {context.label}</h2>
           <button class="close" aria-label="Close" onClick={onClose}>
@@ -137,8 +137,7 @@ export function RunbookPicker({ context, now, load, onUse, onClose }: { context:
         <footer>
           <span class="muted">↑↓ to choose · Enter to use · Esc to close · launches are recorded in the audit log</span>
         </footer>
-      </div>
-    </div>
+    </Modal>
   );
 }
 
@@ -178,8 +177,7 @@ export function RunbookViewer({ document: d, now, onRefresh, onOpenLink, onClose
     else if (href) onOpenLink(href);
   };
   return (
-    <div class="overlay" onClick={onClose}>
-      <div class="dialog runbook-viewer" role="dialog" aria-label={d.title} onClick={(e) => e.stopPropagation()}>
+    <Modal class="dialog runbook-viewer" label={d.title} onClose={onClose}>
         <header>
           <h2>{d.title}</h2>
           <span class="muted small" data-runbook-age>
@@ -209,8 +207,7 @@ export function RunbookViewer({ document: d, now, onRefresh, onOpenLink, onClose
             <button onClick={() => setImages(true)}>Load images</button>
           </footer>
         )}
-      </div>
-    </div>
+    </Modal>
   );
 }
 
@@ -252,8 +249,7 @@ export function RunbookRunForm({ form, onRun, onClose }: { form: RunbookForm; on
     }
   };
   return (
-    <div class="overlay" onClick={onClose}>
-      <div class="dialog runbook-form" role="dialog" aria-label={form.title} onClick={(e) => e.stopPropagation()}>
+    <Modal class="dialog runbook-form" label={form.title} onClose={onClose}>
         <header>
           <h2>Run {form.title}</h2>
           <button class="close" aria-label="Cancel" onClick={onClose}>
@@ -288,8 +284,7 @@ export function RunbookRunForm({ form, onRun, onClose }: { form: RunbookForm; on
             {sending ? "Dispatching…" : "Run"}
           </button>
         </footer>
-      </div>
-    </div>
+    </Modal>
   );
 }
 

@@ -16,3 +16,38 @@ export function useEscape(onClose: () => void) {
     return () => window.removeEventListener("keydown", onKey, true);
   }, []);
 }
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/** A modal dialog's focus: Tab and Shift+Tab stay inside `box`, the first control is focused
+ *  when nothing inside is, and on close focus returns where it was before the dialog opened. */
+export function useFocusTrap(box: { current: HTMLElement | null }) {
+  // Read while rendering, before any child's effect moves focus into the dialog.
+  const before = useRef<Element | null>(undefined as unknown as Element | null);
+  if (before.current === (undefined as unknown as Element | null)) before.current = document.activeElement;
+  useLayoutEffect(() => {
+    const inside = () => Array.from(box.current?.querySelectorAll<HTMLElement>(FOCUSABLE) ?? []);
+    if (box.current && !box.current.contains(document.activeElement)) inside()[0]?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Tab" || !box.current) return;
+      const all = inside();
+      if (all.length === 0) return;
+      const first = all[0];
+      const last = all[all.length - 1];
+      const at = document.activeElement;
+      if (e.shiftKey && (at === first || !box.current.contains(at))) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && (at === last || !box.current.contains(at))) {
+        e.preventDefault();
+        first.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => {
+      window.removeEventListener("keydown", onKey, true);
+      const back = before.current as HTMLElement | null;
+      if (back && back.isConnected && typeof back.focus === "function") back.focus();
+    };
+  }, []);
+}

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
+use super::delivery::deployment_row;
 use crate::api::{
     AuditEntry, AuditStepRow, PlannedCall, RollbackConfirmation, RollbackPlan, RollbackProgress,
     ServiceRef,
@@ -19,7 +20,6 @@ use crate::connectors::github::GithubConnector;
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::ChangeEvents;
 use crate::connectors::{ConnectorError, Endpoint};
-use crate::delivery::deployment_row;
 use crate::domain::delivery::{is_github_slug, DeliveryTarget, Deployment};
 use crate::domain::rollback::{
     choose_target, needs_ownership_override, rollback_candidates, state_of_application,

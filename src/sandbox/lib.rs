@@ -13,7 +13,9 @@ mod github;
 mod oncall;
 pub mod org;
 mod pagerduty;
+pub mod specs;
 
+use opsdeck_domain as domain;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -59,19 +61,17 @@ pub const GITHUB_SOURCE: &str = "github";
 /// The name of the Argo CD source in a sandbox config.
 pub const ARGOCD_SOURCE: &str = "argocd";
 
-/// Secrets that hand `token` to every source of a sandbox config that sends one, as its env
-/// var would: for the demo, tests and benchmarks.
-pub fn secrets_with(token: &str) -> crate::secrets::Secrets {
-    crate::secrets::Secrets::with_embedded(
-        [
-            CATALOG_SOURCE,
-            PAGERDUTY_SOURCE,
-            GITHUB_SOURCE,
-            ARGOCD_SOURCE,
-        ]
-        .map(|source| (source.to_string(), token.to_string()))
-        .into(),
-    )
+/// The token of every source of a sandbox config that sends one, by source name: what the
+/// demo, tests and benchmarks hand the engine in process instead of through its env var.
+pub fn source_tokens(token: &str) -> std::collections::HashMap<String, String> {
+    [
+        CATALOG_SOURCE,
+        PAGERDUTY_SOURCE,
+        GITHUB_SOURCE,
+        ARGOCD_SOURCE,
+    ]
+    .map(|source| (source.to_string(), token.to_string()))
+    .into()
 }
 
 /// Where the sandbox serves GitHub's REST API (its root, as `https://api.github.com` is).

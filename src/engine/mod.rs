@@ -1,20 +1,25 @@
 //! The engine: configuration, cache, secrets and HTTP client in one cloneable handle. Both faces
 //! hold one and call only its methods.
 
+mod catalog;
+pub(crate) mod delivery;
+pub(crate) mod on_call;
+pub(crate) mod rollback;
+pub(crate) mod runbooks;
+pub(crate) mod sync;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::api::{
-    PlatformWiring, Quota, SearchHit, ServiceDetail, ServiceRow, SourceStatus, TeamSummary,
-};
+use crate::api::{Quota, SourceStatus};
 use crate::config::{Config, SourceConfig};
-use crate::domain::{platform_wiring, EntityRef, RelationType, SyncTimes, DEFAULT_NAMESPACE};
+use crate::domain::SyncTimes;
 use crate::secrets::Secrets;
 use crate::store::{Store, SyncStateRow};
-use crate::{Error, Result};
+use crate::Result;
 
 /// What the engine needs besides the cache.
 #[derive(Debug)]
@@ -29,7 +34,7 @@ struct Inner {
     host_slots: HashMap<String, tokio::sync::Semaphore>,
     /// Rollback plans made here and not yet confirmed, by key: a confirmation carries only
     /// the key, so what runs is what was planned, never what a face sends back.
-    rollback_plans: std::sync::Mutex<HashMap<String, crate::rollback::PendingRollback>>,
+    rollback_plans: std::sync::Mutex<HashMap<String, rollback::PendingRollback>>,
 }
 
 /// Sources of one host that may sync at once.
@@ -49,8 +54,18 @@ impl Engine {
         Ok(Self::with_store(config, store, secrets))
     }
 
-    /// An engine over an existing store (tests use an in-memory one).
-    pub fn with_store(config: Config, store: Store, secrets: Secrets) -> Self {
+    /// An engine over a cache in memory, gone when the last clone is dropped: for tests and
+    /// benchmarks.
+    pub async fn in_memory(config: Config, secrets: Secrets) -> Result<Self> {
+        Ok(Self::with_store(config, Store::in_memory().await?, secrets))
+    }
+
+    /// Another engine over this one's cache, with another configuration and secrets.
+    pub fn reconfigured(&self, config: Config, secrets: Secrets) -> Self {
+        Self::with_store(config, self.store.clone(), secrets)
+    }
+
+    fn with_store(config: Config, store: Store, secrets: Secrets) -> Self {
         let source_locks = config
             .sources
             .iter()
@@ -79,8 +94,7 @@ impl Engine {
         &self.inner.config
     }
 
-    /// The cache.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
@@ -98,7 +112,7 @@ impl Engine {
 
     pub(crate) fn pending_rollbacks(
         &self,
-    ) -> &std::sync::Mutex<HashMap<String, crate::rollback::PendingRollback>> {
+    ) -> &std::sync::Mutex<HashMap<String, rollback::PendingRollback>> {
         &self.inner.rollback_plans
     }
 
@@ -113,6 +127,16 @@ impl Engine {
             source,
             states.iter().find(|s| s.source == source.name),
         ))
+    }
+
+    /// SQLite's own check of the cache file: `ok`, or what is broken.
+    pub async fn cache_integrity(&self) -> Result<String> {
+        Ok(self.store.integrity_check().await?)
+    }
+
+    /// How many entities the cache holds as `source` reported them.
+    pub async fn entities_from(&self, source: &str) -> Result<i64> {
+        Ok(self.store.source_entity_count(source).await?)
     }
 
     /// Each configured source with its sync state, health and request budget.
@@ -154,112 +178,9 @@ impl Engine {
             })
             .collect())
     }
-
-    /// Teams, the identity's own first.
-    pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
-        Ok(self
-            .store
-            .teams(self.config().identity.email.as_deref())
-            .await?)
-    }
-
-    /// Services of a team (`checkout`, `group:checkout`, or a cache key), or all services.
-    pub async fn services(&self, team: Option<&str>) -> Result<Vec<ServiceRow>> {
-        let Some(team) = team else {
-            return Ok(self.store.all_services().await?);
-        };
-        let key = self.team_key(team).await?;
-        Ok(self.store.services_of(&key).await?)
-    }
-
-    /// Services whose owner is missing from the catalog.
-    pub async fn orphaned_services(&self) -> Result<Vec<ServiceRow>> {
-        Ok(self.store.orphaned_services().await?)
-    }
-
-    /// The service page of `name` (`checkout-api`, `component:default/checkout-api`, …).
-    pub async fn service(&self, name: &str) -> Result<ServiceDetail> {
-        let (key, stored) = self.service_entity(name).await?;
-        let e = &stored.entity;
-        let owner = match e.owner_ref() {
-            Some(r) => Some(self.store.summary(&r.key()).await?),
-            None => None,
-        };
-        let system = match e.system_ref() {
-            Some(r) => Some(self.store.summary(&r.key()).await?),
-            None => None,
-        };
-        let outgoing = self.store.related(&key, true).await?;
-        let incoming = self.store.related(&key, false).await?;
-        let pick = |list: &[crate::store::RelatedEntity], relation: RelationType| {
-            list.iter()
-                .filter(|r| r.relation == relation.as_str())
-                .map(|r| r.other.clone())
-                .collect::<Vec<_>>()
-        };
-        Ok(ServiceDetail {
-            key: key.clone(),
-            kind: e.kind.to_ascii_lowercase(),
-            namespace: e.namespace().to_string(),
-            name: e.metadata.name.clone(),
-            title: e.display_name().to_string(),
-            description: e.metadata.description.clone(),
-            service_type: e.spec_str("type").map(Into::into),
-            lifecycle: e.spec_str("lifecycle").map(Into::into),
-            tier: e.tier().map(Into::into),
-            owner,
-            system,
-            depends_on: pick(&outgoing, RelationType::DependsOn),
-            dependents: pick(&incoming, RelationType::DependsOn),
-            provides_apis: pick(&outgoing, RelationType::ProvidesApi),
-            consumes_apis: pick(&outgoing, RelationType::ConsumesApi),
-            links: e.metadata.links.clone(),
-            tags: e.metadata.tags.clone(),
-            platforms: platform_wiring(e)
-                .into_iter()
-                .map(|(platform, annotation, value)| PlatformWiring {
-                    platform: platform.into(),
-                    annotation: annotation.into(),
-                    value,
-                })
-                .collect(),
-            gaps: stored.gaps,
-            sources: stored.sources,
-        })
-    }
-
-    /// Search as you type over services, teams, people and systems.
-    pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>> {
-        Ok(self.store.search(text, limit).await?)
-    }
 }
 
 impl Engine {
-    /// The cache key of the team `team` names, if the cache holds it.
-    pub(crate) async fn team_key(&self, team: &str) -> Result<String> {
-        let key = parse_key(team, "group")?;
-        if !self.store.summary(&key).await?.exists {
-            return Err(Error::NotFound(format!(
-                "no team '{team}' in the cache (see `opsdeck teams`)"
-            )));
-        }
-        Ok(key)
-    }
-
-    /// The cache key of the service `name` names and what the cache holds of it.
-    pub(crate) async fn service_entity(
-        &self,
-        name: &str,
-    ) -> Result<(String, crate::store::StoredEntity)> {
-        let key = parse_key(name, "component")?;
-        let stored = self
-            .store
-            .entity(&key)
-            .await?
-            .ok_or_else(|| no_service(name))?;
-        Ok((key, stored))
-    }
-
     /// Who acts: the configured identity, else the OS user.
     pub(crate) fn actor(&self) -> String {
         self.config()
@@ -268,15 +189,6 @@ impl Engine {
             .clone()
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "unknown user".into())
-    }
-
-    /// The cache key of the service `name` names, if the cache holds it.
-    pub(crate) async fn service_key(&self, name: &str) -> Result<String> {
-        let key = parse_key(name, "component")?;
-        if !self.store.summary(&key).await?.exists {
-            return Err(no_service(name));
-        }
-        Ok(key)
     }
 }
 
@@ -287,12 +199,6 @@ pub(crate) fn new_action_key(prefix: &str) -> String {
         Utc::now().format("%Y%m%dT%H%M%S"),
         fastrand::u64(..)
     )
-}
-
-fn no_service(name: &str) -> Error {
-    Error::NotFound(format!(
-        "no service '{name}' in the cache (try `opsdeck search {name}`)"
-    ))
 }
 
 /// What the freshness rule needs from a source's stored state.
@@ -306,11 +212,4 @@ fn sync_times(source: &SourceConfig, state: Option<&SyncStateRow>) -> SyncTimes 
         retry_after: state.and_then(|s| s.retry_after),
         interval: chrono::Duration::from_std(source.interval).unwrap_or(chrono::Duration::MAX),
     }
-}
-
-/// A user-typed reference turned into a cache key, with the context's default kind.
-fn parse_key(text: &str, default_kind: &str) -> Result<String> {
-    EntityRef::parse(text, Some(default_kind), DEFAULT_NAMESPACE)
-        .map(|r| r.key())
-        .map_err(|e| Error::NotFound(e.to_string()))
 }

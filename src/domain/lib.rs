@@ -13,6 +13,7 @@ pub mod oncall;
 pub mod relations;
 pub mod rollback;
 pub mod runbooks;
+pub mod text;
 
 pub use entity::{Entity, Link, Metadata};
 pub use entity_ref::{EntityRef, RefError, DEFAULT_NAMESPACE};

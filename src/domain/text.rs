@@ -11,7 +11,7 @@ pub fn clock_time(at: DateTime<Utc>) -> String {
 }
 
 /// Folds all white space, newlines included, to single spaces and cuts to `max` characters.
-pub(crate) fn one_line(text: &str, max: usize) -> String {
+pub fn one_line(text: &str, max: usize) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() > max {
         format!("{}…", line.chars().take(max).collect::<String>())

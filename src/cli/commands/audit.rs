@@ -1,0 +1,59 @@
+//! `opsdeck audit`: the actions taken, newest first.
+
+use clap_complete::ArgValueCompleter;
+use opsdeck::api::AuditEntry;
+
+use crate::cli::complete::service_names;
+use crate::cli::output::{self, day_time, Exit};
+use crate::cli::{drawn_from, Context};
+
+/// The audit log of actions taken (rollbacks, runbooks); `--json` prints JSON lines, one
+/// action a line, for export
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this service's
+    #[arg(long, add = ArgValueCompleter::new(service_names))]
+    service: Option<String>,
+    /// At most this many actions
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+}
+
+pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let engine = cx.engine(drawn_from::NONE).await?;
+    if cx.json() {
+        print!(
+            "{}",
+            engine.audit_json_lines(args.service.as_deref()).await?
+        );
+    } else {
+        print_audit(&engine.audit(args.service.as_deref(), args.limit).await?);
+    }
+    Ok(Exit::Success)
+}
+
+fn print_audit(entries: &[AuditEntry]) {
+    output::table(
+        &[
+            "WHEN", "WHO", "SERVICE", "ENV", "FROM", "TO", "EXECUTOR", "OUTCOME", "NOTE",
+        ],
+        entries.iter().map(|e| {
+            let state = e.state.replace('_', " ");
+            vec![
+                day_time(e.requested_at),
+                e.actor.clone(),
+                e.service.name.clone(),
+                e.environment.clone(),
+                output::or_dash(e.from_version.as_deref().or(e.subject.as_deref())),
+                output::or_dash(e.to_version.as_deref()),
+                output::or_dash(e.executor.as_deref()),
+                if e.finished {
+                    state
+                } else {
+                    format!("{state} (no outcome recorded)")
+                },
+                e.message.clone(),
+            ]
+        }),
+    );
+}

@@ -1,0 +1,55 @@
+//! `opsdeck login SOURCE`: a source's token into the OS keychain; and the prompts every
+//! command asks at a terminal.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+
+use anyhow::{anyhow, Context as _};
+use opsdeck::secrets::Secrets;
+
+use crate::cli::output::{self, Exit};
+use crate::cli::Context;
+
+/// Store a source's token in the OS keychain: asked without echo at a terminal, else read
+/// from standard input
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Source name from the config
+    source: String,
+}
+
+pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let config = cx.load_config()?;
+    let source = config
+        .source(&args.source)
+        .ok_or_else(|| opsdeck::Error::UnknownSource(args.source.clone()))?;
+    let token = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("Token for {} (not shown): ", source.name))
+            .context("cannot read the token at the terminal")?
+    } else {
+        let mut token = String::new();
+        std::io::stdin()
+            .read_to_string(&mut token)
+            .context("cannot read the token from standard input")?;
+        token
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(anyhow!("{}: no token given; nothing stored", source.name));
+    }
+    Secrets::store_in_keychain(source, token)?;
+    if cx.json() {
+        output::json(&serde_json::json!({"stored": source.name, "in": "keychain"}))?;
+    } else {
+        output::progress(&format!("{}: token stored in the OS keychain", source.name));
+    }
+    Ok(Exit::Success)
+}
+
+/// Asks `question` on stderr and reads one line of the answer.
+pub fn ask(question: &str) -> anyhow::Result<String> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}

@@ -1,0 +1,21 @@
+//! One module per command: its arguments (`Args`) and its `run`.
+
+pub mod alerts;
+pub mod audit;
+pub mod changes;
+pub mod completions;
+pub mod deploys;
+pub mod incidents;
+pub mod login;
+pub mod oncall;
+pub mod pipeline;
+pub mod releases;
+pub mod rollback;
+pub mod runbooks;
+pub mod sandbox;
+pub mod search;
+pub mod service;
+pub mod services;
+pub mod sources;
+pub mod sync;
+pub mod teams;
