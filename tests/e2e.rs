@@ -172,16 +172,28 @@ async fn session(name: &str, home: &Path, args: &[&str], env: &[(&str, &str)]) -
         "tauri:options".into(),
         serde_json::json!({"application": app, "args": args}),
     );
-    // Without a display the app dies and the session request hangs: bound it.
-    let client = tokio::time::timeout(
-        Duration::from_secs(60),
-        ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}")),
-    )
-    .await
-    .expect("WebDriver session within 60 s")
-    .unwrap_or_else(|e| panic!("WebDriver session: {e} (see {})", driver_log.display()));
+    // Without a display the app dies and the session request hangs: bound it. On a cold
+    // machine WebKitWebDriver can take longer to listen than tauri-driver waits for it (the
+    // request fails with "connection refused"): ask again, a few times.
+    let mut attempt = 1;
+    let client = loop {
+        let connected = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::native()
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .expect("WebDriver session within 60 s");
+        match connected {
+            Ok(client) => break client,
+            Err(e) if attempt < 3 && e.to_string().contains("did not respond") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("WebDriver session: {e} (see {})", driver_log.display()),
+        }
+    };
     Session {
         client,
         screenshots,
