@@ -1,6 +1,8 @@
 //! The results both faces show: the CLI prints them (`--json` as they are) and the desktop app
 //! sends them over IPC. TypeScript bindings are generated from these types into `ui/src/ipc/bindings/`.
 
+use crate::domain::actions::{ActionKind, ActionTarget, Step};
+pub use crate::domain::Quota;
 pub use crate::store::ActivityCursor;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -145,27 +147,6 @@ pub struct SearchHit {
     pub context: Option<String>,
     /// The team to show for it: the group itself, a person's team, or the owner.
     pub team: Option<String>,
-}
-
-/// What a platform said about its rate limit on its last answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-pub struct Quota {
-    /// Requests allowed per window, when the platform says.
-    pub limit: Option<i64>,
-    /// Requests left in the current window.
-    pub remaining: i64,
-    /// When the window resets, when the platform says.
-    #[ts(type = "string | null")]
-    pub resets_at: Option<DateTime<Utc>>,
-}
-
-impl Quota {
-    /// Until when no request may be made: the window's reset, when none is left in it.
-    pub fn exhausted_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.resets_at
-            .filter(|reset| self.remaining == 0 && *reset > now)
-    }
 }
 
 /// A source's health, for the status bar, the Sources screen and `opsdeck sources`.
@@ -604,8 +585,8 @@ pub struct RollbackProgress {
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct AuditStepRow {
-    /// `requested`, `answered`, `progress`, `finished`, `notified`.
-    pub step: String,
+    /// Which step.
+    pub step: Step,
     /// When.
     #[ts(type = "string")]
     pub at: DateTime<Utc>,
@@ -621,14 +602,14 @@ pub struct AuditStepRow {
 pub struct AuditEntry {
     /// The idempotency key.
     pub key: String,
-    /// `rollback`, `runbook-open`, `runbook-run`.
-    pub action: String,
+    /// What kind of action.
+    pub kind: ActionKind,
     /// Who.
     pub actor: String,
     /// The service.
     pub service: ServiceRef,
-    /// The environment.
-    pub environment: String,
+    /// What it acted on besides the service: an environment, a workflow.
+    pub target: ActionTarget,
     /// The version rolled back from.
     pub from_version: Option<String>,
     /// The version rolled back to.
@@ -757,4 +738,42 @@ pub struct RunbookRunProgress {
     /// When it was dispatched.
     #[ts(type = "string")]
     pub started_at: DateTime<Utc>,
+}
+
+/// Which deploys the activity feed shows: what the CLI's `deploys` and the desktop's Activity
+/// screen both send.
+#[derive(Debug, Clone, Default, serde::Deserialize, TS)]
+#[ts(export)]
+pub struct ActivityFilter {
+    /// Only this team's services.
+    pub team: Option<String>,
+    /// Only this service.
+    pub service: Option<String>,
+    /// Only this environment.
+    pub environment: Option<String>,
+    /// Only this status.
+    pub status: Option<crate::domain::delivery::DeployStatus>,
+    /// Only deploys started this many seconds ago or later.
+    pub since_seconds: Option<i64>,
+    /// Only after this row of the feed: the last of the page before.
+    pub after: Option<ActivityCursor>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+impl ActivityFilter {
+    /// The earliest start asked for, counted back from `now`; a window no calendar can hold
+    /// is refused, not wrapped.
+    pub fn since_time(&self, now: DateTime<Utc>) -> crate::Result<Option<DateTime<Utc>>> {
+        let Some(seconds) = self.since_seconds else {
+            return Ok(None);
+        };
+        chrono::Duration::try_seconds(seconds)
+            .filter(|window| *window >= chrono::Duration::zero())
+            .and_then(|window| now.checked_sub_signed(window))
+            .map(Some)
+            .ok_or_else(|| {
+                crate::Error::Refused(format!("a window of {seconds} seconds back is not a date"))
+            })
+    }
 }

@@ -78,6 +78,12 @@ impl SourceKind {
 /// PagerDuty's REST API, the `url` of a `pagerduty` source that names none.
 pub const PAGERDUTY_API: &str = "https://api.pagerduty.com";
 
+/// PagerDuty's Events API, where change events go, for every account.
+pub const PAGERDUTY_EVENTS_API: &str = "https://events.pagerduty.com";
+
+/// GitHub.com's REST and GraphQL API; GitHub Enterprise sources name their own.
+pub const GITHUB_API: &str = "https://api.github.com";
+
 /// `[delivery]`: how environments are read.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +143,31 @@ impl Default for RollbackConfig {
             pagerduty_change_events: true,
         }
     }
+}
+
+/// `[runbooks]`: how automated runbooks (workflow runs) are followed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunbooksConfig {
+    /// How long a run is followed before it is left to GitHub, e.g. `30m`.
+    #[serde(default = "default_runbook_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How often GitHub is read while a run goes on.
+    #[serde(default = "default_poll_interval", with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for RunbooksConfig {
+    fn default() -> Self {
+        Self {
+            timeout: default_runbook_timeout(),
+            poll_interval: default_poll_interval(),
+        }
+    }
+}
+
+fn default_runbook_timeout() -> Duration {
+    Duration::from_secs(30 * 60)
 }
 
 fn default_rollback_timeout() -> Duration {
@@ -222,6 +253,9 @@ pub struct Config {
     /// How rollbacks are tracked and told.
     #[serde(default)]
     pub rollback: RollbackConfig,
+    /// How automated runbooks are followed.
+    #[serde(default)]
+    pub runbooks: RunbooksConfig,
 }
 
 impl Config {
@@ -270,12 +304,12 @@ impl Config {
                 // PagerDuty and GitHub.com have one API address for every account.
                 SourceKind::Pagerduty => {
                     source.url.get_or_insert_with(|| PAGERDUTY_API.to_string());
-                    source.events_url.get_or_insert_with(|| {
-                        crate::connectors::pagerduty::EVENTS_API.to_string()
-                    });
+                    source
+                        .events_url
+                        .get_or_insert_with(|| PAGERDUTY_EVENTS_API.to_string());
                 }
                 SourceKind::Github if source.url.is_none() => {
-                    source.url = Some(crate::connectors::github::GITHUB_API.to_string());
+                    source.url = Some(GITHUB_API.to_string());
                 }
                 _ => match source.url.as_deref() {
                     None => {
@@ -318,10 +352,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.delivery.bake_time, Duration::from_secs(1800));
         assert!(config.delivery.order().is_production("us"));
-        assert_eq!(
-            config.sources[0].url.as_deref(),
-            Some(crate::connectors::github::GITHUB_API)
-        );
+        assert_eq!(config.sources[0].url.as_deref(), Some(GITHUB_API));
         let defaults = Config::parse("", Path::new("o.toml")).unwrap();
         assert_eq!(defaults.delivery.bake_time, Duration::from_secs(3600));
         assert!(defaults.delivery.order().is_production("prod"));

@@ -15,7 +15,8 @@ mod store;
 pub use opsdeck_domain as domain;
 pub use opsdeck_domain::text;
 
-pub use engine::delivery::{ActivityFilter, FREQUENCY_DAYS};
+pub use api::ActivityFilter;
+pub use engine::delivery::FREQUENCY_DAYS;
 pub use engine::on_call::Scope;
 pub use engine::rollback::{RollbackRun, Started};
 pub use engine::runbooks::RunbookRun;

@@ -522,7 +522,7 @@ async fn runbooks_are_listed_printed_and_run() {
     let sandbox = sandbox(Seed::Demo).await;
     sandbox.set_actions("rollout=1s".parse().unwrap());
     let ws = Workspace::new(&format!(
-        "{}\n[rollback]\npoll_interval = \"200ms\"\n",
+        "{}\n[rollback]\npoll_interval = \"200ms\"\n[runbooks]\npoll_interval = \"200ms\"\n",
         sandbox.config_toml()
     ));
     assert!(ws.run(&["sync"]).status.success());

@@ -285,7 +285,7 @@ async fn change_events_match_the_events_api_schemas() {
     );
     let sandbox = sandbox(Seed::Demo).await;
     let text = format!(
-        "{}\n[rollback]\npoll_interval = \"100ms\"\n",
+        "{}\n[rollback]\npoll_interval = \"100ms\"\n[runbooks]\npoll_interval = \"100ms\"\n",
         sandbox.config_toml()
     );
     sandbox.set_actions("rollout=1s".parse().unwrap());

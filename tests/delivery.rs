@@ -181,7 +181,7 @@ async fn the_release_matrix_and_the_activity_feed() {
             team: Some("payments".into()),
             environment: Some("prod".into()),
             status: Some(DeployStatus::Queued),
-            since: Some(Utc::now() - Duration::hours(24)),
+            since_seconds: Some(24 * 3600),
             limit: 50,
             ..Default::default()
         })

@@ -119,14 +119,14 @@ async fn a_markdown_runbook_reads_from_the_cache_while_github_is_down() {
         .unwrap_err();
     assert!(not_markdown.to_string().contains("not a markdown file"));
     // Each read in the app is a launch, in the audit log; a refresh is not another.
-    let reads: Vec<(String, String)> = engine
+    let reads: Vec<(&str, String)> = engine
         .audit(Some("checkout-api"), 10)
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.action, e.state))
+        .map(|e| (e.kind.as_str(), e.state))
         .collect();
-    assert_eq!(reads, [("runbook-open".to_string(), "read".to_string())]);
+    assert_eq!(reads, [("runbook-open", "read".to_string())]);
 }
 
 #[tokio::test]
@@ -221,7 +221,7 @@ async fn an_automated_runbook_is_checked_dispatched_followed_and_audited() {
     let audit = engine.audit(Some("checkout-api"), 10).await.unwrap();
     let actions: Vec<(&str, &str)> = audit
         .iter()
-        .map(|e| (e.action.as_str(), e.state.as_str()))
+        .map(|e| (e.kind.as_str(), e.state.as_str()))
         .collect();
     assert_eq!(
         actions,
@@ -270,7 +270,7 @@ async fn runbooks_that_are_not_http_are_refused_and_the_refusal_audited() {
     assert!(refused.to_string().contains("http or https"), "{refused}");
     let entry = &engine.audit(Some("odd"), 1).await.unwrap()[0];
     assert_eq!(
-        (entry.action.as_str(), entry.state.as_str()),
+        (entry.kind.as_str(), entry.state.as_str()),
         ("runbook-open", "refused")
     );
 }

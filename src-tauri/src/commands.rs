@@ -1,13 +1,11 @@
 //! The commands the web view may call: each one engine call, nothing else.
 
-use opsdeck::api::ActivityCursor;
 use opsdeck::api::{
     AuditEntry, ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
     RollbackPlan, RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow,
     RunbookRunProgress, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus,
     SyncReport, TeamOnCall, TeamSummary,
 };
-use opsdeck::domain::delivery::DeployStatus;
 use opsdeck::{ActivityFilter, Scope, Started};
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
@@ -93,21 +91,11 @@ pub async fn environments(app: State<'_, Running>) -> Reply<Vec<String>> {
 #[tauri::command]
 pub async fn activity(
     app: State<'_, Running>,
-    team: Option<String>,
-    environment: Option<String>,
-    status: Option<DeployStatus>,
-    since_hours: Option<i64>,
-    after: Option<ActivityCursor>,
-    limit: i64,
+    filter: ActivityFilter,
 ) -> Reply<Vec<DeploymentRow>> {
     let filter = ActivityFilter {
-        team,
-        service: None,
-        environment,
-        status,
-        since: since_hours.map(|h| chrono::Utc::now() - chrono::Duration::hours(h)),
-        after,
-        limit: limit.clamp(1, 500),
+        limit: filter.limit.clamp(1, 500),
+        ..filter
     };
     Ok(app.engine.activity(&filter).await?)
 }

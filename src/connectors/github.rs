@@ -37,9 +37,6 @@ pub const STATUS_READS_PER_ENVIRONMENT: usize = 5;
 /// requests, enough that each repository's round trips overlap.
 const REPOS_AT_ONCE: usize = 8;
 
-/// GitHub's REST API, the `url` of a `github` source that names none.
-pub const GITHUB_API: &str = "https://api.github.com";
-
 /// What the cache holds for one repository, so a sync reads only what changed.
 #[derive(Debug, Clone, Default)]
 pub struct RepoKnown {

@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
 use super::{transport_error, ConnectorError, FailureKind};
-use crate::api::Quota;
+use crate::domain::Quota;
 
 /// Retries after the first try, for failures that may pass: no answer, 5xx, 429, a cut body.
 const RETRIES: usize = 3;

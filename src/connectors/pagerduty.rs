@@ -376,9 +376,6 @@ impl PagerDutyConnector {
     }
 }
 
-/// PagerDuty's Events API, where change events go (`events-v2.openapiv3.json`).
-pub const EVENTS_API: &str = "https://events.pagerduty.com";
-
 /// PagerDuty's Events API v2 at the endpoint's URL (its root, `https://events.pagerduty.com`):
 /// change events, routed by an integration key rather than a token.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! How fresh a source's data is: the rule behind the status bar's badges, the Sources screen,
-//! `opsdeck sources` and the "data is old" banners, so every face says the same.
+//! `opsdeck sources` and the "data is old" banners, so every face says the same; and the
+//! request budget a platform reports.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -128,5 +129,26 @@ mod tests {
             ..times(None, false, None)
         };
         assert_eq!(never.next_sync(at(101)), at(101));
+    }
+}
+
+/// What a platform said about its rate limit on its last answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Quota {
+    /// Requests allowed per window, when the platform says.
+    pub limit: Option<i64>,
+    /// Requests left in the current window.
+    pub remaining: i64,
+    /// When the window resets, when the platform says.
+    #[ts(type = "string | null")]
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+impl Quota {
+    /// Until when no request may be made: the window's reset, when none is left in it.
+    pub fn exhausted_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.resets_at
+            .filter(|reset| self.remaining == 0 && *reset > now)
     }
 }

@@ -1,5 +1,6 @@
 //! Domain types and rules. Nothing here does I/O: no files, no network, no database.
 
+pub mod actions;
 pub mod alerts;
 pub mod delivery;
 pub mod documents;
@@ -17,6 +18,6 @@ pub mod text;
 
 pub use entity::{Entity, Link, Metadata};
 pub use entity_ref::{EntityRef, RefError, DEFAULT_NAMESPACE};
-pub use freshness::{Health, SyncTimes};
+pub use freshness::{Health, Quota, SyncTimes};
 pub use gaps::{ownership_gaps, platform_wiring, Gap};
 pub use relations::{relations_of, Relation, RelationType};

@@ -8,18 +8,17 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::api::{
-    ChangesView, DeploymentRow, EnvironmentRow, MatrixCell, PendingRow, ReleaseMatrix, ReleaseRow,
-    ServiceDelivery, ServiceRef,
+    ActivityFilter, ChangesView, DeploymentRow, EnvironmentRow, MatrixCell, PendingRow,
+    ReleaseMatrix, ReleaseRow, ServiceDelivery, ServiceRef,
 };
 use crate::config::SourceKind;
 use crate::connectors::github::{GithubConnector, RepoKnown, HISTORY_DAYS};
 use crate::connectors::http::RequestMeter;
 use crate::domain::delivery::{
     comparisons_worth_caching, environments_now, pending_promotion, pipeline, Comparison,
-    DeliveryTarget, DeployStatus, Deployment, EnvironmentNow, EnvironmentState, PipelineRun,
-    WaitReason,
+    DeliveryTarget, Deployment, EnvironmentNow, EnvironmentState, PipelineRun, WaitReason,
 };
-use crate::store::{key_name, ActivityCursor, ActivityQuery, LookupBy, PlatformRecord, RecordKind};
+use crate::store::{key_name, ActivityQuery, LookupBy, PlatformRecord, RecordKind};
 use crate::{Engine, Error, Result};
 
 /// Deployments a service's timeline shows.
@@ -32,25 +31,6 @@ const COMPARISONS_PER_SYNC: usize = 200;
 
 /// Days the deploy-frequency counts cover.
 pub const FREQUENCY_DAYS: i64 = 90;
-
-/// Which deploys the activity feed shows.
-#[derive(Debug, Clone, Default)]
-pub struct ActivityFilter {
-    /// Only this team's services.
-    pub team: Option<String>,
-    /// Only this service.
-    pub service: Option<String>,
-    /// Only this environment.
-    pub environment: Option<String>,
-    /// Only this status.
-    pub status: Option<DeployStatus>,
-    /// Only since then.
-    pub since: Option<DateTime<Utc>>,
-    /// Only after this row of the feed: the last of the page before.
-    pub after: Option<ActivityCursor>,
-    /// At most this many.
-    pub limit: i64,
-}
 
 impl Engine {
     /// A service's pipeline, environments, deploy timeline, what waits for production, and the
@@ -249,7 +229,7 @@ impl Engine {
                 component_keys,
                 environment: filter.environment.clone(),
                 status: filter.status,
-                since: filter.since,
+                since: filter.since_time(Utc::now())?,
                 after: filter.after.clone(),
                 limit: filter.limit,
             })

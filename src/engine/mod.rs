@@ -1,6 +1,8 @@
 //! The engine: configuration, cache, secrets and HTTP client in one cloneable handle. Both faces
 //! hold one and call only its methods.
 
+mod actions;
+mod audit;
 mod catalog;
 pub(crate) mod delivery;
 pub(crate) mod on_call;
@@ -14,8 +16,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::api::{Quota, SourceStatus};
+use crate::api::SourceStatus;
 use crate::config::{Config, SourceConfig};
+use crate::domain::Quota;
 use crate::domain::SyncTimes;
 use crate::secrets::Secrets;
 use crate::store::{Store, SyncStateRow};
@@ -190,15 +193,6 @@ impl Engine {
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "unknown user".into())
     }
-}
-
-/// A fresh key for an action in the audit log: `prefix`, the time, and 64 random bits.
-pub(crate) fn new_action_key(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{:016x}",
-        Utc::now().format("%Y%m%dT%H%M%S"),
-        fastrand::u64(..)
-    )
 }
 
 /// What the freshness rule needs from a source's stored state.

@@ -9,32 +9,31 @@ use std::collections::BTreeMap;
 use chrono::{Duration, Utc};
 use serde_json::json;
 
+use super::actions::{Act, Follow};
 use crate::api::{
     RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, ServiceRef,
 };
 use crate::config::SourceConfig;
 use crate::connectors::github::GithubConnector;
 use crate::connectors::http::RequestMeter;
+use crate::domain::actions::{ActionKind, ActionTarget, Step};
 use crate::domain::delivery::{environments_now, DeployStatus};
 use crate::domain::runbooks::{
     checked_inputs, expand, kind_of, launchable, prefill, unfilled, workflow_inputs, LaunchContext,
     RunbookKind, RunbookOrigin,
 };
 use crate::domain::Link;
-use crate::store::{key_name, AuditStep, Begun, FileAt, StoredFile, FINISHED, REQUESTED};
+use crate::store::{key_name, Begun, FileAt, StoredFile};
 use crate::{Engine, Error, Result};
 
-/// What opening a runbook is called in the audit log.
-const OPEN: &str = "runbook-open";
-/// What running an automated runbook is called in the audit log.
-const RUN: &str = "runbook-run";
+/// How long a runbook run holds off another of the same workflow on the same service.
+const RUN_HOLD_OFF: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An automated runbook's run, dispatched, to be followed.
 #[derive(Debug)]
 pub struct RunbookRun {
     repo: String,
-    actor: String,
-    environment: String,
+    act: Act,
     progress: RunbookRunProgress,
 }
 
@@ -241,17 +240,20 @@ impl Engine {
         let inputs = checked_inputs(&form.inputs, inputs)
             .map_err(|problems| Error::Refused(problems.join("; ")))?;
         let connector = GithubConnector::new(self.endpoint(self.github_source()?)?);
-        let key = crate::engine::new_action_key("run");
-        let mut requested = self
-            .audit_step(&key, RUN, service, &form.workflow, &row, ask)
+        let key = super::actions::new_key("run");
+        let act = self
+            .act(
+                &key,
+                ActionKind::RunbookRun,
+                service,
+                ActionTarget::Workflow {
+                    workflow: form.workflow.clone(),
+                },
+            )
             .await?;
-        requested.body["inputs"] = json!(inputs);
-        let now = Utc::now();
-        match self
-            .store()
-            .begin_action(&requested, now - Duration::minutes(1))
-            .await?
-        {
+        let mut body = launch_details(&act, &row, ask);
+        body["inputs"] = json!(inputs);
+        match self.begin(&act, body, RUN_HOLD_OFF).await? {
             Begun::Started => {}
             Begun::AlreadyRequested | Begun::InFlight(_) => {
                 return Err(Error::Refused(format!(
@@ -260,16 +262,13 @@ impl Engine {
                 )))
             }
         }
-        let service_key = requested.service.clone();
         let mut run = Box::new(RunbookRun {
             repo: form.repo.clone(),
-            actor: requested.actor.clone(),
-            environment: form.workflow.clone(),
             progress: RunbookRunProgress {
                 key: key.clone(),
                 service: ServiceRef {
-                    name: key_name(&service_key).to_string(),
-                    key: service_key,
+                    name: key_name(&act.service).to_string(),
+                    key: act.service.clone(),
                 },
                 title: form.title.clone(),
                 workflow: form.workflow.clone(),
@@ -277,39 +276,23 @@ impl Engine {
                 status: DeployStatus::Queued,
                 finished: false,
                 message: "dispatching".into(),
-                started_at: now,
+                started_at: act.started_at,
                 link: None,
             },
+            act,
         });
         let body = json!({"ref": form.git_ref, "inputs": inputs, "return_run_details": true});
-        let meter = RequestMeter::default();
-        match connector
-            .dispatch_workflow(&form.repo, &form.workflow, &body, &meter)
+        let answer = connector
+            .dispatch_workflow(&form.repo, &form.workflow, &body, &RequestMeter::default())
             .await
-        {
-            Ok(run_id) => {
+            .map(|run_id| {
                 run.progress.run_id = run_id;
-                let message = match run_id {
+                match run_id {
                     Some(id) => format!("dispatched: run {id}"),
                     None => "dispatched; finding the run it started".into(),
-                };
-                self.note_run(&mut run, "answered", DeployStatus::Queued, message)
-                    .await?;
-            }
-            Err(e) if e.outcome_unknown() => {
-                let message = format!(
-                    "unknown — re-reading GitHub for the run ({}); nothing is retried",
-                    e.message
-                );
-                self.note_run(&mut run, "answered", DeployStatus::Unknown, message)
-                    .await?;
-            }
-            Err(e) => {
-                run.progress.finished = true;
-                self.note_run(&mut run, FINISHED, DeployStatus::Failure, e.message.clone())
-                    .await?;
-            }
-        }
+                }
+            });
+        self.answered(&mut *run, answer).await?;
         Ok(run)
     }
 
@@ -320,52 +303,7 @@ impl Engine {
         mut run: Box<RunbookRun>,
         on_progress: &(dyn Fn(&RunbookRunProgress) + Send + Sync),
     ) -> Result<RunbookRunProgress> {
-        let source = self.github_source()?;
-        let connector = GithubConnector::new(self.endpoint(source)?);
-        let deadline = run.progress.started_at
-            + Duration::from_std(self.config().rollback.timeout).unwrap_or(Duration::minutes(15));
-        while !run.progress.finished {
-            on_progress(&run.progress);
-            if Utc::now() >= deadline {
-                run.progress.finished = true;
-                let message = "no conclusion in time: see the run on GitHub".to_string();
-                let status = run.progress.status;
-                self.note_run(&mut run, FINISHED, status, message).await?;
-                break;
-            }
-            tokio::time::sleep(self.config().rollback.poll_interval).await;
-            let meter = RequestMeter::default();
-            if run.progress.run_id.is_none() {
-                let since = run.progress.started_at - Duration::seconds(5);
-                match connector
-                    .find_dispatched_run(&run.repo, &run.progress.workflow, since, &meter)
-                    .await
-                {
-                    Ok(found) => run.progress.run_id = found,
-                    Err(e) => run.progress.message = e.message,
-                }
-            }
-            let Some(id) = run.progress.run_id else {
-                continue;
-            };
-            match connector.run(&run.repo, id, &meter).await {
-                Ok(read) if read.status != run.progress.status || run.progress.link.is_none() => {
-                    run.progress.link = read.link.clone();
-                    run.progress.finished =
-                        !read.status.is_open() && read.status != DeployStatus::Unknown;
-                    let step = if run.progress.finished {
-                        FINISHED
-                    } else {
-                        "progress"
-                    };
-                    let message = format!("run {id}: {}", read.status.as_str());
-                    self.note_run(&mut run, step, read.status, message).await?;
-                }
-                Ok(_) => {}
-                Err(e) => run.progress.message = e.message,
-            }
-        }
-        on_progress(&run.progress);
+        self.follow(&mut *run, on_progress).await?;
         Ok(run.progress)
     }
 
@@ -533,43 +471,26 @@ impl Engine {
         })
     }
 
-    async fn audit_step(
+    /// An action of `kind` on `service`, by the identity, from now.
+    async fn act(
         &self,
         key: &str,
-        action: &str,
+        kind: ActionKind,
         service: &str,
-        environment: &str,
-        row: &RunbookRow,
-        ask: &RunbookAsk,
-    ) -> Result<AuditStep> {
-        let service_key = self.service_key(service).await?;
-        let actor = self.actor();
-        Ok(AuditStep {
-            action_key: key.to_string(),
-            step: REQUESTED.into(),
-            at: Utc::now(),
-            actor: actor.clone(),
-            action: action.into(),
-            service: service_key,
-            environment: environment.into(),
-            state: "requested".into(),
-            body: json!({
-                "subject": row.title,
-                "executor": match row.kind {
-                    RunbookKind::Link => "runbook page",
-                    RunbookKind::Markdown { .. } => "markdown runbook",
-                    RunbookKind::Automated { .. } => "automated runbook",
-                },
-                "url": row.url,
-                "incident_id": ask.incident_id,
-                "alert": ask.alert,
-                "environment": ask.environment,
-                "message": format!("{actor}: {} '{}'", if action == RUN { "run" } else { "open" }, row.title),
-            }),
+        target: ActionTarget,
+    ) -> Result<Act> {
+        Ok(Act {
+            key: key.to_string(),
+            kind,
+            actor: self.actor(),
+            service: self.service_key(service).await?,
+            target,
+            started_at: Utc::now(),
         })
     }
 
     /// Records that a runbook was opened (or read, or refused): two steps, request and outcome.
+    /// Opening changes no platform, so it needs no hold on the runner's door.
     async fn record_open(
         &self,
         service: &str,
@@ -578,45 +499,118 @@ impl Engine {
         state: &str,
         message: &str,
     ) -> Result<()> {
-        let key = crate::engine::new_action_key("open");
-        let requested = self.audit_step(&key, OPEN, service, "-", row, ask).await?;
+        let key = super::actions::new_key("open");
+        let act = self
+            .act(
+                &key,
+                ActionKind::RunbookOpen,
+                service,
+                ActionTarget::Service,
+            )
+            .await?;
+        let requested = act.step(Step::Requested, "requested", launch_details(&act, row, ask));
         self.store().append_audit(&requested).await?;
         self.store()
-            .append_audit(&AuditStep {
-                step: FINISHED.into(),
-                state: state.into(),
-                body: json!({"message": message}),
-                at: Utc::now(),
-                ..requested
-            })
+            .append_audit(&act.step(Step::Finished, state, json!({"message": message})))
             .await
             .map_err(Into::into)
     }
+}
 
-    async fn note_run(
-        &self,
-        run: &mut RunbookRun,
-        step: &str,
-        status: DeployStatus,
-        message: String,
-    ) -> Result<()> {
-        run.progress.status = status;
-        run.progress.message = message.clone();
-        let p = &run.progress;
-        self.store()
-            .append_audit(&AuditStep {
-                action_key: p.key.clone(),
-                step: step.into(),
-                at: Utc::now(),
-                actor: run.actor.clone(),
-                action: RUN.into(),
-                service: p.service.key.clone(),
-                environment: run.environment.clone(),
-                state: status.as_str().into(),
-                body: json!({"message": message, "response_id": p.run_id.map(|id| id.to_string()), "url": p.link}),
-            })
-            .await?;
-        Ok(())
+/// What a runbook's `requested` entry says: which runbook, where, for what.
+fn launch_details(act: &Act, row: &RunbookRow, ask: &RunbookAsk) -> serde_json::Value {
+    let verb = if act.kind == ActionKind::RunbookRun {
+        "run"
+    } else {
+        "open"
+    };
+    json!({
+        "subject": row.title,
+        "executor": match row.kind {
+            RunbookKind::Link => "runbook page",
+            RunbookKind::Markdown { .. } => "markdown runbook",
+            RunbookKind::Automated { .. } => "automated runbook",
+        },
+        "url": row.url,
+        "incident_id": ask.incident_id,
+        "alert": ask.alert,
+        "environment": ask.environment,
+        "message": format!("{}: {verb} '{}'", act.actor, row.title),
+    })
+}
+
+impl Follow for RunbookRun {
+    type State = DeployStatus;
+    type Progress = RunbookRunProgress;
+    const ACCEPTED: DeployStatus = DeployStatus::Queued;
+    const UNKNOWN: DeployStatus = DeployStatus::Unknown;
+    const FAILED: DeployStatus = DeployStatus::Failure;
+
+    fn act(&self) -> &Act {
+        &self.act
+    }
+
+    fn progress(&self) -> &RunbookRunProgress {
+        &self.progress
+    }
+
+    fn state(&self) -> DeployStatus {
+        self.progress.status
+    }
+
+    fn message(&self) -> &str {
+        &self.progress.message
+    }
+
+    fn word(state: DeployStatus) -> &'static str {
+        state.as_str()
+    }
+
+    fn is_final(state: DeployStatus) -> bool {
+        !state.is_open() && state != DeployStatus::Unknown
+    }
+
+    fn finished(&self) -> bool {
+        self.progress.finished
+    }
+
+    fn show(&mut self, state: DeployStatus, message: String) {
+        self.progress.status = state;
+        self.progress.message = message;
+        self.progress.finished = Self::is_final(state);
+    }
+
+    fn give_up(&mut self, _waited: std::time::Duration) {
+        self.progress.message = "no conclusion in time: see the run on GitHub".into();
+        self.progress.finished = true;
+    }
+
+    async fn look(&mut self, engine: &Engine) -> (DeployStatus, String) {
+        let status = self.progress.status;
+        let read = async {
+            let connector = GithubConnector::new(engine.endpoint(engine.github_source()?)?);
+            let meter = RequestMeter::default();
+            if self.progress.run_id.is_none() {
+                let since = self.progress.started_at - Duration::seconds(5);
+                self.progress.run_id = connector
+                    .find_dispatched_run(&self.repo, &self.progress.workflow, since, &meter)
+                    .await?;
+            }
+            let Some(id) = self.progress.run_id else {
+                return Ok((status, self.progress.message.clone()));
+            };
+            let run = connector.run(&self.repo, id, &meter).await?;
+            self.progress.link = run.link.clone();
+            Ok::<_, Error>((run.status, format!("run {id}: {}", run.status.as_str())))
+        };
+        read.await.unwrap_or_else(|e| (status, e.to_string()))
+    }
+
+    fn details(&self) -> serde_json::Value {
+        json!({
+            "response_id": self.progress.run_id.map(|id| id.to_string()),
+            "url": self.progress.link,
+        })
     }
 }
 

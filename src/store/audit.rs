@@ -5,34 +5,30 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{decode_json, Store, StoreError};
+use crate::domain::actions::{ActionKind, ActionTarget, Step};
 
 /// One step of an action, as appended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditStep {
     /// The action's idempotency key.
     pub action_key: String,
-    /// `requested`, `answered`, `progress`, `finished`, `notified`.
-    pub step: String,
+    /// Which step.
+    pub step: Step,
     /// When.
     pub at: DateTime<Utc>,
     /// Who acted (the identity).
     pub actor: String,
-    /// What kind of action: `rollback`.
-    pub action: String,
+    /// What kind of action.
+    pub kind: ActionKind,
     /// The service's cache key.
     pub service: String,
-    /// The environment.
-    pub environment: String,
-    /// Where the action stands after this step.
+    /// What it acts on besides the service.
+    pub target: ActionTarget,
+    /// Where the action stands after this step, in its kind's words.
     pub state: String,
     /// The step's details (plan, call, answer, outcome), as JSON.
     pub body: serde_json::Value,
 }
-
-/// The step that starts every action.
-pub const REQUESTED: &str = "requested";
-/// The step that ends one.
-pub const FINISHED: &str = "finished";
 
 /// Whether an action's first step could be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +37,13 @@ pub enum Begun {
     Started,
     /// This key was requested before: the call was made (or is being made) already.
     AlreadyRequested,
-    /// Another action on the same service and environment has no outcome yet.
+    /// Another action of the same kind on the same service and target has no outcome yet.
     InFlight(Box<AuditStep>),
 }
 
 impl Store {
     /// Appends `requested` for an action, flushed to disk before it returns, unless its key
-    /// was requested before or another action on the same service and environment, requested
+    /// was requested before or another action of its kind on the same service and target, requested
     /// at or after `unfinished_since`, has no `finished` step. Checked and written in one
     /// immediate transaction, so two windows or processes cannot both start.
     pub async fn begin_action(
@@ -75,11 +71,7 @@ impl Store {
             }
             let busy = unfinished(
                 &mut conn,
-                (
-                    &requested.action,
-                    &requested.service,
-                    &requested.environment,
-                ),
+                (requested.kind, &requested.service, &requested.target),
                 unfinished_since,
             )
             .await?;
@@ -102,15 +94,15 @@ impl Store {
         outcome
     }
 
-    /// The newest `action` on `service` in `environment` requested at or after `since` that
-    /// has no `finished` step: what holds another one off.
+    /// The newest action of `kind` on `service` and `target` requested at or after `since`
+    /// that has no `finished` step: what holds another one off.
     pub async fn unfinished_action(
         &self,
-        (action, service, environment): (&str, &str, &str),
+        (kind, service, target): (ActionKind, &str, &ActionTarget),
         since: DateTime<Utc>,
     ) -> Result<Option<AuditStep>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        unfinished(&mut conn, (action, service, environment), since).await
+        unfinished(&mut conn, (kind, service, target), since).await
     }
 
     /// Appends a later step of an action.
@@ -152,20 +144,22 @@ impl Store {
 
 async fn unfinished(
     conn: &mut sqlx::SqliteConnection,
-    (action, service, environment): (&str, &str, &str),
+    (kind, service, target): (ActionKind, &str, &ActionTarget),
     since: DateTime<Utc>,
 ) -> Result<Option<AuditStep>, StoreError> {
+    let (target_kind, target) = target.columns();
     let row = sqlx::query(
         "SELECT r.* FROM audit_log r
-         WHERE r.step = 'requested' AND r.action = ? AND r.service = ? AND r.environment = ?
-           AND r.at >= ?
+         WHERE r.step = 'requested' AND r.action = ? AND r.service = ?
+           AND r.target_kind = ? AND r.target = ? AND r.at >= ?
            AND NOT EXISTS (SELECT 1 FROM audit_log f
                            WHERE f.action_key = r.action_key AND f.step = 'finished')
          ORDER BY r.seq DESC LIMIT 1",
     )
-    .bind(action)
+    .bind(kind.as_str())
     .bind(service)
-    .bind(environment)
+    .bind(target_kind)
+    .bind(target)
     .bind(since.timestamp())
     .fetch_optional(&mut *conn)
     .await?;
@@ -173,17 +167,20 @@ async fn unfinished(
 }
 
 async fn insert(conn: &mut sqlx::SqliteConnection, step: &AuditStep) -> Result<(), StoreError> {
+    let (target_kind, target) = step.target.columns();
     sqlx::query(
-        "INSERT INTO audit_log (action_key, step, at, actor, action, service, environment, state, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log
+             (action_key, step, at, actor, action, service, target_kind, target, state, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&step.action_key)
-    .bind(&step.step)
+    .bind(step.step.as_str())
     .bind(step.at.timestamp())
     .bind(&step.actor)
-    .bind(&step.action)
+    .bind(step.kind.as_str())
     .bind(&step.service)
-    .bind(&step.environment)
+    .bind(target_kind)
+    .bind(target)
     .bind(&step.state)
     .bind(step.body.to_string())
     .execute(&mut *conn)
@@ -192,14 +189,23 @@ async fn insert(conn: &mut sqlx::SqliteConnection, step: &AuditStep) -> Result<(
 }
 
 fn step_of(row: &sqlx::sqlite::SqliteRow) -> Result<AuditStep, StoreError> {
+    let word = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
+    let unknown = |column: &str, value: &str| {
+        StoreError::Corrupt(format!(
+            "audit_log.{column}: '{value}' is not a word it knows"
+        ))
+    };
+    let (step, kind) = (word("step")?, word("action")?);
+    let (target_kind, target) = (word("target_kind")?, word("target")?);
     Ok(AuditStep {
         action_key: row.try_get("action_key")?,
-        step: row.try_get("step")?,
+        step: Step::parse(&step).ok_or_else(|| unknown("step", &step))?,
         at: DateTime::from_timestamp(row.try_get("at")?, 0).unwrap_or_default(),
         actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
+        kind: ActionKind::parse(&kind).ok_or_else(|| unknown("action", &kind))?,
         service: row.try_get("service")?,
-        environment: row.try_get("environment")?,
+        target: ActionTarget::from_columns(&target_kind, &target)
+            .ok_or_else(|| unknown("target_kind", &target_kind))?,
         state: row.try_get("state")?,
         body: decode_json("audit_log.body", &row.try_get::<String, _>("body")?)?,
     })
@@ -209,16 +215,16 @@ fn step_of(row: &sqlx::sqlite::SqliteRow) -> Result<AuditStep, StoreError> {
 mod tests {
     use super::*;
 
-    fn step(key: &str, step: &str, service: &str) -> AuditStep {
+    fn step(key: &str, step: Step, service: &str) -> AuditStep {
         AuditStep {
             action_key: key.into(),
-            step: step.into(),
+            step,
             at: Utc::now(),
             actor: "dana@demo.opsdeck.dev".into(),
-            action: "rollback".into(),
+            kind: ActionKind::Rollback,
             service: service.into(),
-            environment: "prod".into(),
-            state: step.into(),
+            target: ActionTarget::environment("prod"),
+            state: step.as_str().into(),
             body: serde_json::json!({"to": "v1"}),
         }
     }
@@ -227,7 +233,7 @@ mod tests {
     async fn a_key_starts_once_and_one_action_per_environment_runs_at_a_time() {
         let store = Store::in_memory().await.unwrap();
         let since = Utc::now() - chrono::Duration::minutes(15);
-        let first = step("k1", REQUESTED, "component:default/a");
+        let first = step("k1", Step::Requested, "component:default/a");
         assert_eq!(
             store.begin_action(&first, since).await.unwrap(),
             Begun::Started
@@ -236,18 +242,18 @@ mod tests {
             store.begin_action(&first, since).await.unwrap(),
             Begun::AlreadyRequested
         );
-        let other = step("k2", REQUESTED, "component:default/a");
+        let other = step("k2", Step::Requested, "component:default/a");
         assert!(matches!(
             store.begin_action(&other, since).await.unwrap(),
             Begun::InFlight(held) if held.action_key == "k1"
         ));
-        let elsewhere = step("k3", REQUESTED, "component:default/b");
+        let elsewhere = step("k3", Step::Requested, "component:default/b");
         assert_eq!(
             store.begin_action(&elsewhere, since).await.unwrap(),
             Begun::Started
         );
         store
-            .append_audit(&step("k1", FINISHED, "component:default/a"))
+            .append_audit(&step("k1", Step::Finished, "component:default/a"))
             .await
             .unwrap();
         assert_eq!(
@@ -258,13 +264,17 @@ mod tests {
             .audit_steps(Some("component:default/a"), 10)
             .await
             .unwrap();
-        let keys: Vec<(&str, &str)> = steps
+        let keys: Vec<(&str, Step)> = steps
             .iter()
-            .map(|s| (s.action_key.as_str(), s.step.as_str()))
+            .map(|s| (s.action_key.as_str(), s.step))
             .collect();
         assert_eq!(
             keys,
-            [("k1", REQUESTED), ("k1", FINISHED), ("k2", REQUESTED)]
+            [
+                ("k1", Step::Requested),
+                ("k1", Step::Finished),
+                ("k2", Step::Requested)
+            ]
         );
     }
 
@@ -272,7 +282,7 @@ mod tests {
     async fn nothing_in_the_log_can_be_changed_or_removed() {
         let store = Store::in_memory().await.unwrap();
         store
-            .append_audit(&step("k1", REQUESTED, "component:default/a"))
+            .append_audit(&step("k1", Step::Requested, "component:default/a"))
             .await
             .unwrap();
         for statement in [
@@ -286,5 +296,60 @@ mod tests {
             assert!(refused.to_string().contains("append-only"), "{refused}");
         }
         assert_eq!(store.action_steps("k1").await.unwrap().len(), 1);
+        let unknown = sqlx::query(
+            "INSERT INTO audit_log (action_key, step, at, actor, action, service, target_kind, target, state, body)
+             VALUES ('k9', 'requested', 0, 'x', 'delete-prod', 'c', 'environment', 'prod', 's', '{}')",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap_err();
+        assert!(unknown.to_string().contains("known actions"), "{unknown}");
+    }
+
+    /// The log as the version before typed targets wrote it: a rollback, a runbook run (its
+    /// workflow in `environment`) and a runbook opened (`-`).
+    const BEFORE_TYPED_TARGETS: &str = "
+        INSERT INTO audit_log (action_key, step, at, actor, action, service, environment, state, body) VALUES
+          ('rb-1', 'requested', 1, 'dana', 'rollback', 'component:default/a', 'prod', 'requested', '{}'),
+          ('rb-1', 'finished', 2, 'dana', 'rollback', 'component:default/a', 'prod', 'succeeded', '{}'),
+          ('run-1', 'requested', 3, 'dana', 'runbook-run', 'component:default/a', 'drain-region.yml', 'requested', '{}'),
+          ('open-1', 'requested', 4, 'dana', 'runbook-open', 'component:default/a', '-', 'requested', '{}')";
+
+    #[tokio::test]
+    async fn typing_the_targets_keeps_every_row() {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().in_memory(true);
+        let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+        sqlx::raw_sql(include_str!("migrations/20261126000005_audit_log.sql"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(BEFORE_TYPED_TARGETS)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(include_str!(
+            "migrations/20261202000007_typed_audit_log.sql"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let steps: Vec<AuditStep> = rows.iter().map(|r| step_of(r).unwrap()).collect();
+        assert_eq!(steps.len(), 4);
+        assert_eq!(steps[1].target, ActionTarget::environment("prod"));
+        assert_eq!(steps[1].state, "succeeded");
+        assert_eq!(
+            steps[2].target,
+            ActionTarget::Workflow {
+                workflow: "drain-region.yml".into()
+            }
+        );
+        assert_eq!(steps[3].target, ActionTarget::Service);
+        for statement in ["UPDATE audit_log SET state = 'x'", "DELETE FROM audit_log"] {
+            assert!(sqlx::query(statement).execute(&mut conn).await.is_err());
+        }
     }
 }

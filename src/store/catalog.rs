@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::landing::record_landed;
 use super::{decode_json, Store, StoreError};
-use crate::api::{EntitySummary, Quota, SearchHit, ServiceRow, TeamSummary};
+use crate::api::{EntitySummary, SearchHit, ServiceRow, TeamSummary};
 use crate::domain::merge::{merge_reports, SourcedEntity};
+use crate::domain::Quota;
 use crate::domain::{ownership_gaps, relations_of, Entity, Gap};
 
 /// Whether the group `g` has a member whose email is `?1`.
@@ -599,33 +601,6 @@ fn fts_query(text: &str) -> Option<String> {
 /// `touched` keys from what every source holds, or of all entities when `touched` is `None`.
 /// Besides the touched entities, those owned by one are rebuilt: an owner that appears or
 /// disappears changes their gaps.
-/// Marks a sync of `source` as landed at `at` with `items` held and `written` rows written;
-/// `problems` (single records the source got wrong) become its last error.
-pub(super) async fn record_landed(
-    tx: &mut Transaction<'_, Sqlite>,
-    source: &str,
-    at: DateTime<Utc>,
-    problems: &[String],
-    items: usize,
-    written: u64,
-) -> Result<(), StoreError> {
-    let problems = (!problems.is_empty()).then(|| problems.join("\n"));
-    sqlx::query(
-        "INSERT INTO sync_state (source, last_attempt, last_success, last_error, item_count, last_rows_written)
-         VALUES (?1, ?2, ?2, ?3, ?4, ?5)
-         ON CONFLICT (source) DO UPDATE SET last_success = ?2, last_error = ?3, item_count = ?4,
-            last_rows_written = ?5, consecutive_failures = 0, retry_after = NULL",
-    )
-    .bind(source)
-    .bind(at)
-    .bind(problems)
-    .bind(items as i64)
-    .bind(written as i64)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 async fn remerge(
     tx: &mut Transaction<'_, Sqlite>,
     precedence: &[String],

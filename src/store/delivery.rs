@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use super::catalog::record_landed;
+use super::landing::record_landed;
 use super::platform::write_changed;
 use super::{decode_json, PlatformRecord, RecordKind, Store, StoreError};
 use crate::domain::delivery::{DeployStatus, Deployment};

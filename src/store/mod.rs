@@ -6,6 +6,7 @@ mod audit;
 mod catalog;
 mod delivery;
 mod files;
+mod landing;
 mod platform;
 
 use std::path::Path;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use audit::{AuditStep, Begun, FINISHED, REQUESTED};
+pub use audit::{AuditStep, Begun};
 pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow};
 pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding};
 pub use files::{FileAt, StoredFile};

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::catalog::record_landed;
+use super::landing::record_landed;
 use super::{decode_json, Store, StoreError};
 use crate::domain::alerts::{components_of_alert, Alert, AlertTarget, Selector};
 

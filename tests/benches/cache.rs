@@ -316,7 +316,7 @@ async fn main() {
             feed(opsdeck::ActivityFilter {
                 environment: Some("prod".into()),
                 status: Some(opsdeck::domain::delivery::DeployStatus::Failure),
-                since: Some(chrono::Utc::now() - chrono::Duration::days(30)),
+                since_seconds: Some(30 * 86_400),
                 ..first_page()
             })
             .await,

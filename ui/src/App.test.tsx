@@ -25,6 +25,21 @@ describe("App", () => {
     await waitFor(() => expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy());
   });
 
+  it("shows every shortcut on ?, not while typing, and gives focus back when it closes", async () => {
+    const { ipc } = fakeIpc();
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    const filter = container.querySelector<HTMLInputElement>("input[type='search'], .table-tools input")!;
+    filter.focus();
+    fireEvent.keyDown(filter, { key: "?" });
+    expect(screen.queryByRole("dialog", { name: "Keyboard shortcuts" })).toBeNull();
+    fireEvent.keyDown(document.body, { key: "?" });
+    await screen.findByRole("dialog", { name: "Keyboard shortcuts" });
+    expect(container.querySelector("[data-shortcut='palette']")!.textContent).toContain("Ctrl K");
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(screen.queryByRole("dialog", { name: "Keyboard shortcuts" })).toBeNull());
+  });
+
   it("opens the palette with Ctrl+K and jumps to the picked service in its team", async () => {
     const { ipc } = fakeIpc();
     const { container } = render(<App ipc={ipc} />);

@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ShortcutHelp } from "./components/ShortcutHelp";
+import { typing, useShortcuts } from "./lib/shortcuts";
 import { Activity } from "./components/Activity";
 import { AuditLog } from "./components/Audit";
 import { RollbackDialog, RollbackPanel, type RollbackAsk } from "./components/Rollback";
@@ -15,64 +17,38 @@ import { Sources } from "./components/Sources";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
+import { NO_ASK, useAuditPage, useInFlight, useOrganisation, useServicePage, useTeamPage } from "./state/pages";
 import {
   errorMessage,
-  type AuditEntry,
   type EntitySummary,
   type Ipc,
-  type OnCallPanel as Panel,
-  type ReleaseMatrix,
   type RollbackProgress,
   type RunbookAsk,
   type RunbookDocument,
   type RunbookForm,
   type RunbookRow,
   type RunbookRunProgress,
-  type ServiceDelivery,
   type SearchHit,
-  type ServiceDetail,
-  type ServiceRow,
-  type SourceStatus,
   type SyncProgress,
-  type TeamOnCall,
-  type TeamSummary,
 } from "./ipc";
 
 export function App({ ipc }: { ipc: Ipc }) {
-  const [teams, setTeams] = useState<TeamSummary[]>([]);
-  const [orphans, setOrphans] = useState<ServiceRow[]>([]);
   const [selection, setSelection] = useState<Selection | null>(null);
-  const [services, setServices] = useState<ServiceRow[]>([]);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
-  const [detail, setDetail] = useState<ServiceDetail | null>(null);
-  // What is on fire for the team on screen, and for the service page.
-  const [teamPanel, setTeamPanel] = useState<Panel | null>(null);
-  const [servicePanel, setServicePanel] = useState<Panel | null>(null);
-  const [overview, setOverview] = useState<TeamOnCall[]>([]);
-  const [delivery, setDelivery] = useState<ServiceDelivery | null>(null);
   // A team's services, or its releases (the product manager's view).
   const [teamTab, setTeamTab] = useState<"services" | "releases">("services");
-  const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
-  const [environments, setEnvironments] = useState<string[]>([]);
-  const [sources, setSources] = useState<SourceStatus[]>([]);
   const [identity, setIdentity] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
   // Sources with a manual sync in flight; "*" while all of them sync.
   const [syncing, setSyncing] = useState<Set<string>>(new Set());
   const [paletteOpen, setPaletteOpen] = useState(false);
-  // The rollback being planned, and those started here (live until dismissed).
+  const [helpOpen, setHelpOpen] = useState(false);
+  // The rollback being planned; the runbook picker (R), the markdown open, the form open.
   const [rollbackAsk, setRollbackAsk] = useState<RollbackAsk | null>(null);
-  const [rollbacks, setRollbacks] = useState<RollbackProgress[]>([]);
-  const [audit, setAudit] = useState<AuditEntry[]>([]);
-  const [serviceAudit, setServiceAudit] = useState<AuditEntry[]>([]);
-  // Runbooks: the service's, the picker (R), the markdown open, the form open, runs going.
-  const [serviceRunbooks, setServiceRunbooks] = useState<RunbookRow[]>([]);
   const [runbookContext, setRunbookContext] = useState<RunbookContext | null>(null);
   const [reading, setReading] = useState<{ service: string; template: string; document: RunbookDocument } | null>(null);
   const [runForm, setRunForm] = useState<{ service: string; ask: RunbookAsk; form: RunbookForm } | null>(null);
-  const [runbookRuns, setRunbookRuns] = useState<RunbookRunProgress[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const [now, setNow] = useState(Date.now());
   // Bumped whenever the cache changes, so every open screen re-reads it.
   const [generation, setGeneration] = useState(0);
   const filterRef = useRef<HTMLInputElement | null>(null);
@@ -80,6 +56,14 @@ export function App({ ipc }: { ipc: Ipc }) {
 
   const fail = (e: unknown) => setError(errorMessage(e));
   const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm);
+  const { teams, orphans, sources, overview, environments, now } = useOrganisation(ipc, generation, fail);
+  const teamPage = useTeamPage(ipc, selection, teamTab, generation, fail);
+  const servicePage = useServicePage(ipc, serviceKey, generation, fail);
+  const { detail, delivery } = servicePage;
+  const audit = useAuditPage(ipc, selection?.kind === "audit", generation, fail);
+  // Rollbacks and runbook runs started here, live until dismissed.
+  const rollbacks = useInFlight<RollbackProgress>();
+  const runbookRuns = useInFlight<RunbookRunProgress>();
 
   useEffect(() => {
     ipc.identity().then(setIdentity, fail);
@@ -91,71 +75,24 @@ export function App({ ipc }: { ipc: Ipc }) {
       }),
       ipc.onOpenService((key) => setServiceKey(key)),
       ipc.onRollbackProgress((p) => {
-        showRollback(p);
+        rollbacks.show(p);
         setGeneration((g) => g + 1);
       }),
       ipc.onRunbookProgress((p) => {
-        showRunbookRun(p);
+        runbookRuns.show(p);
         if (p.finished) setGeneration((g) => g + 1);
       }),
     ];
-    // Ages move on without any sync (a platform that asked us to wait an hour sends no
-    // events): re-read the sources' verdicts with the clock.
-    const ticker = setInterval(() => {
-      ipc.sources().then((s) => {
-        setSources(s);
-        setNow(Date.now());
-      }, fail);
-    }, 5000);
-    return () => {
-      clearInterval(ticker);
-      unsubscribers.forEach((u) => u.then((stop) => stop()));
-    };
+    return () => unsubscribers.forEach((u) => u.then((stop) => stop()));
   }, []);
 
+  // The first screen is my first team (teams come mine first).
   useEffect(() => {
-    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources(), ipc.onCallOverview(), ipc.environments()]).then(([t, o, s, on, envs]) => {
-      setTeams(t);
-      setEnvironments(envs);
-      setOrphans(o);
-      setSources(s);
-      setOverview(on);
-      // Ages are measured against the clock the sources were read at, not the last tick.
-      setNow(Date.now());
-      setSelection((current) => current ?? (t.length > 0 ? { kind: "team", key: t[0].key } : null));
-    }, fail);
-  }, [generation]);
+    if (teams.length > 0) setSelection((current) => current ?? { kind: "team", key: teams[0].key });
+  }, [teams]);
 
   // An error belongs to the page it happened on.
   useEffect(() => setError(null), [selection, serviceKey]);
-
-  useEffect(() => {
-    if (selection?.kind === "audit") ipc.audit(null).then(setAudit, fail);
-  }, [selection, generation]);
-
-  useEffect(() => {
-    if (!selection || selection.kind === "sources" || selection.kind === "on-call" || selection.kind === "activity" || selection.kind === "audit") return;
-    const load = selection.kind === "team" ? ipc.teamServices(selection.key) : ipc.orphanedServices();
-    load.then(setServices, fail);
-    if (selection.kind === "team") ipc.onCall({ team: selection.key }).then(setTeamPanel, fail);
-    else setTeamPanel(null);
-    if (selection.kind === "team" && teamTab === "releases") ipc.releaseMatrix(selection.key).then(setMatrix, fail);
-    else setMatrix(null);
-  }, [selection, generation, teamTab]);
-
-  useEffect(() => {
-    if (!serviceKey) {
-      setDetail(null);
-      setServicePanel(null);
-      setDelivery(null);
-      return;
-    }
-    ipc.service(serviceKey).then(setDetail, fail);
-    ipc.onCall({ service: serviceKey }).then(setServicePanel, fail);
-    ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
-    ipc.audit(serviceKey).then(setServiceAudit, fail);
-    ipc.runbooks(serviceKey, NO_ASK).then(setServiceRunbooks, fail);
-  }, [serviceKey, generation]);
 
   useEffect(() => {
     if (!reportedReady.current && teams.length > 0) {
@@ -164,29 +101,25 @@ export function App({ ipc }: { ipc: Ipc }) {
     }
   }, [teams]);
 
-  // Registered once; reads the newest render's state, so a key pressed right after a change
-  // sees it.
-  const keyState = useRef({ paletteOpen, serviceKey, detail, overlayOpen });
-  keyState.current = { paletteOpen, serviceKey, detail, overlayOpen };
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      const { paletteOpen, serviceKey, detail, overlayOpen } = keyState.current;
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") {
-        e.preventDefault();
-        setPaletteOpen(true);
-      } else if (e.key.toLowerCase() === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e) && !overlayOpen && !paletteOpen && serviceKey && detail) {
-        e.preventDefault();
-        setRunbookContext({ service: serviceKey, ask: NO_ASK, label: detail.name });
-      } else if (e.key === "Escape" && !paletteOpen && !overlayOpen && serviceKey) {
-        setServiceKey(null);
-      } else if (e.key === "/" && !paletteOpen && !isTyping(e)) {
-        e.preventDefault();
-        filterRef.current?.focus();
-      }
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, []);
+  // The page's shortcuts (see lib/shortcuts.ts); each handler returns false when the key is
+  // not for it here, so it goes on to the page.
+  const pageKeys = !paletteOpen && !overlayOpen && !helpOpen;
+  useShortcuts({
+    palette: () => setPaletteOpen(true),
+    help: (e) => pageKeys && !typing(e) && setHelpOpen(true),
+    runbooks: (e) => {
+      if (!pageKeys || typing(e) || !serviceKey || !detail) return false;
+      setRunbookContext({ service: serviceKey, ask: NO_ASK, label: detail.name });
+    },
+    back: () => {
+      if (!pageKeys || !serviceKey) return false;
+      setServiceKey(null);
+    },
+    filter: (e) => {
+      if (paletteOpen || typing(e)) return false;
+      filterRef.current?.focus();
+    },
+  });
 
   const selectTeam = useCallback((s: Selection) => {
     setSelection(s);
@@ -227,14 +160,6 @@ export function App({ ipc }: { ipc: Ipc }) {
     });
   };
   const openSources = () => selectTeam({ kind: "sources" });
-  // Newest state of each rollback, by key; the panel lists them newest first.
-  function showRollback(p: RollbackProgress) {
-    setRollbacks((all) => [p, ...all.filter((r) => r.key !== p.key)]);
-  }
-  const dismissRollback = (key: string) => setRollbacks((all) => all.filter((r) => r.key !== key));
-  function showRunbookRun(p: RunbookRunProgress) {
-    setRunbookRuns((all) => [p, ...all.filter((r) => r.key !== p.key)]);
-  }
   // A runbook is used as its kind says: a page opens in the browser, markdown is read here,
   // a workflow asks for its inputs. Each launch goes through the engine (and the audit log).
   const launchRunbook = (service: string, ask: RunbookAsk, row: RunbookRow) => {
@@ -299,7 +224,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             onOpenEntity={openEntity}
             onBack={() => setServiceKey(null)}
             backLabel={heading || "Back"}
-            onCall={servicePanel && <OnCallPanel panel={servicePanel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} />}
+            onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} />}
             delivery={
               delivery &&
               delivery.service.key === serviceKey && (
@@ -313,8 +238,8 @@ export function App({ ipc }: { ipc: Ipc }) {
                 />
               )
             }
-            runbooks={<RunbookList rows={serviceRunbooks} now={now} onUse={(row) => launchRunbook(serviceKey, NO_ASK, row)} />}
-            audit={serviceAudit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={serviceAudit} now={now} showService={false} />}
+            runbooks={<RunbookList rows={servicePage.runbooks} now={now} onUse={(row) => launchRunbook(serviceKey, NO_ASK, row)} />}
+            audit={servicePage.audit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={servicePage.audit} now={now} showService={false} />}
             onOpenLink={openLink}
           />
         ) : selection?.kind === "on-call" ? (
@@ -366,22 +291,22 @@ export function App({ ipc }: { ipc: Ipc }) {
               )}
             </div>
             {selection.kind === "team" && teamTab === "releases" ? (
-              matrix && matrix.team === selection.key ? (
+              teamPage.matrix && teamPage.matrix.team === selection.key ? (
                 <div class="scroll">
-                  <Releases key={selection.key} matrix={matrix} now={now} onOpenService={setServiceKey} />
+                  <Releases key={selection.key} matrix={teamPage.matrix} now={now} onOpenService={setServiceKey} />
                 </div>
               ) : (
                 <p class="muted pad">Reading releases…</p>
               )
             ) : (
               <>
-                {selection.kind === "team" && teamPanel && (
-                  <OnCallPanel panel={teamPanel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} onRunbooks={setRunbookContext} />
+                {selection.kind === "team" && teamPage.panel && (
+                  <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} onRunbooks={setRunbookContext} />
                 )}
                 {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
                 <ServiceTable
                   key={selection.kind === "team" ? selection.key : "orphans"}
-                  services={services}
+                  services={teamPage.services}
                   onOpen={setServiceKey}
                   filterRef={filterRef}
                 />
@@ -401,13 +326,14 @@ export function App({ ipc }: { ipc: Ipc }) {
         onOpenSources={openSources}
       />
       {paletteOpen && <Palette search={ipc.search} onPick={pick} onClose={() => setPaletteOpen(false)} />}
+      {helpOpen && <ShortcutHelp onClose={() => setHelpOpen(false)} />}
       {rollbackAsk && (
         <RollbackDialog
           ask={rollbackAsk}
           now={now}
           plan={ipc.planRollback}
           confirm={ipc.startRollback}
-          onStarted={showRollback}
+          onStarted={rollbacks.show}
           onClose={() => setRollbackAsk(null)}
         />
       )}
@@ -434,23 +360,17 @@ export function App({ ipc }: { ipc: Ipc }) {
       {runForm && (
         <RunbookRunForm
           form={runForm.form}
-          onRun={(inputs) => ipc.runRunbook(runForm.service, runForm.form.template, runForm.ask, inputs).then(showRunbookRun)}
+          onRun={(inputs) => ipc.runRunbook(runForm.service, runForm.form.template, runForm.ask, inputs).then(runbookRuns.show)}
           onClose={() => setRunForm(null)}
         />
       )}
-      {(rollbacks.length > 0 || runbookRuns.length > 0) && (
+      {(rollbacks.items.length > 0 || runbookRuns.items.length > 0) && (
         <aside class="rollback-panel" aria-label="Actions in progress" aria-live="polite">
-          <RollbackPanel rollbacks={rollbacks} now={now} onOpenLink={openLink} onDismiss={dismissRollback} />
-          <RunbookRuns runs={runbookRuns} now={now} onOpenLink={openLink} onDismiss={(key) => setRunbookRuns((all) => all.filter((r) => r.key !== key))} />
+          <RollbackPanel rollbacks={rollbacks.items} now={now} onOpenLink={openLink} onDismiss={rollbacks.dismiss} />
+          <RunbookRuns runs={runbookRuns.items} now={now} onOpenLink={openLink} onDismiss={runbookRuns.dismiss} />
         </aside>
       )}
     </div>
   );
 }
 
-const NO_ASK: RunbookAsk = { incident_id: null, alert: null, environment: null };
-
-function isTyping(e: KeyboardEvent): boolean {
-  const target = e.target as HTMLElement | null;
-  return !!target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
-}

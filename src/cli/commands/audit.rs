@@ -43,7 +43,7 @@ fn print_audit(entries: &[AuditEntry]) {
                 day_time(e.requested_at),
                 e.actor.clone(),
                 e.service.name.clone(),
-                e.environment.clone(),
+                e.target.label().to_string(),
                 output::or_dash(e.from_version.as_deref().or(e.subject.as_deref())),
                 output::or_dash(e.to_version.as_deref()),
                 output::or_dash(e.executor.as_deref()),

@@ -1,6 +1,5 @@
 //! `opsdeck deploys`: the activity feed.
 
-use chrono::Utc;
 use clap_complete::ArgValueCompleter;
 use opsdeck::api::DeploymentRow;
 use opsdeck::domain::delivery::DeployStatus;
@@ -35,21 +34,14 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     let engine = cx.engine(drawn_from::DELIVERY).await?;
-    let since = match args.since {
-        Some(since) => Some(
-            chrono::Duration::from_std(since)
-                .ok()
-                .and_then(|since| Utc::now().checked_sub_signed(since))
-                .ok_or_else(|| anyhow::anyhow!("--since reaches before any date Opsdeck knows"))?,
-        ),
-        None => None,
-    };
     let filter = ActivityFilter {
         team: args.team,
         service: args.service,
         environment: args.env,
         status: args.status,
-        since,
+        since_seconds: args
+            .since
+            .map(|since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX)),
         after: None,
         limit: args.limit,
     };

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { ActivityCursor, ActivityQuery, DeploymentRow, DeployStatus, TeamSummary } from "../ipc";
+import type { ActivityCursor, ActivityFilter, DeploymentRow, DeployStatus, TeamSummary } from "../ipc";
 import { STATUS_LABELS } from "../lib/format";
 import { DeployRow } from "./Delivery";
 
@@ -10,7 +10,7 @@ interface Props {
   now: number;
   /** Bumped when the cache changes: the feed reads it again. */
   generation: number;
-  load(query: ActivityQuery): Promise<DeploymentRow[]>;
+  load(filter: ActivityFilter): Promise<DeploymentRow[]>;
   onOpenService(key: string): void;
   onOpenLink(url: string): void;
   onRollback(row: DeploymentRow): void;
@@ -34,7 +34,15 @@ export function Activity({ teams, environments, now, generation, load, onOpenSer
   const [sinceHours, setSinceHours] = useState<number | null>(24 * 7);
   const [rows, setRows] = useState<DeploymentRow[]>([]);
   const [more, setMore] = useState(false);
-  const query = (after: ActivityCursor | null): ActivityQuery => ({ team, environment, status, sinceHours, after, limit: PAGE });
+  const query = (after: ActivityCursor | null): ActivityFilter => ({
+    team,
+    service: null,
+    environment,
+    status,
+    since_seconds: sinceHours === null ? null : sinceHours * 3600,
+    after,
+    limit: PAGE,
+  });
 
   useEffect(() => {
     load(query(null)).then((page) => {

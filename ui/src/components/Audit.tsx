@@ -1,4 +1,4 @@
-import type { AuditEntry } from "../ipc";
+import type { ActionTarget, AuditEntry } from "../ipc";
 import { ageOf } from "../lib/format";
 
 interface Props {
@@ -60,7 +60,7 @@ export function AuditLog({ title, entries, now, showService, onOpenService, onEx
                   </td>
                 )}
                 <td>
-                  <span class="chip">{e.environment}</span>
+                  <span class="chip">{targetLabel(e.target)}</span>
                 </td>
                 <td>
                   <code>{e.from_version ?? "?"}</code> → <code>{e.to_version ?? "?"}</code>
@@ -86,4 +86,16 @@ export function AuditLog({ title, entries, now, showService, onOpenService, onEx
       )}
     </section>
   );
+}
+
+/** What an action acted on besides its service, for people. */
+function targetLabel(target: ActionTarget): string {
+  switch (target.kind) {
+    case "environment":
+      return target.name;
+    case "workflow":
+      return target.workflow;
+    case "service":
+      return "–";
+  }
 }

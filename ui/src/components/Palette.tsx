@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { SearchHit } from "../ipc";
 import { Modal } from "./Modal";
+import { is } from "../lib/shortcuts";
 
 interface Props {
   search(text: string): Promise<SearchHit[]>;
@@ -51,14 +52,14 @@ export function Palette({ search, onPick, onClose }: Props) {
   }, [text]);
 
   const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === "Escape") onClose();
-    else if (e.key === "ArrowDown") {
+    if (is(e, "close")) onClose();
+    else if (is(e, "down")) {
       e.preventDefault();
       setActive((a) => Math.min(a + 1, hits.length - 1));
-    } else if (e.key === "ArrowUp") {
+    } else if (is(e, "up")) {
       e.preventDefault();
       setActive((a) => Math.max(a - 1, 0));
-    } else if (e.key === "Enter" && hits[active]) onPick(hits[active]);
+    } else if (is(e, "open") && hits[active]) onPick(hits[active]);
   };
 
   return (

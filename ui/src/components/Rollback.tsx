@@ -1,4 +1,5 @@
 import { Modal } from "./Modal";
+import { is } from "../lib/shortcuts";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { RollbackConfirmation, RollbackPlan, RollbackProgress, RollbackState } from "../ipc";
 import { ageOf, shortSha } from "../lib/format";
@@ -77,11 +78,11 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const { ready, send, onClose } = latest.current;
-      if (e.key === "Escape") {
+      if (is(e, "close")) {
         e.preventDefault();
         e.stopPropagation();
         onClose();
-      } else if (e.key === "Enter" && ready && !["SELECT", "BUTTON", "SUMMARY"].includes((e.target as HTMLElement | null)?.tagName ?? "")) {
+      } else if (is(e, "confirm") && ready && !["SELECT", "BUTTON", "SUMMARY"].includes((e.target as HTMLElement | null)?.tagName ?? "")) {
         e.preventDefault();
         send();
       }

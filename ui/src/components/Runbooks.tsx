@@ -1,4 +1,5 @@
 import { Modal } from "./Modal";
+import { is } from "../lib/shortcuts";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, WorkflowInput } from "../ipc";
 import { ageOf } from "../lib/format";
@@ -105,10 +106,10 @@ export function RunbookPicker({ context, now, load, onUse, onClose }: { context:
   useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const { rows, active, onUse, onClose } = latest.current;
-      if (e.key === "Escape") onClose();
-      else if (e.key === "ArrowDown") setActive((i) => Math.min(i + 1, (rows?.length ?? 1) - 1));
-      else if (e.key === "ArrowUp") setActive((i) => Math.max(i - 1, 0));
-      else if (e.key === "Enter" && rows?.[active] && !rows[active].refused) onUse(rows[active]);
+      if (is(e, "close")) onClose();
+      else if (is(e, "down")) setActive((i) => Math.min(i + 1, (rows?.length ?? 1) - 1));
+      else if (is(e, "up")) setActive((i) => Math.max(i - 1, 0));
+      else if (is(e, "open") && rows?.[active] && !rows[active].refused) onUse(rows[active]);
       else return;
       e.preventDefault();
       e.stopPropagation();

@@ -1,3 +1,4 @@
+import { is } from "../lib/shortcuts";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ServiceRow } from "../ipc";
@@ -78,16 +79,13 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
   });
   // Keyboard-first: ↓/↑ (or j/k) move through the rows, Enter opens, from the filter too.
   const onKeyDown = (e: KeyboardEvent) => {
-    const letters = !isInput(e); // j and k are text in the filter box
-    const down = e.key === "ArrowDown" || (letters && e.key === "j");
-    const up = e.key === "ArrowUp" || (letters && e.key === "k");
-    const step = down ? 1 : up ? -1 : 0;
+    const step = is(e, "down") ? 1 : is(e, "up") ? -1 : 0;
     if (step !== 0 && rows.length > 0) {
       e.preventDefault();
       const next = Math.min(Math.max(active + step, 0), rows.length - 1);
       setCursor(next);
       virtualizer.scrollToIndex(next, { align: "auto" });
-    } else if (e.key === "Enter" && rows[active]) {
+    } else if (is(e, "open") && rows[active]) {
       e.preventDefault();
       onOpen(rows[active].key);
     }
@@ -195,8 +193,4 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
       </div>
     </div>
   );
-}
-
-function isInput(e: KeyboardEvent): boolean {
-  return (e.target as HTMLElement | null)?.tagName === "INPUT";
 }

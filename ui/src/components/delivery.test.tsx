@@ -99,12 +99,12 @@ describe("Activity", () => {
       <Activity teams={[team("checkout"), team("payments")]} environments={["beta", "gamma", "prod"]} now={Date.now()} generation={0} load={ipc.activity} onOpenService={onOpenService} onOpenLink={vi.fn()} onRollback={onRollback} onError={vi.fn()} />,
     );
     await waitFor(() => expect(container.querySelectorAll("[data-deploy]").length).toBe(2));
-    expect(calls[0]).toBe('activity {"team":null,"environment":null,"status":null,"sinceHours":168,"after":null,"limit":50}');
+    expect(calls[0]).toBe('activity {"team":null,"service":null,"environment":null,"status":null,"since_seconds":604800,"after":null,"limit":50}');
     const [team_, env, status] = [...container.querySelectorAll("select")];
     fireEvent.change(team_, { target: { value: "group:default/payments" } });
     fireEvent.change(env, { target: { value: "prod" } });
     fireEvent.change(status, { target: { value: "queued" } });
-    await waitFor(() => expect(calls.at(-1)).toContain('"team":"group:default/payments","environment":"prod","status":"queued"'));
+    await waitFor(() => expect(calls.at(-1)).toContain(`"team":"group:default/payments","service":null,"environment":"prod","status":"queued"`));
     fireEvent.click(screen.getByText("payments-gateway"));
     expect(onOpenService).toHaveBeenCalledWith("component:default/payments-gateway");
     // Only a deploy that reached its environment offers a rollback (the queued one does not).

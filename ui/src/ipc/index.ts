@@ -17,6 +17,7 @@ import type { DeploymentRow } from "./bindings/DeploymentRow";
 import type { ChangesView } from "./bindings/ChangesView";
 import type { DeployStatus } from "./bindings/DeployStatus";
 import type { ActivityCursor } from "./bindings/ActivityCursor";
+import type { ActivityFilter } from "./bindings/ActivityFilter";
 import type { RollbackPlan } from "./bindings/RollbackPlan";
 import type { RollbackConfirmation } from "./bindings/RollbackConfirmation";
 import type { RollbackProgress } from "./bindings/RollbackProgress";
@@ -39,7 +40,7 @@ export type { Gap } from "./bindings/Gap";
 export type { Health } from "./bindings/Health";
 export type { Quota } from "./bindings/Quota";
 export type { Link } from "./bindings/Link";
-export type { ServiceDelivery, ReleaseMatrix, DeploymentRow, ChangesView, DeployStatus, ActivityCursor };
+export type { ServiceDelivery, ReleaseMatrix, DeploymentRow, ChangesView, DeployStatus, ActivityCursor, ActivityFilter };
 export type { Stage } from "./bindings/Stage";
 export type { EnvironmentRow } from "./bindings/EnvironmentRow";
 export type { WaitReason } from "./bindings/WaitReason";
@@ -49,20 +50,13 @@ export type { PendingRow } from "./bindings/PendingRow";
 export type { Commit } from "./bindings/Commit";
 export type { RollbackPlan, RollbackConfirmation, RollbackProgress, AuditEntry };
 export type { RollbackState } from "./bindings/RollbackState";
+export type { ActionTarget } from "./bindings/ActionTarget";
+export type { ActionKind } from "./bindings/ActionKind";
 export type { RollbackCandidate } from "./bindings/RollbackCandidate";
 export type { Blocker } from "./bindings/Blocker";
 export type { RunbookAsk, RunbookRow, RunbookDocument, RunbookForm, RunbookRunProgress };
 export type { WorkflowInput } from "./bindings/WorkflowInput";
 
-/** Which deploys the activity feed shows; `after` asks for the page after a row. */
-export interface ActivityQuery {
-  team: string | null;
-  environment: string | null;
-  status: DeployStatus | null;
-  sinceHours: number | null;
-  after: ActivityCursor | null;
-  limit: number;
-}
 
 /** The shape of errors the shell returns (`src-tauri/src/error.rs`). */
 export type IpcError = { kind: "not-found" | "failed"; message: string };
@@ -90,7 +84,7 @@ export interface Ipc {
   /** A team's versions per environment, pending promotions and deploy frequency. */
   releaseMatrix(team: string): Promise<ReleaseMatrix>;
   /** Deploys newest first across teams. */
-  activity(query: ActivityQuery): Promise<DeploymentRow[]>;
+  activity(filter: ActivityFilter): Promise<DeploymentRow[]>;
   /** Every environment deployed to, in promotion order. */
   environments(): Promise<string[]>;
   /** The commits between two deployed versions from the cache (`null` when it holds none), or
@@ -137,15 +131,7 @@ export const tauriIpc: Ipc = {
   openLink: (url) => invoke("open_link", { url }),
   serviceDelivery: (service) => invoke("service_delivery", { service }),
   releaseMatrix: (team) => invoke("release_matrix", { team }),
-  activity: (q) =>
-    invoke("activity", {
-      team: q.team,
-      environment: q.environment,
-      status: q.status,
-      sinceHours: q.sinceHours,
-      after: q.after,
-      limit: q.limit,
-    }),
+  activity: (filter) => invoke("activity", { filter }),
   environments: () => invoke("environments"),
   changes: (service, from, to, askGithub) => invoke("changes", { service, from, to, askGithub }),
   planRollback: (service, environment, to) => invoke("plan_rollback", { service, environment, to }),

@@ -1,4 +1,5 @@
 import { useLayoutEffect, useRef } from "preact/hooks";
+import { is } from "./shortcuts";
 
 /** Escape closes a dialog: registered once (before other handlers, so it is the dialog's
  *  Escape and not the page's), calling the newest `onClose`. */
@@ -7,7 +8,7 @@ export function useEscape(onClose: () => void) {
   close.current = onClose;
   useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
+      if (is(e, "close")) {
         e.stopPropagation();
         close.current();
       }

@@ -183,8 +183,8 @@ export function rollbackProgress(extra: Partial<RollbackProgress> = {}): Rollbac
 
 export function auditEntry(extra: Partial<AuditEntry> = {}): AuditEntry {
   return {
-    key: "rb-1", action: "rollback", actor: "dana@demo.opsdeck.dev", service: { key: "component:default/checkout-api", name: "checkout-api" },
-    environment: "prod", from_version: "v2.14.0", to_version: "v2.13.2", subject: null, executor: "Argo CD rollback", calls: rollbackPlan().calls,
+    key: "rb-1", kind: "rollback", actor: "dana@demo.opsdeck.dev", service: { key: "component:default/checkout-api", name: "checkout-api" },
+    target: { kind: "environment", name: "prod" }, from_version: "v2.14.0", to_version: "v2.13.2", subject: null, executor: "Argo CD rollback", calls: rollbackPlan().calls,
     response_id: null, override_reason: null, requested_at: minutesAgo(5), state: "succeeded", finished: true,
     message: "checkout-api-prod: Succeeded / Healthy", steps: [], ...extra,
   };

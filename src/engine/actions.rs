@@ -1,0 +1,202 @@
+//! The one action runner. Every call that changes a platform goes through it, whatever its
+//! kind: the kind plans and the face asks for consent; then [`Engine::begin`] writes the audit
+//! entry (flushed, and refused while another action of the kind holds the same target), the
+//! kind makes its one call, never retried, and [`Engine::answered`] records what came back;
+//! [`Engine::follow`] reads the platform until an end state or the kind's timeout, recording
+//! every change. A lost answer is found again by reading, never by calling again.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::connectors::ConnectorError;
+use crate::domain::actions::{ActionKind, ActionTarget, Step};
+use crate::store::{AuditStep, Begun};
+use crate::{Engine, Result};
+
+/// A fresh key for an action in the audit log: `prefix`, the time, and 64 random bits.
+pub(crate) fn new_key(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{:016x}",
+        Utc::now().format("%Y%m%dT%H%M%S"),
+        fastrand::u64(..)
+    )
+}
+
+/// One action under way: what the audit log files its steps under.
+#[derive(Debug, Clone)]
+pub(crate) struct Act {
+    /// Its idempotency key.
+    pub key: String,
+    pub kind: ActionKind,
+    /// Who acts.
+    pub actor: String,
+    /// The service's cache key.
+    pub service: String,
+    pub target: ActionTarget,
+    /// When it was requested.
+    pub started_at: DateTime<Utc>,
+}
+
+impl Act {
+    /// A step of this action, now.
+    pub fn step(&self, step: Step, state: &str, body: Value) -> AuditStep {
+        AuditStep {
+            action_key: self.key.clone(),
+            step,
+            at: Utc::now(),
+            actor: self.actor.clone(),
+            kind: self.kind,
+            service: self.service.clone(),
+            target: self.target.clone(),
+            state: state.to_string(),
+            body,
+        }
+    }
+}
+
+/// What the runner needs of each kind of action to record and follow it.
+pub(crate) trait Follow: Send {
+    /// Where an action of this kind stands, in its own words.
+    type State: Copy + PartialEq + Send + Sync;
+    /// What the faces are shown.
+    type Progress;
+    /// The answer to the call was an acceptance.
+    const ACCEPTED: Self::State;
+    /// The answer was lost: the call may have arrived.
+    const UNKNOWN: Self::State;
+    /// The platform refused.
+    const FAILED: Self::State;
+
+    fn act(&self) -> &Act;
+    fn progress(&self) -> &Self::Progress;
+    fn state(&self) -> Self::State;
+    fn message(&self) -> &str;
+    /// A state as the audit log stores it.
+    fn word(state: Self::State) -> &'static str;
+    /// Whether a state is an end.
+    fn is_final(state: Self::State) -> bool;
+    /// Whether the action has reached an end.
+    fn finished(&self) -> bool;
+    /// Shows a new state and message to the faces.
+    fn show(&mut self, state: Self::State, message: String);
+    /// The action's time ran out: its end as the faces see it.
+    fn give_up(&mut self, waited: Duration);
+    /// One look at the platform. A failed read keeps the state and says why.
+    fn look(&mut self, engine: &Engine) -> impl Future<Output = (Self::State, String)> + Send;
+    /// What a recorded step carries besides its message (the platform's id, a link).
+    fn details(&self) -> Value {
+        json!({})
+    }
+}
+
+impl Engine {
+    /// Writes the action's `requested` entry, flushed before it returns: the door every call
+    /// goes through. Refused when the key was requested before, or another action of the kind
+    /// on the same service and target was requested within `hold_off` and has no outcome.
+    pub(crate) async fn begin(&self, act: &Act, body: Value, hold_off: Duration) -> Result<Begun> {
+        let since =
+            act.started_at - chrono::Duration::from_std(hold_off).unwrap_or(chrono::Duration::MAX);
+        let requested = AuditStep {
+            at: act.started_at,
+            ..act.step(Step::Requested, "requested", body)
+        };
+        Ok(self.store().begin_action(&requested, since).await?)
+    }
+
+    /// Shows `state` and records it as `step`, with the kind's details.
+    pub(crate) async fn note<F: Follow>(
+        &self,
+        action: &mut F,
+        step: Step,
+        state: F::State,
+        message: String,
+    ) -> Result<()> {
+        action.show(state, message.clone());
+        let mut body = action.details();
+        body["message"] = json!(message);
+        self.store()
+            .append_audit(&action.act().step(step, F::word(state), body))
+            .await?;
+        Ok(())
+    }
+
+    /// Records the answer to the action's one call: accepted, unknown (it may have arrived;
+    /// following it will tell) or refused, which ends it.
+    pub(crate) async fn answered<F: Follow>(
+        &self,
+        action: &mut F,
+        answer: std::result::Result<String, ConnectorError>,
+    ) -> Result<()> {
+        match answer {
+            Ok(message) => {
+                self.note(action, Step::Answered, F::ACCEPTED, message)
+                    .await
+            }
+            Err(e) if e.outcome_unknown() => {
+                let message = format!(
+                    "unknown — re-reading the platform ({}); nothing is retried",
+                    e.message
+                );
+                self.note(action, Step::Answered, F::UNKNOWN, message).await
+            }
+            Err(e) => {
+                self.note(action, Step::Answered, F::FAILED, e.message.clone())
+                    .await?;
+                self.note(action, Step::Finished, F::FAILED, e.message)
+                    .await
+            }
+        }
+    }
+
+    /// Reads the platform every poll interval of the action's kind until it ends or the
+    /// kind's timeout passes, recording each change; `on_progress` hears each one.
+    pub(crate) async fn follow<F: Follow>(
+        &self,
+        action: &mut F,
+        on_progress: &(dyn Fn(&F::Progress) + Send + Sync),
+    ) -> Result<()> {
+        let (timeout, poll) = self.action_limits(action.act().kind);
+        let deadline = action.act().started_at
+            + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+        if !action.finished() {
+            on_progress(action.progress());
+        }
+        while !action.finished() {
+            if Utc::now() >= deadline {
+                action.give_up(timeout);
+                let (state, message) = (action.state(), action.message().to_string());
+                self.note(action, Step::Finished, state, message).await?;
+                break;
+            }
+            tokio::time::sleep(poll).await;
+            let (state, message) = action.look(self).await;
+            if state != action.state() || message != action.message() {
+                let step = if F::is_final(state) {
+                    Step::Finished
+                } else {
+                    Step::Progress
+                };
+                self.note(action, step, state, message).await?;
+                if !action.finished() {
+                    on_progress(action.progress());
+                }
+            }
+        }
+        on_progress(action.progress());
+        Ok(())
+    }
+
+    /// How long an action of `kind` is followed, and how often its platform is read.
+    fn action_limits(&self, kind: ActionKind) -> (Duration, Duration) {
+        let config = self.config();
+        match kind {
+            ActionKind::Rollback => (config.rollback.timeout, config.rollback.poll_interval),
+            ActionKind::RunbookRun | ActionKind::RunbookOpen => {
+                (config.runbooks.timeout, config.runbooks.poll_interval)
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Selection } from "../components/Sidebar";
+import type { AuditEntry, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus, TeamOnCall, TeamSummary } from "../ipc";
+
+type Fail = (e: unknown) => void;
+
+const NO_ASK: RunbookAsk = { incident_id: null, alert: null, environment: null };
+
+/** What the sidebar, status bar and overview show: read again whenever the cache changes, and
+ *  the sources' verdicts every few seconds (ages move on without any sync). */
+export function useOrganisation(ipc: Ipc, generation: number, fail: Fail) {
+  const [teams, setTeams] = useState<TeamSummary[]>([]);
+  const [orphans, setOrphans] = useState<ServiceRow[]>([]);
+  const [sources, setSources] = useState<SourceStatus[]>([]);
+  const [overview, setOverview] = useState<TeamOnCall[]>([]);
+  const [environments, setEnvironments] = useState<string[]>([]);
+  // Ages are measured against the clock the sources were read at, not the last tick.
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    Promise.all([ipc.teams(), ipc.orphanedServices(), ipc.sources(), ipc.onCallOverview(), ipc.environments()]).then(([t, o, s, on, envs]) => {
+      setTeams(t);
+      setOrphans(o);
+      setSources(s);
+      setOverview(on);
+      setEnvironments(envs);
+      setNow(Date.now());
+    }, fail);
+  }, [generation]);
+  useEffect(() => {
+    const ticker = setInterval(() => {
+      ipc.sources().then((s) => {
+        setSources(s);
+        setNow(Date.now());
+      }, fail);
+    }, 5000);
+    return () => clearInterval(ticker);
+  }, []);
+  return { teams, orphans, sources, overview, environments, now };
+}
+
+/** A team's (or the orphans') services, what is on fire for the team, and its releases. */
+export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: "services" | "releases", generation: number, fail: Fail) {
+  const [services, setServices] = useState<ServiceRow[]>([]);
+  const [panel, setPanel] = useState<OnCallPanel | null>(null);
+  const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
+  useEffect(() => {
+    if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
+    const team = selection.kind === "team" ? selection.key : null;
+    (team ? ipc.teamServices(team) : ipc.orphanedServices()).then(setServices, fail);
+    if (team) ipc.onCall({ team }).then(setPanel, fail);
+    else setPanel(null);
+    if (team && tab === "releases") ipc.releaseMatrix(team).then(setMatrix, fail);
+    else setMatrix(null);
+  }, [selection, generation, tab]);
+  return { services, panel, matrix };
+}
+
+/** Everything a service's page shows, read when it opens and whenever the cache changes. */
+export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: number, fail: Fail) {
+  const [detail, setDetail] = useState<ServiceDetail | null>(null);
+  const [panel, setPanel] = useState<OnCallPanel | null>(null);
+  const [delivery, setDelivery] = useState<ServiceDelivery | null>(null);
+  const [audit, setAudit] = useState<AuditEntry[]>([]);
+  const [runbooks, setRunbooks] = useState<RunbookRow[]>([]);
+  useEffect(() => {
+    if (!serviceKey) {
+      setDetail(null);
+      setPanel(null);
+      setDelivery(null);
+      return;
+    }
+    ipc.service(serviceKey).then(setDetail, fail);
+    ipc.onCall({ service: serviceKey }).then(setPanel, fail);
+    ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
+    ipc.audit(serviceKey).then(setAudit, fail);
+    ipc.runbooks(serviceKey, NO_ASK).then(setRunbooks, fail);
+  }, [serviceKey, generation]);
+  return { detail, panel, delivery, audit, runbooks };
+}
+
+/** The audit log screen's entries, while it is open. */
+export function useAuditPage(ipc: Ipc, open: boolean, generation: number, fail: Fail) {
+  const [entries, setEntries] = useState<AuditEntry[]>([]);
+  useEffect(() => {
+    if (open) ipc.audit(null).then(setEntries, fail);
+  }, [open, generation]);
+  return entries;
+}
+
+/** Actions started here and still shown, newest first, each by its newest state. */
+export function useInFlight<T extends { key: string }>() {
+  const [items, setItems] = useState<T[]>([]);
+  const show = (item: T) => setItems((all) => [item, ...all.filter((i) => i.key !== item.key)]);
+  const dismiss = (key: string) => setItems((all) => all.filter((i) => i.key !== key));
+  return { items, show, dismiss };
+}
+
+export { NO_ASK };
