@@ -2,7 +2,7 @@
 //! sandbox to them. They are never copied into the project: a clone of the repository alone has
 //! none, and its contract tests skip; CI must have them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The env var that names the directory holding `backstage/`, `github/`, `pagerduty/`, …
 pub const SPECS_DIR_ENV: &str = "OPSDECK_SPECS_DIR";
@@ -12,7 +12,13 @@ pub const SPECS_DIR_ENV: &str = "OPSDECK_SPECS_DIR";
 pub fn specs_dir() -> Option<PathBuf> {
     let dir = std::env::var_os(SPECS_DIR_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"));
+        .unwrap_or_else(|| {
+            // This crate is `<project>/src/sandbox`: the specs sit beside `<project>`.
+            let beside_project = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(3);
+            beside_project
+                .unwrap_or(Path::new(".."))
+                .join("shared/specs")
+        });
     if dir.join("backstage").is_dir() {
         return Some(dir);
     }
