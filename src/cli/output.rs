@@ -136,18 +136,14 @@ fn layout(header: &[String], rows: &[Vec<String>], width: Option<usize>) -> Vec<
         let total =
             |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
         while total(&widths) > width {
-            let Some((widest, w)) = widths
-                .iter_mut()
-                .enumerate()
-                .max_by_key(|(_, w)| **w)
-                .map(|(i, w)| (i, *w))
-            else {
+            let Some((widest, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
                 break;
             };
             if w <= NARROWEST {
                 break;
             }
-            widths[widest] = (w - (total(&widths) - width)).max(NARROWEST);
+            let over = total(&widths) - width;
+            widths[widest] = w.saturating_sub(over).max(NARROWEST);
         }
     }
     std::iter::once(header)
@@ -269,6 +265,9 @@ mod tests {
         assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
         assert!(lines[1].ends_with('…'));
         assert!(lines[1].starts_with("checkout-api  "));
+        // A terminal narrower than any table: every column at its narrowest, no panic.
+        let squeezed = layout(&header, &rows, Some(0));
+        assert!(squeezed[1].starts_with("check…"), "{squeezed:?}");
         let unbounded = layout(&header, &rows, None);
         assert!(unbounded[1].ends_with(&"x".repeat(200)));
     }

@@ -116,7 +116,7 @@ export function App({ ipc }: { ipc: Ipc }) {
       setServiceKey(null);
     },
     filter: (e) => {
-      if (paletteOpen || typing(e)) return false;
+      if (!pageKeys || typing(e)) return false;
       filterRef.current?.focus();
     },
   });
