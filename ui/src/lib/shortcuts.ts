@@ -16,7 +16,7 @@ export interface Shortcut {
 const plain = (e: KeyboardEvent) => !e.ctrlKey && !e.metaKey && !e.altKey;
 
 export const SHORTCUTS: Shortcut[] = [
-  { id: "palette", keys: ["Ctrl K", "⌘ K"], where: "Anywhere", does: "Search services, teams, people and incidents", matches: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k" },
+  { id: "palette", keys: ["Ctrl K", "⌘ K"], where: "Anywhere", does: "Search services, teams, people and systems", matches: (e) => (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k" },
   { id: "help", keys: ["?"], where: "Anywhere", does: "Show these shortcuts", matches: (e) => e.key === "?" && !e.ctrlKey && !e.metaKey },
   { id: "filter", keys: ["/"], where: "Lists", does: "Filter the list", matches: (e) => e.key === "/" && plain(e) },
   { id: "down", keys: ["↓", "j"], where: "Lists", does: "Next row", matches: (e) => e.key === "ArrowDown" || (e.key === "j" && plain(e) && !typing(e)) },
