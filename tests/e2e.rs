@@ -646,3 +646,29 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
 
     let _ = session.client.clone().close().await;
 }
+
+#[test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+fn the_desktop_answers_help_and_version_and_refuses_a_wrong_argument_without_a_window() {
+    let app = std::env::var("OPSDECK_E2E_APP")
+        .expect("OPSDECK_E2E_APP must name the built opsdeck-desktop binary");
+    // No display: these must be answered before any window is asked for.
+    let run = |args: &[&str]| {
+        Command::new(&app)
+            .args(args)
+            .env_remove("DISPLAY")
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--demo", "--config", "--db", "--version"] {
+        assert!(text.contains(flag), "{flag} in --help: {text}");
+    }
+    let version = run(&["--version"]);
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("opsdeck-desktop "));
+    let wrong = run(&["--frobnicate"]);
+    assert_eq!(wrong.status.code(), Some(2));
+}
