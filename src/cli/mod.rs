@@ -6,7 +6,7 @@ mod commands;
 mod complete;
 mod output;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
@@ -281,13 +281,4 @@ impl Context {
         }
         Ok(())
     }
-}
-
-/// The directory a path's file goes in, created when missing.
-pub fn create_parent(path: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
-    }
-    Ok(())
 }

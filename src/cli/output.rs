@@ -95,19 +95,28 @@ pub fn lines(text: &str) {
 /// A table on stdout: a header, then rows. Every cell is made inert; when stdout is a
 /// terminal, the widest columns are cut (with `…`) until the table fits its width.
 pub fn table<S: AsRef<str>>(header: &[&str], rows: impl IntoIterator<Item = Vec<S>>) {
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|row| row.iter().map(|c| printable(c.as_ref())).collect())
-        .collect();
     let width = std::io::stdout()
         .is_terminal()
         .then(terminal_width)
         .flatten();
     let mut stdout = std::io::stdout().lock();
-    for line in layout(&header, &rows, width) {
+    for line in table_lines(header, rows, width) {
         let _ = writeln!(stdout, "{line}");
     }
+}
+
+/// A table's lines, every cell made inert, fitted to `width` when given.
+fn table_lines<S: AsRef<str>>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<S>>,
+    width: Option<usize>,
+) -> Vec<String> {
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|c| printable(c.as_ref())).collect())
+        .collect();
+    layout(&header, &rows, width)
 }
 
 /// The columns of stdout's terminal: `COLUMNS` when set, else what the terminal says.
@@ -247,9 +256,8 @@ mod tests {
 
     #[test]
     fn cells_are_inert_whatever_a_platform_sends() {
-        let hostile = ["\u{1b}[2J\u{1b}]0;owned\u{7}", "line\nforged"];
-        let rows = vec![hostile.iter().map(|c| printable(c)).collect::<Vec<_>>()];
-        let lines = layout(&["A".into(), "B".into()], &rows, None);
+        let hostile = vec![vec!["\u{1b}[2J\u{1b}]0;owned\u{7}", "line\nforged"]];
+        let lines = table_lines(&["A", "B"], hostile, None);
         assert!(
             lines.iter().all(|l| !l.chars().any(char::is_control)),
             "{lines:?}"

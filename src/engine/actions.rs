@@ -97,8 +97,7 @@ impl Engine {
     /// goes through. Refused when the key was requested before, or another action of the kind
     /// on the same service and target was requested within `hold_off` and has no outcome.
     pub(crate) async fn begin(&self, act: &Act, body: Value, hold_off: Duration) -> Result<Begun> {
-        let since =
-            act.started_at - chrono::Duration::from_std(hold_off).unwrap_or(chrono::Duration::MAX);
+        let since = window_before(act.started_at, hold_off);
         let requested = AuditStep {
             at: act.started_at,
             ..act.step(Step::Requested, "requested", body)
@@ -159,8 +158,7 @@ impl Engine {
         on_progress: &(dyn Fn(&F::Progress) + Send + Sync),
     ) -> Result<()> {
         let (timeout, poll) = self.action_limits(action.act().kind);
-        let deadline = action.act().started_at
-            + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+        let deadline = window_after(action.act().started_at, timeout);
         if !action.finished() {
             on_progress(action.progress());
         }
@@ -198,5 +196,44 @@ impl Engine {
                 (config.runbooks.timeout, config.runbooks.poll_interval)
             }
         }
+    }
+}
+
+/// The start of a window of `length` ending at `at`. A length no calendar holds (a config
+/// value of a million years) reaches back as far as dates go, never past them into a panic.
+pub(crate) fn window_before(at: DateTime<Utc>, length: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(length)
+        .ok()
+        .and_then(|length| at.checked_sub_signed(length))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The end of a window of `length` starting at `at`, as far as dates go.
+fn window_after(at: DateTime<Utc>, length: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(length)
+        .ok()
+        .and_then(|length| at.checked_add_signed(length))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_no_calendar_holds_end_where_dates_end() {
+        let now = Utc::now();
+        let ages = Duration::from_secs(u64::MAX);
+        assert_eq!(window_before(now, ages), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(window_after(now, ages), DateTime::<Utc>::MAX_UTC);
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            window_before(now, minute),
+            now - chrono::Duration::minutes(1)
+        );
+        assert_eq!(
+            window_after(now, minute),
+            now + chrono::Duration::minutes(1)
+        );
     }
 }

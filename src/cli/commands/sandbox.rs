@@ -1,7 +1,7 @@
 //! `opsdeck sandbox`: the simulated platforms on loopback until interrupted.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use opsdeck_sandbox::{
@@ -58,7 +58,7 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     .await
     .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     if let Some(path) = &args.write_config {
-        crate::cli::create_parent(path)?;
+        create_parent(path)?;
         std::fs::write(path, sandbox.config_toml())
             .with_context(|| format!("cannot write {}", path.display()))?;
         output::progress(&format!("wrote {}", path.display()));
@@ -92,4 +92,13 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
     Ok(Exit::Success)
+}
+
+/// The directory a path's file goes in, created when missing.
+fn create_parent(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(())
 }

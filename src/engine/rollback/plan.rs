@@ -104,7 +104,8 @@ impl Engine {
             }
         };
         blockers.extend(fresh.blockers.iter().cloned());
-        let unfinished_since = now - self.rollback_timeout();
+        let unfinished_since =
+            crate::engine::actions::window_before(now, self.config().rollback.timeout);
         if let Some(busy) = self
             .store()
             .unfinished_action(
@@ -306,10 +307,6 @@ impl Engine {
             }
         }
         (names, panel.me_on_call)
-    }
-
-    fn rollback_timeout(&self) -> Duration {
-        Duration::from_std(self.config().rollback.timeout).unwrap_or(Duration::minutes(15))
     }
 
     fn executor_source(&self, executor: &Executor) -> Option<&SourceConfig> {

@@ -1,4 +1,4 @@
-import { useLayoutEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { is } from "./shortcuts";
 
 /** Escape closes a dialog: registered once (before other handlers, so it is the dialog's
@@ -23,9 +23,8 @@ const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), selec
 /** A modal dialog's focus: Tab and Shift+Tab stay inside `box`, the first control is focused
  *  when nothing inside is, and on close focus returns where it was before the dialog opened. */
 export function useFocusTrap(box: { current: HTMLElement | null }) {
-  // Read while rendering, before any child's effect moves focus into the dialog.
-  const before = useRef<Element | null>(undefined as unknown as Element | null);
-  if (before.current === (undefined as unknown as Element | null)) before.current = document.activeElement;
+  // Read at the first render, before any child's effect moves focus into the dialog.
+  const [before] = useState(() => document.activeElement);
   useLayoutEffect(() => {
     const inside = () => Array.from(box.current?.querySelectorAll<HTMLElement>(FOCUSABLE) ?? []);
     if (box.current && !box.current.contains(document.activeElement)) inside()[0]?.focus();
@@ -47,7 +46,7 @@ export function useFocusTrap(box: { current: HTMLElement | null }) {
     window.addEventListener("keydown", onKey, true);
     return () => {
       window.removeEventListener("keydown", onKey, true);
-      const back = before.current as HTMLElement | null;
+      const back = before as HTMLElement | null;
       if (back && back.isConnected && typeof back.focus === "function") back.focus();
     };
   }, []);
