@@ -191,6 +191,8 @@ pub struct SourceStatus {
     pub last_duration_ms: Option<i64>,
     /// The platform's rate limit, as it last reported it.
     pub quota: Option<Quota>,
+    /// A risk in how the source is configured, e.g. its token sent over plain `http://`.
+    pub warning: Option<String>,
 }
 
 /// What a sync of one source did.
@@ -525,8 +527,16 @@ pub struct RollbackPlan {
     pub me_on_call: bool,
     /// Whether one of the identity's teams owns it.
     pub owned_by_me: bool,
-    /// Whether the user must type the service name to confirm (recorded as an override).
+    /// Whether the user must type the service name to confirm (recorded as an override): the
+    /// service, or another service wired to the same target, is neither my team's nor mine
+    /// to answer for on call.
     pub needs_override: bool,
+    /// What the rollback acts on, as the delivery wiring keys it (`argocd-app:checkout`,
+    /// `github:acme/web`): another rollback there waits for this one, whichever service asks.
+    pub platform_target: Option<String>,
+    /// Other services wired to the same target, each with its owning team: they are rolled
+    /// back too.
+    pub also_claimed_by: Vec<String>,
     /// What stands in the way; empty when it can run.
     pub blockers: Vec<crate::domain::rollback::Blocker>,
     /// When the plan was made.
@@ -594,6 +604,26 @@ pub struct AuditStepRow {
     pub state: String,
     /// What happened.
     pub message: String,
+}
+
+/// What `opsdeck audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditVerification {
+    /// Entries whose hash and link to the one before hold, from the first on.
+    pub intact: i64,
+    /// The first entry that does not hold, if any: everything from it on is suspect.
+    pub first_broken: Option<AuditBreak>,
+}
+
+/// An entry of the audit log whose chain does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditBreak {
+    /// Its position in the log.
+    pub seq: i64,
+    /// Its action's key.
+    pub action_key: String,
+    /// What is wrong.
+    pub problem: String,
 }
 
 /// One action in the audit log, its steps merged.

@@ -210,11 +210,59 @@ pub struct SourceConfig {
     pub timeout: Duration,
     /// Directory for `catalog-files`, relative to the config file.
     pub path: Option<PathBuf>,
+    /// For `catalog-files`: whether a symbolic link to a file inside the tree is read (default
+    /// true); links out of the tree are never followed.
+    pub follow_links: Option<bool>,
     /// For `pagerduty`: where change events go (default `https://events.pagerduty.com`).
     pub events_url: Option<String>,
+    /// PEM certificates to trust besides the system's, for an internal CA; relative to the
+    /// config file.
+    pub ca_file: Option<PathBuf>,
+    /// Allows actions through a source reached over plain `http://` on another machine: its
+    /// token and every action would cross the network readable by anyone on the way.
+    #[serde(default)]
+    pub allow_insecure: bool,
 }
 
 impl SourceConfig {
+    /// The host this source's token crosses the network to in clear text: a plain `http://`
+    /// address that is not this machine. `None` for `https://`, loopback and local files.
+    pub fn plain_http_host(&self) -> Option<String> {
+        let url = reqwest::Url::parse(self.url.as_deref()?).ok()?;
+        if url.scheme() != "http" {
+            return None;
+        }
+        let loopback = match url.host()? {
+            url::Host::Domain(name) => name == "localhost" || name.ends_with(".localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        };
+        (!loopback).then(|| url.host_str().unwrap_or_default().to_string())
+    }
+
+    /// What to say about a source whose token would cross the network in clear text.
+    pub fn insecure_warning(&self) -> Option<String> {
+        let host = self.plain_http_host()?;
+        Some(format!(
+            "{} sends its token to {host} over plain http://: anyone on the network path can read it; use https://{}",
+            self.name,
+            if self.allow_insecure {
+                " (actions are allowed by 'allow_insecure')"
+            } else {
+                ", or set 'allow_insecure = true' to act through it anyway"
+            }
+        ))
+    }
+
+    /// Why no action may go through this source, if it may not: a token in clear text.
+    pub fn refuses_actions(&self) -> Option<String> {
+        let host = self.plain_http_host().filter(|_| !self.allow_insecure)?;
+        Some(format!(
+            "{} is reached over plain http:// ({host}): actions would send its token and the change unencrypted; use https://, or set 'allow_insecure = true' on the source",
+            self.name
+        ))
+    }
+
     /// Sources sharing this key share a bound on concurrent syncs: the platform's host (with
     /// its port), or the local disk.
     pub fn host_key(&self) -> String {
@@ -235,6 +283,53 @@ fn default_interval() -> Duration {
 
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
+}
+
+/// Bounds of a duration setting, inclusive.
+type Bounds = (Duration, Duration);
+
+const fn seconds(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A sync more often than every second hammers a platform; one less often than weekly leaves
+/// every screen stale (and, at years, overflows the arithmetic of due times).
+const SOURCE_INTERVAL: Bounds = (seconds(1), seconds(7 * 24 * 3600));
+/// One request: a second at least for any network, ten minutes at most for any page.
+const REQUEST_TIMEOUT: Bounds = (seconds(1), seconds(600));
+/// How often an action's platform is read while it runs: under 100 ms is busy-polling.
+const POLL_INTERVAL: Bounds = (Duration::from_millis(100), seconds(300));
+/// How long an action is followed.
+const ACTION_TIMEOUT: Bounds = (seconds(1), seconds(24 * 3600));
+/// How long a version bakes before promotion.
+const BAKE_TIME: Bounds = (seconds(0), seconds(90 * 24 * 3600));
+
+fn within(field: &str, value: Duration, (min, max): Bounds) -> Result<(), String> {
+    if value < min || value > max {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        return Err(format!(
+            "'{field}' must be between {} and {} (it is {})",
+            show(min),
+            show(max),
+            show(value)
+        ));
+    }
+    Ok(())
+}
+
+/// The parser's explanation and where, without the text around it: a misquoted line may hold
+/// a token pasted into the wrong place, and errors go to screens and logs.
+fn parse_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
 }
 
 /// The whole configuration.
@@ -273,8 +368,45 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
+            message: parse_error(text, &e),
         })?;
+        for (section, field, value, bounds) in [
+            (
+                "delivery",
+                "bake_time",
+                config.delivery.bake_time,
+                BAKE_TIME,
+            ),
+            (
+                "rollback",
+                "timeout",
+                config.rollback.timeout,
+                ACTION_TIMEOUT,
+            ),
+            (
+                "rollback",
+                "poll_interval",
+                config.rollback.poll_interval,
+                POLL_INTERVAL,
+            ),
+            (
+                "runbooks",
+                "timeout",
+                config.runbooks.timeout,
+                ACTION_TIMEOUT,
+            ),
+            (
+                "runbooks",
+                "poll_interval",
+                config.runbooks.poll_interval,
+                POLL_INTERVAL,
+            ),
+        ] {
+            within(field, value, bounds).map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("[{section}] {message}"),
+            })?;
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut seen = std::collections::HashSet::new();
         for source in &mut config.sources {
@@ -289,11 +421,24 @@ impl Config {
             if !seen.insert(source.name.clone()) {
                 return Err(problem("another source has the same name"));
             }
-            if source.interval < Duration::from_secs(1) || source.timeout < Duration::from_secs(1) {
-                return Err(problem("'interval' and 'timeout' must be at least 1s"));
+            for (field, value, bounds) in [
+                ("interval", source.interval, SOURCE_INTERVAL),
+                ("timeout", source.timeout, REQUEST_TIMEOUT),
+            ] {
+                if let Err(message) = within(field, value, bounds) {
+                    return Err(problem(&message));
+                }
+            }
+            if let Some(ca_file) = &source.ca_file {
+                if ca_file.is_relative() {
+                    source.ca_file = Some(base.join(ca_file));
+                }
             }
             if source.events_url.is_some() && source.kind != SourceKind::Pagerduty {
                 return Err(problem("'events_url' is for kind pagerduty only"));
+            }
+            if source.follow_links.is_some() && source.kind != SourceKind::CatalogFiles {
+                return Err(problem("'follow_links' is for kind catalog-files only"));
             }
             match source.kind {
                 SourceKind::CatalogFiles => match &source.path {
@@ -459,7 +604,65 @@ path = "./catalog"
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "config o.toml: source 'a': 'interval' and 'timeout' must be at least 1s"
+            "config o.toml: source 'a': 'interval' must be between 1s and 7days (it is 0s)"
         );
+        let err = Config::parse(
+            "[[sources]]\nname='a'\nkind='backstage'\nurl='http://x'\ninterval='1000years'\n",
+            p,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("'interval' must be between"),
+            "{err}"
+        );
+        let err = Config::parse("[rollback]\npoll_interval='0s'\n", p).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config o.toml is invalid: [rollback] 'poll_interval' must be between 100ms and 5m (it is 0s)"
+        );
+    }
+
+    #[test]
+    fn a_parse_error_says_where_without_echoing_the_line() {
+        let p = Path::new("o.toml");
+        let err = Config::parse(
+            "[[sources]]\nname='gh'\nkind='github'\ntoken_env = ghp_0123456789abcdefSECRET\n",
+            p,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("SECRET") && !err.contains("ghp_"), "{err}");
+        assert!(err.contains("line 4, column 13"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_named_and_refuses_actions() {
+        let source = |url: &str, allow: bool| {
+            let text = format!(
+                "[[sources]]\nname='argo'\nkind='argocd'\nurl='{url}'\nallow_insecure={allow}\n"
+            );
+            Config::parse(&text, Path::new("o.toml")).unwrap().sources[0].clone()
+        };
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:9",
+            "https://argo.example",
+        ] {
+            assert_eq!(source(local, false).insecure_warning(), None, "{local}");
+            assert_eq!(source(local, false).refuses_actions(), None, "{local}");
+        }
+        let remote = source("http://argo.internal:8080", false);
+        assert!(remote
+            .insecure_warning()
+            .unwrap()
+            .contains("argo.internal over plain http://"));
+        assert!(remote
+            .refuses_actions()
+            .unwrap()
+            .contains("allow_insecure = true"));
+        let allowed = source("http://argo.internal:8080", true);
+        assert!(allowed.insecure_warning().is_some());
+        assert_eq!(allowed.refuses_actions(), None);
     }
 }

@@ -66,7 +66,7 @@ pub fn init(stderr_filter: &str, log_dir: Option<&Path>) {
         .with_filter(from_env().unwrap_or_else(|| EnvFilter::new(stderr_filter)));
     let file = log_dir.and_then(|dir| {
         // The appender prunes old files by listing the directory, so it must exist first.
-        let appender = std::fs::create_dir_all(dir)
+        let appender = crate::paths::private_dir(dir)
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 tracing_appender::rolling::Builder::new()

@@ -25,3 +25,13 @@ pub fn log_dir_for(db: &std::path::Path) -> PathBuf {
         .unwrap_or(std::path::Path::new("."))
         .join("logs")
 }
+
+/// Creates `dir` and any missing parents readable by the user only (0700 on Unix). Directories
+/// that exist already are left as they are: they may be shared, like `/tmp`.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}

@@ -172,7 +172,10 @@ mod tests {
             interval: std::time::Duration::from_secs(60),
             timeout: std::time::Duration::from_secs(30),
             path: None,
+            follow_links: None,
             events_url: None,
+            ca_file: None,
+            allow_insecure: false,
         }
     }
 

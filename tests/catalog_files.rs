@@ -367,3 +367,95 @@ async fn faults_in_a_catalog_tree_never_cost_cached_entities() {
         opsdeck::domain::Health::Fresh
     );
 }
+
+fn component_yaml(name: &str) -> String {
+    format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  owner: checkout\n  lifecycle: production\n")
+}
+
+#[tokio::test]
+async fn links_devices_fifos_and_huge_files_are_each_their_files_problem() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        component_yaml("from-outside"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path();
+    let write = |rel: &str, text: &str| {
+        let path = tree.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("good/catalog-info.yaml", &component_yaml("good-one"));
+    write("shared/real.yaml", &component_yaml("linked-inside"));
+    let link = |target: &Path, rel: &str| {
+        let path = tree.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, path).unwrap();
+    };
+    link(Path::new("/dev/zero"), "zero/catalog-info.yaml");
+    link(
+        &outside.path().join("secret.yaml"),
+        "escape/catalog-info.yaml",
+    );
+    link(&tree.join("shared/real.yaml"), "inside/catalog-info.yaml");
+    std::fs::create_dir_all(tree.join("fifo")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(tree.join("fifo/catalog-info.yml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Past the cap, and valid YAML all the way, so only its size can refuse it.
+    write(
+        "huge/catalog-info.yaml",
+        &format!("{}# {}\n", component_yaml("huge-one"), "x".repeat(5 << 20)),
+    );
+    // A Location naming the FIFO and /dev/zero through a link inside the tree.
+    link(Path::new("/dev/zero"), "loc/zero.yaml");
+    write(
+        "loc/catalog-info.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: loc\nspec:\n  targets: [./zero.yaml, ../fifo/catalog-info.yml]\n",
+    );
+
+    let engine = engine(files_config(tree, ""), None).await;
+    let report = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        engine.sync(None, &no_progress),
+    )
+    .await
+    .expect("no file hangs the sync")
+    .unwrap()
+    .remove(0);
+    assert!(report.landed, "{:?}", report.problems);
+    assert_eq!(service_names(&engine).await, ["good-one", "linked-inside"]);
+    let said = |needle: &str| {
+        assert!(
+            report.problems.iter().any(|p| p.contains(needle)),
+            "no problem says {needle:?}: {:#?}",
+            report.problems
+        )
+    };
+    said("zero/catalog-info.yaml: a symbolic link out of the catalog tree; not followed");
+    said("escape/catalog-info.yaml: a symbolic link out of the catalog tree; not followed");
+    said("fifo/catalog-info.yml: not a regular file");
+    said("huge/catalog-info.yaml: larger than 4 MB; not read");
+    said("Location target './zero.yaml' is outside the catalog tree");
+    assert!(
+        !report.problems.iter().any(|p| p.contains("from-outside")),
+        "nothing from outside the tree is read"
+    );
+
+    // Links not followed at all, when the source says so.
+    let strict = engine.reconfigured(
+        files_config(tree, "follow_links = false\n"),
+        Default::default(),
+    );
+    let report = strict.sync(None, &no_progress).await.unwrap().remove(0);
+    assert!(report.landed);
+    assert_eq!(service_names(&strict).await, ["good-one"]);
+    assert!(report
+        .problems
+        .iter()
+        .any(|p| p.contains("inside/catalog-info.yaml: a symbolic link; not followed")));
+}

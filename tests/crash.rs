@@ -203,4 +203,29 @@ async fn killing_opsdeck_while_it_tracks_a_rollback_keeps_the_audit_entry() {
     let listed = cli(&["audit"]).output().unwrap();
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(text.contains("no outcome recorded"), "{text}");
+
+    // The log is its own file, whole after the kill; an edit behind Opsdeck's back is found.
+    let verified = cli(&["audit", "verify"]).output().unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{said}");
+    assert!(said.contains("the audit log holds: 2 entries"), "{said}");
+    let outside = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("cache.audit.sqlite")),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_log_is_append_only_update;
+         UPDATE audit_log SET actor = 'someone-else' WHERE step = 'requested';",
+    )
+    .execute(&outside)
+    .await
+    .unwrap();
+    let verified = cli(&["audit", "verify"]).output().unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert_eq!(verified.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("broken at entry 1") && said.contains("it was edited"),
+        "{said}"
+    );
 }

@@ -537,3 +537,209 @@ async fn a_rollout_without_an_end_times_out_and_change_events_can_be_off() {
     let entry = &engine.audit(Some("search-indexer"), 1).await.unwrap()[0];
     assert!(entry.finished && entry.state == "timed_out");
 }
+
+/// The demo with a catalog-files source adding `shadow`, owned by the data team and wired to
+/// checkout-api's production application by name: what anyone who can edit a catalog can do.
+async fn demo_with_a_shadow_claim() -> (opsdeck_sandbox::Sandbox, Engine, tempfile::TempDir) {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions("rollout=2s".parse().unwrap());
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tree.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: shadow\n  annotations:\n    argocd/app-name: checkout-api-prod\n    opsdeck.io/rollback: argocd\nspec:\n  type: service\n  owner: data\n  lifecycle: production\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{}\n[[sources]]\nname = \"extra\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n",
+        sandbox.config_toml(),
+        tree.path().display()
+    );
+    let config = Config::parse(&text, std::path::Path::new("/tmp/opsdeck.toml")).unwrap();
+    let engine = engine(config, Some(TOKEN)).await;
+    engine.sync(None, &no_progress).await.unwrap();
+    (sandbox, engine, tree)
+}
+
+#[tokio::test]
+async fn a_target_claimed_by_another_teams_service_needs_the_override_and_holds_both() {
+    let (sandbox, engine, _tree) = demo_with_a_shadow_claim().await;
+    let plan = engine
+        .plan_rollback("checkout-api", "prod", None)
+        .await
+        .unwrap();
+    assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+    assert!(plan.owned_by_me && plan.me_on_call);
+    assert_eq!(
+        plan.platform_target.as_deref(),
+        Some("argocd-app:checkout-api-prod")
+    );
+    assert_eq!(plan.also_claimed_by, ["shadow (data)"]);
+    assert!(
+        plan.needs_override,
+        "shadow is neither mine nor mine on call"
+    );
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("also claimed by shadow (data)")),
+        "{:?}",
+        plan.warnings
+    );
+    let refused = engine.start_rollback(&confirm(&plan)).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("also acts for shadow (data)"),
+        "{refused}"
+    );
+    assert_eq!(sandbox.actions_received(), 0);
+
+    let Started::Running(run) = engine.start_rollback(&typed(&plan)).await.unwrap() else {
+        panic!("not started")
+    };
+    // The other claimant's page sees the rollback under way on the same application.
+    let from_shadow = engine.plan_rollback("shadow", "prod", None).await.unwrap();
+    let held = from_shadow
+        .blockers
+        .iter()
+        .find(|b| b.kind == BlockerKind::InFlight)
+        .unwrap_or_else(|| panic!("{:?}", from_shadow.blockers));
+    assert!(
+        held.message
+            .contains("of checkout-api, which deploys the same way"),
+        "{}",
+        held.message
+    );
+    let end = engine.track_rollback(run, &|_| {}).await.unwrap();
+    assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
+    let entry = &engine.audit(Some("checkout-api"), 1).await.unwrap()[0];
+    assert_eq!(
+        entry.target,
+        opsdeck::domain::actions::ActionTarget::Deployment {
+            target: "argocd-app:checkout-api-prod".into(),
+            environment: "prod".into()
+        }
+    );
+    assert_eq!(engine.verify_audit().await.unwrap().first_broken, None);
+}
+
+#[tokio::test]
+async fn an_audit_log_that_cannot_be_written_after_the_call_does_not_fail_the_rollback() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions("rollout=1s".parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cache.sqlite");
+    let text = format!(
+        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n",
+        sandbox.config_toml()
+    );
+    let config = Config::parse(&text, std::path::Path::new("/tmp/opsdeck.toml")).unwrap();
+    let engine = Engine::open(config, &db, crate::util::secrets_with(TOKEN))
+        .await
+        .unwrap();
+    engine.sync(None, &no_progress).await.unwrap();
+    let plan = engine
+        .plan_rollback("checkout-api", "prod", None)
+        .await
+        .unwrap();
+
+    // The log refuses the answer's step, as a full disk or a lost lock would.
+    let audit_file = dir.path().join("cache.audit.sqlite");
+    let outside = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(&audit_file),
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_answers BEFORE INSERT ON audit_log WHEN NEW.step = 'answered'
+         BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    )
+    .execute(&outside)
+    .await
+    .unwrap();
+
+    let Started::Running(run) = engine.start_rollback(&confirm(&plan)).await.unwrap() else {
+        panic!("not started")
+    };
+    let progress = run.progress();
+    assert_eq!(
+        progress.state,
+        RollbackState::Accepted,
+        "{}",
+        progress.message
+    );
+    assert!(
+        progress.message.contains("not yet in the audit log (")
+            && progress.message.contains("disk I/O error"),
+        "{}",
+        progress.message
+    );
+    assert_eq!(sandbox.actions_received(), 1);
+
+    // The log recovers: the kept step is written first, then the rest, in order.
+    sqlx::query("DROP TRIGGER refuse_answers")
+        .execute(&outside)
+        .await
+        .unwrap();
+    let end = engine.track_rollback(run, &|_| {}).await.unwrap();
+    assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
+    let entry = &engine.audit(Some("checkout-api"), 1).await.unwrap()[0];
+    let steps: Vec<&str> = entry.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps[..2], ["requested", "answered"], "{steps:?}");
+    assert!(entry.finished && entry.state == "succeeded");
+    assert_eq!(engine.verify_audit().await.unwrap().first_broken, None);
+    assert_eq!(sandbox.actions_received(), 1);
+}
+
+#[tokio::test]
+async fn a_source_reached_over_plain_http_elsewhere_acts_only_when_allowed() {
+    let (_sandbox, demo) = demo_with("rollout=1s").await;
+    let mut config = demo.config().clone();
+    let argocd = config
+        .sources
+        .iter_mut()
+        .find(|s| s.name == "argocd")
+        .unwrap();
+    // Not this machine: the token would cross the network in clear.
+    argocd.url = Some("http://argocd.internal.example:8080".into());
+    let engine = demo.reconfigured(config.clone(), crate::util::secrets_with(TOKEN));
+    let plan = engine
+        .plan_rollback("checkout-api", "prod", None)
+        .await
+        .unwrap();
+    let insecure = plan
+        .blockers
+        .iter()
+        .find(|b| b.kind == BlockerKind::Insecure)
+        .unwrap_or_else(|| panic!("{:?}", plan.blockers));
+    assert!(
+        insecure.message.contains("allow_insecure = true"),
+        "{}",
+        insecure.message
+    );
+    let warned = engine.sources().await.unwrap();
+    let warning = warned
+        .iter()
+        .find(|s| s.name == "argocd")
+        .and_then(|s| s.warning.as_deref())
+        .unwrap();
+    assert!(warning.contains("over plain http://"), "{warning}");
+
+    let argocd = config
+        .sources
+        .iter_mut()
+        .find(|s| s.name == "argocd")
+        .unwrap();
+    argocd.allow_insecure = true;
+    let allowed = demo.reconfigured(config, crate::util::secrets_with(TOKEN));
+    let plan = allowed
+        .plan_rollback("checkout-api", "prod", None)
+        .await
+        .unwrap();
+    assert!(
+        !plan
+            .blockers
+            .iter()
+            .any(|b| b.kind == BlockerKind::Insecure),
+        "{:?}",
+        plan.blockers
+    );
+}

@@ -199,6 +199,19 @@ async fn an_automated_runbook_is_checked_dispatched_followed_and_audited() {
         .await
         .unwrap();
     assert!(run.progress().run_id.is_some());
+    // The same workflow at the same ref waits until this run has finished.
+    let held = engine
+        .run_runbook(
+            "checkout-api",
+            DRAIN,
+            &ask,
+            &given(&[("region", "eu-west-1"), ("environment", "prod")]),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(held.contains("has not finished"), "{held}");
+    assert_eq!(sandbox.actions_received(), 1);
     let seen = std::sync::Mutex::new(Vec::new());
     let end = engine
         .track_runbook(run, &|p| seen.lock().unwrap().push(p.status))
@@ -232,6 +245,12 @@ async fn an_automated_runbook_is_checked_dispatched_followed_and_audited() {
         Some("Drain a region (automated)")
     );
     assert!(audit[1].finished && audit[1].response_id.is_some());
+    assert!(
+        matches!(&audit[1].target, opsdeck::domain::actions::ActionTarget::Workflow { repo, git_ref, .. }
+            if repo == "demo-org/checkout-api" && !git_ref.is_empty()),
+        "{:?}",
+        audit[1].target
+    );
 }
 
 #[tokio::test]

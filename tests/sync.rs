@@ -375,7 +375,7 @@ async fn a_long_rate_limit_waits_for_the_platform_without_asking_again() {
     let early = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(!early.landed && early.requests == 0);
     assert!(
-        early.problems[0].contains("asked us to wait; next sync"),
+        early.problems[0].contains("asked us to wait until"),
         "{}",
         early.problems[0]
     );

@@ -10,6 +10,7 @@ mod contract_delivery;
 mod contract_oncall;
 mod crash;
 mod delivery;
+mod hostile;
 mod oncall;
 mod rollback;
 mod runbooks;

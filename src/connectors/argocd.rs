@@ -482,7 +482,7 @@ mod tests {
     use super::*;
     fn connector() -> ArgoCdConnector {
         ArgoCdConnector::new(Endpoint::new(
-            crate::connectors::http_client(),
+            crate::connectors::SourceClients::new(None).unwrap(),
             "argocd",
             "https://argocd.example.com",
             None,

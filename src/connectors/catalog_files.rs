@@ -24,9 +24,28 @@ pub struct CatalogLoad {
     pub damaged: std::collections::HashSet<String>,
 }
 
+/// The largest catalog file read. A hand-written catalog file is kilobytes; a larger one is a
+/// generated or hostile file, and reading it whole would cost memory on every sync.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Whether symbolic links in the tree are followed (to files inside it only, always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// A link to a file inside the tree is read as that file.
+    FollowInside,
+    /// No link is followed.
+    Refuse,
+}
+
 /// Loads the tree at `root`. Fails only when the root itself cannot be read; anything wrong
-/// inside a file becomes a problem and the rest still loads.
-pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, ConnectorError> {
+/// inside a file becomes a problem and the rest still loads. Only regular files inside the
+/// tree, of at most [`MAX_FILE_BYTES`], are read: a committed link to `/dev/zero`, a FIFO or a
+/// file elsewhere is that file's problem, never a hang or the whole memory.
+pub fn load_tree(
+    source_name: &str,
+    root: &Path,
+    links: Links,
+) -> Result<CatalogLoad, ConnectorError> {
     let root = root.canonicalize().map_err(|e| {
         ConnectorError::new(
             source_name,
@@ -49,7 +68,7 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
     }
 
     let mut load = CatalogLoad::default();
-    let mut queue: VecDeque<PathBuf> = find_catalog_files(&root, &mut load.problems).into();
+    let mut queue: VecDeque<PathBuf> = find_catalog_files(&root, links, &mut load.problems).into();
     let mut visited = HashSet::new();
     let mut first_seen: HashMap<String, String> = HashMap::new();
     let relative = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
@@ -59,11 +78,10 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
             continue; // Location loops and files both found and referenced are read once.
         }
         let location = location_of(&file);
-        let text = match std::fs::read_to_string(&file) {
+        let text = match read_regular_file(&file) {
             Ok(text) => text,
             Err(e) => {
-                load.problems
-                    .push(format!("{}: cannot read: {e}", relative(&file)));
+                load.problems.push(format!("{}: {e}", relative(&file)));
                 load.damaged.insert(location);
                 continue;
             }
@@ -113,6 +131,30 @@ pub fn load_tree(source_name: &str, root: &Path) -> Result<CatalogLoad, Connecto
     Ok(load)
 }
 
+/// A regular file's text, checked before it is opened (opening a FIFO waits for a writer)
+/// and read no further than [`MAX_FILE_BYTES`].
+fn read_regular_file(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let metadata = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file (a directory, device, FIFO or socket); not read".into());
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "larger than {} MB; not read",
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err("grew past the size limit while it was read; not read".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text; not read".into())
+}
+
 /// The location annotation of what `file` holds, as Backstage writes it for files.
 fn location_of(file: &Path) -> String {
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
@@ -120,8 +162,9 @@ fn location_of(file: &Path) -> String {
 }
 
 /// Every `catalog-info.yaml`/`.yml` under `root`, sorted so loads are deterministic; hidden
-/// directories and `node_modules` are skipped.
-fn find_catalog_files(root: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
+/// directories and `node_modules` are skipped, and linked directories are not entered. A
+/// linked catalog file is read only as `links` allows and only when it leads inside the tree.
+fn find_catalog_files(root: &Path, links: Links, problems: &mut Vec<String>) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -143,7 +186,29 @@ fn find_catalog_files(root: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
                     dirs.push(path);
                 }
             } else if name == "catalog-info.yaml" || name == "catalog-info.yml" {
-                found.push(path);
+                if !file_type.is_symlink() {
+                    found.push(path);
+                    continue;
+                }
+                let shown = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                match (links, path.canonicalize()) {
+                    (Links::Refuse, _) => problems.push(format!(
+                        "{shown}: a symbolic link; not followed (the source sets follow_links = false)"
+                    )),
+                    (Links::FollowInside, Ok(target)) if target.starts_with(root) => {
+                        found.push(target)
+                    }
+                    (Links::FollowInside, Ok(_)) => problems.push(format!(
+                        "{shown}: a symbolic link out of the catalog tree; not followed"
+                    )),
+                    (Links::FollowInside, Err(e)) => {
+                        problems.push(format!("{shown}: a broken symbolic link ({e})"))
+                    }
+                }
             }
         }
     }
@@ -179,8 +244,8 @@ fn location_targets(
             Ok(path) if !path.starts_with(root) => problems.push(format!(
                 "{here}: Location target '{target}' is outside the catalog tree; not followed"
             )),
-            Ok(path) if path.is_file() => out.push(path),
-            Ok(_) => problems.push(format!("{here}: Location target '{target}' is not a file")),
+            // Whether it is a file that may be read is the read's to say.
+            Ok(path) => out.push(path),
             Err(_) => {
                 problems.push(format!("{here}: Location target '{target}' does not exist"));
                 // Named but gone (a checkout mid-way, a rename): what it held is kept.
@@ -198,7 +263,7 @@ mod tests {
     #[test]
     fn the_embedded_demo_is_exactly_the_tree_in_assets() {
         let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-        let load = load_tree("files", &demo).unwrap();
+        let load = load_tree("files", &demo, Links::FollowInside).unwrap();
         assert!(load.problems.is_empty(), "{:?}", load.problems);
         let mut on_disk: Vec<_> = load.entities.iter().map(|e| e.entity_ref().key()).collect();
         let mut embedded: Vec<_> = opsdeck_sandbox::org::entities(opsdeck_sandbox::Seed::Demo)
@@ -256,7 +321,7 @@ mod tests {
             ),
         );
         write(root, "team/catalog-info.yaml", &component("svc-a"));
-        let load = load_tree("files", root).unwrap();
+        let load = load_tree("files", root, Links::FollowInside).unwrap();
         let mut names: Vec<_> = load
             .entities
             .iter()
@@ -292,7 +357,7 @@ mod tests {
             "tree/catalog-info.yaml",
             &location(&["../secret.yaml", "./missing.yaml"]),
         );
-        let load = load_tree("files", &outer.path().join("tree")).unwrap();
+        let load = load_tree("files", &outer.path().join("tree"), Links::FollowInside).unwrap();
         assert!(load.entities.iter().all(|e| e.metadata.name != "outside"));
         assert!(load
             .problems
@@ -303,7 +368,12 @@ mod tests {
 
     #[test]
     fn a_missing_root_is_one_clear_error() {
-        let err = load_tree("files", Path::new("/definitely/not/here")).unwrap_err();
+        let err = load_tree(
+            "files",
+            Path::new("/definitely/not/here"),
+            Links::FollowInside,
+        )
+        .unwrap_err();
         assert_eq!(err.kind, FailureKind::Io);
         assert!(err
             .to_string()

@@ -117,7 +117,6 @@ struct DeploymentPayload {
     description: Option<String>,
     creator: Option<UserPayload>,
     created_at: DateTime<Utc>,
-    statuses_url: String,
 }
 
 #[derive(Deserialize)]
@@ -213,21 +212,37 @@ fn error_detail(body: &[u8]) -> Option<String> {
     Some(one_line(&error.message, 160))
 }
 
-/// The `rel="next"` address of a `Link` header, if there is one.
-fn next_link(answer: &Answer) -> Option<String> {
-    let header = answer.headers.get(reqwest::header::LINK)?.to_str().ok()?;
-    header.split(',').find_map(|part| {
+/// The next page after `current`, from the `rel="next"` address of a `Link` header. Only the
+/// link's query (its page or cursor) is taken, onto `current`'s own address: GitHub's links
+/// name `api.github.com/repositories/{id}/…`, which is neither a stand-in's nor an Enterprise
+/// server's address, and a header is never where a token's destination comes from. `None` on
+/// the last page; an error for a link that names no page.
+fn next_page(answer: &Answer, current: &str) -> Result<Option<String>, String> {
+    let Some(header) = answer
+        .headers
+        .get(reqwest::header::LINK)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let next = header.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         params
             .split(';')
             .any(|p| p.trim() == "rel=\"next\"")
-            .then(|| {
-                url.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_string()
-            })
-    })
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>'))
+    });
+    let Some(next) = next else { return Ok(None) };
+    let here = reqwest::Url::parse(current).map_err(|e| e.to_string())?;
+    let there = here
+        .join(next)
+        .map_err(|e| format!("its next-page link does not parse ({e})"))?;
+    let Some(query) = there.query().filter(|q| !q.is_empty()) else {
+        return Err("its next-page link names no page".to_string());
+    };
+    let mut page = here;
+    page.set_query(Some(query));
+    Ok(Some(page.to_string()))
 }
 
 fn etag_of(answer: &Answer) -> Option<String> {
@@ -349,7 +364,7 @@ impl GithubConnector {
             if let Some(updated) = self
                 .with_status(
                     open.clone(),
-                    &self.statuses_url(slug, &open.id),
+                    &self.statuses_url(slug, &open.id, PAGE_SIZE),
                     conditional,
                     meter,
                 )
@@ -392,9 +407,12 @@ impl GithubConnector {
         })
     }
 
-    fn statuses_url(&self, slug: &str, deployment_id: &str) -> String {
+    /// A deployment's statuses, addressed from the configured base URL: the payload's own
+    /// `statuses_url` names github.com even on GitHub Enterprise stand-ins, and a payload is
+    /// never where a token's destination comes from.
+    fn statuses_url(&self, slug: &str, deployment_id: &str, per_page: usize) -> String {
         self.endpoint.url(&format!(
-            "/repos/{slug}/deployments/{deployment_id}/statuses?per_page={PAGE_SIZE}"
+            "/repos/{slug}/deployments/{deployment_id}/statuses?per_page={per_page}"
         ))
     }
 
@@ -416,7 +434,14 @@ impl GithubConnector {
         let mut fresh: Vec<DeploymentPayload> = Vec::new();
         let mut next = Some(first.clone());
         let mut pages = 0;
+        let mut seen = std::collections::HashSet::new();
         while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) {
+                return Err(self.platform().error(
+                    FailureKind::Malformed,
+                    format!("the deployments of {slug} page in a loop ({url} again); nothing was replaced"),
+                ));
+            }
             // Only the first page is asked conditionally: it changes whenever anything is
             // deployed, and the deeper pages are read only when it did.
             let etag = (url == first).then(|| conditional.held.get(&url)).flatten();
@@ -446,14 +471,19 @@ impl GithubConnector {
                 fresh.push(deployment);
             }
             if !reached_known && pages < MAX_DEPLOYMENT_PAGES {
-                next = next_link(&answer);
+                next = next_page(&answer, &url).map_err(|problem| {
+                    self.platform().error(
+                        FailureKind::Malformed,
+                        format!("the deployments of {slug}: {problem}; nothing was replaced"),
+                    )
+                })?;
             }
         }
         let mut read_per_env: HashMap<String, usize> = HashMap::new();
         let mut out = Vec::with_capacity(fresh.len());
         for payload in fresh {
             let reads = read_per_env.entry(payload.environment.clone()).or_default();
-            let statuses_url = format!("{}?per_page={PAGE_SIZE}", payload.statuses_url);
+            let statuses_url = self.statuses_url(slug, &payload.id.to_string(), PAGE_SIZE);
             let deployment = deployment_of(payload, target);
             if *reads < STATUS_READS_PER_ENVIRONMENT {
                 *reads += 1;
@@ -555,7 +585,7 @@ impl GithubConnector {
         let payloads = self.newest_in(slug, environment, meter).await?;
         let mut out = Vec::with_capacity(payloads.len());
         for payload in payloads {
-            let statuses_url = format!("{}?per_page=1", payload.statuses_url);
+            let statuses_url = self.statuses_url(slug, &payload.id.to_string(), 1);
             let mut deployment = deployment_of(payload, &target);
             deployment.status = self.latest_status(&statuses_url, meter).await?;
             out.push(deployment);
@@ -974,29 +1004,45 @@ mod tests {
         assert_eq!(commit.author.as_deref(), Some("octocat"));
     }
 
-    #[test]
-    fn follows_the_next_link_only() {
+    fn with_link(link: &str) -> Answer {
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::LINK,
-            "<https://api.github.com/resource?page=2>; rel=\"next\", <https://api.github.com/resource?page=5>; rel=\"last\""
-                .parse()
-                .unwrap(),
-        );
-        let answer = Answer {
+        headers.insert(reqwest::header::LINK, link.parse().unwrap());
+        Answer {
             status: reqwest::StatusCode::OK,
             headers,
             body: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_next_page_is_the_links_query_on_the_same_address() {
+        let here = "http://127.0.0.1:9/github/repos/acme/web/deployments?per_page=100";
+        let link = "<https://api.github.com/repositories/1/deployments?per_page=100&page=2>; rel=\"next\", <https://api.github.com/x?page=5>; rel=\"last\"";
+        // GitHub's own links name api.github.com and a numeric path: the configured
+        // address is asked for that page, and only it.
         assert_eq!(
-            next_link(&answer).as_deref(),
-            Some("https://api.github.com/resource?page=2")
+            next_page(&with_link(link), here).unwrap().as_deref(),
+            Some("http://127.0.0.1:9/github/repos/acme/web/deployments?per_page=100&page=2")
         );
-        let last_page = Answer {
+        let elsewhere = "<https://evil.example/steal?page=2>; rel=\"next\"";
+        assert_eq!(
+            next_page(&with_link(elsewhere), here).unwrap().as_deref(),
+            Some("http://127.0.0.1:9/github/repos/acme/web/deployments?page=2")
+        );
+        let no_page = "<https://api.github.com/elsewhere>; rel=\"next\"";
+        assert!(next_page(&with_link(no_page), here).is_err());
+        let relative = "</github/repos/acme/web/deployments?page=3>; rel=\"next\"";
+        assert_eq!(
+            next_page(&with_link(relative), here).unwrap().as_deref(),
+            Some("http://127.0.0.1:9/github/repos/acme/web/deployments?page=3")
+        );
+        let last = "<http://127.0.0.1:9/x?page=1>; rel=\"first\"";
+        assert_eq!(next_page(&with_link(last), here), Ok(None));
+        let none = Answer {
             status: reqwest::StatusCode::OK,
             headers: Default::default(),
             body: Default::default(),
         };
-        assert_eq!(next_link(&last_page), None);
+        assert_eq!(next_page(&none, here), Ok(None));
     }
 }

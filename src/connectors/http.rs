@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
+use super::rate_limit::{after, quota_of, wait_asked};
 use super::{transport_error, ConnectorError, FailureKind};
 use crate::domain::Quota;
 
@@ -114,6 +115,8 @@ pub enum Failed {
 pub struct Reader<'a> {
     /// The source's name, for errors.
     pub source_name: &'a str,
+    /// The only origin requests may go to: the source's configured base URL's.
+    pub origin: &'a Option<url::Origin>,
     /// The whole time one try may take.
     pub timeout: Duration,
     /// The sync's meter.
@@ -163,7 +166,22 @@ impl Reader<'_> {
         url: &str,
         build: &impl Fn() -> RequestBuilder,
     ) -> Result<Answer, Failed> {
-        let sent = build().timeout(self.timeout).send().await;
+        let (client, request) = build().timeout(self.timeout).build_split();
+        let request =
+            request.map_err(|e| Failed::Transport(transport_error(self.source_name, url, &e)))?;
+        // The one check every request passes: whatever built its address, the token goes
+        // to the source's own host or nowhere.
+        if self.origin.as_ref() != Some(&request.url().origin()) {
+            return Err(Failed::Transport(ConnectorError::new(
+                self.source_name,
+                FailureKind::Malformed,
+                format!(
+                    "refused to send a request to {}, which is not this source's host; nothing was replaced",
+                    request.url().host_str().unwrap_or("an address without a host")
+                ),
+            )));
+        }
+        let sent = client.execute(request).await;
         self.meter.lock().requests += 1;
         let mut response =
             sent.map_err(|e| Failed::Transport(transport_error(self.source_name, url, &e)))?;
@@ -206,7 +224,7 @@ impl Reader<'_> {
         };
         if answer.is_rate_limited() || status.is_server_error() {
             let now = Utc::now();
-            let retry_after = wait_asked(&answer.headers, quota, now).map(|wait| now + wait);
+            let retry_after = wait_asked(&answer.headers, quota, now).map(|wait| after(now, wait));
             return Err(Failed::Status {
                 answer,
                 retry_after,
@@ -249,58 +267,6 @@ impl Failed {
     }
 }
 
-/// The rate limit an answer reports: GitHub's `X-RateLimit-*` (reset as epoch seconds) or the
-/// IETF draft's `RateLimit-*` that PagerDuty and others send (reset as seconds from now).
-fn quota_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Quota> {
-    let number = |name: &str| -> Option<i64> {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .split([',', ';'])
-            .next()?
-            .trim()
-            .parse()
-            .ok()
-    };
-    if let Some(remaining) = number("x-ratelimit-remaining") {
-        return Some(Quota {
-            limit: number("x-ratelimit-limit"),
-            remaining,
-            resets_at: number("x-ratelimit-reset").and_then(|s| DateTime::from_timestamp(s, 0)),
-        });
-    }
-    let remaining = number("ratelimit-remaining")?;
-    Some(Quota {
-        limit: number("ratelimit-limit"),
-        remaining,
-        resets_at: number("ratelimit-reset").map(|s| now + chrono::Duration::seconds(s)),
-    })
-}
-
-/// How long the platform asks us to wait: `Retry-After` (seconds or an HTTP date), else the
-/// time until its quota resets when none is left.
-fn wait_asked(headers: &HeaderMap, quota: Option<Quota>, now: DateTime<Utc>) -> Option<Duration> {
-    let retry_after = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|text| {
-            let text = text.trim();
-            text.parse::<u64>()
-                .ok()
-                .map(Duration::from_secs)
-                .or_else(|| {
-                    DateTime::parse_from_rfc2822(text)
-                        .ok()
-                        .map(|at| (at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
-                })
-        });
-    retry_after.or_else(|| {
-        let until = quota?.exhausted_until(now)?;
-        Some((until - now).to_std().unwrap_or_default())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,36 +284,6 @@ mod tests {
             .collect()
     }
 
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-    }
-
-    #[test]
-    fn reads_githubs_and_the_ietf_rate_limit_headers() {
-        let github = headers(&[
-            ("x-ratelimit-limit", "5000"),
-            ("x-ratelimit-remaining", "4987"),
-            ("x-ratelimit-reset", "1800000600"),
-        ]);
-        assert_eq!(
-            quota_of(&github, now()),
-            Some(Quota {
-                limit: Some(5000),
-                remaining: 4987,
-                resets_at: DateTime::from_timestamp(1_800_000_600, 0)
-            })
-        );
-        let draft = headers(&[
-            ("ratelimit-limit", "960"),
-            ("ratelimit-remaining", "0"),
-            ("ratelimit-reset", "42"),
-        ]);
-        let quota = quota_of(&draft, now()).unwrap();
-        assert_eq!((quota.limit, quota.remaining), (Some(960), 0));
-        assert_eq!(quota.resets_at, Some(now() + chrono::Duration::seconds(42)));
-        assert_eq!(quota_of(&headers(&[]), now()), None);
-    }
-
     #[test]
     fn a_403_is_a_rate_limit_only_when_the_quota_is_spent_or_a_wait_is_asked() {
         let answer = |status: u16, pairs: &[(&'static str, &str)]| Answer {
@@ -360,36 +296,5 @@ mod tests {
         assert!(answer(403, &[("retry-after", "60")]).is_rate_limited());
         assert!(!answer(403, &[("x-ratelimit-remaining", "4999")]).is_rate_limited());
         assert!(!answer(403, &[]).is_rate_limited());
-    }
-
-    #[test]
-    fn the_wait_comes_from_retry_after_else_from_an_exhausted_quota() {
-        assert_eq!(
-            wait_asked(&headers(&[("retry-after", "7")]), None, now()),
-            Some(Duration::from_secs(7))
-        );
-        let date = (now() + chrono::Duration::seconds(90)).to_rfc2822();
-        assert_eq!(
-            wait_asked(&headers(&[("retry-after", &date)]), None, now()),
-            Some(Duration::from_secs(90))
-        );
-        let exhausted = Quota {
-            limit: Some(5000),
-            remaining: 0,
-            resets_at: Some(now() + chrono::Duration::seconds(300)),
-        };
-        assert_eq!(
-            wait_asked(&headers(&[]), Some(exhausted), now()),
-            Some(Duration::from_secs(300))
-        );
-        let left = Quota {
-            remaining: 3,
-            ..exhausted
-        };
-        assert_eq!(wait_asked(&headers(&[]), Some(left), now()), None);
-        assert_eq!(
-            wait_asked(&headers(&[("retry-after", "soon")]), None, now()),
-            None
-        );
     }
 }

@@ -8,6 +8,7 @@ pub mod catalog_files;
 pub mod github;
 pub mod http;
 pub mod pagerduty;
+pub mod rate_limit;
 
 use std::time::Duration;
 
@@ -103,14 +104,74 @@ pub struct FetchProgress {
     pub total: Option<usize>,
 }
 
-/// The HTTP client every connector uses: bounded connect time, our user agent. Each request
-/// sets its total time from its source's `timeout`.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .expect("the HTTP client's fixed settings are valid")
+/// Redirects a read may follow before it is refused.
+const MAX_REDIRECTS: usize = 5;
+
+/// The HTTP clients of one source: bounded connect time, our user agent, the source's own CA
+/// bundle when it names one. Reads follow redirects within the source's origin only, so a
+/// token never follows a redirect to another host; state-changing calls follow none, so an
+/// action is sent once, where it was planned. Each request sets its total time from its
+/// source's `timeout`.
+#[derive(Debug, Clone)]
+pub struct SourceClients {
+    reads: reqwest::Client,
+    actions: reqwest::Client,
+}
+
+impl SourceClients {
+    /// Clients trusting the system's roots, plus the PEM certificates in `ca_file` if given.
+    pub fn new(ca_file: Option<&std::path::Path>) -> Result<Self, String> {
+        let roots = match ca_file {
+            None => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("'ca_file' {} cannot be read ({e})", path.display()))?;
+                let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    format!("'ca_file' {} is not a PEM bundle ({e})", path.display())
+                })?;
+                if certificates.is_empty() {
+                    return Err(format!("'ca_file' {} holds no certificate", path.display()));
+                }
+                certificates
+            }
+        };
+        let client = |redirects: reqwest::redirect::Policy| {
+            roots
+                .iter()
+                .fold(reqwest::Client::builder(), |builder, root| {
+                    builder.add_root_certificate(root.clone())
+                })
+                .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(5))
+                .redirect(redirects)
+                .build()
+                .map_err(|e| format!("the HTTP client cannot be set up ({e})"))
+        };
+        Ok(Self {
+            reads: client(reqwest::redirect::Policy::custom(|attempt| {
+                let first = attempt.previous()[0].origin();
+                if attempt.url().origin() != first {
+                    let to = attempt.url().host_str().unwrap_or("?").to_string();
+                    attempt.error(format!("redirected to another host ({to}); not followed"))
+                } else if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))?,
+            actions: client(reqwest::redirect::Policy::none())?,
+        })
+    }
+
+    /// The client for a request of `method`: reads may follow a same-origin redirect,
+    /// anything else follows none.
+    fn for_method(&self, method: &reqwest::Method) -> &reqwest::Client {
+        if matches!(*method, reqwest::Method::GET | reqwest::Method::HEAD) {
+            &self.reads
+        } else {
+            &self.actions
+        }
+    }
 }
 
 /// Classifies a transport error (no HTTP status).
@@ -119,7 +180,12 @@ pub(crate) fn transport_error(
     url: &str,
     error: &reqwest::Error,
 ) -> ConnectorError {
-    let (kind, what) = if error.is_timeout() {
+    let (kind, what) = if error.is_redirect() {
+        (
+            FailureKind::Malformed,
+            "redirected to another host, or too often; not followed, so the token stays with its source",
+        )
+    } else if error.is_timeout() {
         (FailureKind::Timeout, "timed out")
     } else if error.is_connect() {
         (FailureKind::Unreachable, "cannot connect")
@@ -154,9 +220,12 @@ pub(crate) fn transport_error(
 /// Where and as whom a connector reaches its platform: one per configured source.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    client: reqwest::Client,
+    clients: SourceClients,
     source_name: String,
     base_url: String,
+    /// Where the token may go: the base URL's scheme, host and port (none if it does not
+    /// parse, and then no request goes anywhere).
+    origin: Option<url::Origin>,
     token: Option<Token>,
     token_env: Option<String>,
     timeout: Duration,
@@ -166,7 +235,7 @@ impl Endpoint {
     /// The platform at `base_url` (its root), for the source `source_name`; each request may
     /// take up to `timeout`.
     pub fn new(
-        client: reqwest::Client,
+        clients: SourceClients,
         source_name: &str,
         base_url: &str,
         token: Option<Token>,
@@ -174,9 +243,10 @@ impl Endpoint {
         timeout: Duration,
     ) -> Self {
         Self {
-            client,
+            clients,
             source_name: source_name.to_string(),
             base_url: base_url.trim_end_matches('/').to_string(),
+            origin: reqwest::Url::parse(base_url).ok().map(|u| u.origin()),
             token,
             token_env,
             timeout,
@@ -198,9 +268,9 @@ impl Endpoint {
         self.token_env.as_deref()
     }
 
-    /// The HTTP client.
-    pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// A request of `method` to `url` without the bearer token, on the client for its method.
+    pub(crate) fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.clients.for_method(&method).request(method, url)
     }
 
     /// The address of `path` on the platform.
@@ -212,6 +282,7 @@ impl Endpoint {
     pub(crate) fn reader<'a>(&'a self, meter: &'a RequestMeter) -> Reader<'a> {
         Reader {
             source_name: &self.source_name,
+            origin: &self.origin,
             timeout: self.timeout,
             meter,
         }
@@ -229,7 +300,6 @@ impl Endpoint {
         url: &str,
     ) -> reqwest::RequestBuilder {
         let request = self
-            .client
             .request(method, url)
             .header("Accept", "application/json");
         match &self.token {

@@ -311,8 +311,7 @@ impl PagerDutyConnector {
             let page: PageEnvelope = platform
                 .get_json(reader, &url, || {
                     self.endpoint
-                        .client()
-                        .get(&url)
+                        .request(reqwest::Method::GET, &url)
                         .query(query)
                         .query(&[("limit", limit.as_str()), ("offset", offset.as_str())])
                         .header("Accept", ACCEPT)
@@ -421,8 +420,7 @@ impl ChangeEvents {
                 "the change event",
                 || {
                     self.endpoint
-                        .client()
-                        .post(&url)
+                        .request(reqwest::Method::POST, &url)
                         .header("Accept", "application/json")
                         .json(event)
                 },

@@ -80,48 +80,83 @@ impl Step {
     }
 }
 
-/// What an action acts on besides its service.
+/// What an action acts on besides its service: what holds off a second action on the same
+/// thing, whichever service asks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[ts(export)]
 pub enum ActionTarget {
-    /// One environment the service runs in.
+    /// Where something is deployed in one environment: a platform target as the delivery
+    /// wiring keys it (`argocd-app:checkout`, `github:acme/web`). Every service wired to it
+    /// shares it, so a rollback from one holds off a rollback from another.
+    Deployment {
+        /// The platform target's key.
+        target: String,
+        /// The environment.
+        environment: String,
+    },
+    /// A workflow of a repository at a ref.
+    Workflow {
+        /// `owner/repo`; empty in entries written before it was recorded.
+        repo: String,
+        /// Its file, e.g. `drain-region.yml`.
+        workflow: String,
+        /// The branch or tag it runs from; empty in entries written before it was recorded.
+        git_ref: String,
+    },
+    /// The service alone (a runbook page opened).
+    Service,
+    /// An environment of the service, as entries written before deployments were keyed by
+    /// their platform target name it.
     Environment {
         /// Its name.
         name: String,
     },
-    /// A workflow of the service's repository.
-    Workflow {
-        /// Its file, e.g. `drain-region.yml`.
-        workflow: String,
-    },
-    /// The service alone (a runbook page opened).
-    Service,
 }
 
 impl ActionTarget {
-    /// An environment.
-    pub fn environment(name: impl Into<String>) -> Self {
-        Self::Environment { name: name.into() }
-    }
-
-    /// What the audit log stores: the target's kind and its value.
-    pub fn columns(&self) -> (&'static str, &str) {
+    /// What the audit log stores: the target's kind, its value and its detail.
+    pub fn columns(&self) -> (&'static str, String, &str) {
         match self {
-            Self::Environment { name } => ("environment", name),
-            Self::Workflow { workflow } => ("workflow", workflow),
-            Self::Service => ("service", ""),
+            Self::Deployment {
+                target,
+                environment,
+            } => ("deployment", target.clone(), environment),
+            Self::Workflow {
+                repo,
+                workflow,
+                git_ref,
+            } if repo.is_empty() => ("workflow", workflow.clone(), git_ref),
+            Self::Workflow {
+                repo,
+                workflow,
+                git_ref,
+            } => ("workflow", format!("{repo}/{workflow}"), git_ref),
+            Self::Service => ("service", String::new(), ""),
+            Self::Environment { name } => ("environment", name.clone(), ""),
         }
     }
 
     /// The target stored columns name.
-    pub fn from_columns(kind: &str, value: &str) -> Option<Self> {
+    pub fn from_columns(kind: &str, value: &str, detail: &str) -> Option<Self> {
         match kind {
-            "environment" => Some(Self::environment(value)),
-            "workflow" => Some(Self::Workflow {
-                workflow: value.to_string(),
+            "deployment" => Some(Self::Deployment {
+                target: value.to_string(),
+                environment: detail.to_string(),
             }),
+            // A workflow's file name has no `/`; what comes before the last one is the repo.
+            "workflow" => {
+                let (repo, workflow) = value.rsplit_once('/').unwrap_or(("", value));
+                Some(Self::Workflow {
+                    repo: repo.to_string(),
+                    workflow: workflow.to_string(),
+                    git_ref: detail.to_string(),
+                })
+            }
             "service" => Some(Self::Service),
+            "environment" => Some(Self::Environment {
+                name: value.to_string(),
+            }),
             _ => None,
         }
     }
@@ -129,9 +164,10 @@ impl ActionTarget {
     /// For people: the environment, the workflow, or `-`.
     pub fn label(&self) -> &str {
         match self {
-            Self::Environment { name } => name,
-            Self::Workflow { workflow } => workflow,
+            Self::Deployment { environment, .. } => environment,
+            Self::Workflow { workflow, .. } => workflow,
             Self::Service => "-",
+            Self::Environment { name } => name,
         }
     }
 }
@@ -149,20 +185,33 @@ mod tests {
             assert_eq!(Step::parse(step.as_str()), Some(step));
         }
         for target in [
-            ActionTarget::environment("prod"),
+            ActionTarget::Deployment {
+                target: "argocd-app:checkout".into(),
+                environment: "prod".into(),
+            },
             ActionTarget::Workflow {
+                repo: "acme/web".into(),
                 workflow: "drain-region.yml".into(),
+                git_ref: "main".into(),
+            },
+            ActionTarget::Workflow {
+                repo: String::new(),
+                workflow: "drain-region.yml".into(),
+                git_ref: String::new(),
             },
             ActionTarget::Service,
+            ActionTarget::Environment {
+                name: "prod".into(),
+            },
         ] {
-            let (kind, value) = target.columns();
+            let (kind, value, detail) = target.columns();
             assert_eq!(
-                ActionTarget::from_columns(kind, value),
+                ActionTarget::from_columns(kind, &value, detail),
                 Some(target.clone())
             );
         }
         assert_eq!(ActionKind::parse("rm -rf"), None);
-        assert_eq!(ActionTarget::from_columns("host", "x"), None);
+        assert_eq!(ActionTarget::from_columns("host", "x", ""), None);
     }
 
     #[test]

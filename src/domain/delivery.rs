@@ -263,12 +263,14 @@ impl DeliveryTarget {
         }
     }
 
-    /// Reads a stored key back.
+    /// Reads a stored key back; `None` for a key of no kind, or one whose value may not go
+    /// into the path of an authenticated request (see [`wiring_problem`]): this is where
+    /// every wiring is read, so no other check is needed on the way to a request.
     pub fn from_key(key: &str) -> Option<Self> {
         let (kind, value) = key.split_once(':')?;
         match kind {
-            "github" => Some(Self::GithubRepo(value.to_string())),
-            "argocd-app" => Some(Self::ArgoApp(value.to_string())),
+            "github" if is_github_slug(value) => Some(Self::GithubRepo(value.to_string())),
+            "argocd-app" if is_kubernetes_name(value) => Some(Self::ArgoApp(value.to_string())),
             "argocd-selector" => Some(Self::ArgoSelector(value.to_string())),
             _ => None,
         }
@@ -289,6 +291,49 @@ pub fn is_github_slug(slug: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     })
+}
+
+/// Whether `name` is a Kubernetes object name (a DNS subdomain: lowercase letters, digits, `-`
+/// and `.`, starting and ending with a letter or digit, at most 253 characters), as Argo CD
+/// applications are named: it goes into the path of rollback calls, so no dot segment may.
+pub fn is_kubernetes_name(name: &str) -> bool {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (1..=253).contains(&name.len())
+        && name.starts_with(alphanumeric)
+        && name.ends_with(alphanumeric)
+        && name
+            .chars()
+            .all(|c| alphanumeric(c) || c == '-' || c == '.')
+        && !name.contains("..")
+}
+
+/// What is wrong with a component's delivery wiring, if its slug or application name could
+/// not safely name a platform path: said once, as the catalog's problem, and the wiring is
+/// not read.
+pub fn wiring_problem(entity: &crate::Entity) -> Option<String> {
+    let annotations = &entity.metadata.annotations;
+    let (annotation, value, expected) = [
+        (
+            crate::gaps::GITHUB_PROJECT_SLUG,
+            is_github_slug as fn(&str) -> bool,
+            "owner/repo",
+        ),
+        (
+            crate::gaps::ARGOCD_APP_NAME,
+            is_kubernetes_name,
+            "a Kubernetes name",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(annotation, valid, expected)| {
+        let value = annotations.get(annotation)?;
+        (!valid(value)).then_some((annotation, value, expected))
+    })?;
+    Some(format!(
+        "{}: annotation {annotation} '{}' is not {expected}; its deliveries are not read",
+        entity.entity_ref(),
+        crate::text::one_line(value, 80)
+    ))
 }
 
 /// The order environments are promoted in. Environments it does not name sort after the ones
@@ -835,6 +880,46 @@ mod tests {
             "o", "o/r/x", "../x", "o/..", "o/r?x=1", "o/r#x", "/r", "o/r%2f", "o/ r",
         ] {
             assert!(!is_github_slug(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_safe_wirings_are_read_back() {
+        for bad in [
+            "github:o/../x",
+            "github:../x",
+            "github:o/r?x=1",
+            "github:o/r#x",
+            "github:o/%2e%2e",
+            "github:o/r/extra",
+            "argocd-app:..",
+            "argocd-app:a/b",
+            "argocd-app:Upper",
+            "argocd-app:a..b",
+        ] {
+            assert_eq!(DeliveryTarget::from_key(bad), None, "{bad}");
+        }
+        assert_eq!(
+            DeliveryTarget::from_key("github:demo-org/checkout.api"),
+            Some(DeliveryTarget::GithubRepo("demo-org/checkout.api".into()))
+        );
+        assert_eq!(
+            DeliveryTarget::from_key("argocd-app:checkout-api.prod"),
+            Some(DeliveryTarget::ArgoApp("checkout-api.prod".into()))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_valid_slug_or_name_never_leaves_its_path_segment(text in "\\PC{0,40}") {
+            if is_github_slug(&text) {
+                let url = url::Url::parse("https://h/api/repos/").unwrap().join(&text).unwrap();
+                proptest::prop_assert_eq!(url.path(), format!("/api/repos/{text}"));
+            }
+            if is_kubernetes_name(&text) {
+                let url = url::Url::parse("https://h/applications/").unwrap().join(&text).unwrap();
+                proptest::prop_assert_eq!(url.path(), format!("/applications/{text}"));
+            }
         }
     }
 }

@@ -198,6 +198,8 @@ pub enum BlockerKind {
     NoSource,
     /// No token for the executor's source.
     NoToken,
+    /// The executor's source is reached over plain `http://` on another machine.
+    Insecure,
     /// Nothing known runs in the environment.
     NothingRunning,
     /// No earlier version ran healthy there, or the chosen one is not among them.

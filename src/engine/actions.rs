@@ -113,12 +113,46 @@ impl Engine {
         state: F::State,
         message: String,
     ) -> Result<()> {
-        action.show(state, message.clone());
         let mut body = action.details();
         body["message"] = json!(message);
-        self.store()
-            .append_audit(&action.act().step(step, F::word(state), body))
-            .await?;
+        let step = action.act().step(step, F::word(state), body);
+        match self.record(step).await {
+            Ok(()) => action.show(state, message),
+            // The platform acted, or is acting: a log that cannot be written must not turn
+            // that into a failure, nor stop the following. Said on screen; the step is kept
+            // and appended before the next one.
+            Err(problem) => action.show(
+                state,
+                format!("{message} — not yet in the audit log ({problem}); kept and written with the next step"),
+            ),
+        }
+        Ok(())
+    }
+
+    /// Appends a step after any the log could not take before, in order, retrying each
+    /// a few times; a step that still cannot be written waits for the next call.
+    pub(crate) async fn record(&self, step: AuditStep) -> std::result::Result<(), String> {
+        use backon::{ExponentialBuilder, Retryable};
+        let mut waiting = self.unrecorded_steps().lock().await;
+        waiting.push(step);
+        while let Some(first) = waiting.first() {
+            let backoff = ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_times(3);
+            let appended = (|| self.store().append_audit(first))
+                .retry(backoff)
+                .notify(|error, _| tracing::warn!(%error, "audit log append failed; retrying"))
+                .await;
+            match appended {
+                Ok(()) => {
+                    waiting.remove(0);
+                }
+                Err(error) => {
+                    tracing::error!(%error, waiting = waiting.len(), "audit log append failed; the steps are kept in memory");
+                    return Err(error.to_string());
+                }
+            }
+        }
         Ok(())
     }
 

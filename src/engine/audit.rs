@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::api::{AuditEntry, AuditStepRow, PlannedCall, ServiceRef};
+use crate::api::{
+    AuditBreak, AuditEntry, AuditStepRow, AuditVerification, PlannedCall, ServiceRef,
+};
 use crate::domain::actions::Step;
 use crate::store::{key_name, AuditStep};
 use crate::{Engine, Error, Result};
@@ -28,6 +30,20 @@ impl Engine {
         let mut entries: Vec<AuditEntry> = by_key.values().filter_map(|s| entry_of(s)).collect();
         entries.sort_by_key(|e| std::cmp::Reverse(e.requested_at));
         Ok(entries)
+    }
+
+    /// Checks the whole audit log's chain: how many entries hold, and the first that does not
+    /// (edited, deleted or reordered outside Opsdeck).
+    pub async fn verify_audit(&self) -> Result<AuditVerification> {
+        let (intact, broken) = self.store().verify_audit().await?;
+        Ok(AuditVerification {
+            intact,
+            first_broken: broken.map(|b| AuditBreak {
+                seq: b.seq,
+                action_key: b.action_key,
+                problem: b.problem,
+            }),
+        })
     }
 
     /// The audit log as JSON lines, one action per line, oldest first: for export.

@@ -1,4 +1,4 @@
-//! The engine: configuration, cache, secrets and HTTP client in one cloneable handle. Both faces
+//! The engine: configuration, cache, secrets and HTTP clients in one cloneable handle. Both faces
 //! hold one and call only its methods.
 
 mod actions;
@@ -18,6 +18,7 @@ use chrono::Utc;
 
 use crate::api::SourceStatus;
 use crate::config::{Config, SourceConfig};
+use crate::connectors::{ConnectorError, FailureKind, SourceClients};
 use crate::domain::Quota;
 use crate::domain::SyncTimes;
 use crate::secrets::Secrets;
@@ -29,7 +30,8 @@ use crate::Result;
 struct Inner {
     config: Config,
     secrets: Secrets,
-    http: reqwest::Client,
+    /// Each source's HTTP clients, or why they could not be set up (its `ca_file`).
+    clients: HashMap<String, std::result::Result<SourceClients, String>>,
     /// One per source, held while it syncs: a scheduled sync and a manual one never overlap.
     source_locks: HashMap<String, tokio::sync::Mutex<()>>,
     /// Syncs in flight per host (see [`SourceConfig::host_key`]), so several sources on one
@@ -38,6 +40,8 @@ struct Inner {
     /// Rollback plans made here and not yet confirmed, by key: a confirmation carries only
     /// the key, so what runs is what was planned, never what a face sends back.
     rollback_plans: std::sync::Mutex<HashMap<String, rollback::PendingRollback>>,
+    /// Steps of actions under way that the audit log could not take yet, oldest first.
+    unrecorded_steps: tokio::sync::Mutex<Vec<crate::store::AuditStep>>,
 }
 
 /// Sources of one host that may sync at once.
@@ -79,14 +83,20 @@ impl Engine {
             .iter()
             .map(|s| (s.host_key(), tokio::sync::Semaphore::new(SYNCS_PER_HOST)))
             .collect();
+        let clients = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), SourceClients::new(s.ca_file.as_deref())))
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 config,
                 secrets,
-                http: crate::connectors::http_client(),
+                clients,
                 source_locks,
                 host_slots,
                 rollback_plans: Default::default(),
+                unrecorded_steps: Default::default(),
             }),
             store,
         }
@@ -105,12 +115,24 @@ impl Engine {
         &self.inner.secrets
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
+    /// `source`'s HTTP clients; a `ca_file` that cannot be read is the source's failure.
+    pub(crate) fn clients(&self, source: &SourceConfig) -> Result<SourceClients, ConnectorError> {
+        match &self.inner.clients[&source.name] {
+            Ok(clients) => Ok(clients.clone()),
+            Err(message) => Err(ConnectorError::new(
+                &source.name,
+                FailureKind::Io,
+                format!("{message}; fix the source in the config file"),
+            )),
+        }
     }
 
     pub(crate) fn source_lock(&self, source: &str) -> &tokio::sync::Mutex<()> {
         &self.inner.source_locks[source]
+    }
+
+    pub(crate) fn unrecorded_steps(&self) -> &tokio::sync::Mutex<Vec<crate::store::AuditStep>> {
+        &self.inner.unrecorded_steps
     }
 
     pub(crate) fn pending_rollbacks(
@@ -177,6 +199,7 @@ impl Engine {
                             resets_at: s.quota_resets_at,
                         })
                     }),
+                    warning: source.insecure_warning(),
                 }
             })
             .collect())

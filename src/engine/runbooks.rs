@@ -26,9 +26,6 @@ use crate::domain::Link;
 use crate::store::{key_name, Begun, FileAt, StoredFile};
 use crate::{Engine, Error, Result};
 
-/// How long a runbook run holds off another of the same workflow on the same service.
-const RUN_HOLD_OFF: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// An automated runbook's run, dispatched, to be followed.
 #[derive(Debug)]
 pub struct RunbookRun {
@@ -239,7 +236,11 @@ impl Engine {
         let (form, row) = self.form_and_row(service, template, ask).await?;
         let inputs = checked_inputs(&form.inputs, inputs)
             .map_err(|problems| Error::Refused(problems.join("; ")))?;
-        let connector = GithubConnector::new(self.endpoint(self.github_source()?)?);
+        let source = self.github_source()?;
+        if let Some(problem) = source.refuses_actions() {
+            return Err(Error::Refused(problem));
+        }
+        let connector = GithubConnector::new(self.endpoint(source)?);
         let key = super::actions::new_key("run");
         let act = self
             .act(
@@ -247,18 +248,32 @@ impl Engine {
                 ActionKind::RunbookRun,
                 service,
                 ActionTarget::Workflow {
+                    repo: form.repo.clone(),
                     workflow: form.workflow.clone(),
+                    git_ref: form.git_ref.clone(),
                 },
             )
             .await?;
         let mut body = launch_details(&act, &row, ask);
         body["inputs"] = json!(inputs);
-        match self.begin(&act, body, RUN_HOLD_OFF).await? {
+        // A run of the same workflow at the same ref holds off another until it finished (or
+        // was followed for as long as runs are), whichever service started it.
+        match self.begin(&act, body, self.config().runbooks.timeout).await? {
             Begun::Started => {}
-            Begun::AlreadyRequested | Begun::InFlight(_) => {
+            Begun::AlreadyRequested => {
                 return Err(Error::Refused(format!(
-                    "{} was started here less than a minute ago and has no outcome yet: follow that run",
+                    "{} was started already under this key: follow that run",
                     form.title
+                )))
+            }
+            Begun::InFlight(held) => {
+                return Err(Error::Refused(format!(
+                    "{} ({}@{}) was started by {} at {} and has not finished: follow that run, or wait for it",
+                    form.title,
+                    form.repo,
+                    form.git_ref,
+                    held.actor,
+                    held.at.format("%H:%M:%S UTC")
                 )))
             }
         }

@@ -2,11 +2,13 @@
 //! at all, with what it cost and how it went.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::future::join_all;
+use futures_util::FutureExt;
 use tracing::Instrument;
 
 use crate::api::{SyncProgress, SyncReport};
@@ -14,13 +16,13 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::connectors::alertmanager::{AlertmanagerConnector, AlertmanagerSnapshot};
 use crate::connectors::argocd::{ArgoCdConnector, WiringRead};
 use crate::connectors::backstage::BackstageConnector;
-use crate::connectors::catalog_files::load_tree;
+use crate::connectors::catalog_files::{load_tree, Links};
 use crate::connectors::github::{GithubConnector, GithubSnapshot};
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
 use crate::connectors::{ConnectorError, Endpoint, FailureKind, FetchProgress};
 use crate::domain::alerts::selector_problem;
-use crate::domain::delivery::{DeliveryTarget, Deployment};
+use crate::domain::delivery::{wiring_problem, DeliveryTarget, Deployment};
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
@@ -71,7 +73,16 @@ impl Engine {
             sources.iter().partition(|s| s.kind.is_catalog());
         let mut reports: HashMap<String, SyncReport> = HashMap::new();
         for group in [catalogs, platforms] {
-            for report in join_all(group.into_iter().map(|s| self.sync_source(s, progress))).await {
+            // Naming one source is asking for it now, even before the platform allows.
+            let wait = if only.is_some() {
+                PlatformWait::Override
+            } else {
+                PlatformWait::Honour
+            };
+            let syncs = group
+                .into_iter()
+                .map(|s| self.sync_source(s, wait, progress));
+            for report in join_all(syncs).await {
                 let report = report?;
                 reports.insert(report.source.clone(), report);
             }
@@ -95,7 +106,8 @@ impl Engine {
         // have wiring to read for on their first sync instead of a whole interval later.
         if matches!(self.store().holds_components().await, Ok(false)) {
             let catalogs = self.config().sources.iter().filter(|s| s.kind.is_catalog());
-            for report in join_all(catalogs.map(|s| self.sync_source(s, progress))).await {
+            let syncs = catalogs.map(|s| self.sync_source(s, PlatformWait::Honour, progress));
+            for report in join_all(syncs).await {
                 match report {
                     Ok(report) => on_report(&report),
                     Err(error) => tracing::error!(%error, "first catalog sync failed"),
@@ -129,7 +141,10 @@ impl Engine {
                     tokio::time::sleep(source.interval).await;
                 }
             }
-            match self.sync_source(source, progress).await {
+            match self
+                .sync_source(source, PlatformWait::Honour, progress)
+                .await
+            {
                 Ok(report) => on_report(&report),
                 Err(error) => {
                     tracing::error!(source = %source.name, %error, "scheduled sync failed")
@@ -155,18 +170,26 @@ impl Engine {
     async fn sync_source(
         &self,
         source: &SourceConfig,
+        wait: PlatformWait,
         progress: ProgressSink<'_>,
     ) -> Result<SyncReport> {
         // A manual sync and a scheduled one of the same source never overlap.
         let _this_source = self.source_lock(&source.name).lock().await;
+        let mut warning = None;
         if let Some(until) = self.sync_times(source).await?.retry_after {
             if until > Utc::now() {
-                let problem = format!(
-                    "{}: the platform asked us to wait; next sync {}",
+                let asked = format!(
+                    "{}: the platform asked us to wait until {}",
                     source.name,
                     clock_time(until)
                 );
-                return Ok(not_landed(source, problem, 0));
+                if wait == PlatformWait::Honour {
+                    return Ok(not_landed(source, format!("{asked}; next sync then"), 0));
+                }
+                tracing::warn!(source = %source.name, %until, "syncing before the platform allows, as asked");
+                warning = Some(format!(
+                    "{asked}; synced anyway because you asked, and it may refuse again"
+                ));
             }
         }
         let _host_slot = self
@@ -175,7 +198,29 @@ impl Engine {
             .await
             .expect("host slots are never closed");
         let span = tracing::info_span!("sync", source = %source.name, kind = source.kind.as_str());
-        self.land(source, progress).instrument(span).await
+        // A panic is a bug, but it must cost this source's sync only: the others, and this
+        // source's next sync, go on, and the cache keeps what it held (the landing's
+        // transaction rolls back as it unwinds).
+        let landed = AssertUnwindSafe(self.land(source, progress).instrument(span))
+            .catch_unwind()
+            .await;
+        let mut report = match landed {
+            Ok(report) => report?,
+            Err(panic) => {
+                let message = format!(
+                    "{}: Opsdeck failed internally while syncing ({}); the cached data is kept and the next sync will try again — please report this",
+                    source.name,
+                    panic_message(&panic)
+                );
+                tracing::error!(source = %source.name, error = %message, "sync panicked");
+                self.store()
+                    .record_failure(&source.name, &message, None)
+                    .await?;
+                not_landed(source, message, 0)
+            }
+        };
+        report.problems.splice(0..0, warning);
+        Ok(report)
     }
 
     async fn land(&self, source: &SourceConfig, progress: ProgressSink<'_>) -> Result<SyncReport> {
@@ -233,6 +278,7 @@ impl Engine {
                         .map(|problem| problem.to_string()),
                 );
                 problems.extend(entities.iter().filter_map(selector_problem));
+                problems.extend(entities.iter().filter_map(wiring_problem));
                 let precedence: Vec<String> = self
                     .config()
                     .sources
@@ -328,7 +374,11 @@ impl Engine {
             SourceKind::CatalogFiles => {
                 let name = source.name.clone();
                 let root = source.path.clone().unwrap_or_default();
-                let load = tokio::task::spawn_blocking(move || load_tree(&name, &root))
+                let links = match source.follow_links {
+                    Some(false) => Links::Refuse,
+                    _ => Links::FollowInside,
+                };
+                let load = tokio::task::spawn_blocking(move || load_tree(&name, &root, links))
                     .await
                     .map_err(|e| {
                         ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
@@ -419,7 +469,7 @@ impl Engine {
             .token_for(source)
             .map_err(|e| ConnectorError::new(&source.name, FailureKind::Token, e.detail()))?;
         Ok(Endpoint::new(
-            self.http().clone(),
+            self.clients(source)?,
             &source.name,
             source.url.as_deref().unwrap_or_default(),
             token,
@@ -524,6 +574,24 @@ fn alertmanager_records(snapshot: &AlertmanagerSnapshot) -> Vec<PlatformRecord> 
         .iter()
         .map(|s| PlatformRecord::new(RecordKind::Silence, &s.id, Some(&s.id), s));
     alerts.chain(silences).collect()
+}
+
+/// Whether a sync waits for the time a platform asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlatformWait {
+    /// Scheduled syncs, and syncs of everything: no request before the platform allows.
+    Honour,
+    /// A sync of one source the user asked for by name: sent anyway, with a warning.
+    Override,
+}
+
+/// What a panic said, when it said it in words.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 /// The report of a sync that did not land, with the requests it made.

@@ -139,6 +139,21 @@ impl Store {
         .await?)
     }
 
+    /// Every component wired to one of `targets`, with its owner's key: who shares a
+    /// platform target.
+    pub async fn components_wired_to(
+        &self,
+        targets: &[String],
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT component_key, owner_key FROM component_delivery
+             WHERE target IN (SELECT value FROM json_each(?)) ORDER BY component_key",
+        )
+        .bind(serde_json::to_string(targets).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The targets of the component at `key`.
     pub async fn targets_of_component(&self, key: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(

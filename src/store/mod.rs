@@ -38,21 +38,52 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     /// A stored JSON column did not decode (a cache written by another version).
     #[error(
-        "cache holds data this version cannot read ({0}); delete the cache file to rebuild it"
+        "cache holds data this version cannot read ({0}); delete the cache file to rebuild it from the platforms (the audit log is a file of its own and is kept)"
     )]
     Corrupt(String),
 }
 
-/// The cache. Cloning is cheap and shares the pool.
+/// The cache, and the audit log in its own file beside it. Cloning is cheap and shares the
+/// pools.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
     /// Held by every write. SQLite takes one writer at a time anyway; queueing here instead of
     /// on its lock means a long rebuild never runs another writer into the busy timeout.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    audit: SqlitePool,
+    /// Held by every append: each entry is chained to the last one, read in the same turn.
+    audit_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
+static AUDIT_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/audit_migrations");
+
+/// Where the audit log of the cache at `cache` lives: beside it, `<name>.audit.<ext>`.
+pub fn audit_path_of(cache: &Path) -> std::path::PathBuf {
+    let stem = cache.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match cache.extension() {
+        Some(ext) => format!("{stem}.audit.{}", ext.to_string_lossy()),
+        None => format!("{stem}.audit"),
+    };
+    cache.with_file_name(name)
+}
+
+/// Makes `path` readable and writable by the user only (created so when new, its directory
+/// too); SQLite gives its WAL and shared-memory files the database's mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::paths::private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
+}
 
 impl Store {
     /// Opens (creating if needed) the cache file at `path` and brings its schema up to date.
@@ -61,32 +92,40 @@ impl Store {
             path: path.display().to_string(),
             message,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
+        let audit_path = audit_path_of(path);
+        for file in [path, audit_path.as_path()] {
+            private_file(file).map_err(|e| open_error(format!("{}: {e}", file.display())))?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        Self::connect(options, 4)
+        let options = |file: &Path| {
+            SqliteConnectOptions::new()
+                .filename(file)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+        };
+        let audit = Self::pool(options(&audit_path), 2, &AUDIT_MIGRATOR)
+            .await
+            .map_err(|e| open_error(format!("the audit log {}: {e}", audit_path.display())))?;
+        Self::connect(options(path), 4, audit)
             .await
             .map_err(|e| open_error(e.to_string()))
     }
 
-    /// A private in-memory cache, for tests.
+    /// A private in-memory cache and audit log, for tests.
     pub async fn in_memory() -> Result<Self, StoreError> {
-        let options =
-            SqliteConnectOptions::from_str("sqlite::memory:").map_err(StoreError::Query)?;
-        // One connection: each in-memory connection would be a separate database.
-        Self::connect(options, 1)
+        // Each parse names a new shared in-memory database: one for the cache, one for the log.
+        let memory = || SqliteConnectOptions::from_str("sqlite::memory:");
+        let open_error = |e: sqlx::Error| StoreError::Open {
+            path: ":memory:".into(),
+            message: e.to_string(),
+        };
+        // One connection each: each in-memory connection would be a separate database.
+        let audit = Self::pool(memory()?, 1, &AUDIT_MIGRATOR)
             .await
-            .map_err(|e| StoreError::Open {
-                path: ":memory:".into(),
-                message: e.to_string(),
-            })
+            .map_err(open_error)?;
+        Self::connect(memory()?, 1, audit).await
     }
 
     /// SQLite's own check of the file: "ok", or what is damaged.
@@ -123,17 +162,33 @@ impl Store {
         )
     }
 
-    async fn connect(options: SqliteConnectOptions, connections: u32) -> Result<Self, sqlx::Error> {
+    async fn pool(
+        options: SqliteConnectOptions,
+        connections: u32,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<SqlitePool, sqlx::Error> {
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self {
-            pool,
+        migrator.run(&pool).await?;
+        Ok(pool)
+    }
+
+    async fn connect(
+        options: SqliteConnectOptions,
+        connections: u32,
+        audit: SqlitePool,
+    ) -> Result<Self, StoreError> {
+        let store = Self {
+            pool: Self::pool(options, connections, &MIGRATOR).await?,
             writer: Default::default(),
-        })
+            audit,
+            audit_writer: Default::default(),
+        };
+        store.move_audit_rows_from_cache().await?;
+        Ok(store)
     }
 }
 

@@ -18,6 +18,14 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     let engine = cx.engine(drawn_from::NONE).await?;
+    let syncing = engine
+        .config()
+        .sources
+        .iter()
+        .filter(|s| args.source.as_ref().is_none_or(|only| *only == s.name));
+    for warning in syncing.filter_map(|s| s.insecure_warning()) {
+        output::notice(&format!("warning: {warning}"));
+    }
     let show_progress = !cx.json() && std::io::stderr().is_terminal();
     // Sources sync side by side: one line shows where each of them is.
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::new());

@@ -38,18 +38,21 @@ impl Engine {
             && confirmation.typed_service.as_deref().map(str::trim) != Some(&plan.service.name)
         {
             return Err(Error::Refused(format!(
-                "none of your teams owns {} and you are not on call for it: type its name to confirm",
-                plan.service.name
+                "{}: type its name to confirm",
+                override_why(plan)
             )));
         }
-        let (Some(target), Some(source)) = (&plan.target, &plan.source) else {
+        let (Some(target), Some(source), Some(platform_target)) =
+            (&plan.target, &plan.source, &plan.platform_target)
+        else {
             return Err(Error::Refused("the plan has no target".into()));
         };
         let actor = self.actor();
         let override_reason = plan.needs_override.then(|| {
             format!(
-                "{actor} typed '{}': not in the owning team, not on call{}",
+                "{actor} typed '{}': {}{}",
                 plan.service.name,
+                override_why(plan),
                 confirmation
                     .reason
                     .as_deref()
@@ -62,7 +65,10 @@ impl Engine {
             kind: ActionKind::Rollback,
             actor: actor.clone(),
             service: plan.service.key.clone(),
-            target: ActionTarget::environment(&plan.environment),
+            target: ActionTarget::Deployment {
+                target: platform_target.clone(),
+                environment: plan.environment.clone(),
+            },
             started_at: now,
         };
         let body = json!({
@@ -251,31 +257,38 @@ impl Engine {
         if let Some(link) = &p.link {
             event["links"] = json!([{"href": link, "text": "The rollback on its platform"}]);
         }
-        let endpoint = Endpoint::new(
-            self.http().clone(),
-            &source.name,
-            source
-                .events_url
-                .as_deref()
-                .unwrap_or(crate::config::PAGERDUTY_EVENTS_API),
-            None,
-            None,
-            source.timeout,
-        );
-        let message = match ChangeEvents::new(endpoint)
-            .send(&event, &RequestMeter::default())
-            .await
-        {
+        let events_url = source
+            .events_url
+            .as_deref()
+            .unwrap_or(crate::config::PAGERDUTY_EVENTS_API);
+        let sent = match self.clients(source) {
+            Ok(clients) => {
+                let endpoint = Endpoint::new(
+                    clients,
+                    &source.name,
+                    events_url,
+                    None,
+                    None,
+                    source.timeout,
+                );
+                ChangeEvents::new(endpoint)
+                    .send(&event, &RequestMeter::default())
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        let message = match sent {
             Ok(()) => "change event sent to PagerDuty".to_string(),
             Err(e) => format!("the change event was not sent: {}", e.message),
         };
-        self.store()
-            .append_audit(&run.act.step(
-                Step::Notified,
-                p.state.as_str(),
-                json!({"message": message}),
-            ))
-            .await?;
+        let step = run.act.step(
+            Step::Notified,
+            p.state.as_str(),
+            json!({"message": message}),
+        );
+        if let Err(problem) = self.record(step).await {
+            tracing::error!(%problem, key = %p.key, "the change event's step is not in the audit log yet");
+        }
         Ok(())
     }
 }
@@ -336,5 +349,21 @@ impl Follow for RollbackRun {
 
     fn details(&self) -> Value {
         json!({"response_id": self.handle.map(|h| h.to_string())})
+    }
+}
+
+/// Why a plan needs the service's name typed: it, or a service sharing its target, is neither
+/// my team's nor mine on call.
+fn override_why(plan: &RollbackPlan) -> String {
+    if plan.owned_by_me || plan.me_on_call {
+        format!(
+            "the rollback also acts for {}, not all of which your teams own or you are on call for",
+            plan.also_claimed_by.join(", ")
+        )
+    } else {
+        format!(
+            "none of your teams owns {} and you are not on call for it",
+            plan.service.name
+        )
     }
 }

@@ -32,7 +32,7 @@ use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::ChangeEvents;
 use crate::connectors::{ConnectorError, Endpoint};
 use crate::domain::actions::{ActionKind, ActionTarget, Step};
-use crate::domain::delivery::{is_github_slug, DeliveryTarget, Deployment};
+use crate::domain::delivery::{DeliveryTarget, Deployment};
 use crate::domain::rollback::{
     choose_target, needs_ownership_override, rollback_candidates, state_of_application,
     state_of_status, unresolved, ArgoHistory, Blocker, BlockerKind, Executor, RollbackCandidate,

@@ -104,24 +104,41 @@ impl Engine {
             }
         };
         blockers.extend(fresh.blockers.iter().cloned());
+        let platform_target = executor
+            .as_ref()
+            .and_then(|e| platform_target(e, &targets, fresh.argo.as_ref()));
         let unfinished_since =
             crate::engine::actions::window_before(now, self.config().rollback.timeout);
-        if let Some(busy) = self
-            .store()
-            .unfinished_action(
-                (
-                    ActionKind::Rollback,
-                    &key,
-                    &ActionTarget::environment(environment),
-                ),
-                unfinished_since,
-            )
-            .await?
-        {
+        let held_by = match &platform_target {
+            Some(target) => {
+                self.store()
+                    .unfinished_action(
+                        (
+                            ActionKind::Rollback,
+                            &ActionTarget::Deployment {
+                                target: target.clone(),
+                                environment: environment.to_string(),
+                            },
+                        ),
+                        unfinished_since,
+                    )
+                    .await?
+            }
+            None => None,
+        };
+        if let Some(busy) = held_by {
+            let of = if busy.service == key {
+                "here".to_string()
+            } else {
+                format!(
+                    "of {}, which deploys the same way,",
+                    key_name(&busy.service)
+                )
+            };
             blockers.push(Blocker::new(
                 BlockerKind::InFlight,
                 format!(
-                    "{} started a rollback here at {} that has no outcome yet: wait for it, or check the platform",
+                    "{} started a rollback {of} at {} that has no outcome yet: wait for it, or check the platform",
                     busy.actor,
                     busy.at.format("%H:%M:%S UTC")
                 ),
@@ -178,15 +195,46 @@ impl Engine {
             _ => (None, None),
         };
         let (on_call, me_on_call) = self.on_call_for(&key).await;
+        let my_teams: Vec<String> = self
+            .teams()
+            .await?
+            .into_iter()
+            .filter(|t| t.is_mine)
+            .map(|t| t.key)
+            .collect();
         let owner = stored.entity.owner_ref().map(|r| r.key());
-        let owned_by_me = match &owner {
-            Some(owner) => self
-                .teams()
-                .await?
-                .iter()
-                .any(|t| t.is_mine && &t.key == owner),
-            None => false,
-        };
+        let owned_by_me = owner.as_ref().is_some_and(|o| my_teams.contains(o));
+        // Anyone who can edit the catalog can wire a component of their own to another
+        // team's application or repository: a rollback from it acts for every component
+        // wired there, so each of them must be mine (or mine to answer for) as well.
+        let mut shared: Vec<String> = targets
+            .iter()
+            .filter(|t| executor.as_ref().is_some_and(|e| same_platform(e, t)))
+            .cloned()
+            .collect();
+        shared.extend(platform_target.clone());
+        let mut also_claimed_by = Vec::new();
+        let mut claims_answered_for = true;
+        for (claimant, claimant_owner) in self.store().components_wired_to(&shared).await? {
+            if claimant == key {
+                continue;
+            }
+            let mine = claimant_owner
+                .as_ref()
+                .is_some_and(|o| my_teams.contains(o));
+            claims_answered_for &= mine || self.on_call_for(&claimant).await.1;
+            also_claimed_by.push(match &claimant_owner {
+                Some(owner) => format!("{} ({})", key_name(&claimant), key_name(owner)),
+                None => format!("{} (no owner)", key_name(&claimant)),
+            });
+        }
+        if !also_claimed_by.is_empty() {
+            warnings.push(format!(
+                "It is also claimed by {}: they deploy through the same {}, and the rollback acts for them too.",
+                also_claimed_by.join(", "),
+                platform_target.as_deref().unwrap_or("target")
+            ));
+        }
         let plan = RollbackPlan {
             key: plan_key.clone(),
             owner: owner.as_deref().map(|k| key_name(k).to_string()),
@@ -207,7 +255,10 @@ impl Engine {
             on_call,
             me_on_call,
             owned_by_me,
-            needs_override: needs_ownership_override(owned_by_me, me_on_call),
+            needs_override: needs_ownership_override(owned_by_me, me_on_call)
+                || !claims_answered_for,
+            platform_target,
+            also_claimed_by,
             blockers,
             planned_at: now,
             expires_at: now + Duration::minutes(PLAN_LIFETIME_MINUTES),
@@ -256,12 +307,17 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The source's endpoint, when it has a token; else a blocker that says how to give one.
+    /// The source's endpoint, when it has a token and may carry an action; else a blocker that
+    /// says what to do.
     fn endpoint_with_token(
         &self,
         source: &SourceConfig,
         blockers: &mut Vec<Blocker>,
     ) -> Option<Endpoint> {
+        if let Some(problem) = source.refuses_actions() {
+            blockers.push(Blocker::new(BlockerKind::Insecure, problem));
+            return None;
+        }
         match self.endpoint(source) {
             Ok(endpoint) if endpoint.token().is_some() => Some(endpoint),
             Ok(_) => {
@@ -484,12 +540,41 @@ fn merge(cached: &[Deployment], fresh: &[Deployment]) -> Vec<Deployment> {
     out
 }
 
-/// The component's repository, when its slug is one (it goes into the path of a write).
+/// What a rollback through `executor` acts on, as the delivery wiring keys it: the Argo CD
+/// application found (else the one the component names), or the GitHub repository.
+fn platform_target(
+    executor: &Executor,
+    targets: &[String],
+    argo: Option<&crate::connectors::argocd::LiveApplication>,
+) -> Option<String> {
+    match executor {
+        Executor::Argocd => argo
+            .map(|a| DeliveryTarget::ArgoApp(a.state.app.clone()).key())
+            .or_else(|| targets.iter().find(|t| same_platform(executor, t)).cloned()),
+        _ => github_slug(targets).map(|slug| DeliveryTarget::GithubRepo(slug).key()),
+    }
+}
+
+/// Whether the wiring `target` is on `executor`'s platform.
+fn same_platform(executor: &Executor, target: &str) -> bool {
+    matches!(
+        (executor, DeliveryTarget::from_key(target)),
+        (
+            Executor::Argocd,
+            Some(DeliveryTarget::ArgoApp(_) | DeliveryTarget::ArgoSelector(_))
+        ) | (
+            Executor::GithubDeployment | Executor::GithubWorkflow { .. },
+            Some(DeliveryTarget::GithubRepo(_))
+        )
+    )
+}
+
+/// The component's repository (its slug was checked where the wiring was read).
 fn github_slug(targets: &[String]) -> Option<String> {
     targets
         .iter()
         .find_map(|t| match DeliveryTarget::from_key(t) {
-            Some(DeliveryTarget::GithubRepo(slug)) if is_github_slug(&slug) => Some(slug),
+            Some(DeliveryTarget::GithubRepo(slug)) => Some(slug),
             _ => None,
         })
 }

@@ -91,11 +91,13 @@ export function AuditLog({ title, entries, now, showService, onOpenService, onEx
 /** What an action acted on besides its service, for people. */
 function targetLabel(target: ActionTarget): string {
   switch (target.kind) {
-    case "environment":
-      return target.name;
+    case "deployment":
+      return target.environment;
     case "workflow":
-      return target.workflow;
+      return target.git_ref ? `${target.workflow}@${target.git_ref}` : target.workflow;
     case "service":
       return "–";
+    case "environment":
+      return target.name;
   }
 }

@@ -96,6 +96,15 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                     </button>
                   </td>
                 </tr>
+                {s.warning && (
+                  <tr key={`${s.name}-warning`} class="source-error-row">
+                    <td colSpan={8}>
+                      <span class="warn-text" data-warning={s.name}>
+                        ⚠ {s.warning}
+                      </span>
+                    </td>
+                  </tr>
+                )}
                 {s.last_error && (
                   <tr key={`${s.name}-error`} class="source-error-row">
                     <td colSpan={8}>

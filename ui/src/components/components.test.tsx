@@ -239,6 +239,15 @@ describe("Sources", () => {
     expect((window as any).__pwned).toBeUndefined();
   });
 
+  it("warns, inert, of a token sent over plain http", () => {
+    const insecure = source({ name: "argocd", kind: "argocd", warning: `argocd sends its token to argo.internal over plain http://${XSS}` });
+    const { container } = render(<Sources sources={[insecure]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} />);
+    const warning = container.querySelector("[data-warning='argocd']")!;
+    expect(warning.textContent).toContain("over plain http://");
+    expect(warning.textContent).toContain("<script>");
+    expect(container.querySelector("script, img")).toBeNull();
+  });
+
   it("syncs one source or all, and shows a running sync's progress", () => {
     const onSync = vi.fn();
     const { container, rerender } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={onSync} />);

@@ -45,7 +45,7 @@ export function source(extra: Partial<SourceStatus> = {}): SourceStatus {
   return {
     name: "catalog", kind: "backstage", interval_secs: 60, health: "fresh", data_stale: false,
     last_attempt: now, last_success: now, next_sync: now, retry_after: null, consecutive_failures: 0, last_error: null,
-    item_count: 141, requests_last_hour: 3, last_requests: 1, last_rows_written: 0, last_duration_ms: 42, quota: null,
+    item_count: 141, requests_last_hour: 3, last_requests: 1, last_rows_written: 0, last_duration_ms: 42, quota: null, warning: null,
     ...extra,
   };
 }
@@ -166,6 +166,8 @@ export function rollbackPlan(extra: Partial<RollbackPlan> = {}): RollbackPlan {
     me_on_call: true,
     owned_by_me: true,
     needs_override: false,
+    platform_target: "argocd-app:checkout-api-prod",
+    also_claimed_by: [],
     blockers: [],
     planned_at: minutesAgo(0),
     expires_at: minutesAgo(-10),
@@ -184,7 +186,7 @@ export function rollbackProgress(extra: Partial<RollbackProgress> = {}): Rollbac
 export function auditEntry(extra: Partial<AuditEntry> = {}): AuditEntry {
   return {
     key: "rb-1", kind: "rollback", actor: "dana@demo.opsdeck.dev", service: { key: "component:default/checkout-api", name: "checkout-api" },
-    target: { kind: "environment", name: "prod" }, from_version: "v2.14.0", to_version: "v2.13.2", subject: null, executor: "Argo CD rollback", calls: rollbackPlan().calls,
+    target: { kind: "deployment", target: "argocd-app:checkout-api-prod", environment: "prod" }, from_version: "v2.14.0", to_version: "v2.13.2", subject: null, executor: "Argo CD rollback", calls: rollbackPlan().calls,
     response_id: null, override_reason: null, requested_at: minutesAgo(5), state: "succeeded", finished: true,
     message: "checkout-api-prod: Succeeded / Healthy", steps: [], ...extra,
   };

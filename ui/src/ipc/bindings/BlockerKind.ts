@@ -3,4 +3,4 @@
 /**
  * Why a plan cannot be carried out as it stands.
  */
-export type BlockerKind = "no_executor" | "no_source" | "no_token" | "nothing_running" | "no_target" | "outside_history" | "automated_sync" | "in_flight" | "platform_unreadable";
+export type BlockerKind = "no_executor" | "no_source" | "no_token" | "insecure" | "nothing_running" | "no_target" | "outside_history" | "automated_sync" | "in_flight" | "platform_unreadable";

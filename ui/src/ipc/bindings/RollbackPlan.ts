@@ -86,9 +86,21 @@ me_on_call: boolean,
  */
 owned_by_me: boolean, 
 /**
- * Whether the user must type the service name to confirm (recorded as an override).
+ * Whether the user must type the service name to confirm (recorded as an override): the
+ * service, or another service wired to the same target, is neither my team's nor mine
+ * to answer for on call.
  */
 needs_override: boolean, 
+/**
+ * What the rollback acts on, as the delivery wiring keys it (`argocd-app:checkout`,
+ * `github:acme/web`): another rollback there waits for this one, whichever service asks.
+ */
+platform_target: string | null, 
+/**
+ * Other services wired to the same target, each with its owning team: they are rolled
+ * back too.
+ */
+also_claimed_by: Array<string>, 
 /**
  * What stands in the way; empty when it can run.
  */

@@ -74,4 +74,8 @@ last_duration_ms: number | null,
 /**
  * The platform's rate limit, as it last reported it.
  */
-quota: Quota | null, };
+quota: Quota | null, 
+/**
+ * A risk in how the source is configured, e.g. its token sent over plain `http://`.
+ */
+warning: string | null, };
