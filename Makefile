@@ -7,7 +7,7 @@ APP := target/debug/opsdeck-desktop
 DEBIAN_PACKAGES := build-essential pkg-config libssl-dev libdbus-1-dev \
 	libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev \
 	libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring imagemagick \
-	prometheus-alertmanager
+	prometheus-alertmanager openssl
 TAURI_DRIVER := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/tauri-driver
 
 .PHONY: demo test deps ui app bench screenshot clean

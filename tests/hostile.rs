@@ -407,3 +407,183 @@ async fn a_link_that_leads_back_to_its_own_page_fails_the_sync_not_the_machine()
         github.problems
     );
 }
+
+/// Runs `openssl` with `args` in `dir`, or panics with what it said.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (make deps)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An internal CA and a server certificate it signed for localhost, served by `openssl
+/// s_server -www` (which answers any GET with an HTML page): (its URL, the CA file, the
+/// server, which is killed on drop).
+struct InternalTls {
+    url: String,
+    ca_file: std::path::PathBuf,
+    server: std::process::Child,
+}
+
+impl Drop for InternalTls {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+async fn internal_tls(dir: &Path) -> InternalTls {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=Opsdeck test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
+        ])
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    InternalTls {
+        url: format!("https://localhost:{port}"),
+        ca_file: dir.join("ca.pem"),
+        server,
+    }
+}
+
+#[tokio::test]
+async fn an_internal_ca_is_trusted_through_the_sources_ca_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = internal_tls(dir.path()).await;
+    let sync_with = |ca_file: Option<&Path>| {
+        let ca_line = ca_file.map_or(String::new(), |f| {
+            format!("ca_file = \"{}\"\n", f.display())
+        });
+        let text = format!(
+            "[[sources]]\nname = \"catalog\"\nkind = \"backstage\"\nurl = \"{}\"\ntimeout = \"5s\"\n{ca_line}",
+            tls.url
+        );
+        async move {
+            let config = Config::parse(&text, Path::new("/tmp/opsdeck.toml")).unwrap();
+            let engine = Engine::in_memory(config, secrets_with(TOKEN))
+                .await
+                .unwrap();
+            engine.sync(None, &no_progress).await.unwrap().remove(0)
+        }
+    };
+    // Trusted: the handshake holds, and the page is not the catalog's JSON.
+    let trusted = sync_with(Some(&tls.ca_file)).await;
+    assert!(
+        trusted.problems[0].contains("expected JSON"),
+        "{:?}",
+        trusted.problems
+    );
+    // Not trusted by the system's roots alone.
+    let untrusted = sync_with(None).await;
+    assert!(
+        untrusted.problems[0].contains("cannot connect"),
+        "{:?}",
+        untrusted.problems
+    );
+    // A CA file that is not there, or not PEM, is the source's problem, named.
+    let missing = sync_with(Some(&dir.path().join("nope.pem"))).await;
+    assert!(
+        missing.problems[0].contains("'ca_file'") && missing.problems[0].contains("nope.pem"),
+        "{:?}",
+        missing.problems
+    );
+    let not_pem = sync_with(Some(&dir.path().join("server.ext"))).await;
+    assert!(
+        not_pem.problems[0].contains("'ca_file'"),
+        "{:?}",
+        not_pem.problems
+    );
+}

@@ -277,4 +277,19 @@ mod tests {
         );
         assert_eq!(snap.silences[0].created_by, "marco");
     }
+
+    #[tokio::test]
+    async fn fuzzed_alerts_and_silences_map_or_fail_never_panic() {
+        let seeds = crate::connectors::fuzz::served(&[
+            "/alertmanager/api/v2/alerts",
+            "/alertmanager/api/v2/silences",
+        ])
+        .await;
+        let tried = crate::connectors::fuzz::fuzz("alertmanager", &seeds, |bytes| {
+            let alerts = serde_json::from_slice::<Vec<AlertPayload>>(bytes).unwrap_or_default();
+            let silences = serde_json::from_slice::<Vec<SilencePayload>>(bytes).unwrap_or_default();
+            let _ = snapshot(alerts, silences);
+        });
+        assert!(tried > 100, "only {tried} inputs in the time");
+    }
 }

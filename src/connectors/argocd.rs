@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::http::RequestMeter;
 use super::{ConnectorError, Endpoint, FetchProgress, Platform};
 use crate::domain::delivery::{
-    version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
+    is_kubernetes_name, version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
 };
 use crate::text::{one_line, percent_encoded};
 
@@ -257,6 +257,16 @@ impl ArgoCdConnector {
             deployments: Vec::new(),
         };
         for app in list.items.unwrap_or_default() {
+            // Its name goes into the path of rollback calls: a dot segment must not.
+            if !is_kubernetes_name(&app.metadata.name) {
+                return Err(self.platform().error(
+                    super::FailureKind::Malformed,
+                    format!(
+                        "Argo CD listed an application named '{}', which is not a Kubernetes name; nothing was replaced",
+                        one_line(&app.metadata.name, 80)
+                    ),
+                ));
+            }
             let (state, history) = self.app_of(app, &target);
             read.environments.push(state);
             read.deployments.extend(history);
@@ -558,5 +568,20 @@ mod tests {
         assert_eq!(state.environment, "checkout");
         assert!(state.automated_sync);
         assert_eq!(history[2].rolled_back_from.as_deref(), Some("v2.14.0"));
+    }
+
+    #[tokio::test]
+    async fn fuzzed_applications_map_or_fail_never_panic() {
+        let seeds = crate::connectors::fuzz::served(&["/argocd/api/v1/applications"]).await;
+        let argocd = connector();
+        let tried = crate::connectors::fuzz::fuzz("argo cd list", &seeds, |bytes| {
+            let Ok(list) = serde_json::from_slice::<ListPayload>(bytes) else {
+                return;
+            };
+            for app in list.items.unwrap_or_default() {
+                let _ = argocd.app_of(app, "argocd-app:x");
+            }
+        });
+        assert!(tried > 100, "only {tried} inputs in the time");
     }
 }

@@ -171,3 +171,34 @@ impl BackstageConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fuzzed_pages_map_or_fail_never_panic() {
+        let seeds = crate::connectors::fuzz::served(&[
+            "/api/catalog/entities/by-query?limit=40",
+            "/api/catalog/entities/by-query?limit=5&filter=kind=component",
+        ])
+        .await;
+        let tried = crate::connectors::fuzz::fuzz("backstage page", &seeds, |bytes| {
+            let Ok(page) = serde_json::from_slice::<QueryResponse>(bytes) else {
+                return;
+            };
+            for item in page.items {
+                if let Ok(entity) = serde_json::from_value::<Entity>(item) {
+                    let _ = entity.entity_ref().key();
+                    let _ = crate::domain::relations_of(&entity);
+                    let _ = crate::domain::alerts::selector_problem(&entity);
+                    let _ = crate::domain::delivery::wiring_problem(&entity);
+                    let _ = crate::domain::rollback::Executor::of_component(
+                        &entity.metadata.annotations,
+                    );
+                }
+            }
+        });
+        assert!(tried > 100, "only {tried} inputs in the time");
+    }
+}

@@ -379,4 +379,27 @@ mod tests {
             .to_string()
             .starts_with("files: cannot open catalog directory /definitely/not/here"));
     }
+
+    #[test]
+    fn fuzzed_catalog_yaml_parses_or_fails_never_panics() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+        let seeds: Vec<Vec<u8>> = std::fs::read_dir(demo.join("services"))
+            .unwrap()
+            .chain(std::fs::read_dir(&demo).unwrap())
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .collect();
+        let tried = crate::connectors::fuzz::fuzz("catalog yaml", &seeds, |bytes| {
+            for parsed in parse_catalog_documents(&String::from_utf8_lossy(bytes))
+                .into_iter()
+                .flatten()
+            {
+                let entity = parsed.entity;
+                let _ = entity.entity_ref().key();
+                let _ = crate::domain::relations_of(&entity);
+                let _ = crate::domain::alerts::selector_problem(&entity);
+                let _ = crate::domain::delivery::wiring_problem(&entity);
+            }
+        });
+        assert!(tried > 100, "only {tried} inputs in the time");
+    }
 }

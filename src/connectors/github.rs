@@ -1045,4 +1045,44 @@ mod tests {
         };
         assert_eq!(next_page(&none, here), Ok(None));
     }
+
+    #[tokio::test]
+    async fn fuzzed_payloads_map_or_fail_never_panic() {
+        let repo = "/github/repos/demo-org/payments-gateway";
+        let mut seeds = crate::connectors::fuzz::served(&[
+            &format!("{repo}/deployments?per_page=5"),
+            &format!("{repo}/actions/runs?per_page=5"),
+            &format!("{repo}/releases?per_page=5"),
+        ])
+        .await;
+        let deployments: Vec<DeploymentPayload> = serde_json::from_slice(&seeds[0]).unwrap();
+        let id = deployments[0].id;
+        seeds.extend(
+            crate::connectors::fuzz::served(&[&format!("{repo}/deployments/{id}/statuses")]).await,
+        );
+        let tried = crate::connectors::fuzz::fuzz("github payload", &seeds, |bytes| {
+            let target = "github:demo-org/payments-gateway";
+            if let Ok(list) = serde_json::from_slice::<Vec<DeploymentPayload>>(bytes) {
+                list.into_iter()
+                    .for_each(|d| drop(deployment_of(d, target)));
+            }
+            if let Ok(list) = serde_json::from_slice::<Vec<StatusPayload>>(bytes) {
+                for status in list {
+                    let _ = DeployStatus::from_github_state(&status.state);
+                }
+            }
+            if let Ok(page) = serde_json::from_slice::<RunsPayload>(bytes) {
+                page.workflow_runs
+                    .into_iter()
+                    .for_each(|r| drop(run_of(r, target)));
+            }
+            if let Ok(list) = serde_json::from_slice::<Vec<ReleasePayload>>(bytes) {
+                list.into_iter().for_each(|r| drop(release_of(r)));
+            }
+            if let Ok(comparison) = serde_json::from_slice::<ComparisonPayload>(bytes) {
+                let _ = comparison_of(comparison, "a", "b");
+            }
+        });
+        assert!(tried > 100, "only {tried} inputs in the time");
+    }
 }

@@ -5,6 +5,8 @@ pub mod alertmanager;
 pub mod argocd;
 pub mod backstage;
 pub mod catalog_files;
+#[cfg(test)]
+mod fuzz;
 pub mod github;
 pub mod http;
 pub mod pagerduty;

@@ -635,4 +635,37 @@ mod tests {
         assert_eq!(person.phone.as_deref(), Some("+1 5550100"));
         assert_eq!(person.email.as_deref(), Some("dana@x.dev"));
     }
+
+    #[tokio::test]
+    async fn fuzzed_pages_map_or_fail_never_panic() {
+        let seeds = crate::connectors::fuzz::served(&[
+            "/pagerduty/services?limit=5",
+            "/pagerduty/escalation_policies?limit=5",
+            "/pagerduty/schedules?limit=5",
+            "/pagerduty/users?limit=5",
+            "/pagerduty/oncalls?limit=5",
+            "/pagerduty/incidents?limit=5",
+        ])
+        .await;
+        fn list<T: serde::de::DeserializeOwned>(page: &PageEnvelope, key: &str) -> Vec<T> {
+            page.lists
+                .get(key)
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+                .unwrap_or_default()
+        }
+        let tried = crate::connectors::fuzz::fuzz("pagerduty page", &seeds, |bytes| {
+            let Ok(page) = serde_json::from_slice::<PageEnvelope>(bytes) else {
+                return;
+            };
+            let _ = snapshot(
+                list(&page, "services"),
+                list(&page, "escalation_policies"),
+                list(&page, "schedules"),
+                list(&page, "users"),
+                list(&page, "oncalls"),
+                list(&page, "incidents"),
+            );
+        });
+        assert!(tried > 100, "only {tried} inputs in the time");
+    }
 }

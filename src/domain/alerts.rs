@@ -403,4 +403,24 @@ mod tests {
             ["component:default/checkout-api", "component:default/cart"]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn no_selector_text_panics(text in "\\PC{0,60}") {
+            let _ = text.parse::<Selector>();
+        }
+
+        #[test]
+        fn a_quoted_value_reads_back_exactly(
+            name in "[a-z_][a-z0-9_.]{0,12}",
+            op in proptest::sample::select(vec!["=", "!=", "=~", "!~"]),
+            value in "\\PC{0,30}",
+        ) {
+            let pattern = if op.contains('~') { regex::escape(&value) } else { value.clone() };
+            let quoted = pattern.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let selector: Selector = format!("{{{name}{op}\"{quoted}\"}}").parse().unwrap();
+            let labels = BTreeMap::from([(name.clone(), value.clone())]);
+            proptest::prop_assert_eq!(selector.matches(&labels), !op.starts_with('!'));
+        }
+    }
 }

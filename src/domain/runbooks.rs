@@ -154,7 +154,9 @@ pub fn expand(template: &str, context: &LaunchContext) -> String {
         let after = &rest[open + 1..];
         let name_end = after.find('}');
         let name = name_end.map(|end| &after[..end]);
-        match name.and_then(|n| context.values.get(n).map(|v| (n, v))) {
+        // A value that is a dot segment would move the URL up its path, encoded or not.
+        let known = name.and_then(|n| context.values.get(n).map(|v| (n, v)));
+        match known.filter(|(_, v)| !matches!(v.as_str(), "." | "..")) {
             Some((name, value)) => {
                 out.push_str(&percent_encoded(value));
                 rest = &after[name.len() + 1..];
@@ -604,5 +606,35 @@ jobs:
             .iter()
             .any(|p| p.contains("one of eu-west-1, us-east-1")));
         assert!(problems.iter().any(|p| p == "'environment' is required"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_value_stays_in_its_placeholders_place(
+            service in "\\PC{0,30}",
+            env in "\\PC{0,30}",
+        ) {
+            let context = LaunchContext::default()
+                .with("service", Some(&service))
+                .with("env", Some(&env));
+            let expanded = expand("https://wiki.example/runbooks/{service}/steps?env={env}#top", &context);
+            let url = url::Url::parse(&expanded).unwrap();
+            proptest::prop_assert_eq!(url.host_str(), Some("wiki.example"));
+            proptest::prop_assert_eq!(url.fragment(), Some("top"));
+            let segments: Vec<&str> = url.path_segments().unwrap().collect();
+            proptest::prop_assert_eq!(segments.len(), 3);
+            proptest::prop_assert_eq!(segments[0], "runbooks");
+            proptest::prop_assert_eq!(segments[2], "steps");
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            proptest::prop_assert_eq!(pairs.len(), 1);
+            // A dot segment is left as written, and said to be unfilled.
+            let shown = match env.as_str() {
+                "." | ".." => "{env}".to_string(),
+                _ => env.clone(),
+            };
+            if !env.is_empty() {
+                proptest::prop_assert_eq!(&pairs[0], &("env".to_string(), shown));
+            }
+        }
     }
 }

@@ -23,6 +23,21 @@ const XSS_PAYLOADS = [
   `![pixel](https://evil.example/pixel.gif)`,
   `<object data="javascript:window.__pwned=12"></object><embed src="x.swf">`,
   `<details open ontoggle="window.__pwned=13">x</details>`,
+  // Beacons: each would fetch from evil.example before anyone consented.
+  `<video poster="https://evil.example/poster.png" src="https://evil.example/v.mp4"></video>`,
+  `<audio src="https://evil.example/a.mp3" autoplay></audio>`,
+  `<table background="https://evil.example/bg.png"><tr><td background="https://evil.example/td.png">x</td></tr></table>`,
+  `<img srcset="https://evil.example/set.png 1x, https://evil.example/set2.png 2x">`,
+  `<picture><source srcset="https://evil.example/p.webp"><img src="https://evil.example/p.png"></picture>`,
+  `<svg><image href="https://evil.example/svg.png" /><image xlink:href="https://evil.example/x.png" /></svg>`,
+  `<div style="background-image: url(https://evil.example/css.png)">styled</div>`,
+  `<style>body { background: url(https://evil.example/sheet.png) }</style>`,
+  `<link rel="stylesheet" href="https://evil.example/s.css"><link rel="prefetch" href="https://evil.example/pre">`,
+  `<input type="image" src="https://evil.example/input.png">`,
+  `<body background="https://evil.example/body.png">`,
+  `<object data="https://evil.example/o.pdf"></object><embed src="https://evil.example/e.swf">`,
+  `<meta http-equiv="refresh" content="0;url=https://evil.example/">`,
+  `<base href="https://evil.example/"><a href="relative">relative</a>`,
 ];
 
 describe("runbook markdown", () => {
@@ -53,6 +68,14 @@ describe("runbook markdown", () => {
       }
     });
     expect(holder.querySelector("img")).toBeNull();
+    // Nothing that fetches names the remote host; only a link may, and it fetches on a click.
+    holder.querySelectorAll("*").forEach((el) => {
+      for (const attr of Array.from(el.attributes)) {
+        if (el.tagName === "A" && attr.name === "href") continue;
+        expect(attr.value, `${el.tagName} ${attr.name}`).not.toContain("evil.example");
+      }
+    });
+    expect(holder.querySelector("video, audio, picture, source, link, meta, base, image, table[background], td[background]")).toBeNull();
     holder.remove();
   });
 

@@ -1,7 +1,9 @@
 // Runbook markdown is untrusted: it is parsed by `marked` and the HTML sanitised by DOMPurify
-// before it reaches the page. No script, no event handler, no style, no form; links only to
-// http, https and mailto; images only when the reader allows remote ones, and then only over
-// https (the CSP's img-src allows https: for exactly this).
+// before it reaches the page, against an allow-list of the elements and attributes markdown
+// makes. Nothing else survives: no script, event handler, style, form or media element, and no
+// attribute that fetches (poster, background, srcset, an SVG image's href). Links only to http,
+// https and mailto; images only when the reader allows remote ones, and then only over https
+// (the CSP's img-src allows https: for exactly this, and nothing else remote).
 import DOMPurify from "dompurify";
 import { marked } from "marked";
 
@@ -17,6 +19,15 @@ export interface Rendered {
   /** Images left out because remote images are not allowed. */
   blockedImages: number;
 }
+
+/** What markdown (GitHub's flavour) renders, and the note that stands in for an image. */
+const ALLOWED_TAGS = [
+  "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote", "pre", "code", "kbd",
+  "em", "strong", "del", "s", "sup", "sub", "ul", "ol", "li", "a", "img", "span",
+  "table", "thead", "tbody", "tr", "th", "td", "details", "summary",
+];
+/** `class` only for the blocked-image note, which the hook adds after sanitising. */
+const ALLOWED_ATTR = ["href", "src", "alt", "title", "align", "start"];
 
 const LINK = /^(https?:|mailto:)/i;
 const IMAGE = /^https:/i;
@@ -48,9 +59,10 @@ export function renderRunbook(markdown: string, allowRemoteImages: boolean): Ren
   });
   const fragment = purifier.sanitize(raw, {
     RETURN_DOM_FRAGMENT: true,
-    FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed", "svg", "math"],
-    FORBID_ATTR: ["style", "srcset"],
+    ALLOWED_TAGS,
+    ALLOWED_ATTR,
     ALLOW_DATA_ATTR: false,
+    ALLOW_ARIA_ATTR: false,
   }) as DocumentFragment;
   const outline: Heading[] = [];
   const used = new Set<string>();
