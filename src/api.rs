@@ -791,7 +791,24 @@ pub struct ActivityFilter {
     pub limit: i64,
 }
 
+/// The most deploys one page of the feed holds: a million rows asked at once would cost memory,
+/// not answer a question.
+pub const MAX_ACTIVITY_PAGE: i64 = 100_000;
+
 impl ActivityFilter {
+    /// The page size asked for, refused outside 1 to [`MAX_ACTIVITY_PAGE`] (SQLite reads a
+    /// negative limit as none).
+    pub fn page_size(&self) -> crate::Result<i64> {
+        if (1..=MAX_ACTIVITY_PAGE).contains(&self.limit) {
+            Ok(self.limit)
+        } else {
+            Err(crate::Error::Refused(format!(
+                "a page of {} deploys: ask for 1 to {MAX_ACTIVITY_PAGE}",
+                self.limit
+            )))
+        }
+    }
+
     /// The earliest start asked for, counted back from `now`; a window no calendar can hold
     /// is refused, not wrapped.
     pub fn since_time(&self, now: DateTime<Utc>) -> crate::Result<Option<DateTime<Utc>>> {

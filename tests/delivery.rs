@@ -208,6 +208,23 @@ async fn the_release_matrix_and_the_activity_feed() {
         ids(&all[10..15]),
         "the next five, none skipped"
     );
+    // What a web view or a script sends is checked: no page without bounds, no window no
+    // calendar holds.
+    for (limit, since_seconds) in [(0, None), (-1, None), (i64::MAX, None), (5, Some(i64::MAX))] {
+        let refused = engine
+            .activity(&ActivityFilter {
+                limit,
+                since_seconds,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("ask for 1 to 100000") || refused.contains("is not a date"),
+            "{refused}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -175,8 +175,10 @@ async fn a_named_sync_goes_before_the_platform_allows_and_says_so() {
         .unwrap()
         .remove(0);
     assert!(proxy.requests.load(Ordering::SeqCst) > asked);
+    // Refused again: the refusal first, then the warning.
+    assert!(named.problems[0].contains("429"), "{:?}", named.problems);
     assert!(
-        named.problems[0].contains("synced anyway because you asked"),
+        named.problems[1].contains("synced anyway because you asked"),
         "{:?}",
         named.problems
     );
@@ -586,4 +588,70 @@ async fn an_internal_ca_is_trusted_through_the_sources_ca_file_only() {
         "{:?}",
         not_pem.problems
     );
+}
+
+/// A platform whose lists never end: Backstage's cursor repeats, PagerDuty says `more: true`
+/// after every page (full ones, or empty ones when `empty`).
+async fn endless(empty: bool) -> String {
+    let app = axum::Router::new()
+        .route(
+            "/api/catalog/entities/by-query",
+            axum::routing::get(|| async {
+                let page = json!({"items": [], "totalItems": 1000, "pageInfo": {"nextCursor": "again"}});
+                ([("content-type", "application/json")], page.to_string())
+            }),
+        )
+        .route(
+            "/services",
+            axum::routing::get(move |query: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+                let services: Vec<_> = (0..if empty { 0 } else { 100 })
+                    .map(|i| json!({
+                        "id": format!("P{}", offset + i), "type": "service", "summary": "s", "name": "s",
+                        "status": "active", "escalation_policy": {"id": "PE", "type": "escalation_policy_reference"},
+                        "html_url": "https://example.pagerduty.com/service-directory/P1",
+                    }))
+                    .collect();
+                let page = json!({"services": services, "limit": 100, "offset": offset, "more": true, "total": null});
+                ([("content-type", "application/json")], page.to_string())
+            }),
+        );
+    serve(app).await
+}
+
+#[tokio::test]
+async fn lists_that_never_end_fail_the_sync_in_bounded_time() {
+    for empty in [false, true] {
+        let url = endless(empty).await;
+        let text = format!(
+            "[[sources]]\nname = \"catalog\"\nkind = \"backstage\"\nurl = \"{url}\"\n\n[[sources]]\nname = \"pagerduty\"\nkind = \"pagerduty\"\nurl = \"{url}\"\n"
+        );
+        let config = Config::parse(&text, Path::new("/tmp/opsdeck.toml")).unwrap();
+        let secrets = opsdeck::secrets::Secrets::with_embedded(
+            [("catalog", TOKEN), ("pagerduty", TOKEN)]
+                .map(|(s, t)| (s.to_string(), t.to_string()))
+                .into(),
+        );
+        let engine = Engine::in_memory(config, secrets).await.unwrap();
+        let reports = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            engine.sync(None, &no_progress),
+        )
+        .await
+        .expect("endless pages end")
+        .unwrap();
+        assert!(reports.iter().all(|r| !r.landed), "{reports:?}");
+        assert!(
+            reports[0].problems[0].contains("a cursor repeated"),
+            "{:?}",
+            reports[0].problems
+        );
+        let pagerduty = &reports[1].problems[0];
+        let expected = if empty {
+            "sent an empty page"
+        } else {
+            "offset pagination ends at 10,000"
+        };
+        assert!(pagerduty.contains(expected), "{pagerduty}");
+    }
 }

@@ -270,19 +270,7 @@ impl Failed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    reqwest::header::HeaderName::from_static(k),
-                    HeaderValue::from_str(v).unwrap(),
-                )
-            })
-            .collect()
-    }
+    use crate::connectors::rate_limit::tests::headers;
 
     #[test]
     fn a_403_is_a_rate_limit_only_when_the_quota_is_spent_or_a_wait_is_asked() {

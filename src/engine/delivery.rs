@@ -231,7 +231,7 @@ impl Engine {
                 status: filter.status,
                 since: filter.since_time(Utc::now())?,
                 after: filter.after.clone(),
-                limit: filter.limit,
+                limit: filter.page_size()?,
             })
             .await?;
         Ok(rows

@@ -72,13 +72,13 @@ impl Engine {
         let (catalogs, platforms): (Vec<&SourceConfig>, Vec<&SourceConfig>) =
             sources.iter().partition(|s| s.kind.is_catalog());
         let mut reports: HashMap<String, SyncReport> = HashMap::new();
+        // Naming one source is asking for it now, even before the platform allows.
+        let wait = if only.is_some() {
+            PlatformWait::Override
+        } else {
+            PlatformWait::Honour
+        };
         for group in [catalogs, platforms] {
-            // Naming one source is asking for it now, even before the platform allows.
-            let wait = if only.is_some() {
-                PlatformWait::Override
-            } else {
-                PlatformWait::Honour
-            };
             let syncs = group
                 .into_iter()
                 .map(|s| self.sync_source(s, wait, progress));
@@ -219,7 +219,8 @@ impl Engine {
                 not_landed(source, message, 0)
             }
         };
-        report.problems.splice(0..0, warning);
+        // After what went wrong, if anything did: that is what to read first.
+        report.problems.extend(warning);
         Ok(report)
     }
 

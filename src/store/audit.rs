@@ -100,12 +100,7 @@ impl Store {
             Ok::<_, StoreError>(Begun::Started)
         }
         .await;
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        sqlx::query(end).execute(&mut *conn).await?;
+        end_transaction(&mut conn, outcome.is_ok()).await?;
         sqlx::query("PRAGMA synchronous = NORMAL")
             .execute(&mut *conn)
             .await?;
@@ -129,12 +124,7 @@ impl Store {
         let mut conn = self.audit.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let outcome = insert(&mut conn, step).await;
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        sqlx::query(end).execute(&mut *conn).await?;
+        end_transaction(&mut conn, outcome.is_ok()).await?;
         outcome
     }
 
@@ -244,12 +234,7 @@ impl Store {
             Ok::<_, StoreError>(())
         }
         .await;
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        sqlx::query(end).execute(&mut *conn).await?;
+        end_transaction(&mut conn, outcome.is_ok()).await?;
         outcome?;
         sqlx::query("DROP TABLE audit_log_to_move")
             .execute(&self.pool)
@@ -262,6 +247,13 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Commits the transaction `conn` holds when `ok`, else rolls it back.
+async fn end_transaction(conn: &mut SqliteConnection, ok: bool) -> Result<(), StoreError> {
+    let end = if ok { "COMMIT" } else { "ROLLBACK" };
+    sqlx::query(end).execute(&mut *conn).await?;
+    Ok(())
 }
 
 async fn unfinished(
