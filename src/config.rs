@@ -215,7 +215,7 @@ pub struct SourceConfig {
     pub follow_links: Option<bool>,
     /// For `pagerduty`: where change events go (default `https://events.pagerduty.com`).
     pub events_url: Option<String>,
-    /// PEM certificates to trust besides the system's, for an internal CA; relative to the
+    /// PEM certificates to trust besides the public roots Opsdeck carries, for an internal CA; relative to the
     /// config file.
     pub ca_file: Option<PathBuf>,
     /// Allows actions through a source reached over plain `http://` on another machine: its

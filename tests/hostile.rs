@@ -568,7 +568,7 @@ async fn an_internal_ca_is_trusted_through_the_sources_ca_file_only() {
         "{:?}",
         trusted.problems
     );
-    // Not trusted by the system's roots alone.
+    // Not trusted by the public roots alone.
     let untrusted = sync_with(None).await;
     assert!(
         untrusted.problems[0].contains("cannot connect"),

@@ -121,7 +121,7 @@ pub struct SourceClients {
 }
 
 impl SourceClients {
-    /// Clients trusting the system's roots, plus the PEM certificates in `ca_file` if given.
+    /// Clients trusting the public roots Opsdeck carries (Mozilla's, through webpki-roots), plus the PEM certificates in `ca_file` if given.
     pub fn new(ca_file: Option<&std::path::Path>) -> Result<Self, String> {
         let roots = match ca_file {
             None => Vec::new(),

@@ -237,10 +237,27 @@ impl Blocker {
     }
 }
 
-/// What the user must do beyond confirming: type the service name when none of their teams
-/// owns it and they are not on call for it.
-pub fn needs_ownership_override(owned_by_my_team: bool, me_on_call: bool) -> bool {
-    !owned_by_my_team && !me_on_call
+/// Whether a service, or another service wired to the same target, is mine to act for: one of
+/// my teams owns it, or I am on call for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answerable {
+    /// One of my teams owns it.
+    pub owned_by_my_team: bool,
+    /// I am on call for it.
+    pub me_on_call: bool,
+}
+
+impl Answerable {
+    fn is_mine(self) -> bool {
+        self.owned_by_my_team || self.me_on_call
+    }
+}
+
+/// What the user must do beyond confirming: type the service name when it is not theirs to act
+/// for, or when any other service wired to the same target (`claims`) is not: a rollback
+/// acts for all of them, and anyone who can edit a catalog can wire one.
+pub fn needs_ownership_override(service: Answerable, claims: &[Answerable]) -> bool {
+    !service.is_mine() || !claims.iter().all(|c| c.is_mine())
 }
 
 /// The blockers that remain once the user consented (or not) to switching automated sync off.
@@ -463,9 +480,20 @@ mod tests {
 
     #[test]
     fn an_override_is_needed_only_without_ownership_or_a_shift() {
-        assert!(!needs_ownership_override(true, false));
-        assert!(!needs_ownership_override(false, true));
-        assert!(needs_ownership_override(false, false));
+        let answerable = |owned_by_my_team, me_on_call| Answerable {
+            owned_by_my_team,
+            me_on_call,
+        };
+        let (owned, on_call, neither) = (
+            answerable(true, false),
+            answerable(false, true),
+            answerable(false, false),
+        );
+        assert!(!needs_ownership_override(owned, &[]));
+        assert!(!needs_ownership_override(on_call, &[owned, on_call]));
+        assert!(needs_ownership_override(neither, &[]));
+        // Mine, but wired to the same application as another team's service.
+        assert!(needs_ownership_override(owned, &[owned, neither]));
     }
 
     #[test]

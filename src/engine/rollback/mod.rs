@@ -35,8 +35,8 @@ use crate::domain::actions::{ActionKind, ActionTarget, Step};
 use crate::domain::delivery::{DeliveryTarget, Deployment};
 use crate::domain::rollback::{
     choose_target, needs_ownership_override, rollback_candidates, state_of_application,
-    state_of_status, unresolved, ArgoHistory, Blocker, BlockerKind, Executor, RollbackCandidate,
-    RollbackState, ROLLBACK_ANNOTATION,
+    state_of_status, unresolved, Answerable, ArgoHistory, Blocker, BlockerKind, Executor,
+    RollbackCandidate, RollbackState, ROLLBACK_ANNOTATION,
 };
 use crate::store::{key_name, Begun};
 use crate::{Engine, Error, Result, Scope};

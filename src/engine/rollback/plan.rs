@@ -214,15 +214,17 @@ impl Engine {
             .collect();
         shared.extend(platform_target.clone());
         let mut also_claimed_by = Vec::new();
-        let mut claims_answered_for = true;
+        let mut claims = Vec::new();
         for (claimant, claimant_owner) in self.store().components_wired_to(&shared).await? {
             if claimant == key {
                 continue;
             }
-            let mine = claimant_owner
-                .as_ref()
-                .is_some_and(|o| my_teams.contains(o));
-            claims_answered_for &= mine || self.on_call_for(&claimant).await.1;
+            claims.push(Answerable {
+                owned_by_my_team: claimant_owner
+                    .as_ref()
+                    .is_some_and(|o| my_teams.contains(o)),
+                me_on_call: self.on_call_for(&claimant).await.1,
+            });
             also_claimed_by.push(match &claimant_owner {
                 Some(owner) => format!("{} ({})", key_name(&claimant), key_name(owner)),
                 None => format!("{} (no owner)", key_name(&claimant)),
@@ -255,8 +257,13 @@ impl Engine {
             on_call,
             me_on_call,
             owned_by_me,
-            needs_override: needs_ownership_override(owned_by_me, me_on_call)
-                || !claims_answered_for,
+            needs_override: needs_ownership_override(
+                Answerable {
+                    owned_by_my_team: owned_by_me,
+                    me_on_call,
+                },
+                &claims,
+            ),
             platform_target,
             also_claimed_by,
             blockers,
