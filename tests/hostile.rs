@@ -588,6 +588,12 @@ async fn an_internal_ca_is_trusted_through_the_sources_ca_file_only() {
         "{:?}",
         not_pem.problems
     );
+    let endless = sync_with(Some(Path::new("/dev/zero"))).await;
+    assert!(
+        endless.problems[0].contains("'ca_file' /dev/zero: not a regular file"),
+        "{:?}",
+        endless.problems
+    );
 }
 
 /// A platform whose lists never end: Backstage's cursor repeats, PagerDuty says `more: true`

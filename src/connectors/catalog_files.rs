@@ -131,27 +131,9 @@ pub fn load_tree(
     Ok(load)
 }
 
-/// A regular file's text, checked before it is opened (opening a FIFO waits for a writer)
-/// and read no further than [`MAX_FILE_BYTES`].
+/// A catalog file's text: a regular file of at most [`MAX_FILE_BYTES`], in UTF-8.
 fn read_regular_file(file: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let metadata = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
-    if !metadata.is_file() {
-        return Err("not a regular file (a directory, device, FIFO or socket); not read".into());
-    }
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "larger than {} MB; not read",
-            MAX_FILE_BYTES / (1024 * 1024)
-        ));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err("grew past the size limit while it was read; not read".into());
-    }
+    let bytes = super::read_regular_file(file, MAX_FILE_BYTES)?;
     String::from_utf8(bytes).map_err(|_| "not UTF-8 text; not read".into())
 }
 

@@ -106,6 +106,32 @@ pub struct FetchProgress {
     pub total: Option<usize>,
 }
 
+/// A regular file's bytes, checked before it is opened (opening a FIFO waits for a writer;
+/// `/dev/zero` never ends) and read no further than `max_bytes`: for files a config or a
+/// catalog names, which may be anything.
+pub(crate) fn read_regular_file(file: &std::path::Path, max_bytes: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let metadata = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
+    if !metadata.is_file() {
+        return Err("not a regular file (a directory, device, FIFO or socket); not read".into());
+    }
+    let too_large = || format!("larger than {} MB; not read", max_bytes / (1024 * 1024));
+    if metadata.len() > max_bytes {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// The largest CA bundle read: the whole Mozilla set is about 200 KB.
+const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Redirects a read may follow before it is refused.
 const MAX_REDIRECTS: usize = 5;
 
@@ -126,8 +152,8 @@ impl SourceClients {
         let roots = match ca_file {
             None => Vec::new(),
             Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("'ca_file' {} cannot be read ({e})", path.display()))?;
+                let pem = read_regular_file(path, MAX_CA_FILE_BYTES)
+                    .map_err(|e| format!("'ca_file' {}: {e}", path.display()))?;
                 let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                     format!("'ca_file' {} is not a PEM bundle ({e})", path.display())
                 })?;
