@@ -661,3 +661,33 @@ async fn lists_that_never_end_fail_the_sync_in_bounded_time() {
         assert!(pagerduty.contains(expected), "{pagerduty}");
     }
 }
+
+#[test]
+fn the_web_views_csp_allows_only_what_the_app_uses() {
+    let conf: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src-tauri/tauri.conf.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let csp = conf["app"]["security"]["csp"].as_str().unwrap();
+    let mut directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+    directives.sort_unstable();
+    // Scripts and styles from the app only; nothing remote but a runbook's https images, and
+    // those only after the reader asked (the sanitiser holds them back until then).
+    assert_eq!(
+        directives,
+        [
+            "base-uri 'none'",
+            "connect-src ipc: http://ipc.localhost",
+            "default-src 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "img-src https:",
+            "script-src 'self'",
+            "style-src 'self'",
+        ]
+    );
+}

@@ -581,3 +581,97 @@ impl Platform<'_> {
         ConnectorError::new(&self.endpoint.source_name, kind, message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A server on loopback whose `/moved` redirects to `/landing` (counted) with `status`,
+    /// and whose `/away` redirects to another origin (counted there).
+    async fn redirecting(status: u16) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let serve = |app: axum::Router| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            url
+        };
+        let (landed, elsewhere) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let seen = elsewhere.clone();
+        let other = serve(axum::Router::new().fallback(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            async { "elsewhere" }
+        }))
+        .await;
+        let seen = landed.clone();
+        let status = axum::http::StatusCode::from_u16(status).unwrap();
+        let here = serve(
+            axum::Router::new()
+                .route(
+                    "/moved",
+                    axum::routing::any(move || async move { (status, [("location", "/landing")]) }),
+                )
+                .route(
+                    "/away",
+                    axum::routing::any(move || {
+                        let to = format!("{other}/landing");
+                        async move { (status, [("location", to)]) }
+                    }),
+                )
+                .route(
+                    "/landing",
+                    axum::routing::any(move || {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        async { "landed" }
+                    }),
+                ),
+        )
+        .await;
+        (here, landed, elsewhere)
+    }
+
+    #[tokio::test]
+    async fn reads_follow_redirects_at_home_only_and_actions_follow_none() {
+        let clients = SourceClients::new(None).unwrap();
+        for status in [301, 302, 307, 308] {
+            let (here, landed, elsewhere) = redirecting(status).await;
+            let get = |path: &str| {
+                clients
+                    .for_method(&reqwest::Method::GET)
+                    .get(format!("{here}{path}"))
+                    .send()
+            };
+            let read = get("/moved").await.unwrap();
+            assert_eq!(read.status(), 200, "{status}: a read follows at home");
+            assert_eq!(landed.load(Ordering::SeqCst), 1);
+
+            let away = get("/away").await.unwrap_err();
+            assert!(away.is_redirect(), "{status}: {away}");
+            assert_eq!(
+                elsewhere.load(Ordering::SeqCst),
+                0,
+                "{status}: never followed"
+            );
+
+            for method in [reqwest::Method::POST, reqwest::Method::PATCH] {
+                let acted = clients
+                    .for_method(&method)
+                    .request(method.clone(), format!("{here}/moved"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    acted.status(),
+                    status,
+                    "{method}: the redirect is the answer"
+                );
+            }
+            assert_eq!(
+                landed.load(Ordering::SeqCst),
+                1,
+                "{status}: no action was sent twice"
+            );
+        }
+    }
+}

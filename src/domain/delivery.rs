@@ -909,6 +909,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_unsafe_wiring_is_the_catalogs_problem() {
+        let component = |annotations: serde_json::Value| -> crate::Entity {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": {"name": "svc", "annotations": annotations},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "team"}
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            wiring_problem(&component(serde_json::json!({
+                "github.com/project-slug": "acme/../../orgs/acme/members?x=",
+                "argocd/app-name": "fine-app"
+            }))),
+            Some("component:default/svc: annotation github.com/project-slug 'acme/../../orgs/acme/members?x=' is not owner/repo; its deliveries are not read".into())
+        );
+        assert!(
+            wiring_problem(&component(serde_json::json!({"argocd/app-name": ".."})))
+                .unwrap()
+                .contains("argocd/app-name '..' is not a Kubernetes name")
+        );
+        assert_eq!(
+            wiring_problem(&component(serde_json::json!({
+                "github.com/project-slug": "acme/web",
+                "argocd/app-name": "web-prod"
+            }))),
+            None
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn a_valid_slug_or_name_never_leaves_its_path_segment(text in "\\PC{0,40}") {

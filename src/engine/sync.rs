@@ -198,14 +198,24 @@ impl Engine {
             .await
             .expect("host slots are never closed");
         let span = tracing::info_span!("sync", source = %source.name, kind = source.kind.as_str());
-        // A panic is a bug, but it must cost this source's sync only: the others, and this
-        // source's next sync, go on, and the cache keeps what it held (the landing's
-        // transaction rolls back as it unwinds).
-        let landed = AssertUnwindSafe(self.land(source, progress).instrument(span))
-            .catch_unwind()
-            .await;
-        let mut report = match landed {
-            Ok(report) => report?,
+        let mut report = self
+            .isolated(source, self.land(source, progress).instrument(span))
+            .await?;
+        // After what went wrong, if anything did: that is what to read first.
+        report.problems.extend(warning);
+        Ok(report)
+    }
+
+    /// Runs one source's sync so that a panic, which is a bug, costs that sync only: the other
+    /// sources, and this source's next sync, go on; the cache keeps what it held (the landing's
+    /// transaction rolls back as it unwinds); the failure is recorded for every face to show.
+    async fn isolated(
+        &self,
+        source: &SourceConfig,
+        sync: impl std::future::Future<Output = Result<SyncReport>>,
+    ) -> Result<SyncReport> {
+        match AssertUnwindSafe(sync).catch_unwind().await {
+            Ok(report) => report,
             Err(panic) => {
                 let message = format!(
                     "{}: Opsdeck failed internally while syncing ({}); the cached data is kept and the next sync will try again — please report this",
@@ -216,12 +226,9 @@ impl Engine {
                 self.store()
                     .record_failure(&source.name, &message, None)
                     .await?;
-                not_landed(source, message, 0)
+                Ok(not_landed(source, message, 0))
             }
-        };
-        // After what went wrong, if anything did: that is what to read first.
-        report.problems.extend(warning);
-        Ok(report)
+        }
     }
 
     async fn land(&self, source: &SourceConfig, progress: ProgressSink<'_>) -> Result<SyncReport> {
@@ -604,5 +611,39 @@ fn not_landed(source: &SourceConfig, problem: String, requests: i64) -> SyncRepo
         rows_written: 0,
         requests,
         problems: vec![problem],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_costs_its_sources_sync_only_and_is_recorded() {
+        let config = crate::config::Config::parse(
+            "[[sources]]\nname = 'files'\nkind = 'catalog-files'\npath = 'catalog'\n",
+            std::path::Path::new("/tmp/opsdeck.toml"),
+        )
+        .unwrap();
+        let engine = Engine::in_memory(config, Default::default()).await.unwrap();
+        let source = engine.config().sources[0].clone();
+        let report = engine
+            .isolated(&source, async { panic!("index out of bounds") })
+            .await
+            .expect("a panic is a report, not an error or an unwinding");
+        assert!(!report.landed);
+        assert!(
+            report.problems[0].starts_with(
+                "files: Opsdeck failed internally while syncing (index out of bounds)"
+            ),
+            "{:?}",
+            report.problems
+        );
+        let state = &engine.sources().await.unwrap()[0];
+        assert_eq!(state.health, crate::domain::Health::Failing);
+        assert_eq!(
+            state.last_error.as_deref(),
+            Some(report.problems[0].as_str())
+        );
     }
 }

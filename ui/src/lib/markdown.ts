@@ -3,7 +3,7 @@
 // makes. Nothing else survives: no script, event handler, style, form or media element, and no
 // attribute that fetches (poster, background, srcset, an SVG image's href). Links only to http,
 // https and mailto; images only when the reader allows remote ones, and then only over https
-// (the CSP's img-src allows https: for exactly this, and nothing else remote).
+// (the CSP's img-src is https: for exactly this: the app itself shows no image, no font).
 import DOMPurify from "dompurify";
 import { marked } from "marked";
 
