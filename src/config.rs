@@ -215,8 +215,8 @@ pub struct SourceConfig {
     pub follow_links: Option<bool>,
     /// For `pagerduty`: where change events go (default `https://events.pagerduty.com`).
     pub events_url: Option<String>,
-    /// PEM certificates to trust besides the public roots Opsdeck carries, for an internal CA; relative to the
-    /// config file.
+    /// PEM certificates to trust besides the public roots Opsdeck carries, for an internal CA;
+    /// relative to the config file.
     pub ca_file: Option<PathBuf>,
     /// Allows actions through a source reached over plain `http://` on another machine: its
     /// token and every action would cross the network readable by anyone on the way.
@@ -323,7 +323,7 @@ fn parse_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().replace('\n', " ");
     match error.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
             format!("line {line}, column {column}: {message}")
