@@ -1,8 +1,9 @@
 //! A small mutation fuzzer for what platforms and catalogs send: seeds (what the sandbox
 //! serves, the demo tree) are mutated, structurally (any value swapped for a hostile one, keys
 //! dropped, items repeated) and as bytes (flips, cuts, splices), and fed to a mapping for a
-//! bounded time (`OPSDECK_FUZZ_SECONDS`, 2 s by default, so `make test` runs each target). A
-//! panic fails the test with the input that caused it; errors are what hostile input must get.
+//! bounded time (`OPSDECK_FUZZ_SECONDS`, 2 s by default, and at least 200 inputs), so `make
+//! test` runs each target. A panic fails the test with the input that caused it; errors are
+//! what hostile input must get.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -130,9 +131,13 @@ fn mutate(seed: &Seed, seeds: &[Seed], rng: &mut fastrand::Rng) -> Vec<u8> {
     bytes
 }
 
-/// Feeds mutations of `seeds` to `target` until the time is up; panics naming the input a
-/// panic came from. Returns how many inputs were tried.
-pub(crate) fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> usize {
+/// Inputs every target is fed however slow the machine: the time budget adds to these, so a
+/// loaded machine fuzzes as much, only slower.
+const MIN_INPUTS: usize = 200;
+
+/// Feeds mutations of `seeds` to `target` until the time is up and at least [`MIN_INPUTS`]
+/// were tried; panics naming the input a panic came from.
+pub(crate) fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) {
     assert!(!seeds.is_empty(), "{name}: no seeds");
     let budget = std::env::var("OPSDECK_FUZZ_SECONDS")
         .ok()
@@ -143,7 +148,7 @@ pub(crate) fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> usi
     let seeds: Vec<Seed> = seeds.iter().map(|s| Seed::new(s)).collect();
     let started = Instant::now();
     let mut tried = 0;
-    while started.elapsed() < budget {
+    while started.elapsed() < budget || tried < MIN_INPUTS {
         let input = mutate(&seeds[rng.usize(..seeds.len())], &seeds, &mut rng);
         if catch_unwind(AssertUnwindSafe(|| target(&input))).is_err() {
             panic!(
@@ -153,7 +158,6 @@ pub(crate) fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) -> usi
         }
         tried += 1;
     }
-    tried
 }
 
 /// What the sandbox (the demo organisation, every platform) answers at `path`: seeds shaped
