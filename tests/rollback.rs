@@ -624,7 +624,7 @@ async fn a_target_claimed_by_another_teams_service_needs_the_override_and_holds_
 #[tokio::test]
 async fn an_audit_log_that_cannot_be_written_after_the_call_does_not_fail_the_rollback() {
     let sandbox = sandbox(Seed::Demo).await;
-    sandbox.set_actions("rollout=1s".parse().unwrap());
+    sandbox.set_actions("rollout=4s".parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cache.sqlite");
     let text = format!(
@@ -641,7 +641,7 @@ async fn an_audit_log_that_cannot_be_written_after_the_call_does_not_fail_the_ro
         .await
         .unwrap();
 
-    // The log refuses the answer's step, as a full disk or a lost lock would.
+    // The log refuses the answer's and the progress steps, as a full disk or a lost lock would.
     let audit_file = dir.path().join("cache.audit.sqlite");
     let outside = sqlx::SqlitePool::connect_with(
         sqlx::sqlite::SqliteConnectOptions::new().filename(&audit_file),
@@ -649,7 +649,8 @@ async fn an_audit_log_that_cannot_be_written_after_the_call_does_not_fail_the_ro
     .await
     .unwrap();
     sqlx::query(
-        "CREATE TRIGGER refuse_answers BEFORE INSERT ON audit_log WHEN NEW.step = 'answered'
+        "CREATE TRIGGER refuse_answers BEFORE INSERT ON audit_log
+         WHEN NEW.step IN ('answered', 'progress')
          BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
     )
     .execute(&outside)
@@ -674,16 +675,32 @@ async fn an_audit_log_that_cannot_be_written_after_the_call_does_not_fail_the_ro
     );
     assert_eq!(sandbox.actions_received(), 1);
 
-    // The log recovers: the kept step is written first, then the rest, in order.
+    // Followed while the log is still down (the rollout takes 4 s, read every 100 ms, each
+    // failed append retried for most of a second),
+    // then the log recovers: the kept steps are written first, then the rest, in order.
+    let following = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.track_rollback(run, &|_| {}).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     sqlx::query("DROP TRIGGER refuse_answers")
         .execute(&outside)
         .await
         .unwrap();
-    let end = engine.track_rollback(run, &|_| {}).await.unwrap();
+    let end = following.await.unwrap().unwrap();
     assert_eq!(end.state, RollbackState::Succeeded, "{}", end.message);
     let entry = &engine.audit(Some("checkout-api"), 1).await.unwrap()[0];
     let steps: Vec<&str> = entry.steps.iter().map(|s| s.step.as_str()).collect();
     assert_eq!(steps[..2], ["requested", "answered"], "{steps:?}");
+    // Each look that saw nothing new was not kept as a step of its own.
+    for pair in entry.steps.windows(2) {
+        assert!(
+            (pair[0].step, &pair[0].state, &pair[0].message)
+                != (pair[1].step, &pair[1].state, &pair[1].message),
+            "a step recorded twice: {:#?}",
+            entry.steps
+        );
+    }
     assert!(entry.finished && entry.state == "succeeded");
     assert_eq!(engine.verify_audit().await.unwrap().first_broken, None);
     assert_eq!(sandbox.actions_received(), 1);

@@ -196,6 +196,7 @@ impl Engine {
         if !action.finished() {
             on_progress(action.progress());
         }
+        let mut last_seen = (action.state(), action.message().to_string());
         while !action.finished() {
             if Utc::now() >= deadline {
                 action.give_up(timeout);
@@ -205,7 +206,11 @@ impl Engine {
             }
             tokio::time::sleep(poll).await;
             let (state, message) = action.look(self).await;
-            if state != action.state() || message != action.message() {
+            // Compared with what the platform said last, not with what is shown: a note can
+            // add to the shown message (a step not yet in the audit log), and that is no
+            // change of the platform's to record again at every look.
+            if (state, &message) != (last_seen.0, &last_seen.1) {
+                last_seen = (state, message.clone());
                 let step = if F::is_final(state) {
                     Step::Finished
                 } else {

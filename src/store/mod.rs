@@ -75,6 +75,15 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::paths::private_dir(dir)?;
     }
+    // Opening a FIFO for writing waits for a reader: only a regular file, or none yet.
+    match std::fs::metadata(path) {
+        Ok(found) if !found.is_file() => {
+            return Err(std::io::Error::other(
+                "not a regular file (a directory, device, FIFO or socket)",
+            ))
+        }
+        _ => {}
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -194,4 +203,28 @@ impl Store {
 
 fn decode_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cache_path_that_is_not_a_regular_file_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("cache.sqlite");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let refused = tokio::time::timeout(Duration::from_secs(10), Store::open(&fifo))
+            .await
+            .expect("no wait for a reader")
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("not a regular file"), "{refused}");
+        let refused = Store::open(dir.path()).await.unwrap_err().to_string();
+        assert!(refused.contains("not a regular file"), "{refused}");
+    }
 }
