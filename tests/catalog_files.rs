@@ -458,4 +458,21 @@ async fn links_devices_fifos_and_huge_files_are_each_their_files_problem() {
         .problems
         .iter()
         .any(|p| p.contains("inside/catalog-info.yaml: a symbolic link; not followed")));
+    // A Location naming a link inside the tree is refused too.
+    link(&tree.join("shared/real.yaml"), "loc/inside.yaml");
+    write(
+        "loc2/catalog-info.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: loc2\nspec:\n  targets: [../loc/inside.yaml]\n",
+    );
+    let report = strict.sync(None, &no_progress).await.unwrap().remove(0);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p
+                .contains("Location target '../loc/inside.yaml' is a symbolic link; not followed")),
+        "{:#?}",
+        report.problems
+    );
+    assert_eq!(service_names(&strict).await, ["good-one"]);
 }

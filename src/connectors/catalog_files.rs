@@ -110,8 +110,7 @@ pub fn load_tree(
             if parsed.entity.is_kind("location") {
                 queue.extend(location_targets(
                     &parsed.entity,
-                    &file,
-                    &root,
+                    (&file, &root, links),
                     &here,
                     &mut load,
                 ));
@@ -201,8 +200,7 @@ fn find_catalog_files(root: &Path, links: Links, problems: &mut Vec<String>) -> 
 /// The files a `Location` entity points to, resolved and confined to the tree.
 fn location_targets(
     location: &Entity,
-    file: &Path,
-    root: &Path,
+    (file, root, links): (&Path, &Path, Links),
     here: &str,
     load: &mut CatalogLoad,
 ) -> Vec<PathBuf> {
@@ -222,6 +220,13 @@ fn location_targets(
     let mut out = Vec::new();
     for target in targets {
         let joined = dir.join(target);
+        let linked = joined.symlink_metadata().is_ok_and(|m| m.is_symlink());
+        if linked && links == Links::Refuse {
+            problems.push(format!(
+                "{here}: Location target '{target}' is a symbolic link; not followed (the source sets follow_links = false)"
+            ));
+            continue;
+        }
         match joined.canonicalize() {
             Ok(path) if !path.starts_with(root) => problems.push(format!(
                 "{here}: Location target '{target}' is outside the catalog tree; not followed"
