@@ -31,6 +31,245 @@ pub struct TeamSummary {
     pub gap_count: i64,
     /// Whether the configured identity is a member.
     pub is_mine: bool,
+    /// `spec.type`: department, team, sub-team…
+    pub group_type: Option<String>,
+    /// Its parent group in the tree, by key.
+    pub parent: Option<String>,
+    /// How deep it is in the tree: 0 at the top.
+    pub depth: i64,
+    /// Groups directly below it.
+    pub child_count: i64,
+    /// Components it and every group below it own.
+    pub service_count_below: i64,
+    /// Ownership gaps across those.
+    pub gap_count_below: i64,
+}
+
+/// What a team's page shows besides its services: where it sits in the tree, what else it
+/// owns, and who is in it and on call for it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TeamDetail {
+    /// The team, with its counts.
+    pub team: TeamSummary,
+    /// Owner-written description; untrusted text.
+    pub description: Option<String>,
+    /// From the top of the tree down to its parent.
+    pub ancestors: Vec<EntitySummary>,
+    /// Groups directly below it, with their counts.
+    pub sub_teams: Vec<TeamSummary>,
+    /// Everything else it owns, by kind: systems, APIs, resources, domains.
+    pub owns: Vec<OwnedKind>,
+    /// Its services whose system another group owns.
+    pub system_mismatches: Vec<SystemMismatch>,
+    /// Its members.
+    pub members: Vec<Member>,
+    /// People in its services' on-call rotations who are not members.
+    pub outside_on_call: Vec<OutsideOnCall>,
+    /// What the catalog says about the tree around it that could not be drawn as written.
+    pub tree_problems: Vec<String>,
+}
+
+/// Entities of one kind a team owns.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct OwnedKind {
+    /// Lower-cased kind.
+    pub kind: String,
+    /// The entities, by name.
+    pub entities: Vec<EntitySummary>,
+}
+
+/// A service owned by one group as part of a system another group owns: which one answers?
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SystemMismatch {
+    /// The service.
+    pub service: EntitySummary,
+    /// Its system.
+    pub system: EntitySummary,
+    /// The system's owner.
+    pub system_owner: Option<EntitySummary>,
+}
+
+/// A member of a team.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Member {
+    /// The catalog user.
+    pub user: EntitySummary,
+    /// `spec.profile.email`.
+    pub email: Option<String>,
+    /// In a rotation (a PagerDuty shift read) for the team's services.
+    pub in_rotation: bool,
+    /// On call for them now.
+    pub on_call_now: bool,
+    /// The configured identity.
+    pub is_me: bool,
+}
+
+/// Someone on call for a team's services who is not in the team.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct OutsideOnCall {
+    /// Name as PagerDuty has it.
+    pub name: String,
+    /// Email, when PagerDuty gave one.
+    pub email: Option<String>,
+    /// The catalog user with that email.
+    pub catalog_user: Option<String>,
+    /// The escalation policies they are in.
+    pub policies: Vec<String>,
+}
+
+/// A check as the scorecard describes it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CheckInfo {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its level.
+    pub level: String,
+    /// Why it matters.
+    pub why: String,
+    /// What to do when it fails.
+    pub fix: String,
+    /// Where to read more.
+    pub docs: String,
+}
+
+/// One service's scorecard, in a table.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceScoreRow {
+    /// Cache key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Display title.
+    pub title: String,
+    /// Owner's cache key.
+    pub owner: Option<String>,
+    /// Tier label.
+    pub tier: Option<String>,
+    /// `spec.lifecycle`.
+    pub lifecycle: Option<String>,
+    /// The level reached, or `none`.
+    pub level: String,
+    /// Each check's outcome, in the scorecard's order.
+    pub outcomes: Vec<crate::domain::scorecards::CheckOutcome>,
+    /// The newest production deploy.
+    #[ts(type = "string | null")]
+    pub last_production_deploy: Option<DateTime<Utc>>,
+    /// Incidents open on it.
+    pub open_incidents: i64,
+}
+
+/// A team's results in a summary.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TeamScore {
+    /// Cache key.
+    pub key: String,
+    /// Display title.
+    pub title: String,
+    /// Depth in the tree.
+    pub depth: i64,
+    /// The level most of its services reach.
+    pub level: String,
+    /// Its services' results added up (with or without the groups below, as asked).
+    pub tally: crate::domain::scorecards::Tally,
+}
+
+/// One day of a trend.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TrendPoint {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Checks passed, in percent.
+    pub percent: i64,
+    /// Services counted.
+    pub services: i64,
+    /// Services at each level, `none` first.
+    pub at_level: Vec<i64>,
+}
+
+/// A service that scores worse than a week ago.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Worsened {
+    /// Cache key.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Level a week ago.
+    pub was: String,
+    /// Level now.
+    pub now: String,
+    /// Checks it fails now and passed then.
+    pub newly_failing: Vec<String>,
+}
+
+/// A scorecard of a team (with or without the groups below) or of the organisation.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ScorecardView {
+    /// The team, or `None` for the organisation.
+    pub team: Option<String>,
+    /// Whether the groups below the team count.
+    pub below: bool,
+    /// Level names, lowest first.
+    pub levels: Vec<String>,
+    /// The checks, in order.
+    pub checks: Vec<CheckInfo>,
+    /// The level most services reach.
+    pub level: String,
+    /// Every service in scope added up.
+    pub tally: crate::domain::scorecards::Tally,
+    /// Checks by how many services fail them, most first.
+    pub failing_most: Vec<(String, i64)>,
+    /// For the organisation every team, for a team its sub-teams; in tree order.
+    pub teams: Vec<TeamScore>,
+    /// The team's services (none for the organisation: see the report).
+    pub services: Vec<ServiceScoreRow>,
+    /// Daily results over the last 90 days.
+    pub trend: Vec<TrendPoint>,
+    /// What got worse since a week ago.
+    pub worse: Vec<Worsened>,
+    /// When the results were worked out.
+    #[ts(type = "string | null")]
+    pub computed_at: Option<DateTime<Utc>>,
+}
+
+/// How to make one failing check of a service pass.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CheckFix {
+    /// The check.
+    pub check: CheckInfo,
+    /// What was found.
+    pub detail: String,
+    /// YAML to add to the entity's file, where the catalog is the fix.
+    pub snippet: Option<String>,
+}
+
+/// A service's scorecard with the way to fix what fails.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceScorecard {
+    /// The service's row.
+    pub row: ServiceScoreRow,
+    /// Level names, lowest first.
+    pub levels: Vec<String>,
+    /// The checks, in order.
+    pub checks: Vec<CheckInfo>,
+    /// The failing checks and how to fix each.
+    pub fixes: Vec<CheckFix>,
+    /// Where the entity's file is edited, when the catalog says (or its GitHub location does).
+    pub edit_url: Option<String>,
 }
 
 /// A service in a team's table.

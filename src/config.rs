@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::scorecards::{Check, CheckId, Rule, Scorecard};
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -324,12 +326,198 @@ fn parse_error(text: &str, error: &toml::de::Error) -> String {
     match error.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
-            let line = before.matches('\n').count() + 1;
+            let line = line_of(text, span.start);
             let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
             format!("line {line}, column {column}: {message}")
         }
         None => message,
     }
+}
+
+/// `[scorecards]`: levels, thresholds, and changes to the default checks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScorecardsConfig {
+    /// Level names, lowest first.
+    levels: Option<Vec<String>>,
+    /// `deployed` passes with a production deploy this recent, e.g. `30d`.
+    #[serde(default, with = "humantime_serde")]
+    deployed_within: Option<Duration>,
+    /// `incidents` fails with an incident open longer than this, e.g. `7d`.
+    #[serde(default, with = "humantime_serde")]
+    incident_open_longer_than: Option<Duration>,
+    /// Escalation levels a tier 1 service needs.
+    tier1_escalation_levels: Option<i64>,
+    /// People a first-level rotation needs.
+    rotation_people: Option<i64>,
+    /// Built-in checks left out.
+    #[serde(default)]
+    drop: Vec<CheckId>,
+    /// Built-in checks moved to another level.
+    #[serde(default)]
+    checks: std::collections::BTreeMap<CheckId, CheckOverride>,
+    /// Checks of our own.
+    #[serde(default)]
+    custom: Vec<CustomCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckOverride {
+    level: toml::Spanned<String>,
+}
+
+/// `[[scorecards.custom]]`: a check that an annotation, label, tag or link type is present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomCheck {
+    id: toml::Spanned<String>,
+    name: Option<String>,
+    level: toml::Spanned<String>,
+    annotation: Option<String>,
+    label: Option<String>,
+    tag: Option<String>,
+    link_type: Option<String>,
+    #[serde(default)]
+    why: String,
+    #[serde(default)]
+    fix: String,
+    #[serde(default)]
+    docs: String,
+}
+
+/// Thresholds a scorecard compares against: beyond them a check means nothing.
+const SCORECARD_WINDOW: Bounds = (seconds(3600), seconds(366 * 24 * 3600));
+const SCORECARD_COUNT: (i64, i64) = (1, 20);
+
+impl ScorecardsConfig {
+    /// The scorecard this section describes, or what is wrong and on which line of `text`.
+    fn resolve(&self, text: &str) -> Result<Scorecard, String> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            format!("line {}: [scorecards] {message}", line_of(text, span.start))
+        };
+        let mut card = Scorecard::default();
+        if let Some(levels) = &self.levels {
+            let mut seen = std::collections::HashSet::new();
+            if levels.is_empty()
+                || levels
+                    .iter()
+                    .any(|l| l.trim().is_empty() || !seen.insert(l))
+            {
+                return Err("[scorecards] 'levels' must name one level or more, each once".into());
+            }
+            // With fewer levels than the default three, the higher defaults share the top one.
+            for check in &mut card.checks {
+                check.level = check.level.min(levels.len() - 1);
+            }
+            card.levels = levels.clone();
+        }
+        let level = |name: &toml::Spanned<String>| {
+            card.levels
+                .iter()
+                .position(|l| l == name.get_ref())
+                .ok_or_else(|| {
+                    at(
+                        name.span(),
+                        format!(
+                            "unknown level '{}': use one of {}",
+                            name.get_ref(),
+                            card.levels.join(", ")
+                        ),
+                    )
+                })
+        };
+        for (id, change) in &self.checks {
+            let moved = level(&change.level)?;
+            if let Some(check) = card
+                .checks
+                .iter_mut()
+                .find(|c| c.rule == Rule::Builtin(*id))
+            {
+                check.level = moved;
+            }
+        }
+        card.checks
+            .retain(|c| !self.drop.iter().any(|d| c.rule == Rule::Builtin(*d)));
+        for custom in &self.custom {
+            let id = custom.id.get_ref();
+            if id.trim().is_empty() || card.check(id).is_some() || id.parse::<CheckId>().is_ok() {
+                return Err(at(
+                    custom.id.span(),
+                    format!("custom check '{id}' needs an id of its own"),
+                ));
+            }
+            let rules: Vec<Rule> = [
+                custom.annotation.clone().map(Rule::Annotation),
+                custom.label.clone().map(Rule::Label),
+                custom.tag.clone().map(Rule::Tag),
+                custom.link_type.clone().map(Rule::LinkType),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let [rule] = <[Rule; 1]>::try_from(rules).map_err(|_| {
+                at(
+                    custom.id.span(),
+                    format!("custom check '{id}' needs exactly one of annotation, label, tag or link_type"),
+                )
+            })?;
+            card.checks.push(Check {
+                id: id.clone(),
+                name: custom.name.clone().unwrap_or_else(|| id.clone()),
+                level: level(&custom.level)?,
+                why: custom.why.clone(),
+                fix: custom.fix.clone(),
+                docs: custom.docs.clone(),
+                rule,
+            });
+        }
+        let t = &mut card.thresholds;
+        for (field, value, target) in [
+            (
+                "deployed_within",
+                self.deployed_within,
+                &mut t.deployed_within,
+            ),
+            (
+                "incident_open_longer_than",
+                self.incident_open_longer_than,
+                &mut t.incident_open_longer_than,
+            ),
+        ] {
+            if let Some(value) = value {
+                within(field, value, SCORECARD_WINDOW).map_err(|m| format!("[scorecards] {m}"))?;
+                *target = chrono::Duration::from_std(value).expect("bounded above");
+            }
+        }
+        for (field, value, target) in [
+            (
+                "tier1_escalation_levels",
+                self.tier1_escalation_levels,
+                &mut t.tier1_escalation_levels,
+            ),
+            (
+                "rotation_people",
+                self.rotation_people,
+                &mut t.rotation_people,
+            ),
+        ] {
+            if let Some(value) = value {
+                let (min, max) = SCORECARD_COUNT;
+                if !(min..=max).contains(&value) {
+                    return Err(format!(
+                        "[scorecards] '{field}' must be between {min} and {max} (it is {value})"
+                    ));
+                }
+                *target = value;
+            }
+        }
+        Ok(card)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
 }
 
 /// The whole configuration.
@@ -351,6 +539,12 @@ pub struct Config {
     /// How automated runbooks are followed.
     #[serde(default)]
     pub runbooks: RunbooksConfig,
+    /// `[scorecards]` as written; [`Config::scorecard`] is what it resolves to.
+    #[serde(default)]
+    scorecards: ScorecardsConfig,
+    /// The production-readiness levels and checks: the defaults as `[scorecards]` changes them.
+    #[serde(skip)]
+    pub scorecard: Scorecard,
 }
 
 impl Config {
@@ -407,6 +601,14 @@ impl Config {
                 message: format!("[{section}] {message}"),
             })?;
         }
+        config.scorecard =
+            config
+                .scorecards
+                .resolve(text)
+                .map_err(|message| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message,
+                })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut seen = std::collections::HashSet::new();
         for source in &mut config.sources {
@@ -620,6 +822,79 @@ path = "./catalog"
             err.to_string(),
             "config o.toml is invalid: [rollback] 'poll_interval' must be between 100ms and 5m (it is 0s)"
         );
+    }
+
+    #[test]
+    fn scorecards_add_drop_and_re_level_checks() {
+        let config = Config::parse(
+            r#"
+[scorecards]
+levels = ["bronze", "silver", "gold", "platinum"]
+deployed_within = "14d"
+rotation_people = 3
+drop = ["description-links"]
+checks.runbook = { level = "bronze" }
+
+[[scorecards.custom]]
+id = "slo"
+name = "SLO documented"
+level = "platinum"
+annotation = "opsdeck.io/slo"
+"#,
+            Path::new("o.toml"),
+        )
+        .unwrap();
+        let card = &config.scorecard;
+        assert_eq!(card.levels.len(), 4);
+        assert!(card.check("description-links").is_none());
+        assert_eq!(card.check("runbook").unwrap().level, 0);
+        assert_eq!(card.check("deployed").unwrap().level, 2);
+        let slo = card.check("slo").unwrap();
+        assert_eq!((slo.level, slo.name.as_str()), (3, "SLO documented"));
+        assert_eq!(card.thresholds.deployed_within, chrono::Duration::days(14));
+        assert_eq!(card.thresholds.rotation_people, 3);
+        assert_eq!(Config::default().scorecard, Scorecard::default());
+    }
+
+    #[test]
+    fn scorecard_mistakes_name_the_line() {
+        let err = |text: &str| {
+            Config::parse(text, Path::new("o.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let unknown_level = err("[scorecards]\n\n[scorecards.checks.runbook]\nlevel = 'diamond'\n");
+        assert!(
+            unknown_level.contains(
+                "line 4: [scorecards] unknown level 'diamond': use one of bronze, silver, gold"
+            ),
+            "{unknown_level}"
+        );
+        let unknown_check = err("[scorecards]\ndrop = ['owner', 'slo']\n");
+        assert!(unknown_check.contains("line 2"), "{unknown_check}");
+        assert!(unknown_check.contains("owner-members"), "{unknown_check}");
+        let two_rules =
+            err("[[scorecards.custom]]\nid = 'x'\nlevel = 'gold'\ntag = 'a'\nlabel = 'b'\n");
+        assert!(
+            two_rules.contains("line 2: [scorecards] custom check 'x' needs exactly one of"),
+            "{two_rules}"
+        );
+        let same_id = err("[[scorecards.custom]]\nid = 'runbook'\nlevel = 'gold'\ntag = 'a'\n");
+        assert!(
+            same_id.contains("custom check 'runbook' needs an id of its own"),
+            "{same_id}"
+        );
+        let window = err("[scorecards]\ndeployed_within = '5y'\n");
+        assert!(
+            window.contains("'deployed_within' must be between 1h and"),
+            "{window}"
+        );
+        let count = err("[scorecards]\nrotation_people = 0\n");
+        assert!(
+            count.contains("'rotation_people' must be between 1 and 20"),
+            "{count}"
+        );
+        assert!(err("[scorecards]\nlevels = []\n").contains("'levels' must name one level or more"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub use opsdeck_domain::text;
 pub use api::ActivityFilter;
 pub use engine::delivery::FREQUENCY_DAYS;
 pub use engine::on_call::Scope;
+pub use engine::reports::{Report, ReportFormat, ReportKind};
 pub use engine::rollback::{RollbackRun, Started};
 pub use engine::runbooks::RunbookRun;
 pub use engine::sync::ProgressSink;

@@ -68,8 +68,11 @@ async fn sync_then_every_read_command_as_json() {
     assert!(sources[0]["last_success"].is_string());
 
     let teams = ws.json(&["teams"]);
-    assert_eq!(teams[0]["name"], "checkout");
-    assert_eq!(teams[0]["is_mine"], true);
+    assert_eq!(teams[0]["name"], "engineering");
+    assert_eq!(teams[0]["service_count_below"], 61);
+    assert_eq!(teams[1]["name"], "checkout");
+    assert_eq!(teams[1]["is_mine"], true);
+    assert_eq!(teams[1]["parent"], "group:default/engineering");
 
     let services = ws.json(&["services", "--team", "checkout"]);
     let names: Vec<_> = services
@@ -274,7 +277,8 @@ fn sandbox_command_writes_a_config_and_serves_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let reports: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(reports[0]["items"], 40 + 8 + 8 * 5 + 8);
+    // Services, a department, teams, their people and systems.
+    assert_eq!(reports[0]["items"], 40 + 1 + 8 + 8 * 5 + 8);
 
     // With --json, one line a script can read while the sandbox keeps serving.
     let mut child = opsdeck()
@@ -391,7 +395,10 @@ async fn offline_the_cli_answers_from_the_cache_says_so_and_logs_each_sync() {
     let out = ws.run(&["teams", "--json"]);
     assert!(out.status.success(), "the cache answers");
     let teams: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(teams[0]["name"], "checkout");
+    assert_eq!(
+        teams[1]["name"], "checkout",
+        "under the tree's top, mine first"
+    );
     let notice = stderr_line(&out);
     assert!(
         notice.starts_with("opsdeck: catalog is failing — answers use its data from ")

@@ -146,10 +146,15 @@ async fn pagerduty_is_read_over_many_pages() {
     // 100 per page: ~1,600 services, 100 policies, 200 schedules, 500 users, ~700 shifts, …
     assert!(pagerduty.requests > 30, "{pagerduty:?}");
     let overview = engine.on_call_overview().await.unwrap();
-    let covered = overview.iter().filter(|t| !t.policies.is_empty()).count();
+    // Departments own no services and page nobody; every team under them does.
+    let teams: Vec<_> = overview
+        .iter()
+        .filter(|t| !t.name.starts_with("dept-"))
+        .collect();
+    let covered = teams.iter().filter(|t| !t.policies.is_empty()).count();
     assert_eq!(
         covered,
-        overview.len(),
+        teams.len(),
         "every generated team has someone on call"
     );
     let open = engine

@@ -78,7 +78,8 @@ async fn every_source_under_chaos_never_loses_a_cached_row() {
     let queries = |engine: opsdeck::Engine| async move {
         let started = Instant::now();
         let teams = engine.teams().await.unwrap();
-        let mine = engine.services(Some(&teams[0].key)).await.unwrap();
+        let owning = teams.iter().find(|t| t.service_count > 0).unwrap();
+        let mine = engine.services(Some(&owning.key)).await.unwrap();
         engine.service(&mine[0].key).await.unwrap();
         engine.search("svc 01", 30).await.unwrap();
         let all = engine.services(None).await.unwrap().len();

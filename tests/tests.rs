@@ -12,6 +12,7 @@ mod crash;
 mod delivery;
 mod hostile;
 mod oncall;
+mod ownership;
 mod rollback;
 mod runbooks;
 mod soak;

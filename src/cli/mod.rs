@@ -49,6 +49,9 @@ enum Command {
     Sync(commands::sync::Args),
     Sources(commands::sources::Args),
     Teams(commands::teams::Args),
+    Team(commands::team::Args),
+    Scorecard(commands::scorecard::Args),
+    Report(commands::report::Args),
     Services(commands::services::Args),
     Service(commands::service::Args),
     Search(commands::search::Args),
@@ -133,6 +136,9 @@ impl Command {
             Self::Sync(args) => sync::run(cx, args).await,
             Self::Sources(args) => sources::run(cx, args).await,
             Self::Teams(args) => teams::run(cx, args).await,
+            Self::Team(args) => team::run(cx, args).await,
+            Self::Scorecard(args) => scorecard::run(cx, args).await,
+            Self::Report(args) => report::run(cx, args).await,
             Self::Services(args) => services::run(cx, args).await,
             Self::Service(args) => service::run(cx, args).await,
             Self::Search(args) => search::run(cx, args).await,
@@ -191,6 +197,15 @@ pub mod drawn_from {
     pub const DELIVERY: &[SourceKind] = &[
         SourceKind::Backstage,
         SourceKind::CatalogFiles,
+        SourceKind::Github,
+        SourceKind::Argocd,
+    ];
+    /// Scorecards and reports: every kind of source.
+    pub const EVERYTHING: &[SourceKind] = &[
+        SourceKind::Backstage,
+        SourceKind::CatalogFiles,
+        SourceKind::Pagerduty,
+        SourceKind::Alertmanager,
         SourceKind::Github,
         SourceKind::Argocd,
     ];

@@ -92,6 +92,27 @@ pub fn lines(text: &str) {
     }
 }
 
+/// A document (CSV, markdown, JSON) on stdout as it is, for a file or a pipe; on a terminal,
+/// control characters other than line ends are made inert as [`printable`] does.
+pub fn raw(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = if stdout.is_terminal() {
+        let shown: String = text
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' {
+                    '\u{FFFD}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        stdout.write_all(shown.as_bytes())
+    } else {
+        stdout.write_all(text.as_bytes())
+    };
+}
+
 /// A table on stdout: a header, then rows. Every cell is made inert; when stdout is a
 /// terminal, the widest columns are cut (with `…`) until the table fits its width.
 pub fn table<S: AsRef<str>>(header: &[&str], rows: impl IntoIterator<Item = Vec<S>>) {

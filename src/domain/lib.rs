@@ -11,9 +11,11 @@ pub mod gaps;
 pub mod links;
 pub mod merge;
 pub mod oncall;
+pub mod org;
 pub mod relations;
 pub mod rollback;
 pub mod runbooks;
+pub mod scorecards;
 pub mod text;
 
 pub use entity::{Entity, Link, Metadata};

@@ -1,18 +1,10 @@
 //! What we own: teams, their services, a service's page, and search, from the cache.
 
-use crate::api::{PlatformWiring, SearchHit, ServiceDetail, ServiceRow, TeamSummary};
+use crate::api::{PlatformWiring, SearchHit, ServiceDetail, ServiceRow};
 use crate::domain::{platform_wiring, EntityRef, RelationType, DEFAULT_NAMESPACE};
 use crate::{Engine, Error, Result};
 
 impl Engine {
-    /// Teams, the identity's own first.
-    pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
-        Ok(self
-            .store
-            .teams(self.config().identity.email.as_deref())
-            .await?)
-    }
-
     /// Services of a team (`checkout`, `group:checkout`, or a cache key), or all services.
     pub async fn services(&self, team: Option<&str>) -> Result<Vec<ServiceRow>> {
         let Some(team) = team else {

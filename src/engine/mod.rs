@@ -6,6 +6,8 @@ mod audit;
 mod catalog;
 pub(crate) mod delivery;
 pub(crate) mod on_call;
+pub(crate) mod ownership;
+pub(crate) mod reports;
 pub(crate) mod rollback;
 pub(crate) mod runbooks;
 pub(crate) mod sync;
@@ -42,6 +44,9 @@ struct Inner {
     rollback_plans: std::sync::Mutex<HashMap<String, rollback::PendingRollback>>,
     /// Steps of actions under way that the audit log could not take yet, oldest first.
     unrecorded_steps: tokio::sync::Mutex<Vec<crate::store::AuditStep>>,
+    /// Held while scorecards are worked out, so two syncs landing at once never write results
+    /// read before the other landed.
+    scorecard_refresh: tokio::sync::Mutex<()>,
 }
 
 /// Sources of one host that may sync at once.
@@ -97,6 +102,7 @@ impl Engine {
                 host_slots,
                 rollback_plans: Default::default(),
                 unrecorded_steps: Default::default(),
+                scorecard_refresh: Default::default(),
             }),
             store,
         }

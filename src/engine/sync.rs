@@ -336,6 +336,13 @@ impl Engine {
         };
         let cost = cost(landed_at);
         store.record_cost(&source.name, &cost).await?;
+        // What landed may change scorecards; failing to work them out costs no landed data.
+        if let Err(error) = self.refresh_scorecards(rows_written > 0).await {
+            tracing::warn!(%error, "scorecards not worked out");
+            problems.push(format!(
+                "scorecards could not be worked out from the cache: {error}"
+            ));
+        }
         tracing::info!(
             outcome = "landed",
             pages = pages.load(Ordering::Relaxed),

@@ -184,10 +184,9 @@ impl OnCallWorld {
         }
         let mut policies = Vec::new();
         let mut policy_of_team: HashMap<String, usize> = HashMap::new();
-        for g in entities
-            .iter()
-            .filter(|e| e.is_kind("group") && e.spec_str("type") == Some("team"))
-        {
+        for g in entities.iter().filter(|e| {
+            e.is_kind("group") && matches!(e.spec_str("type"), Some("team" | "sub-team"))
+        }) {
             let Some(people) = members.get(&g.metadata.name).filter(|m| !m.is_empty()) else {
                 continue;
             };

@@ -156,14 +156,30 @@ fn scale_entities(services: usize) -> Vec<(String, Entity)> {
             serde_json::from_value(value).expect("generated entities match the model");
         out.push((file.to_string(), entity));
     };
+    // A tree three deep: departments of teams, each team with two sub-teams of its own.
+    let departments = (teams / 30).max(1);
+    for d in 0..departments {
+        push(
+            "teams.yaml",
+            serde_json::json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "Group",
+                "metadata": {"name": format!("dept-{d:03}"), "title": format!("Department {d}")},
+                "spec": {"type": "department", "children": []}
+            }),
+        );
+    }
     for t in 0..teams {
+        let (kind, parent) = match t % 3 {
+            0 => ("team", format!("dept-{:03}", (t / 3) % departments)),
+            n => ("sub-team", format!("team-{:04}", t - n)),
+        };
         push(
             "teams.yaml",
             serde_json::json!({
                 "apiVersion": "backstage.io/v1alpha1", "kind": "Group",
                 "metadata": {"name": format!("team-{t:04}"), "title": format!("Team {t}"),
                              "description": format!("Generated team {t}")},
-                "spec": {"type": "team", "children": []}
+                "spec": {"type": kind, "parent": parent, "children": []}
             }),
         );
         for m in 0..5 {
@@ -286,6 +302,15 @@ mod tests {
             a.iter().filter(|(_, e)| e.is_kind("component")).count(),
             200
         );
-        assert_eq!(a.iter().filter(|(_, e)| e.is_kind("group")).count(), 10);
+        assert_eq!(a.iter().filter(|(_, e)| e.is_kind("group")).count(), 10 + 1);
+        let parent = |name: &str| {
+            a.iter()
+                .find(|(_, e)| e.metadata.name == name)
+                .and_then(|(_, e)| e.spec_str("parent").map(str::to_string))
+        };
+        // Three deep: a sub-team under a team under a department.
+        assert_eq!(parent("team-0005").as_deref(), Some("team-0003"));
+        assert_eq!(parent("team-0003").as_deref(), Some("dept-000"));
+        assert_eq!(parent("dept-000"), None);
     }
 }

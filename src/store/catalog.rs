@@ -324,7 +324,7 @@ impl Store {
                 (SELECT count(*) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS service_count,
                 (SELECT coalesce(sum(c.gap_count), 0) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS gap_count,
                 (SELECT count(DISTINCT r.source_key) FROM relations r WHERE r.target_key = g.entity_key AND r.relation = 'memberOf') AS member_count,
-                {IS_MINE} AS is_mine
+                {IS_MINE} AS is_mine, g.spec_type
              FROM entities g WHERE g.kind = 'group'
              ORDER BY is_mine DESC, g.name"
         ))
@@ -341,6 +341,13 @@ impl Store {
                 member_count: r.get("member_count"),
                 gap_count: r.get("gap_count"),
                 is_mine: r.get("is_mine"),
+                group_type: r.get("spec_type"),
+                // The tree is the engine's to draw; until it does, each group stands alone.
+                parent: None,
+                depth: 0,
+                child_count: 0,
+                service_count_below: r.get("service_count"),
+                gap_count_below: r.get("gap_count"),
             })
             .collect())
     }

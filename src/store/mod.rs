@@ -8,6 +8,7 @@ mod delivery;
 mod files;
 mod landing;
 mod platform;
+mod scorecards;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, S
 pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding};
 pub use files::{FileAt, StoredFile};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
+pub use scorecards::{ScorecardResult, ScoredService};
 
 /// Why the cache could not be used.
 #[derive(Debug, thiserror::Error)]

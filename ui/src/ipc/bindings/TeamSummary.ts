@@ -31,4 +31,28 @@ gap_count: number,
 /**
  * Whether the configured identity is a member.
  */
-is_mine: boolean, };
+is_mine: boolean, 
+/**
+ * `spec.type`: department, team, sub-team…
+ */
+group_type: string | null, 
+/**
+ * Its parent group in the tree, by key.
+ */
+parent: string | null, 
+/**
+ * How deep it is in the tree: 0 at the top.
+ */
+depth: number, 
+/**
+ * Groups directly below it.
+ */
+child_count: number, 
+/**
+ * Components it and every group below it own.
+ */
+service_count_below: number, 
+/**
+ * Ownership gaps across those.
+ */
+gap_count_below: number, };

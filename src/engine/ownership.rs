@@ -1,0 +1,782 @@
+//! What team leads review: the organisation as a tree with counts rolled up, a team's page
+//! (sub-teams, everything it owns, members and who is on call), and scorecards with their
+//! trends, worked out after a sync and read from the cache.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::api::{
+    CheckFix, CheckInfo, EntitySummary, Member, OutsideOnCall, OwnedKind, ScorecardView,
+    ServiceScoreRow, ServiceScorecard, SystemMismatch, TeamDetail, TeamScore, TeamSummary,
+    TrendPoint, Worsened,
+};
+use crate::domain::oncall::{on_call_at, Incident, Shift};
+use crate::domain::org::OrgTree;
+use crate::domain::scorecards::{catalog_snippet, edit_url, Scorecard, ServiceFacts, Tally};
+use crate::domain::RelationType;
+use crate::store::{key_name, RecordKind, ScorecardResult, ScoredService};
+use crate::{Engine, Error, Result};
+
+/// Days of history a scorecard's trend shows.
+pub const TREND_DAYS: u64 = 90;
+/// How far back "what got worse" looks.
+pub const WORSE_SINCE_DAYS: u64 = 7;
+
+/// The key services without an owner are tallied under.
+const NO_OWNER: &str = "";
+
+impl Engine {
+    /// Teams in tree order (each group followed by the groups below it; the branches holding
+    /// the identity's teams first), with counts of their own and rolled up from below.
+    pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
+        Ok(self.teams_and_tree().await?.0)
+    }
+
+    async fn teams_and_tree(&self) -> Result<(Vec<TeamSummary>, OrgTree)> {
+        let me = self.config().identity.email.as_deref();
+        let direct = self.store().teams(me).await?;
+        let (groups, edges) = self.store().group_edges().await?;
+        let tree = OrgTree::build(&groups, &edges);
+        let counts = |pick: fn(&TeamSummary) -> i64| -> HashMap<String, i64> {
+            direct.iter().map(|t| (t.key.clone(), pick(t))).collect()
+        };
+        let services_below = tree.roll_up(&counts(|t| t.service_count));
+        let gaps_below = tree.roll_up(&counts(|t| t.gap_count));
+        let mine_below = tree.roll_up(&counts(|t| i64::from(t.is_mine)));
+        let mut by_key: HashMap<String, TeamSummary> =
+            direct.into_iter().map(|t| (t.key.clone(), t)).collect();
+        // Siblings: branches with my teams first, then by title.
+        let sort_key = |key: &String, by_key: &HashMap<String, TeamSummary>| {
+            let title = by_key
+                .get(key)
+                .map(|t| t.title.to_lowercase())
+                .unwrap_or_default();
+            (mine_below.get(key).copied().unwrap_or(0) == 0, title)
+        };
+        let mut stack: Vec<String> = tree.roots().to_vec();
+        stack.sort_by_key(|k| std::cmp::Reverse(sort_key(k, &by_key)));
+        let mut ordered = Vec::with_capacity(by_key.len());
+        while let Some(key) = stack.pop() {
+            let mut children = tree.children(&key).to_vec();
+            children.sort_by_key(|k| std::cmp::Reverse(sort_key(k, &by_key)));
+            let Some(mut team) = by_key.remove(&key) else {
+                continue;
+            };
+            team.parent = tree.parent(&key).map(str::to_string);
+            team.depth = tree.depth(&key) as i64;
+            team.child_count = children.len() as i64;
+            team.service_count_below = services_below.get(&key).copied().unwrap_or(0);
+            team.gap_count_below = gaps_below.get(&key).copied().unwrap_or(0);
+            ordered.push(team);
+            stack.extend(children);
+        }
+        Ok((ordered, tree))
+    }
+
+    /// A team's page: where it sits, its sub-teams, what else it owns, its members and who is
+    /// on call for its services.
+    pub async fn team(&self, team: &str) -> Result<TeamDetail> {
+        let key = self.team_key(team).await?;
+        let (teams, tree) = self.teams_and_tree().await?;
+        let find = |k: &str| teams.iter().find(|t| t.key == k).cloned();
+        let summary = find(&key).ok_or_else(|| Error::NoTeam(team.to_string()))?;
+        let entity = self.store().entity(&key).await?.map(|s| s.entity);
+        let mut ancestors = Vec::new();
+        for up in tree.path(&key).iter().rev().skip(1).rev() {
+            ancestors.push(self.store().summary(up).await?);
+        }
+        let sub_teams = tree.children(&key).iter().filter_map(|k| find(k)).collect();
+        let owned = self.store().related(&key, false).await?;
+        let mut owns: BTreeMap<String, Vec<EntitySummary>> = BTreeMap::new();
+        for r in owned
+            .iter()
+            .filter(|r| r.relation == RelationType::OwnedBy.as_str())
+        {
+            if !matches!(r.other.kind.as_str(), "component" | "group" | "user") {
+                owns.entry(r.other.kind.clone())
+                    .or_default()
+                    .push(r.other.clone());
+            }
+        }
+        let mut system_mismatches = Vec::new();
+        for (service, system, system_owner) in self.store().system_owner_mismatches(&key).await? {
+            system_mismatches.push(SystemMismatch {
+                service: self.store().summary(&service).await?,
+                system: self.store().summary(&system).await?,
+                system_owner: match system_owner {
+                    Some(owner) => Some(self.store().summary(&owner).await?),
+                    None => None,
+                },
+            });
+        }
+        let (members, outside_on_call) = self.members_and_rotations(&key).await?;
+        let around: BTreeSet<String> = tree
+            .path(&key)
+            .into_iter()
+            .chain(tree.subtree(&key))
+            .map(|k| key_name(&k).to_string())
+            .collect();
+        Ok(TeamDetail {
+            team: summary,
+            description: entity.and_then(|e| e.metadata.description),
+            ancestors,
+            sub_teams,
+            owns: owns
+                .into_iter()
+                .map(|(kind, entities)| OwnedKind { kind, entities })
+                .collect(),
+            system_mismatches,
+            members,
+            outside_on_call,
+            tree_problems: tree
+                .problems()
+                .iter()
+                .map(ToString::to_string)
+                .filter(|p| around.iter().any(|name| p.contains(name.as_str())))
+                .collect(),
+        })
+    }
+
+    async fn members_and_rotations(&self, key: &str) -> Result<(Vec<Member>, Vec<OutsideOnCall>)> {
+        let now = Utc::now();
+        let me = self.config().identity.email.as_deref();
+        let users = self.store().members_of(key).await?;
+        let policies: BTreeSet<String> = self
+            .store()
+            .owner_policies()
+            .await?
+            .into_iter()
+            .filter(|(owner, _)| owner == key)
+            .map(|(_, policy)| policy)
+            .collect();
+        let shifts: Vec<Shift> = self
+            .store()
+            .records::<Shift>(
+                RecordKind::Shift,
+                crate::store::LookupBy::JoinKey,
+                &policies.iter().cloned().collect::<Vec<_>>(),
+            )
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        let email_of = |s: &Shift| s.person.email.as_deref().map(str::to_lowercase);
+        let members: Vec<Member> = users
+            .into_iter()
+            .map(|(user, email)| {
+                let lower = email.as_deref().map(str::to_lowercase);
+                let mine = |s: &&Shift| lower.is_some() && email_of(s) == lower;
+                Member {
+                    in_rotation: shifts.iter().any(|s| mine(&s)),
+                    on_call_now: shifts.iter().filter(mine).any(|s| s.covers(now)),
+                    is_me: matches!((&lower, me), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b)),
+                    user,
+                    email,
+                }
+            })
+            .collect();
+        let member_emails: BTreeSet<String> = members
+            .iter()
+            .filter_map(|m| m.email.as_deref().map(str::to_lowercase))
+            .collect();
+        let mut outside: BTreeMap<String, OutsideOnCall> = BTreeMap::new();
+        for shift in &shifts {
+            if email_of(shift).is_some_and(|e| member_emails.contains(&e)) {
+                continue;
+            }
+            let entry = outside
+                .entry(shift.person.id.clone())
+                .or_insert_with(|| OutsideOnCall {
+                    name: shift.person.name.clone(),
+                    email: shift.person.email.clone(),
+                    catalog_user: None,
+                    policies: Vec::new(),
+                });
+            if !entry.policies.contains(&shift.policy_name) {
+                entry.policies.push(shift.policy_name.clone());
+            }
+        }
+        let emails: Vec<String> = outside.values().filter_map(|o| o.email.clone()).collect();
+        let users = self.store().users_by_email(&emails).await?;
+        let mut outside: Vec<OutsideOnCall> = outside.into_values().collect();
+        for person in &mut outside {
+            person.catalog_user = person
+                .email
+                .as_deref()
+                .and_then(|e| users.get(&e.to_lowercase()))
+                .cloned();
+        }
+        outside.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok((members, outside))
+    }
+
+    /// Works the scorecards out again from the cache, if what they were worked out from may
+    /// have changed: a sync `changed` the cache, the scorecard config is another, or the day
+    /// moved on (time-bound checks, and the day's history).
+    pub(crate) async fn refresh_scorecards(&self, changed: bool) -> Result<()> {
+        self.refresh_scorecards_at(changed, Utc::now()).await
+    }
+
+    async fn refresh_scorecards_at(&self, changed: bool, now: DateTime<Utc>) -> Result<()> {
+        let _one_at_a_time = self.inner.scorecard_refresh.lock().await;
+        let production = self.production_environments().await?;
+        let fingerprint = self.scorecard_fingerprint(&production);
+        let fresh = self
+            .store()
+            .scorecard_state()
+            .await?
+            .is_some_and(|(f, at)| f == fingerprint && at.date_naive() == now.date_naive());
+        if fresh && !changed {
+            return Ok(());
+        }
+        let card = &self.config().scorecard;
+        let inputs = self.store().scorecard_inputs(&production).await?;
+        let mut policies: HashMap<String, (BTreeSet<i64>, BTreeSet<String>)> = HashMap::new();
+        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
+            let policy = policies.entry(shift.policy_id.clone()).or_default();
+            policy.0.insert(shift.level);
+            if shift.level == 1 {
+                policy.1.insert(shift.person.id.clone());
+            }
+        }
+        let mut open: HashMap<String, (DateTime<Utc>, i64)> = HashMap::new();
+        for (_, incident) in self
+            .store()
+            .all_records::<Incident>(RecordKind::Incident)
+            .await?
+        {
+            if incident.status.is_open() {
+                let entry = open
+                    .entry(incident.service_id.clone())
+                    .or_insert((incident.created_at, 0));
+                entry.0 = entry.0.min(incident.created_at);
+                entry.1 += 1;
+            }
+        }
+        let pagerduty_synced = self.store().holds_records(RecordKind::Service).await?;
+        let levels = card.levels.len();
+        let mut tallies: HashMap<String, Tally> = HashMap::new();
+        let mut results = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let incidents = input
+                .pagerduty_service_id
+                .as_deref()
+                .and_then(|id| open.get(id))
+                .copied();
+            let facts = ServiceFacts {
+                owner_exists: input.owner_exists,
+                owner_members: input.owner_members,
+                escalation: input.policy_id.as_deref().map(|p| {
+                    policies
+                        .get(p)
+                        .map(|(levels, people)| (levels.len() as i64, people.len() as i64))
+                        .unwrap_or((0, 0))
+                }),
+                pagerduty_synced,
+                inherited_runbook: input.inherited_runbook.as_deref().map(|k| {
+                    let kind = k.split(':').next().unwrap_or("");
+                    let kind = if kind == "group" { "team" } else { kind };
+                    format!("{kind} {}", key_name(k))
+                }),
+                alerts_seen: input.alerts_seen,
+                last_production_deploy: input.last_production_deploy,
+                oldest_open_incident: incidents.map(|(at, _)| at),
+            };
+            let score = card.evaluate(&input.entity, &facts, now);
+            tallies
+                .entry(input.owner_key.clone().unwrap_or_else(|| NO_OWNER.into()))
+                .or_default()
+                .add(levels, &score);
+            results.push(ScorecardResult {
+                key: input.key,
+                owner_key: input.owner_key,
+                level: score.level,
+                outcomes: score.outcomes,
+                last_production_deploy: input.last_production_deploy,
+                open_incidents: incidents.map_or(0, |(_, n)| n),
+            });
+        }
+        self.store()
+            .replace_scorecards(&results, &tallies, &fingerprint, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The environments that count as production, among those deployed to.
+    async fn production_environments(&self) -> Result<Vec<String>> {
+        let order = self.config().delivery.order();
+        Ok(self
+            .store()
+            .environments()
+            .await?
+            .into_iter()
+            .filter(|e| order.is_production(e))
+            .collect())
+    }
+
+    fn scorecard_fingerprint(&self, production: &[String]) -> String {
+        let digest = Sha256::digest(format!("{:?}{production:?}", self.config().scorecard));
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A team's scorecard (with the groups below it when `below`), or the organisation's.
+    pub async fn scorecard(&self, team: Option<&str>, below: bool) -> Result<ScorecardView> {
+        self.scorecard_at(team, below, Utc::now()).await
+    }
+
+    async fn scorecard_at(
+        &self,
+        team: Option<&str>,
+        below: bool,
+        now: DateTime<Utc>,
+    ) -> Result<ScorecardView> {
+        self.refresh_scorecards_at(false, now).await?;
+        let card = &self.config().scorecard;
+        let (teams, tree) = self.teams_and_tree().await?;
+        let key = match team {
+            Some(team) => Some(self.team_key(team).await?),
+            None => None,
+        };
+        let owners: Option<Vec<String>> = key.as_ref().map(|k| {
+            if below {
+                tree.subtree(k)
+            } else {
+                vec![k.clone()]
+            }
+        });
+        let direct = self.store().scorecard_tallies().await?;
+        let rolled = tree.roll_up(&direct);
+        let tally_of = |k: &str, below: bool| -> Tally {
+            let from = if below { &rolled } else { &direct };
+            from.get(k).cloned().unwrap_or_default()
+        };
+        let tally = match &owners {
+            Some(owners) => owners.iter().fold(Tally::default(), |mut all, o| {
+                all += direct.get(o).cloned().unwrap_or_default();
+                all
+            }),
+            None => direct
+                .values()
+                .cloned()
+                .fold(Tally::default(), |mut all, t| {
+                    all += t;
+                    all
+                }),
+        };
+        let shown: Vec<&TeamSummary> = match &key {
+            Some(k) => teams
+                .iter()
+                .filter(|t| t.parent.as_deref() == Some(k))
+                .collect(),
+            None => teams.iter().collect(),
+        };
+        let team_scores = shown
+            .into_iter()
+            .map(|t| {
+                // A department's row counts what its teams own: the row says what the
+                // person answering for it answers for.
+                let tally = tally_of(&t.key, true);
+                TeamScore {
+                    key: t.key.clone(),
+                    title: t.title.clone(),
+                    depth: t.depth,
+                    level: card.level_name(tally.median_level()).to_string(),
+                    tally,
+                }
+            })
+            .collect();
+        let services = match &owners {
+            Some(owners) => self
+                .store()
+                .scored_services(Some(owners))
+                .await?
+                .into_iter()
+                .map(|s| score_row(card, s))
+                .collect(),
+            None => Vec::new(),
+        };
+        let today = now.date_naive();
+        let trend = self.trend(owners.as_deref(), today).await?;
+        let worse = self.worse_since(owners.as_deref(), today).await?;
+        let mut failing_most: Vec<(String, i64)> = tally.failing.clone().into_iter().collect();
+        failing_most.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(ScorecardView {
+            team: key,
+            below,
+            levels: card.levels.clone(),
+            checks: check_infos(card),
+            level: card.level_name(tally.median_level()).to_string(),
+            tally,
+            failing_most,
+            teams: team_scores,
+            services,
+            trend,
+            worse,
+            computed_at: self.store().scorecard_state().await?.map(|(_, at)| at),
+        })
+    }
+
+    async fn trend(&self, owners: Option<&[String]>, today: NaiveDate) -> Result<Vec<TrendPoint>> {
+        let since = today - chrono::Days::new(TREND_DAYS);
+        let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+        for day in self.store().scorecard_team_days(owners, since).await? {
+            let tally = by_day.entry(day.day).or_default();
+            *tally += Tally {
+                services: day.services,
+                at_level: day.at_level,
+                passed: day.passed,
+                total: day.total,
+                failing: BTreeMap::new(),
+            };
+        }
+        Ok(by_day
+            .into_iter()
+            .map(|(day, t)| TrendPoint {
+                day: day.to_string(),
+                percent: t.percent(),
+                services: t.services,
+                at_level: t.at_level,
+            })
+            .collect())
+    }
+
+    async fn worse_since(
+        &self,
+        owners: Option<&[String]>,
+        today: NaiveDate,
+    ) -> Result<Vec<Worsened>> {
+        let card = &self.config().scorecard;
+        let week_ago = today - chrono::Days::new(WORSE_SINCE_DAYS);
+        let changed = self.store().scores_changed_after(week_ago).await?;
+        if changed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let then = self.store().scores_on(&changed, week_ago).await?;
+        let now = self.store().scores_on(&changed, today).await?;
+        let in_scope: Option<BTreeSet<&String>> = owners.map(|o| o.iter().collect());
+        let mut worse = Vec::new();
+        for key in &changed {
+            let (Some((was, failed)), Some((is, failing))) = (then.get(key), now.get(key)) else {
+                continue;
+            };
+            let newly_failing: Vec<String> = failing
+                .iter()
+                .filter(|c| !failed.contains(c))
+                .cloned()
+                .collect();
+            let dropped = is.map_or(0, |l| l + 1) < was.map_or(0, |l| l + 1);
+            if !dropped && newly_failing.is_empty() {
+                continue;
+            }
+            worse.push((
+                key.clone(),
+                card.level_name(*was).to_string(),
+                card.level_name(*is).to_string(),
+                newly_failing,
+            ));
+        }
+        let owners_of = self
+            .store()
+            .owners_of(&worse.iter().map(|w| w.0.clone()).collect::<Vec<_>>())
+            .await?;
+        let mut rows: Vec<Worsened> = worse
+            .into_iter()
+            .filter(|(key, ..)| match &in_scope {
+                Some(scope) => owners_of.get(key).is_some_and(|o| scope.contains(o)),
+                None => true,
+            })
+            .map(|(key, was, now, newly_failing)| Worsened {
+                name: key_name(&key).to_string(),
+                key,
+                was,
+                now,
+                newly_failing,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rows)
+    }
+
+    /// A service's scorecard, with how to fix each failing check.
+    pub async fn service_scorecard(&self, name: &str) -> Result<ServiceScorecard> {
+        self.refresh_scorecards(false).await?;
+        let (key, stored) = self.service_entity(name).await?;
+        let card = &self.config().scorecard;
+        let scored = self
+            .store()
+            .scored_service(&key)
+            .await?
+            .ok_or_else(|| Error::NoService(name.to_string()))?;
+        let row = score_row(card, scored);
+        let checks = check_infos(card);
+        let fixes = row
+            .outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .filter_map(|o| {
+                let check = card.check(&o.check)?;
+                Some(CheckFix {
+                    check: checks.iter().find(|c| c.id == o.check)?.clone(),
+                    detail: o.detail.clone(),
+                    snippet: catalog_snippet(&check.rule, &stored.entity),
+                })
+            })
+            .collect();
+        Ok(ServiceScorecard {
+            row,
+            levels: card.levels.clone(),
+            checks,
+            fixes,
+            edit_url: edit_url(&stored.entity),
+        })
+    }
+
+    /// Who is on call at levels 1 and 2 for each PagerDuty service, now.
+    pub(crate) async fn on_call_by_service(&self) -> Result<HashMap<String, [Vec<String>; 2]>> {
+        let now = Utc::now();
+        let mut shifts_by_policy: HashMap<String, Vec<Shift>> = HashMap::new();
+        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
+            shifts_by_policy
+                .entry(shift.policy_id.clone())
+                .or_default()
+                .push(shift);
+        }
+        let mut out = HashMap::new();
+        for (service, policy) in self.store().service_policies().await? {
+            let policies = on_call_at(
+                shifts_by_policy.get(&policy).into_iter().flatten(),
+                now,
+                None,
+            );
+            let mut levels: [Vec<String>; 2] = Default::default();
+            for level in policies.iter().flat_map(|p| &p.levels) {
+                if let Some(slot) = usize::try_from(level.level - 1)
+                    .ok()
+                    .and_then(|i| levels.get_mut(i))
+                {
+                    slot.extend(level.now.iter().map(|n| n.person.name.clone()));
+                }
+            }
+            out.insert(service, levels);
+        }
+        Ok(out)
+    }
+
+    /// The team tree, for reports.
+    pub(crate) async fn org_tree(&self) -> Result<OrgTree> {
+        Ok(self.teams_and_tree().await?.1)
+    }
+}
+
+/// The checks as people read them.
+pub(crate) fn check_infos(card: &Scorecard) -> Vec<CheckInfo> {
+    card.checks
+        .iter()
+        .map(|c| CheckInfo {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            level: card.level_name(Some(c.level)).to_string(),
+            why: c.why.clone(),
+            fix: c.fix.clone(),
+            docs: c.docs.clone(),
+        })
+        .collect()
+}
+
+pub(crate) fn score_row(card: &Scorecard, s: ScoredService) -> ServiceScoreRow {
+    ServiceScoreRow {
+        key: s.result.key,
+        name: s.name,
+        title: s.title,
+        owner: s.result.owner_key,
+        tier: s.tier,
+        lifecycle: s.lifecycle,
+        level: card.level_name(s.result.level).to_string(),
+        outcomes: s.result.outcomes,
+        last_production_deploy: s.result.last_production_deploy,
+        open_incidents: s.result.open_incidents,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::Entity;
+    use crate::secrets::Secrets;
+    use crate::store::SourceRows;
+    use serde_json::json;
+
+    fn entity(
+        kind: &str,
+        name: &str,
+        metadata: serde_json::Value,
+        spec: serde_json::Value,
+    ) -> Entity {
+        let mut value = json!({"apiVersion": "backstage.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec});
+        if let serde_json::Value::Object(extra) = metadata {
+            value["metadata"].as_object_mut().unwrap().extend(extra);
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn catalog(runbook: bool) -> Vec<Entity> {
+        let links = if runbook {
+            json!([{"url": "https://wiki/rb", "type": "runbook"}])
+        } else {
+            json!([{"url": "https://grafana/d", "type": "dashboard"}])
+        };
+        vec![
+            entity(
+                "Group",
+                "eng",
+                json!({}),
+                json!({"type": "department", "children": ["team-a"]}),
+            ),
+            entity(
+                "Group",
+                "team-a",
+                json!({}),
+                json!({"type": "team", "parent": "eng"}),
+            ),
+            entity(
+                "User",
+                "ann",
+                json!({}),
+                json!({"memberOf": ["team-a"], "profile": {"email": "ann@x.dev"}}),
+            ),
+            entity(
+                "Component",
+                "svc-a",
+                json!({"description": "A.", "labels": {"tier": "2"}, "links": links,
+                       "annotations": {"prometheus.io/alert": "all"}}),
+                json!({"type": "service", "lifecycle": "production", "owner": "team-a"}),
+            ),
+            entity(
+                "Component",
+                "svc-b",
+                json!({}),
+                json!({"type": "service", "owner": "team-a"}),
+            ),
+        ]
+    }
+
+    async fn land(engine: &Engine, entities: &[Entity], at: DateTime<Utc>) {
+        engine
+            .store()
+            .replace_source(
+                SourceRows {
+                    source: "catalog",
+                    entities,
+                    problems: &[],
+                },
+                &["catalog".to_string()],
+                at,
+            )
+            .await
+            .unwrap();
+    }
+
+    fn config(extra: &str) -> Config {
+        let text = format!("[[sources]]\nname = \"catalog\"\nkind = \"catalog-files\"\npath = \"/srv/catalog\"\n{extra}");
+        Config::parse(&text, std::path::Path::new("/tmp/o.toml")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_service_that_lost_its_runbook_is_worse_than_a_week_ago() {
+        let engine = Engine::in_memory(config(""), Secrets::default())
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let week_ago = now - chrono::Duration::days(8);
+        land(&engine, &catalog(true), week_ago).await;
+        engine.refresh_scorecards_at(true, week_ago).await.unwrap();
+        land(&engine, &catalog(false), now).await;
+        engine.refresh_scorecards_at(true, now).await.unwrap();
+
+        let view = engine
+            .scorecard_at(Some("team-a"), false, now)
+            .await
+            .unwrap();
+        assert_eq!(view.services.len(), 2);
+        let names: Vec<(&str, &str)> = view
+            .worse
+            .iter()
+            .map(|w| (w.name.as_str(), w.now.as_str()))
+            .collect();
+        // Bronze then and now (nothing pages for it), but failing one more check.
+        assert_eq!(names, vec![("svc-a", "bronze")]);
+        assert_eq!(view.worse[0].was, "bronze");
+        assert_eq!(view.worse[0].newly_failing, vec!["runbook".to_string()]);
+        let days: Vec<&str> = view.trend.iter().map(|p| p.day.as_str()).collect();
+        assert_eq!(
+            days,
+            vec![
+                week_ago.date_naive().to_string(),
+                now.date_naive().to_string()
+            ]
+        );
+        assert!(
+            view.trend[0].percent > view.trend[1].percent,
+            "{:?}",
+            view.trend
+        );
+
+        // The department counts what its team owns.
+        let org = engine.scorecard_at(None, true, now).await.unwrap();
+        let eng = org
+            .teams
+            .iter()
+            .find(|t| t.key == "group:default/eng")
+            .unwrap();
+        assert_eq!((eng.depth, eng.tally.services), (0, 2));
+        assert_eq!(org.tally.services, 2);
+        assert_eq!(
+            org.failing_most[0],
+            ("delivery".to_string(), 2),
+            "ties by name"
+        );
+        let team = engine.scorecard_at(Some("eng"), false, now).await.unwrap();
+        assert!(
+            team.services.is_empty(),
+            "the department owns nothing itself"
+        );
+        assert_eq!(team.teams[0].tally.services, 2, "its sub-team, rolled up");
+        assert_eq!(
+            engine
+                .scorecard_at(Some("eng"), true, now)
+                .await
+                .unwrap()
+                .services
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn another_scorecard_config_is_worked_out_again_before_it_is_read() {
+        let engine = Engine::in_memory(config(""), Secrets::default())
+            .await
+            .unwrap();
+        land(&engine, &catalog(false), Utc::now()).await;
+        let card = engine.service_scorecard("svc-a").await.unwrap();
+        assert!(card
+            .row
+            .outcomes
+            .iter()
+            .any(|o| o.check == "runbook" && !o.passed));
+        let fix = card.fixes.iter().find(|f| f.check.id == "runbook").unwrap();
+        assert!(fix.snippet.as_deref().unwrap().contains("type: runbook"));
+
+        let lenient = engine.reconfigured(
+            config("[scorecards]\ndrop = [\"runbook\"]\n"),
+            Secrets::default(),
+        );
+        let card = lenient.service_scorecard("svc-a").await.unwrap();
+        assert!(card.row.outcomes.iter().all(|o| o.check != "runbook"));
+        assert!(card.checks.iter().all(|c| c.id != "runbook"));
+        assert!(card.fixes.iter().all(|f| f.check.id != "runbook"));
+    }
+}
