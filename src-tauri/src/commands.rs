@@ -3,10 +3,10 @@
 use opsdeck::api::{
     AuditEntry, ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
     RollbackPlan, RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow,
-    RunbookRunProgress, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus,
-    SyncReport, TeamOnCall, TeamSummary,
+    RunbookRunProgress, ScorecardView, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow,
+    ServiceScorecard, SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
 };
-use opsdeck::{ActivityFilter, Scope, Started};
+use opsdeck::{ActivityFilter, ReportFormat, ReportKind, Scope, Started};
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -18,6 +18,56 @@ type Reply<T> = Result<T, IpcError>;
 #[tauri::command]
 pub async fn teams(app: State<'_, Running>) -> Reply<Vec<TeamSummary>> {
     Ok(app.engine.teams().await?)
+}
+
+#[tauri::command]
+pub async fn team(app: State<'_, Running>, key: String) -> Reply<TeamDetail> {
+    Ok(app.engine.team(&key).await?)
+}
+
+/// A team's scorecard (`below`: with the groups under it), or the organisation's.
+#[tauri::command]
+pub async fn scorecard(
+    app: State<'_, Running>,
+    team: Option<String>,
+    below: bool,
+) -> Reply<ScorecardView> {
+    Ok(app.engine.scorecard(team.as_deref(), below).await?)
+}
+
+#[tauri::command]
+pub async fn service_scorecard(app: State<'_, Running>, key: String) -> Reply<ServiceScorecard> {
+    Ok(app.engine.service_scorecard(&key).await?)
+}
+
+/// Writes a report (of a team and the groups below it, or of everything) to the user's
+/// downloads folder as CSV or markdown; answers the path.
+#[tauri::command]
+pub async fn export_report(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    kind: ReportKind,
+    team: Option<String>,
+    markdown: bool,
+) -> Reply<String> {
+    let format = if markdown {
+        ReportFormat::Markdown
+    } else {
+        ReportFormat::Csv
+    };
+    let path = app
+        .engine
+        .export_report(kind, team.as_deref(), format, &export_dir(&handle)?)
+        .await?;
+    Ok(path.display().to_string())
+}
+
+fn export_dir(handle: &AppHandle) -> Reply<std::path::PathBuf> {
+    handle
+        .path()
+        .download_dir()
+        .or_else(|_| handle.path().home_dir())
+        .map_err(|e| IpcError::invalid(&format!("no folder to export to: {e}")))
 }
 
 #[tauri::command]
@@ -230,12 +280,7 @@ pub async fn audit(app: State<'_, Running>, service: Option<String>) -> Reply<Ve
 #[tauri::command]
 pub async fn export_audit(handle: AppHandle, app: State<'_, Running>) -> Reply<String> {
     let lines = app.engine.audit_json_lines(None).await?;
-    let dir = handle
-        .path()
-        .download_dir()
-        .or_else(|_| handle.path().home_dir())
-        .map_err(|e| IpcError::invalid(&format!("no folder to export to: {e}")))?;
-    let path = dir.join(format!(
+    let path = export_dir(&handle)?.join(format!(
         "opsdeck-audit-{}.jsonl",
         chrono::Utc::now().format("%Y%m%d-%H%M%S")
     ));

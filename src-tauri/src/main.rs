@@ -49,7 +49,7 @@ struct Args {
 /// is one line on stderr rather than a failed window.
 enum Launch {
     Demo { db: PathBuf },
-    Configured { config: Config, db: PathBuf },
+    Configured { config: Box<Config>, db: PathBuf },
 }
 
 impl Launch {
@@ -61,7 +61,7 @@ impl Launch {
         let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
         Ok(match config {
             Some(path) if !args.demo => Self::Configured {
-                config: Config::load(&path)?,
+                config: Box::new(Config::load(&path)?),
                 db: args
                     .db
                     .or_else(opsdeck::paths::default_db_path)
@@ -84,7 +84,7 @@ impl Launch {
     async fn open(self, launched: Instant) -> anyhow::Result<Running> {
         match self {
             Self::Configured { config, db } => {
-                let engine = Engine::open(config, &db, Secrets::default()).await?;
+                let engine = Engine::open(*config, &db, Secrets::default()).await?;
                 Ok(Running {
                     engine,
                     launched,
@@ -133,6 +133,10 @@ fn run() -> anyhow::Result<()> {
         .invoke_handler(tauri::generate_handler![
             commands::teams,
             commands::team_services,
+            commands::team,
+            commands::scorecard,
+            commands::service_scorecard,
+            commands::export_report,
             commands::orphaned_services,
             commands::service,
             commands::search,

@@ -67,13 +67,14 @@ impl CatalogApi {
                 let key = e.entity_ref().key();
                 let uid = uuid_like(&key);
                 e.metadata.namespace = Some(e.namespace().to_string());
+                // As a Backstage that reads its catalog from a GitHub repository writes them.
                 e.metadata.annotations.insert(
                     "backstage.io/managed-by-location".into(),
-                    format!("file:/srv/opsdeck-sandbox/{file}"),
+                    format!("url:{CATALOG_REPOSITORY}/blob/main/{file}"),
                 );
                 e.metadata.annotations.insert(
                     "backstage.io/managed-by-origin-location".into(),
-                    "file:/srv/opsdeck-sandbox/catalog-info.yaml".into(),
+                    format!("url:{CATALOG_REPOSITORY}/blob/main/catalog-info.yaml"),
                 );
                 e.metadata.uid = Some(uid.clone());
                 let mut body = serde_json::to_value(&e).expect("entities serialise");
@@ -450,6 +451,9 @@ fn error(status: StatusCode, name: &str, message: &str, url: &str) -> Response {
 }
 
 /// A stable id shaped like the UUIDs Backstage assigns.
+/// Where the demo's catalog files live, for Backstage's location annotations.
+const CATALOG_REPOSITORY: &str = "https://github.com/demo-org/catalog";
+
 fn uuid_like(key: &str) -> String {
     let a = stable_hash(key);
     let b = stable_hash(&format!("{key}#uid"));

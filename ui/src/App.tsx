@@ -10,6 +10,8 @@ import { OnCall } from "./components/OnCall";
 import { OnCallPanel } from "./components/OnCallPanel";
 import { Palette } from "./components/Palette";
 import { Releases } from "./components/Releases";
+import { Scorecard } from "./components/Scorecard";
+import { TeamOverview } from "./components/TeamOverview";
 import { ServicePage } from "./components/ServicePage";
 import { ServiceTable } from "./components/ServiceTable";
 import { Sidebar, type Selection } from "./components/Sidebar";
@@ -17,11 +19,12 @@ import { Sources } from "./components/Sources";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
-import { NO_ASK, useAuditPage, useInFlight, useOrganisation, useServicePage, useTeamPage } from "./state/pages";
+import { NO_ASK, useAuditPage, useInFlight, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
 import {
   errorMessage,
   type EntitySummary,
   type Ipc,
+  type ReportKind,
   type RollbackProgress,
   type RunbookAsk,
   type RunbookDocument,
@@ -32,11 +35,20 @@ import {
   type SyncProgress,
 } from "./ipc";
 
+const TEAM_TABS: [TeamTab, string][] = [
+  ["services", "Services"],
+  ["releases", "Releases"],
+  ["scorecard", "Scorecard"],
+  ["team", "Team"],
+];
+
 export function App({ ipc }: { ipc: Ipc }) {
   const [selection, setSelection] = useState<Selection | null>(null);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
-  // A team's services, or its releases (the product manager's view).
-  const [teamTab, setTeamTab] = useState<"services" | "releases">("services");
+  // A team's services, its releases (the product manager's view), its scorecard (the team
+  // lead's, with or without the groups below) or who it is.
+  const [teamTab, setTeamTab] = useState<TeamTab>("services");
+  const [scoreBelow, setScoreBelow] = useState(true);
   const [identity, setIdentity] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
   // Sources with a manual sync in flight; "*" while all of them sync.
@@ -57,7 +69,8 @@ export function App({ ipc }: { ipc: Ipc }) {
   const fail = (e: unknown) => setError(errorMessage(e));
   const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm);
   const { teams, orphans, sources, overview, environments, now } = useOrganisation(ipc, generation, fail);
-  const teamPage = useTeamPage(ipc, selection, teamTab, generation, fail);
+  const teamPage = useTeamPage(ipc, selection, teamTab, scoreBelow, generation, fail);
+  const orgScorecard = useOrgScorecard(ipc, selection?.kind === "scorecards", generation, fail);
   const servicePage = useServicePage(ipc, serviceKey, generation, fail);
   const { detail, delivery } = servicePage;
   const audit = useAuditPage(ipc, selection?.kind === "audit", generation, fail);
@@ -86,9 +99,10 @@ export function App({ ipc }: { ipc: Ipc }) {
     return () => unsubscribers.forEach((u) => u.then((stop) => stop()));
   }, []);
 
-  // The first screen is my first team (teams come mine first).
+  // The first screen is my first team, else the top of the tree.
   useEffect(() => {
-    if (teams.length > 0) setSelection((current) => current ?? { kind: "team", key: teams[0].key });
+    const first = teams.find((t) => t.is_mine) ?? teams[0];
+    if (first) setSelection((current) => current ?? { kind: "team", key: first.key });
   }, [teams]);
 
   // An error belongs to the page it happened on.
@@ -174,6 +188,9 @@ export function App({ ipc }: { ipc: Ipc }) {
   };
   const exportAudit = () =>
     ipc.exportAudit().then((path) => setError(`Audit log exported to ${path}`), fail);
+  const exportReport = (kind: ReportKind, team: string | null, markdown: boolean) =>
+    ipc.exportReport(kind, team, markdown).then((path) => setError(`Report exported to ${path}`), fail);
+  const openTeam = (key: string) => selectTeam({ kind: "team", key });
   const openLink = (url: string) => ipc.openLink(url).catch(fail);
   const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
@@ -185,7 +202,9 @@ export function App({ ipc }: { ipc: Ipc }) {
         ? "On call"
         : selection?.kind === "activity"
           ? "Activity"
-          : (team?.title ?? "");
+          : selection?.kind === "scorecards"
+            ? "Scorecards"
+            : (team?.title ?? "");
   const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
   return (
@@ -256,6 +275,30 @@ export function App({ ipc }: { ipc: Ipc }) {
             onRollback={(row) => setRollbackAsk({ service: row.service.key, name: row.service.name, environment: row.environment })}
             onError={fail}
           />
+        ) : selection?.kind === "scorecards" ? (
+          <div class="page">
+            <div class="team-head">
+              <h1>Scorecards</h1>
+              <span class="muted">Production readiness across the organisation, level by level</span>
+            </div>
+            <div class="scroll">
+              {orgScorecard ? (
+                <Scorecard
+                  view={orgScorecard}
+                  now={now}
+                  onOpenTeam={(key) => {
+                    setTeamTab("scorecard");
+                    openTeam(key);
+                  }}
+                  loadService={ipc.serviceScorecard}
+                  onOpenLink={openLink}
+                  onExport={(kind, markdown) => exportReport(kind, null, markdown)}
+                />
+              ) : (
+                <p class="muted pad">Working out scorecards…</p>
+              )}
+            </div>
+          </div>
         ) : selection?.kind === "audit" ? (
           <div class="page">
             <div class="team-head">
@@ -269,10 +312,23 @@ export function App({ ipc }: { ipc: Ipc }) {
         ) : selection ? (
           <>
             <div class="team-head">
+              {selection.kind === "team" && teamPage.detail && teamPage.detail.team.key === selection.key && teamPage.detail.ancestors.length > 0 && (
+                <nav class="breadcrumb" aria-label="Groups above">
+                  {teamPage.detail.ancestors.map((a) => (
+                    <span key={a.key}>
+                      <button class="link" onClick={() => openTeam(a.key)}>
+                        {a.title}
+                      </button>{" "}
+                      /{" "}
+                    </span>
+                  ))}
+                </nav>
+              )}
               <h1>{heading}</h1>
               {team && (
                 <span class="muted">
-                  {team.service_count} services · {team.member_count} members ·{" "}
+                  {team.service_count} services
+                  {team.service_count_below !== team.service_count && ` (${team.service_count_below} with the groups below)`} · {team.member_count} members ·{" "}
                   <span class={team.gap_count ? "warn-text" : ""}>{team.gap_count} gaps</span>
                   {team.is_mine && <span class="chip accent">my team</span>}
                 </span>
@@ -282,15 +338,40 @@ export function App({ ipc }: { ipc: Ipc }) {
               )}
               {selection.kind === "team" && (
                 <span class="segmented tabs" role="tablist">
-                  {(["services", "releases"] as const).map((tab) => (
+                  {TEAM_TABS.map(([tab, title]) => (
                     <button key={tab} role="tab" data-tab={tab} class={teamTab === tab ? "on" : ""} aria-selected={teamTab === tab} onClick={() => setTeamTab(tab)}>
-                      {tab === "services" ? "Services" : "Releases"}
+                      {title}
                     </button>
                   ))}
                 </span>
               )}
             </div>
-            {selection.kind === "team" && teamTab === "releases" ? (
+            {selection.kind === "team" && teamTab === "scorecard" ? (
+              teamPage.scorecard && teamPage.scorecard.team === selection.key ? (
+                <div class="scroll">
+                  <Scorecard
+                    key={selection.key}
+                    view={teamPage.scorecard}
+                    now={now}
+                    onBelow={setScoreBelow}
+                    onOpenTeam={openTeam}
+                    loadService={ipc.serviceScorecard}
+                    onOpenLink={openLink}
+                    onExport={(kind, markdown) => exportReport(kind, selection.key, markdown)}
+                  />
+                </div>
+              ) : (
+                <p class="muted pad">Working out the scorecard…</p>
+              )
+            ) : selection.kind === "team" && teamTab === "team" ? (
+              teamPage.detail && teamPage.detail.team.key === selection.key ? (
+                <div class="scroll">
+                  <TeamOverview detail={teamPage.detail} onOpenEntity={openEntity} onOpenTeam={openTeam} />
+                </div>
+              ) : (
+                <p class="muted pad">Reading the team…</p>
+              )
+            ) : selection.kind === "team" && teamTab === "releases" ? (
               teamPage.matrix && teamPage.matrix.team === selection.key ? (
                 <div class="scroll">
                   <Releases key={selection.key} matrix={teamPage.matrix} now={now} onOpenService={setServiceKey} />

@@ -23,15 +23,21 @@ function loadUplot() {
 interface Props {
   /** Days, oldest first (YYYY-MM-DD). */
   days: string[];
-  /** Deploys per day, one per day. */
+  /** One value per day. */
   counts: number[];
   label: string;
+  /** What the chart says, for screen readers. */
+  summary?: string;
+  /** Bars (counts per day) or a line (a level over time, e.g. a percentage). */
+  shape?: "bars" | "line";
+  /** The top of the y axis; the largest value when not given. */
+  yMax?: number;
   width?: number;
   height?: number;
 }
 
-/** Production deploys per day as bars (uPlot). Draws nothing where canvas is missing (jsdom). */
-export function DeployChart({ days, counts, label, width = 640, height = 160 }: Props) {
+/** Values per day as bars or a line (uPlot). Draws nothing where canvas is missing (jsdom). */
+export function DeployChart({ days, counts, label, summary, shape = "bars", yMax, width = 640, height = 160 }: Props) {
   const holder = useRef<HTMLDivElement | null>(null);
   useEffect(() => {
     const el = holder.current;
@@ -46,7 +52,7 @@ export function DeployChart({ days, counts, label, width = 640, height = 160 }: 
       cancelled = true;
       plot?.destroy();
     };
-  }, [days, counts, label, width, height]);
+  }, [days, counts, label, shape, yMax, width, height]);
 
   function draw(uPlot: typeof UPlot, el: HTMLElement) {
     const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
@@ -60,12 +66,17 @@ export function DeployChart({ days, counts, label, width = 640, height = 160 }: 
         height,
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (_u: UPlot, _min: number, max: number) => [0, Math.max(1, max)] } },
+        scales: { x: { time: true }, y: { range: (_u: UPlot, _min: number, max: number) => [0, yMax ?? Math.max(1, max)] } },
         axes: [
           { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
           { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 36, incrs: [1, 2, 5, 10, 20, 50] },
         ],
-        series: [{}, { label, fill: accent, stroke: accent, paths: uPlot.paths.bars!({ size: [0.7, 12] }), points: { show: false } }],
+        series: [
+          {},
+          shape === "bars"
+            ? { label, fill: accent, stroke: accent, paths: uPlot.paths.bars!({ size: [0.7, 12] }), points: { show: false } }
+            : { label, stroke: accent, width: 2, points: { show: days.length < 3 } },
+        ],
       },
       [xs, counts],
       el,
@@ -74,7 +85,7 @@ export function DeployChart({ days, counts, label, width = 640, height = 160 }: 
   const total = counts.reduce((a, b) => a + b, 0);
   return (
     <figure class="deploy-chart" data-chart={label}>
-      <div ref={holder} role="img" aria-label={`${label}: ${total} production deploys in ${days.length} days`} />
+      <div ref={holder} role="img" aria-label={summary ?? `${label}: ${total} production deploys in ${days.length} days`} />
     </figure>
   );
 }

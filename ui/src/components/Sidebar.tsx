@@ -1,8 +1,18 @@
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
 import type { Health, TeamSummary } from "../ipc";
 
-export type Selection = { kind: "team"; key: string } | { kind: "orphans" } | { kind: "sources" } | { kind: "on-call" } | { kind: "activity" } | { kind: "audit" };
+export type Selection =
+  | { kind: "team"; key: string }
+  | { kind: "orphans" }
+  | { kind: "sources" }
+  | { kind: "on-call" }
+  | { kind: "activity" }
+  | { kind: "audit" }
+  | { kind: "scorecards" };
 
 interface Props {
+  /** Teams in tree order: each group followed by the groups below it. */
   teams: TeamSummary[];
   orphanCount: number;
   /** The worst badge among the sources, shown beside "Sources". */
@@ -13,28 +23,82 @@ interface Props {
   onSelect(selection: Selection): void;
 }
 
-/** Teams, mine first under their own heading, then the rest, then services nobody owns. */
+/** Groups deeper than this start folded (their parent shows how many are under it). */
+const OPEN_DEPTH = 1;
+
+/** My teams, then the organisation's tree (foldable; counts of a group's own or of everything
+ *  below it), then services nobody owns, scorecards and the data's sources. */
 export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selection, onSelect }: Props) {
+  const [below, setBelow] = useState(true);
+  // Groups the user folded or unfolded, against the default (open down to OPEN_DEPTH).
+  const [toggled, setToggled] = useState<Set<string>>(new Set());
   const mine = teams.filter((t) => t.is_mine);
-  const others = teams.filter((t) => !t.is_mine);
+  const byKey = new Map(teams.map((t) => [t.key, t]));
   const isSelected = (key: string) => selection?.kind === "team" && selection.key === key;
-  const item = (t: TeamSummary) => (
-    <li key={t.key}>
-      <button
-        class={`team${isSelected(t.key) ? " selected" : ""}`}
-        data-team={t.name}
-        aria-current={isSelected(t.key) ? "true" : undefined}
-        onClick={() => onSelect({ kind: "team", key: t.key })}
-      >
-        <span class="team-title">{t.title}</span>
-        <span class="team-count" title={`${t.service_count} services`}>
-          {t.service_count}
-        </span>
-        {t.gap_count > 0 && (
-          <span class="team-gaps" title={`${t.gap_count} ownership gaps`}>
-            {t.gap_count}
+  const isOpen = (t: TeamSummary) => (t.depth < OPEN_DEPTH) !== toggled.has(t.key);
+  const toggle = (key: string) =>
+    setToggled((all) => {
+      const next = new Set(all);
+      if (!next.delete(key)) next.add(key);
+      return next;
+    });
+  // Shown when every group above it is open.
+  const visible = (t: TeamSummary) => {
+    for (let up = t.parent && byKey.get(t.parent); up; up = up.parent ? byKey.get(up.parent) : undefined) {
+      if (!isOpen(up)) return false;
+    }
+    return true;
+  };
+  const item = (t: TeamSummary, indent: number, inTree: boolean) => {
+    const services = below ? t.service_count_below : t.service_count;
+    const gaps = below ? t.gap_count_below : t.gap_count;
+    const open = isOpen(t);
+    return (
+      <li key={t.key}>
+        <button
+          class={`team${isSelected(t.key) ? " selected" : ""}`}
+          data-team={t.name}
+          aria-current={isSelected(t.key) ? "true" : undefined}
+          aria-expanded={inTree && t.child_count > 0 ? open : undefined}
+          style={{ paddingLeft: `${12 + indent * 14}px` }}
+          onClick={() => onSelect({ kind: "team", key: t.key })}
+        >
+          {inTree &&
+            (t.child_count > 0 ? (
+              <span
+                class="fold"
+                role="button"
+                data-fold={t.name}
+                aria-label={`${open ? "Fold" : "Unfold"} ${t.title}`}
+                title={open ? "Fold" : `Unfold ${t.child_count} groups below`}
+                onClick={(e) => {
+                  e.stopPropagation();
+                  toggle(t.key);
+                }}
+              >
+                {open ? "▾" : "▸"}
+              </span>
+            ) : (
+              <span class="fold" />
+            ))}
+          <span class="team-title">{t.title}</span>
+          <span class="team-count" title={`${services} services${below ? " with the groups below" : ""}`}>
+            {services}
           </span>
-        )}
+          {gaps > 0 && (
+            <span class="team-gaps" title={`${gaps} ownership gaps${below ? " with the groups below" : ""}`}>
+              {gaps}
+            </span>
+          )}
+        </button>
+      </li>
+    );
+  };
+  const link = (kind: "on-call" | "activity" | "audit" | "orphans" | "scorecards" | "sources", title: string, extra?: ComponentChildren) => (
+    <li>
+      <button class={`team${selection?.kind === kind ? " selected" : ""}`} data-team={kind} onClick={() => onSelect({ kind } as Selection)}>
+        <span class="team-title">{title}</span>
+        {extra}
       </button>
     </li>
   );
@@ -42,73 +106,47 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selectio
     <nav class="sidebar" aria-label="Teams">
       <h2>Now</h2>
       <ul>
-        <li>
-          <button
-            class={`team${selection?.kind === "on-call" ? " selected" : ""}`}
-            data-team="on-call"
-            onClick={() => onSelect({ kind: "on-call" })}
-          >
-            <span class="team-title">On call</span>
-            {triggered > 0 && (
-              <span class="team-gaps danger" title={`${triggered} triggered incidents`}>
-                {triggered}
-              </span>
-            )}
-          </button>
-        </li>
-        <li>
-          <button
-            class={`team${selection?.kind === "activity" ? " selected" : ""}`}
-            data-team="activity"
-            onClick={() => onSelect({ kind: "activity" })}
-          >
-            <span class="team-title">Activity</span>
-          </button>
-        </li>
-        <li>
-          <button
-            class={`team${selection?.kind === "audit" ? " selected" : ""}`}
-            data-team="audit"
-            onClick={() => onSelect({ kind: "audit" })}
-          >
-            <span class="team-title">Audit log</span>
-          </button>
-        </li>
+        {link(
+          "on-call",
+          "On call",
+          triggered > 0 && (
+            <span class="team-gaps danger" title={`${triggered} triggered incidents`}>
+              {triggered}
+            </span>
+          ),
+        )}
+        {link("activity", "Activity")}
+        {link("audit", "Audit log")}
       </ul>
       {mine.length > 0 && (
         <>
           <h2>My teams</h2>
-          <ul>{mine.map(item)}</ul>
+          <ul>{mine.map((t) => item(t, 0, false))}</ul>
         </>
       )}
-      <h2>{mine.length > 0 ? "Other teams" : "Teams"}</h2>
-      {teams.length === 0 ? <p class="muted pad">No teams in the cache yet.</p> : <ul>{others.map(item)}</ul>}
-      <h2>Gaps</h2>
-      <ul>
-        <li>
-          <button
-            class={`team${selection?.kind === "orphans" ? " selected" : ""}`}
-            data-team="orphans"
-            onClick={() => onSelect({ kind: "orphans" })}
-          >
-            <span class="team-title">Orphaned services</span>
-            <span class={orphanCount > 0 ? "team-gaps danger" : "team-count"}>{orphanCount}</span>
+      <h2 class="with-control">
+        Organisation
+        <span class="segmented small" role="group" aria-label="Count">
+          <button class={below ? "" : "on"} aria-pressed={!below} title="Count what each group owns itself" onClick={() => setBelow(false)}>
+            direct
           </button>
-        </li>
+          <button class={below ? "on" : ""} aria-pressed={below} title="Count what each group and every group below it own" onClick={() => setBelow(true)}>
+            all below
+          </button>
+        </span>
+      </h2>
+      {teams.length === 0 ? (
+        <p class="muted pad">No teams in the cache yet.</p>
+      ) : (
+        <ul class="tree">{teams.filter(visible).map((t) => item(t, t.depth, true))}</ul>
+      )}
+      <h2>Ownership</h2>
+      <ul>
+        {link("orphans", "Orphaned services", <span class={orphanCount > 0 ? "team-gaps danger" : "team-count"}>{orphanCount}</span>)}
+        {link("scorecards", "Scorecards")}
       </ul>
       <h2>Data</h2>
-      <ul>
-        <li>
-          <button
-            class={`team${selection?.kind === "sources" ? " selected" : ""}`}
-            data-team="sources"
-            onClick={() => onSelect({ kind: "sources" })}
-          >
-            <span class="team-title">Sources</span>
-            <span class={`dot ${sourcesHealth}`} title={sourcesHealth} />
-          </button>
-        </li>
-      </ul>
+      <ul>{link("sources", "Sources", <span class={`dot ${sourcesHealth}`} title={sourcesHealth} />)}</ul>
     </nav>
   );
 }

@@ -27,6 +27,10 @@ import type { RunbookRow } from "./bindings/RunbookRow";
 import type { RunbookDocument } from "./bindings/RunbookDocument";
 import type { RunbookForm } from "./bindings/RunbookForm";
 import type { RunbookRunProgress } from "./bindings/RunbookRunProgress";
+import type { TeamDetail } from "./bindings/TeamDetail";
+import type { ScorecardView } from "./bindings/ScorecardView";
+import type { ServiceScorecard } from "./bindings/ServiceScorecard";
+import type { ReportKind } from "./bindings/ReportKind";
 
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
@@ -56,6 +60,19 @@ export type { RollbackCandidate } from "./bindings/RollbackCandidate";
 export type { Blocker } from "./bindings/Blocker";
 export type { RunbookAsk, RunbookRow, RunbookDocument, RunbookForm, RunbookRunProgress };
 export type { WorkflowInput } from "./bindings/WorkflowInput";
+export type { TeamDetail, ScorecardView, ServiceScorecard, ReportKind };
+export type { Member } from "./bindings/Member";
+export type { OutsideOnCall } from "./bindings/OutsideOnCall";
+export type { OwnedKind } from "./bindings/OwnedKind";
+export type { SystemMismatch } from "./bindings/SystemMismatch";
+export type { CheckInfo } from "./bindings/CheckInfo";
+export type { CheckOutcome } from "./bindings/CheckOutcome";
+export type { CheckFix } from "./bindings/CheckFix";
+export type { ServiceScoreRow } from "./bindings/ServiceScoreRow";
+export type { TeamScore } from "./bindings/TeamScore";
+export type { Tally } from "./bindings/Tally";
+export type { TrendPoint } from "./bindings/TrendPoint";
+export type { Worsened } from "./bindings/Worsened";
 
 
 /** The shape of errors the shell returns (`src-tauri/src/error.rs`). */
@@ -66,6 +83,15 @@ export type Unsubscribe = () => void;
 export interface Ipc {
   teams(): Promise<TeamSummary[]>;
   teamServices(team: string): Promise<ServiceRow[]>;
+  /** A team's place in the tree, sub-teams, what else it owns, members and rotations. */
+  team(key: string): Promise<TeamDetail>;
+  /** A team's scorecard (with the groups below it when `below`), or the organisation's (`null`). */
+  scorecard(team: string | null, below: boolean): Promise<ScorecardView>;
+  /** A service's checks and how to fix each failing one. */
+  serviceScorecard(key: string): Promise<ServiceScorecard>;
+  /** Writes a report (a team and the groups below it, or everything) as CSV or markdown to the
+   *  downloads folder; answers the path. */
+  exportReport(kind: ReportKind, team: string | null, markdown: boolean): Promise<string>;
   orphanedServices(): Promise<ServiceRow[]>;
   service(key: string): Promise<ServiceDetail>;
   search(text: string): Promise<SearchHit[]>;
@@ -119,6 +145,10 @@ export interface Ipc {
 export const tauriIpc: Ipc = {
   teams: () => invoke("teams"),
   teamServices: (team) => invoke("team_services", { team }),
+  team: (key) => invoke("team", { key }),
+  scorecard: (team, below) => invoke("scorecard", { team, below }),
+  serviceScorecard: (key) => invoke("service_scorecard", { key }),
+  exportReport: (kind, team, markdown) => invoke("export_report", { kind, team, markdown }),
   orphanedServices: () => invoke("orphaned_services"),
   service: (key) => invoke("service", { key }),
   search: (text) => invoke("search", { text }),

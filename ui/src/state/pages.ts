@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
-import type { AuditEntry, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus, TeamOnCall, TeamSummary } from "../ipc";
+import type { AuditEntry, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
 
 type Fail = (e: unknown) => void;
 
@@ -38,21 +38,43 @@ export function useOrganisation(ipc: Ipc, generation: number, fail: Fail) {
   return { teams, orphans, sources, overview, environments, now };
 }
 
-/** A team's (or the orphans') services, what is on fire for the team, and its releases. */
-export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: "services" | "releases", generation: number, fail: Fail) {
+export type TeamTab = "services" | "releases" | "scorecard" | "team";
+
+/** A team's (or the orphans') services, what is on fire for the team, where it sits in the
+ *  tree, and the open tab's releases, scorecard (with the groups below it when `below`) or
+ *  members. */
+export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab, below: boolean, generation: number, fail: Fail) {
   const [services, setServices] = useState<ServiceRow[]>([]);
   const [panel, setPanel] = useState<OnCallPanel | null>(null);
   const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
+  const [detail, setDetail] = useState<TeamDetail | null>(null);
+  const [scorecard, setScorecard] = useState<ScorecardView | null>(null);
   useEffect(() => {
     if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
     const team = selection.kind === "team" ? selection.key : null;
     (team ? ipc.teamServices(team) : ipc.orphanedServices()).then(setServices, fail);
-    if (team) ipc.onCall({ team }).then(setPanel, fail);
-    else setPanel(null);
+    if (team) {
+      ipc.onCall({ team }).then(setPanel, fail);
+      ipc.team(team).then(setDetail, fail);
+    } else {
+      setPanel(null);
+      setDetail(null);
+    }
     if (team && tab === "releases") ipc.releaseMatrix(team).then(setMatrix, fail);
     else setMatrix(null);
-  }, [selection, generation, tab]);
-  return { services, panel, matrix };
+    if (team && tab === "scorecard") ipc.scorecard(team, below).then(setScorecard, fail);
+    else setScorecard(null);
+  }, [selection, generation, tab, below]);
+  return { services, panel, matrix, detail, scorecard };
+}
+
+/** The organisation's scorecard, while its screen is open. */
+export function useOrgScorecard(ipc: Ipc, open: boolean, generation: number, fail: Fail) {
+  const [view, setView] = useState<ScorecardView | null>(null);
+  useEffect(() => {
+    if (open) ipc.scorecard(null, true).then(setView, fail);
+  }, [open, generation]);
+  return view;
 }
 
 /** Everything a service's page shows, read when it opens and whenever the cache changes. */

@@ -14,7 +14,10 @@ import type {
   ServiceDelivery,
   ServiceDetail,
   ServiceRow,
+  ScorecardView,
+  ServiceScorecard,
   SourceStatus,
+  TeamDetail,
   TeamOnCall,
   TeamSummary,
 } from "../ipc";
@@ -22,7 +25,81 @@ import type {
 export const XSS = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
 
 export function team(name: string, extra: Partial<TeamSummary> = {}): TeamSummary {
-  return { key: `group:default/${name}`, name, title: name[0].toUpperCase() + name.slice(1), service_count: 2, member_count: 3, gap_count: 0, is_mine: false, ...extra };
+  return {
+    key: `group:default/${name}`, name, title: name[0].toUpperCase() + name.slice(1), service_count: 2, member_count: 3, gap_count: 0, is_mine: false,
+    group_type: "team", parent: null, depth: 0, child_count: 0, service_count_below: 2, gap_count_below: 0,
+    ...extra,
+  };
+}
+
+/** A department with checkout (mine) and platform, which has two sub-teams, in tree order. */
+export function tree(): TeamSummary[] {
+  const below = (parent: string, depth: number) => ({ parent: `group:default/${parent}`, depth });
+  return [
+    team("engineering", { group_type: "department", service_count: 0, service_count_below: 8, gap_count_below: 3, child_count: 2 }),
+    team("checkout", { is_mine: true, gap_count: 1, gap_count_below: 1, ...below("engineering", 1) }),
+    team("platform", { service_count_below: 6, gap_count_below: 2, child_count: 2, ...below("engineering", 1) }),
+    team("platform-build", { title: "Build and release", group_type: "sub-team", gap_count: 2, gap_count_below: 2, ...below("platform", 2) }),
+    team("platform-runtime", { title: "Platform runtime", group_type: "sub-team", ...below("platform", 2) }),
+  ];
+}
+
+const CHECKS = [
+  ["owner", "Owner in the catalog", "bronze"],
+  ["runbook", "Runbook", "silver"],
+  ["rotation", "On-call rotation of more than one", "gold"],
+] as const;
+
+export function scorecardView(team: string | null, extra: Partial<ScorecardView> = {}): ScorecardView {
+  const checks = CHECKS.map(([id, name, level]) => ({ id, name, level, why: `${name} matters`, fix: `fix ${id}`, docs: "https://backstage.io/docs" }));
+  const outcome = (check: string, passed: boolean, detail = passed ? "ok" : `no ${check}`) => ({ check, passed, detail });
+  return {
+    team, below: true, levels: ["bronze", "silver", "gold"], checks, level: "silver",
+    tally: { services: 2, at_level: [0, 0, 1, 1], passed: 5, total: 6, failing: { rotation: 1 } },
+    failing_most: [["rotation", 1]],
+    teams: team ? [] : [{ key: "group:default/checkout", title: "Checkout", depth: 1, level: "gold", tally: { services: 1, at_level: [0, 0, 0, 1], passed: 3, total: 3, failing: {} } }],
+    services: team
+      ? [
+          { key: "component:default/artifact-registry", name: "artifact-registry", title: "artifact-registry", owner: team, tier: "2", lifecycle: "production", level: "silver", outcomes: [outcome("owner", true), outcome("runbook", true), outcome("rotation", false, "1 person at level 1; wants 2")], last_production_deploy: null, open_incidents: 0 },
+          { key: "component:default/build-runners", name: "build-runners", title: "build-runners", owner: team, tier: "2", lifecycle: "production", level: "gold", outcomes: [outcome("owner", true), outcome("runbook", true), outcome("rotation", true)], last_production_deploy: null, open_incidents: 0 },
+        ]
+      : [],
+    trend: [
+      { day: "2026-11-30", percent: 66, services: 2, at_level: [0, 1, 1, 0] },
+      { day: "2026-12-01", percent: 83, services: 2, at_level: [0, 0, 1, 1] },
+    ],
+    worse: [{ key: "component:default/artifact-registry", name: "artifact-registry", was: "gold", now: "silver", newly_failing: ["rotation"] }],
+    computed_at: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+export function serviceScorecard(key: string, extra: Partial<ServiceScorecard> = {}): ServiceScorecard {
+  const view = scorecardView("group:default/platform-build");
+  const row = view.services.find((s) => s.key === key) ?? view.services[0];
+  return {
+    row, levels: view.levels, checks: view.checks,
+    fixes: row.outcomes.filter((o) => !o.passed).map((o) => ({ check: view.checks.find((c) => c.id === o.check)!, detail: o.detail, snippet: o.check === "runbook" ? "metadata:\n  links:\n    - type: runbook" : null })),
+    edit_url: "https://github.com/demo-org/platform/edit/main/catalog-info.yaml",
+    ...extra,
+  };
+}
+
+export function teamDetail(key: string, extra: Partial<TeamDetail> = {}): TeamDetail {
+  const teams = tree();
+  const me = teams.find((t) => t.key === key) ?? teams[2];
+  const summary = (k: string, kind = "group", exists = true) => ({ key: k, kind, name: k.split("/")[1], title: k.split("/")[1], exists });
+  return {
+    team: me, description: null,
+    ancestors: me.parent ? [summary(me.parent)] : [],
+    sub_teams: teams.filter((t) => t.parent === key),
+    owns: [{ kind: "system", entities: [summary("system:default/paved-road", "system")] }],
+    system_mismatches: [],
+    members: [{ user: summary("user:default/sam-oconnor", "user"), email: "sam.oconnor@demo.opsdeck.dev", in_rotation: true, on_call_now: true, is_me: false }],
+    outside_on_call: [],
+    tree_problems: [],
+    ...extra,
+  };
 }
 
 export function row(name: string, extra: Partial<ServiceRow> = {}): ServiceRow {
@@ -282,7 +359,11 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
   };
   const calls: string[] = [];
   const ipc: Ipc = {
-    teams: async () => [team("checkout", { is_mine: true, gap_count: 1 }), team("payments")],
+    teams: async () => [team("checkout", { is_mine: true, gap_count: 1, gap_count_below: 1 }), team("payments")],
+    team: async (key) => (calls.push(`team ${key}`), teamDetail(key)),
+    scorecard: async (key, below) => (calls.push(`scorecard ${key} ${below}`), scorecardView(key, { below })),
+    serviceScorecard: async (key) => (calls.push(`serviceScorecard ${key}`), serviceScorecard(key)),
+    exportReport: async (kind, key, markdown) => (calls.push(`exportReport ${kind} ${key} ${markdown}`), `/home/dana/Downloads/opsdeck-${kind}.${markdown ? "md" : "csv"}`),
     teamServices: async (key) => {
       calls.push(`teamServices ${key}`);
       return key.endsWith("checkout") ? [row("checkout-api", { tier: "1" }), row("cart-service", { gaps: ["no-runbook"] })] : [row("payments-gateway")];
