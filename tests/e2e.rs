@@ -564,6 +564,98 @@ async fn rollback_and_runbooks_from_the_service_page() {
 /// Every source unreachable: the app starts, answers from the cache, and says so.
 #[tokio::test]
 #[ignore = "needs the built desktop app: run through `make test`"]
+async fn team_lead_walks_the_tree_to_a_failing_check_and_how_to_fix_it() {
+    let home = tempfile::tempdir().unwrap();
+    let session = session("team-lead", home.path(), &["--demo"], &[]).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+
+    // Scorecards judge what every platform says: wait until each has landed once.
+    for source in ["catalog", "pagerduty", "alertmanager", "github", "argocd"] {
+        wait_css(
+            client,
+            &format!(".statusbar .source.fresh[data-source='{source}']"),
+        )
+        .await;
+    }
+    // The department counts what its teams own; its sub-teams' parent unfolds.
+    let engineering = wait_css(client, ".tree .team[data-team='engineering'] .team-count").await;
+    assert_eq!(engineering.text().await.unwrap(), "61");
+    wait_css(client, "[data-fold='platform']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, ".tree .team[data-team='platform-build']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let crumbs = wait_css(client, ".breadcrumb").await;
+    assert_eq!(crumbs.text().await.unwrap(), "Engineering / Platform /");
+
+    // Its scorecard: silver, the one-person rotation failing.
+    wait_css(client, "[data-tab='scorecard']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let level = wait_css(client, ".score-summary [data-level]").await;
+    assert_eq!(
+        level.attr("data-level").await.unwrap().as_deref(),
+        Some("silver")
+    );
+    let failing = wait_css(
+        client,
+        "[data-service='artifact-registry'] [data-check='rotation'].fail",
+    )
+    .await;
+    shot(client, screenshots, "18-team-scorecard.png").await;
+
+    // How to fix: what was found, why, what to do, and the catalog file to edit.
+    failing.click().await.unwrap();
+    let fix = wait_css(client, "[data-fix='rotation']").await;
+    assert!(fix.text().await.unwrap().contains("1 person at level 1"));
+    wait_css(client, "[data-edit]").await;
+    shot(client, screenshots, "19-how-to-fix.png").await;
+    client
+        .find(Locator::Css(".fix-dialog .close"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Who the team is: one member, services in the parent team's system.
+    wait_css(client, "[data-tab='team']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-member='sam-oconnor']").await;
+    wait_css(client, "[data-mismatches]").await;
+    shot(client, screenshots, "20-team.png").await;
+
+    // The organisation: every team with its level.
+    wait_css(client, ".team[data-team='scorecards']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let build = wait_css(
+        client,
+        "[data-team-row='group:default/platform-build'] [data-level]",
+    )
+    .await;
+    assert_eq!(
+        build.attr("data-level").await.unwrap().as_deref(),
+        Some("silver")
+    );
+    shot(client, screenshots, "21-scorecards.png").await;
+    let _ = session.client.clone().close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
 async fn offline_start_answers_from_the_cache_and_says_so() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("opsdeck.toml");

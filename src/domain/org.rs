@@ -30,6 +30,20 @@ pub enum TreeProblem {
     },
 }
 
+impl TreeProblem {
+    /// The groups it is about, by key.
+    pub fn groups(&self) -> Vec<&str> {
+        match self {
+            Self::MissingParent { group, .. } => vec![group.as_str()],
+            Self::SeveralParents { group, parents } => std::iter::once(group)
+                .chain(parents)
+                .map(String::as_str)
+                .collect(),
+            Self::Cycle { path, .. } => path.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
 impl std::fmt::Display for TreeProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -116,7 +116,6 @@ impl Engine {
             .path(&key)
             .into_iter()
             .chain(tree.subtree(&key))
-            .map(|k| key_name(&k).to_string())
             .collect();
         Ok(TeamDetail {
             team: summary,
@@ -133,8 +132,8 @@ impl Engine {
             tree_problems: tree
                 .problems()
                 .iter()
+                .filter(|p| p.groups().iter().any(|g| around.contains(*g)))
                 .map(ToString::to_string)
-                .filter(|p| around.iter().any(|name| p.contains(name.as_str())))
                 .collect(),
         })
     }
@@ -753,6 +752,35 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[tokio::test]
+    async fn groups_in_a_cycle_are_drawn_once_and_the_cycle_is_named() {
+        let engine = Engine::in_memory(config(""), Secrets::default())
+            .await
+            .unwrap();
+        let group = |name: &str, parent: &str| {
+            entity(
+                "Group",
+                name,
+                json!({}),
+                json!({"type": "team", "parent": parent}),
+            )
+        };
+        let mut entities = vec![group("a", "b"), group("b", "a"), group("c", "gone")];
+        entities.push(entity("Component", "svc", json!({}), json!({"owner": "b"})));
+        land(&engine, &entities, Utc::now()).await;
+        let teams = engine.teams().await.unwrap();
+        let drawn: Vec<(&str, i64, i64)> = teams
+            .iter()
+            .map(|t| (t.name.as_str(), t.depth, t.service_count_below))
+            .collect();
+        assert_eq!(drawn, vec![("a", 0, 1), ("b", 1, 1), ("c", 0, 0)]);
+        let page = engine.team("b").await.unwrap();
+        assert_eq!(page.tree_problems.len(), 1, "{:?}", page.tree_problems);
+        assert!(page.tree_problems[0].contains("cycle"));
+        let orphan = engine.team("c").await.unwrap();
+        assert!(orphan.tree_problems[0].contains("names the parent group:default/gone"));
     }
 
     #[tokio::test]

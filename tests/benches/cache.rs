@@ -349,6 +349,92 @@ async fn main() {
         &format!("service page runbooks, filled in (up to {most} a service)"),
         samples,
     );
+    // The team lead's review, with every platform synced: the tree with its rollups (the
+    // sidebar above), a team's scorecard with its sub-teams, the organisation's, a team's own
+    // page and a service's how-to-fix; then what a report and a working-out cost.
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let team = &teams[picks.below(teams.len())];
+        let t = Instant::now();
+        std::hint::black_box(engine.scorecard(Some(&team.key), true).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report(
+        "team's scorecard with the groups below (services, sub-teams, trend, worse)",
+        samples,
+    );
+    let mut samples = Vec::with_capacity(args.iterations / 10);
+    for _ in 0..args.iterations / 10 {
+        let t = Instant::now();
+        std::hint::black_box(engine.scorecard(None, true).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!(
+            "Scorecards screen: the organisation and all {} groups",
+            teams.len()
+        ),
+        samples,
+    );
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let team = &teams[picks.below(teams.len())];
+        let t = Instant::now();
+        std::hint::black_box(engine.team(&team.key).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report(
+        "team's Team tab: sub-teams, what it owns, members, rotations",
+        samples,
+    );
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let service = &services[picks.below(services.len())];
+        let t = Instant::now();
+        std::hint::black_box(engine.service_scorecard(&service.key).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report("a service's checks and how to fix them", samples);
+    let mut samples = Vec::with_capacity(10);
+    let mut csv_bytes = 0;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let report = engine
+            .report(opsdeck::ReportKind::Ownership, None, false)
+            .await
+            .unwrap();
+        csv_bytes = report.render(opsdeck::ReportFormat::Csv).unwrap().len();
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!(
+            "ownership report of every service as CSV ({:.1} MB)",
+            csv_bytes as f64 / 1e6
+        ),
+        samples,
+    );
+    // Another [scorecards] section makes the next read work every service out again.
+    let mut samples = Vec::with_capacity(6);
+    for run in 0..6 {
+        let text = format!(
+            "{config_text}\n[scorecards]\ndeployed_within = \"{}d\"\n",
+            30 + run
+        );
+        let other = engine.reconfigured(
+            Config::parse(&text, std::path::Path::new("bench.toml")).unwrap(),
+            opsdeck::secrets::Secrets::with_embedded(opsdeck_sandbox::source_tokens("bench")),
+        );
+        let t = Instant::now();
+        std::hint::black_box(other.scorecard(None, true).await.unwrap());
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!(
+            "scorecards worked out for all {} services (after a sync that changed the cache)",
+            services.len()
+        ),
+        samples,
+    );
     // An action, not a click: the cache plus the sandbox's Argo CD (the application, the dry
     // run) and GitHub (the commits undone, cached after the first read) on loopback.
     let mut samples = Vec::with_capacity(100);

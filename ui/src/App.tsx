@@ -328,9 +328,18 @@ export function App({ ipc }: { ipc: Ipc }) {
               {team && (
                 <span class="muted">
                   {team.service_count} services
-                  {team.service_count_below !== team.service_count && ` (${team.service_count_below} with the groups below)`} · {team.member_count} members ·{" "}
+                  {team.service_count_below !== team.service_count && ` (${team.service_count_below} with the groups below)`} · {team.member_count} {team.member_count === 1 ? "member" : "members"} ·{" "}
                   <span class={team.gap_count ? "warn-text" : ""}>{team.gap_count} gaps</span>
                   {team.is_mine && <span class="chip accent">my team</span>}
+                </span>
+              )}
+              {selection.kind === "team" && teamPage.detail?.team.key === selection.key && teamPage.detail.sub_teams.length > 0 && (
+                <span class="chips" aria-label="Sub-teams">
+                  {teamPage.detail.sub_teams.map((t) => (
+                    <button key={t.key} class="chip" data-sub-team-chip={t.name} title={`${t.service_count_below} services`} onClick={() => openTeam(t.key)}>
+                      {t.title} · {t.service_count_below}
+                    </button>
+                  ))}
                 </span>
               )}
               {selection.kind === "orphans" && (
