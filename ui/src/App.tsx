@@ -33,6 +33,7 @@ import {
   type RunbookRunProgress,
   type SearchHit,
   type SyncProgress,
+  type TeamSummary,
 } from "./ipc";
 
 const TEAM_TABS: [TeamTab, string][] = [
@@ -195,6 +196,15 @@ export function App({ ipc }: { ipc: Ipc }) {
   const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
   const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
+  // From the teams already read, so the header never shifts under the pointer as a page loads.
+  const ancestors: TeamSummary[] = [];
+  for (let up = team?.parent; up; ) {
+    const above = teams.find((t) => t.key === up);
+    if (!above || ancestors.includes(above)) break;
+    ancestors.unshift(above);
+    up = above.parent;
+  }
+  const subTeams = team ? teams.filter((t) => t.parent === team.key) : [];
   const heading =
     selection?.kind === "orphans"
       ? "Orphaned services"
@@ -312,9 +322,9 @@ export function App({ ipc }: { ipc: Ipc }) {
         ) : selection ? (
           <>
             <div class="team-head">
-              {selection.kind === "team" && teamPage.detail && teamPage.detail.team.key === selection.key && teamPage.detail.ancestors.length > 0 && (
+              {ancestors.length > 0 && (
                 <nav class="breadcrumb" aria-label="Groups above">
-                  {teamPage.detail.ancestors.map((a) => (
+                  {ancestors.map((a) => (
                     <span key={a.key}>
                       <button class="link" onClick={() => openTeam(a.key)}>
                         {a.title}
@@ -333,9 +343,9 @@ export function App({ ipc }: { ipc: Ipc }) {
                   {team.is_mine && <span class="chip accent">my team</span>}
                 </span>
               )}
-              {selection.kind === "team" && teamPage.detail?.team.key === selection.key && teamPage.detail.sub_teams.length > 0 && (
+              {subTeams.length > 0 && (
                 <span class="chips" aria-label="Sub-teams">
-                  {teamPage.detail.sub_teams.map((t) => (
+                  {subTeams.map((t) => (
                     <button key={t.key} class="chip" data-sub-team-chip={t.name} title={`${t.service_count_below} services`} onClick={() => openTeam(t.key)}>
                       {t.title} · {t.service_count_below}
                     </button>

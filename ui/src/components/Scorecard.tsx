@@ -195,7 +195,7 @@ function percent(t: Tally): number {
 export function LevelChip({ level, big = false }: { level: string | null; big?: boolean }) {
   const shown = level ?? "—";
   return (
-    <span class={`level level-${level ?? "empty"}${big ? " big" : ""}`} data-level={shown}>
+    <span class={`readiness readiness-${level ?? "empty"}${big ? " big" : ""}`} data-level={shown}>
       {shown}
     </span>
   );
@@ -207,9 +207,9 @@ function LevelBar({ tally, levels }: { tally: Tally; levels: string[] }) {
   const names = ["none", ...levels];
   const parts = tally.at_level.map((count, i) => ({ name: names[i] ?? "?", count })).filter((p) => p.count > 0);
   return (
-    <span class="level-bar" role="img" aria-label={parts.map((p) => `${p.count} ${p.name}`).join(", ")}>
+    <span class="readiness-bar" role="img" aria-label={parts.map((p) => `${p.count} ${p.name}`).join(", ")}>
       {parts.map((p) => (
-        <span key={p.name} class={`level-${p.name}`} style={{ flexGrow: p.count }} title={`${p.count} at ${p.name}`} />
+        <span key={p.name} class={`readiness-${p.name}`} style={{ flexGrow: p.count }} title={`${p.count} at ${p.name}`} />
       ))}
     </span>
   );

@@ -109,7 +109,7 @@ describe("the team lead's screens in the app", () => {
     fireEvent.click(container.querySelector("[data-tab='team']")!);
     await waitFor(() => expect(container.querySelector("[data-member='sam-oconnor']")).toBeTruthy());
     // The breadcrumb leads up the tree.
-    fireEvent.click(within(container.querySelector<HTMLElement>(".breadcrumb")!).getByText("engineering"));
+    fireEvent.click(within(container.querySelector<HTMLElement>(".breadcrumb")!).getByText("Engineering"));
     await waitFor(() => expect(container.querySelector(".tree .team.selected")!.getAttribute("data-team")).toBe("engineering"));
   });
 });
