@@ -6,44 +6,7 @@ use std::process::{Output, Stdio};
 use opsdeck_sandbox::Seed;
 use serde_json::Value;
 
-use crate::util::{opsdeck, sandbox, TOKEN};
-
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new(config: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("opsdeck.toml"), config).unwrap();
-        Self { dir }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        opsdeck()
-            .arg("--config")
-            .arg(self.dir.path().join("opsdeck.toml"))
-            .arg("--db")
-            .arg(self.dir.path().join("cache.sqlite"))
-            .args(args)
-            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
-            .env("HOME", self.dir.path())
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
-}
+use crate::util::{opsdeck, sandbox, Workspace, TOKEN};
 
 fn stderr_line(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stderr).to_string();

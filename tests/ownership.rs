@@ -5,7 +5,7 @@ use opsdeck::config::Config;
 use opsdeck::secrets::Secrets;
 use opsdeck::{Engine, ReportFormat, ReportKind};
 
-use crate::util::{demo_with, opsdeck, sandbox, TOKEN};
+use crate::util::{demo_with, sandbox, Workspace};
 use opsdeck_sandbox::org::Seed;
 
 #[tokio::test]
@@ -116,28 +116,8 @@ async fn scorecards_spread_the_demo_across_levels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_are_the_same_through_the_cli_and_the_engine() {
     let sandbox = sandbox(Seed::Demo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("opsdeck.toml");
-    let db = dir.path().join("cache.sqlite");
-    std::fs::write(&config, sandbox.config_toml()).unwrap();
-    let cli = |args: &[&str]| {
-        let out = opsdeck()
-            .arg("--config")
-            .arg(&config)
-            .arg("--db")
-            .arg(&db)
-            .args(args)
-            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
-            .env("HOME", dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let ws = Workspace::new(&sandbox.config_toml());
+    let cli = |args: &[&str]| ws.stdout(args);
     cli(&["sync"]);
     let csv = cli(&[
         "report",
@@ -151,9 +131,13 @@ async fn reports_are_the_same_through_the_cli_and_the_engine() {
     let scorecard = cli(&["report", "scorecard", "--format", "markdown"]);
     let json = cli(&["report", "ownership", "--json"]);
 
-    let engine = Engine::open(Config::load(&config).unwrap(), &db, Secrets::default())
-        .await
-        .unwrap();
+    let engine = Engine::open(
+        Config::load(&ws.config()).unwrap(),
+        &ws.db(),
+        Secrets::default(),
+    )
+    .await
+    .unwrap();
     let ownership = engine
         .report(ReportKind::Ownership, Some("platform"), true)
         .await
@@ -185,24 +169,16 @@ async fn reports_are_the_same_through_the_cli_and_the_engine() {
     assert_eq!(rows[0]["service"], "ab-test-assigner");
 
     // The desktop's Export: a file in the folder, never over another.
-    let first = engine
-        .export_report(
+    let export = || {
+        engine.export_report(
             ReportKind::Ownership,
             Some("platform"),
             ReportFormat::Csv,
-            dir.path(),
+            ws.dir.path(),
         )
-        .await
-        .unwrap();
-    let second = engine
-        .export_report(
-            ReportKind::Ownership,
-            Some("platform"),
-            ReportFormat::Csv,
-            dir.path(),
-        )
-        .await
-        .unwrap();
+    };
+    let first = export().await.unwrap();
+    let second = export().await.unwrap();
     assert_ne!(first, second);
     assert_eq!(std::fs::read_to_string(&first).unwrap(), csv);
     assert!(first

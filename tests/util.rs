@@ -223,3 +223,66 @@ pub async fn demo_with(actions: &str) -> (Sandbox, Engine) {
     );
     (sandbox, engine)
 }
+
+/// A config file and a cache in a directory of their own, for the `opsdeck` binary.
+pub struct Workspace {
+    /// The directory: `opsdeck.toml` and `cache.sqlite`.
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A workspace whose config is `config`.
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("opsdeck.toml"), config).unwrap();
+        Self { dir }
+    }
+
+    /// Runs `opsdeck` on it with the sandbox's token.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        opsdeck()
+            .arg("--config")
+            .arg(self.config())
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+            .env("HOME", self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// What `opsdeck … --json` printed, which must have succeeded.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// What `opsdeck …` printed, which must have succeeded.
+    pub fn stdout(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Its config file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("opsdeck.toml")
+    }
+
+    /// Its cache file.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("cache.sqlite")
+    }
+}

@@ -123,6 +123,15 @@ impl Entity {
             .unwrap_or_default()
     }
 
+    /// An annotation's value, when it is set to something other than blanks.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .annotations
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
     /// `spec.profile.<field>` for users and groups.
     pub fn profile_str(&self, field: &str) -> Option<&str> {
         self.spec

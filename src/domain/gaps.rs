@@ -66,13 +66,7 @@ pub fn ownership_gaps(entity: &Entity, owner_exists: bool) -> Vec<Gap> {
         Some(_) => {}
     }
     if entity.is_kind("component") {
-        let has = |key: &str| {
-            entity
-                .metadata
-                .annotations
-                .get(key)
-                .is_some_and(|v| !v.trim().is_empty())
-        };
+        let has = |key: &str| entity.annotation(key).is_some();
         if !has(PAGERDUTY_SERVICE_ID) {
             gaps.push(Gap::NoPagerduty);
         }
@@ -101,11 +95,8 @@ pub fn platform_wiring(entity: &Entity) -> Vec<(&'static str, &'static str, Stri
     .into_iter()
     .filter_map(|(platform, annotation)| {
         entity
-            .metadata
-            .annotations
-            .get(annotation)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (platform, annotation, v.clone()))
+            .annotation(annotation)
+            .map(|v| (platform, annotation, v.to_string()))
     })
     .collect()
 }

@@ -354,13 +354,7 @@ impl Scorecard {
         facts: &ServiceFacts,
         now: DateTime<Utc>,
     ) -> (bool, String) {
-        let annotation = |key: &str| {
-            entity
-                .metadata
-                .annotations
-                .get(key)
-                .filter(|v| !v.trim().is_empty())
-        };
+        let annotation = |key: &str| entity.annotation(key);
         let t = &self.thresholds;
         match rule {
             Rule::Annotation(key) => match annotation(key) {

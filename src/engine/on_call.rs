@@ -82,13 +82,7 @@ impl Engine {
         for (owner, policy) in self.store().owner_policies().await? {
             policies_of.entry(owner).or_default().push(policy);
         }
-        let mut shifts_by_policy: HashMap<String, Vec<Shift>> = HashMap::new();
-        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
-            shifts_by_policy
-                .entry(shift.policy_id.clone())
-                .or_default()
-                .push(shift);
-        }
+        let shifts_by_policy = self.shifts_by_policy().await?;
         let mut incidents: HashMap<(String, String), i64> = HashMap::new();
         for (owner, status, count) in self.store().incidents_per_owner().await? {
             incidents.insert((owner, status), count);
@@ -122,6 +116,18 @@ impl Engine {
                 }
             })
             .collect())
+    }
+
+    /// Every cached on-call shift, by escalation policy.
+    pub(crate) async fn shifts_by_policy(&self) -> Result<HashMap<String, Vec<Shift>>> {
+        let mut by_policy: HashMap<String, Vec<Shift>> = HashMap::new();
+        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
+            by_policy
+                .entry(shift.policy_id.clone())
+                .or_default()
+                .push(shift);
+        }
+        Ok(by_policy)
     }
 
     /// Incidents with one of `statuses`, of a team's services or all; triggered first, then

@@ -16,7 +16,7 @@ use crate::domain::oncall::{on_call_at, Incident, Shift};
 use crate::domain::org::OrgTree;
 use crate::domain::scorecards::{catalog_snippet, edit_url, Scorecard, ServiceFacts, Tally};
 use crate::domain::RelationType;
-use crate::store::{key_name, RecordKind, ScorecardResult, ScoredService};
+use crate::store::{key_name, RecordKind, ScorecardResult, ScoredService, TeamHead};
 use crate::{Engine, Error, Result};
 
 /// Days of history a scorecard's trend shows.
@@ -37,42 +37,47 @@ impl Engine {
     async fn teams_and_tree(&self) -> Result<(Vec<TeamSummary>, OrgTree)> {
         let me = self.config().identity.email.as_deref();
         let direct = self.store().teams(me).await?;
-        let (groups, edges) = self.store().group_edges().await?;
-        let tree = OrgTree::build(&groups, &edges);
+        let tree = self.org_tree().await?;
         let counts = |pick: fn(&TeamSummary) -> i64| -> HashMap<String, i64> {
             direct.iter().map(|t| (t.key.clone(), pick(t))).collect()
         };
         let services_below = tree.roll_up(&counts(|t| t.service_count));
         let gaps_below = tree.roll_up(&counts(|t| t.gap_count));
-        let mine_below = tree.roll_up(&counts(|t| i64::from(t.is_mine)));
+        let order = tree_order(&tree, direct.iter().map(|t| (&t.key, &t.title, t.is_mine)));
         let mut by_key: HashMap<String, TeamSummary> =
             direct.into_iter().map(|t| (t.key.clone(), t)).collect();
-        // Siblings: branches with my teams first, then by title.
-        let sort_key = |key: &String, by_key: &HashMap<String, TeamSummary>| {
-            let title = by_key
-                .get(key)
-                .map(|t| t.title.to_lowercase())
-                .unwrap_or_default();
-            (mine_below.get(key).copied().unwrap_or(0) == 0, title)
-        };
-        let mut stack: Vec<String> = tree.roots().to_vec();
-        stack.sort_by_key(|k| std::cmp::Reverse(sort_key(k, &by_key)));
-        let mut ordered = Vec::with_capacity(by_key.len());
-        while let Some(key) = stack.pop() {
-            let mut children = tree.children(&key).to_vec();
-            children.sort_by_key(|k| std::cmp::Reverse(sort_key(k, &by_key)));
-            let Some(mut team) = by_key.remove(&key) else {
-                continue;
-            };
-            team.parent = tree.parent(&key).map(str::to_string);
-            team.depth = tree.depth(&key) as i64;
-            team.child_count = children.len() as i64;
-            team.service_count_below = services_below.get(&key).copied().unwrap_or(0);
-            team.gap_count_below = gaps_below.get(&key).copied().unwrap_or(0);
-            ordered.push(team);
-            stack.extend(children);
-        }
+        let ordered = order
+            .into_iter()
+            .filter_map(|key| {
+                let mut team = by_key.remove(&key)?;
+                team.parent = tree.parent(&key).map(str::to_string);
+                team.depth = tree.depth(&key) as i64;
+                team.child_count = tree.children(&key).len() as i64;
+                team.service_count_below = services_below.get(&key).copied().unwrap_or(0);
+                team.gap_count_below = gaps_below.get(&key).copied().unwrap_or(0);
+                Some(team)
+            })
+            .collect();
         Ok((ordered, tree))
+    }
+
+    /// The groups as a tree.
+    pub(crate) async fn org_tree(&self) -> Result<OrgTree> {
+        let (groups, edges) = self.store().group_edges().await?;
+        Ok(OrgTree::build(&groups, &edges))
+    }
+
+    /// The groups' heads (name, title, whether mine) in tree order.
+    pub(crate) async fn heads_in_tree_order(&self, tree: &OrgTree) -> Result<Vec<TeamHead>> {
+        let me = self.config().identity.email.as_deref();
+        let heads = self.store().team_heads(me).await?;
+        let order = tree_order(tree, heads.iter().map(|h| (&h.key, &h.title, h.is_mine)));
+        let mut by_key: HashMap<String, TeamHead> =
+            heads.into_iter().map(|h| (h.key.clone(), h)).collect();
+        Ok(order
+            .into_iter()
+            .filter_map(|k| by_key.remove(&k))
+            .collect())
     }
 
     /// A team's page: where it sits, its sub-teams, what else it owns, its members and who is
@@ -232,14 +237,21 @@ impl Engine {
         }
         let card = &self.config().scorecard;
         let inputs = self.store().scorecard_inputs(&production).await?;
-        let mut policies: HashMap<String, (BTreeSet<i64>, BTreeSet<String>)> = HashMap::new();
-        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
-            let policy = policies.entry(shift.policy_id.clone()).or_default();
-            policy.0.insert(shift.level);
-            if shift.level == 1 {
-                policy.1.insert(shift.person.id.clone());
-            }
-        }
+        // Each policy's levels with someone on call, and the people at its first level.
+        let policies: HashMap<String, (i64, i64)> = self
+            .shifts_by_policy()
+            .await?
+            .into_iter()
+            .map(|(policy, shifts)| {
+                let levels: BTreeSet<i64> = shifts.iter().map(|s| s.level).collect();
+                let first: BTreeSet<&str> = shifts
+                    .iter()
+                    .filter(|s| s.level == 1)
+                    .map(|s| s.person.id.as_str())
+                    .collect();
+                (policy, (levels.len() as i64, first.len() as i64))
+            })
+            .collect();
         let mut open: HashMap<String, (DateTime<Utc>, i64)> = HashMap::new();
         for (_, incident) in self
             .store()
@@ -267,12 +279,10 @@ impl Engine {
             let facts = ServiceFacts {
                 owner_exists: input.owner_exists,
                 owner_members: input.owner_members,
-                escalation: input.policy_id.as_deref().map(|p| {
-                    policies
-                        .get(p)
-                        .map(|(levels, people)| (levels.len() as i64, people.len() as i64))
-                        .unwrap_or((0, 0))
-                }),
+                escalation: input
+                    .policy_id
+                    .as_deref()
+                    .map(|p| policies.get(p).copied().unwrap_or((0, 0))),
                 pagerduty_synced,
                 inherited_runbook: input.inherited_runbook.as_deref().map(|k| {
                     let kind = k.split(':').next().unwrap_or("");
@@ -333,7 +343,8 @@ impl Engine {
     ) -> Result<ScorecardView> {
         self.refresh_scorecards_at(false, now).await?;
         let card = &self.config().scorecard;
-        let (teams, tree) = self.teams_and_tree().await?;
+        let tree = self.org_tree().await?;
+        let heads = self.heads_in_tree_order(&tree).await?;
         let key = match team {
             Some(team) => Some(self.team_key(team).await?),
             None => None,
@@ -364,12 +375,12 @@ impl Engine {
                     all
                 }),
         };
-        let shown: Vec<&TeamSummary> = match &key {
-            Some(k) => teams
+        let shown: Vec<&TeamHead> = match &key {
+            Some(k) => heads
                 .iter()
-                .filter(|t| t.parent.as_deref() == Some(k))
+                .filter(|h| tree.parent(&h.key) == Some(k.as_str()))
                 .collect(),
-            None => teams.iter().collect(),
+            None => heads.iter().collect(),
         };
         let team_scores = shown
             .into_iter()
@@ -380,7 +391,7 @@ impl Engine {
                 TeamScore {
                     key: t.key.clone(),
                     title: t.title.clone(),
-                    depth: t.depth,
+                    depth: tree.depth(&t.key) as i64,
                     level: card.level_name(tally.median_level()).to_string(),
                     tally,
                 }
@@ -535,13 +546,7 @@ impl Engine {
     /// Who is on call at levels 1 and 2 for each PagerDuty service, now.
     pub(crate) async fn on_call_by_service(&self) -> Result<HashMap<String, [Vec<String>; 2]>> {
         let now = Utc::now();
-        let mut shifts_by_policy: HashMap<String, Vec<Shift>> = HashMap::new();
-        for (_, shift) in self.store().all_records::<Shift>(RecordKind::Shift).await? {
-            shifts_by_policy
-                .entry(shift.policy_id.clone())
-                .or_default()
-                .push(shift);
-        }
+        let shifts_by_policy = self.shifts_by_policy().await?;
         let mut out = HashMap::new();
         for (service, policy) in self.store().service_policies().await? {
             let policies = on_call_at(
@@ -562,11 +567,36 @@ impl Engine {
         }
         Ok(out)
     }
+}
 
-    /// The team tree, for reports.
-    pub(crate) async fn org_tree(&self) -> Result<OrgTree> {
-        Ok(self.teams_and_tree().await?.1)
+/// Groups in tree order: each before the groups below it; among siblings the branches holding
+/// my teams first, then by title.
+fn tree_order<'a>(
+    tree: &OrgTree,
+    groups: impl Iterator<Item = (&'a String, &'a String, bool)>,
+) -> Vec<String> {
+    let mut titles: HashMap<&str, String> = HashMap::new();
+    let mut mine: HashMap<String, i64> = HashMap::new();
+    for (key, title, is_mine) in groups {
+        titles.insert(key, title.to_lowercase());
+        mine.insert(key.clone(), i64::from(is_mine));
     }
+    let mine_below = tree.roll_up(&mine);
+    let sort_key = |key: &String| {
+        let title = titles.get(key.as_str()).cloned().unwrap_or_default();
+        std::cmp::Reverse((mine_below.get(key).copied().unwrap_or(0) == 0, title))
+    };
+    // Depth first, with a stack: the next sibling is the last one pushed.
+    let mut stack: Vec<String> = tree.roots().to_vec();
+    stack.sort_by_key(sort_key);
+    let mut ordered = Vec::with_capacity(titles.len());
+    while let Some(key) = stack.pop() {
+        let mut children = tree.children(&key).to_vec();
+        children.sort_by_key(sort_key);
+        ordered.push(key);
+        stack.extend(children);
+    }
+    ordered
 }
 
 /// The checks as people read them.
@@ -605,7 +635,6 @@ mod tests {
     use crate::config::Config;
     use crate::domain::Entity;
     use crate::secrets::Secrets;
-    use crate::store::SourceRows;
     use serde_json::json;
 
     fn entity(
@@ -663,19 +692,7 @@ mod tests {
     }
 
     async fn land(engine: &Engine, entities: &[Entity], at: DateTime<Utc>) {
-        engine
-            .store()
-            .replace_source(
-                SourceRows {
-                    source: "catalog",
-                    entities,
-                    problems: &[],
-                },
-                &["catalog".to_string()],
-                at,
-            )
-            .await
-            .unwrap();
+        engine.store().land_catalog(entities, at).await;
     }
 
     fn config(extra: &str) -> Config {

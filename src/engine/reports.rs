@@ -161,7 +161,8 @@ impl Engine {
     pub async fn scorecard_report(&self) -> Result<Report> {
         self.refresh_scorecards(false).await?;
         let card = &self.config().scorecard;
-        let (teams, tree) = (self.teams().await?, self.org_tree().await?);
+        let tree = self.org_tree().await?;
+        let teams = self.heads_in_tree_order(&tree).await?;
         let direct = self.store().scorecard_tallies().await?;
         let below = tree.roll_up(&direct);
         let mut columns: Vec<String> = ["team", "team path", "services", "level", "checks passed"]

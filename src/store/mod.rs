@@ -18,7 +18,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use audit::{AuditStep, Begun};
-pub use catalog::{key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow};
+pub use catalog::{
+    key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
+};
 pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding};
 pub use files::{FileAt, StoredFile};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
@@ -200,6 +202,28 @@ impl Store {
         };
         store.move_audit_rows_from_cache().await?;
         Ok(store)
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// `entities` as the whole of a source named `catalog`, landed at `at`: for tests.
+    pub(crate) async fn land_catalog(
+        &self,
+        entities: &[crate::domain::Entity],
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.replace_source(
+            SourceRows {
+                source: "catalog",
+                entities,
+                problems: &[],
+            },
+            &["catalog".to_string()],
+            at,
+        )
+        .await
+        .expect("a test catalog lands");
     }
 }
 

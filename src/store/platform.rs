@@ -531,7 +531,6 @@ pub(super) async fn rejoin_alerts(tx: &mut Transaction<'_, Sqlite>) -> Result<()
 mod tests {
     use super::*;
     use crate::domain::Entity;
-    use crate::store::SourceRows;
 
     fn component(name: &str, owner: &str, service_id: Option<&str>) -> Entity {
         let annotations = service_id.map_or(
@@ -544,21 +543,6 @@ mod tests {
             "spec": {"type": "service", "lifecycle": "production", "owner": owner}
         }))
         .unwrap()
-    }
-
-    async fn land(store: &Store, entities: &[Entity]) {
-        store
-            .replace_source(
-                SourceRows {
-                    source: "catalog",
-                    entities,
-                    problems: &[],
-                },
-                &["catalog".to_string()],
-                Utc::now(),
-            )
-            .await
-            .unwrap();
     }
 
     async fn wired(store: &Store) -> Vec<(String, Option<String>, String)> {
@@ -576,27 +560,29 @@ mod tests {
     #[tokio::test]
     async fn pagerduty_wiring_follows_the_merged_view() {
         let store = Store::in_memory().await.unwrap();
-        land(
-            &store,
-            &[
-                component("a", "team-x", Some("P1")),
-                component("b", "team-x", None),
-            ],
-        )
-        .await;
+        store
+            .land_catalog(
+                &[
+                    component("a", "team-x", Some("P1")),
+                    component("b", "team-x", None),
+                ],
+                Utc::now(),
+            )
+            .await;
         assert_eq!(
             wired(&store).await,
             [("a".into(), Some("group:default/team-x".into()), "P1".into())]
         );
         // The annotation moves, the owner changes, a component goes: the wiring follows.
-        land(
-            &store,
-            &[
-                component("a", "team-y", None),
-                component("b", "team-y", Some("P2")),
-            ],
-        )
-        .await;
+        store
+            .land_catalog(
+                &[
+                    component("a", "team-y", None),
+                    component("b", "team-y", Some("P2")),
+                ],
+                Utc::now(),
+            )
+            .await;
         assert_eq!(
             wired(&store).await,
             [("b".into(), Some("group:default/team-y".into()), "P2".into())]
@@ -604,7 +590,7 @@ mod tests {
         let owned = store.wiring_of_owner("group:default/team-y").await.unwrap();
         assert_eq!(owned.len(), 2);
         assert_eq!(owned[1].pagerduty_service_id.as_deref(), Some("P2"));
-        land(&store, &[]).await;
+        store.land_catalog(&[], Utc::now()).await;
         assert!(wired(&store).await.is_empty());
     }
 }

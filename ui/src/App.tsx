@@ -10,7 +10,7 @@ import { OnCall } from "./components/OnCall";
 import { OnCallPanel } from "./components/OnCallPanel";
 import { Palette } from "./components/Palette";
 import { Releases } from "./components/Releases";
-import { Scorecard } from "./components/Scorecard";
+import { HowToFix, LevelChip, Scorecard } from "./components/Scorecard";
 import { TeamOverview } from "./components/TeamOverview";
 import { ServicePage } from "./components/ServicePage";
 import { ServiceTable } from "./components/ServiceTable";
@@ -43,6 +43,11 @@ const TEAM_TABS: [TeamTab, string][] = [
   ["team", "Team"],
 ];
 
+function failingText(failing: number): string {
+  if (failing === 0) return " every check passes";
+  return failing === 1 ? " 1 check fails" : ` ${failing} checks fail`;
+}
+
 export function App({ ipc }: { ipc: Ipc }) {
   const [selection, setSelection] = useState<Selection | null>(null);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
@@ -61,6 +66,8 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [runbookContext, setRunbookContext] = useState<RunbookContext | null>(null);
   const [reading, setReading] = useState<{ service: string; template: string; document: RunbookDocument } | null>(null);
   const [runForm, setRunForm] = useState<{ service: string; ask: RunbookAsk; form: RunbookForm } | null>(null);
+  // The service whose failing scorecard checks are open, from its page.
+  const [fixing, setFixing] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   // Bumped whenever the cache changes, so every open screen re-reads it.
   const [generation, setGeneration] = useState(0);
@@ -68,7 +75,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const reportedReady = useRef(false);
 
   const fail = (e: unknown) => setError(errorMessage(e));
-  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm);
+  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm || fixing);
   const { teams, orphans, sources, overview, environments, now } = useOrganisation(ipc, generation, fail);
   const teamPage = useTeamPage(ipc, selection, teamTab, scoreBelow, generation, fail);
   const orgScorecard = useOrgScorecard(ipc, selection?.kind === "scorecards", generation, fail);
@@ -253,6 +260,14 @@ export function App({ ipc }: { ipc: Ipc }) {
             onOpenEntity={openEntity}
             onBack={() => setServiceKey(null)}
             backLabel={heading || "Back"}
+            readiness={
+              servicePage.scorecard?.row.key === serviceKey && (
+                <button class="readiness-link" data-readiness onClick={() => setFixing(serviceKey)} title="Production readiness: how to fix what fails">
+                  <LevelChip level={servicePage.scorecard.row.level} />
+                  {failingText(servicePage.scorecard.fixes.length)}
+                </button>
+              )
+            }
             onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} />}
             delivery={
               delivery &&
@@ -457,6 +472,7 @@ export function App({ ipc }: { ipc: Ipc }) {
           onClose={() => setReading(null)}
         />
       )}
+      {fixing && <HowToFix service={fixing} load={ipc.serviceScorecard} onOpenLink={openLink} onClose={() => setFixing(null)} />}
       {runForm && (
         <RunbookRunForm
           form={runForm.form}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage, type CheckInfo, type ReportKind, type ScorecardView, type ServiceScorecard, type Tally } from "../ipc";
 import { ageOf } from "../lib/format";
+import { useEscape } from "../lib/keys";
 import { DeployChart } from "./DeployChart";
 import { Modal } from "./Modal";
 
@@ -217,7 +218,8 @@ function LevelBar({ tally, levels }: { tally: Tally; levels: string[] }) {
 
 /** A service's failing checks: what was found, why it matters, what to do, the YAML to add and
  *  a way into the catalog file where it goes. */
-function HowToFix({ service, load, onOpenLink, onClose }: { service: string; load(key: string): Promise<ServiceScorecard>; onOpenLink(url: string): void; onClose(): void }) {
+export function HowToFix({ service, load, onOpenLink, onClose }: { service: string; load(key: string): Promise<ServiceScorecard>; onOpenLink(url: string): void; onClose(): void }) {
+  useEscape(onClose);
   const [card, setCard] = useState<ServiceScorecard | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {

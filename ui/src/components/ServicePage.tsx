@@ -8,6 +8,8 @@ interface Props {
   onOpenEntity(entity: EntitySummary): void;
   onBack(): void;
   backLabel: string;
+  /** Its scorecard level and what fails, in the header. */
+  readiness?: ComponentChildren;
   /** Who is on call for it and what is on fire, shown under the facts. */
   onCall?: ComponentChildren;
   /** Its pipeline, environments and deploys, shown under on-call. */
@@ -64,7 +66,7 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  * Everything the catalog knows about one service. Catalog text is rendered as text nodes only:
  * descriptions, titles and URLs can never become markup.
  */
-export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall, delivery, runbooks, audit, onOpenLink }: Props) {
+export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, readiness, onCall, delivery, runbooks, audit, onOpenLink }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
   return (
     <article class="service-page" data-service-page={d.name}>
@@ -77,6 +79,7 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, onCall
         {d.tier && <span class={`tier-badge t${d.tier}`}>Tier {d.tier}</span>}
         {d.lifecycle && <span class={`chip ${d.lifecycle === "production" ? "" : "warn"}`}>{d.lifecycle}</span>}
         {d.service_type && <span class="chip">{d.service_type}</span>}
+        {readiness}
       </header>
       <dl class="facts">
         <dt>Owner</dt>

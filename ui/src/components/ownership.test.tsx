@@ -112,4 +112,24 @@ describe("the team lead's screens in the app", () => {
     fireEvent.click(within(container.querySelector<HTMLElement>(".breadcrumb")!).getByText("Engineering"));
     await waitFor(() => expect(container.querySelector(".tree .team.selected")!.getAttribute("data-team")).toBe("engineering"));
   });
+
+  it("shows a service's level on its page; how to fix opens over it and Esc closes only that", async () => {
+    const { ipc, calls } = fakeIpc();
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='checkout-api']")!);
+    const readiness = await waitFor(() => {
+      const found = container.querySelector<HTMLElement>("[data-readiness]");
+      expect(found).toBeTruthy();
+      return found!;
+    });
+    expect(readiness.textContent).toBe("silver 1 check fails");
+    fireEvent.click(readiness);
+    const dialog = await screen.findByRole("dialog", { name: "How to fix" });
+    await waitFor(() => expect(dialog.querySelector("[data-fix='rotation']")).toBeTruthy());
+    expect(calls).toContain("serviceScorecard component:default/checkout-api");
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(screen.queryByRole("dialog", { name: "How to fix" })).toBeNull());
+    expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy();
+  });
 });

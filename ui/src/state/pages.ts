@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
-import type { AuditEntry, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
+import type { AuditEntry, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
 
 type Fail = (e: unknown) => void;
 
@@ -84,6 +84,7 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
   const [delivery, setDelivery] = useState<ServiceDelivery | null>(null);
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [runbooks, setRunbooks] = useState<RunbookRow[]>([]);
+  const [scorecard, setScorecard] = useState<ServiceScorecard | null>(null);
   useEffect(() => {
     if (!serviceKey) {
       setDetail(null);
@@ -96,8 +97,9 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
     ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
     ipc.audit(serviceKey).then(setAudit, fail);
     ipc.runbooks(serviceKey, NO_ASK).then(setRunbooks, fail);
+    ipc.serviceScorecard(serviceKey).then(setScorecard, fail);
   }, [serviceKey, generation]);
-  return { detail, panel, delivery, audit, runbooks };
+  return { detail, panel, delivery, audit, runbooks, scorecard };
 }
 
 /** The audit log screen's entries, while it is open. */

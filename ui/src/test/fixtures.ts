@@ -76,7 +76,8 @@ export function scorecardView(team: string | null, extra: Partial<ScorecardView>
 
 export function serviceScorecard(key: string, extra: Partial<ServiceScorecard> = {}): ServiceScorecard {
   const view = scorecardView("group:default/platform-build");
-  const row = view.services.find((s) => s.key === key) ?? view.services[0];
+  // A service the fixture does not hold reads as artifact-registry's results under its own key.
+  const row = view.services.find((s) => s.key === key) ?? { ...view.services[0], key, name: key.split("/")[1], title: key.split("/")[1] };
   return {
     row, levels: view.levels, checks: view.checks,
     fixes: row.outcomes.filter((o) => !o.passed).map((o) => ({ check: view.checks.find((c) => c.id === o.check)!, detail: o.detail, snippet: o.check === "runbook" ? "metadata:\n  links:\n    - type: runbook" : null })),
