@@ -36,9 +36,15 @@ async fn pages_through_the_whole_catalog_and_reports_progress() {
     assert_eq!(engine.services(None).await.unwrap().len(), 1200);
     let teams = engine.teams().await.unwrap();
     assert_eq!(teams.len(), 60 + 2, "60 teams in 2 departments");
+    let (departments, teams): (Vec<_>, Vec<_>) = teams
+        .iter()
+        .partition(|t| t.group_type.as_deref() == Some("department"));
     assert!(teams
         .iter()
         .all(|t| t.service_count == 20 && t.member_count == 5));
+    assert!(departments
+        .iter()
+        .all(|d| d.service_count == 0 && d.service_count_below == 600));
     let status = &engine.sources().await.unwrap()[0];
     assert_eq!(status.item_count as usize, served);
     assert!(status.last_success.is_some() && status.last_error.is_none());
