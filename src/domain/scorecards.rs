@@ -671,6 +671,22 @@ impl std::ops::AddAssign for Tally {
     }
 }
 
+/// Whether a service scores worse now than then: a lower level, or a check it passed then and
+/// fails now. Returns the checks failing now that passed then (maybe none, when only the level
+/// dropped), or `None` when it is not worse.
+pub fn worsened(
+    (was, failed): (Option<usize>, &[String]),
+    (is, failing): (Option<usize>, &[String]),
+) -> Option<Vec<String>> {
+    let newly_failing: Vec<String> = failing
+        .iter()
+        .filter(|c| !failed.contains(c))
+        .cloned()
+        .collect();
+    let rank = |level: Option<usize>| level.map_or(0, |l| l + 1);
+    (rank(is) < rank(was) || !newly_failing.is_empty()).then_some(newly_failing)
+}
+
 /// Where a catalog entity's file can be edited: `backstage.io/edit-url`, else derived from
 /// `backstage.io/managed-by-location` (the file) or `backstage.io/source-location` (its
 /// directory's `catalog-info.yaml`) when they point into a GitHub repository.
@@ -946,6 +962,27 @@ mod tests {
         assert_eq!(a.total, 36);
         assert_eq!(Tally::default().percent(), 100);
         assert_eq!(Tally::default().median_level(), None);
+    }
+
+    #[test]
+    fn worse_is_a_lower_level_or_a_check_newly_failing() {
+        let checks = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let (rotation, both) = (checks(&["rotation"]), checks(&["rotation", "runbook"]));
+        assert_eq!(
+            worsened((Some(2), &[]), (Some(1), &rotation)),
+            Some(rotation.clone())
+        );
+        assert_eq!(
+            worsened((Some(1), &rotation), (Some(1), &both)),
+            Some(checks(&["runbook"]))
+        );
+        assert_eq!(worsened((Some(1), &both), (None, &both)), Some(vec![]));
+        assert_eq!(
+            worsened((Some(1), &both), (Some(1), &rotation)),
+            None,
+            "better is not worse"
+        );
+        assert_eq!(worsened((None, &both), (None, &both)), None);
     }
 
     #[test]

@@ -14,9 +14,11 @@ use crate::api::{
 };
 use crate::domain::oncall::{on_call_at, Incident, Shift};
 use crate::domain::org::OrgTree;
-use crate::domain::scorecards::{catalog_snippet, edit_url, Scorecard, ServiceFacts, Tally};
+use crate::domain::scorecards::{
+    catalog_snippet, edit_url, worsened, Scorecard, ServiceFacts, Tally,
+};
 use crate::domain::RelationType;
-use crate::store::{key_name, RecordKind, ScorecardResult, ScoredService, TeamHead};
+use crate::store::{key_name, RecordKind, ScorecardResult, ScoredService, TeamHead, Worsening};
 use crate::{Engine, Error, Result};
 
 /// Days of history a scorecard's trend shows.
@@ -307,8 +309,32 @@ impl Engine {
                 open_incidents: incidents.map_or(0, |(_, n)| n),
             });
         }
+        // Worse than a week ago: worked out here, once, so screens only read it.
+        let keys: Vec<String> = results.iter().map(|r| r.key.clone()).collect();
+        let week_ago = now.date_naive() - chrono::Days::new(WORSE_SINCE_DAYS);
+        let then = self.store().scores_on(&keys, week_ago).await?;
+        let worse: Vec<Worsening> = results
+            .iter()
+            .filter_map(|r| {
+                let (was, failed) = then.get(&r.key)?;
+                let failing: Vec<String> = r
+                    .outcomes
+                    .iter()
+                    .filter(|o| !o.passed)
+                    .map(|o| o.check.clone())
+                    .collect();
+                let newly_failing = worsened((*was, failed), (r.level, &failing))?;
+                Some(Worsening {
+                    key: r.key.clone(),
+                    owner_key: r.owner_key.clone(),
+                    was: *was,
+                    now: r.level,
+                    newly_failing,
+                })
+            })
+            .collect();
         self.store()
-            .replace_scorecards(&results, &tallies, &fingerprint, now)
+            .replace_scorecards(&results, &worse, &tallies, &fingerprint, now)
             .await?;
         Ok(())
     }
@@ -409,7 +435,7 @@ impl Engine {
         };
         let today = now.date_naive();
         let trend = self.trend(owners.as_deref(), today).await?;
-        let worse = self.worse_since(owners.as_deref(), today).await?;
+        let worse = self.worse_since(owners.as_deref()).await?;
         let mut failing_most: Vec<(String, i64)> = tally.failing.clone().into_iter().collect();
         failing_most.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(ScorecardView {
@@ -452,61 +478,21 @@ impl Engine {
             .collect())
     }
 
-    async fn worse_since(
-        &self,
-        owners: Option<&[String]>,
-        today: NaiveDate,
-    ) -> Result<Vec<Worsened>> {
+    async fn worse_since(&self, owners: Option<&[String]>) -> Result<Vec<Worsened>> {
         let card = &self.config().scorecard;
-        let week_ago = today - chrono::Days::new(WORSE_SINCE_DAYS);
-        let changed = self.store().scores_changed_after(week_ago).await?;
-        if changed.is_empty() {
-            return Ok(Vec::new());
-        }
-        let then = self.store().scores_on(&changed, week_ago).await?;
-        let now = self.store().scores_on(&changed, today).await?;
-        let in_scope: Option<BTreeSet<&String>> = owners.map(|o| o.iter().collect());
-        let mut worse = Vec::new();
-        for key in &changed {
-            let (Some((was, failed)), Some((is, failing))) = (then.get(key), now.get(key)) else {
-                continue;
-            };
-            let newly_failing: Vec<String> = failing
-                .iter()
-                .filter(|c| !failed.contains(c))
-                .cloned()
-                .collect();
-            let dropped = is.map_or(0, |l| l + 1) < was.map_or(0, |l| l + 1);
-            if !dropped && newly_failing.is_empty() {
-                continue;
-            }
-            worse.push((
-                key.clone(),
-                card.level_name(*was).to_string(),
-                card.level_name(*is).to_string(),
-                newly_failing,
-            ));
-        }
-        let owners_of = self
+        Ok(self
             .store()
-            .owners_of(&worse.iter().map(|w| w.0.clone()).collect::<Vec<_>>())
-            .await?;
-        let mut rows: Vec<Worsened> = worse
+            .worsenings(owners)
+            .await?
             .into_iter()
-            .filter(|(key, ..)| match &in_scope {
-                Some(scope) => owners_of.get(key).is_some_and(|o| scope.contains(o)),
-                None => true,
+            .map(|w| Worsened {
+                name: key_name(&w.key).to_string(),
+                was: card.level_name(w.was).to_string(),
+                now: card.level_name(w.now).to_string(),
+                newly_failing: w.newly_failing,
+                key: w.key,
             })
-            .map(|(key, was, now, newly_failing)| Worsened {
-                name: key_name(&key).to_string(),
-                key,
-                was,
-                now,
-                newly_failing,
-            })
-            .collect();
-        rows.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(rows)
+            .collect())
     }
 
     /// A service's scorecard, with how to fix each failing check.

@@ -24,7 +24,7 @@ pub use catalog::{
 pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding};
 pub use files::{FileAt, StoredFile};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
-pub use scorecards::{ScorecardResult, ScoredService};
+pub use scorecards::{ScorecardResult, ScoredService, Worsening};
 
 /// Why the cache could not be used.
 #[derive(Debug, thiserror::Error)]
