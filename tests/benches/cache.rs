@@ -90,7 +90,13 @@ async fn main() {
         .iter()
         .map(|(_, e)| serde_norway::to_string(e).unwrap())
         .collect();
-    std::fs::write(tree.join("catalog-info.yaml"), documents.join("---\n")).unwrap();
+    // In files of 500 entities: one file of them all passes the 4 MB a catalog file may hold,
+    // and would be refused.
+    for (n, part) in documents.chunks(500).enumerate() {
+        let dir = tree.join(format!("part-{n:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("catalog-info.yaml"), part.join("---\n")).unwrap();
+    }
     let config_text = format!(
         "{}\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n",
         sandbox.config_toml(),

@@ -51,14 +51,5 @@ CREATE TABLE scorecard_team_days (
     at_level TEXT NOT NULL,
     PRIMARY KEY (owner_key, day)
 ) WITHOUT ROWID;
--- The services that score worse than a week before the results were worked out, with what
--- they scored then and the checks failing now that passed then: read, never worked out, on
--- a screen.
-CREATE TABLE scorecard_worse (
-    component_key TEXT PRIMARY KEY,
-    owner_key TEXT,
-    was_level INTEGER,
-    now_level INTEGER,
-    newly_failing TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX scorecard_worse_by_owner ON scorecard_worse (owner_key);
+-- "What changed this week" starts from the services with a row in it.
+CREATE INDEX scorecard_history_by_day ON scorecard_history (day);
