@@ -47,6 +47,8 @@ struct Inner {
     /// Held while scorecards are worked out, so two syncs landing at once never write results
     /// read before the other landed.
     scorecard_refresh: tokio::sync::Mutex<()>,
+    /// The org tree and group heads as last read, with the landings they were read after.
+    org_view: std::sync::Mutex<Option<(String, Arc<ownership::OrgView>)>>,
 }
 
 /// Sources of one host that may sync at once.
@@ -103,6 +105,7 @@ impl Engine {
                 rollback_plans: Default::default(),
                 unrecorded_steps: Default::default(),
                 scorecard_refresh: Default::default(),
+                org_view: Default::default(),
             }),
             store,
         }

@@ -3,6 +3,7 @@
 //! trends, worked out after a sync and read from the cache.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
@@ -33,60 +34,45 @@ impl Engine {
     /// Teams in tree order (each group followed by the groups below it; the branches holding
     /// the identity's teams first), with counts of their own and rolled up from below.
     pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
-        Ok(self.teams_and_tree().await?.0)
-    }
-
-    async fn teams_and_tree(&self) -> Result<(Vec<TeamSummary>, OrgTree)> {
+        let org = self.org().await?;
         let me = self.config().identity.email.as_deref();
-        let direct = self.store().teams(me).await?;
-        let tree = self.org_tree().await?;
-        let counts = |pick: fn(&TeamSummary) -> i64| -> HashMap<String, i64> {
-            direct.iter().map(|t| (t.key.clone(), pick(t))).collect()
-        };
-        let services_below = tree.roll_up(&counts(|t| t.service_count));
-        let gaps_below = tree.roll_up(&counts(|t| t.gap_count));
-        let order = tree_order(&tree, direct.iter().map(|t| (&t.key, &t.title, t.is_mine)));
-        let mut by_key: HashMap<String, TeamSummary> =
-            direct.into_iter().map(|t| (t.key.clone(), t)).collect();
-        let ordered = order
-            .into_iter()
-            .filter_map(|key| {
-                let mut team = by_key.remove(&key)?;
-                team.parent = tree.parent(&key).map(str::to_string);
-                team.depth = tree.depth(&key) as i64;
-                team.child_count = tree.children(&key).len() as i64;
-                team.service_count_below = services_below.get(&key).copied().unwrap_or(0);
-                team.gap_count_below = gaps_below.get(&key).copied().unwrap_or(0);
-                Some(team)
-            })
-            .collect();
-        Ok((ordered, tree))
+        Ok(with_rollups(&org, self.store().teams(me, None).await?))
     }
 
-    /// The groups as a tree.
-    pub(crate) async fn org_tree(&self) -> Result<OrgTree> {
+    /// The groups as a tree and their heads in tree order, read again only after a landing.
+    pub(crate) async fn org(&self) -> Result<Arc<OrgView>> {
+        let mark = self.store().landings_mark().await?;
+        if let Some((kept, view)) = &*self.inner.org_view.lock().expect("never poisoned") {
+            if *kept == mark {
+                return Ok(view.clone());
+            }
+        }
         let (groups, edges) = self.store().group_edges().await?;
-        Ok(OrgTree::build(&groups, &edges))
-    }
-
-    /// The groups' heads (name, title, whether mine) in tree order.
-    pub(crate) async fn heads_in_tree_order(&self, tree: &OrgTree) -> Result<Vec<TeamHead>> {
+        let tree = OrgTree::build(&groups, &edges);
         let me = self.config().identity.email.as_deref();
         let heads = self.store().team_heads(me).await?;
-        let order = tree_order(tree, heads.iter().map(|h| (&h.key, &h.title, h.is_mine)));
+        let order = tree_order(&tree, heads.iter().map(|h| (&h.key, &h.title, h.is_mine)));
         let mut by_key: HashMap<String, TeamHead> =
             heads.into_iter().map(|h| (h.key.clone(), h)).collect();
-        Ok(order
+        let heads = order
             .into_iter()
             .filter_map(|k| by_key.remove(&k))
-            .collect())
+            .collect();
+        let view = Arc::new(OrgView { tree, heads });
+        *self.inner.org_view.lock().expect("never poisoned") = Some((mark, view.clone()));
+        Ok(view)
     }
 
     /// A team's page: where it sits, its sub-teams, what else it owns, its members and who is
     /// on call for its services.
     pub async fn team(&self, team: &str) -> Result<TeamDetail> {
         let key = self.team_key(team).await?;
-        let (teams, tree) = self.teams_and_tree().await?;
+        let org = self.org().await?;
+        let tree = &org.tree;
+        // Its counts roll up from what is below it: only its subtree is counted.
+        let me = self.config().identity.email.as_deref();
+        let subtree = tree.subtree(&key);
+        let teams = with_rollups(&org, self.store().teams(me, Some(&subtree)).await?);
         let find = |k: &str| teams.iter().find(|t| t.key == k).cloned();
         let summary = find(&key).ok_or_else(|| Error::NoTeam(team.to_string()))?;
         let entity = self.store().entity(&key).await?.map(|s| s.entity);
@@ -149,20 +135,13 @@ impl Engine {
         let now = Utc::now();
         let me = self.config().identity.email.as_deref();
         let users = self.store().members_of(key).await?;
-        let policies: BTreeSet<String> = self
-            .store()
-            .owner_policies()
-            .await?
-            .into_iter()
-            .filter(|(owner, _)| owner == key)
-            .map(|(_, policy)| policy)
-            .collect();
+        let policies = self.store().policies_of_owner(key).await?;
         let shifts: Vec<Shift> = self
             .store()
             .records::<Shift>(
                 RecordKind::Shift,
                 crate::store::LookupBy::JoinKey,
-                &policies.iter().cloned().collect::<Vec<_>>(),
+                &policies,
             )
             .await?
             .into_iter()
@@ -369,8 +348,8 @@ impl Engine {
     ) -> Result<ScorecardView> {
         self.refresh_scorecards_at(false, now).await?;
         let card = &self.config().scorecard;
-        let tree = self.org_tree().await?;
-        let heads = self.heads_in_tree_order(&tree).await?;
+        let org = self.org().await?;
+        let (tree, heads) = (&org.tree, &org.heads);
         let key = match team {
             Some(team) => Some(self.team_key(team).await?),
             None => None,
@@ -553,6 +532,41 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The groups as a tree, and their heads in tree order.
+#[derive(Debug)]
+pub(crate) struct OrgView {
+    /// The tree.
+    pub tree: OrgTree,
+    /// Each group's key, name, title and whether it is mine, in tree order.
+    pub heads: Vec<TeamHead>,
+}
+
+/// `direct` (teams with their own counts, each group's whole subtree among them) in tree
+/// order, with where each sits and its counts rolled up from below.
+fn with_rollups(org: &OrgView, direct: Vec<TeamSummary>) -> Vec<TeamSummary> {
+    let tree = &org.tree;
+    let counts = |pick: fn(&TeamSummary) -> i64| -> HashMap<String, i64> {
+        direct.iter().map(|t| (t.key.clone(), pick(t))).collect()
+    };
+    let services_below = tree.roll_up(&counts(|t| t.service_count));
+    let gaps_below = tree.roll_up(&counts(|t| t.gap_count));
+    let mut by_key: HashMap<String, TeamSummary> =
+        direct.into_iter().map(|t| (t.key.clone(), t)).collect();
+    org.heads
+        .iter()
+        .filter_map(|head| {
+            let key = &head.key;
+            let mut team = by_key.remove(key)?;
+            team.parent = tree.parent(key).map(str::to_string);
+            team.depth = tree.depth(key) as i64;
+            team.child_count = tree.children(key).len() as i64;
+            team.service_count_below = services_below.get(key).copied().unwrap_or(0);
+            team.gap_count_below = gaps_below.get(key).copied().unwrap_or(0);
+            Some(team)
+        })
+        .collect()
 }
 
 /// Groups in tree order: each before the groups below it; among siblings the branches holding

@@ -78,7 +78,8 @@ impl Engine {
     pub async fn ownership_report(&self, team: Option<&str>, below: bool) -> Result<Report> {
         self.refresh_scorecards(false).await?;
         let card = &self.config().scorecard;
-        let tree = self.org_tree().await?;
+        let org = self.org().await?;
+        let tree = &org.tree;
         let owners = match team {
             Some(team) => {
                 let key = self.team_key(team).await?;
@@ -126,7 +127,7 @@ impl Engine {
                         .to_string(),
                     r.owner_key
                         .as_deref()
-                        .map(|o| team_path(&tree, o))
+                        .map(|o| team_path(tree, o))
                         .unwrap_or_default(),
                     s.tier.clone().unwrap_or_default(),
                     s.lifecycle.clone().unwrap_or_default(),
@@ -161,8 +162,8 @@ impl Engine {
     pub async fn scorecard_report(&self) -> Result<Report> {
         self.refresh_scorecards(false).await?;
         let card = &self.config().scorecard;
-        let tree = self.org_tree().await?;
-        let teams = self.heads_in_tree_order(&tree).await?;
+        let org = self.org().await?;
+        let (tree, teams) = (&org.tree, &org.heads);
         let direct = self.store().scorecard_tallies().await?;
         let below = tree.roll_up(&direct);
         let mut columns: Vec<String> = ["team", "team path", "services", "level", "checks passed"]
@@ -195,7 +196,7 @@ impl Engine {
             .map(|t| {
                 row(
                     t.name.clone(),
-                    team_path(&tree, &t.key),
+                    team_path(tree, &t.key),
                     &below.get(&t.key).cloned().unwrap_or_default(),
                 )
             })

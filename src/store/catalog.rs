@@ -317,18 +317,29 @@ impl Store {
         .await?)
     }
 
-    /// Teams (groups) with counts; those `email` belongs to come first.
-    pub async fn teams(&self, email: Option<&str>) -> Result<Vec<TeamSummary>, StoreError> {
+    /// Teams (groups) with counts, all of them or those `only` names; those `email` belongs to
+    /// come first.
+    pub async fn teams(
+        &self,
+        email: Option<&str>,
+        only: Option<&[String]>,
+    ) -> Result<Vec<TeamSummary>, StoreError> {
+        let filter = if only.is_some() {
+            "AND g.entity_key IN (SELECT value FROM json_each(?2))"
+        } else {
+            ""
+        };
         let rows = sqlx::query(&format!(
             "SELECT g.entity_key, g.name, coalesce(g.title, g.name) AS title,
                 (SELECT count(*) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS service_count,
                 (SELECT coalesce(sum(c.gap_count), 0) FROM entities c WHERE c.owner_key = g.entity_key AND c.kind = 'component') AS gap_count,
                 (SELECT count(DISTINCT r.source_key) FROM relations r WHERE r.target_key = g.entity_key AND r.relation = 'memberOf') AS member_count,
                 {IS_MINE} AS is_mine, g.spec_type
-             FROM entities g WHERE g.kind = 'group'
+             FROM entities g WHERE g.kind = 'group' {filter}
              ORDER BY is_mine DESC, g.name"
         ))
         .bind(email)
+        .bind(only.map(|o| serde_json::to_string(o).expect("strings serialise")))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

@@ -335,6 +335,18 @@ impl Store {
         .await?)
     }
 
+    /// The escalation policies of the PagerDuty services `owner`'s components name.
+    pub async fn policies_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT r.join_key FROM component_pagerduty c
+             JOIN platform_records r ON r.kind = 'service' AND r.id = c.service_id
+             WHERE c.owner_key = ? AND r.join_key IS NOT NULL",
+        )
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The users who are members of `group`, by name, with their emails.
     pub async fn members_of(
         &self,
@@ -524,6 +536,17 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// What changes whenever any source lands: the groups, their tree and their heads can be
+    /// kept while it stays the same, whichever process landed what.
+    pub async fn landings_mark(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(group_concat(source || '@' || coalesce(last_success, ''), ','), '')
+             FROM sync_state",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Groups, by key, and the (parent, child) edges between them.
