@@ -73,6 +73,7 @@ pub struct OrgTree {
     parent: HashMap<String, String>,
     children: BTreeMap<String, Vec<String>>,
     roots: Vec<String>,
+    depth: HashMap<String, usize>,
     problems: Vec<TreeProblem>,
 }
 
@@ -155,10 +156,22 @@ impl OrgTree {
         roots.sort();
         problems.sort_by_key(|p| p.to_string());
         problems.dedup();
+        // Depths in one walk down from the roots: asking each group for its path would cost a
+        // chain of groups the square of its length.
+        let mut depth: HashMap<String, usize> = roots.iter().map(|r| (r.clone(), 0)).collect();
+        let mut next: Vec<&String> = roots.iter().collect();
+        while let Some(group) = next.pop() {
+            let below = depth[group] + 1;
+            for child in children.get(group).into_iter().flatten() {
+                depth.insert(child.clone(), below);
+                next.push(child);
+            }
+        }
         Self {
             parent,
             children,
             roots,
+            depth,
             problems,
         }
     }
@@ -200,9 +213,9 @@ impl OrgTree {
         path
     }
 
-    /// How deep the group is: 0 at the top.
+    /// How deep the group is: 0 at the top (and for a group the tree does not hold).
     pub fn depth(&self, group: &str) -> usize {
-        self.path(group).len() - 1
+        self.depth.get(group).copied().unwrap_or(0)
     }
 
     /// What the catalog says that could not be a tree as written.
@@ -343,6 +356,8 @@ mod tests {
         deepest_first.reverse();
         let tree = OrgTree::build(&deepest_first, &parent_of);
         assert_eq!(tree.depth("g19999"), 19_999);
+        let depths: usize = names.iter().map(|n| tree.depth(n)).sum();
+        assert_eq!(depths, 19_999 * 20_000 / 2);
         let direct: HashMap<String, i64> = names.iter().map(|n| (n.clone(), 1)).collect();
         assert_eq!(tree.roll_up(&direct)["g00000"], 20_000);
     }
