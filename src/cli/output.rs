@@ -213,6 +213,12 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// The indent of a group `depth` levels down a tree, at most eight levels deep: a catalog's
+/// chain of groups must not make every line of a table as long as the chain.
+pub fn indent(depth: i64) -> String {
+    "  ".repeat(depth.clamp(0, 8) as usize)
+}
+
 /// How long ago `at` was: `42s`, `12m`, `3h05m`, `2d`.
 pub fn age(at: DateTime<Utc>) -> String {
     let secs = (Utc::now() - at).num_seconds().max(0);

@@ -75,7 +75,7 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
             &["TEAM", "LEVEL", "SERVICES", "PASS"],
             view.teams.iter().map(|t| {
                 vec![
-                    format!("{}{}", "  ".repeat(t.depth as usize), t.title),
+                    format!("{}{}", output::indent(t.depth), t.title),
                     t.level.clone(),
                     t.tally.services.to_string(),
                     format!("{}%", t.tally.percent()),

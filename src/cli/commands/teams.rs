@@ -28,7 +28,7 @@ pub async fn run(cx: &Context, _: Args) -> anyhow::Result<Exit> {
         teams.iter().map(|t| {
             vec![
                 if t.is_mine { "*".into() } else { String::new() },
-                format!("{}{}", "  ".repeat(t.depth as usize), t.name),
+                format!("{}{}", output::indent(t.depth), t.name),
                 t.title.clone(),
                 t.group_type.clone().unwrap_or_default(),
                 t.service_count.to_string(),
