@@ -1063,3 +1063,279 @@ impl ActivityFilter {
             })
     }
 }
+
+/// A service around an incident's: one it depends on or one that depends on it, with what is
+/// wrong with it now.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Neighbour {
+    /// The service (or resource).
+    pub entity: EntitySummary,
+    /// Whether the incident's service depends on it (else it depends on the incident's).
+    pub upstream: bool,
+    /// Its open incidents.
+    pub open_incidents: i64,
+    /// Its firing alerts.
+    pub firing_alerts: i64,
+}
+
+/// A suspect change as the incident view shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SuspectRow {
+    /// The change and its rank.
+    pub suspect: crate::domain::suspects::Suspect,
+    /// Why it ranks there, in words.
+    pub reason: String,
+    /// "8 min before", "3 min after".
+    pub when: String,
+    /// The commits it brought, newest first, when the cache holds them.
+    pub commits: Vec<crate::domain::delivery::Commit>,
+    /// How many commits it brought, when known (the list may be shorter).
+    pub total_commits: Option<i64>,
+    /// Whether it can be rolled back from here (a deploy with an environment).
+    pub can_roll_back: bool,
+}
+
+/// An Argo CD application left by a rollback where Git's changes do not reach it: automated
+/// sync off since the rollback, or off before it and out of sync since.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct AutomatedSyncOff {
+    /// The Argo CD source it was read from.
+    pub source: String,
+    /// The service.
+    pub service: ServiceRef,
+    /// The environment.
+    pub environment: String,
+    /// The Argo CD application.
+    pub app: String,
+    /// When the rollback that switched it off was requested, when Opsdeck did it.
+    #[ts(type = "string | null")]
+    pub since: Option<DateTime<Utc>>,
+    /// Who did.
+    pub by: Option<String>,
+    /// Whether the rollback switched automated sync off (else it was off before, and the
+    /// application has been out of sync with Git since).
+    pub switched_off_by_rollback: bool,
+    /// Sync status: Synced, OutOfSync.
+    pub sync: Option<String>,
+    /// Health.
+    pub health: Option<String>,
+}
+
+/// Everything about one incident on one screen: the incident, its service and what it is part
+/// of, who is on call, firing alerts, suspect changes ranked, and what can be done.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct IncidentView {
+    /// The PagerDuty source.
+    pub source: String,
+    /// The incident as cached.
+    pub incident: Incident,
+    /// The PagerDuty service's name.
+    pub pagerduty_service: Option<String>,
+    /// The catalog service it is on (the first, when several share the PagerDuty service).
+    pub service: Option<ServiceRef>,
+    /// Its owner.
+    pub owner: Option<EntitySummary>,
+    /// Its system.
+    pub system: Option<EntitySummary>,
+    /// Its tier.
+    pub tier: Option<String>,
+    /// The escalation policy paging for it, level by level, now.
+    pub policy: Option<PolicyOnCall>,
+    /// Whether the user is on call on it.
+    pub me_on_call: bool,
+    /// What it depends on, then what depends on it.
+    pub neighbours: Vec<Neighbour>,
+    /// Alerts of the service and of what it depends on, firing first.
+    pub alerts: Vec<AlertRow>,
+    /// Changes ranked, best suspect first.
+    pub suspects: Vec<SuspectRow>,
+    /// The rule [`IncidentView::suspects`] follow, in words.
+    pub ranking_rule: String,
+    /// Where the window starts (the configured window before the start).
+    #[ts(type = "string")]
+    pub window_since: DateTime<Utc>,
+    /// Argo CD applications of the service left without automated sync by a rollback.
+    pub automated_sync_off: Vec<AutomatedSyncOff>,
+    /// Actions taken on it through Opsdeck, newest first.
+    pub actions: Vec<AuditEntry>,
+}
+
+/// Who an incident is reassigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[ts(export)]
+pub enum Reassignee {
+    /// A PagerDuty user, by id.
+    User {
+        /// PagerDuty user id.
+        id: String,
+    },
+    /// A level of the incident's escalation policy.
+    Level {
+        /// From 1.
+        level: i64,
+    },
+}
+
+/// An on-call action asked for by a face: planned by [`crate::Engine::plan_action`], carried
+/// out by [`crate::Engine::start_action`] once confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[ts(export)]
+pub enum ActionRequest {
+    /// Acknowledge a PagerDuty incident.
+    Acknowledge {
+        /// Its id or number.
+        incident: String,
+    },
+    /// Resolve it.
+    Resolve {
+        /// Its id or number.
+        incident: String,
+        /// The resolution PagerDuty adds to its log.
+        resolution: Option<String>,
+    },
+    /// Reassign it.
+    Reassign {
+        /// Its id or number.
+        incident: String,
+        /// To whom.
+        to: Reassignee,
+    },
+    /// Change its urgency.
+    Urgency {
+        /// Its id or number.
+        incident: String,
+        /// `high` or `low`.
+        urgency: String,
+    },
+    /// Add a note.
+    Note {
+        /// Its id or number.
+        incident: String,
+        /// The note.
+        text: String,
+    },
+    /// Silence an alert for a while, matching its exact labels.
+    Silence {
+        /// The Alertmanager source.
+        source: String,
+        /// The alert's fingerprint.
+        fingerprint: String,
+        /// For how long, in seconds.
+        seconds: i64,
+        /// Why; by default, the incident it is silenced for.
+        comment: Option<String>,
+        /// The incident it is silenced during (id or number), named in the comment.
+        incident: Option<String>,
+    },
+    /// Expire a silence.
+    ExpireSilence {
+        /// The Alertmanager source; by default, the one the cache holds the silence from.
+        source: Option<String>,
+        /// The silence's id.
+        id: String,
+    },
+    /// Sync a service's Argo CD application in an environment to what Git says.
+    ArgocdSync {
+        /// The service.
+        service: String,
+        /// The environment.
+        environment: String,
+    },
+    /// Switch its automated sync back on.
+    ArgocdAutoSync {
+        /// The service.
+        service: String,
+        /// The environment.
+        environment: String,
+    },
+}
+
+/// An action planned, to be confirmed by its key.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ActionPlan {
+    /// The idempotency key a confirmation carries.
+    pub key: String,
+    /// What it is.
+    pub kind: ActionKind,
+    /// What it does, in words: "Acknowledge #1234 Checkout error rate above 5%".
+    pub title: String,
+    /// The service it acts for, when it has one.
+    pub service: Option<ServiceRef>,
+    /// The source it goes to.
+    pub source: String,
+    /// The one call it makes.
+    pub call: PlannedCall,
+    /// What to know before confirming (it redeploys what Git says).
+    pub warnings: Vec<String>,
+    /// Why it cannot run, if it cannot: confirming is refused.
+    pub blocker: Option<String>,
+    /// Until when it may be confirmed.
+    #[ts(type = "string")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where an action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum ActionState {
+    /// Written to the audit log; the call is being made.
+    Requested,
+    /// The platform accepted it; reading it back.
+    Accepted,
+    /// The answer was lost; reading the platform to find out.
+    Unknown,
+    /// The platform shows it done.
+    Done,
+    /// The platform refused it, or it ended badly.
+    Failed,
+    /// The platform did not show it done in time.
+    TimedOut,
+}
+
+impl ActionState {
+    /// The word the audit log stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Accepted => "accepted",
+            Self::Unknown => "unknown",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed-out",
+        }
+    }
+
+    /// Whether it is an end.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Failed | Self::TimedOut)
+    }
+}
+
+/// An action under way or ended.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ActionProgress {
+    /// Its key.
+    pub key: String,
+    /// What it is.
+    pub kind: ActionKind,
+    /// What it does, in words.
+    pub title: String,
+    /// Where it stands.
+    pub state: ActionState,
+    /// The platform's words, or ours.
+    pub message: String,
+    /// When it was confirmed.
+    #[ts(type = "string")]
+    pub started_at: DateTime<Utc>,
+    /// The platform's page for what it acted on.
+    pub link: Option<String>,
+}

@@ -176,6 +176,44 @@ fn default_rollback_timeout() -> Duration {
     Duration::from_secs(15 * 60)
 }
 
+/// `[incidents]`: the incident view's window for suspect changes, and how its actions
+/// (PagerDuty updates, silences, Argo CD syncs) are followed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// How far before an incident started changes are suspects, e.g. `6h`.
+    #[serde(default = "default_suspect_window", with = "humantime_serde")]
+    pub suspect_window: Duration,
+    /// How long an action is followed until the platform shows it done, e.g. `2m`.
+    #[serde(default = "default_incident_action_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How often the platform is read while an action is followed.
+    #[serde(default = "default_incident_poll_interval", with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        Self {
+            suspect_window: default_suspect_window(),
+            timeout: default_incident_action_timeout(),
+            poll_interval: default_incident_poll_interval(),
+        }
+    }
+}
+
+fn default_suspect_window() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+
+fn default_incident_action_timeout() -> Duration {
+    Duration::from_secs(2 * 60)
+}
+
+fn default_incident_poll_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
 fn default_poll_interval() -> Duration {
     Duration::from_secs(3)
 }
@@ -303,6 +341,8 @@ const REQUEST_TIMEOUT: Bounds = (seconds(1), seconds(600));
 const POLL_INTERVAL: Bounds = (Duration::from_millis(100), seconds(300));
 /// How long an action is followed.
 const ACTION_TIMEOUT: Bounds = (seconds(1), seconds(24 * 3600));
+/// How far before an incident changes are suspects: a week covers any slow burn.
+const SUSPECT_WINDOW: Bounds = (seconds(60), seconds(7 * 24 * 3600));
 /// How long a version bakes before promotion.
 const BAKE_TIME: Bounds = (seconds(0), seconds(90 * 24 * 3600));
 
@@ -539,6 +579,9 @@ pub struct Config {
     /// How automated runbooks are followed.
     #[serde(default)]
     pub runbooks: RunbooksConfig,
+    /// The incident view's suspect window and how its actions are followed.
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
     /// `[scorecards]` as written; [`Config::scorecard`] is what it resolves to.
     #[serde(default)]
     scorecards: ScorecardsConfig,
@@ -593,6 +636,24 @@ impl Config {
                 "runbooks",
                 "poll_interval",
                 config.runbooks.poll_interval,
+                POLL_INTERVAL,
+            ),
+            (
+                "incidents",
+                "suspect_window",
+                config.incidents.suspect_window,
+                SUSPECT_WINDOW,
+            ),
+            (
+                "incidents",
+                "timeout",
+                config.incidents.timeout,
+                ACTION_TIMEOUT,
+            ),
+            (
+                "incidents",
+                "poll_interval",
+                config.incidents.poll_interval,
                 POLL_INTERVAL,
             ),
         ] {

@@ -17,6 +17,7 @@ pub use opsdeck_domain::text;
 
 pub use api::ActivityFilter;
 pub use engine::delivery::FREQUENCY_DAYS;
+pub use engine::incident_actions::{ActionRun, StartedAction};
 pub use engine::on_call::Scope;
 pub use engine::reports::{Report, ReportFormat, ReportKind};
 pub use engine::rollback::{RollbackRun, Started};

@@ -227,3 +227,159 @@ async fn alerts_and_silences_from_a_real_alertmanager_reach_the_cli() {
         "{all}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silence_opsdeck_creates_is_alertmanagers_own_until_opsdeck_expires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = start(dir.path()).await;
+    let client = reqwest::Client::new();
+    let alert = json!([{
+        "labels": {"alertname": "HighErrorRate", "service": "checkout-api", "severity": "critical", "env": "prod"},
+        "annotations": {"summary": "5xx above 5%"},
+        "startsAt": (chrono::Utc::now() - chrono::Duration::minutes(4)).to_rfc3339(),
+    }]);
+    let posted = client
+        .post(format!("{url}/api/v2/alerts"))
+        .json(&alert)
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success());
+    let alert_state = || async {
+        let held: Vec<Value> = client
+            .get(format!("{url}/api/v2/alerts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        held.first()
+            .map(|a| a["status"]["state"].as_str().unwrap_or("").to_string())
+    };
+    let wait_for = |want: &'static str| async move {
+        let started = Instant::now();
+        while alert_state().await.as_deref() != Some(want) {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the alert never read {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    wait_for("active").await;
+
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    std::fs::write(
+        dir.path().join("opsdeck.toml"),
+        format!(
+            "[identity]\nemail = \"dana@demo.opsdeck.dev\"\n\n\
+             [incidents]\npoll_interval = \"200ms\"\n\n\
+             [[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n\
+             [[sources]]\nname = \"alerts\"\nkind = \"alertmanager\"\nurl = \"{url}\"\nallow_insecure = true\n",
+            demo.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = opsdeck()
+            .arg("--config")
+            .arg(dir.path().join("opsdeck.toml"))
+            .arg("--db")
+            .arg(dir.path().join("cache.sqlite"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["sync"]);
+    let silenced = run(&[
+        "silence",
+        "checkout-api",
+        "--for",
+        "1h",
+        "--comment",
+        "rolling back v2.14.0",
+        "--yes",
+    ]);
+    assert!(silenced.contains("done"), "{silenced}");
+
+    // Alertmanager's own API lists it, with the alert's exact labels as matchers.
+    let silences: Vec<Value> = client
+        .get(format!("{url}/api/v2/silences"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(silences.len(), 1, "{silences:?}");
+    let silence = &silences[0];
+    assert_eq!(silence["status"]["state"], "active");
+    assert_eq!(silence["createdBy"], "dana@demo.opsdeck.dev");
+    assert!(silence["comment"]
+        .as_str()
+        .unwrap()
+        .starts_with("rolling back v2.14.0 (opsdeck "));
+    let mut matchers: Vec<(String, String, bool, bool)> = silence["matchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["value"].as_str().unwrap().to_string(),
+                m["isRegex"].as_bool().unwrap(),
+                m["isEqual"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect();
+    matchers.sort();
+    let expected: Vec<(String, String, bool, bool)> = [
+        ("alertname", "HighErrorRate"),
+        ("env", "prod"),
+        ("service", "checkout-api"),
+        ("severity", "critical"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string(), false, true))
+    .collect();
+    assert_eq!(matchers, expected);
+    let id = silence["id"].as_str().unwrap().to_string();
+
+    wait_for("suppressed").await;
+    run(&["sync"]);
+    let rows: Value =
+        serde_json::from_str(&run(&["alerts", "--service", "checkout-api", "--json"])).unwrap();
+    assert_eq!(rows[0]["alert"]["state"], "silenced", "after the next sync");
+    assert_eq!(rows[0]["silences"][0]["id"], id.as_str());
+
+    let expired = run(&["unsilence", &id, "--yes"]);
+    assert!(expired.contains("done"), "{expired}");
+    let one: Value = client
+        .get(format!("{url}/api/v2/silence/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["status"]["state"], "expired");
+    wait_for("active").await;
+    let audit: Vec<Value> = run(&["audit", "--json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let kinds: Vec<&str> = audit.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["silence", "silence-expire"],
+        "both audited, oldest first"
+    );
+    assert!(audit.iter().all(|e| e["state"] == "done"), "{audit:?}");
+}

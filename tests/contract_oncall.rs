@@ -41,7 +41,8 @@ async fn every_pagerduty_page_matches_the_openapi_response_schema() {
     let until = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
     // (path, the list's key, query)
     type Read<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
-    let reads: [Read; 6] = [
+    let week_ago = (chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339();
+    let reads: [Read; 7] = [
         (
             "/services",
             "services",
@@ -69,6 +70,11 @@ async fn every_pagerduty_page_matches_the_openapi_response_schema() {
                 ("statuses[]", "resolved"),
                 ("date_range", "all"),
             ],
+        ),
+        (
+            "/change_events",
+            "change_events",
+            vec![("since", &week_ago), ("until", &since)],
         ),
     ];
     for (path, key, query) in reads {

@@ -276,8 +276,8 @@ async fn a_429_with_retry_after_is_waited_out() {
         flaky.requests.load(Ordering::SeqCst)
     );
     assert_eq!(
-        report.requests, 8,
-        "7 lists read once, the rate-limited one twice"
+        report.requests, 9,
+        "8 lists read once, the rate-limited one twice"
     );
 }
 

@@ -212,7 +212,7 @@ pub async fn demo_with(actions: &str) -> (Sandbox, Engine) {
     let sandbox = sandbox(Seed::Demo).await;
     sandbox.set_actions(actions.parse().unwrap());
     let text = format!(
-        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n[runbooks]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n",
+        "{}\n[rollback]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n[runbooks]\npoll_interval = \"100ms\"\ntimeout = \"30s\"\n[incidents]\npoll_interval = \"100ms\"\ntimeout = \"20s\"\n",
         sandbox.config_toml()
     );
     let engine = engine(parse_config(&text), Some(TOKEN)).await;

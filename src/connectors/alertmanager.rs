@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::http::RequestMeter;
 use super::{ConnectorError, Endpoint, FetchProgress, Platform};
@@ -116,6 +117,85 @@ impl AlertmanagerConnector {
         Ok(snapshot(alerts, silences))
     }
 
+    /// Creates a silence (`POST /api/v2/silences`, a `postableSilence`); sent once. Returns the
+    /// id Alertmanager gave it.
+    pub async fn create_silence(
+        &self,
+        silence: &Value,
+        meter: &RequestMeter,
+    ) -> Result<String, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Created {
+            #[serde(rename = "silenceID")]
+            silence_id: String,
+        }
+        let url = self.silences_url();
+        let created: Option<Created> = self
+            .platform()
+            .act(self.endpoint.reader(meter), &url, "the silence", || {
+                self.endpoint
+                    .with_bearer(reqwest::Method::POST, &url)
+                    .json(silence)
+            })
+            .await?;
+        created.map(|c| c.silence_id).ok_or_else(|| {
+            self.platform().error(
+                super::FailureKind::Malformed,
+                "Alertmanager accepted the silence but sent no silenceID",
+            )
+        })
+    }
+
+    /// Expires a silence (`DELETE /api/v2/silence/{silenceID}`); sent once.
+    pub async fn expire_silence(
+        &self,
+        id: &str,
+        meter: &RequestMeter,
+    ) -> Result<(), ConnectorError> {
+        let url = self.silence_url(id);
+        self.platform()
+            .act::<Value>(
+                self.endpoint.reader(meter),
+                &url,
+                "expiring the silence",
+                || self.endpoint.with_bearer(reqwest::Method::DELETE, &url),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Every silence Alertmanager holds, expired ones included: how a silence whose answer
+    /// was lost is found again.
+    pub async fn silences(&self, meter: &RequestMeter) -> Result<Vec<Silence>, ConnectorError> {
+        let silences: Vec<SilencePayload> = self.get("/api/v2/silences", meter).await?;
+        Ok(silences.into_iter().map(silence_of).collect())
+    }
+
+    /// One silence as it stands (`GET /api/v2/silence/{silenceID}`), expired or not.
+    pub async fn silence(&self, id: &str, meter: &RequestMeter) -> Result<Silence, ConnectorError> {
+        let url = self.silence_url(id);
+        let payload: SilencePayload = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint.get_with_bearer(&url)
+            })
+            .await?;
+        Ok(silence_of(payload))
+    }
+
+    /// `/api/v2/silence/{id}` at this source, the id escaped as one path segment.
+    pub fn silence_url(&self, id: &str) -> String {
+        self.endpoint.url(&format!(
+            "/api/v2/silence/{}",
+            crate::text::percent_encoded(id)
+        ))
+    }
+
+    /// `/api/v2/silences` at this source.
+    pub fn silences_url(&self) -> String {
+        self.endpoint.url("/api/v2/silences")
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
@@ -150,30 +230,56 @@ fn snapshot(alerts: Vec<AlertPayload>, silences: Vec<SilencePayload>) -> Alertma
         silences: silences
             .into_iter()
             .filter(|s| s.status.state != "expired")
-            .map(|s| Silence {
-                matchers: s
-                    .matchers
-                    .iter()
-                    .map(|m| {
-                        let op = match (m.is_regex, m.is_equal) {
-                            (false, true) => "=",
-                            (false, false) => "!=",
-                            (true, true) => "=~",
-                            (true, false) => "!~",
-                        };
-                        format!("{}{op}{:?}", m.name, m.value)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-                id: s.id,
-                created_by: s.created_by,
-                comment: s.comment,
-                starts_at: s.starts_at,
-                ends_at: s.ends_at,
-                state: s.status.state,
-            })
+            .map(silence_of)
             .collect(),
     }
+}
+
+fn silence_of(s: SilencePayload) -> Silence {
+    Silence {
+        matchers: s
+            .matchers
+            .iter()
+            .map(|m| {
+                let op = match (m.is_regex, m.is_equal) {
+                    (false, true) => "=",
+                    (false, false) => "!=",
+                    (true, true) => "=~",
+                    (true, false) => "!~",
+                };
+                format!("{}{op}{:?}", m.name, m.value)
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        id: s.id,
+        created_by: s.created_by,
+        comment: s.comment,
+        starts_at: s.starts_at,
+        ends_at: s.ends_at,
+        state: s.status.state,
+    }
+}
+
+/// A `postableSilence` matching exactly `labels` (each an equality matcher), in force from
+/// `starts` to `ends`.
+pub fn silence_body(
+    labels: &BTreeMap<String, String>,
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+    created_by: &str,
+    comment: &str,
+) -> Value {
+    let matchers: Vec<Value> = labels
+        .iter()
+        .map(|(name, value)| json!({"name": name, "value": value, "isRegex": false, "isEqual": true}))
+        .collect();
+    json!({
+        "matchers": matchers,
+        "startsAt": starts.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "endsAt": ends.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "createdBy": created_by,
+        "comment": comment,
+    })
 }
 
 fn alert_of(mut a: AlertPayload) -> Alert {

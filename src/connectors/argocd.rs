@@ -48,6 +48,22 @@ pub fn rollback_body(name: &str, id: i64, dry_run: bool) -> serde_json::Value {
     serde_json::json!({"name": name, "id": id, "dryRun": dry_run, "prune": false})
 }
 
+/// The body of `POST /api/v1/applications/{name}/sync` (`applicationApplicationSyncRequest`):
+/// sync to what Git says, pruning nothing.
+pub fn sync_body(name: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "prune": false})
+}
+
+/// The body of `PATCH /api/v1/applications/{name}` that switches automated sync back on, with
+/// Argo CD's defaults (no pruning, no self-heal).
+pub fn automated_sync_on_body(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "patchType": "merge",
+        "patch": r#"{"spec":{"syncPolicy":{"automated":{"prune":false,"selfHeal":false}}}}"#,
+    })
+}
+
 /// The body of `PATCH /api/v1/applications/{name}` (`applicationApplicationPatchRequest`) that
 /// switches automated sync off.
 pub fn automated_sync_off_body(name: &str) -> serde_json::Value {
@@ -346,6 +362,48 @@ impl ArgoCdConnector {
             )
         })?;
         Ok(self.live(app, target))
+    }
+
+    /// Syncs `name` to its target revision in Git; sent once.
+    pub async fn sync(
+        &self,
+        name: &str,
+        target: &str,
+        meter: &RequestMeter,
+    ) -> Result<LiveApplication, ConnectorError> {
+        let url = self.sync_url(name);
+        let doing = format!("the sync of {name}");
+        self.act_on(
+            reqwest::Method::POST,
+            &url,
+            &sync_body(name),
+            &doing,
+            target,
+            meter,
+        )
+        .await
+    }
+
+    /// Switches automated sync back on (a merge patch); sent once.
+    pub async fn enable_automated_sync(
+        &self,
+        name: &str,
+        target: &str,
+        meter: &RequestMeter,
+    ) -> Result<LiveApplication, ConnectorError> {
+        let url = self.application_url(name);
+        let body = automated_sync_on_body(name);
+        let doing = format!("switching automated sync of {name} back on");
+        self.act_on(reqwest::Method::PATCH, &url, &body, &doing, target, meter)
+            .await
+    }
+
+    /// The address of the sync call, as a plan shows it.
+    pub fn sync_url(&self, name: &str) -> String {
+        self.endpoint.url(&format!(
+            "/api/v1/applications/{}/sync",
+            percent_encoded(name)
+        ))
     }
 
     /// The address of the rollback call, as a plan shows it.

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::http::RequestMeter;
 use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
-use crate::domain::oncall::{EscalationPolicy, Incident, PagerDutyService, Person, Shift};
+use crate::domain::oncall::{
+    ChangeEvent, EscalationPolicy, Incident, PagerDutyService, Person, Shift,
+};
 use crate::text::one_line;
 
 /// Records per page; PagerDuty's maximum.
@@ -22,7 +24,7 @@ const MAX_OFFSET: usize = 10_000;
 /// How far ahead on-call shifts are read: far enough for every level's next shift.
 pub const ON_CALL_WINDOW_DAYS: i64 = 7;
 
-/// How far back resolved incidents are read.
+/// How far back resolved incidents and change events are read.
 pub const RESOLVED_WINDOW_DAYS: i64 = 7;
 
 const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
@@ -39,6 +41,8 @@ pub struct PagerDutySnapshot {
     pub shifts: Vec<Shift>,
     /// Open incidents, and those resolved in the last [`RESOLVED_WINDOW_DAYS`].
     pub incidents: Vec<Incident>,
+    /// Change events of the last [`RESOLVED_WINDOW_DAYS`].
+    pub change_events: Vec<ChangeEvent>,
 }
 
 /// A PagerDuty account.
@@ -144,6 +148,35 @@ struct IncidentPayload {
     acknowledgements: Vec<AcknowledgementPayload>,
     #[serde(default)]
     html_url: Option<String>,
+    #[serde(default)]
+    escalation_policy: Option<Reference>,
+}
+
+#[derive(Deserialize)]
+struct ChangeEventPayload {
+    id: String,
+    #[serde(default)]
+    summary: Option<String>,
+    timestamp: DateTime<Utc>,
+    #[serde(default)]
+    services: Vec<Reference>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    links: Vec<LinkPayload>,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LinkPayload {
+    #[serde(default)]
+    href: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IncidentEnvelope {
+    incident: IncidentPayload,
 }
 
 #[derive(Deserialize)]
@@ -285,10 +318,153 @@ impl PagerDutyConnector {
             .await?;
         read(&mut state, pages, resolved.len());
         incidents.extend(resolved);
+        let (change_events, pages): (Vec<ChangeEventPayload>, _) = self
+            .list(
+                "/change_events",
+                "change_events",
+                &[("since", &resolved_since), ("until", &now_text)],
+                meter,
+            )
+            .await?;
+        read(&mut state, pages, change_events.len());
 
-        Ok(snapshot(
-            services, policies, schedules, users, oncalls, incidents,
-        ))
+        let mut snap = snapshot(services, policies, schedules, users, oncalls, incidents);
+        snap.change_events = change_events.into_iter().map(change_event_of).collect();
+        Ok(snap)
+    }
+
+    /// Reads one incident as it stands now (`GET /incidents/{id}`).
+    pub async fn incident(
+        &self,
+        id: &str,
+        meter: &RequestMeter,
+    ) -> Result<Incident, ConnectorError> {
+        let token = self.token()?;
+        let url = self.incident_url(id);
+        let envelope: IncidentEnvelope = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint
+                    .request(reqwest::Method::GET, &url)
+                    .header("Accept", ACCEPT)
+                    .header("Authorization", format!("Token token={}", token.value))
+            })
+            .await?;
+        Ok(incident_of(envelope.incident))
+    }
+
+    /// `/incidents/{id}` at this source, the id escaped as one path segment.
+    pub fn incident_url(&self, id: &str) -> String {
+        self.endpoint
+            .url(&format!("/incidents/{}", crate::text::percent_encoded(id)))
+    }
+
+    /// Updates an incident (`PUT /incidents/{id}` with `body`, an `{"incident": …}` object) on
+    /// behalf of `from`, the email of a PagerDuty user, as the `From` header the spec requires.
+    /// Sent once; PagerDuty's answer is the incident as it now stands.
+    pub async fn update_incident(
+        &self,
+        id: &str,
+        from: &str,
+        body: &Value,
+        doing: &str,
+        meter: &RequestMeter,
+    ) -> Result<Incident, ConnectorError> {
+        let url = self.incident_url(id);
+        let answer: Option<IncidentEnvelope> = self
+            .act(&url, reqwest::Method::PUT, from, body, doing, meter)
+            .await?;
+        answer.map(|a| incident_of(a.incident)).ok_or_else(|| {
+            self.platform().error(
+                FailureKind::Malformed,
+                format!("PagerDuty accepted {doing} but sent no incident back; re-reading it"),
+            )
+        })
+    }
+
+    /// Adds a note to an incident (`POST /incidents/{id}/notes`) as `from`. Sent once.
+    pub async fn add_note(
+        &self,
+        id: &str,
+        from: &str,
+        content: &str,
+        meter: &RequestMeter,
+    ) -> Result<String, ConnectorError> {
+        let url = format!("{}/notes", self.incident_url(id));
+        let body = serde_json::json!({"note": {"content": content}});
+        let answer: Option<Value> = self
+            .act(&url, reqwest::Method::POST, from, &body, "the note", meter)
+            .await?;
+        Ok(answer
+            .as_ref()
+            .and_then(|a| a.pointer("/note/id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// The notes on an incident, newest last (`GET /incidents/{id}/notes`): how a note whose
+    /// answer was lost is found again.
+    pub async fn notes(
+        &self,
+        id: &str,
+        meter: &RequestMeter,
+    ) -> Result<Vec<String>, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Note {
+            #[serde(default)]
+            content: String,
+        }
+        #[derive(Deserialize)]
+        struct Notes {
+            notes: Vec<Note>,
+        }
+        let token = self.token()?;
+        let url = format!("{}/notes", self.incident_url(id));
+        let notes: Notes = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint
+                    .request(reqwest::Method::GET, &url)
+                    .header("Accept", ACCEPT)
+                    .header("Authorization", format!("Token token={}", token.value))
+            })
+            .await?;
+        Ok(notes.notes.into_iter().map(|n| n.content).collect())
+    }
+
+    async fn act<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        method: reqwest::Method,
+        from: &str,
+        body: &Value,
+        doing: &str,
+        meter: &RequestMeter,
+    ) -> Result<Option<T>, ConnectorError> {
+        let token = self.token()?;
+        self.platform()
+            .act(self.endpoint.reader(meter), url, doing, || {
+                self.endpoint
+                    .request(method.clone(), url)
+                    .header("Accept", ACCEPT)
+                    .header("Authorization", format!("Token token={}", token.value))
+                    .header("From", from)
+                    .json(body)
+            })
+            .await
+    }
+
+    fn token(&self) -> Result<&crate::secrets::Token, ConnectorError> {
+        self.endpoint.token().ok_or_else(|| {
+            self.platform().error(
+                FailureKind::Token,
+                format!(
+                    "PagerDuty needs an API token: run `opsdeck login {}`",
+                    self.endpoint.source_name()
+                ),
+            )
+        })
     }
 
     /// Every page of a list endpoint; returns the items of `key` and the pages read.
@@ -492,34 +668,50 @@ fn snapshot(
             })
             .collect(),
         shifts,
-        incidents: incidents
+        incidents: incidents.into_iter().map(incident_of).collect(),
+        change_events: Vec::new(),
+    }
+}
+
+fn incident_of(i: IncidentPayload) -> Incident {
+    Incident {
+        title: i
+            .title
+            .or(i.summary)
+            .unwrap_or_else(|| format!("incident {}", i.id)),
+        id: i.id,
+        number: i.incident_number,
+        status: i.status,
+        urgency: i.urgency.unwrap_or_else(|| "high".into()),
+        priority: i.priority.and_then(|p| p.summary),
+        service_id: i.service.id,
+        created_at: i.created_at,
+        last_status_change_at: i.last_status_change_at,
+        assignees: i
+            .assignments
             .into_iter()
-            .map(|i| Incident {
-                title: i
-                    .title
-                    .or(i.summary)
-                    .unwrap_or_else(|| format!("incident {}", i.id)),
-                id: i.id,
-                number: i.incident_number,
-                status: i.status,
-                urgency: i.urgency.unwrap_or_else(|| "high".into()),
-                priority: i.priority.and_then(|p| p.summary),
-                service_id: i.service.id,
-                created_at: i.created_at,
-                last_status_change_at: i.last_status_change_at,
-                assignees: i
-                    .assignments
-                    .into_iter()
-                    .map(|a| name_of(a.assignee))
-                    .collect(),
-                acknowledged_by: i
-                    .acknowledgements
-                    .into_iter()
-                    .map(|a| name_of(a.acknowledger))
-                    .collect(),
-                html_url: i.html_url,
-            })
+            .map(|a| name_of(a.assignee))
             .collect(),
+        acknowledged_by: i
+            .acknowledgements
+            .into_iter()
+            .map(|a| name_of(a.acknowledger))
+            .collect(),
+        html_url: i.html_url,
+        policy_id: i.escalation_policy.map(|p| p.id),
+    }
+}
+
+fn change_event_of(e: ChangeEventPayload) -> ChangeEvent {
+    ChangeEvent {
+        summary: e
+            .summary
+            .unwrap_or_else(|| format!("change event {}", e.id)),
+        id: e.id,
+        at: e.timestamp,
+        service_ids: e.services.into_iter().map(|s| s.id).collect(),
+        origin: e.source,
+        link: e.links.into_iter().find_map(|l| l.href).or(e.html_url),
     }
 }
 
@@ -645,6 +837,8 @@ mod tests {
             "/pagerduty/users?limit=5",
             "/pagerduty/oncalls?limit=5",
             "/pagerduty/incidents?limit=5",
+            "/pagerduty/change_events?limit=5",
+            "/pagerduty/incidents/PQD6F07",
         ])
         .await;
         fn list<T: serde::de::DeserializeOwned>(page: &PageEnvelope, key: &str) -> Vec<T> {
@@ -665,6 +859,13 @@ mod tests {
                 list(&page, "oncalls"),
                 list(&page, "incidents"),
             );
+            let _: Vec<ChangeEvent> = list::<ChangeEventPayload>(&page, "change_events")
+                .into_iter()
+                .map(change_event_of)
+                .collect();
+            if let Ok(one) = serde_json::from_slice::<IncidentEnvelope>(bytes) {
+                let _ = incident_of(one.incident);
+            }
         });
     }
 }

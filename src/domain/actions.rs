@@ -15,11 +15,42 @@ pub enum ActionKind {
     RunbookOpen,
     /// An automated runbook (a workflow) run.
     RunbookRun,
+    /// A PagerDuty incident acknowledged.
+    IncidentAcknowledge,
+    /// A PagerDuty incident resolved.
+    IncidentResolve,
+    /// A PagerDuty incident reassigned to a user or an escalation level.
+    IncidentReassign,
+    /// A PagerDuty incident's urgency changed.
+    IncidentUrgency,
+    /// A note added to a PagerDuty incident.
+    IncidentNote,
+    /// An Alertmanager silence created.
+    Silence,
+    /// An Alertmanager silence expired.
+    SilenceExpire,
+    /// An Argo CD application synced to what Git says.
+    ArgocdSync,
+    /// An Argo CD application's automated sync switched back on.
+    ArgocdAutoSync,
 }
 
 impl ActionKind {
     /// Every kind, for parsing and checks.
-    pub const ALL: [Self; 3] = [Self::Rollback, Self::RunbookOpen, Self::RunbookRun];
+    pub const ALL: [Self; 12] = [
+        Self::Rollback,
+        Self::RunbookOpen,
+        Self::RunbookRun,
+        Self::IncidentAcknowledge,
+        Self::IncidentResolve,
+        Self::IncidentReassign,
+        Self::IncidentUrgency,
+        Self::IncidentNote,
+        Self::Silence,
+        Self::SilenceExpire,
+        Self::ArgocdSync,
+        Self::ArgocdAutoSync,
+    ];
 
     /// The word the audit log stores.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +58,33 @@ impl ActionKind {
             Self::Rollback => "rollback",
             Self::RunbookOpen => "runbook-open",
             Self::RunbookRun => "runbook-run",
+            Self::IncidentAcknowledge => "incident-acknowledge",
+            Self::IncidentResolve => "incident-resolve",
+            Self::IncidentReassign => "incident-reassign",
+            Self::IncidentUrgency => "incident-urgency",
+            Self::IncidentNote => "incident-note",
+            Self::Silence => "silence",
+            Self::SilenceExpire => "silence-expire",
+            Self::ArgocdSync => "argocd-sync",
+            Self::ArgocdAutoSync => "argocd-auto-sync",
+        }
+    }
+
+    /// What it does, for people: "acknowledge the incident".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rollback => "roll back",
+            Self::RunbookOpen => "open a runbook",
+            Self::RunbookRun => "run a runbook",
+            Self::IncidentAcknowledge => "acknowledge the incident",
+            Self::IncidentResolve => "resolve the incident",
+            Self::IncidentReassign => "reassign the incident",
+            Self::IncidentUrgency => "change the incident's urgency",
+            Self::IncidentNote => "add a note to the incident",
+            Self::Silence => "silence the alert",
+            Self::SilenceExpire => "expire the silence",
+            Self::ArgocdSync => "sync the application",
+            Self::ArgocdAutoSync => "turn automated sync back on",
         }
     }
 
@@ -112,6 +170,18 @@ pub enum ActionTarget {
         /// Its name.
         name: String,
     },
+    /// A PagerDuty incident.
+    Incident {
+        /// PagerDuty's id.
+        id: String,
+    },
+    /// An Alertmanager silence: the one `id` names, or a new one over `matchers`.
+    Silence {
+        /// Alertmanager's id; empty for a silence not created yet.
+        id: String,
+        /// Its matchers, in Alertmanager's syntax.
+        matchers: String,
+    },
 }
 
 impl ActionTarget {
@@ -134,6 +204,8 @@ impl ActionTarget {
             } => ("workflow", format!("{repo}/{workflow}"), git_ref),
             Self::Service => ("service", String::new(), ""),
             Self::Environment { name } => ("environment", name.clone(), ""),
+            Self::Incident { id } => ("incident", id.clone(), ""),
+            Self::Silence { id, matchers } => ("silence", id.clone(), matchers),
         }
     }
 
@@ -157,6 +229,13 @@ impl ActionTarget {
             "environment" => Some(Self::Environment {
                 name: value.to_string(),
             }),
+            "incident" => Some(Self::Incident {
+                id: value.to_string(),
+            }),
+            "silence" => Some(Self::Silence {
+                id: value.to_string(),
+                matchers: detail.to_string(),
+            }),
             _ => None,
         }
     }
@@ -168,6 +247,9 @@ impl ActionTarget {
             Self::Workflow { workflow, .. } => workflow,
             Self::Service => "-",
             Self::Environment { name } => name,
+            Self::Incident { id } => id,
+            Self::Silence { id, matchers } if id.is_empty() => matchers,
+            Self::Silence { id, .. } => id,
         }
     }
 }
@@ -202,6 +284,13 @@ mod tests {
             ActionTarget::Service,
             ActionTarget::Environment {
                 name: "prod".into(),
+            },
+            ActionTarget::Incident {
+                id: "Q1W2E3".into(),
+            },
+            ActionTarget::Silence {
+                id: String::new(),
+                matchers: "{alertname=\"HighErrorRate\", service=\"checkout-api\"}".into(),
             },
         ] {
             let (kind, value, detail) = target.columns();

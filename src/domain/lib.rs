@@ -16,6 +16,7 @@ pub mod relations;
 pub mod rollback;
 pub mod runbooks;
 pub mod scorecards;
+pub mod suspects;
 pub mod text;
 
 pub use entity::{Entity, Link, Metadata};

@@ -294,6 +294,29 @@ pub struct Incident {
     pub acknowledged_by: Vec<String>,
     /// Its page in PagerDuty.
     pub html_url: Option<String>,
+    /// The escalation policy paging for it; absent in records cached before it was read.
+    #[serde(default)]
+    pub policy_id: Option<String>,
+}
+
+/// A change PagerDuty received for services (a deploy, a config change, a rollback another
+/// tool reported): `GET /change_events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ChangeEvent {
+    /// PagerDuty's id.
+    pub id: String,
+    /// What changed; untrusted text.
+    pub summary: String,
+    /// When the emitting tool saw the change.
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    /// The PagerDuty services it is about.
+    pub service_ids: Vec<String>,
+    /// Where it happened (`source`), as the tool named it; untrusted text.
+    pub origin: Option<String>,
+    /// The first link it carries.
+    pub link: Option<String>,
 }
 
 #[cfg(test)]

@@ -234,6 +234,18 @@ impl Engine {
             ActionKind::RunbookRun | ActionKind::RunbookOpen => {
                 (config.runbooks.timeout, config.runbooks.poll_interval)
             }
+            // A sync rolls out like a rollback does.
+            ActionKind::ArgocdSync => (config.rollback.timeout, config.rollback.poll_interval),
+            ActionKind::IncidentAcknowledge
+            | ActionKind::IncidentResolve
+            | ActionKind::IncidentReassign
+            | ActionKind::IncidentUrgency
+            | ActionKind::IncidentNote
+            | ActionKind::Silence
+            | ActionKind::SilenceExpire
+            | ActionKind::ArgocdAutoSync => {
+                (config.incidents.timeout, config.incidents.poll_interval)
+            }
         }
     }
 }

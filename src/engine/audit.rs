@@ -20,16 +20,7 @@ impl Engine {
             None => None,
         };
         let steps = self.store().audit_steps(key.as_deref(), limit).await?;
-        let mut by_key: HashMap<String, Vec<AuditStep>> = HashMap::new();
-        for step in steps {
-            by_key
-                .entry(step.action_key.clone())
-                .or_default()
-                .push(step);
-        }
-        let mut entries: Vec<AuditEntry> = by_key.values().filter_map(|s| entry_of(s)).collect();
-        entries.sort_by_key(|e| std::cmp::Reverse(e.requested_at));
-        Ok(entries)
+        Ok(entries_newest_first(steps))
     }
 
     /// Checks the whole audit log's chain: how many entries hold, and the first that does not
@@ -59,6 +50,27 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The entries of `steps` (in the log's order), newest action first: by where each was
+/// requested in the log, which keeps apart two actions requested in the same second.
+pub(crate) fn entries_newest_first(steps: Vec<AuditStep>) -> Vec<AuditEntry> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_key: HashMap<String, Vec<AuditStep>> = HashMap::new();
+    for step in steps {
+        if !by_key.contains_key(&step.action_key) {
+            order.push(step.action_key.clone());
+        }
+        by_key
+            .entry(step.action_key.clone())
+            .or_default()
+            .push(step);
+    }
+    order
+        .iter()
+        .rev()
+        .filter_map(|key| entry_of(&by_key[key]))
+        .collect()
 }
 
 /// One action's entry from its steps, oldest first; `None` without its `requested` step.

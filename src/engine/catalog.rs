@@ -70,9 +70,20 @@ impl Engine {
         })
     }
 
-    /// Search as you type over services, teams, people and systems.
+    /// Search as you type over services, teams, people and systems, and incidents by number
+    /// or title: open incidents first (what an on-call engineer looks for), resolved ones
+    /// after the catalog's hits.
     pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>> {
-        Ok(self.store.search(text, limit).await?)
+        let incidents = self.store.search_incidents(text, INCIDENT_HITS).await?;
+        let (open, resolved): (Vec<_>, Vec<_>) =
+            incidents.into_iter().partition(|(_, i)| i.status.is_open());
+        let mut hits: Vec<SearchHit> = open.iter().map(incident_hit).collect();
+        hits.truncate(limit.max(0) as usize);
+        let room = limit - hits.len() as i64;
+        hits.extend(self.store.search(text, room).await?);
+        let room = (limit.max(0) as usize).saturating_sub(hits.len());
+        hits.extend(resolved.iter().take(room).map(incident_hit));
+        Ok(hits)
     }
 
     /// The cache key of the team `team` names, if the cache holds it.
@@ -105,6 +116,24 @@ impl Engine {
             return Err(no_service(name));
         }
         Ok(key)
+    }
+}
+
+/// Incidents a search lists at most.
+const INCIDENT_HITS: i64 = 5;
+
+fn incident_hit((_, incident): &(String, crate::domain::oncall::Incident)) -> SearchHit {
+    SearchHit {
+        key: incident.id.clone(),
+        kind: "incident".into(),
+        name: format!("#{}", incident.number),
+        title: incident.title.clone(),
+        context: Some(format!(
+            "{} · {} urgency",
+            incident.status.as_str(),
+            incident.urgency
+        )),
+        team: None,
     }
 }
 

@@ -412,7 +412,7 @@ impl Engine {
     }
 
     /// The CI runs of `targets`.
-    async fn runs_of(&self, targets: &[String]) -> Result<Vec<PipelineRun>> {
+    pub(crate) async fn runs_of(&self, targets: &[String]) -> Result<Vec<PipelineRun>> {
         Ok(self
             .store()
             .records::<PipelineRun>(RecordKind::Run, LookupBy::JoinKey, targets)
@@ -479,7 +479,7 @@ impl Engine {
     }
 
     /// The cached comparison of `base` and `head` in whichever of `targets` is a repository.
-    async fn comparison_of_any(
+    pub(crate) async fn comparison_of_any(
         &self,
         targets: &[String],
         base: &str,
@@ -549,7 +549,7 @@ fn comparison_record(repo_target: &str, comparison: &Comparison) -> PlatformReco
     )
 }
 
-fn changes_view(from: &str, to: &str, comparison: Comparison) -> ChangesView {
+pub(crate) fn changes_view(from: &str, to: &str, comparison: Comparison) -> ChangesView {
     let mut commits = comparison.commits;
     commits.reverse();
     ChangesView {

@@ -5,6 +5,8 @@ mod actions;
 mod audit;
 mod catalog;
 pub(crate) mod delivery;
+pub(crate) mod incident_actions;
+pub(crate) mod incidents;
 pub(crate) mod on_call;
 pub(crate) mod ownership;
 pub(crate) mod reports;
@@ -42,6 +44,8 @@ struct Inner {
     /// Rollback plans made here and not yet confirmed, by key: a confirmation carries only
     /// the key, so what runs is what was planned, never what a face sends back.
     rollback_plans: std::sync::Mutex<HashMap<String, rollback::PendingRollback>>,
+    /// Other actions planned here and not yet confirmed, by key, for the same reason.
+    action_plans: std::sync::Mutex<HashMap<String, incident_actions::PendingAction>>,
     /// Steps of actions under way that the audit log could not take yet, oldest first.
     unrecorded_steps: tokio::sync::Mutex<Vec<crate::store::AuditStep>>,
     /// Held while scorecards are worked out, so two syncs landing at once never write results
@@ -103,6 +107,7 @@ impl Engine {
                 source_locks,
                 host_slots,
                 rollback_plans: Default::default(),
+                action_plans: Default::default(),
                 unrecorded_steps: Default::default(),
                 scorecard_refresh: Default::default(),
                 org_view: Default::default(),
@@ -148,6 +153,12 @@ impl Engine {
         &self,
     ) -> &std::sync::Mutex<HashMap<String, rollback::PendingRollback>> {
         &self.inner.rollback_plans
+    }
+
+    pub(crate) fn action_plans(
+        &self,
+    ) -> &std::sync::Mutex<HashMap<String, incident_actions::PendingAction>> {
+        &self.inner.action_plans
     }
 
     pub(crate) fn host_slots(&self, host_key: &str) -> &tokio::sync::Semaphore {

@@ -238,10 +238,18 @@ impl Engine {
     }
 
     async fn policies_on_call(&self, services: &[PagerDutyService]) -> Result<Vec<PolicyOnCall>> {
-        let mut policy_ids: Vec<String> = services
+        let policy_ids: Vec<String> = services
             .iter()
             .filter_map(|s| s.policy_id.clone())
             .collect();
+        self.policies_now(policy_ids).await
+    }
+
+    /// Who is on call now and next on each of `policy_ids`, with their catalog users.
+    pub(crate) async fn policies_now(
+        &self,
+        mut policy_ids: Vec<String>,
+    ) -> Result<Vec<PolicyOnCall>> {
         policy_ids.sort_unstable();
         policy_ids.dedup();
         let shifts: Vec<Shift> = self
@@ -275,7 +283,7 @@ impl Engine {
 
     /// Incidents of the PagerDuty services `wiring` names (all when `None`), with the
     /// components they are on.
-    async fn incident_rows(
+    pub(crate) async fn incident_rows(
         &self,
         wiring: Option<&[ComponentWiring]>,
         statuses: &[IncidentStatus],
@@ -328,7 +336,10 @@ impl Engine {
     }
 
     /// Groups (component, alert) pairs by alert, adds the silences that mute each, and sorts.
-    async fn alert_rows(&self, joined: Vec<(String, String, Alert)>) -> Result<Vec<AlertRow>> {
+    pub(crate) async fn alert_rows(
+        &self,
+        joined: Vec<(String, String, Alert)>,
+    ) -> Result<Vec<AlertRow>> {
         let mut by_alert: BTreeMap<String, AlertRow> = BTreeMap::new();
         let mut silence_ids: Vec<String> = Vec::new();
         for (component, source, alert) in joined {

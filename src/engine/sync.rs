@@ -571,10 +571,17 @@ fn pagerduty_records(snapshot: &PagerDutySnapshot) -> Vec<PlatformRecord> {
         .incidents
         .iter()
         .map(|i| PlatformRecord::new(RecordKind::Incident, &i.id, Some(&i.service_id), i));
+    let change_events = snapshot.change_events.iter().flat_map(|e| {
+        e.service_ids.iter().map(move |service| {
+            let id = format!("{}|{service}", e.id);
+            PlatformRecord::new(RecordKind::ChangeEvent, &id, Some(service), e)
+        })
+    });
     services
         .chain(policies)
         .chain(shifts)
         .chain(incidents)
+        .chain(change_events)
         .collect()
 }
 

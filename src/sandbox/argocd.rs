@@ -31,6 +31,7 @@ impl ArgoCdApi {
                 get(one_application).patch(patch_application),
             )
             .route("/api/v1/applications/{name}/rollback", post(rollback))
+            .route("/api/v1/applications/{name}/sync", post(sync))
             .with_state(self)
     }
 
@@ -113,9 +114,9 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
     let newest = history.last().copied();
     let rolling_out = app.rollout_until.filter(|end| now < *end);
     let revision = newest.map(|h| repo.sha(repo.versions[h.version].last_commit));
-    let target = newest.map_or("HEAD".to_string(), |h| {
-        repo.versions[h.version].name.clone()
-    });
+    let git = app.git_version();
+    let target = git.map_or("HEAD".to_string(), |v| repo.versions[v].name.clone());
+    let in_sync = newest.map(|h| h.version) == git;
     let labels: serde_json::Map<String, Value> = app
         .labels
         .iter()
@@ -138,7 +139,7 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
         },
         "spec": spec,
         "status": {
-            "sync": {"status": "Synced", "revision": revision,
+            "sync": {"status": if in_sync { "Synced" } else { "OutOfSync" }, "revision": revision,
                      "comparedTo": {"source": {"repoURL": repo_url, "targetRevision": target},
                                     "destination": {"server": "https://kubernetes.default.svc",
                                                     "namespace": app.destination_namespace}}},
@@ -312,8 +313,43 @@ async fn rollback(
     spec.deliver(answer)
 }
 
+/// `POST /api/v1/applications/{name}/sync` (`applicationApplicationSyncRequest`): a rollout of
+/// what Git holds; refused while another operation runs, as Argo CD does.
+async fn sync(
+    State(api): State<Arc<ArgoCdApi>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: String,
+) -> Response {
+    if let Err(refused) = request_of(&api, &headers, &raw) {
+        return refused.into_response();
+    }
+    let spec = api.actions.receive();
+    if let Some(refused) = spec.refusal(error, FORBIDDEN) {
+        return refused;
+    }
+    let mut world = write(&api.world);
+    let Some(index) = world.apps.iter().position(|a| a.name == name) else {
+        return not_found(&name);
+    };
+    if world.apps[index]
+        .rollout_until
+        .is_some_and(|end| Utc::now() < end)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "another operation is already in progress",
+        );
+    }
+    if let Err(problem) = world.sync_app(index, spec.rollout()) {
+        return error(StatusCode::BAD_REQUEST, &problem);
+    }
+    spec.deliver(ok(application(&world, &world.apps[index])))
+}
+
 /// `PATCH /api/v1/applications/{name}` (`applicationApplicationPatchRequest`): a merge patch;
-/// the sandbox understands the one that switches automated sync off.
+/// the sandbox understands the ones that switch automated sync off and on. Switched on, an
+/// application that is out of sync is synced to Git, as Argo CD's automation does.
 async fn patch_application(
     State(api): State<Arc<ArgoCdApi>>,
     Path(name): Path<String>,
@@ -349,6 +385,15 @@ async fn patch_application(
     let policy = patch.pointer("/spec/syncPolicy");
     if policy.is_some_and(|p| p.is_null() || p.get("automated").is_some_and(Value::is_null)) {
         world.apps[index].automated_sync = false;
+    } else if policy.is_some_and(|p| p.get("automated").is_some_and(Value::is_object)) {
+        world.apps[index].automated_sync = true;
+        let app = &world.apps[index];
+        let behind = app.history_at(Utc::now()).last().map(|h| h.version) != app.git_version();
+        if behind {
+            if let Err(problem) = world.sync_app(index, spec.rollout()) {
+                return error(StatusCode::BAD_REQUEST, &problem);
+            }
+        }
     }
     spec.deliver(ok(application(&world, &world.apps[index])))
 }

@@ -263,6 +263,12 @@ impl App {
         self.history.iter().filter(move |h| h.deployed_at <= now)
     }
 
+    /// The version Git holds for it: versions only move forward in Git, so the newest it ever
+    /// ran; a rollback runs an older one until it is synced again.
+    pub fn git_version(&self) -> Option<usize> {
+        self.history.iter().map(|h| h.version).max()
+    }
+
     /// Its health at `now`.
     pub fn health_at(&self, now: DateTime<Utc>) -> &'static str {
         match self.rollout_until {
@@ -678,6 +684,32 @@ impl DeliveryWorld {
         app.history.push(HistoryEntry {
             id: next,
             version: entry.version,
+            deployed_at: now + lasts,
+            initiator: Some(0),
+        });
+        let keep_from = app.history.len().saturating_sub(ARGO_HISTORY_LIMIT);
+        app.history.drain(..keep_from);
+        app.rollout_until = Some(now + lasts);
+        app.health = if fails { "Degraded" } else { "Healthy" };
+        Ok(())
+    }
+
+    /// Syncs an application to what Git holds, as `POST …/sync` does: a rollout of
+    /// [`App::git_version`].
+    pub fn sync_app(&mut self, app: usize, rollout: Rollout) -> Result<(), String> {
+        let app = &mut self.apps[app];
+        let version = app
+            .git_version()
+            .ok_or_else(|| format!("application {} has nothing to sync to", app.name))?;
+        let Rollout {
+            at: now,
+            lasts,
+            fails,
+        } = rollout;
+        let next = app.history.iter().map(|h| h.id).max().unwrap_or(0) + 1;
+        app.history.push(HistoryEntry {
+            id: next,
+            version,
             deployed_at: now + lasts,
             initiator: Some(0),
         });

@@ -148,6 +148,7 @@ impl Sandbox {
             Arc::new(pagerduty::PagerDutyApi {
                 token: token.clone(),
                 world: world.clone(),
+                actions: actions.clone(),
             })
             .router(),
             "pagerduty",
@@ -156,6 +157,7 @@ impl Sandbox {
         let alertmanager = with_chaos(
             Arc::new(alertmanager::AlertmanagerApi {
                 world: world.clone(),
+                actions: actions.clone(),
             })
             .router(),
             "alertmanager",

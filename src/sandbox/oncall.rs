@@ -96,6 +96,8 @@ pub(super) struct Incident {
     pub assignee: usize,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Notes added: (when, who, text).
+    pub notes: Vec<(DateTime<Utc>, usize, String)>,
 }
 
 impl Incident {
@@ -114,7 +116,6 @@ pub(super) struct Alert {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub starts_at: DateTime<Utc>,
-    pub silenced_by: Vec<String>,
     pub inhibited_by: Vec<String>,
 }
 
@@ -123,6 +124,17 @@ impl Alert {
     pub fn fingerprint(&self) -> String {
         format!("{:016x}", stable_hash(&format!("{:?}", self.labels)))
     }
+}
+
+/// A change event PagerDuty received.
+#[derive(Debug, Clone)]
+pub(super) struct ChangeEvent {
+    pub id: String,
+    pub summary: String,
+    pub at: DateTime<Utc>,
+    pub service: usize,
+    pub source: String,
+    pub link: String,
 }
 
 /// A silence.
@@ -145,7 +157,29 @@ pub(super) struct OnCallWorld {
     pub services: Vec<Service>,
     pub incidents: RwLock<Vec<Incident>>,
     pub alerts: Vec<Alert>,
-    pub silences: Vec<Silence>,
+    /// Silences, as Alertmanager keeps them: expired ones stay listed.
+    pub silences: RwLock<Vec<Silence>>,
+    pub change_events: Vec<ChangeEvent>,
+}
+
+impl Silence {
+    /// `active`, `pending` or `expired` at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if self.ends_at <= now {
+            "expired"
+        } else if self.starts_at > now {
+            "pending"
+        } else {
+            "active"
+        }
+    }
+
+    /// Whether every matcher matches `labels`.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matchers
+            .iter()
+            .all(|(name, value)| labels.get(name) == Some(value))
+    }
 }
 
 /// The demo's triggered incident on `checkout-api`.
@@ -245,13 +279,25 @@ impl OnCallWorld {
             services,
             incidents: RwLock::new(Vec::new()),
             alerts: Vec::new(),
-            silences: Vec::new(),
+            silences: RwLock::new(Vec::new()),
+            change_events: Vec::new(),
         };
         match seed {
             Seed::Demo => world.tell_the_demo_story(),
             Seed::Scale(services) => world.generate(services / 20, services / 5),
         }
         world
+    }
+
+    /// The ids of the active silences that mute `alert` at `now`.
+    pub fn silenced_by(&self, alert: &Alert, now: DateTime<Utc>) -> Vec<String> {
+        self.silences
+            .read()
+            .expect("silences lock")
+            .iter()
+            .filter(|s| s.state(now) == "active" && s.matches(&alert.labels))
+            .map(|s| s.id.clone())
+            .collect()
     }
 
     /// Who is on call at `level` (1 or 2) of `policy` at `at`.
@@ -280,6 +326,7 @@ impl OnCallWorld {
             assignee: self.on_call(self.services[index].policy, 1, at),
             acknowledged_at: None,
             resolved_at: None,
+            notes: Vec::new(),
         };
         let id = incident.id.clone();
         incidents.push(incident);
@@ -383,6 +430,7 @@ impl OnCallWorld {
                 assignee: self.on_call(self.services[index].policy, 1, created_at),
                 acknowledged_at: ack.map(|d| created_at + d),
                 resolved_at: resolved.map(|d| created_at + d),
+                notes: Vec::new(),
             });
         }
         self.incidents = RwLock::new(incidents);
@@ -485,7 +533,6 @@ impl OnCallWorld {
                         ]),
                         annotations,
                         starts_at: now - minutes(ago),
-                        silenced_by: Vec::new(),
                         inhibited_by: Vec::new(),
                     }
                 },
@@ -504,13 +551,24 @@ impl OnCallWorld {
         };
         let high_error_rate = self.alerts[0].fingerprint();
         for alert in &mut self.alerts {
-            match alert.labels["alertname"].as_str() {
-                "DiskSpaceLow" => alert.silenced_by.push(silence.id.clone()),
-                "CheckoutWebErrors" => alert.inhibited_by.push(high_error_rate.clone()),
-                _ => {}
+            if alert.labels["alertname"] == "CheckoutWebErrors" {
+                alert.inhibited_by.push(high_error_rate.clone());
             }
         }
-        self.silences = vec![silence];
+        self.silences = RwLock::new(vec![silence]);
+        // A config change on a dependency 40 minutes before the checkout incident: a suspect,
+        // below checkout-api's own deploy.
+        if let Some(payments) = self.service_named("payments-gateway") {
+            self.change_events.push(ChangeEvent {
+                id: "01DEMOCHANGEPAYMENTSPOOL".into(),
+                summary: "Config change: payments-gateway connection pool 200 → 120 (CHG-2317)"
+                    .into(),
+                at: now - minutes(44),
+                service: payments,
+                source: "config-service".into(),
+                link: "https://config.demo.opsdeck.dev/changes/CHG-2317".into(),
+            });
+        }
     }
 
     /// `incidents` incidents and `alerts` alerts spread over the services, for benchmarks.
@@ -535,10 +593,21 @@ impl OnCallWorld {
                     assignee: self.on_call(self.services[service].policy, 1, created_at),
                     acknowledged_at: (i % 10 >= 4).then(|| created_at + Duration::minutes(5)),
                     resolved_at: (i % 10 >= 7).then(|| created_at + Duration::minutes(30)),
+                    notes: Vec::new(),
                 }
             })
             .collect();
         self.incidents = RwLock::new(generated);
+        self.change_events = (0..count / 10)
+            .map(|i| ChangeEvent {
+                id: format!("01SCALE{i:019}"),
+                summary: format!("Generated config change {i}"),
+                at: now - Duration::minutes((i as i64 * 53) % (6 * 24 * 60)),
+                service: (i * 6151) % count,
+                source: "config-service".into(),
+                link: format!("https://config.scale.opsdeck.dev/changes/{i}"),
+            })
+            .collect();
         self.alerts = (0..alerts)
             .map(|i| {
                 let service = &self.services[(i * 104_729) % count].name;
@@ -560,7 +629,6 @@ impl OnCallWorld {
                         ),
                     ]),
                     starts_at: now - Duration::minutes(i as i64 % 600),
-                    silenced_by: Vec::new(),
                     inhibited_by: Vec::new(),
                 }
             })

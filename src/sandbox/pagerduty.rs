@@ -1,11 +1,11 @@
 //! The sandbox's PagerDuty REST API v2: `/services`, `/escalation_policies`, `/schedules`,
-//! `/users`, `/oncalls` and `/incidents`, shaped as `pagerduty/openapiv3.json` says (checked by
-//! tests/contract.rs): `Token token=` auth, classic pagination with `limit`, `offset`, `more`
+//! `/users`, `/oncalls`, `/incidents` (read, updated, with notes) and `/change_events`, shaped
+//! as `pagerduty/openapiv3.json` says (checked by tests/contract.rs): `Token token=` auth, classic pagination with `limit`, `offset`, `more`
 //! and `total`, `include[]` for embedded objects, PagerDuty's error body.
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +25,7 @@ const API: &str = "https://api.pagerduty.com";
 pub(super) struct PagerDutyApi {
     pub token: String,
     pub world: Arc<OnCallWorld>,
+    pub actions: Arc<super::actions::Actions>,
 }
 
 /// The query, with PagerDuty's repeated `key[]` parameters.
@@ -72,6 +73,9 @@ impl PagerDutyApi {
             .route("/users", get(users))
             .route("/oncalls", get(oncalls))
             .route("/incidents", get(incidents))
+            .route("/incidents/{id}", get(one_incident).put(update_incident))
+            .route("/incidents/{id}/notes", get(notes).post(add_note))
+            .route("/change_events", get(change_events))
             .with_state(self)
     }
 
@@ -546,4 +550,281 @@ async fn incidents(
         .collect();
     chosen.sort_by_key(|i| i.created_at);
     Ok(page("incidents", chosen, &query, |i| api.incident(i)))
+}
+
+/// PagerDuty's 404 body.
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, 2100, "Not Found", &[])
+}
+
+/// The error an action meets when the sandbox is told to refuse it.
+fn refused(status: StatusCode, message: &str) -> Response {
+    let code = if status == StatusCode::FORBIDDEN {
+        2010
+    } else {
+        2000
+    };
+    error(status, code, message, &[])
+}
+
+impl PagerDutyApi {
+    /// The index of the incident `id`.
+    fn incident_index(&self, id: &str) -> Option<usize> {
+        self.world
+            .incidents
+            .read()
+            .expect("incidents lock")
+            .iter()
+            .position(|i| i.id == id)
+    }
+
+    /// The user the `From` header names: PagerDuty acts on behalf of a user of the account.
+    fn requester(&self, headers: &HeaderMap) -> Result<usize, Refusal> {
+        let from = headers
+            .get("from")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        self.world
+            .users
+            .iter()
+            .position(|u| u.email.eq_ignore_ascii_case(from.trim()))
+            .ok_or_else(|| {
+                Refusal::Invalid(
+                    "The From header must be the email address of a valid user of this account"
+                        .into(),
+                )
+            })
+    }
+}
+
+/// `GET /incidents/{id}`.
+async fn one_incident(
+    State(api): State<Arc<PagerDutyApi>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    api.admit(&headers, None)?;
+    let incidents = api.world.incidents.read().expect("incidents lock");
+    Ok(match incidents.iter().find(|i| i.id == id) {
+        Some(i) => json_response(StatusCode::OK, &json!({"incident": api.incident(i)})),
+        None => not_found(),
+    })
+}
+
+/// `PUT /incidents/{id}` (`From` required): status (a resolved incident reopens when set to
+/// triggered or acknowledged, as the spec says; resolving a resolved one is refused), urgency,
+/// escalation level, assignments.
+async fn update_incident(
+    State(api): State<Arc<PagerDutyApi>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Refusal> {
+    api.admit(&headers, None)?;
+    let requester = api.requester(&headers)?;
+    let spec = api.actions.receive();
+    if let Some(answer) = spec.refusal(refused, "Access Denied") {
+        return Ok(answer);
+    }
+    let Some(index) = api.incident_index(&id) else {
+        return Ok(not_found());
+    };
+    let request: Value = serde_json::from_str(&body)
+        .map_err(|e| Refusal::Invalid(format!("the body is not JSON: {e}")))?;
+    let Some(update) = request.get("incident").filter(|u| u.is_object()) else {
+        return Err(Refusal::Invalid("incident is required".into()));
+    };
+    if !matches!(
+        update.get("type").and_then(Value::as_str),
+        Some("incident" | "incident_reference")
+    ) {
+        return Err(Refusal::Invalid(
+            "incident.type must be incident or incident_reference".into(),
+        ));
+    }
+    let now = Utc::now();
+    let mut incidents = api.world.incidents.write().expect("incidents lock");
+    let policy = api.world.services[incidents[index].service].policy;
+    let incident = &mut incidents[index];
+    match update.get("status").and_then(Value::as_str) {
+        None => {}
+        Some("resolved") if incident.resolved_at.is_some() => {
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                2001,
+                "Invalid Input Provided",
+                &["Incident Already Resolved".to_string()],
+            ))
+        }
+        Some("resolved") => incident.resolved_at = Some(now),
+        Some("acknowledged") => {
+            incident.resolved_at = None;
+            incident.acknowledged_at.get_or_insert(now);
+            incident.assignee = requester;
+        }
+        Some("triggered") => {
+            incident.resolved_at = None;
+            incident.acknowledged_at = None;
+        }
+        Some(other) => {
+            return Err(Refusal::Invalid(format!(
+                "status '{other}' is not one of resolved, acknowledged, triggered"
+            )))
+        }
+    }
+    match update.get("urgency").and_then(Value::as_str) {
+        None => {}
+        Some("high") => incident.urgency = "high",
+        Some("low") => incident.urgency = "low",
+        Some(other) => {
+            return Err(Refusal::Invalid(format!(
+                "urgency '{other}' is not high or low"
+            )))
+        }
+    }
+    if let Some(level) = update.get("escalation_level") {
+        match level.as_i64() {
+            Some(level @ 1..=2) => {
+                incident.assignee = api.world.on_call(policy, level as usize, now);
+                incident.acknowledged_at = None;
+            }
+            _ => {
+                return Ok(error(
+                    StatusCode::BAD_REQUEST,
+                    2001,
+                    "Invalid Input Provided",
+                    &[
+                        "Escalation level not found in the incident's escalation policy"
+                            .to_string(),
+                    ],
+                ))
+            }
+        }
+    }
+    if let Some(assignments) = update.get("assignments").and_then(Value::as_array) {
+        let ids: Vec<&str> = assignments
+            .iter()
+            .filter_map(|a| a.pointer("/assignee/id").and_then(Value::as_str))
+            .collect();
+        let Some(user) = ids
+            .first()
+            .and_then(|id| api.world.users.iter().position(|u| u.id == *id))
+        else {
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                2001,
+                "Invalid Input Provided",
+                &["Assignee not found".to_string()],
+            ));
+        };
+        incident.assignee = user;
+        incident.acknowledged_at = None;
+    }
+    let body = json!({"incident": api.incident(incident)});
+    drop(incidents);
+    Ok(spec.deliver(json_response(StatusCode::OK, &body)))
+}
+
+fn note_json(
+    api: &PagerDutyApi,
+    incident: &str,
+    n: usize,
+    note: &(DateTime<Utc>, usize, String),
+) -> Value {
+    json!({
+        "id": format!("PN{:05X}", super::stable_hash(&format!("{incident}#{n}")) & 0xF_FFFF),
+        "user": api.user_reference(note.1),
+        "channel": {"summary": "The PagerDuty website or APIs"},
+        "content": note.2,
+        "created_at": note.0.to_rfc3339(),
+    })
+}
+
+/// `GET /incidents/{id}/notes`.
+async fn notes(
+    State(api): State<Arc<PagerDutyApi>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    api.admit(&headers, None)?;
+    let incidents = api.world.incidents.read().expect("incidents lock");
+    let Some(incident) = incidents.iter().find(|i| i.id == id) else {
+        return Ok(not_found());
+    };
+    let notes: Vec<Value> = incident
+        .notes
+        .iter()
+        .enumerate()
+        .map(|(n, note)| note_json(&api, &id, n, note))
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({"notes": notes})))
+}
+
+/// `POST /incidents/{id}/notes` (`From` required): the note, with 200 as the spec says.
+async fn add_note(
+    State(api): State<Arc<PagerDutyApi>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, Refusal> {
+    api.admit(&headers, None)?;
+    let requester = api.requester(&headers)?;
+    let spec = api.actions.receive();
+    if let Some(answer) = spec.refusal(refused, "Access Denied") {
+        return Ok(answer);
+    }
+    let Some(index) = api.incident_index(&id) else {
+        return Ok(not_found());
+    };
+    let request: Value = serde_json::from_str(&body)
+        .map_err(|e| Refusal::Invalid(format!("the body is not JSON: {e}")))?;
+    let Some(content) = request
+        .pointer("/note/content")
+        .and_then(Value::as_str)
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return Err(Refusal::Invalid("note.content is required".into()));
+    };
+    let mut incidents = api.world.incidents.write().expect("incidents lock");
+    let notes = &mut incidents[index].notes;
+    notes.push((Utc::now(), requester, content.to_string()));
+    let note = note_json(
+        &api,
+        &id,
+        notes.len() - 1,
+        notes.last().expect("just pushed"),
+    );
+    drop(incidents);
+    Ok(spec.deliver(json_response(StatusCode::OK, &json!({"note": note}))))
+}
+
+/// `GET /change_events`: those between `since` and `until`, newest first.
+async fn change_events(
+    State(api): State<Arc<PagerDutyApi>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
+    let (since, until) = match (query.time("since"), query.time("until")) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return Err(Refusal::Invalid(e)),
+    };
+    let mut chosen: Vec<_> = api
+        .world
+        .change_events
+        .iter()
+        .filter(|e| since.is_none_or(|s| e.at >= s) && until.is_none_or(|u| e.at <= u))
+        .collect();
+    chosen.sort_by_key(|e| std::cmp::Reverse(e.at));
+    Ok(page("change_events", chosen, &query, |e| {
+        json!({
+            "id": e.id, "type": "change_event", "summary": e.summary,
+            "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "source": e.source,
+            "services": [api.service_reference(e.service)],
+            "integration": {"id": format!("PI{:05X}", e.service), "type": "inbound_integration_reference"},
+            "links": [{"href": e.link, "text": "The change"}],
+            "custom_details": {},
+        })
+    }))
 }

@@ -148,6 +148,33 @@ impl Store {
         rows.iter().map(step_of).collect()
     }
 
+    /// The steps of the last `limit` actions of one of `kinds` on a target (by its stored kind
+    /// and value), oldest first.
+    pub async fn audit_steps_of_target(
+        &self,
+        kinds: &[ActionKind],
+        target_kind: &str,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditStep>, StoreError> {
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE action_key IN (
+                 SELECT action_key FROM audit_log
+                 WHERE action IN (SELECT value FROM json_each(?1)) AND target_kind = ?2
+                     AND target = ?3 AND step = 'requested'
+                 ORDER BY seq DESC LIMIT ?4)
+             ORDER BY seq",
+        )
+        .bind(serde_json::to_string(&kinds).expect("strings serialise"))
+        .bind(target_kind)
+        .bind(target)
+        .bind(limit)
+        .fetch_all(&self.audit)
+        .await?;
+        rows.iter().map(step_of).collect()
+    }
+
     /// The steps of one action, oldest first.
     pub async fn action_steps(&self, action_key: &str) -> Result<Vec<AuditStep>, StoreError> {
         let rows = sqlx::query("SELECT * FROM audit_log WHERE action_key = ? ORDER BY seq")

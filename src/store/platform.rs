@@ -35,6 +35,8 @@ pub enum RecordKind {
     Environment,
     /// The commits between two versions; joined by its delivery target.
     Comparison,
+    /// A PagerDuty change event, once per service it names; joined by that service.
+    ChangeEvent,
 }
 
 impl RecordKind {
@@ -50,6 +52,7 @@ impl RecordKind {
             Self::Release => "release",
             Self::Environment => "environment",
             Self::Comparison => "comparison",
+            Self::ChangeEvent => "change-event",
         }
     }
 }
@@ -206,6 +209,35 @@ impl Store {
         Ok(rows.iter().map(wiring).collect())
     }
 
+    /// The components at `keys` with their wiring.
+    pub async fn wiring_of_components(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<ComponentWiring>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{WIRING_SELECT} AND e.entity_key IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(serde_json::to_string(keys).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(wiring).collect())
+    }
+
+    /// The components wired to the PagerDuty service `service_id`, by name.
+    pub async fn wiring_of_pagerduty_service(
+        &self,
+        service_id: &str,
+    ) -> Result<Vec<ComponentWiring>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT component_key AS entity_key, name, owner_key, service_id FROM component_pagerduty
+             WHERE service_id = ? ORDER BY name",
+        )
+        .bind(service_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(wiring).collect())
+    }
+
     /// Every component wired to a PagerDuty service.
     pub async fn pagerduty_wired(&self) -> Result<Vec<ComponentWiring>, StoreError> {
         let rows = sqlx::query(
@@ -262,6 +294,51 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// Incidents whose number is `text` (with or without `#`) or whose title holds it, open
+    /// ones first, newest first: (source, incident).
+    pub async fn search_incidents(
+        &self,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, crate::domain::oncall::Incident)>, StoreError> {
+        let text = text.trim();
+        let number: Option<i64> = text.trim_start_matches('#').parse().ok();
+        let words = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let rows = sqlx::query(
+            "SELECT source, body FROM platform_records
+             WHERE kind = 'incident'
+                 AND (json_extract(body, '$.number') = ?1
+                      OR (?2 != '' AND json_extract(body, '$.title') LIKE '%' || ?2 || '%' ESCAPE '\\'))
+             ORDER BY json_extract(body, '$.status') = 'resolved', json_extract(body, '$.created_at') DESC
+             LIMIT ?3",
+        )
+        .bind(number)
+        .bind(if number.is_some() { String::new() } else { words })
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        decode_records(RecordKind::Incident, rows)
+    }
+
+    /// The components one alert is joined to.
+    pub async fn alerts_of_fingerprint(
+        &self,
+        source: &str,
+        fingerprint: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT component_key FROM alert_components WHERE source = ? AND fingerprint = ?
+             ORDER BY component_key",
+        )
+        .bind(source)
+        .bind(fingerprint)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The components each alert (by source and fingerprint) is joined to.

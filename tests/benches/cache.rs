@@ -355,6 +355,37 @@ async fn main() {
         &format!("service page runbooks, filled in (up to {most} a service)"),
         samples,
     );
+    // The on-call engineer's incident view, with every platform synced: the incident, its
+    // policy now, alerts around it, and every change to it and what it depends on ranked.
+    let incidents = engine
+        .incidents(
+            None,
+            &[
+                opsdeck::domain::oncall::IncidentStatus::Triggered,
+                opsdeck::domain::oncall::IncidentStatus::Acknowledged,
+                opsdeck::domain::oncall::IncidentStatus::Resolved,
+            ],
+        )
+        .await
+        .unwrap();
+    let mut samples = Vec::with_capacity(args.iterations);
+    let mut most = (0, 0);
+    for _ in 0..args.iterations {
+        let incident = &incidents[picks.below(incidents.len())].incident;
+        let t = Instant::now();
+        let view = engine.incident(&incident.id).await.unwrap();
+        samples.push(t.elapsed());
+        most = most.max((view.suspects.len(), view.neighbours.len()));
+    }
+    report(
+        &format!(
+            "incident view: on call, alerts, suspect changes ranked (up to {} suspects, {} services around) of {} incidents",
+            most.0,
+            most.1,
+            incidents.len()
+        ),
+        samples,
+    );
     // The team lead's review, with every platform synced: the tree with its rollups (the
     // sidebar above), a team's scorecard with its sub-teams, the organisation's, a team's own
     // page and a service's how-to-fix; then what a report and a working-out cost.

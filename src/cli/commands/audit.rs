@@ -7,8 +7,8 @@ use crate::cli::complete::service_names;
 use crate::cli::output::{self, day_time, Exit};
 use crate::cli::{drawn_from, Context};
 
-/// The audit log of actions taken (rollbacks, runbooks); `--json` prints JSON lines, one
-/// action a line, for export
+/// The audit log of actions taken (rollbacks, runbooks, incident updates, silences, syncs);
+/// `--json` prints JSON lines, one action a line, for export
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Args {

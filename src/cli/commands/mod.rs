@@ -5,6 +5,7 @@ pub mod audit;
 pub mod changes;
 pub mod completions;
 pub mod deploys;
+pub mod incident;
 pub mod incidents;
 pub mod login;
 pub mod oncall;

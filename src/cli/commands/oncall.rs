@@ -3,6 +3,7 @@
 
 use clap_complete::ArgValueCompleter;
 use opsdeck::api::{AlertRow, IncidentRow, OnCallPanel, ServiceRef, TeamOnCall};
+use opsdeck::domain::oncall::PolicyOnCall;
 use opsdeck::Scope;
 
 use crate::cli::complete::{service_names, team_names};
@@ -97,9 +98,10 @@ fn print_overview(teams: &[TeamOnCall]) {
     );
 }
 
-fn print_panel(panel: &OnCallPanel) {
+/// Who is on call now and next, per policy and level (a sentence when nobody is).
+pub fn print_policies(policies: &[PolicyOnCall], me_on_call: bool) {
     let mut rows = Vec::new();
-    for policy in &panel.policies {
+    for policy in policies {
         for level in &policy.levels {
             let now = if level.now.is_empty() {
                 vec![None]
@@ -151,10 +153,14 @@ fn print_panel(panel: &OnCallPanel) {
             rows,
         );
     }
-    if panel.me_on_call {
+    if me_on_call {
         output::line("");
         output::line("You are on call now.");
     }
+}
+
+fn print_panel(panel: &OnCallPanel) {
+    print_policies(&panel.policies, panel.me_on_call);
     if !panel.unpaged.is_empty() {
         output::line("");
         output::line(format!(

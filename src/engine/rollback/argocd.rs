@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The step a rollback records when it switched automated sync off first: what the incident
+/// view finds it by.
+pub(crate) const AUTOMATED_SYNC_SWITCHED_OFF: &str = "automated sync switched off";
+
 /// An Argo CD rollback, as planned.
 #[derive(Debug, Clone)]
 pub(super) struct ArgoCdRollback {
@@ -74,7 +78,7 @@ impl ArgoCdRollback {
                     run,
                     Step::Progress,
                     RollbackState::Requested,
-                    "automated sync switched off".into(),
+                    AUTOMATED_SYNC_SWITCHED_OFF.into(),
                 )
                 .await?;
         }

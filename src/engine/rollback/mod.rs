@@ -5,6 +5,8 @@
 //! tell PagerDuty. The audit log holds every step.
 
 mod argocd;
+
+pub(crate) use argocd::AUTOMATED_SYNC_SWITCHED_OFF;
 mod execute;
 mod github_deployment;
 mod github_workflow;

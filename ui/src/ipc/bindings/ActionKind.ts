@@ -3,4 +3,4 @@
 /**
  * A kind of action.
  */
-export type ActionKind = "rollback" | "runbook-open" | "runbook-run";
+export type ActionKind = "rollback" | "runbook-open" | "runbook-run" | "incident-acknowledge" | "incident-resolve" | "incident-reassign" | "incident-urgency" | "incident-note" | "silence" | "silence-expire" | "argocd-sync" | "argocd-auto-sync";

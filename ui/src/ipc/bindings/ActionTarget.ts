@@ -28,4 +28,16 @@ git_ref: string, } | { "kind": "service" } | { "kind": "environment",
 /**
  * Its name.
  */
-name: string, };
+name: string, } | { "kind": "incident", 
+/**
+ * PagerDuty's id.
+ */
+id: string, } | { "kind": "silence", 
+/**
+ * Alertmanager's id; empty for a silence not created yet.
+ */
+id: string, 
+/**
+ * Its matchers, in Alertmanager's syntax.
+ */
+matchers: string, };

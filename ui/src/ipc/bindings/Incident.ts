@@ -52,4 +52,8 @@ acknowledged_by: Array<string>,
 /**
  * Its page in PagerDuty.
  */
-html_url: string | null, };
+html_url: string | null, 
+/**
+ * The escalation policy paging for it; absent in records cached before it was read.
+ */
+policy_id: string | null, };
