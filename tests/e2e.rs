@@ -561,6 +561,270 @@ async fn rollback_and_runbooks_from_the_service_page() {
     let _ = session.client.clone().close().await;
 }
 
+/// A freedesktop notification server on a private session bus: it keeps every notification
+/// it is asked to show and clicks one of their actions when told, as a desktop does.
+mod notifications {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use zbus::OwnedVariant;
+
+    /// One notification shown: its id, summary, body and actions (key, label, key, label…).
+    #[derive(Debug, Clone)]
+    pub struct Shown {
+        pub id: u32,
+        pub summary: String,
+        pub body: String,
+        pub actions: Vec<String>,
+    }
+
+    struct Server {
+        shown: Arc<Mutex<Vec<Shown>>>,
+    }
+
+    #[zbus::interface(name = "org.freedesktop.Notifications")]
+    impl Server {
+        #[allow(clippy::too_many_arguments)]
+        fn notify(
+            &self,
+            _app_name: String,
+            _replaces_id: u32,
+            _app_icon: String,
+            summary: String,
+            body: String,
+            actions: Vec<String>,
+            _hints: HashMap<String, OwnedVariant>,
+            _expire_timeout: i32,
+        ) -> u32 {
+            let mut shown = self.shown.lock().unwrap();
+            let id = shown.len() as u32 + 1;
+            shown.push(Shown {
+                id,
+                summary,
+                body,
+                actions,
+            });
+            id
+        }
+
+        fn close_notification(&self, _id: u32) {}
+
+        fn get_capabilities(&self) -> Vec<String> {
+            vec!["actions".into(), "body".into(), "body-markup".into()]
+        }
+
+        fn get_server_information(&self) -> (String, String, String, String) {
+            (
+                "opsdeck-e2e".into(),
+                "opsdeck".into(),
+                "1".into(),
+                "1.2".into(),
+            )
+        }
+    }
+
+    /// A private bus and the server on it; the bus dies with it.
+    pub struct Desktop {
+        pub address: String,
+        connection: zbus::Connection,
+        pub shown: Arc<Mutex<Vec<Shown>>>,
+        _bus: super::Reaped,
+    }
+
+    impl Desktop {
+        pub async fn start() -> Self {
+            use std::io::BufRead;
+            use std::os::unix::process::CommandExt;
+            let mut bus = std::process::Command::new("dbus-daemon")
+                .args(["--session", "--nofork", "--print-address"])
+                .stdout(std::process::Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .expect("dbus-daemon (dbus-x11, installed by make test)");
+            let mut address = String::new();
+            std::io::BufReader::new(bus.stdout.take().unwrap())
+                .read_line(&mut address)
+                .unwrap();
+            let address = address.trim().to_string();
+            let shown = Arc::new(Mutex::new(Vec::new()));
+            let connection = zbus::connection::Builder::address(address.as_str())
+                .name("org.freedesktop.Notifications")
+                .serve_at(
+                    "/org/freedesktop/Notifications",
+                    Server {
+                        shown: shown.clone(),
+                    },
+                )
+                .build()
+                .await
+                .expect("the notification server on the private bus");
+            Self {
+                address,
+                connection,
+                shown,
+                _bus: super::Reaped(bus),
+            }
+        }
+
+        /// Clicks `action` (`default` is the notification itself) of notification `id`.
+        pub async fn click(&self, id: u32, action: &str) {
+            self.connection
+                .emit_signal(
+                    None::<()>,
+                    "/org/freedesktop/Notifications",
+                    "org.freedesktop.Notifications",
+                    "ActionInvoked",
+                    &(id, action),
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn enter() -> KeyActions {
+    KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: '\u{E007}' })
+        .then(KeyAction::Up { value: '\u{E007}' })
+}
+
+/// Journey 1: paged, the notification opens the incident view; the top suspect's rollback is
+/// confirmed in three interactions (click, Enter, Enter) and ends healthy.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn from_the_notification_to_a_healthy_rollback_in_three_interactions() {
+    let desktop = notifications::Desktop::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let env = [
+        ("OPSDECK_DEMO_ACTIONS", "rollout=4s"),
+        ("DBUS_SESSION_BUS_ADDRESS", desktop.address.as_str()),
+    ];
+    let session = session("incident", home.path(), &["--demo"], &env).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+
+    // The first PagerDuty sync notifies of the demo's triggered incident, with Acknowledge.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let notice = loop {
+        let shown = desktop.shown.lock().unwrap().clone();
+        if let Some(notice) = shown
+            .into_iter()
+            .find(|n| n.summary.contains("checkout-api"))
+        {
+            break notice;
+        }
+        assert!(Instant::now() < deadline, "no notification of the incident");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(notice.summary, "High-urgency incident on checkout-api");
+    assert!(
+        notice.body.contains("Checkout error rate above 5%"),
+        "{notice:?}"
+    );
+    assert!(
+        notice
+            .actions
+            .windows(2)
+            .any(|w| w == ["acknowledge", "Acknowledge"]),
+        "{notice:?}"
+    );
+    // The view reads the whole cache: let delivery land before the click, as it has at 02:13.
+    for source in ["github", "argocd"] {
+        wait_css(
+            client,
+            &format!(".statusbar .source.fresh[data-source='{source}']"),
+        )
+        .await;
+    }
+
+    let mut interactions = 0;
+    desktop.click(notice.id, "default").await;
+    interactions += 1;
+    let view = wait_css(client, "[data-incident-view='3100']").await;
+    let top = wait_css(client, ".suspect.top").await;
+    let text = top.text().await.unwrap();
+    assert!(
+        text.contains("checkout-api") && text.contains("v2.14.0") && text.contains("before"),
+        "{text}"
+    );
+    let focused = client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("data-rollback-suspect").await.unwrap(),
+        top.find(Locator::Css("[data-rollback-suspect]"))
+            .await
+            .unwrap()
+            .attr("data-rollback-suspect")
+            .await
+            .unwrap(),
+        "the top suspect's rollback has the keyboard"
+    );
+    // At a glance at 1280×800: the incident, the top suspect, alerts with runbooks and who
+    // is on call are all above the fold.
+    for css in [
+        ".suspect.top [data-rollback-suspect]",
+        ".incident-side [data-alert='HighErrorRate']",
+        ".incident-side [data-on-call='Dana Whitfield']",
+    ] {
+        let bottom = client
+            .execute(
+                "return document.querySelector(arguments[0]).getBoundingClientRect().bottom;",
+                vec![serde_json::json!(css)],
+            )
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        assert!(bottom <= 800.0, "{css} ends at {bottom}px, below the fold");
+    }
+    assert!(view.text().await.unwrap().contains("You are on call"));
+    shot(client, screenshots, "22-incident-view.png").await;
+
+    client.perform_actions(enter()).await.unwrap();
+    interactions += 1;
+    wait_css(client, "[role='dialog'] [data-plan]").await;
+    let confirm = wait_css(client, "[data-confirm]").await;
+    assert!(confirm
+        .text()
+        .await
+        .unwrap()
+        .contains("Roll back to v2.13.2"));
+    client.perform_actions(enter()).await.unwrap();
+    interactions += 1;
+    assert!(interactions <= 4, "{interactions} interactions");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while client
+        .find(Locator::Css(".rollback-card[data-state='succeeded']"))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the rollback did not end healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Automated sync stays off until someone turns it back on: the view says so.
+    wait_css(client, "[data-auto-sync-off='checkout-api-prod']").await;
+    wait_css(client, ".rollback-card [aria-label='Dismiss']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // Acknowledged from the view, after its plan: A, then Enter.
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: 'a' })
+        .then(KeyAction::Up { value: 'a' });
+    client.perform_actions(keys).await.unwrap();
+    wait_css(client, "[role='dialog'] [data-action-plan]").await;
+    client.perform_actions(enter()).await.unwrap();
+    wait_css(
+        client,
+        "[data-action-card='incident-acknowledge'][data-state='done']",
+    )
+    .await;
+    shot(client, screenshots, "23-incident-after-rollback.png").await;
+    let _ = session.client.clone().close().await;
+}
+
 /// Every source unreachable: the app starts, answers from the cache, and says so.
 #[tokio::test]
 #[ignore = "needs the built desktop app: run through `make test`"]

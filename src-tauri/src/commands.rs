@@ -1,12 +1,13 @@
 //! The commands the web view may call: each one engine call, nothing else.
 
 use opsdeck::api::{
-    AuditEntry, ChangesView, DeploymentRow, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
-    RollbackPlan, RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow,
-    RunbookRunProgress, ScorecardView, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow,
-    ServiceScorecard, SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
+    ActionPlan, ActionProgress, ActionRequest, AuditEntry, ChangesView, DeploymentRow,
+    IncidentView, OnCallPanel, ReleaseMatrix, RollbackConfirmation, RollbackPlan, RollbackProgress,
+    RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, ScorecardView,
+    SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceStatus,
+    SyncReport, TeamDetail, TeamOnCall, TeamSummary,
 };
-use opsdeck::{ActivityFilter, ReportFormat, ReportKind, Scope, Started};
+use opsdeck::{ActivityFilter, ReportFormat, ReportKind, Scope, Started, StartedAction};
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -191,6 +192,54 @@ pub async fn start_rollback(
             let progress = run.progress().clone();
             let engine = app.engine.clone();
             tauri::async_runtime::spawn(crate::events::track_rollback(handle, engine, run));
+            Ok(progress)
+        }
+    }
+}
+
+/// Every open incident, then those resolved in the last week, newest first.
+#[tauri::command]
+pub async fn incidents(app: State<'_, Running>) -> Reply<Vec<opsdeck::api::IncidentRow>> {
+    use opsdeck::domain::oncall::IncidentStatus;
+    Ok(app
+        .engine
+        .incidents(
+            None,
+            &[
+                IncidentStatus::Triggered,
+                IncidentStatus::Acknowledged,
+                IncidentStatus::Resolved,
+            ],
+        )
+        .await?)
+}
+
+/// One incident with everything around it: on call, alerts, suspect changes ranked.
+#[tauri::command]
+pub async fn incident(app: State<'_, Running>, id: String) -> Reply<IncidentView> {
+    Ok(app.engine.incident(&id).await?)
+}
+
+/// What an on-call action would do; changes nothing.
+#[tauri::command]
+pub async fn plan_action(app: State<'_, Running>, request: ActionRequest) -> Reply<ActionPlan> {
+    Ok(app.engine.plan_action(&request).await?)
+}
+
+/// Carries out a planned action (by its key, once) and follows it in the background with
+/// `action-progress` events; answers where it stands after the call.
+#[tauri::command]
+pub async fn start_action(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    key: String,
+) -> Reply<ActionProgress> {
+    match app.engine.start_action(&key).await? {
+        StartedAction::AlreadyConfirmed(progress) => Ok(*progress),
+        StartedAction::Running(run) => {
+            let progress = run.progress().clone();
+            let engine = app.engine.clone();
+            tauri::async_runtime::spawn(crate::events::track_action(handle, engine, run));
             Ok(progress)
         }
     }

@@ -15,6 +15,10 @@ pub const ROLLBACK_PROGRESS: &str = "rollback-progress";
 pub const RUNBOOK_PROGRESS: &str = "runbook-progress";
 /// Event carrying a service's cache key: show its page (a notification was clicked).
 pub const OPEN_SERVICE: &str = "open-service";
+/// Event carrying an incident's id: show the incident view (a notification was clicked).
+pub const OPEN_INCIDENT: &str = "open-incident";
+/// Event carrying [`opsdeck::api::ActionProgress`] each time an on-call action moves.
+pub const ACTION_PROGRESS: &str = "action-progress";
 
 /// Keeps every source synced on its interval for as long as the app runs, telling the UI after
 /// each sync.
@@ -66,6 +70,22 @@ pub async fn track_rollback(handle: AppHandle, engine: Engine, run: Box<opsdeck:
             crate::notify::rollback_ended(&handle, &end);
         }
         Err(error) => tracing::error!(%error, "tracking a rollback failed"),
+    }
+    let _ = handle.emit(CACHE_CHANGED, ());
+}
+
+/// Follows an on-call action to its end, streaming its progress, then tells the UI the cache
+/// changed (the engine synced the action's source).
+pub async fn track_action(handle: AppHandle, engine: Engine, run: Box<opsdeck::ActionRun>) {
+    let emitter = handle.clone();
+    let progress = move |p: &opsdeck::api::ActionProgress| {
+        let _ = emitter.emit(ACTION_PROGRESS, p);
+    };
+    match engine.track_action(run, &progress).await {
+        Ok(end) => {
+            let _ = handle.emit(ACTION_PROGRESS, &end);
+        }
+        Err(error) => tracing::error!(%error, "following an action failed"),
     }
     let _ = handle.emit(CACHE_CHANGED, ());
 }

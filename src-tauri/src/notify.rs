@@ -1,19 +1,22 @@
 //! Desktop notifications of new triggered incidents on the user's teams' services (the engine
-//! hands each incident out once, across restarts) and of rollbacks that ended; a click opens
-//! the service.
+//! hands each incident out once, across restarts) and of rollbacks that ended. A click on an
+//! incident's opens its incident view, and *Acknowledge* (where the notification server
+//! shows actions) acknowledges it through the action runner: the click is the consent.
 
-use opsdeck::api::{IncidentRow, RollbackProgress};
-use opsdeck::Engine;
+use opsdeck::api::{ActionRequest, IncidentRow, RollbackProgress};
+use opsdeck::{Engine, StartedAction};
 use tauri::{AppHandle, Emitter, Manager};
 
 /// More new incidents than this at once are summed up in one notification.
 const MAX_SEPARATE: usize = 3;
 
-/// What one notification says, and which service a click opens.
+/// What one notification says, and what a click opens: an incident, else a service.
 struct Notice {
     title: String,
     body: String,
     service_key: Option<String>,
+    /// The incident's id: a click opens its view, and it offers *Acknowledge*.
+    incident: Option<String>,
 }
 
 /// Notifies of triggered incidents not notified before.
@@ -50,6 +53,7 @@ fn rollback_notice(p: &RollbackProgress) -> Notice {
             p.message
         ),
         service_key: Some(p.service.key.clone()),
+        incident: None,
     }
 }
 
@@ -64,6 +68,7 @@ fn notices(rows: &[IncidentRow]) -> Vec<Notice> {
                 .collect::<Vec<_>>()
                 .join("\n"),
             service_key: None,
+            incident: None,
         }];
     }
     rows.iter()
@@ -79,19 +84,55 @@ fn notices(rows: &[IncidentRow]) -> Vec<Notice> {
             ),
             body: format!("#{} {}", r.incident.number, r.incident.title),
             service_key: r.services.first().map(|s| s.key.clone()),
+            incident: Some(r.incident.id.clone()),
         })
         .collect()
 }
 
-/// Brings the window forward and shows the service.
-fn open(handle: &AppHandle, service_key: Option<String>) {
+/// Brings the window forward and shows the incident, else the service.
+fn open(handle: &AppHandle, notice: &Notice) {
     if let Some(window) = handle.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
     }
-    if let Some(key) = service_key {
+    if let Some(id) = &notice.incident {
+        let _ = handle.emit(crate::events::OPEN_INCIDENT, id);
+    } else if let Some(key) = &notice.service_key {
         let _ = handle.emit(crate::events::OPEN_SERVICE, key);
+    }
+}
+
+/// Acknowledges the incident from the notification's button: planned, started and followed
+/// by the engine like any action, its progress shown in the window.
+async fn acknowledge(handle: AppHandle, id: String) {
+    let engine = handle.state::<crate::Running>().engine.clone();
+    let started = async {
+        let plan = engine
+            .plan_action(&ActionRequest::Acknowledge { incident: id })
+            .await?;
+        engine.start_action(&plan.key).await
+    };
+    match started.await {
+        Ok(StartedAction::Running(run)) => {
+            let _ = handle.emit(crate::events::ACTION_PROGRESS, run.progress());
+            crate::events::track_action(handle, engine, run).await;
+        }
+        Ok(StartedAction::AlreadyConfirmed(progress)) => {
+            let _ = handle.emit(crate::events::ACTION_PROGRESS, *progress);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "acknowledging from the notification failed");
+            show(
+                &handle,
+                Notice {
+                    title: "Not acknowledged".into(),
+                    body: error.to_string(),
+                    service_key: None,
+                    incident: None,
+                },
+            );
+        }
     }
 }
 
@@ -101,18 +142,25 @@ fn show(handle: &AppHandle, notice: Notice) {
     // Showing blocks on D-Bus and waiting for a click blocks until the notification closes:
     // a thread of its own, not the async runtime.
     std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
+        let mut notification = notify_rust::Notification::new();
+        notification
             .appname("Opsdeck")
             .summary(&notice.title)
             // Notification servers read the body as markup: incident titles must stay text.
             .body(&inert_markup(&notice.body))
-            .action("default", "Open")
-            .show();
-        match shown {
-            Ok(shown) => shown.wait_for_action(|action| {
-                if action == "default" {
-                    open(&handle, notice.service_key.clone());
+            .action("default", "Open");
+        if notice.incident.is_some() {
+            notification.action("acknowledge", "Acknowledge");
+        }
+        match notification.show() {
+            Ok(shown) => shown.wait_for_action(|action| match action {
+                "default" => open(&handle, &notice),
+                "acknowledge" => {
+                    if let Some(id) = notice.incident.clone() {
+                        tauri::async_runtime::spawn(acknowledge(handle.clone(), id));
+                    }
                 }
+                _ => {}
             }),
             Err(error) => tracing::warn!(%error, "cannot show a desktop notification"),
         }
@@ -122,7 +170,8 @@ fn show(handle: &AppHandle, notice: Notice) {
 #[cfg(not(target_os = "linux"))]
 fn show(handle: &AppHandle, notice: Notice) {
     use tauri_plugin_notification::NotificationExt;
-    let _ = open;
+    // Desktop notifications of this plugin carry no actions or clicks outside Linux.
+    let _ = (open, acknowledge);
     if let Err(error) = handle
         .notification()
         .builder()
@@ -164,6 +213,7 @@ mod tests {
                 assignees: vec![],
                 acknowledged_by: vec![],
                 html_url: None,
+                policy_id: None,
             },
             services: vec![ServiceRef {
                 key: "component:default/checkout-api".into(),
@@ -182,6 +232,8 @@ mod tests {
             few[0].service_key.as_deref(),
             Some("component:default/checkout-api")
         );
+        // A click opens the incident view, and the notification offers Acknowledge.
+        assert_eq!(few[0].incident.as_deref(), Some("Q1"));
 
         let many: Vec<IncidentRow> = (1..=5).map(|n| row(n, "down")).collect();
         let summed = notices(&many);
@@ -189,6 +241,7 @@ mod tests {
         assert_eq!(summed[0].title, "5 new incidents on your teams' services");
         assert_eq!(summed[0].body.lines().count(), 5);
         assert!(summed[0].service_key.is_none());
+        assert!(summed[0].incident.is_none());
     }
 
     #[cfg(target_os = "linux")]

@@ -119,7 +119,7 @@ describe("App", () => {
     await waitFor(() => expect(calls.some((c) => c.startsWith("openRunbook component:default/checkout-api https://wiki/{service}?i={incident_id}"))).toBe(true));
     expect(screen.queryByRole("dialog")).toBeNull();
 
-    expect(container.querySelector("[data-team='on-call'] .team-gaps")!.textContent).toBe("1");
+    expect(container.querySelector("[data-team='incidents'] .team-gaps")!.textContent).toBe("1");
     fireEvent.click(container.querySelector("[data-team='on-call']")!);
     await waitFor(() => expect(container.querySelector("[data-screen='on-call']")).toBeTruthy());
     fireEvent.click(container.querySelector("[data-on-call-team='payments'] td:nth-child(3)")!);

@@ -2,6 +2,9 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ShortcutHelp } from "./components/ShortcutHelp";
 import { typing, useShortcuts } from "./lib/shortcuts";
 import { Activity } from "./components/Activity";
+import { ActionDialog, ActionPanel, type ReassignChoice } from "./components/ActionDialog";
+import { IncidentView } from "./components/IncidentView";
+import { Incidents } from "./components/Incidents";
 import { AuditLog } from "./components/Audit";
 import { RollbackDialog, RollbackPanel, type RollbackAsk } from "./components/Rollback";
 import { RunbookList, RunbookPicker, RunbookRunForm, RunbookRuns, RunbookViewer, type RunbookContext } from "./components/Runbooks";
@@ -19,9 +22,13 @@ import { Sources } from "./components/Sources";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
-import { NO_ASK, useAuditPage, useInFlight, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
+import { NO_ASK, useAuditPage, useIncident, useIncidentList, useInFlight, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
 import {
   errorMessage,
+  type ActionProgress,
+  type ActionRequest,
+  type IncidentView as IncidentViewData,
+  type SuspectRow,
   type EntitySummary,
   type Ipc,
   type ReportKind,
@@ -51,6 +58,10 @@ function failingText(failing: number): string {
 export function App({ ipc }: { ipc: Ipc }) {
   const [selection, setSelection] = useState<Selection | null>(null);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
+  // The incident view, over whatever page it was opened from.
+  const [incidentId, setIncidentId] = useState<string | null>(null);
+  // The on-call action being planned (acknowledge, silence, sync…), with whom it may go to.
+  const [actionAsk, setActionAsk] = useState<{ request: ActionRequest; choices: ReassignChoice[] } | null>(null);
   // A team's services, its releases (the product manager's view), its scorecard (the team
   // lead's, with or without the groups below) or who it is.
   const [teamTab, setTeamTab] = useState<TeamTab>("services");
@@ -75,16 +86,19 @@ export function App({ ipc }: { ipc: Ipc }) {
   const reportedReady = useRef(false);
 
   const fail = (e: unknown) => setError(errorMessage(e));
-  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm || fixing);
+  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm || fixing || actionAsk);
   const { teams, orphans, sources, overview, environments, now } = useOrganisation(ipc, generation, fail);
   const teamPage = useTeamPage(ipc, selection, teamTab, scoreBelow, generation, fail);
   const orgScorecard = useOrgScorecard(ipc, selection?.kind === "scorecards", generation, fail);
   const servicePage = useServicePage(ipc, serviceKey, generation, fail);
   const { detail, delivery } = servicePage;
   const audit = useAuditPage(ipc, selection?.kind === "audit", generation, fail);
+  const incident = useIncident(ipc, incidentId, generation, fail);
+  const incidentRows = useIncidentList(ipc, selection?.kind === "incidents", generation, fail);
   // Rollbacks and runbook runs started here, live until dismissed.
   const rollbacks = useInFlight<RollbackProgress>();
   const runbookRuns = useInFlight<RunbookRunProgress>();
+  const actions = useInFlight<ActionProgress>();
 
   useEffect(() => {
     ipc.identity().then(setIdentity, fail);
@@ -94,7 +108,15 @@ export function App({ ipc }: { ipc: Ipc }) {
         setProgress({});
         setGeneration((g) => g + 1);
       }),
-      ipc.onOpenService((key) => setServiceKey(key)),
+      ipc.onOpenService((key) => {
+        setIncidentId(null);
+        setServiceKey(key);
+      }),
+      ipc.onOpenIncident((id) => setIncidentId(id)),
+      ipc.onActionProgress((p) => {
+        actions.show(p);
+        if (p.state === "done" || p.state === "failed" || p.state === "timed-out") setGeneration((g) => g + 1);
+      }),
       ipc.onRollbackProgress((p) => {
         rollbacks.show(p);
         setGeneration((g) => g + 1);
@@ -114,7 +136,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   }, [teams]);
 
   // An error belongs to the page it happened on.
-  useEffect(() => setError(null), [selection, serviceKey]);
+  useEffect(() => setError(null), [selection, serviceKey, incidentId]);
 
   useEffect(() => {
     if (!reportedReady.current && teams.length > 0) {
@@ -130,12 +152,29 @@ export function App({ ipc }: { ipc: Ipc }) {
     palette: () => setPaletteOpen(true),
     help: (e) => pageKeys && !typing(e) && setHelpOpen(true),
     runbooks: (e) => {
-      if (!pageKeys || typing(e) || !serviceKey || !detail) return false;
+      if (!pageKeys || typing(e)) return false;
+      if (incidentId) {
+        if (!incident?.service) return false;
+        setRunbookContext({ service: incident.service.key, ask: { incident_id: incident.incident.id, alert: null, environment: null }, label: `incident #${incident.incident.number}` });
+        return;
+      }
+      if (!serviceKey || !detail) return false;
       setRunbookContext({ service: serviceKey, ask: NO_ASK, label: detail.name });
     },
+    acknowledge: (e) => {
+      if (!pageKeys || typing(e) || incident?.incident.status !== "triggered") return false;
+      askAction({ kind: "acknowledge", incident: incident.incident.id });
+    },
+    "roll-back": (e) => {
+      const top = incident?.suspects[0];
+      if (!pageKeys || typing(e) || !top?.can_roll_back || top.suspect.tier === "after-start") return false;
+      rollBack(top);
+    },
     back: () => {
-      if (!pageKeys || !serviceKey) return false;
-      setServiceKey(null);
+      if (!pageKeys) return false;
+      if (incidentId) setIncidentId(null);
+      else if (serviceKey) setServiceKey(null);
+      else return false;
     },
     filter: (e) => {
       if (!pageKeys || typing(e)) return false;
@@ -146,7 +185,27 @@ export function App({ ipc }: { ipc: Ipc }) {
   const selectTeam = useCallback((s: Selection) => {
     setSelection(s);
     setServiceKey(null);
+    setIncidentId(null);
   }, []);
+  const openService = (key: string) => {
+    setIncidentId(null);
+    setServiceKey(key);
+  };
+  // Whom an incident can go to: the people on call at each level of its policy, and the
+  // levels themselves.
+  const reassignChoices = (view: IncidentViewData | null): ReassignChoice[] => [
+    ...(view?.policy?.levels ?? []).flatMap((l) => l.now.map((n) => ({ label: `${n.person.name} (L${l.level} on call)`, to: { kind: "user" as const, id: n.person.id } }))),
+    ...(view?.policy?.levels ?? []).map((l) => ({ label: `Escalation level ${l.level}`, to: { kind: "level" as const, level: l.level } })),
+  ];
+  const askAction = (request: ActionRequest) => {
+    const choices = reassignChoices(incident);
+    if (request.kind === "reassign" && choices.length) request = { ...request, to: choices.find((c) => c.to.kind === "level" && c.to.level === 2)?.to ?? choices[0].to };
+    setActionAsk({ request, choices });
+  };
+  const rollBack = (row: SuspectRow) => {
+    const c = row.suspect.change;
+    if (c.environment) setRollbackAsk({ service: c.service_key, name: c.service, environment: c.environment });
+  };
 
   const openEntity = (e: EntitySummary) => {
     if (e.kind === "group") selectTeam({ kind: "team", key: e.key });
@@ -157,6 +216,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   // A service without an owner in the catalog opens among the orphans: a normal state.
   const pick = (hit: SearchHit) => {
     setPaletteOpen(false);
+    if (hit.kind === "incident") {
+      setIncidentId(hit.key);
+      return;
+    }
+    setIncidentId(null);
     if (hit.team) setSelection({ kind: "team", key: hit.team });
     else if (hit.kind === "component") setSelection({ kind: "orphans" });
     setServiceKey(hit.kind === "component" ? hit.key : null);
@@ -217,6 +281,8 @@ export function App({ ipc }: { ipc: Ipc }) {
       ? "Orphaned services"
       : selection?.kind === "on-call"
         ? "On call"
+        : selection?.kind === "incidents"
+          ? "Incidents"
         : selection?.kind === "activity"
           ? "Activity"
           : selection?.kind === "scorecards"
@@ -251,7 +317,24 @@ export function App({ ipc }: { ipc: Ipc }) {
       />
       <main class="main">
         {selection?.kind !== "sources" && <StaleNotice stale={stale} now={now} onOpenSources={openSources} />}
-        {selection?.kind === "sources" ? (
+        {incidentId ? (
+          incident ? (
+            <IncidentView
+              view={incident}
+              now={now}
+              onBack={() => setIncidentId(null)}
+              backLabel={serviceKey && detail ? detail.name : heading || "Back"}
+              onOpenLink={openLink}
+              onOpenService={openService}
+              onRollback={rollBack}
+              onAction={askAction}
+              onRunbooks={setRunbookContext}
+              onRefresh={sync}
+            />
+          ) : (
+            <p class="muted pad">Reading the incident…</p>
+          )
+        ) : selection?.kind === "sources" ? (
           <Sources sources={sources} progress={progress} syncing={syncing} now={now} onSync={sync} />
         ) : serviceKey && detail ? (
           <ServicePage
@@ -268,7 +351,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                 </button>
               )
             }
-            onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} />}
+            onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />}
             delivery={
               delivery &&
               delivery.service.key === serviceKey && (
@@ -286,6 +369,14 @@ export function App({ ipc }: { ipc: Ipc }) {
             audit={servicePage.audit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={servicePage.audit} now={now} showService={false} />}
             onOpenLink={openLink}
           />
+        ) : selection?.kind === "incidents" ? (
+          <div class="page">
+            <div class="team-head">
+              <h1>Incidents</h1>
+              <span class="muted">Open incidents across the organisation, then those resolved this week</span>
+            </div>
+            <Incidents rows={incidentRows} now={now} onOpenIncident={setIncidentId} onOpenService={openService} onOpenLink={openLink} />
+          </div>
         ) : selection?.kind === "on-call" ? (
           <OnCall teams={overview} onOpenTeam={(key) => selectTeam({ kind: "team", key })} />
         ) : selection?.kind === "activity" ? (
@@ -416,7 +507,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             ) : (
               <>
                 {selection.kind === "team" && teamPage.panel && (
-                  <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} onRunbooks={setRunbookContext} />
+                  <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
                 )}
                 {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
                 <ServiceTable
@@ -480,9 +571,20 @@ export function App({ ipc }: { ipc: Ipc }) {
           onClose={() => setRunForm(null)}
         />
       )}
-      {(rollbacks.items.length > 0 || runbookRuns.items.length > 0) && (
+      {actionAsk && (
+        <ActionDialog
+          request={actionAsk.request}
+          choices={actionAsk.choices}
+          plan={ipc.planAction}
+          confirm={ipc.startAction}
+          onStarted={actions.show}
+          onClose={() => setActionAsk(null)}
+        />
+      )}
+      {(rollbacks.items.length > 0 || runbookRuns.items.length > 0 || actions.items.length > 0) && (
         <aside class="rollback-panel" aria-label="Actions in progress" aria-live="polite">
           <RollbackPanel rollbacks={rollbacks.items} now={now} onOpenLink={openLink} onDismiss={rollbacks.dismiss} />
+          <ActionPanel actions={actions.items} now={now} onOpenLink={openLink} onDismiss={actions.dismiss} />
           <RunbookRuns runs={runbookRuns.items} now={now} onOpenLink={openLink} onDismiss={runbookRuns.dismiss} />
         </aside>
       )}

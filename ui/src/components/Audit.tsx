@@ -99,5 +99,9 @@ function targetLabel(target: ActionTarget): string {
       return "–";
     case "environment":
       return target.name;
+    case "incident":
+      return target.id;
+    case "silence":
+      return target.id || target.matchers;
   }
 }

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import type { AlertRow, IncidentRow, OnCallNow, OnCallPanel as Panel, Person, PolicyOnCall } from "../ipc";
 import { ageOf, dayTime, severityClass } from "../lib/format";
 import type { RunbookContext } from "./Runbooks";
@@ -11,6 +12,8 @@ interface Props {
   onOpenService?(key: string): void;
   /** Lists the runbooks for an incident or an alert (on its first service). */
   onRunbooks?(context: RunbookContext): void;
+  /** Opens an incident's view. */
+  onOpenIncident?(id: string): void;
 }
 
 /** A link that leaves the app: handed to the system, never followed inside the window. */
@@ -44,7 +47,7 @@ function Someone({ who, onOpen }: { who: OnCallNow; onOpen(url: string): void })
   );
 }
 
-function Policy({ policy, onOpen }: { policy: PolicyOnCall; onOpen(url: string): void }) {
+export function Policy({ policy, onOpen }: { policy: PolicyOnCall; onOpen(url: string): void }) {
   return (
     <div class="policy" data-policy={policy.policy_name}>
       <div class="policy-name">
@@ -88,7 +91,7 @@ function runbookKeys(open: (() => void) | null) {
   };
 }
 
-function Incident({ row, now, onOpen, onOpenService, onRunbooks }: { row: IncidentRow; now: number; onOpen(url: string): void; onOpenService?(key: string): void; onRunbooks?(context: RunbookContext): void }) {
+export function IncidentItem({ row, now, onOpen, onOpenService, onRunbooks, onOpenIncident }: { row: IncidentRow; now: number; onOpen(url: string): void; onOpenService?(key: string): void; onRunbooks?(context: RunbookContext): void; onOpenIncident?(id: string): void }) {
   const i = row.incident;
   const service = row.services[0];
   const runbooks = onRunbooks && service ? () => onRunbooks({ service: service.key, ask: { incident_id: i.id, alert: null, environment: null }, label: `incident #${i.number}` }) : null;
@@ -98,7 +101,13 @@ function Incident({ row, now, onOpen, onOpenService, onRunbooks }: { row: Incide
         <span class={`chip ${i.status === "triggered" ? "danger" : "warn"}`}>{i.status}</span>
         <span class={`chip ${i.urgency === "high" ? "danger" : ""}`}>{i.urgency}</span>
         {i.priority && <span class="chip">{i.priority}</span>}
-        <span class="incident-title">{i.title}</span>
+        {onOpenIncident ? (
+          <button class="link incident-title" data-open-incident={i.number} onClick={() => onOpenIncident(i.id)} title="Open the incident view">
+            {i.title}
+          </button>
+        ) : (
+          <span class="incident-title">{i.title}</span>
+        )}
       </div>
       <div class="muted incident-meta">
         #{i.number} ·{" "}
@@ -135,9 +144,16 @@ function Incident({ row, now, onOpen, onOpenService, onRunbooks }: { row: Incide
 
 function Alert({ row, now, onOpen, onRunbooks }: { row: AlertRow; now: number; onOpen(url: string): void; onRunbooks?(context: RunbookContext): void }) {
   const a = row.alert;
-  const quiet = a.state !== "firing";
   const service = row.services[0];
   const runbooks = onRunbooks && service ? () => onRunbooks({ service: service.key, ask: { incident_id: null, alert: a.fingerprint, environment: null }, label: `alert ${a.name}` }) : null;
+  return <AlertItem row={row} now={now} onOpen={onOpen} runbooks={runbooks} />;
+}
+
+/** An alert: severity, name, services, age, its runbook, summary, and what quiets it;
+ *  `children` are its actions. */
+export function AlertItem({ row, now, onOpen, runbooks, children }: { row: AlertRow; now: number; onOpen(url: string): void; runbooks: (() => void) | null; children?: ComponentChildren }) {
+  const a = row.alert;
+  const quiet = a.state !== "firing";
   return (
     <li class={`alert ${a.state}`} data-alert={a.name} {...runbookKeys(runbooks)}>
       <div class="alert-head">
@@ -154,6 +170,7 @@ function Alert({ row, now, onOpen, onRunbooks }: { row: AlertRow; now: number; o
         ) : (
           a.runbook_url && <ExternalLink url={a.runbook_url} label="Runbook" onOpen={onOpen} />
         )}
+        {children}
       </div>
       {a.summary && <div class={quiet ? "muted" : ""}>{a.summary}</div>}
       {row.silences.map((s) => (
@@ -170,7 +187,7 @@ function Alert({ row, now, onOpen, onRunbooks }: { row: AlertRow; now: number; o
  * Who is on call and what is on fire: the answer at 2 a.m. Incident titles, alert texts and
  * silence comments come from outside and are rendered as text only.
  */
-export function OnCallPanel({ panel, now, onOpenLink, onOpenService, onRunbooks }: Props) {
+export function OnCallPanel({ panel, now, onOpenLink, onOpenService, onRunbooks, onOpenIncident }: Props) {
   const firing = panel.alerts.filter((a) => a.alert.state === "firing").length;
   return (
     <section class="on-call-panel" aria-label="On call">
@@ -200,7 +217,7 @@ export function OnCallPanel({ panel, now, onOpenLink, onOpenService, onRunbooks 
         ) : (
           <ul class="incident-list">
             {panel.incidents.map((r) => (
-              <Incident key={r.incident.id} row={r} now={now} onOpen={onOpenLink} onOpenService={onOpenService} onRunbooks={onRunbooks} />
+              <IncidentItem key={r.incident.id} row={r} now={now} onOpen={onOpenLink} onOpenService={onOpenService} onRunbooks={onRunbooks} onOpenIncident={onOpenIncident} />
             ))}
           </ul>
         )}

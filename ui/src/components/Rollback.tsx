@@ -43,8 +43,12 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
     loadPlan(ask.service, ask.environment, to).then(setPlan, (e) => setProblem(String(e?.message ?? e)));
   }, [ask.service, ask.environment, to]);
 
+  const confirmRef = useRef<HTMLButtonElement | null>(null);
+  // Where the keyboard goes once the plan is read: the name to type when it needs one, else
+  // the confirmation, so Enter confirms whatever control the dialog opened on.
   useEffect(() => {
     if (plan?.needs_override) typedRef.current?.focus();
+    else if (plan) confirmRef.current?.focus();
   }, [plan]);
 
   const blocking = (plan?.blockers ?? []).filter((b) => !(b.resolvable && disableAutoSync));
@@ -230,7 +234,7 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
         <footer>
           <span class="muted">Enter to confirm · Esc to cancel · recorded in the audit log</span>
           <button onClick={onClose}>Cancel</button>
-          <button class="danger-button" disabled={!ready} onClick={send} data-confirm>
+          <button ref={confirmRef} class="danger-button" disabled={!ready} onClick={send} data-confirm>
             {sending ? "Rolling back…" : `Roll back to ${plan?.target?.version ?? "…"}`}
           </button>
         </footer>

@@ -7,6 +7,7 @@ export type Selection =
   | { kind: "orphans" }
   | { kind: "sources" }
   | { kind: "on-call" }
+  | { kind: "incidents" }
   | { kind: "activity" }
   | { kind: "audit" }
   | { kind: "scorecards" };
@@ -94,7 +95,7 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selectio
       </li>
     );
   };
-  const link = (kind: "on-call" | "activity" | "audit" | "orphans" | "scorecards" | "sources", title: string, extra?: ComponentChildren) => (
+  const link = (kind: "on-call" | "incidents" | "activity" | "audit" | "orphans" | "scorecards" | "sources", title: string, extra?: ComponentChildren) => (
     <li>
       <button class={`team${selection?.kind === kind ? " selected" : ""}`} data-team={kind} onClick={() => onSelect({ kind } as Selection)}>
         <span class="team-title">{title}</span>
@@ -106,9 +107,10 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selectio
     <nav class="sidebar" aria-label="Teams">
       <h2>Now</h2>
       <ul>
+        {link("on-call", "On call")}
         {link(
-          "on-call",
-          "On call",
+          "incidents",
+          "Incidents",
           triggered > 0 && (
             <span class="team-gaps danger" title={`${triggered} triggered incidents`}>
               {triggered}

@@ -31,10 +31,14 @@ import type { TeamDetail } from "./bindings/TeamDetail";
 import type { ScorecardView } from "./bindings/ScorecardView";
 import type { ServiceScorecard } from "./bindings/ServiceScorecard";
 import type { ReportKind } from "./bindings/ReportKind";
+import type { IncidentView } from "./bindings/IncidentView";
+import type { IncidentRow } from "./bindings/IncidentRow";
+import type { ActionRequest } from "./bindings/ActionRequest";
+import type { ActionPlan } from "./bindings/ActionPlan";
+import type { ActionProgress } from "./bindings/ActionProgress";
 
 export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
-export type { IncidentRow } from "./bindings/IncidentRow";
 export type { LevelOnCall } from "./bindings/LevelOnCall";
 export type { OnCallNow } from "./bindings/OnCallNow";
 export type { Person } from "./bindings/Person";
@@ -73,6 +77,16 @@ export type { TeamScore } from "./bindings/TeamScore";
 export type { Tally } from "./bindings/Tally";
 export type { TrendPoint } from "./bindings/TrendPoint";
 export type { Worsened } from "./bindings/Worsened";
+export type { IncidentView, IncidentRow, ActionRequest, ActionPlan, ActionProgress };
+export type { ActionState } from "./bindings/ActionState";
+export type { Reassignee } from "./bindings/Reassignee";
+export type { SuspectRow } from "./bindings/SuspectRow";
+export type { Suspect } from "./bindings/Suspect";
+export type { Change } from "./bindings/Change";
+export type { ChangeKind } from "./bindings/ChangeKind";
+export type { Neighbour } from "./bindings/Neighbour";
+export type { AutomatedSyncOff } from "./bindings/AutomatedSyncOff";
+export type { Incident } from "./bindings/Incident";
 
 
 /** The shape of errors the shell returns (`src-tauri/src/error.rs`). */
@@ -140,6 +154,17 @@ export interface Ipc {
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
   /** A notification was clicked: show this service. */
   onOpenService(handler: (key: string) => void): Promise<Unsubscribe>;
+  /** An incident's notification was clicked: show its incident view. */
+  onOpenIncident(handler: (id: string) => void): Promise<Unsubscribe>;
+  /** Every open incident, then those resolved this week. */
+  incidents(): Promise<IncidentRow[]>;
+  /** One incident (id or number) with who is on call, alerts and suspect changes ranked. */
+  incident(id: string): Promise<IncidentView>;
+  /** What an on-call action (acknowledge, silence, sync…) would do; changes nothing. */
+  planAction(request: ActionRequest): Promise<ActionPlan>;
+  /** Carries out a planned action once; progress follows as `onActionProgress` events. */
+  startAction(key: string): Promise<ActionProgress>;
+  onActionProgress(handler: (progress: ActionProgress) => void): Promise<Unsubscribe>;
 }
 
 export const tauriIpc: Ipc = {
@@ -178,6 +203,12 @@ export const tauriIpc: Ipc = {
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
   onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),
+  onOpenIncident: (handler) => listen<string>("open-incident", (event) => handler(event.payload)),
+  incidents: () => invoke("incidents"),
+  incident: (id) => invoke("incident", { id }),
+  planAction: (request) => invoke("plan_action", { request }),
+  startAction: (key) => invoke("start_action", { key }),
+  onActionProgress: (handler) => listen<ActionProgress>("action-progress", (event) => handler(event.payload)),
 };
 
 /** One line to show for anything a command rejected with. */

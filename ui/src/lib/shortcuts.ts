@@ -2,13 +2,13 @@ import { useEffect, useRef } from "preact/hooks";
 
 /** Every keyboard shortcut: the keys, where they work, what they do. Key handlers ask this
  *  table (`is`), and `?` lists it, so what the help says is what the keys do. */
-export type ShortcutId = "palette" | "help" | "filter" | "runbooks" | "back" | "down" | "up" | "open" | "confirm" | "close";
+export type ShortcutId = "palette" | "help" | "filter" | "runbooks" | "acknowledge" | "roll-back" | "back" | "down" | "up" | "open" | "confirm" | "close";
 
 export interface Shortcut {
   id: ShortcutId;
   /** As shown to people. */
   keys: string[];
-  where: "Anywhere" | "Lists" | "A service's page" | "Dialogs";
+  where: "Anywhere" | "Lists" | "A service's page" | "The incident view" | "Dialogs";
   does: string;
   matches(e: KeyboardEvent): boolean;
 }
@@ -22,8 +22,10 @@ export const SHORTCUTS: Shortcut[] = [
   { id: "down", keys: ["↓", "j"], where: "Lists", does: "Next row", matches: (e) => e.key === "ArrowDown" || (e.key === "j" && plain(e) && !typing(e)) },
   { id: "up", keys: ["↑", "k"], where: "Lists", does: "Previous row", matches: (e) => e.key === "ArrowUp" || (e.key === "k" && plain(e) && !typing(e)) },
   { id: "open", keys: ["Enter"], where: "Lists", does: "Open the row", matches: (e) => e.key === "Enter" },
-  { id: "runbooks", keys: ["R"], where: "A service's page", does: "Pick one of its runbooks", matches: (e) => e.key.toLowerCase() === "r" && plain(e) },
-  { id: "back", keys: ["Esc"], where: "A service's page", does: "Back to the list", matches: (e) => e.key === "Escape" },
+  { id: "runbooks", keys: ["R"], where: "A service's page", does: "Pick one of its runbooks (the incident's service's, on the incident view)", matches: (e) => e.key.toLowerCase() === "r" && plain(e) },
+  { id: "acknowledge", keys: ["A"], where: "The incident view", does: "Acknowledge the incident (asks first)", matches: (e) => e.key.toLowerCase() === "a" && plain(e) },
+  { id: "roll-back", keys: ["B"], where: "The incident view", does: "Roll back the top suspect change (shows the plan first)", matches: (e) => e.key.toLowerCase() === "b" && plain(e) },
+  { id: "back", keys: ["Esc"], where: "A service's page", does: "Back to the list (from the incident view: to the page it was opened from)", matches: (e) => e.key === "Escape" },
   { id: "confirm", keys: ["Enter"], where: "Dialogs", does: "Confirm (a rollback: once, when nothing blocks it)", matches: (e) => e.key === "Enter" },
   { id: "close", keys: ["Esc"], where: "Dialogs", does: "Cancel and close", matches: (e) => e.key === "Escape" },
 ];

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
-import type { AuditEntry, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
+import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
 
 type Fail = (e: unknown) => void;
 
@@ -100,6 +100,28 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
     ipc.serviceScorecard(serviceKey).then(setScorecard, fail);
   }, [serviceKey, generation]);
   return { detail, panel, delivery, audit, runbooks, scorecard };
+}
+
+/** The incident view's data, read when it opens and whenever the cache changes. */
+export function useIncident(ipc: Ipc, id: string | null, generation: number, fail: Fail) {
+  const [view, setView] = useState<IncidentView | null>(null);
+  useEffect(() => {
+    if (!id) {
+      setView(null);
+      return;
+    }
+    ipc.incident(id).then(setView, fail);
+  }, [id, generation]);
+  return view && view.incident.id === id ? view : null;
+}
+
+/** Every open incident and those resolved this week, while the Incidents screen is open. */
+export function useIncidentList(ipc: Ipc, open: boolean, generation: number, fail: Fail) {
+  const [rows, setRows] = useState<IncidentRow[]>([]);
+  useEffect(() => {
+    if (open) ipc.incidents().then(setRows, fail);
+  }, [open, generation]);
+  return rows;
 }
 
 /** The audit log screen's entries, while it is open. */

@@ -1,4 +1,9 @@
 import type {
+  ActionPlan,
+  ActionProgress,
+  ActionRequest,
+  Change,
+  IncidentView,
   AuditEntry,
   RunbookRow,
   RunbookRunProgress,
@@ -151,7 +156,7 @@ export function panel(extra: Partial<OnCallPanel> = {}): OnCallPanel {
     incidents: [{
       source: "pagerduty",
       incident: { id: "Q1", number: 3100, title: "Checkout error rate above 5%", status: "triggered", urgency: "high", priority: "P1", service_id: "P76727D",
-        created_at: minutesAgo(4), last_status_change_at: null, assignees: ["Dana Whitfield"], acknowledged_by: [], html_url: "https://x.pagerduty.com/incidents/Q1" },
+        created_at: minutesAgo(4), last_status_change_at: null, assignees: ["Dana Whitfield"], acknowledged_by: [], html_url: "https://x.pagerduty.com/incidents/Q1", policy_id: "PE1" },
       services: [{ key: "component:default/checkout-api", name: "checkout-api" }],
     }],
     resolved_recently: 2,
@@ -357,6 +362,8 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     openService: [] as ((key: string) => void)[],
     rollback: [] as ((p: RollbackProgress) => void)[],
     runbook: [] as ((p: RunbookRunProgress) => void)[],
+    openIncident: [] as ((id: string) => void)[],
+    action: [] as ((p: ActionProgress) => void)[],
   };
   const calls: string[] = [];
   const ipc: Ipc = {
@@ -411,7 +418,71 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     openRunbook: async (service, template, ask) => (calls.push(`openRunbook ${service} ${template} ${JSON.stringify(ask)}`), template),
     runRunbook: async (_service, template, _ask, inputs) => (calls.push(`runRunbook ${template} ${JSON.stringify(inputs)}`), runbookRun()),
     onRunbookProgress: async (h) => (handlers.runbook.push(h), () => undefined),
+    incidents: async () => panel().incidents,
+    incident: async (id) => (calls.push(`incident ${id}`), incidentView()),
+    planAction: async (request) => (calls.push(`planAction ${JSON.stringify(request)}`), actionPlan(request)),
+    startAction: async (key) => (calls.push(`startAction ${key}`), actionProgress(key)),
+    onOpenIncident: async (h) => (handlers.openIncident.push(h), () => undefined),
+    onActionProgress: async (h) => (handlers.action.push(h), () => undefined),
     ...overrides,
   };
   return { ipc, handlers, calls };
+}
+
+/** The demo incident's view: checkout-api's v2.14.0 the top suspect, a config change on
+ *  payments-gateway lower, one firing alert, Dana on call. */
+export function incidentView(extra: Partial<IncidentView> = {}): IncidentView {
+  const p = panel();
+  const change = (id: string, service: string, kind: Change["kind"], version: string, minutes: number, environment: string | null, extraChange: Partial<Change> = {}): Change => ({
+    id, kind, service_key: `component:default/${service}`, service, closeness: service === "checkout-api" ? "same-service" : "direct-dependency",
+    environment, production: true, version, previous_version: null, commit: null, previous_commit: null, actor: "eva-novak",
+    at: minutesAgo(minutes), status: kind === "change-event" ? null : "success", link: null, ...extraChange,
+  });
+  return {
+    source: "pagerduty",
+    incident: p.incidents[0].incident,
+    pagerduty_service: "checkout-api",
+    service: { key: "component:default/checkout-api", name: "checkout-api" },
+    owner: { key: "group:default/checkout", kind: "group", name: "checkout", title: "Checkout", exists: true },
+    system: { key: "system:default/storefront", kind: "system", name: "storefront", title: "Storefront", exists: true },
+    tier: "1",
+    policy: p.policies[0],
+    me_on_call: true,
+    neighbours: [
+      { entity: { key: "component:default/payments-gateway", kind: "component", name: "payments-gateway", title: "payments-gateway", exists: true }, upstream: true, open_incidents: 0, firing_alerts: 1 },
+      { entity: { key: "component:default/checkout-web", kind: "component", name: "checkout-web", title: "checkout-web", exists: true }, upstream: false, open_incidents: 0, firing_alerts: 0 },
+    ],
+    alerts: [p.alerts[0]],
+    suspects: [
+      {
+        suspect: { change: change("deploy:1", "checkout-api", "deploy", "v2.14.0", 12, "prod", { previous_version: "v2.13.2" }), tier: "service-in-production", seconds_before: 480 },
+        reason: "this service, in production", when: "8 min before",
+        commits: [{ sha: "8eaf4350000000000000000000000000000000aa", title: "Fix timeout handling on slow upstreams", author: "eva-novak", authored_at: minutesAgo(300), link: null }],
+        total_commits: 4, can_roll_back: true,
+      },
+      {
+        suspect: { change: change("event:1", "payments-gateway", "change-event", "Config change: connection pool 200 → 120 <b>CHG-2317</b>", 44, null, { actor: "config-service" }), tier: "dependency-in-production", seconds_before: 2400 },
+        reason: "a dependency, in production", when: "40 min before", commits: [], total_commits: null, can_roll_back: false,
+      },
+    ],
+    ranking_rule: "Ranked: changes to this service in production first, then production changes to what it depends on, then the rest.",
+    window_since: minutesAgo(364),
+    automated_sync_off: [],
+    actions: [],
+    ...extra,
+  };
+}
+
+export function actionPlan(request: ActionRequest, extra: Partial<ActionPlan> = {}): ActionPlan {
+  return {
+    key: "act-1", kind: request.kind === "acknowledge" ? "incident-acknowledge" : request.kind === "silence" ? "silence" : "incident-note",
+    title: request.kind === "acknowledge" ? "Acknowledge #3100 Checkout error rate above 5%" : `Do ${request.kind}`,
+    service: { key: "component:default/checkout-api", name: "checkout-api" }, source: "pagerduty",
+    call: { method: "PUT", url: "https://api.pagerduty.com/incidents/Q1", body: JSON.stringify(request), purpose: "acknowledge the incident" },
+    warnings: [], blocker: null, expires_at: inAnHour(), ...extra,
+  };
+}
+
+export function actionProgress(key: string, extra: Partial<ActionProgress> = {}): ActionProgress {
+  return { key, kind: "incident-acknowledge", title: "Acknowledge #3100 Checkout error rate above 5%", state: "requested", message: "requested", started_at: minutesAgo(0), link: null, ...extra };
 }
