@@ -77,6 +77,44 @@ async fn start(dir: &std::path::Path) -> (Running, String) {
     (running, url)
 }
 
+/// The `opsdeck` binary over the demo catalog's files and the Alertmanager at `url`, with its
+/// config and cache in `dir`: `head` goes before the sources, `alertmanager` into its
+/// source. Runs a command and gives its stdout, failing the test when it fails.
+fn cli(
+    dir: &std::path::Path,
+    url: &str,
+    head: &str,
+    alertmanager: &str,
+) -> impl Fn(&[&str]) -> String {
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    std::fs::write(
+        dir.join("opsdeck.toml"),
+        format!(
+            "{head}[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n\
+             [[sources]]\nname = \"alerts\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n{alertmanager}",
+            demo.display()
+        ),
+    )
+    .unwrap();
+    let dir = dir.to_path_buf();
+    move |args: &[&str]| {
+        let out = opsdeck()
+            .arg("--config")
+            .arg(dir.join("opsdeck.toml"))
+            .arg("--db")
+            .arg(dir.join("cache.sqlite"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn alerts_and_silences_from_a_real_alertmanager_reach_the_cli() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,14 +171,7 @@ async fn alerts_and_silences_from_a_real_alertmanager_reach_the_cli() {
     // Alertmanager marks alerts after it has processed them; wait for that.
     let started = Instant::now();
     loop {
-        let held: Vec<Value> = client
-            .get(format!("{url}/api/v2/alerts"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let held: Vec<Value> = crate::util::get_json(&format!("{url}/api/v2/alerts")).await;
         let settled = held.len() == 3
             && held.iter().all(|a| a["status"]["state"] != "unprocessed")
             && held.iter().any(|a| a["status"]["state"] == "suppressed");
@@ -154,32 +185,7 @@ async fn alerts_and_silences_from_a_real_alertmanager_reach_the_cli() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-    std::fs::write(
-        dir.path().join("opsdeck.toml"),
-        format!(
-            "[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n\
-             [[sources]]\nname = \"alerts\"\nkind = \"alertmanager\"\nurl = \"{url}\"\n",
-            demo.display()
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        let out = opsdeck()
-            .arg("--config")
-            .arg(dir.path().join("opsdeck.toml"))
-            .arg("--db")
-            .arg(dir.path().join("cache.sqlite"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = cli(dir.path(), &url, "", "");
     let synced = run(&["sync"]);
     assert!(
         synced.contains("alerts: 4 records"),
@@ -246,14 +252,7 @@ async fn a_silence_opsdeck_creates_is_alertmanagers_own_until_opsdeck_expires_it
         .unwrap();
     assert!(posted.status().is_success());
     let alert_state = || async {
-        let held: Vec<Value> = client
-            .get(format!("{url}/api/v2/alerts"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let held: Vec<Value> = crate::util::get_json(&format!("{url}/api/v2/alerts")).await;
         held.first()
             .map(|a| a["status"]["state"].as_str().unwrap_or("").to_string())
     };
@@ -269,34 +268,12 @@ async fn a_silence_opsdeck_creates_is_alertmanagers_own_until_opsdeck_expires_it
     };
     wait_for("active").await;
 
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
-    std::fs::write(
-        dir.path().join("opsdeck.toml"),
-        format!(
-            "[identity]\nemail = \"dana@demo.opsdeck.dev\"\n\n\
-             [incidents]\npoll_interval = \"200ms\"\n\n\
-             [[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n\
-             [[sources]]\nname = \"alerts\"\nkind = \"alertmanager\"\nurl = \"{url}\"\nallow_insecure = true\n",
-            demo.display()
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        let out = opsdeck()
-            .arg("--config")
-            .arg(dir.path().join("opsdeck.toml"))
-            .arg("--db")
-            .arg(dir.path().join("cache.sqlite"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = cli(
+        dir.path(),
+        &url,
+        "[identity]\nemail = \"dana@demo.opsdeck.dev\"\n\n[incidents]\npoll_interval = \"200ms\"\n\n",
+        "allow_insecure = true\n",
+    );
     run(&["sync"]);
     let silenced = run(&[
         "silence",
@@ -310,14 +287,7 @@ async fn a_silence_opsdeck_creates_is_alertmanagers_own_until_opsdeck_expires_it
     assert!(silenced.contains("done"), "{silenced}");
 
     // Alertmanager's own API lists it, with the alert's exact labels as matchers.
-    let silences: Vec<Value> = client
-        .get(format!("{url}/api/v2/silences"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let silences: Vec<Value> = crate::util::get_json(&format!("{url}/api/v2/silences")).await;
     assert_eq!(silences.len(), 1, "{silences:?}");
     let silence = &silences[0];
     assert_eq!(silence["status"]["state"], "active");
@@ -361,14 +331,7 @@ async fn a_silence_opsdeck_creates_is_alertmanagers_own_until_opsdeck_expires_it
 
     let expired = run(&["unsilence", &id, "--yes"]);
     assert!(expired.contains("done"), "{expired}");
-    let one: Value = client
-        .get(format!("{url}/api/v2/silence/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = crate::util::get_json(&format!("{url}/api/v2/silence/{id}")).await;
     assert_eq!(one["status"]["state"], "expired");
     wait_for("active").await;
     let audit: Vec<Value> = run(&["audit", "--json"])

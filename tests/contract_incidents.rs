@@ -205,13 +205,7 @@ async fn silences_match_alertmanagers_swagger_both_ways() {
     let doc: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let definitions = doc["definitions"].clone();
     let (sandbox, engine) = demo_with("rollout=1s").await;
-    let alert = engine
-        .alerts(Some("checkout-api"))
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|a| a.alert.name == "HighErrorRate")
-        .unwrap();
+    let alert = crate::util::high_error_rate(&engine).await;
     let plan = engine
         .plan_action(&ActionRequest::Silence {
             source: alert.source,
@@ -264,14 +258,7 @@ async fn silences_match_alertmanagers_swagger_both_ways() {
             .status(),
         200
     );
-    let one: Value = client
-        .get(format!("{base}/silence/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = crate::util::get_json(&format!("{base}/silence/{id}")).await;
     assert_eq!(one["status"]["state"], "expired");
     assert_eq!(
         client

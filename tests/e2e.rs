@@ -119,6 +119,15 @@ async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("'{css}' did not appear: {e}"))
 }
 
+/// Waits for `css` to appear while an action runs its course (40 s), failing as `what`.
+async fn wait_long(client: &Client, css: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while client.find(Locator::Css(css)).await.is_err() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// A running app in the real window, with what keeps it alive.
 struct Session {
     client: Client,
@@ -460,18 +469,12 @@ async fn rollback_and_runbooks_from_the_service_page() {
     confirm.click().await.unwrap();
     wait_css(client, ".rollback-card[data-state='in_progress']").await;
     shot(client, screenshots, "14-rollback-progress.png").await;
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while client
-        .find(Locator::Css(".rollback-card[data-state='succeeded']"))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the rollback did not end healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_long(
+        client,
+        ".rollback-card[data-state='succeeded']",
+        "the rollback did not end healthy",
+    )
+    .await;
     // The environment row reads the synced cache: prod runs the version rolled back to.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -545,18 +548,12 @@ async fn rollback_and_runbooks_from_the_service_page() {
     );
     shot(client, screenshots, "17-runbook-form.png").await;
     wait_css(client, "[data-run]").await.click().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while client
-        .find(Locator::Css("[data-runbook-run][data-status='success']"))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the runbook's run did not succeed"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_long(
+        client,
+        "[data-runbook-run][data-status='success']",
+        "the runbook's run did not succeed",
+    )
+    .await;
 
     let _ = session.client.clone().close().await;
 }
@@ -790,18 +787,12 @@ async fn from_the_notification_to_a_healthy_rollback_in_three_interactions() {
     client.perform_actions(enter()).await.unwrap();
     interactions += 1;
     assert!(interactions <= 4, "{interactions} interactions");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while client
-        .find(Locator::Css(".rollback-card[data-state='succeeded']"))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the rollback did not end healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_long(
+        client,
+        ".rollback-card[data-state='succeeded']",
+        "the rollback did not end healthy",
+    )
+    .await;
     // Automated sync stays off until someone turns it back on: the view says so.
     wait_css(client, "[data-auto-sync-off='checkout-api-prod']").await;
     wait_css(client, ".rollback-card [aria-label='Dismiss']")

@@ -298,13 +298,7 @@ async fn a_lost_answer_is_found_again_by_reading_never_sent_twice() {
     assert_eq!(end.state, ActionState::Done, "{}", end.message);
     assert_eq!(sandbox.actions_received(), 1);
 
-    let alert = engine
-        .alerts(Some("checkout-api"))
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|a| a.alert.name == "HighErrorRate")
-        .unwrap();
+    let alert = crate::util::high_error_rate(&engine).await;
     let silenced = run(
         &engine,
         ActionRequest::Silence {
@@ -328,13 +322,7 @@ async fn a_lost_answer_is_found_again_by_reading_never_sent_twice() {
 #[tokio::test]
 async fn a_silence_mutes_the_alert_until_it_is_expired() {
     let (sandbox, engine) = demo_with("rollout=1s").await;
-    let alert = engine
-        .alerts(Some("checkout-api"))
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|a| a.alert.name == "HighErrorRate")
-        .unwrap();
+    let alert = crate::util::high_error_rate(&engine).await;
     let request = ActionRequest::Silence {
         source: alert.source.clone(),
         fingerprint: alert.alert.fingerprint.clone(),
@@ -358,11 +346,7 @@ async fn a_silence_mutes_the_alert_until_it_is_expired() {
         .contains("incident #3100 Checkout error rate above 5%"));
     let end = run(&engine, request).await;
     assert_eq!(end.state, ActionState::Done, "{}", end.message);
-    let now = engine.alerts(Some("checkout-api")).await.unwrap();
-    let row = now
-        .iter()
-        .find(|a| a.alert.name == "HighErrorRate")
-        .unwrap();
+    let row = crate::util::high_error_rate(&engine).await;
     assert_eq!(row.alert.state, AlertState::Silenced, "synced after");
     assert_eq!(row.silences.len(), 1);
 
@@ -376,11 +360,7 @@ async fn a_silence_mutes_the_alert_until_it_is_expired() {
     )
     .await;
     assert_eq!(expired.state, ActionState::Done, "{}", expired.message);
-    let now = engine.alerts(Some("checkout-api")).await.unwrap();
-    let row = now
-        .iter()
-        .find(|a| a.alert.name == "HighErrorRate")
-        .unwrap();
+    let row = crate::util::high_error_rate(&engine).await;
     assert_eq!(row.alert.state, AlertState::Firing);
     assert_eq!(sandbox.actions_received(), 2);
 

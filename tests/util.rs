@@ -92,6 +92,11 @@ pub async fn read(request: reqwest::RequestBuilder) -> (u16, String, Value) {
     (status, content_type, response.json().await.unwrap())
 }
 
+/// `GET url`, its JSON body.
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 /// A sandbox on a free port with [`TOKEN`].
 pub async fn sandbox(seed: Seed) -> Sandbox {
     Sandbox::start(SandboxOptions {
@@ -222,6 +227,17 @@ pub async fn demo_with(actions: &str) -> (Sandbox, Engine) {
         "{reports:?}"
     );
     (sandbox, engine)
+}
+
+/// checkout-api's `HighErrorRate` alert, as the demo's cache holds it.
+pub async fn high_error_rate(engine: &Engine) -> opsdeck::api::AlertRow {
+    engine
+        .alerts(Some("checkout-api"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.alert.name == "HighErrorRate")
+        .expect("the demo's firing alert")
 }
 
 /// A config file and a cache in a directory of their own, for the `opsdeck` binary.

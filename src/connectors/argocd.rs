@@ -54,24 +54,16 @@ pub fn sync_body(name: &str) -> serde_json::Value {
     serde_json::json!({"name": name, "prune": false})
 }
 
-/// The body of `PATCH /api/v1/applications/{name}` that switches automated sync back on, with
-/// Argo CD's defaults (no pruning, no self-heal).
-pub fn automated_sync_on_body(name: &str) -> serde_json::Value {
-    serde_json::json!({
-        "name": name,
-        "patchType": "merge",
-        "patch": r#"{"spec":{"syncPolicy":{"automated":{"prune":false,"selfHeal":false}}}}"#,
-    })
-}
-
 /// The body of `PATCH /api/v1/applications/{name}` (`applicationApplicationPatchRequest`) that
-/// switches automated sync off.
-pub fn automated_sync_off_body(name: &str) -> serde_json::Value {
-    serde_json::json!({
-        "name": name,
-        "patchType": "merge",
-        "patch": r#"{"spec":{"syncPolicy":{"automated":null}}}"#,
-    })
+/// switches automated sync off (removing `spec.syncPolicy.automated`, as Argo CD's UI does
+/// before a rollback) or back on with Argo CD's defaults (no pruning, no self-heal).
+pub fn automated_sync_body(name: &str, on: bool) -> serde_json::Value {
+    let patch = if on {
+        r#"{"spec":{"syncPolicy":{"automated":{"prune":false,"selfHeal":false}}}}"#
+    } else {
+        r#"{"spec":{"syncPolicy":{"automated":null}}}"#
+    };
+    serde_json::json!({"name": name, "patchType": "merge", "patch": patch})
 }
 
 /// An Argo CD API server.
@@ -324,17 +316,20 @@ impl ArgoCdConnector {
             .await
     }
 
-    /// Switches automated sync off, as Argo CD's UI does before a rollback: a merge patch
-    /// that removes `spec.syncPolicy.automated`.
-    pub async fn disable_automated_sync(
+    /// Switches automated sync off or on: a merge patch ([`automated_sync_body`]); sent once.
+    pub async fn set_automated_sync(
         &self,
         name: &str,
+        on: bool,
         target: &str,
         meter: &RequestMeter,
     ) -> Result<LiveApplication, ConnectorError> {
         let url = self.application_url(name);
-        let body = automated_sync_off_body(name);
-        let doing = format!("switching automated sync of {name} off");
+        let body = automated_sync_body(name, on);
+        let doing = format!(
+            "switching automated sync of {name} {}",
+            if on { "back on" } else { "off" }
+        );
         self.act_on(reqwest::Method::PATCH, &url, &body, &doing, target, meter)
             .await
     }
@@ -382,20 +377,6 @@ impl ArgoCdConnector {
             meter,
         )
         .await
-    }
-
-    /// Switches automated sync back on (a merge patch); sent once.
-    pub async fn enable_automated_sync(
-        &self,
-        name: &str,
-        target: &str,
-        meter: &RequestMeter,
-    ) -> Result<LiveApplication, ConnectorError> {
-        let url = self.application_url(name);
-        let body = automated_sync_on_body(name);
-        let doing = format!("switching automated sync of {name} back on");
-        self.act_on(reqwest::Method::PATCH, &url, &body, &doing, target, meter)
-            .await
     }
 
     /// The address of the sync call, as a plan shows it.

@@ -339,17 +339,7 @@ impl PagerDutyConnector {
         id: &str,
         meter: &RequestMeter,
     ) -> Result<Incident, ConnectorError> {
-        let token = self.token()?;
-        let url = self.incident_url(id);
-        let envelope: IncidentEnvelope = self
-            .platform()
-            .get_json(self.endpoint.reader(meter), &url, || {
-                self.endpoint
-                    .request(reqwest::Method::GET, &url)
-                    .header("Accept", ACCEPT)
-                    .header("Authorization", format!("Token token={}", token.value))
-            })
-            .await?;
+        let envelope: IncidentEnvelope = self.get(&self.incident_url(id), meter).await?;
         Ok(incident_of(envelope.incident))
     }
 
@@ -419,18 +409,26 @@ impl PagerDutyConnector {
         struct Notes {
             notes: Vec<Note>,
         }
-        let token = self.token()?;
         let url = format!("{}/notes", self.incident_url(id));
-        let notes: Notes = self
-            .platform()
-            .get_json(self.endpoint.reader(meter), &url, || {
+        let notes: Notes = self.get(&url, meter).await?;
+        Ok(notes.notes.into_iter().map(|n| n.content).collect())
+    }
+
+    /// One object read from `url`.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        meter: &RequestMeter,
+    ) -> Result<T, ConnectorError> {
+        let token = self.token()?;
+        self.platform()
+            .get_json(self.endpoint.reader(meter), url, || {
                 self.endpoint
-                    .request(reqwest::Method::GET, &url)
+                    .request(reqwest::Method::GET, url)
                     .header("Accept", ACCEPT)
                     .header("Authorization", format!("Token token={}", token.value))
             })
-            .await?;
-        Ok(notes.notes.into_iter().map(|n| n.content).collect())
+            .await
     }
 
     async fn act<T: serde::de::DeserializeOwned>(

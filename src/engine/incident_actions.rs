@@ -16,7 +16,7 @@ use crate::api::{
 };
 use crate::config::{SourceConfig, SourceKind};
 use crate::connectors::alertmanager::{silence_body, AlertmanagerConnector};
-use crate::connectors::argocd::{automated_sync_on_body, sync_body, ArgoCdConnector};
+use crate::connectors::argocd::{automated_sync_body, sync_body, ArgoCdConnector};
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::PagerDutyConnector;
 use crate::connectors::{ConnectorError, FailureKind};
@@ -336,7 +336,7 @@ impl Engine {
             How::AutoSync { app, target } => {
                 let live = self
                     .argocd(&run.source)?
-                    .enable_automated_sync(&app, &target, &meter)
+                    .set_automated_sync(&app, true, &target, &meter)
                     .await?;
                 run.progress.link = live.state.link.clone();
                 Ok(format!(
@@ -875,7 +875,7 @@ impl Engine {
                 PlannedCall {
                     method: "PATCH".into(),
                     url: connector.application_url(&app),
-                    body: automated_sync_on_body(&app).to_string(),
+                    body: automated_sync_body(&app, true).to_string(),
                     purpose: format!("switch automated sync of {app} on"),
                 },
                 How::AutoSync {

@@ -269,6 +269,27 @@ impl App {
         self.history.iter().map(|h| h.version).max()
     }
 
+    /// Starts a rollout of `version`: a history entry that lands when it ends, Argo CD keeping
+    /// its last ten.
+    fn roll_out(&mut self, version: usize, rollout: Rollout) {
+        let Rollout {
+            at: now,
+            lasts,
+            fails,
+        } = rollout;
+        let next = self.history.iter().map(|h| h.id).max().unwrap_or(0) + 1;
+        self.history.push(HistoryEntry {
+            id: next,
+            version,
+            deployed_at: now + lasts,
+            initiator: Some(0),
+        });
+        let keep_from = self.history.len().saturating_sub(ARGO_HISTORY_LIMIT);
+        self.history.drain(..keep_from);
+        self.rollout_until = Some(now + lasts);
+        self.health = if fails { "Degraded" } else { "Healthy" };
+    }
+
     /// Its health at `now`.
     pub fn health_at(&self, now: DateTime<Utc>) -> &'static str {
         match self.rollout_until {
@@ -663,11 +684,7 @@ impl DeliveryWorld {
     /// Argo CD's rollback of `app` to history entry `id`: a sync that runs for `rollout`, then
     /// lands as a new history entry and ends healthy, or degraded when `fails`.
     pub fn roll_back_app(&mut self, app: usize, id: i64, rollout: Rollout) -> Result<(), String> {
-        let Rollout {
-            at: now,
-            lasts,
-            fails,
-        } = rollout;
+        let now = rollout.at;
         let entry = self.apps[app]
             .history
             .iter()
@@ -679,18 +696,7 @@ impl DeliveryWorld {
                     self.apps[app].name
                 )
             })?;
-        let app = &mut self.apps[app];
-        let next = app.history.iter().map(|h| h.id).max().unwrap_or(0) + 1;
-        app.history.push(HistoryEntry {
-            id: next,
-            version: entry.version,
-            deployed_at: now + lasts,
-            initiator: Some(0),
-        });
-        let keep_from = app.history.len().saturating_sub(ARGO_HISTORY_LIMIT);
-        app.history.drain(..keep_from);
-        app.rollout_until = Some(now + lasts);
-        app.health = if fails { "Degraded" } else { "Healthy" };
+        self.apps[app].roll_out(entry.version, rollout);
         Ok(())
     }
 
@@ -701,22 +707,7 @@ impl DeliveryWorld {
         let version = app
             .git_version()
             .ok_or_else(|| format!("application {} has nothing to sync to", app.name))?;
-        let Rollout {
-            at: now,
-            lasts,
-            fails,
-        } = rollout;
-        let next = app.history.iter().map(|h| h.id).max().unwrap_or(0) + 1;
-        app.history.push(HistoryEntry {
-            id: next,
-            version,
-            deployed_at: now + lasts,
-            initiator: Some(0),
-        });
-        let keep_from = app.history.len().saturating_sub(ARGO_HISTORY_LIMIT);
-        app.history.drain(..keep_from);
-        app.rollout_until = Some(now + lasts);
-        app.health = if fails { "Degraded" } else { "Healthy" };
+        app.roll_out(version, rollout);
         Ok(())
     }
 

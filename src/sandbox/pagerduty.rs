@@ -283,6 +283,9 @@ impl PagerDutyApi {
 enum Refusal {
     Unauthorized,
     Invalid(String),
+    NotFound,
+    /// The refusal the sandbox was told to give an action.
+    Told(Box<Response>),
 }
 
 impl IntoResponse for Refusal {
@@ -290,6 +293,8 @@ impl IntoResponse for Refusal {
         match self {
             Self::Unauthorized => error(StatusCode::UNAUTHORIZED, 2006, "Invalid Credentials", &[]),
             Self::Invalid(problem) => invalid(&problem),
+            Self::NotFound => not_found(),
+            Self::Told(answer) => *answer,
         }
     }
 }
@@ -567,7 +572,38 @@ fn refused(status: StatusCode, message: &str) -> Response {
     error(status, code, message, &[])
 }
 
+/// What an incident update or a note starts from.
+struct Change {
+    spec: super::actions::ActionsSpec,
+    /// The user `From` names.
+    requester: usize,
+    /// The incident's index.
+    index: usize,
+    request: Value,
+}
+
 impl PagerDutyApi {
+    /// An update or a note to incident `id`, in PagerDuty's order: the token, the user `From`
+    /// names, the action counted (refused when the sandbox is told to), the incident, the body
+    /// as JSON.
+    fn change(&self, id: &str, headers: &HeaderMap, body: &str) -> Result<Change, Refusal> {
+        self.admit(headers, None)?;
+        let requester = self.requester(headers)?;
+        let spec = self.actions.receive();
+        if let Some(answer) = spec.refusal(refused, "Access Denied") {
+            return Err(Refusal::Told(Box::new(answer)));
+        }
+        let index = self.incident_index(id).ok_or(Refusal::NotFound)?;
+        let request = serde_json::from_str(body)
+            .map_err(|e| Refusal::Invalid(format!("the body is not JSON: {e}")))?;
+        Ok(Change {
+            spec,
+            requester,
+            index,
+            request,
+        })
+    }
+
     /// The index of the incident `id`.
     fn incident_index(&self, id: &str) -> Option<usize> {
         self.world
@@ -620,17 +656,12 @@ async fn update_incident(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, Refusal> {
-    api.admit(&headers, None)?;
-    let requester = api.requester(&headers)?;
-    let spec = api.actions.receive();
-    if let Some(answer) = spec.refusal(refused, "Access Denied") {
-        return Ok(answer);
-    }
-    let Some(index) = api.incident_index(&id) else {
-        return Ok(not_found());
-    };
-    let request: Value = serde_json::from_str(&body)
-        .map_err(|e| Refusal::Invalid(format!("the body is not JSON: {e}")))?;
+    let Change {
+        spec,
+        requester,
+        index,
+        request,
+    } = api.change(&id, &headers, &body)?;
     let Some(update) = request.get("incident").filter(|u| u.is_object()) else {
         return Err(Refusal::Invalid("incident is required".into()));
     };
@@ -767,17 +798,12 @@ async fn add_note(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, Refusal> {
-    api.admit(&headers, None)?;
-    let requester = api.requester(&headers)?;
-    let spec = api.actions.receive();
-    if let Some(answer) = spec.refusal(refused, "Access Denied") {
-        return Ok(answer);
-    }
-    let Some(index) = api.incident_index(&id) else {
-        return Ok(not_found());
-    };
-    let request: Value = serde_json::from_str(&body)
-        .map_err(|e| Refusal::Invalid(format!("the body is not JSON: {e}")))?;
+    let Change {
+        spec,
+        requester,
+        index,
+        request,
+    } = api.change(&id, &headers, &body)?;
     let Some(content) = request
         .pointer("/note/content")
         .and_then(Value::as_str)

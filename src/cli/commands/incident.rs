@@ -3,8 +3,6 @@
 //! and `opsdeck argocd`: the other on-call actions. Each action prints its plan, asks (or
 //! `--yes`), is audited, and exits 0 only once its platform shows it done.
 
-use std::io::IsTerminal;
-
 use anyhow::anyhow;
 use clap_complete::ArgValueCompleter;
 use opsdeck::api::{ActionPlan, ActionRequest, ActionState, IncidentView};
@@ -174,42 +172,39 @@ pub struct ArgocdArgs {
 #[derive(Debug, clap::Subcommand)]
 enum ArgocdAction {
     /// Sync the application to what Git says (it deploys it)
-    Sync {
-        /// The service
-        #[arg(add = ArgValueCompleter::new(service_names))]
-        service: String,
-        /// The environment
-        #[arg(long = "env", value_name = "ENV")]
-        environment: String,
-        /// Confirm without asking
-        #[arg(long)]
-        yes: bool,
-    },
+    Sync(Application),
     /// Turn automated sync back on (Argo CD then deploys what Git says)
     AutoSync {
         /// Only `on`: a rollback switches it off, with consent
         #[arg(value_parser = ["on"])]
         state: String,
-        /// The service
-        #[arg(add = ArgValueCompleter::new(service_names))]
-        service: String,
-        /// The environment
-        #[arg(long = "env", value_name = "ENV")]
-        environment: String,
-        /// Confirm without asking
-        #[arg(long)]
-        yes: bool,
+        #[command(flatten)]
+        application: Application,
     },
+}
+
+/// A service's Argo CD application in one environment.
+#[derive(Debug, clap::Args)]
+struct Application {
+    /// The service
+    #[arg(add = ArgValueCompleter::new(service_names))]
+    service: String,
+    /// The environment
+    #[arg(long = "env", value_name = "ENV")]
+    environment: String,
+    /// Confirm without asking
+    #[arg(long)]
+    yes: bool,
 }
 
 pub async fn argocd(cx: &Context, args: ArgocdArgs) -> anyhow::Result<Exit> {
     let engine = cx.engine(drawn_from::DELIVERY).await?;
     let (request, yes) = match args.what {
-        ArgocdAction::Sync {
+        ArgocdAction::Sync(Application {
             service,
             environment,
             yes,
-        } => (
+        }) => (
             ActionRequest::ArgocdSync {
                 service,
                 environment,
@@ -217,9 +212,12 @@ pub async fn argocd(cx: &Context, args: ArgocdArgs) -> anyhow::Result<Exit> {
             yes,
         ),
         ArgocdAction::AutoSync {
-            service,
-            environment,
-            yes,
+            application:
+                Application {
+                    service,
+                    environment,
+                    yes,
+                },
             ..
         } => (
             ActionRequest::ArgocdAutoSync {
@@ -247,17 +245,7 @@ async fn act(
     if let Some(blocker) = &plan.blocker {
         return Err(anyhow!("cannot {}: {blocker}", plan.kind.label()));
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(anyhow!(
-                "no terminal to confirm at: add --yes to go ahead without asking"
-            ));
-        }
-        let answer = crate::cli::commands::login::ask(&format!("{}? [y/N] ", plan.title))?;
-        if !answer.eq_ignore_ascii_case("y") && !answer.eq_ignore_ascii_case("yes") {
-            return Err(anyhow!("not confirmed: nothing was done"));
-        }
-    }
+    crate::cli::commands::login::confirm(&format!("{}?", plan.title), yes, "go ahead")?;
     let end = match engine.start_action(&plan.key).await? {
         StartedAction::AlreadyConfirmed(progress) => *progress,
         StartedAction::Running(run) => {

@@ -53,3 +53,23 @@ pub fn ask(question: &str) -> anyhow::Result<String> {
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim().to_string())
 }
+
+/// Asks `question` (`… [y/N] `) unless `yes`; anything but yes ends the command with nothing
+/// done. Without a terminal to ask at, says to add `--yes` to `doing` without asking.
+pub fn confirm(question: &str, yes: bool, doing: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow::anyhow!(
+            "no terminal to confirm at: add --yes to {doing} without asking"
+        ));
+    }
+    let answer = ask(&format!("{question} [y/N] "))?;
+    if answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("not confirmed: nothing was done"))
+    }
+}

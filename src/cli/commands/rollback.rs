@@ -90,17 +90,7 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     } else {
         None
     };
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(anyhow!(
-                "no terminal to confirm at: add --yes to roll back without asking"
-            ));
-        }
-        let answer = crate::cli::commands::login::ask("Roll back? [y/N] ")?;
-        if !answer.eq_ignore_ascii_case("y") && !answer.eq_ignore_ascii_case("yes") {
-            return Err(anyhow!("not confirmed: nothing was done"));
-        }
-    }
+    crate::cli::commands::login::confirm("Roll back?", args.yes, "roll back")?;
     let confirmation = RollbackConfirmation {
         key: plan.key.clone(),
         typed_service: typed,

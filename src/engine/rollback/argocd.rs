@@ -25,7 +25,7 @@ impl ArgoCdRollback {
         PlannedCall {
             method: "PATCH".into(),
             url: ArgoCdConnector::new(endpoint.clone()).application_url(app),
-            body: automated_sync_off_body(app).to_string(),
+            body: automated_sync_body(app, false).to_string(),
             purpose: format!("switch automated sync of {app} off"),
         }
     }
@@ -68,7 +68,7 @@ impl ArgoCdRollback {
         let connector = ArgoCdConnector::new(endpoint);
         if disable_automated_sync && run.pending.plan.automated_sync {
             if let Err(e) = connector
-                .disable_automated_sync(app, &self.target, meter)
+                .set_automated_sync(app, false, &self.target, meter)
                 .await
             {
                 return Ok(Err(e));

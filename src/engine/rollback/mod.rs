@@ -28,7 +28,7 @@ use crate::api::{
     AuditEntry, PlannedCall, RollbackConfirmation, RollbackPlan, RollbackProgress, ServiceRef,
 };
 use crate::config::{SourceConfig, SourceKind};
-use crate::connectors::argocd::{automated_sync_off_body, rollback_body, ArgoCdConnector};
+use crate::connectors::argocd::{automated_sync_body, rollback_body, ArgoCdConnector};
 use crate::connectors::github::GithubConnector;
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::ChangeEvents;

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ActionPlan, ActionProgress, ActionRequest, ActionState, Reassignee } from "../ipc";
-import { is } from "../lib/shortcuts";
+import { targetTag, useConfirmKeys } from "../lib/keys";
 import { Modal } from "./Modal";
 import { CardFoot } from "./Rollback";
 
@@ -89,24 +89,8 @@ export function ActionDialog({ request: asked, choices = [], plan: loadPlan, con
     );
   };
 
-  const latest = useRef({ ready, send, onClose });
-  latest.current = { ready, send, onClose };
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      const { ready, send, onClose } = latest.current;
-      const target = (e.target as HTMLElement | null)?.tagName ?? "";
-      if (is(e, "close")) {
-        e.preventDefault();
-        e.stopPropagation();
-        onClose();
-      } else if (is(e, "confirm") && ready && !["SELECT", "BUTTON"].includes(target) && (target !== "TEXTAREA" || e.ctrlKey || e.metaKey)) {
-        e.preventDefault();
-        send();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, []);
+  // In a note, Enter is a new line: Ctrl Enter confirms.
+  useConfirmKeys(ready, send, onClose, (e) => !["SELECT", "BUTTON"].includes(targetTag(e)) && (targetTag(e) !== "TEXTAREA" || e.ctrlKey || e.metaKey));
 
   const title = plan?.title ?? "Planning…";
   return (

@@ -1,5 +1,5 @@
 import { Modal } from "./Modal";
-import { is } from "../lib/shortcuts";
+import { targetTag, useConfirmKeys } from "../lib/keys";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { RollbackConfirmation, RollbackPlan, RollbackProgress, RollbackState } from "../ipc";
 import { ageOf, shortSha } from "../lib/format";
@@ -76,24 +76,7 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
     );
   };
 
-  // The key handler is registered once and reads the newest render's state through this ref.
-  const latest = useRef({ ready, send, onClose });
-  latest.current = { ready, send, onClose };
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      const { ready, send, onClose } = latest.current;
-      if (is(e, "close")) {
-        e.preventDefault();
-        e.stopPropagation();
-        onClose();
-      } else if (is(e, "confirm") && ready && !["SELECT", "BUTTON", "SUMMARY"].includes((e.target as HTMLElement | null)?.tagName ?? "")) {
-        e.preventDefault();
-        send();
-      }
-    };
-    window.addEventListener("keydown", onKey, true);
-    return () => window.removeEventListener("keydown", onKey, true);
-  }, []);
+  useConfirmKeys(ready, send, onClose, (e) => !["SELECT", "BUTTON", "SUMMARY"].includes(targetTag(e)));
 
   const changes = plan?.changes;
   return (

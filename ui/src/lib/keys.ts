@@ -18,6 +18,34 @@ export function useEscape(onClose: () => void) {
   }, []);
 }
 
+/** A confirming dialog's keys: Escape cancels; Enter confirms when the dialog is `ready` and
+ *  `enterConfirms` says the key is not the focused control's own (a select's, a button's).
+ *  One capture listener, registered once, reading the newest render's values. */
+export function useConfirmKeys(ready: boolean, confirm: () => void, onClose: () => void, enterConfirms: (e: KeyboardEvent) => boolean) {
+  const latest = useRef({ ready, confirm, onClose, enterConfirms });
+  latest.current = { ready, confirm, onClose, enterConfirms };
+  useLayoutEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const { ready, confirm, onClose, enterConfirms } = latest.current;
+      if (is(e, "close")) {
+        e.preventDefault();
+        e.stopPropagation();
+        onClose();
+      } else if (is(e, "confirm") && ready && enterConfirms(e)) {
+        e.preventDefault();
+        confirm();
+      }
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => window.removeEventListener("keydown", onKey, true);
+  }, []);
+}
+
+/** The tag of the element a key went to. */
+export function targetTag(e: KeyboardEvent): string {
+  return (e.target as HTMLElement | null)?.tagName ?? "";
+}
+
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /** A modal dialog's focus: Tab and Shift+Tab stay inside `box`, the first control is focused
