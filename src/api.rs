@@ -1093,8 +1093,24 @@ pub struct SuspectRow {
     pub commits: Vec<crate::domain::delivery::Commit>,
     /// How many commits it brought, when known (the list may be shorter).
     pub total_commits: Option<i64>,
-    /// Whether it can be rolled back from here (a deploy with an environment).
+    /// Whether it can be rolled back from here: a deploy with an environment that still runs
+    /// what it put there.
     pub can_roll_back: bool,
+    /// What has run there since, when another version replaced it (a rollback, a fix).
+    pub replaced_by: Option<Replacement>,
+}
+
+/// A deploy that put another version where a suspect had.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Replacement {
+    /// The version.
+    pub version: String,
+    /// When it started.
+    #[ts(type = "string")]
+    pub at: DateTime<Utc>,
+    /// Whether it was a rollback.
+    pub rollback: bool,
 }
 
 /// An Argo CD application left by a rollback where Git's changes do not reach it: automated

@@ -223,7 +223,7 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
     wait_css(client, ".row[data-service='checkout-api']").await;
     let first_team = wait_css(
         client,
-        ".sidebar .team:not([data-team='on-call']):not([data-team='activity']):not([data-team='audit'])",
+        ".sidebar .team:not([data-team='on-call']):not([data-team='incidents']):not([data-team='activity']):not([data-team='audit'])",
     )
     .await;
     assert_eq!(
@@ -635,6 +635,8 @@ mod notifications {
             let mut bus = std::process::Command::new("dbus-daemon")
                 .args(["--session", "--nofork", "--print-address"])
                 .stdout(std::process::Stdio::piped())
+                // Its activation chatter is not the test's output.
+                .stderr(std::process::Stdio::null())
                 .process_group(0)
                 .spawn()
                 .expect("dbus-daemon (dbus-x11, installed by make test)");

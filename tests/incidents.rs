@@ -435,6 +435,14 @@ async fn a_rollback_on_manual_sync_stands_out_of_sync_until_synced_to_git() {
         .iter()
         .any(|s| s.suspect.tier == SuspectTier::AfterStart
             && s.suspect.change.kind == ChangeKind::Rollback));
+    let top = &view.suspects[0];
+    assert_eq!(top.suspect.change.version, DEMO_ROLLBACK_FROM);
+    let replaced = top.replaced_by.as_ref().expect("rolled back since");
+    assert!(
+        replaced.rollback && replaced.version == "v2.13.2",
+        "{replaced:?}"
+    );
+    assert!(!top.can_roll_back, "nothing of it runs there to roll back");
 
     let before = sandbox.actions_received();
     let synced = run(

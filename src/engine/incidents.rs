@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Duration, Utc};
 
 use crate::api::{
-    AutomatedSyncOff, ChangesView, EntitySummary, IncidentRow, IncidentView, Neighbour, ServiceRef,
-    SuspectRow,
+    AutomatedSyncOff, ChangesView, EntitySummary, IncidentRow, IncidentView, Neighbour,
+    Replacement, ServiceRef, SuspectRow,
 };
 use crate::domain::actions::ActionKind;
 use crate::domain::alerts::AlertState;
@@ -158,6 +158,7 @@ impl Engine {
             );
         let order = self.config().delivery.order();
         let mut pagerduty_ids: HashMap<String, (String, String, Closeness)> = HashMap::new();
+        let mut replaced: HashMap<String, Replacement> = HashMap::new();
         for (key, name, closeness) in changed_services {
             let targets = self.store().targets_of_component(&key).await?;
             let predecessors_since = window_since
@@ -174,10 +175,30 @@ impl Engine {
                 {
                     continue;
                 }
-                let previous = deployments[i + 1..].iter().find(|p| {
-                    p.target == d.target && p.environment == d.environment && p.status.reached()
-                });
-                changes.push(deploy_change(&key, &name, closeness, d, previous, &order));
+                let same_place =
+                    |o: &&Deployment| o.target == d.target && o.environment == d.environment;
+                let previous = deployments[i + 1..]
+                    .iter()
+                    .filter(same_place)
+                    .find(|p| p.status.reached());
+                // The newest deploy since that put another version there: rolling this one
+                // back would undo nothing it still runs.
+                let since = deployments[..i]
+                    .iter()
+                    .filter(same_place)
+                    .find(|n| n.version != d.version && changed_something(n.status));
+                let change = deploy_change(&key, &name, closeness, d, previous, &order);
+                if let Some(n) = since {
+                    replaced.insert(
+                        change.id.clone(),
+                        Replacement {
+                            version: n.version.clone(),
+                            at: n.started_at,
+                            rollback: n.rolled_back_from.is_some(),
+                        },
+                    );
+                }
+                changes.push(change);
             }
             let deploy_commits: HashSet<(&str, &str)> = deployments
                 .iter()
@@ -236,13 +257,16 @@ impl Engine {
             } else {
                 None
             };
+            let replaced_by = replaced.remove(&suspect.change.id);
             rows.push(SuspectRow {
                 reason: suspect.tier.reason().to_string(),
                 when: suspects::before_start(suspect.seconds_before),
                 can_roll_back: matches!(
                     suspect.change.kind,
                     ChangeKind::Deploy | ChangeKind::Rollback
-                ) && suspect.change.environment.is_some(),
+                ) && suspect.change.environment.is_some()
+                    && replaced_by.is_none(),
+                replaced_by,
                 total_commits: changes.as_ref().map(|c| c.total_commits),
                 commits: changes.map(|c| c.commits).unwrap_or_default(),
                 suspect,

@@ -238,6 +238,8 @@ impl Repo {
 pub struct HistoryEntry {
     pub id: i64,
     pub version: usize,
+    /// When its sync started.
+    pub started_at: DateTime<Utc>,
     pub deployed_at: DateTime<Utc>,
     pub initiator: Option<usize>,
 }
@@ -281,6 +283,7 @@ impl App {
         self.history.push(HistoryEntry {
             id: next,
             version,
+            started_at: now,
             deployed_at: now + lasts,
             initiator: Some(0),
         });
@@ -527,12 +530,16 @@ impl DeliveryWorld {
             .versions
             .iter()
             .enumerate()
-            .map(|(v, version)| HistoryEntry {
-                id: 0,
-                version: v,
-                deployed_at: version.released_at
-                    + Duration::minutes(PROMOTION_DELAYS_MINUTES[env] + DEPLOY_MINUTES),
-                initiator: (!automated_sync).then(|| self.deployer(&format!("{name}/{v}"))),
+            .map(|(v, version)| {
+                let deployed_at = version.released_at
+                    + Duration::minutes(PROMOTION_DELAYS_MINUTES[env] + DEPLOY_MINUTES);
+                HistoryEntry {
+                    id: 0,
+                    version: v,
+                    started_at: deployed_at - Duration::minutes(2),
+                    deployed_at,
+                    initiator: (!automated_sync).then(|| self.deployer(&format!("{name}/{v}"))),
+                }
             })
             .filter(|h| h.deployed_at <= self.started)
             .collect();

@@ -33,8 +33,8 @@ function Suspect({ row, top, onOpenLink, onOpenService, onRollback }: { row: Sus
   const rollbackRef = useRef<HTMLButtonElement | null>(null);
   // The top suspect's rollback is where the keyboard starts: Enter opens its plan.
   useEffect(() => {
-    if (top) rollbackRef.current?.focus();
-  }, [top, c.id]);
+    if (top && row.can_roll_back) rollbackRef.current?.focus();
+  }, [top, c.id, row.can_roll_back]);
   return (
     <li class={`suspect${top ? " top" : ""}${after ? " after" : ""}`} data-suspect={c.id} data-tier={row.suspect.tier}>
       <div class="suspect-when">
@@ -68,6 +68,11 @@ function Suspect({ row, top, onOpenLink, onOpenService, onRollback }: { row: Sus
             </>
           )}
         </div>
+        {row.replaced_by && (
+          <div class="replaced" data-replaced-by={row.replaced_by.version}>
+            {row.replaced_by.rollback ? "Rolled back" : "Replaced"} to <code>{row.replaced_by.version}</code> at {clockTime(row.replaced_by.at)}: it no longer runs there.
+          </div>
+        )}
         {row.commits.length > 0 && (
           <ul class="commits">
             {row.commits.slice(0, top ? 4 : 2).map((commit) => (
@@ -165,15 +170,15 @@ export function IncidentView({ view, now, onBack, backLabel, onOpenLink, onOpenS
         {view.automated_sync_off.map((off) => (
           <div key={off.app} class="banner warn standing" role="status" data-auto-sync-off={off.app}>
             {off.switched_off_by_rollback ? (
-              <>
+              <span class="banner-text">
                 Automated sync of <strong>{off.app}</strong> ({off.environment}) is off since the rollback at {off.since ? clockTime(off.since) : "?"}
                 {off.by && ` by ${off.by}`}: Git's changes are not deployed ({off.sync ?? "sync unknown"}, {off.health ?? "health unknown"}).
-              </>
+              </span>
             ) : (
-              <>
+              <span class="banner-text">
                 <strong>{off.app}</strong> ({off.environment}) runs what the rollback at {off.since ? clockTime(off.since) : "?"}
                 {off.by && ` by ${off.by}`} put back, not what Git says ({off.sync ?? "sync unknown"}); its automated sync is off.
-              </>
+              </span>
             )}
             <span class="banner-actions">
               <button onClick={() => onAction({ kind: "argocd-sync", service: off.service.key, environment: off.environment })}>Sync…</button>
@@ -195,7 +200,7 @@ export function IncidentView({ view, now, onBack, backLabel, onOpenLink, onOpenS
             ) : (
               <ol class="suspect-list">
                 {view.suspects.map((row, n) => (
-                  <Suspect key={row.suspect.change.id} row={row} top={n === 0 && row.can_roll_back && row.suspect.tier !== "after-start"} onOpenLink={onOpenLink} onOpenService={onOpenService} onRollback={onRollback} />
+                  <Suspect key={row.suspect.change.id} row={row} top={n === 0 && row.suspect.tier !== "after-start"} onOpenLink={onOpenLink} onOpenService={onOpenService} onRollback={onRollback} />
                 ))}
               </ol>
             )}

@@ -47,6 +47,15 @@ describe("IncidentView", () => {
     expect(onAction.mock.calls[1][0]).toMatchObject({ kind: "silence", fingerprint: "f1", seconds: 3600, incident: "Q1" });
   });
 
+  it("says when the top suspect no longer runs, and offers no rollback of it", () => {
+    const replaced = incidentView();
+    replaced.suspects[0] = { ...replaced.suspects[0], can_roll_back: false, replaced_by: { version: "v2.13.2", at: new Date().toISOString(), rollback: true } };
+    const { container } = render(<IncidentView view={replaced} now={Date.now()} onBack={vi.fn()} backLabel="x" onOpenLink={vi.fn()} onOpenService={vi.fn()} onRollback={vi.fn()} onAction={vi.fn()} onRunbooks={vi.fn()} onRefresh={vi.fn()} />);
+    expect(container.querySelector("[data-replaced-by='v2.13.2']")!.textContent).toContain("Rolled back to v2.13.2");
+    expect(container.querySelector("[data-rollback-suspect]")).toBeNull();
+    expect(container.querySelector(".suspect.top")).toBeTruthy();
+  });
+
   it("renders a change event's summary as text", () => {
     const { container } = view();
     expect(container.textContent).toContain("<b>CHG-2317</b>");

@@ -458,11 +458,11 @@ export function incidentView(extra: Partial<IncidentView> = {}): IncidentView {
         suspect: { change: change("deploy:1", "checkout-api", "deploy", "v2.14.0", 12, "prod", { previous_version: "v2.13.2" }), tier: "service-in-production", seconds_before: 480 },
         reason: "this service, in production", when: "8 min before",
         commits: [{ sha: "8eaf4350000000000000000000000000000000aa", title: "Fix timeout handling on slow upstreams", author: "eva-novak", authored_at: minutesAgo(300), link: null }],
-        total_commits: 4, can_roll_back: true,
+        total_commits: 4, can_roll_back: true, replaced_by: null,
       },
       {
         suspect: { change: change("event:1", "payments-gateway", "change-event", "Config change: connection pool 200 → 120 <b>CHG-2317</b>", 44, null, { actor: "config-service" }), tier: "dependency-in-production", seconds_before: 2400 },
-        reason: "a dependency, in production", when: "40 min before", commits: [], total_commits: null, can_roll_back: false,
+        reason: "a dependency, in production", when: "40 min before", commits: [], total_commits: null, can_roll_back: false, replaced_by: null,
       },
     ],
     ranking_rule: "Ranked: changes to this service in production first, then production changes to what it depends on, then the rest.",
