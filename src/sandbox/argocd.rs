@@ -101,7 +101,7 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
         let version = &repo.versions[h.version];
         json!({
             "id": h.id, "revision": repo.sha(version.last_commit),
-            "deployStartedAt": time(h.started_at),
+            "deployStartedAt": time(h.started_at()),
             "deployedAt": time(h.deployed_at),
             "source": {"repoURL": repo_url, "path": "deploy", "targetRevision": version.name},
             "initiatedBy": match h.initiator {
@@ -153,7 +153,7 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
                 })),
                 _ => newest.map(|h| json!({
                     "phase": "Succeeded", "message": "successfully synced (all tasks run)",
-                    "startedAt": time(h.started_at),
+                    "startedAt": time(h.started_at()),
                     "finishedAt": time(h.deployed_at),
                     "operation": {"sync": {"revision": revision}},
                 })),

@@ -238,10 +238,17 @@ impl Repo {
 pub struct HistoryEntry {
     pub id: i64,
     pub version: usize,
-    /// When its sync started.
-    pub started_at: DateTime<Utc>,
     pub deployed_at: DateTime<Utc>,
+    /// How long its sync took: it started that long before `deployed_at`.
+    pub took: Duration,
     pub initiator: Option<usize>,
+}
+
+impl HistoryEntry {
+    /// When its sync started.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.deployed_at - self.took
+    }
 }
 
 /// An Argo CD application: one environment of a service.
@@ -283,8 +290,8 @@ impl App {
         self.history.push(HistoryEntry {
             id: next,
             version,
-            started_at: now,
             deployed_at: now + lasts,
+            took: lasts,
             initiator: Some(0),
         });
         let keep_from = self.history.len().saturating_sub(ARGO_HISTORY_LIMIT);
@@ -530,16 +537,13 @@ impl DeliveryWorld {
             .versions
             .iter()
             .enumerate()
-            .map(|(v, version)| {
-                let deployed_at = version.released_at
-                    + Duration::minutes(PROMOTION_DELAYS_MINUTES[env] + DEPLOY_MINUTES);
-                HistoryEntry {
-                    id: 0,
-                    version: v,
-                    started_at: deployed_at - Duration::minutes(2),
-                    deployed_at,
-                    initiator: (!automated_sync).then(|| self.deployer(&format!("{name}/{v}"))),
-                }
+            .map(|(v, version)| HistoryEntry {
+                id: 0,
+                version: v,
+                deployed_at: version.released_at
+                    + Duration::minutes(PROMOTION_DELAYS_MINUTES[env] + DEPLOY_MINUTES),
+                took: Duration::minutes(2),
+                initiator: (!automated_sync).then(|| self.deployer(&format!("{name}/{v}"))),
             })
             .filter(|h| h.deployed_at <= self.started)
             .collect();
