@@ -284,6 +284,29 @@ async fn refusals_end_the_action_once_and_say_why() {
 }
 
 #[tokio::test]
+async fn without_a_token_or_an_identity_the_plan_says_what_to_set_and_nothing_is_sent() {
+    let (sandbox, engine) = demo_with("rollout=1s").await;
+    let ack = ActionRequest::Acknowledge {
+        incident: DEMO_INCIDENT.into(),
+    };
+    let tokenless = engine.reconfigured(engine.config().clone(), Default::default());
+    let plan = tokenless.plan_action(&ack).await.unwrap();
+    let blocker = plan.blocker.clone().unwrap();
+    // With no keychain to ask (as here) or nothing in it, the same advice.
+    assert!(
+        blocker.contains("OPSDECK_SANDBOX_TOKEN") && blocker.contains("opsdeck login pagerduty"),
+        "{blocker}"
+    );
+    assert!(tokenless.start_action(&plan.key).await.is_err());
+    let mut anonymous = engine.config().clone();
+    anonymous.identity.email = None;
+    let nobody = engine.reconfigured(anonymous, crate::util::secrets_with(TOKEN));
+    let blocker = nobody.plan_action(&ack).await.unwrap().blocker.unwrap();
+    assert!(blocker.contains("[identity] email"), "{blocker}");
+    assert_eq!(sandbox.actions_received(), 0);
+}
+
+#[tokio::test]
 async fn a_lost_answer_is_found_again_by_reading_never_sent_twice() {
     let (sandbox, engine) = demo_with("rollout=1s").await;
     let id = engine.incident(DEMO_INCIDENT).await.unwrap().incident.id;

@@ -250,6 +250,21 @@ impl Engine {
     }
 }
 
+/// Why `source` cannot act without a token, when its endpoint has none.
+pub(crate) fn no_token(
+    source: &crate::config::SourceConfig,
+    endpoint: &crate::connectors::Endpoint,
+) -> Option<String> {
+    if endpoint.token().is_some() {
+        return None;
+    }
+    let name = &source.name;
+    Some(match &source.token_env {
+        Some(env) => format!("no token for {name}: set {env} or run `opsdeck login {name}`"),
+        None => format!("no token for {name}: run `opsdeck login {name}`"),
+    })
+}
+
 /// The start of a window of `length` ending at `at`. A length no calendar holds (a config
 /// value of a million years) reaches back as far as dates go, never past them into a panic.
 pub(crate) fn window_before(at: DateTime<Utc>, length: Duration) -> DateTime<Utc> {

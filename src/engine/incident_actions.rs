@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
-use super::actions::{new_key, Act, Follow};
+use super::actions::{new_key, no_token, Act, Follow};
 use crate::api::{
     ActionPlan, ActionProgress, ActionRequest, ActionState, PlannedCall, Reassignee, ServiceRef,
 };
@@ -19,6 +19,7 @@ use crate::connectors::alertmanager::{silence_body, AlertmanagerConnector};
 use crate::connectors::argocd::{automated_sync_body, sync_body, ArgoCdConnector};
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::PagerDutyConnector;
+use crate::connectors::Endpoint;
 use crate::connectors::{ConnectorError, FailureKind};
 use crate::domain::actions::{ActionKind, ActionTarget};
 use crate::domain::alerts::Alert;
@@ -168,10 +169,10 @@ impl Engine {
             }
         };
         let plan = pending.plan.clone();
-        self.action_plans()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(plan.key.clone(), pending);
+        let mut plans = self.pending_actions();
+        let now = Utc::now();
+        plans.retain(|_, p| p.plan.expires_at > now);
+        plans.insert(plan.key.clone(), pending);
         Ok(plan)
     }
 
@@ -179,12 +180,7 @@ impl Engine {
     /// confirmed before calls nothing again.
     pub async fn start_action(&self, key: &str) -> Result<StartedAction> {
         let now = Utc::now();
-        let pending = self
-            .action_plans()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned();
+        let pending = self.pending_actions().get(key).cloned();
         let Some(pending) = pending else {
             let steps = self.store().action_steps(key).await?;
             return match super::audit::entry_of(&steps) {
@@ -252,10 +248,7 @@ impl Engine {
                 )))
             }
         }
-        self.action_plans()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.pending_actions().remove(key);
         let mut run = Box::new(ActionRun {
             progress: ActionProgress {
                 key: plan.key.clone(),
@@ -654,14 +647,15 @@ impl Engine {
     ) -> Result<PendingAction> {
         let config = self.action_source(source, SourceKind::Pagerduty)?;
         let from = self.config().identity.email.clone();
-        let blocker = blocker.or_else(|| config.refuses_actions()).or_else(|| {
+        let (endpoint, cannot) = self.action_endpoint(config, true)?;
+        let blocker = blocker.or(cannot).or_else(|| {
             from.is_none().then(|| {
                 "PagerDuty acts on behalf of a user: set [identity] email in the config to \
                      your PagerDuty login"
                     .to_string()
             })
         });
-        let connector = PagerDutyConnector::new(self.endpoint(config)?);
+        let connector = PagerDutyConnector::new(endpoint);
         let wired = self
             .store()
             .wiring_of_pagerduty_service(&incident.service_id)
@@ -739,13 +733,15 @@ impl Engine {
                 humantime::format_duration(StdDuration::from_secs(SILENCE_BOUNDS.1 as u64))
             ))
         } else {
-            config.refuses_actions()
+            None
         };
+        let (endpoint, cannot) = self.action_endpoint(config, false)?;
+        let blocker = blocker.or(cannot);
         let now = Utc::now();
         let ends = now + Duration::seconds(seconds.clamp(SILENCE_BOUNDS.0, SILENCE_BOUNDS.1));
         let body = silence_body(&alert.labels, now, ends, &actor, &comment);
         let matchers = matcher_text(&alert.labels);
-        let connector = AlertmanagerConnector::new(self.endpoint(config)?);
+        let connector = AlertmanagerConnector::new(endpoint);
         let service = self
             .store()
             .alerts_of_fingerprint(source, fingerprint)
@@ -810,8 +806,9 @@ impl Engine {
         let source = source.as_str();
         let config = self.action_source(source, SourceKind::Alertmanager)?;
         let cached = held.into_iter().find(|(s, _)| s == source).map(|(_, s)| s);
-        let connector = AlertmanagerConnector::new(self.endpoint(config)?);
-        let blocker = config.refuses_actions().or_else(|| {
+        let (endpoint, cannot) = self.action_endpoint(config, false)?;
+        let connector = AlertmanagerConnector::new(endpoint);
+        let blocker = cannot.or_else(|| {
             cached.is_none().then(|| {
                 format!("no silence {id} in force from {source} in the cache: it may have expired; sync {source}")
             })
@@ -862,7 +859,8 @@ impl Engine {
                 ))
             })?;
         let config = self.action_source(&source, SourceKind::Argocd)?;
-        let connector = ArgoCdConnector::new(self.endpoint(config)?);
+        let (endpoint, cannot) = self.action_endpoint(config, true)?;
+        let connector = ArgoCdConnector::new(endpoint);
         let app = state.app.clone();
         let target = DeliveryTarget::ArgoApp(app.clone()).key();
         let service_ref = ServiceRef {
@@ -909,7 +907,7 @@ impl Engine {
                 )],
             ),
         };
-        blocker = blocker.or_else(|| config.refuses_actions());
+        blocker = blocker.or(cannot);
         Ok(self.pending_action(
             kind,
             title,
@@ -954,6 +952,43 @@ impl Engine {
             target,
             how,
         }
+    }
+
+    /// `source`'s endpoint for an action's calls, and why it cannot act when it cannot: plain
+    /// `http://` to another machine, its token missing (when `needs_token`) or unreadable (the
+    /// keychain unreachable; the endpoint then has no token, for the plan's addresses only).
+    fn action_endpoint(
+        &self,
+        source: &SourceConfig,
+        needs_token: bool,
+    ) -> Result<(Endpoint, Option<String>)> {
+        match self.endpoint(source) {
+            Ok(endpoint) => {
+                let cannot = source
+                    .refuses_actions()
+                    .or_else(|| needs_token.then(|| no_token(source, &endpoint)).flatten());
+                Ok((endpoint, cannot))
+            }
+            Err(problem) => {
+                let bare = Endpoint::new(
+                    self.clients(source)?,
+                    &source.name,
+                    source.url.as_deref().unwrap_or_default(),
+                    None,
+                    source.token_env.clone(),
+                    source.timeout,
+                );
+                Ok((bare, Some(problem.message)))
+            }
+        }
+    }
+
+    fn pending_actions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, PendingAction>> {
+        self.action_plans()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The configured source `name`, when it is of `kind`.

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use super::actions::{Act, Follow};
+use super::actions::{no_token, Act, Follow};
 use super::audit::entry_of;
 use super::delivery::deployment_row;
 use crate::api::{

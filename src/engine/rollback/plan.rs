@@ -326,20 +326,13 @@ impl Engine {
             return None;
         }
         match self.endpoint(source) {
-            Ok(endpoint) if endpoint.token().is_some() => Some(endpoint),
-            Ok(_) => {
-                let name = &source.name;
-                blockers.push(Blocker::new(
-                    BlockerKind::NoToken,
-                    match &source.token_env {
-                        Some(env) => {
-                            format!("no token for {name}: set {env} or run `opsdeck login {name}`")
-                        }
-                        None => format!("no token for {name}: run `opsdeck login {name}`"),
-                    },
-                ));
-                None
-            }
+            Ok(endpoint) => match no_token(source, &endpoint) {
+                None => Some(endpoint),
+                Some(problem) => {
+                    blockers.push(Blocker::new(BlockerKind::NoToken, problem));
+                    None
+                }
+            },
             Err(e) => {
                 blockers.push(Blocker::new(BlockerKind::NoToken, e.to_string()));
                 None
