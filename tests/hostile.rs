@@ -662,6 +662,54 @@ async fn lists_that_never_end_fail_the_sync_in_bounded_time() {
     }
 }
 
+#[tokio::test]
+async fn a_week_of_change_events_past_classic_pagination_keeps_the_newest_and_lands() {
+    let mut app = axum::Router::new();
+    for path in [
+        "/services",
+        "/escalation_policies",
+        "/schedules",
+        "/users",
+        "/oncalls",
+        "/incidents",
+    ] {
+        app = app.route(
+            path,
+            axum::routing::get(move || async move {
+                let mut page = json!({"limit": 100, "offset": 0, "more": false, "total": null});
+                page[&path[1..]] = json!([]);
+                ([("content-type", "application/json")], page.to_string())
+            }),
+        );
+    }
+    let app = app.route(
+        "/change_events",
+        axum::routing::get(|query: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+            let events: Vec<_> = (0..100)
+                .map(|i| json!({
+                    "id": format!("E{}", offset + i), "type": "change_event", "summary": "deploy",
+                    "timestamp": Utc::now().to_rfc3339(),
+                    "services": [{"id": "P1", "type": "service_reference"}],
+                }))
+                .collect();
+            let page = json!({"change_events": events, "limit": 100, "offset": offset, "more": true, "total": null});
+            ([("content-type", "application/json")], page.to_string())
+        }),
+    );
+    let url = serve(app).await;
+    let text =
+        format!("[[sources]]\nname = \"pagerduty\"\nkind = \"pagerduty\"\nurl = \"{url}\"\n");
+    let config = Config::parse(&text, Path::new("/tmp/opsdeck.toml")).unwrap();
+    let secrets = opsdeck::secrets::Secrets::with_embedded(
+        [("pagerduty".to_string(), TOKEN.to_string())].into(),
+    );
+    let engine = Engine::in_memory(config, secrets).await.unwrap();
+    let report = engine.sync(None, &no_progress).await.unwrap().remove(0);
+    assert!(report.landed, "{report:?}");
+    assert_eq!(report.items, 10_000, "the newest 10,000, one record each");
+}
+
 #[test]
 fn the_web_views_csp_allows_only_what_the_app_uses() {
     let conf: serde_json::Value = serde_json::from_str(

@@ -318,12 +318,15 @@ impl PagerDutyConnector {
             .await?;
         read(&mut state, pages, resolved.len());
         incidents.extend(resolved);
+        // A busy account sends more change events in a week than classic pagination reaches:
+        // the newest 10,000 are what an incident's suspects need.
         let (change_events, pages): (Vec<ChangeEventPayload>, _) = self
-            .list(
+            .list_pages(
                 "/change_events",
                 "change_events",
                 &[("since", &resolved_since), ("until", &now_text)],
                 meter,
+                true,
             )
             .await?;
         read(&mut state, pages, change_events.len());
@@ -473,6 +476,20 @@ impl PagerDutyConnector {
         query: &[(&str, &str)],
         meter: &RequestMeter,
     ) -> Result<(Vec<T>, usize), ConnectorError> {
+        self.list_pages(path, key, query, meter, false).await
+    }
+
+    /// Every page of a list endpoint, as [`Self::list`] reads them; with `keep_newest` (a
+    /// list PagerDuty sorts newest first), what was read is kept where classic pagination
+    /// ends at 10,000 rather than failing the sync.
+    async fn list_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        query: &[(&str, &str)],
+        meter: &RequestMeter,
+        keep_newest: bool,
+    ) -> Result<(Vec<T>, usize), ConnectorError> {
         let url = self.endpoint.url(path);
         let reader = self.endpoint.reader(meter);
         let platform = self.platform();
@@ -510,6 +527,10 @@ impl PagerDutyConnector {
             let got = batch.len();
             items.extend(batch);
             if page.more != Some(true) {
+                return Ok((items, pages));
+            }
+            if got > 0 && items.len() >= MAX_OFFSET && keep_newest {
+                tracing::warn!(%url, kept = items.len(), "PagerDuty's offset pagination ends here: the newest are kept");
                 return Ok((items, pages));
             }
             if got == 0 || items.len() >= MAX_OFFSET {

@@ -726,7 +726,10 @@ impl Engine {
             ),
             (None, None) => format!("Silenced by {actor} (opsdeck {key})"),
         };
-        let blocker = if !(SILENCE_BOUNDS.0..=SILENCE_BOUNDS.1).contains(&seconds) {
+        let blocker = if alert.labels.is_empty() {
+            // No matcher would silence everything; Alertmanager refuses it anyway.
+            Some(format!("{} has no labels to match", alert.name))
+        } else if !(SILENCE_BOUNDS.0..=SILENCE_BOUNDS.1).contains(&seconds) {
             Some(format!(
                 "a silence lasts from {} to {}",
                 humantime::format_duration(StdDuration::from_secs(SILENCE_BOUNDS.0 as u64)),

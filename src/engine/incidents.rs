@@ -26,6 +26,9 @@ const SUSPECTS_WITH_COMMITS: usize = 5;
 /// How far before the window a deploy's predecessor is looked for.
 const PREDECESSOR_DAYS: i64 = 14;
 
+/// Dependencies whose changes are looked for: each costs a few reads of the cache.
+const DEPENDENCIES_SEARCHED: usize = 50;
+
 /// Actions on the incident the view lists.
 const ACTIONS_SHOWN: i64 = 20;
 
@@ -147,9 +150,11 @@ impl Engine {
         );
         let mut changes = Vec::new();
         let mut targets_of: HashMap<String, Vec<String>> = HashMap::new();
+        // A catalog may name thousands: the view reads the first ones, as a page would.
         let dependencies = upstream
             .iter()
-            .filter(|e| e.exists && e.kind == "component");
+            .filter(|e| e.exists && e.kind == "component")
+            .take(DEPENDENCIES_SEARCHED);
         let changed_services = service
             .iter()
             .map(|s| (s.key.clone(), s.name.clone(), Closeness::SameService))
