@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ActionPlan, ActionProgress, ActionRequest, ActionState, Reassignee } from "../ipc";
 import { targetTag, useConfirmKeys } from "../lib/keys";
 import { Modal } from "./Modal";
@@ -67,7 +67,8 @@ export function ActionDialog({ request: asked, choices = [], plan: loadPlan, con
   const ready = !!plan && !plan.blocker && !sending;
   // Only for the first plan: a plan read again while a field is edited leaves the keyboard be.
   const focusedOnce = useRef(false);
-  useEffect(() => {
+  // Before paint, so a key that sees the plan on screen also finds the confirmation focused.
+  useLayoutEffect(() => {
     if (!writes && ready && !focusedOnce.current) {
       focusedOnce.current = true;
       confirmRef.current?.focus();
@@ -94,7 +95,7 @@ export function ActionDialog({ request: asked, choices = [], plan: loadPlan, con
 
   const title = plan?.title ?? "Planning…";
   return (
-    <Modal class="dialog action" label={title} onClose={onClose}>
+    <Modal class="dialog action" label={title} onClose={onClose} startFocus="dialog">
       <header>
         <h2>{title}</h2>
         <button class="close" aria-label="Cancel" onClick={onClose}>

@@ -1,6 +1,6 @@
 import { Modal } from "./Modal";
 import { targetTag, useConfirmKeys } from "../lib/keys";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { RollbackConfirmation, RollbackPlan, RollbackProgress, RollbackState } from "../ipc";
 import { ageOf, shortSha } from "../lib/format";
 import { ExternalLink } from "./OnCallPanel";
@@ -45,8 +45,9 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
 
   const confirmRef = useRef<HTMLButtonElement | null>(null);
   // Where the keyboard goes once the plan is read: the name to type when it needs one, else
-  // the confirmation, so Enter confirms whatever control the dialog opened on.
-  useEffect(() => {
+  // the confirmation, so Enter confirms whatever control the dialog opened on. Before paint, so
+  // a key that sees the plan on screen also finds the keyboard where it belongs.
+  useLayoutEffect(() => {
     if (plan?.needs_override) typedRef.current?.focus();
     else if (plan) confirmRef.current?.focus();
   }, [plan]);
@@ -80,7 +81,7 @@ export function RollbackDialog({ ask, now, plan: loadPlan, confirm, onStarted, o
 
   const changes = plan?.changes;
   return (
-    <Modal class="dialog rollback" label={`Roll back ${ask.name} in ${ask.environment}`} onClose={onClose}>
+    <Modal class="dialog rollback" label={`Roll back ${ask.name} in ${ask.environment}`} onClose={onClose} startFocus="dialog">
         <header>
           <h2>
             Roll back <strong>{ask.name}</strong> in <span class="chip env">{ask.environment}</span>

@@ -98,6 +98,24 @@ describe("ActionDialog", () => {
     expect(confirm).toHaveBeenCalledTimes(1);
   });
 
+  it("holds the keyboard while the plan is read, then gives it to the confirmation", async () => {
+    let read: (plan: ReturnType<typeof actionPlan>) => void = () => undefined;
+    const plan = vi.fn().mockImplementation(() => new Promise((resolve) => (read = resolve)));
+    const onClose = vi.fn();
+    const confirm = vi.fn().mockResolvedValue(actionProgress("act-1"));
+    render(<ActionDialog request={{ kind: "acknowledge", incident: "Q1" }} plan={plan} confirm={confirm} onStarted={vi.fn()} onClose={onClose} />);
+    // An Enter pressed before the plan is on screen reaches no control: not Cancel, not ×.
+    expect(document.activeElement).toBe(screen.getByRole("dialog"));
+    fireEvent.keyDown(document.activeElement!, { key: "Enter" });
+    expect(onClose).not.toHaveBeenCalled();
+    expect(confirm).not.toHaveBeenCalled();
+    await waitFor(() => expect(plan).toHaveBeenCalled());
+    read(actionPlan({ kind: "acknowledge", incident: "Q1" }));
+    // The plan and the focused confirmation arrive in one paint.
+    await waitFor(() => expect(document.querySelector("[data-action-plan]")).toBeTruthy());
+    expect(document.activeElement).toBe(document.querySelector("[data-confirm-action]"));
+  });
+
   it("cannot be confirmed while something stands in the way", async () => {
     const plan = vi.fn().mockImplementation(async (r) => actionPlan(r, { blocker: "#3100 is resolved already; nothing to acknowledge" }));
     const confirm = vi.fn();

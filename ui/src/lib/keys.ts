@@ -48,14 +48,18 @@ export function targetTag(e: KeyboardEvent): string {
 
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
-/** A modal dialog's focus: Tab and Shift+Tab stay inside `box`, the first control is focused
- *  when nothing inside is, and on close focus returns where it was before the dialog opened. */
-export function useFocusTrap(box: { current: HTMLElement | null }) {
+/** A modal dialog's focus: Tab and Shift+Tab stay inside `box`, the first control (or `box`
+ *  itself) is focused when nothing inside is, and on close focus returns where it was before
+ *  the dialog opened. */
+export function useFocusTrap(box: { current: HTMLElement | null }, start: "first-control" | "dialog" = "first-control") {
   // Read at the first render, before any child's effect moves focus into the dialog.
   const [before] = useState(() => document.activeElement);
   useLayoutEffect(() => {
     const inside = () => Array.from(box.current?.querySelectorAll<HTMLElement>(FOCUSABLE) ?? []);
-    if (box.current && !box.current.contains(document.activeElement)) inside()[0]?.focus();
+    if (box.current && !box.current.contains(document.activeElement)) {
+      if (start === "dialog") box.current.focus();
+      else inside()[0]?.focus();
+    }
     const onKey = (e: KeyboardEvent) => {
       if (e.key !== "Tab" || !box.current) return;
       const all = inside();
