@@ -434,6 +434,40 @@ pub struct SourceStatus {
     pub warning: Option<String>,
 }
 
+/// *Test connection*'s answer for one source.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SourceCheck {
+    /// Configured name.
+    pub source: String,
+    /// Platform.
+    pub kind: SourceKind,
+    /// Where it looked: the URL, or the directory of catalog files.
+    pub address: String,
+    /// Whether the platform answered as it should.
+    pub ok: bool,
+    /// What it found, in words, when it did.
+    pub found: Option<String>,
+    /// What is wrong and what to do, when it did not.
+    pub problem: Option<String>,
+    /// Who the token belongs to, when the platform says.
+    pub signed_in_as: Option<SignedInAs>,
+    /// Requests made (retries included).
+    pub requests: i64,
+    /// How long it took.
+    pub took_ms: i64,
+}
+
+/// A platform's user, as the platform names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SignedInAs {
+    /// Name, or login.
+    pub name: String,
+    /// Email, when the platform says.
+    pub email: Option<String>,
+}
+
 /// What a sync of one source did.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod config_file;
 mod connectors;
 mod engine;
 mod error;

@@ -2,11 +2,12 @@
 //! `opsdeck login` put them. Never from the config file, never written to the cache or logs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::config::SourceConfig;
 use crate::text::one_line;
 
-/// Keychain service name under which tokens are stored, one entry per source name.
+/// Keychain service name under which tokens are stored, one entry per source name and host.
 pub const KEYCHAIN_SERVICE: &str = "opsdeck";
 
 /// Why no token could be had for a source that needs one, or could not be stored.
@@ -73,18 +74,92 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// Where tokens are kept between runs, by account ([`keychain_account`]): the OS keychain,
+/// or a map in tests.
+trait Keychain: Send + Sync + std::fmt::Debug {
+    fn get(&self, account: &str) -> Result<Option<String>, String>;
+    fn set(&self, account: &str, token: &str) -> Result<(), String>;
+    /// Whether there was an entry to delete.
+    fn delete(&self, account: &str) -> Result<bool, String>;
+}
+
+/// The OS keychain: Secret Service, macOS Keychain or Windows Credential Manager.
+#[derive(Debug)]
+struct OsKeychain;
+
+impl OsKeychain {
+    fn entry(account: &str) -> Result<keyring::Entry, String> {
+        keyring::Entry::new(KEYCHAIN_SERVICE, account).map_err(|e| one_line(&e.to_string(), 300))
+    }
+}
+
+impl Keychain for OsKeychain {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        match Self::entry(account)?.get_password() {
+            Ok(value) => Ok(Some(value)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(one_line(&e.to_string(), 300)),
+        }
+    }
+
+    fn set(&self, account: &str, token: &str) -> Result<(), String> {
+        Self::entry(account)?
+            .set_password(token)
+            .map_err(|e| one_line(&e.to_string(), 300))
+    }
+
+    fn delete(&self, account: &str) -> Result<bool, String> {
+        match Self::entry(account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(one_line(&e.to_string(), 300)),
+        }
+    }
+}
+
+/// The keychain account of `source`'s token: its name and the host (and port) its token goes
+/// to, so two configs with a source of the same name never share a token. A source without
+/// a URL is keyed by its name alone.
+pub fn keychain_account(source: &SourceConfig) -> String {
+    let host = source
+        .url
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .and_then(|url| {
+            let host = url.host_str()?.to_ascii_lowercase();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        });
+    match host {
+        Some(host) => format!("{}@{host}", source.name),
+        None => source.name.clone(),
+    }
+}
+
 /// Resolves tokens for sources.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Secrets {
     /// Tokens given in process by the embedded sandbox, by source name; they never touch the
     /// environment or the keychain.
     embedded: HashMap<String, String>,
+    keychain: Arc<dyn Keychain>,
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        Self::with_embedded(HashMap::new())
+    }
 }
 
 impl Secrets {
     /// A resolver that also knows the embedded sandbox's tokens.
     pub fn with_embedded(embedded: HashMap<String, String>) -> Self {
-        Self { embedded }
+        Self {
+            embedded,
+            keychain: Arc::new(OsKeychain),
+        }
     }
 
     /// The token for `source`. `Ok(None)` means the source names no env var and the keychain
@@ -113,7 +188,7 @@ impl Secrets {
                 }));
             }
         }
-        let keychain = keychain_get(&source.name);
+        let keychain = self.keychain.get(&keychain_account(source));
         match (keychain, &source.token_env) {
             (Ok(Some(value)), _) => Ok(Some(Token {
                 value,
@@ -131,13 +206,13 @@ impl Secrets {
         }
     }
 
-    /// Stores a token for `source_name` in the OS keychain.
-    pub fn store_in_keychain(source: &SourceConfig, token: &str) -> Result<(), TokenError> {
-        keyring::Entry::new(KEYCHAIN_SERVICE, &source.name)
-            .and_then(|entry| entry.set_password(token))
-            .map_err(|e| TokenError::StoreFailed {
+    /// Stores a token for `source` in the OS keychain, under its name and host.
+    pub fn store_in_keychain(&self, source: &SourceConfig, token: &str) -> Result<(), TokenError> {
+        self.keychain
+            .set(&keychain_account(source), token)
+            .map_err(|reason| TokenError::StoreFailed {
                 source_name: source.name.clone(),
-                reason: one_line(&e.to_string(), 300),
+                reason,
                 hint: source
                     .token_env
                     .clone()
@@ -146,15 +221,11 @@ impl Secrets {
                     }),
             })
     }
-}
 
-fn keychain_get(source_name: &str) -> Result<Option<String>, String> {
-    let entry = keyring::Entry::new(KEYCHAIN_SERVICE, source_name)
-        .map_err(|e| one_line(&e.to_string(), 300))?;
-    match entry.get_password() {
-        Ok(value) => Ok(Some(value)),
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(one_line(&e.to_string(), 300)),
+    /// Removes `source`'s token from the OS keychain: whether there was one. The keychain's
+    /// error, when it cannot be reached, in words.
+    pub fn forget_in_keychain(&self, source: &SourceConfig) -> Result<bool, String> {
+        self.keychain.delete(&keychain_account(source))
     }
 }
 
@@ -198,6 +269,65 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(t.origin, "env PATH");
+    }
+
+    /// A keychain in memory, by account.
+    #[derive(Debug, Default)]
+    struct MapKeychain(std::sync::Mutex<HashMap<String, String>>);
+
+    impl Keychain for MapKeychain {
+        fn get(&self, account: &str) -> Result<Option<String>, String> {
+            Ok(self.0.lock().unwrap().get(account).cloned())
+        }
+        fn set(&self, account: &str, token: &str) -> Result<(), String> {
+            self.0.lock().unwrap().insert(account.into(), token.into());
+            Ok(())
+        }
+        fn delete(&self, account: &str) -> Result<bool, String> {
+            Ok(self.0.lock().unwrap().remove(account).is_some())
+        }
+    }
+
+    fn at(name: &str, url: &str) -> SourceConfig {
+        SourceConfig {
+            url: Some(url.into()),
+            ..source(name, None)
+        }
+    }
+
+    #[test]
+    fn keychain_entries_are_keyed_by_source_name_and_host() {
+        let secrets = Secrets {
+            embedded: HashMap::new(),
+            keychain: Arc::new(MapKeychain::default()),
+        };
+        let public = at("github", "https://api.github.com");
+        let enterprise = at("github", "https://GHE.corp.example:8443/api/v3");
+        assert_eq!(keychain_account(&public), "github@api.github.com");
+        assert_eq!(
+            keychain_account(&enterprise),
+            "github@ghe.corp.example:8443"
+        );
+        secrets.store_in_keychain(&public, "public-token").unwrap();
+        // Another config's `github`, at another host, does not get this token.
+        assert!(secrets.token_for(&enterprise).unwrap().is_none());
+        secrets
+            .store_in_keychain(&enterprise, "enterprise-token")
+            .unwrap();
+        let token = |s: &SourceConfig| secrets.token_for(s).unwrap().unwrap();
+        assert_eq!(token(&public).value, "public-token");
+        assert_eq!(token(&public).origin, "keychain");
+        assert_eq!(token(&enterprise).value, "enterprise-token");
+        // The same host under another source name is another entry too.
+        assert!(secrets
+            .token_for(&at("github-bot", "https://api.github.com"))
+            .unwrap()
+            .is_none());
+
+        assert!(secrets.forget_in_keychain(&public).unwrap());
+        assert!(!secrets.forget_in_keychain(&public).unwrap());
+        assert!(secrets.token_for(&public).unwrap().is_none());
+        assert_eq!(token(&enterprise).value, "enterprise-token");
     }
 
     #[test]

@@ -186,6 +186,29 @@ async fn alerts_and_silences_from_a_real_alertmanager_reach_the_cli() {
     }
 
     let run = cli(dir.path(), &url, "", "");
+    // Test connection speaks to the real server as to the sandbox: its version, its cluster.
+    let checked = run(&["sources", "check"]);
+    let version = std::process::Command::new(alertmanager_binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).to_string()
+        + &String::from_utf8_lossy(&version.stderr);
+    let version = version
+        .split_whitespace()
+        .skip_while(|word| *word != "version")
+        .nth(1)
+        .expect("alertmanager --version names its version");
+    assert!(
+        checked.contains(&format!(
+            "ok     alerts (alertmanager, {url}): Alertmanager {version}, "
+        )),
+        "{checked}"
+    );
+    assert!(
+        checked.contains("ok     files (catalog-files, ") && checked.contains(" entities in "),
+        "{checked}"
+    );
     let synced = run(&["sync"]);
     assert!(
         synced.contains("alerts: 4 records"),

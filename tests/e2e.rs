@@ -419,6 +419,26 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     shot(client, screenshots, "06-sources.png").await;
+    // Test connection: one cheap call each, said in words, and whose token it is.
+    wait_css(client, "[data-check-all]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    for source in ["catalog", "pagerduty", "alertmanager", "github", "argocd"] {
+        wait_css(
+            client,
+            &format!("[data-checked='{source}'][data-ok='true']"),
+        )
+        .await;
+    }
+    let pagerduty = wait_css(client, "[data-checked='pagerduty']").await;
+    let text = pagerduty.text().await.unwrap();
+    assert!(
+        text.contains("the personal token of Dana Whitfield <dana@demo.opsdeck.dev>"),
+        "{text}"
+    );
+    shot(client, screenshots, "24-sources-test-connection.png").await;
 
     let _ = session.client.clone().close().await;
 }
@@ -992,6 +1012,19 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
     assert!(row.text().await.unwrap().contains("failing"));
     wait_css(client, ".source-error").await;
     shot(client, screenshots, "08-sources-offline.png").await;
+    // Test connection says exactly what is wrong.
+    wait_css(client, "[data-check='catalog']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let failed = wait_css(client, "[data-checked='catalog'][data-ok='false']").await;
+    let text = failed.text().await.unwrap();
+    assert!(
+        text.contains("✗ http://127.0.0.1:") && text.contains("check the URL and network"),
+        "{text}"
+    );
+    shot(client, screenshots, "25-test-connection-failing.png").await;
 
     let _ = session.client.clone().close().await;
 }

@@ -4,6 +4,7 @@ mod alertmanager_real;
 mod catalog_files;
 mod chaos;
 mod cli;
+mod connect;
 mod contract;
 mod contract_actions;
 mod contract_delivery;

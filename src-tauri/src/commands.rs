@@ -4,8 +4,8 @@ use opsdeck::api::{
     ActionPlan, ActionProgress, ActionRequest, AuditEntry, ChangesView, DeploymentRow,
     IncidentView, OnCallPanel, ReleaseMatrix, RollbackConfirmation, RollbackPlan, RollbackProgress,
     RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, ScorecardView,
-    SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceStatus,
-    SyncReport, TeamDetail, TeamOnCall, TeamSummary,
+    SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceCheck,
+    SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
 };
 use opsdeck::{ActivityFilter, ReportFormat, ReportKind, Scope, Started, StartedAction};
 use tauri::{AppHandle, Manager, State};
@@ -341,6 +341,12 @@ pub async fn export_audit(handle: AppHandle, app: State<'_, Running>) -> Reply<S
 #[tauri::command]
 pub async fn sources(app: State<'_, Running>) -> Reply<Vec<SourceStatus>> {
     Ok(app.engine.sources().await?)
+}
+
+/// Tests one source's connection: one cheap, read-only call; nothing is cached.
+#[tauri::command]
+pub async fn check_source(app: State<'_, Running>, source: String) -> Reply<SourceCheck> {
+    Ok(app.engine.check_source(&source).await?)
 }
 
 #[tauri::command]

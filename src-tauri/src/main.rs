@@ -164,6 +164,7 @@ fn run() -> anyhow::Result<()> {
             commands::open_link,
             commands::identity,
             commands::sync_now,
+            commands::check_source,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!())?;

@@ -70,7 +70,10 @@ enum Command {
     Runbooks(commands::runbooks::ListArgs),
     Runbook(commands::runbooks::Args),
     Audit(commands::audit::Args),
+    Init(commands::init::Args),
+    Config(commands::config::Args),
     Login(commands::login::Args),
+    Logout(commands::login::LogoutArgs),
     Completions(commands::completions::Args),
     Man(commands::completions::ManArgs),
 }
@@ -161,7 +164,10 @@ impl Command {
             Self::Runbooks(args) => runbooks::list(cx, args).await,
             Self::Runbook(args) => runbooks::run(cx, args).await,
             Self::Audit(args) => audit::run(cx, args).await,
+            Self::Init(args) => init::run(cx, args).await,
+            Self::Config(args) => config::run(cx, args),
             Self::Login(args) => login::run(cx, args),
+            Self::Logout(args) => login::logout(cx, args),
             Self::Completions(args) => completions::run(args),
             Self::Man(args) => completions::man(args),
         }
@@ -171,7 +177,13 @@ impl Command {
     fn uses_cache(&self) -> bool {
         !matches!(
             self,
-            Self::Sandbox(_) | Self::Login(_) | Self::Completions(_) | Self::Man(_)
+            Self::Sandbox(_)
+                | Self::Init(_)
+                | Self::Config(_)
+                | Self::Login(_)
+                | Self::Logout(_)
+                | Self::Completions(_)
+                | Self::Man(_)
         )
     }
 }

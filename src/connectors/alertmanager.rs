@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::http::RequestMeter;
-use super::{ConnectorError, Endpoint, FetchProgress, Platform};
+use super::{ConnectorError, Endpoint, FetchProgress, Platform, Reached};
 use crate::domain::alerts::{Alert, AlertState, Silence};
 use crate::text::one_line;
 
@@ -27,6 +27,26 @@ pub struct AlertmanagerSnapshot {
 #[derive(Debug, Clone)]
 pub struct AlertmanagerConnector {
     endpoint: Endpoint,
+}
+
+/// `alertmanagerStatus`: only what *Test connection* says.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusPayload {
+    cluster: ClusterPayload,
+    version_info: VersionPayload,
+}
+
+#[derive(Deserialize)]
+struct ClusterPayload {
+    status: String,
+    #[serde(default)]
+    peers: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct VersionPayload {
+    version: String,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +214,26 @@ impl AlertmanagerConnector {
     /// `/api/v2/silences` at this source.
     pub fn silences_url(&self) -> String {
         self.endpoint.url("/api/v2/silences")
+    }
+
+    /// *Test connection*: Alertmanager's version and cluster state (`GET /api/v2/status`).
+    pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
+        let status: StatusPayload = self.get("/api/v2/status", meter).await?;
+        let cluster = match status.cluster.status.as_str() {
+            "disabled" => "not clustered".to_string(),
+            state => format!(
+                "cluster {} with {} peers",
+                one_line(state, 20),
+                status.cluster.peers.len()
+            ),
+        };
+        Ok(Reached {
+            found: format!(
+                "Alertmanager {}, {cluster}",
+                one_line(&status.version_info.version, 40)
+            ),
+            signed_in_as: None,
+        })
     }
 
     async fn get<T: serde::de::DeserializeOwned>(

@@ -10,7 +10,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::http::RequestMeter;
-use super::{ConnectorError, Endpoint, FetchProgress, Platform};
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
+use crate::api::SignedInAs;
 use crate::domain::delivery::{
     is_kubernetes_name, version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
 };
@@ -191,6 +192,16 @@ struct ErrorPayload {
     error: Option<String>,
 }
 
+/// `sessionGetUserInfoResponse`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserInfo {
+    #[serde(default)]
+    logged_in: bool,
+    #[serde(default)]
+    username: Option<String>,
+}
+
 fn error_detail(body: &[u8]) -> Option<String> {
     let error: ErrorPayload = serde_json::from_slice(body).ok()?;
     Some(one_line(&error.message.or(error.error)?, 160))
@@ -208,6 +219,30 @@ impl ArgoCdConnector {
             called: "Argo CD",
             not_found: "no Argo CD API here: check the source's 'url' (the API server's root)",
             error_detail,
+        }
+    }
+
+    /// *Test connection*: who the token signs in as (`GET /api/v1/session/userinfo`).
+    pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
+        let url = self.endpoint.url("/api/v1/session/userinfo");
+        let info: UserInfo = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.endpoint.get_with_bearer(&url)
+            })
+            .await?;
+        match info.username.filter(|_| info.logged_in) {
+            Some(name) => {
+                let name = one_line(&name, 100);
+                Ok(Reached {
+                    found: format!("signed in as {name}"),
+                    signed_in_as: Some(SignedInAs { name, email: None }),
+                })
+            }
+            None => Err(self.platform().error(
+                FailureKind::Unauthorized,
+                "Argo CD does not take the token as a login: give the source an account's token (argocd account generate-token)",
+            )),
         }
     }
 
@@ -268,7 +303,7 @@ impl ArgoCdConnector {
             // Its name goes into the path of rollback calls: a dot segment must not.
             if !is_kubernetes_name(&app.metadata.name) {
                 return Err(self.platform().error(
-                    super::FailureKind::Malformed,
+                    FailureKind::Malformed,
                     format!(
                         "Argo CD listed an application named '{}', which is not a Kubernetes name; nothing was replaced",
                         one_line(&app.metadata.name, 80)
@@ -352,7 +387,7 @@ impl ArgoCdConnector {
             .await?;
         let app = app.ok_or_else(|| {
             self.platform().error(
-                super::FailureKind::Malformed,
+                FailureKind::Malformed,
                 format!("{doing}: Argo CD answered without the application"),
             )
         })?;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::RequestMeter;
-use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
 use crate::domain::Entity;
 use crate::text::one_line;
 
@@ -142,6 +142,27 @@ impl BackstageConnector {
             }
         }
         Ok(entities)
+    }
+
+    /// *Test connection*: one entity's page, for the size of the catalog the token sees.
+    pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
+        let url = self.endpoint.url("/api/catalog/entities/by-query");
+        let page = self
+            .get_page(&url, &[("limit", "1"), ("fields", "kind")], meter)
+            .await?;
+        let found = match page.total_items {
+            Some(total) if total.is_finite() && total >= 0.0 => {
+                format!(
+                    "a catalog of {} entities",
+                    crate::text::grouped(total as u64)
+                )
+            }
+            _ => "a catalog that does not say how many entities it holds".into(),
+        };
+        Ok(Reached {
+            found,
+            signed_in_as: None,
+        })
     }
 
     async fn get_page(

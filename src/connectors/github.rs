@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::{Answer, RequestMeter};
-use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
 use crate::domain::delivery::{
     version_of_ref, Commit, Comparison, DeliveryTarget, DeployStatus, Deployment, PipelineRun,
     Release,
@@ -206,6 +206,26 @@ struct GitUserPayload {
 struct ErrorPayload {
     message: String,
 }
+
+/// `rate-limit-overview`: the core API's budget.
+#[derive(Deserialize)]
+struct RateLimitOverview {
+    resources: RateResources,
+}
+
+#[derive(Deserialize)]
+struct RateResources {
+    core: RateLimit,
+}
+
+#[derive(Deserialize)]
+struct RateLimit {
+    limit: u64,
+    remaining: u64,
+}
+
+/// GitHub's budget for a request without a token.
+const UNAUTHENTICATED_LIMIT: u64 = 60;
 
 fn error_detail(body: &[u8]) -> Option<String> {
     let error: ErrorPayload = serde_json::from_slice(body).ok()?;
@@ -832,6 +852,55 @@ impl GithubConnector {
             html_url: payload.html_url,
             etag: etag_of(&answer),
         }))
+    }
+
+    /// *Test connection*: the token's budget (`GET /rate_limit`, which costs none of it) and,
+    /// for a classic token, its scopes. An answer given to no token is a failure: GitHub
+    /// then grants 60 requests an hour on public repositories only.
+    pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
+        let url = self.endpoint.url("/rate_limit");
+        let Some((answer, overview)) = self
+            .platform()
+            .get_json_if_changed::<RateLimitOverview>(
+                self.endpoint.reader(meter),
+                &url,
+                None,
+                || self.request(&url),
+            )
+            .await?
+        else {
+            return Err(self.platform().error(
+                FailureKind::Malformed,
+                "GitHub answered /rate_limit with 304 to a request that named no ETag",
+            ));
+        };
+        let core = overview.resources.core;
+        if self.endpoint.token().is_none() || core.limit <= UNAUTHENTICATED_LIMIT {
+            return Err(self.platform().error(
+                FailureKind::Token,
+                format!(
+                    "GitHub took the request as anonymous ({} requests an hour, public repositories only): give the source a token",
+                    core.limit
+                ),
+            ));
+        }
+        let scopes = answer
+            .headers
+            .get("x-oauth-scopes")
+            .and_then(|v| v.to_str().ok())
+            .map(|scopes| match one_line(scopes, 200) {
+                none if none.is_empty() => "; a classic token without scopes".to_string(),
+                scopes => format!("; scopes {scopes}"),
+            })
+            .unwrap_or_default();
+        Ok(Reached {
+            found: format!(
+                "a token with {} of {} requests left this hour{scopes}",
+                crate::text::grouped(core.remaining),
+                crate::text::grouped(core.limit)
+            ),
+            signed_in_as: None,
+        })
     }
 
     fn action(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {

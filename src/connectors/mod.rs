@@ -23,6 +23,9 @@ use http::{Answer, Failed, Reader, RequestMeter};
 /// What kind of failure a connector met, so faces and sync can react without parsing text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
+    /// 400: the platform refused the request as sent (for PagerDuty's `/users/me`, a token
+    /// of the account rather than of a user).
+    BadRequest,
     /// 401: the token is missing or was rejected.
     Unauthorized,
     /// 403: the token lacks a permission.
@@ -93,6 +96,15 @@ impl ConnectorError {
         self.retry_after = at;
         self
     }
+}
+
+/// What one cheap, read-only call to a platform showed: *Test connection*'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached {
+    /// What was found, in words: "a catalog of 12,712 entities", "Alertmanager 0.27.0".
+    pub found: String,
+    /// The person the token belongs to, when the platform says.
+    pub signed_in_as: Option<crate::api::SignedInAs>,
 }
 
 /// Progress of a fetch, for status bars and `opsdeck sync`.
@@ -532,6 +544,10 @@ impl Platform<'_> {
             403 if answer.is_rate_limited() => (
                 FailureKind::RateLimited,
                 format!("rate limited by {}", self.called),
+            ),
+            400 => (
+                FailureKind::BadRequest,
+                format!("{} refused the request as Opsdeck sent it", self.called),
             ),
             401 => (
                 FailureKind::Unauthorized,

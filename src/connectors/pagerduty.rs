@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::RequestMeter;
-use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform};
+use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
+use crate::api::SignedInAs;
 use crate::domain::oncall::{
     ChangeEvent, EscalationPolicy, Incident, PagerDutyService, Person, Shift,
 };
@@ -198,6 +199,17 @@ struct PageEnvelope {
 }
 
 #[derive(Deserialize)]
+struct CurrentUser {
+    user: UserPayload,
+}
+
+#[derive(Deserialize)]
+struct ServiceCount {
+    #[serde(default)]
+    total: Option<u64>,
+}
+
+#[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,
 }
@@ -334,6 +346,40 @@ impl PagerDutyConnector {
         let mut snap = snapshot(services, policies, schedules, users, oncalls, incidents);
         snap.change_events = change_events.into_iter().map(change_event_of).collect();
         Ok(snap)
+    }
+
+    /// *Test connection*: whose token this is (`GET /users/me`); a token of the account, which
+    /// has no user, is answered 400 there and shown by how many services it sees instead.
+    pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
+        self.token()?;
+        match self
+            .get::<CurrentUser>(&self.endpoint.url("/users/me"), meter)
+            .await
+        {
+            Ok(CurrentUser { user }) => {
+                let name = one_line(&user.name.or(user.summary).unwrap_or(user.id), 100);
+                let email = user.email.map(|email| one_line(&email, 200));
+                Ok(Reached {
+                    found: match &email {
+                        Some(email) => format!("the personal token of {name} <{email}>"),
+                        None => format!("the personal token of {name}"),
+                    },
+                    signed_in_as: Some(SignedInAs { name, email }),
+                })
+            }
+            Err(e) if e.kind == FailureKind::BadRequest => {
+                let url = format!("{}?limit=1&total=true", self.endpoint.url("/services"));
+                let services: ServiceCount = self.get(&url, meter).await?;
+                Ok(Reached {
+                    found: format!(
+                        "an account token that sees {} services (it belongs to no user: actions need your email in [identity])",
+                        services.total.map_or("its".into(), crate::text::grouped)
+                    ),
+                    signed_in_as: None,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads one incident as it stands now (`GET /incidents/{id}`).
@@ -782,6 +828,53 @@ mod tests {
             .next()
             .expect("one example")["value"];
         serde_json::from_value(page[key].clone()).expect("the spec's example maps")
+    }
+
+    #[tokio::test]
+    async fn an_account_token_is_checked_by_the_services_it_sees() {
+        // PagerDuty answers `/users/me` to a token of the account (no user) with its 400.
+        let app = axum::Router::new()
+            .route(
+                "/users/me",
+                axum::routing::get(|| async {
+                    (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        [("content-type", "application/json")],
+                        r#"{"error":{"message":"Invalid Input Provided","code":2001,"errors":["This endpoint requires a user-level token"]}}"#,
+                    )
+                }),
+            )
+            .route(
+                "/services",
+                axum::routing::get(|| async {
+                    (
+                        [("content-type", "application/json")],
+                        r#"{"services":[],"limit":1,"offset":0,"more":true,"total":1234}"#,
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let connector = PagerDutyConnector::new(Endpoint::new(
+            crate::connectors::SourceClients::new(None).unwrap(),
+            "pagerduty",
+            &url,
+            Some(crate::secrets::Token {
+                value: "account-token".into(),
+                origin: "env PD_TOKEN".into(),
+            }),
+            Some("PD_TOKEN".into()),
+            std::time::Duration::from_secs(5),
+        ));
+        let meter = RequestMeter::default();
+        let reached = connector.check(&meter).await.unwrap();
+        assert_eq!(
+            reached.found,
+            "an account token that sees 1,234 services (it belongs to no user: actions need your email in [identity])"
+        );
+        assert_eq!(reached.signed_in_as, None);
+        assert_eq!(meter.requests(), 2);
     }
 
     #[test]

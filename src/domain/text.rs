@@ -33,9 +33,30 @@ pub fn percent_encoded(text: &str) -> String {
         .collect()
 }
 
+/// A count as people read it, in groups of three: `12,712`.
+pub fn grouped(count: u64) -> String {
+    let digits = count.to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{grouped, one_line};
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(12_712), "12,712");
+        assert_eq!(grouped(1_041_190), "1,041,190");
+    }
 
     #[test]
     fn folds_and_cuts() {

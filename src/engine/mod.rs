@@ -4,6 +4,7 @@
 mod actions;
 mod audit;
 mod catalog;
+mod connect;
 pub(crate) mod delivery;
 pub(crate) mod incident_actions;
 pub(crate) mod incidents;

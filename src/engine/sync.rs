@@ -16,7 +16,7 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::connectors::alertmanager::{AlertmanagerConnector, AlertmanagerSnapshot};
 use crate::connectors::argocd::{ArgoCdConnector, WiringRead};
 use crate::connectors::backstage::BackstageConnector;
-use crate::connectors::catalog_files::{load_tree, Links};
+use crate::connectors::catalog_files::{load_tree, CatalogLoad, Links};
 use crate::connectors::github::{GithubConnector, GithubSnapshot};
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
@@ -387,17 +387,7 @@ impl Engine {
                 ))
             }
             SourceKind::CatalogFiles => {
-                let name = source.name.clone();
-                let root = source.path.clone().unwrap_or_default();
-                let links = match source.follow_links {
-                    Some(false) => Links::Refuse,
-                    _ => Links::FollowInside,
-                };
-                let load = tokio::task::spawn_blocking(move || load_tree(&name, &root, links))
-                    .await
-                    .map_err(|e| {
-                        ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
-                    })??;
+                let load = load_catalog_tree(source).await?;
                 report(FetchProgress {
                     pages: load.files,
                     items: load.entities.len(),
@@ -473,6 +463,21 @@ impl Engine {
             }
         }
     }
+}
+
+/// Reads a `catalog-files` source's tree, off the async threads.
+pub(crate) async fn load_catalog_tree(
+    source: &SourceConfig,
+) -> Result<CatalogLoad, ConnectorError> {
+    let name = source.name.clone();
+    let root = source.path.clone().unwrap_or_default();
+    let links = match source.follow_links {
+        Some(false) => Links::Refuse,
+        _ => Links::FollowInside,
+    };
+    tokio::task::spawn_blocking(move || load_tree(&name, &root, links))
+        .await
+        .map_err(|e| ConnectorError::new(&source.name, FailureKind::Io, e.to_string()))?
 }
 
 impl Engine {

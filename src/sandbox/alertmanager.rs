@@ -1,4 +1,4 @@
-//! The sandbox's Alertmanager API v2: `GET /api/v2/alerts`, `GET`/`POST /api/v2/silences` and
+//! The sandbox's Alertmanager API v2: `GET /api/v2/status`, `GET /api/v2/alerts`, `GET`/`POST /api/v2/silences` and
 //! `GET`/`DELETE /api/v2/silence/{silenceID}`, shaped as `alertmanager/openapi.yaml` says
 //! (checked by tests/contract.rs), with the `active`, `silenced`, `inhibited` and `filter`
 //! parameters. A silence created here mutes the alerts it matches, as Alertmanager's does.
@@ -25,6 +25,7 @@ pub(super) struct AlertmanagerApi {
 impl AlertmanagerApi {
     pub(super) fn router(self: Arc<Self>) -> Router {
         Router::new()
+            .route("/api/v2/status", get(status))
             .route("/api/v2/alerts", get(alerts))
             .route("/api/v2/silences", get(silences).post(create_silence))
             .route(
@@ -47,6 +48,26 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// The Alertmanager release the sandbox answers as.
+const VERSION: &str = "0.27.0";
+
+/// `GET /api/v2/status`: a single, unclustered Alertmanager up since the world began.
+async fn status(State(api): State<Arc<AlertmanagerApi>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "cluster": {"name": "01SANDBOX", "status": "disabled", "peers": []},
+            "versionInfo": {
+                "version": VERSION, "revision": "sandbox", "branch": "HEAD",
+                "buildUser": "opsdeck@sandbox", "buildDate": "20260101-00:00:00",
+                "goVersion": "go1.22.0",
+            },
+            "config": {"original": "route:\n  receiver: pagerduty\nreceivers:\n  - name: pagerduty\n"},
+            "uptime": api.world.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }),
+    )
 }
 
 async fn alerts(State(api): State<Arc<AlertmanagerApi>>, RawQuery(raw): RawQuery) -> Response {

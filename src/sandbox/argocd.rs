@@ -1,4 +1,5 @@
-//! The sandbox's Argo CD API: `GET /api/v1/applications` by `name` or label `selector`, shaped
+//! The sandbox's Argo CD API: `GET /api/v1/applications` by `name` or label `selector` (and
+//! the applications' actions, and `GET /api/v1/session/userinfo`), shaped
 //! as `argocd/swagger.json` says (checked by tests/contract_delivery.rs), with bearer tokens
 //! and Argo CD's error body.
 
@@ -32,6 +33,7 @@ impl ArgoCdApi {
             )
             .route("/api/v1/applications/{name}/rollback", post(rollback))
             .route("/api/v1/applications/{name}/sync", post(sync))
+            .route("/api/v1/session/userinfo", get(user_info))
             .with_state(self)
     }
 
@@ -64,6 +66,25 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// The error the sandbox's Argo CD answers for a failure of its own (what chaos injects).
 pub(super) fn server_error(status: StatusCode, message: &str, _url: &str) -> Response {
     error(status, message)
+}
+
+/// The account the sandbox's token signs in as.
+const ACCOUNT: &str = "opsdeck";
+
+/// `GET /api/v1/session/userinfo`: open to anyone, as Argo CD's is; says whether the token
+/// signs in, and as whom.
+async fn user_info(State(api): State<Arc<ArgoCdApi>>, headers: HeaderMap) -> Response {
+    let body = if api.admits(&headers) {
+        json!({"loggedIn": true, "username": ACCOUNT, "iss": "argocd", "groups": []})
+    } else {
+        json!({"loggedIn": false})
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// A Kubernetes equality-based label selector: `k=v`, `k==v`, `k!=v`, comma-separated.

@@ -1,6 +1,6 @@
 //! The sandbox's GitHub REST API, as `github/api.github.com.subset.json` says (checked by
 //! tests/contract_delivery.rs): deployments and their statuses, Actions runs, releases and
-//! compare, with bearer tokens, `Link` pagination, ETags answered with 304 (which do not count
+//! compare (and `/rate_limit`), with bearer tokens, `Link` pagination, ETags answered with 304 (which do not count
 //! against the quota, as on GitHub) and `X-RateLimit-*` headers.
 
 use std::collections::BTreeMap;
@@ -75,19 +75,24 @@ impl GithubApi {
             .route("/repos/{owner}/{repo}/actions/runs", get(runs))
             .route("/repos/{owner}/{repo}/releases", get(releases))
             .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
+            .route("/rate_limit", get(rate_limit))
             .with_state(self)
     }
 
-    /// The repository's index, if the token is right and it exists.
-    fn admit(&self, headers: &HeaderMap, owner: &str, name: &str) -> Result<usize, Refusal> {
-        let token = headers
+    /// The token a request carries, as `Bearer` or `token`.
+    fn token_of(headers: &HeaderMap) -> Option<&str> {
+        headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("token "))
-            });
-        if token != Some(self.token.as_str()) {
+            })
+    }
+
+    /// The repository's index, if the token is right and it exists.
+    fn admit(&self, headers: &HeaderMap, owner: &str, name: &str) -> Result<usize, Refusal> {
+        if Self::token_of(headers) != Some(self.token.as_str()) {
             return Err(Refusal::Unauthorized);
         }
         let slug = format!("{owner}/{name}");
@@ -96,6 +101,17 @@ impl GithubApi {
             .get(&slug)
             .copied()
             .ok_or(Refusal::NotFound)
+    }
+
+    /// The hour's limit, what it has used, and when it resets, after counting `requests`.
+    fn spend(&self, requests: u32) -> (u32, u32, DateTime<Utc>) {
+        let mut quota = self.quota.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Utc::now();
+        if now - quota.0 >= Duration::hours(1) {
+            *quota = (now, 0);
+        }
+        quota.1 += requests;
+        (self.hourly_limit, quota.1, quota.0 + Duration::hours(1))
     }
 
     /// Answers `body`, or 304 when the client holds it; counts it against the quota unless
@@ -107,17 +123,7 @@ impl GithubApi {
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|held| held == etag);
-        let (limit, used, reset) = {
-            let mut quota = self.quota.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Utc::now();
-            if now - quota.0 >= Duration::hours(1) {
-                *quota = (now, 0);
-            }
-            if !fresh {
-                quota.1 += 1;
-            }
-            (self.hourly_limit, quota.1, quota.0 + Duration::hours(1))
-        };
+        let (limit, used, reset) = self.spend(u32::from(!fresh));
         let mut response = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
@@ -568,6 +574,36 @@ fn commit_json(world: &DeliveryWorld, base: &str, repo: &Repo, index: u32) -> Va
         },
         "author": simple_user(login), "committer": simple_user(login), "parents": parents,
     })
+}
+
+/// An unauthenticated caller's hourly requests on GitHub.
+const ANONYMOUS_LIMIT: u32 = 60;
+
+/// `GET /rate_limit`, which costs nothing: the token's hour (a classic token's scopes in
+/// `X-OAuth-Scopes`), an anonymous caller's 60, or 401 for a token GitHub does not know.
+async fn rate_limit(State(api): State<Arc<GithubApi>>, headers: HeaderMap) -> Response {
+    let (limit, used, reset) = match GithubApi::token_of(&headers) {
+        None => (ANONYMOUS_LIMIT, 0, Utc::now() + Duration::hours(1)),
+        Some(token) if token == api.token => api.spend(0),
+        Some(_) => return Refusal::Unauthorized.into_response(),
+    };
+    let window = json!({
+        "limit": limit, "remaining": limit.saturating_sub(used), "used": used,
+        "reset": reset.timestamp(),
+    });
+    let search = json!({"limit": 30, "remaining": 30, "used": 0, "reset": reset.timestamp()});
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        json!({"resources": {"core": window, "search": search}, "rate": window}).to_string(),
+    )
+        .into_response();
+    if GithubApi::token_of(&headers).is_some() {
+        response
+            .headers_mut()
+            .insert("x-oauth-scopes", HeaderValue::from_static("repo, workflow"));
+    }
+    response
 }
 
 async fn compare(

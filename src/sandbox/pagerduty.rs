@@ -1,5 +1,5 @@
 //! The sandbox's PagerDuty REST API v2: `/services`, `/escalation_policies`, `/schedules`,
-//! `/users`, `/oncalls`, `/incidents` (read, updated, with notes) and `/change_events`, shaped
+//! `/users` (and `/users/me`), `/oncalls`, `/incidents` (read, updated, with notes) and `/change_events`, shaped
 //! as `pagerduty/openapiv3.json` says (checked by tests/contract.rs): `Token token=` auth, classic pagination with `limit`, `offset`, `more`
 //! and `total`, `include[]` for embedded objects, PagerDuty's error body.
 
@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::oncall::{Incident, OnCallWorld, Rotation};
+use super::org::DEMO_IDENTITY;
 
 /// PagerDuty's default page size, and its largest.
 const DEFAULT_LIMIT: usize = 25;
@@ -71,6 +72,7 @@ impl PagerDutyApi {
             .route("/escalation_policies", get(escalation_policies))
             .route("/schedules", get(schedules))
             .route("/users", get(users))
+            .route("/users/me", get(current_user))
             .route("/oncalls", get(oncalls))
             .route("/incidents", get(incidents))
             .route("/incidents/{id}", get(one_incident).put(update_incident))
@@ -448,6 +450,23 @@ async fn users(
     let with_methods = query.includes("contact_methods");
     let items: Vec<usize> = (0..api.world.users.len()).collect();
     Ok(page("users", items, &query, |u| api.user(u, with_methods)))
+}
+
+/// `GET /users/me`: the sandbox's token is the demo identity's personal token.
+async fn current_user(
+    State(api): State<Arc<PagerDutyApi>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Refusal> {
+    let query = api.admit(&headers, raw)?;
+    let me = api
+        .world
+        .users
+        .iter()
+        .position(|u| u.email == DEMO_IDENTITY)
+        .unwrap_or_default();
+    let user = api.user(me, query.includes("contact_methods"));
+    Ok(json_response(StatusCode::OK, &json!({ "user": user })))
 }
 
 async fn oncalls(

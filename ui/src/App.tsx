@@ -335,7 +335,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             <p class="muted pad">Reading the incident…</p>
           )
         ) : selection?.kind === "sources" ? (
-          <Sources sources={sources} progress={progress} syncing={syncing} now={now} onSync={sync} />
+          <Sources sources={sources} progress={progress} syncing={syncing} now={now} onSync={sync} onCheck={ipc.checkSource} />
         ) : serviceKey && detail ? (
           <ServicePage
             key={serviceKey}

@@ -1,10 +1,10 @@
-//! `opsdeck login SOURCE`: a source's token into the OS keychain; and the prompts every
-//! command asks at a terminal.
+//! `opsdeck login SOURCE` and `opsdeck logout SOURCE`: a source's token into and out of the
+//! OS keychain; and the prompts every command asks at a terminal.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 
 use anyhow::{anyhow, Context as _};
-use opsdeck::secrets::Secrets;
+use opsdeck::secrets::{keychain_account, Secrets};
 
 use crate::cli::output::{self, Exit};
 use crate::cli::Context;
@@ -36,11 +36,61 @@ pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     if token.is_empty() {
         return Err(anyhow!("{}: no token given; nothing stored", source.name));
     }
-    Secrets::store_in_keychain(source, token)?;
+    Secrets::default().store_in_keychain(source, token)?;
     if cx.json() {
         output::json(&serde_json::json!({"stored": source.name, "in": "keychain"}))?;
     } else {
-        output::progress(&format!("{}: token stored in the OS keychain", source.name));
+        output::progress(&format!(
+            "{}: token stored in the OS keychain (as {})",
+            source.name,
+            keychain_account(source)
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// Remove a source's token from the OS keychain
+#[derive(Debug, clap::Args)]
+pub struct LogoutArgs {
+    /// Source name from the config
+    source: String,
+}
+
+pub fn logout(cx: &Context, args: LogoutArgs) -> anyhow::Result<Exit> {
+    let config = cx.load_config()?;
+    let source = config
+        .source(&args.source)
+        .ok_or_else(|| opsdeck::Error::UnknownSource(args.source.clone()))?;
+    let removed = Secrets::default()
+        .forget_in_keychain(source)
+        .map_err(|reason| {
+            anyhow!(
+                "{}: the OS keychain could not be reached ({reason}); nothing was removed",
+                source.name
+            )
+        })?;
+    if cx.json() {
+        output::json(&serde_json::json!({"source": source.name, "removed": removed}))?;
+    } else if removed {
+        output::progress(&format!(
+            "{}: token removed from the OS keychain",
+            source.name
+        ));
+    } else {
+        output::progress(&format!(
+            "{}: the OS keychain held no token for it (as {})",
+            source.name,
+            keychain_account(source)
+        ));
+    }
+    if let Some(env) = source
+        .token_env
+        .as_deref()
+        .filter(|env| std::env::var_os(env).is_some())
+    {
+        output::notice(&format!(
+            "{env} is still set in this environment, and is still used"
+        ));
     }
     Ok(Exit::Success)
 }

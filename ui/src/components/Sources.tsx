@@ -1,4 +1,5 @@
-import type { SourceStatus, SyncProgress } from "../ipc";
+import { useState } from "preact/hooks";
+import type { SourceCheck, SourceStatus, SyncProgress } from "../ipc";
 import { ageOf, clockTime, formatInterval, healthText } from "../lib/format";
 
 interface Props {
@@ -8,16 +9,33 @@ interface Props {
   syncing: Set<string>;
   now: number;
   onSync(source: string | null): void;
+  /** Tests a source's connection (one cheap, read-only call). */
+  onCheck(source: string): Promise<SourceCheck>;
 }
 
-/** Every source's health, cost and last error in full, with a sync button each. */
-export function Sources({ sources, progress, syncing, now, onSync }: Props) {
+/** What *Test connection* last said of a source, or that it is asking. */
+type Checked = SourceCheck | "checking";
+
+/** Every source's health, cost and last error in full, with a sync button and a connection
+ *  test each. */
+export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Props) {
   const busy = (name: string) => syncing.has(name) || syncing.has("*");
+  const [checks, setChecks] = useState<Record<string, Checked>>({});
+  const check = (name: string) => {
+    setChecks((all) => ({ ...all, [name]: "checking" }));
+    const answer = (checked: SourceCheck) => setChecks((all) => ({ ...all, [name]: checked }));
+    onCheck(name).then(answer, (e) =>
+      answer({ source: name, kind: "backstage", address: "", ok: false, found: null, problem: String(e?.message ?? e), signed_in_as: null, requests: 0, took_ms: 0 }),
+    );
+  };
   return (
     <section class="sources-screen" aria-label="Sources">
       <div class="team-head">
         <h1>Sources</h1>
         <span class="muted">Every screen answers from the cache; this is how old it is and why.</span>
+        <button class="test-all" onClick={() => sources.forEach((s) => check(s.name))} data-check-all>
+          Test all connections
+        </button>
         <button class="primary" onClick={() => onSync(null)} disabled={syncing.size > 0}>
           {syncing.has("*") ? "Syncing all…" : "Sync all"}
         </button>
@@ -80,7 +98,7 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                       "—"
                     )}
                   </td>
-                  <td>
+                  <td class="budget">
                     {plural(s.requests_last_hour, "request")}
                     {s.quota && (
                       <div class={s.quota.remaining === 0 ? "error-text" : "muted"}>
@@ -91,11 +109,17 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
                     )}
                   </td>
                   <td class="actions">
-                    <button onClick={() => onSync(s.name)} disabled={busy(s.name)} data-sync={s.name}>
-                      {busy(s.name) ? (p ? `page ${p.pages}, ${p.items}${p.total !== null ? `/${p.total}` : ""}` : "Syncing…") : "Sync now"}
-                    </button>
+                    <div class="row-actions">
+                      <button onClick={() => onSync(s.name)} disabled={busy(s.name)} data-sync={s.name}>
+                        {busy(s.name) ? (p ? `page ${p.pages}, ${p.items}${p.total !== null ? `/${p.total}` : ""}` : "Syncing…") : "Sync now"}
+                      </button>
+                      <button onClick={() => check(s.name)} disabled={checks[s.name] === "checking"} data-check={s.name}>
+                        {checks[s.name] === "checking" ? "Testing…" : "Test connection"}
+                      </button>
+                    </div>
                   </td>
                 </tr>
+                {checks[s.name] && checks[s.name] !== "checking" && <CheckRow checked={checks[s.name] as SourceCheck} />}
                 {s.warning && (
                   <tr key={`${s.name}-warning`} class="source-error-row">
                     <td colSpan={8}>
@@ -123,6 +147,30 @@ export function Sources({ sources, progress, syncing, now, onSync }: Props) {
         </tbody>
       </table>
     </section>
+  );
+}
+
+/** What a connection test found, or what is wrong, in the platform's words. */
+function CheckRow({ checked }: { checked: SourceCheck }) {
+  return (
+    <tr class="source-error-row" data-checked={checked.source} data-ok={String(checked.ok)}>
+      <td colSpan={8}>
+        {checked.ok ? (
+          <span class="check-ok">
+            ✓ Connected to {checked.address}: {checked.found}
+          </span>
+        ) : (
+          <span class="check-failed">
+            ✗ {checked.address ? `${checked.address}: ` : ""}
+            {checked.problem}
+          </span>
+        )}
+        <span class="muted">
+          {" "}
+          · {plural(checked.requests, "request")}, {formatMs(checked.took_ms)}
+        </span>
+      </td>
+    </tr>
   );
 }
 

@@ -223,7 +223,7 @@ describe("Sources", () => {
   ];
 
   it("shows health, cost, budget and the whole error, inert", () => {
-    const { container } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} />);
+    const { container } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
     const catalog = container.querySelector("[data-source-row='catalog']")!;
     expect(catalog.textContent).toContain("30s ago");
     expect(catalog.textContent).toContain("1.8 s · 29 requests");
@@ -241,7 +241,7 @@ describe("Sources", () => {
 
   it("warns, inert, of a token sent over plain http", () => {
     const insecure = source({ name: "argocd", kind: "argocd", warning: `argocd sends its token to argo.internal over plain http://${XSS}` });
-    const { container } = render(<Sources sources={[insecure]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} />);
+    const { container } = render(<Sources sources={[insecure]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
     const warning = container.querySelector("[data-warning='argocd']")!;
     expect(warning.textContent).toContain("over plain http://");
     expect(warning.textContent).toContain("<script>");
@@ -250,18 +250,55 @@ describe("Sources", () => {
 
   it("syncs one source or all, and shows a running sync's progress", () => {
     const onSync = vi.fn();
-    const { container, rerender } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={onSync} />);
+    const { container, rerender } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={onSync} onCheck={vi.fn()} />);
     fireEvent.click(container.querySelector("[data-sync='files']")!);
     expect(onSync).toHaveBeenCalledWith("files");
     fireEvent.click(screen.getByText("Sync all"));
     expect(onSync).toHaveBeenCalledWith(null);
     rerender(
-      <Sources sources={sources} progress={{ files: { source: "files", pages: 2, items: 40, total: 90 } }} syncing={new Set(["files"])} now={now} onSync={onSync} />,
+      <Sources sources={sources} progress={{ files: { source: "files", pages: 2, items: 40, total: 90 } }} syncing={new Set(["files"])} now={now} onSync={onSync} onCheck={vi.fn()} />,
     );
     const button = container.querySelector<HTMLButtonElement>("[data-sync='files']")!;
     expect(button.textContent).toBe("page 2, 40/90");
     expect(button.disabled).toBe(true);
     expect(container.querySelector<HTMLButtonElement>("[data-sync='catalog']")!.disabled).toBe(false);
+  });
+});
+
+describe("Sources: Test connection", () => {
+  const now = Date.parse("2026-11-26T02:13:00Z");
+  const checked = (name: string, extra = {}) => ({ source: name, kind: "backstage" as const, address: `https://${name}.example`, ok: true, found: null, problem: null, signed_in_as: null, requests: 1, took_ms: 240, ...extra });
+
+  it("says what each source found or exactly what is wrong, inert", async () => {
+    const answers: Record<string, Promise<any>> = {
+      catalog: Promise.resolve(checked("catalog", { found: "a catalog of 12,712 entities" })),
+      files: Promise.resolve(checked("files", { ok: false, problem: `401 Unauthorized — the token from env X was rejected${XSS}` })),
+    };
+    const onCheck = vi.fn((name: string) => answers[name]);
+    const sources = [source({ name: "catalog" }), source({ name: "files" })];
+    const { container } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={vi.fn()} onCheck={onCheck} />);
+    fireEvent.click(container.querySelector("[data-check='catalog']")!);
+    expect(container.querySelector("[data-check='catalog']")!.textContent).toBe("Testing…");
+    await waitFor(() => expect(container.querySelector("[data-checked='catalog']")).toBeTruthy());
+    const ok = container.querySelector("[data-checked='catalog']")!;
+    expect(ok.getAttribute("data-ok")).toBe("true");
+    expect(ok.textContent).toContain("✓ Connected to https://catalog.example: a catalog of 12,712 entities");
+    expect(ok.textContent).toContain("1 request, 240 ms");
+    fireEvent.click(screen.getByText("Test all connections"));
+    await waitFor(() => expect(container.querySelector("[data-checked='files']")).toBeTruthy());
+    expect(onCheck.mock.calls.map((c) => c[0])).toEqual(["catalog", "catalog", "files"]);
+    const failed = container.querySelector("[data-checked='files']")!;
+    expect(failed.getAttribute("data-ok")).toBe("false");
+    expect(failed.textContent).toContain("✗ https://files.example: 401 Unauthorized — the token from env X was rejected" + XSS);
+    expect(container.querySelector("script, img")).toBeNull();
+  });
+
+  it("says a test that could not be asked as a failure", async () => {
+    const onCheck = vi.fn(() => Promise.reject(new Error("no source named gone")));
+    const { container } = render(<Sources sources={[source({ name: "gone" })]} progress={{}} syncing={new Set()} now={now} onSync={vi.fn()} onCheck={onCheck} />);
+    fireEvent.click(container.querySelector("[data-check='gone']")!);
+    await waitFor(() => expect(container.querySelector("[data-checked='gone']")).toBeTruthy());
+    expect(container.querySelector("[data-checked='gone']")!.textContent).toContain("✗ no source named gone");
   });
 });
 

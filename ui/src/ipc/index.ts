@@ -5,6 +5,7 @@ import { listen } from "@tauri-apps/api/event";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { ServiceDetail } from "./bindings/ServiceDetail";
 import type { ServiceRow } from "./bindings/ServiceRow";
+import type { SourceCheck } from "./bindings/SourceCheck";
 import type { SourceStatus } from "./bindings/SourceStatus";
 import type { SyncProgress } from "./bindings/SyncProgress";
 import type { SyncReport } from "./bindings/SyncReport";
@@ -37,7 +38,7 @@ import type { ActionRequest } from "./bindings/ActionRequest";
 import type { ActionPlan } from "./bindings/ActionPlan";
 import type { ActionProgress } from "./bindings/ActionProgress";
 
-export type { SearchHit, ServiceDetail, ServiceRow, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
+export type { SearchHit, ServiceDetail, ServiceRow, SourceCheck, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
 export type { LevelOnCall } from "./bindings/LevelOnCall";
 export type { OnCallNow } from "./bindings/OnCallNow";
@@ -113,6 +114,8 @@ export interface Ipc {
   identity(): Promise<string | null>;
   /** Syncs one source, or all of them when `source` is null. */
   syncNow(source: string | null): Promise<SyncReport[]>;
+  /** Tests a source's connection with one cheap, read-only call; nothing is cached. */
+  checkSource(source: string): Promise<SourceCheck>;
   uiReady(): Promise<void>;
   /** Who is on call and what is on fire for a team or a service. */
   onCall(scope: { team: string } | { service: string }): Promise<OnCallPanel>;
@@ -180,6 +183,7 @@ export const tauriIpc: Ipc = {
   sources: () => invoke("sources"),
   identity: () => invoke("identity"),
   syncNow: (source) => invoke("sync_now", { source }),
+  checkSource: (source) => invoke("check_source", { source }),
   uiReady: () => invoke("ui_ready"),
   onCall: (scope) => invoke("on_call", scope),
   onCallOverview: () => invoke("on_call_overview"),

@@ -382,6 +382,7 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     sources: async () => [source()],
     identity: async () => "dana@demo.opsdeck.dev",
     syncNow: async () => [],
+    checkSource: async (source) => ({ source, kind: "backstage", address: "http://catalog", ok: true, found: "a catalog of 144 entities", problem: null, signed_in_as: null, requests: 1, took_ms: 12 }),
     uiReady: async () => undefined,
     onSyncProgress: async (h) => (handlers.progress.push(h), () => undefined),
     onCacheChanged: async (h) => (handlers.changed.push(h), () => undefined),

@@ -1,0 +1,135 @@
+//! *Test connection*: one cheap, read-only call to a source's platform (or a read of its
+//! directory), said in words: what it found, whose token it is, or exactly what is wrong.
+
+use std::time::Instant;
+
+use futures_util::future::join_all;
+
+use super::sync::load_catalog_tree;
+use super::Engine;
+use crate::api::SourceCheck;
+use crate::config::{SourceConfig, SourceKind};
+use crate::connectors::alertmanager::AlertmanagerConnector;
+use crate::connectors::argocd::ArgoCdConnector;
+use crate::connectors::backstage::BackstageConnector;
+use crate::connectors::github::GithubConnector;
+use crate::connectors::http::RequestMeter;
+use crate::connectors::pagerduty::PagerDutyConnector;
+use crate::connectors::{ConnectorError, Reached};
+use crate::error::{Error, Result};
+use crate::text::grouped;
+
+impl Engine {
+    /// Tests the connection of the source named `name`. Nothing is written to the cache.
+    pub async fn check_source(&self, name: &str) -> Result<SourceCheck> {
+        let source = self
+            .config()
+            .source(name)
+            .ok_or_else(|| Error::UnknownSource(name.to_string()))?;
+        Ok(self.check(source).await)
+    }
+
+    /// Tests every configured source's connection at once, in the config's order.
+    pub async fn check_sources(&self) -> Vec<SourceCheck> {
+        join_all(self.config().sources.iter().map(|s| self.check(s))).await
+    }
+
+    /// What `checks` say of who the user is, when it is not what `[identity] email` says: the
+    /// email a platform knows the user's token by, to confirm into the config.
+    pub fn identity_advice(&self, checks: &[SourceCheck]) -> Option<String> {
+        let (source, email) = checks.iter().find_map(|c| {
+            let email = c.signed_in_as.as_ref()?.email.as_deref()?;
+            Some((c.source.as_str(), email))
+        })?;
+        match self.config().identity.email.as_deref() {
+            Some(configured) if configured.eq_ignore_ascii_case(email) => None,
+            Some(configured) => Some(format!(
+                "{source} knows your token as {email}, but [identity] email is {configured}: actions are sent as, and \"my teams\" found by, {configured}"
+            )),
+            None => Some(format!(
+                "{source} knows your token as {email}: set [identity] email = \"{email}\" in the config so actions and \"my teams\" know you"
+            )),
+        }
+    }
+
+    async fn check(&self, source: &SourceConfig) -> SourceCheck {
+        let meter = RequestMeter::default();
+        let started = Instant::now();
+        let reached = self.reach(source, &meter).await;
+        let (found, problem, signed_in_as) = match reached {
+            Ok(Reached {
+                found,
+                signed_in_as,
+            }) => (Some(found), None, signed_in_as),
+            Err(e) => (None, Some(e.message), None),
+        };
+        SourceCheck {
+            source: source.name.clone(),
+            kind: source.kind,
+            address: match source.kind {
+                SourceKind::CatalogFiles => source
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                _ => source.url.clone().unwrap_or_default(),
+            },
+            ok: problem.is_none(),
+            found,
+            problem,
+            signed_in_as,
+            requests: meter.requests(),
+            took_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    async fn reach(
+        &self,
+        source: &SourceConfig,
+        meter: &RequestMeter,
+    ) -> std::result::Result<Reached, ConnectorError> {
+        match source.kind {
+            SourceKind::Backstage => {
+                BackstageConnector::new(self.endpoint(source)?)
+                    .check(meter)
+                    .await
+            }
+            SourceKind::Pagerduty => {
+                PagerDutyConnector::new(self.endpoint(source)?)
+                    .check(meter)
+                    .await
+            }
+            SourceKind::Alertmanager => {
+                AlertmanagerConnector::new(self.endpoint(source)?)
+                    .check(meter)
+                    .await
+            }
+            SourceKind::Github => {
+                GithubConnector::new(self.endpoint(source)?)
+                    .check(meter)
+                    .await
+            }
+            SourceKind::Argocd => {
+                ArgoCdConnector::new(self.endpoint(source)?)
+                    .check(meter)
+                    .await
+            }
+            SourceKind::CatalogFiles => {
+                let load = load_catalog_tree(source).await?;
+                let problems = match load.problems.len() {
+                    0 => String::new(),
+                    1 => format!("; 1 problem: {}", load.problems[0]),
+                    n => format!("; {n} problems, the first: {}", load.problems[0]),
+                };
+                Ok(Reached {
+                    found: format!(
+                        "{} entities in {} files{problems}",
+                        grouped(load.entities.len() as u64),
+                        grouped(load.files as u64)
+                    ),
+                    signed_in_as: None,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! *Test connection* (`opsdeck sources check`): one cheap, read-only call per source, said in
+//! words — what it found and whose token it is, or exactly what is wrong — and the sandbox's
+//! answers to those calls against the platforms' contracts.
+
+use opsdeck_sandbox::{Seed, ALERTMANAGER_PREFIX, ARGOCD_PREFIX, GITHUB_PREFIX, PAGERDUTY_PREFIX};
+use serde_json::{json, Value};
+
+use crate::util::{
+    openapi_validator, sandbox, schema_errors, spec_json, specs_dir, specs_present,
+    without_nullable, Workspace, TOKEN,
+};
+
+/// A directory of catalog files holding two components.
+fn catalog_files() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: one\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/a\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: two\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/a\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn by_source<'a>(checks: &'a Value, name: &str) -> &'a Value {
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == name)
+        .unwrap_or_else(|| panic!("no check of {name}: {checks}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_source_says_what_it_found_and_whose_token_it_is() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let files = catalog_files();
+    let ws = Workspace::new(&format!(
+        "{}\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n",
+        sandbox.config_toml(),
+        files.path().display()
+    ));
+    let checks = ws.json(&["sources", "check"]);
+    let names: Vec<&str> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "catalog",
+            "pagerduty",
+            "alertmanager",
+            "github",
+            "argocd",
+            "files"
+        ],
+        "in the config's order"
+    );
+    for check in checks.as_array().unwrap() {
+        assert_eq!(check["ok"], true, "{check}");
+        assert!(check["problem"].is_null(), "{check}");
+    }
+    let found = |name: &str| {
+        by_source(&checks, name)["found"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        found("catalog").starts_with("a catalog of ") && found("catalog").ends_with(" entities"),
+        "{}",
+        found("catalog")
+    );
+    assert_eq!(
+        found("pagerduty"),
+        format!(
+            "the personal token of Dana Whitfield <{}>",
+            opsdeck_sandbox::DEMO_IDENTITY
+        )
+    );
+    assert_eq!(
+        by_source(&checks, "pagerduty")["signed_in_as"],
+        json!({"name": "Dana Whitfield", "email": opsdeck_sandbox::DEMO_IDENTITY})
+    );
+    assert_eq!(found("alertmanager"), "Alertmanager 0.27.0, not clustered");
+    assert!(
+        found("github").starts_with("a token with ")
+            && found("github").ends_with(" requests left this hour; scopes repo, workflow"),
+        "{}",
+        found("github")
+    );
+    assert_eq!(found("argocd"), "signed in as opsdeck");
+    assert_eq!(found("files"), "2 entities in 1 files");
+    // One cheap call each (PagerDuty's user token needs no second), and nothing cached.
+    for name in ["catalog", "pagerduty", "alertmanager", "github", "argocd"] {
+        assert_eq!(by_source(&checks, name)["requests"], 1, "{name}");
+    }
+    let sources = ws.json(&["sources"]);
+    assert!(
+        sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["last_success"].is_null() && s["item_count"] == 0),
+        "a check lands nothing: {sources}"
+    );
+
+    let one = ws.stdout(&["sources", "check", "argocd"]);
+    assert_eq!(
+        one.trim(),
+        format!(
+            "ok     argocd (argocd, {}{ARGOCD_PREFIX}): signed in as opsdeck",
+            sandbox.url()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_identity_a_platform_knows_the_token_by_is_offered_for_the_config() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let identity = format!(
+        "[identity]\nemail = \"{}\"\n",
+        opsdeck_sandbox::DEMO_IDENTITY
+    );
+    let with = |replacement: &str| {
+        let text = sandbox.config_toml();
+        assert!(text.contains(&identity));
+        let out = Workspace::new(&text.replace(&identity, replacement)).run(&[
+            "sources",
+            "check",
+            "pagerduty",
+        ]);
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert_eq!(with(&identity), "", "nothing to say when they agree");
+    let unset = with("");
+    assert!(
+        unset.contains(&format!(
+            "pagerduty knows your token as {0}: set [identity] email = \"{0}\"",
+            opsdeck_sandbox::DEMO_IDENTITY
+        )),
+        "{unset}"
+    );
+    let other = with("[identity]\nemail = \"someone@else.example\"\n");
+    assert!(
+        other.contains("but [identity] email is someone@else.example"),
+        "{other}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_wrong_connection_says_exactly_what_is_wrong_and_the_check_fails() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let url = sandbox.url();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let ws = Workspace::new(&format!(
+        "[[sources]]\nname = \"catalog\"\nkind = \"backstage\"\nurl = \"{url}\"\ntoken_env = \"OPSDECK_TEST_WRONG_TOKEN\"\n\n\
+         [[sources]]\nname = \"pagerduty\"\nkind = \"pagerduty\"\nurl = \"{url}\"\ntoken_env = \"OPSDECK_SANDBOX_TOKEN\"\n\n\
+         [[sources]]\nname = \"alertmanager\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:{closed}\"\ntimeout = \"2s\"\n\n\
+         [[sources]]\nname = \"github\"\nkind = \"github\"\nurl = \"{url}{GITHUB_PREFIX}\"\n\n\
+         [[sources]]\nname = \"argocd\"\nkind = \"argocd\"\nurl = \"{url}{ARGOCD_PREFIX}\"\ntoken_env = \"OPSDECK_TEST_WRONG_TOKEN\"\n\n\
+         [[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"/nonexistent/catalog\"\n"
+    ));
+    let out = crate::util::opsdeck()
+        .arg("--config")
+        .arg(ws.config())
+        .arg("--db")
+        .arg(ws.db())
+        .args(["sources", "check", "--json"])
+        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+        .env("OPSDECK_TEST_WRONG_TOKEN", "not-the-token")
+        .env("HOME", ws.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "any failure fails the check");
+    let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problem = |name: &str| {
+        let check = by_source(&checks, name);
+        assert_eq!(check["ok"], false, "{check}");
+        assert!(check["found"].is_null(), "{check}");
+        check["problem"].as_str().unwrap().to_string()
+    };
+    // 401, in words.
+    let rejected = problem("catalog");
+    assert!(
+        rejected.starts_with("401 Unauthorized")
+            && rejected.contains(
+                "the token from env OPSDECK_TEST_WRONG_TOKEN was rejected; supply a valid one"
+            ),
+        "{rejected}"
+    );
+    // The wrong kind of server: PagerDuty's source pointed at the catalog.
+    let elsewhere = problem("pagerduty");
+    assert!(
+        elsewhere.starts_with("404 Not Found")
+            && elsewhere.contains("no PagerDuty API at this address"),
+        "{elsewhere}"
+    );
+    let unreachable = problem("alertmanager");
+    assert!(
+        unreachable.contains(&format!("127.0.0.1:{closed}"))
+            && unreachable.contains("check the URL and network"),
+        "{unreachable}"
+    );
+    let anonymous = problem("github");
+    assert!(
+        anonymous.contains("anonymous (60 requests an hour, public repositories only)")
+            && anonymous.contains("give the source a token"),
+        "{anonymous}"
+    );
+    assert!(
+        problem("argocd").contains("Argo CD does not take the token as a login"),
+        "{}",
+        problem("argocd")
+    );
+    assert!(
+        problem("files").contains("cannot open catalog directory /nonexistent/catalog"),
+        "{}",
+        problem("files")
+    );
+    // Text names each failure with its source and address.
+    let text = crate::util::opsdeck()
+        .arg("--config")
+        .arg(ws.config())
+        .arg("--db")
+        .arg(ws.db())
+        .args(["sources", "check", "catalog"])
+        .env("OPSDECK_TEST_WRONG_TOKEN", "not-the-token")
+        .env("HOME", ws.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(1));
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "FAILED catalog (backstage, {url}): 401 Unauthorized"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_answers_test_connection_as_the_contracts_say() {
+    if !specs_present() {
+        return;
+    }
+    let sandbox = sandbox(Seed::Demo).await;
+    let url = sandbox.url();
+    let client = reqwest::Client::new();
+    let get = |address: String, auth: Option<String>| {
+        let request = client.get(address);
+        let request = match auth {
+            Some(auth) => request.header("Authorization", auth),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            (status, headers, response.json::<Value>().await.unwrap())
+        }
+    };
+
+    // PagerDuty: GET /users/me, the User schema.
+    let mut pagerduty = spec_json("pagerduty/openapiv3.json");
+    without_nullable(&mut pagerduty["components"]);
+    let me = &pagerduty["paths"]["/users/me"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    let (status, _, body) = get(
+        format!("{url}{PAGERDUTY_PREFIX}/users/me"),
+        Some(format!("Token token={TOKEN}")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        schema_errors(
+            &openapi_validator(&pagerduty["components"], me.clone()),
+            &body
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(body["user"]["email"], opsdeck_sandbox::DEMO_IDENTITY);
+
+    // GitHub: GET /rate_limit, the rate-limit-overview schema; anonymous gets 60.
+    let mut github = spec_json("github/api.github.com.subset.json");
+    without_nullable(&mut github["components"]);
+    let overview = json!({"$ref": "#/components/schemas/rate-limit-overview"});
+    for auth in [Some(format!("Bearer {TOKEN}")), None] {
+        let anonymous = auth.is_none();
+        let (status, headers, body) = get(format!("{url}{GITHUB_PREFIX}/rate_limit"), auth).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            schema_errors(
+                &openapi_validator(&github["components"], overview.clone()),
+                &body
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(body["resources"]["core"]["limit"] == 60, anonymous);
+        assert_eq!(headers.contains_key("x-oauth-scopes"), !anonymous);
+    }
+    let (status, _, body) = get(
+        format!("{url}{GITHUB_PREFIX}/rate_limit"),
+        Some("Bearer wrong".into()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Bad credentials"))
+    );
+
+    // Alertmanager: GET /api/v2/status, alertmanagerStatus.
+    let text = std::fs::read_to_string(specs_dir().join("alertmanager/openapi.yaml")).unwrap();
+    let alertmanager: Value = serde_norway::from_str(&text).unwrap();
+    let swagger = |doc: &Value, name: &str| {
+        jsonschema::options()
+            .build(&json!({"definitions": doc["definitions"], "$ref": format!("#/definitions/{name}")}))
+            .unwrap()
+    };
+    let (status, _, body) = get(format!("{url}{ALERTMANAGER_PREFIX}/api/v2/status"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        schema_errors(&swagger(&alertmanager, "alertmanagerStatus"), &body),
+        Vec::<String>::new()
+    );
+
+    // Argo CD: GET /api/v1/session/userinfo, signed in or not.
+    let argocd = spec_json("argocd/swagger.json");
+    for (auth, logged_in) in [
+        (format!("Bearer {TOKEN}"), true),
+        ("Bearer wrong".into(), false),
+    ] {
+        let (status, _, body) = get(
+            format!("{url}{ARGOCD_PREFIX}/api/v1/session/userinfo"),
+            Some(auth),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            schema_errors(&swagger(&argocd, "sessionGetUserInfoResponse"), &body),
+            Vec::<String>::new()
+        );
+        assert_eq!(body["loggedIn"], logged_in);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_the_platforms_tests_them_and_takes_the_identity_a_platform_knows() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let url = sandbox.url();
+    // A config the user already wrote: its comments and settings stay.
+    let ws = Workspace::new(
+        "# my own notes\n[delivery]\nenvironments = [\"staging\", \"prod\"] # ours\n",
+    );
+    let out = ws.run(&[
+        "init",
+        "--non-interactive",
+        "--detect-email",
+        "--backstage",
+        &url,
+        "--pagerduty",
+        &format!("{url}{PAGERDUTY_PREFIX}"),
+        "--alertmanager",
+        &format!("{url}{ALERTMANAGER_PREFIX}"),
+        "--github",
+        &format!("{url}{GITHUB_PREFIX}"),
+        "--argocd",
+        &format!("{url}{ARGOCD_PREFIX}"),
+        "--token-env",
+        "catalog=OPSDECK_SANDBOX_TOKEN",
+        "--token-env",
+        "pagerduty=OPSDECK_SANDBOX_TOKEN",
+        "--token-env",
+        "github=OPSDECK_SANDBOX_TOKEN",
+        "--token-env",
+        "argocd=OPSDECK_SANDBOX_TOKEN",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        5,
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("catalog, pagerduty, alertmanager, github, argocd written")
+            && stderr.contains(&format!(
+                "[identity] email = \"{}\"",
+                opsdeck_sandbox::DEMO_IDENTITY
+            )),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(ws.config()).unwrap();
+    assert!(
+        text.starts_with("# my own notes\n")
+            && text.contains("environments = [\"staging\", \"prod\"] # ours"),
+        "{text}"
+    );
+    // What init wrote is a config the rest reads: the sync lands everything.
+    let synced = ws.stdout(&["sync"]);
+    assert_eq!(
+        synced
+            .lines()
+            .filter(|l| l.contains(" records") || l.contains(" entities"))
+            .count(),
+        5,
+        "{synced}"
+    );
+    // And the identity it took is "me".
+    assert_eq!(
+        ws.json(&["oncall", "--team", "checkout"])["me_on_call"],
+        true
+    );
+
+    // Run again with one platform wrong: it is updated in place, and the check fails.
+    let again = ws.run(&[
+        "init",
+        "--non-interactive",
+        "--argocd",
+        &format!("{url}/nowhere"),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("FAILED argocd (argocd, "), "{stdout}");
+    let text = std::fs::read_to_string(ws.config()).unwrap();
+    assert_eq!(text.matches("name = \"argocd\"").count(), 1, "{text}");
+    let shown = ws.json(&["config", "show"]);
+    let argocd = by_source_named(&shown["sources"], "argocd");
+    assert_eq!(argocd["address"], format!("{url}/nowhere"));
+    assert_eq!(
+        argocd["token"], "env OPSDECK_SANDBOX_TOKEN",
+        "a flag not given keeps what was written"
+    );
+}
+
+#[test]
+fn sources_are_removed_and_moved_in_the_file_keeping_the_rest() {
+    let ws = Workspace::new(
+        "# ours\n[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"/tmp\"\n\n\
+         # the alerts\n[[sources]]\nname = \"alerts\"\nkind = \"alertmanager\"\nurl = \"http://127.0.0.1:9\"\n\n\
+         [[sources]]\nname = \"argo\"\nkind = \"argocd\"\nurl = \"http://127.0.0.1:9\" # staging argo\n",
+    );
+    let moved = ws.json(&["sources", "move", "argo", "--to", "1"]);
+    assert_eq!(moved["sources"], json!(["argo", "files", "alerts"]));
+    // Each source's comments go with it.
+    let text = std::fs::read_to_string(ws.config()).unwrap();
+    assert!(
+        text.contains(
+            "url = \"http://127.0.0.1:9\" # staging argo\n\n# ours\n[[sources]]\nname = \"files\""
+        ),
+        "{text}"
+    );
+    let removed = ws.json(&["sources", "remove", "alerts"]);
+    assert_eq!(removed["sources"], json!(["argo", "files"]));
+    assert!(!std::fs::read_to_string(ws.config())
+        .unwrap()
+        .contains("# the alerts"));
+    let missing = ws.run(&["sources", "remove", "alerts"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("(see `opsdeck sources`)"));
+    assert_eq!(
+        ws.run(&["sources", "move", "argo", "--to", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+fn by_source_named<'a>(sources: &'a Value, name: &str) -> &'a Value {
+    sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}: {sources}"))
+}
