@@ -40,7 +40,17 @@ pub enum ConfigError {
 }
 
 /// Which platform a source reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    serde::Serialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[ts(export)]
 pub enum SourceKind {
@@ -87,7 +97,7 @@ pub const PAGERDUTY_EVENTS_API: &str = "https://events.pagerduty.com";
 pub const GITHUB_API: &str = "https://api.github.com";
 
 /// `[delivery]`: how environments are read.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// Environments in promotion order, production last; others sort after them by name.
@@ -95,6 +105,7 @@ pub struct DeliveryConfig {
     pub environments: Option<Vec<String>>,
     /// How long a version sits in an environment before it is promoted, e.g. `1h`.
     #[serde(default = "default_bake_time", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub bake_time: Duration,
 }
 
@@ -122,14 +133,16 @@ fn default_bake_time() -> Duration {
 }
 
 /// `[rollback]`: how rollbacks are tracked and told.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackConfig {
     /// How long a rollback is tracked before it is reported timed out, e.g. `15m`.
     #[serde(default = "default_rollback_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     /// How often the platform is read while a rollback runs.
     #[serde(default = "default_poll_interval", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub poll_interval: Duration,
     /// Whether a finished rollback is sent to PagerDuty as a change event (when a PagerDuty
     /// source is configured and the service has `pagerduty.com/integration-key`).
@@ -148,14 +161,16 @@ impl Default for RollbackConfig {
 }
 
 /// `[runbooks]`: how automated runbooks (workflow runs) are followed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunbooksConfig {
     /// How long a run is followed before it is left to GitHub, e.g. `30m`.
     #[serde(default = "default_runbook_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     /// How often GitHub is read while a run goes on.
     #[serde(default = "default_poll_interval", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub poll_interval: Duration,
 }
 
@@ -178,17 +193,20 @@ fn default_rollback_timeout() -> Duration {
 
 /// `[incidents]`: the incident view's window for suspect changes, and how its actions
 /// (PagerDuty updates, silences, Argo CD syncs) are followed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentsConfig {
     /// How far before an incident started changes are suspects, e.g. `6h`.
     #[serde(default = "default_suspect_window", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub suspect_window: Duration,
     /// How long an action is followed until the platform shows it done, e.g. `2m`.
     #[serde(default = "default_incident_action_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     /// How often the platform is read while an action is followed.
     #[serde(default = "default_incident_poll_interval", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub poll_interval: Duration,
 }
 
@@ -223,7 +241,7 @@ fn default_true() -> bool {
 }
 
 /// `[identity]`: who the user is, to find "my teams".
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// The user's email, matched against catalog users' `spec.profile.email`.
@@ -231,7 +249,7 @@ pub struct Identity {
 }
 
 /// One `[[sources]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Unique name, used in the CLI, the status bar and the keychain.
@@ -244,9 +262,11 @@ pub struct SourceConfig {
     pub token_env: Option<String>,
     /// Sync interval, e.g. `60s`, `5m`.
     #[serde(default = "default_interval", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub interval: Duration,
     /// The longest one request to the platform may take, e.g. `30s`.
     #[serde(default = "default_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     /// Directory for `catalog-files`, relative to the config file.
     pub path: Option<PathBuf>,
@@ -375,16 +395,18 @@ fn parse_error(text: &str, error: &toml::de::Error) -> String {
 }
 
 /// `[scorecards]`: levels, thresholds, and changes to the default checks.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ScorecardsConfig {
     /// Level names, lowest first.
     levels: Option<Vec<String>>,
     /// `deployed` passes with a production deploy this recent, e.g. `30d`.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     deployed_within: Option<Duration>,
     /// `incidents` fails with an incident open longer than this, e.g. `7d`.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     incident_open_longer_than: Option<Duration>,
     /// Escalation levels a tier 1 service needs.
     tier1_escalation_levels: Option<i64>,
@@ -392,27 +414,32 @@ struct ScorecardsConfig {
     rotation_people: Option<i64>,
     /// Built-in checks left out.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     drop: Vec<CheckId>,
     /// Built-in checks moved to another level.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, CheckOverride>")]
     checks: std::collections::BTreeMap<CheckId, CheckOverride>,
     /// Checks of our own.
     #[serde(default)]
     custom: Vec<CustomCheck>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckOverride {
+    #[schemars(with = "String")]
     level: toml::Spanned<String>,
 }
 
 /// `[[scorecards.custom]]`: a check that an annotation, label, tag or link type is present.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CustomCheck {
+    #[schemars(with = "String")]
     id: toml::Spanned<String>,
     name: Option<String>,
+    #[schemars(with = "String")]
     level: toml::Spanned<String>,
     annotation: Option<String>,
     label: Option<String>,
@@ -561,7 +588,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Who "me" is.
@@ -736,6 +763,15 @@ impl Config {
         Ok(config)
     }
 
+    /// The JSON Schema of `opsdeck.toml`, from these types: editors complete and check the
+    /// file with it (`#:schema ./opsdeck.schema.json` on its first line, for Taplo).
+    pub fn json_schema() -> serde_json::Value {
+        let mut schema =
+            serde_json::to_value(schemars::schema_for!(Config)).expect("a schema is JSON");
+        schema["title"] = serde_json::json!("opsdeck.toml");
+        schema
+    }
+
     /// The platform's default config file (`~/.config/opsdeck/opsdeck.toml` on Linux).
     pub fn default_path() -> Option<PathBuf> {
         crate::paths::project_dirs().map(|d| d.config_dir().join("opsdeck.toml"))
@@ -750,6 +786,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/opsdeck.schema.json` is what editors are pointed at: written from the types here,
+    /// as the IPC bindings are, and never stale in CI.
+    #[test]
+    fn the_committed_json_schema_is_the_types_schema() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/opsdeck.schema.json");
+        let schema = serde_json::to_string_pretty(&Config::json_schema()).unwrap() + "\n";
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != schema {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "docs/opsdeck.schema.json is stale: run `cargo test --lib` and commit it"
+            );
+            std::fs::write(&path, schema).unwrap();
+        }
+    }
 
     #[test]
     fn delivery_names_the_promotion_order_and_the_bake_time() {

@@ -484,3 +484,52 @@ fn by_source_named<'a>(sources: &'a Value, name: &str) -> &'a Value {
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no {name}: {sources}"))
 }
+
+/// The JSON Schema `opsdeck config schema` prints holds what Opsdeck reads and refuses what it
+/// refuses, so an editor's red squiggle is a real mistake.
+#[test]
+fn the_config_schema_accepts_a_real_config_and_names_mistakes() {
+    let out = crate::util::opsdeck()
+        .args(["config", "schema"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let as_json =
+        |text: &str| serde_json::to_value(toml::from_str::<toml::Value>(text).unwrap()).unwrap();
+    let written = "[identity]\nemail = \"dana@example.com\"\n\n\
+        [[sources]]\nname = \"catalog\"\nkind = \"backstage\"\nurl = \"https://bs.example.com\"\ntoken_env = \"BS\"\ninterval = \"60s\"\n\n\
+        [[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"./catalog\"\nfollow_links = false\n\n\
+        [delivery]\nenvironments = [\"staging\", \"prod\"]\nbake_time = \"1h\"\n\n\
+        [incidents]\nsuspect_window = \"6h\"\n\n\
+        [scorecards]\nlevels = [\"bronze\", \"silver\"]\ndrop = [\"runbook\"]\n\
+        [[scorecards.custom]]\nid = \"on-call-doc\"\nlevel = \"silver\"\nannotation = \"opsdeck.io/on-call-doc\"\n";
+    opsdeck::config::Config::parse(written, std::path::Path::new("/tmp/o.toml"))
+        .expect("Opsdeck reads it");
+    assert_eq!(
+        schema_errors(&validator, &as_json(written)),
+        Vec::<String>::new()
+    );
+    for (mistake, why) in [
+        (
+            "[[sources]]\nname = \"x\"\nkind = \"gitlab\"\nurl = \"https://x\"\n",
+            "an unknown kind",
+        ),
+        (
+            "[[sources]]\nname = \"x\"\nkind = \"github\"\ntoken = \"ghp_secret\"\n",
+            "a token in the file",
+        ),
+        ("[delivery]\nbake = \"1h\"\n", "a misspelt field"),
+        ("[identity]\nemail = 42\n", "a number for an email"),
+    ] {
+        assert!(
+            !validator.is_valid(&as_json(mistake)),
+            "the schema lets {why} through"
+        );
+        assert!(
+            opsdeck::config::Config::parse(mistake, std::path::Path::new("/tmp/o.toml")).is_err(),
+            "Opsdeck reads {why}"
+        );
+    }
+}

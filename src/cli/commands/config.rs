@@ -23,12 +23,19 @@ enum ConfigCommand {
     Show,
     /// Check the config file; exits 1, naming the line, when it does not hold
     Validate,
+    /// Print the JSON Schema of opsdeck.toml, for editors: save it beside the config and
+    /// start the config with `#:schema ./opsdeck.schema.json` (Taplo, Even Better TOML)
+    Schema,
 }
 
 pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
-    let path = cx.config_path()?;
     match args.command {
+        ConfigCommand::Schema => {
+            output::json(&Config::json_schema())?;
+            Ok(Exit::Success)
+        }
         ConfigCommand::Path => {
+            let path = cx.config_path()?;
             if cx.json() {
                 output::json(&serde_json::json!({"path": path, "exists": path.exists()}))?;
             } else {
@@ -40,6 +47,7 @@ pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         ConfigCommand::Validate => {
+            let path = cx.config_path()?;
             let config = cx.load_config()?;
             let warnings: Vec<String> = config
                 .sources
