@@ -434,6 +434,18 @@ pub struct SourceStatus {
     pub warning: Option<String>,
 }
 
+/// How the desktop app was started: its first screen and its demo label.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct LaunchInfo {
+    /// Whether it runs the demo organisation (the sandbox in process, a cache of its own).
+    pub demo: bool,
+    /// Whether it runs the demo only because no config exists yet: the welcome is due.
+    pub first_run: bool,
+    /// Where the config is looked for by default, which `opsdeck init` writes.
+    pub config_path: Option<String>,
+}
+
 /// *Test connection*'s answer for one source.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]

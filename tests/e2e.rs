@@ -838,6 +838,49 @@ async fn from_the_notification_to_a_healthy_rollback_in_three_interactions() {
     let _ = session.client.clone().close().await;
 }
 
+/// A first run (no config, fresh HOME): the welcome, the connect steps naming where `opsdeck
+/// init` writes, then the demo, labelled as such.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn a_first_run_welcomes_then_opens_the_demo_labelled_as_such() {
+    let home = tempfile::tempdir().unwrap();
+    let session = session("welcome", home.path(), &[], &[]).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+
+    wait_css(client, "[data-welcome='choose']").await;
+    shot(client, screenshots, "26-welcome.png").await;
+    wait_css(client, "[data-choice='connect']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let steps = wait_css(client, "[data-connect-steps]").await;
+    let text = steps.text().await.unwrap();
+    let config = home.path().join("config/opsdeck/opsdeck.toml");
+    assert!(
+        text.contains("opsdeck init") && text.contains(config.to_str().unwrap()),
+        "{text}"
+    );
+    shot(client, screenshots, "27-welcome-connect.png").await;
+    client
+        .find(Locator::XPath("//button[text()='Back']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-choice='demo']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, ".row[data-service='checkout-api']").await;
+    let label = wait_css(client, "[data-demo]").await;
+    assert!(label.text().await.unwrap().contains("Demo organisation"));
+    assert!(!config.exists(), "the demo writes no config");
+    let _ = session.client.clone().close().await;
+}
+
 /// Every source unreachable: the app starts, answers from the cache, and says so.
 #[tokio::test]
 #[ignore = "needs the built desktop app: run through `make test`"]

@@ -2,10 +2,10 @@
 
 use opsdeck::api::{
     ActionPlan, ActionProgress, ActionRequest, AuditEntry, ChangesView, DeploymentRow,
-    IncidentView, OnCallPanel, ReleaseMatrix, RollbackConfirmation, RollbackPlan, RollbackProgress,
-    RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress, ScorecardView,
-    SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceCheck,
-    SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
+    IncidentView, LaunchInfo, OnCallPanel, ReleaseMatrix, RollbackConfirmation, RollbackPlan,
+    RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress,
+    ScorecardView, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard,
+    SourceCheck, SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
 };
 use opsdeck::{ActivityFilter, ReportFormat, ReportKind, Scope, Started, StartedAction};
 use tauri::{AppHandle, Manager, State};
@@ -341,6 +341,18 @@ pub async fn export_audit(handle: AppHandle, app: State<'_, Running>) -> Reply<S
 #[tauri::command]
 pub async fn sources(app: State<'_, Running>) -> Reply<Vec<SourceStatus>> {
     Ok(app.engine.sources().await?)
+}
+
+/// How the app was started: demo or not, and whether the welcome is due.
+#[tauri::command]
+pub fn launch_info(app: State<'_, Running>) -> LaunchInfo {
+    app.launch.clone()
+}
+
+/// Starts the app again, to open the config `opsdeck init` has written since.
+#[tauri::command]
+pub fn restart(handle: AppHandle) {
+    handle.restart()
 }
 
 /// Tests one source's connection: one cheap, read-only call; nothing is cached.

@@ -1,5 +1,6 @@
 //! Opsdeck's desktop face: a Tauri window over the engine. Starts in demo mode (the sandbox in
-//! process) unless a config is given or exists at the default path.
+//! process) unless a config is given or exists at the default path; without either, its UI
+//! welcomes first (the demo, or how to connect).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use opsdeck::api::LaunchInfo;
 use opsdeck::config::Config;
 use opsdeck::secrets::Secrets;
 use opsdeck::Engine;
@@ -23,6 +25,7 @@ use tauri::Manager;
 pub struct Running {
     engine: Engine,
     launched: Instant,
+    launch: LaunchInfo,
     /// Kept alive for the app's lifetime in demo mode.
     _sandbox: Option<Sandbox>,
 }
@@ -48,8 +51,15 @@ struct Args {
 /// What the app runs on, decided from the arguments before any window opens, so a bad config
 /// is one line on stderr rather than a failed window.
 enum Launch {
-    Demo { db: PathBuf },
-    Configured { config: Box<Config>, db: PathBuf },
+    /// The demo; `first_run` when only because no config exists yet.
+    Demo {
+        db: PathBuf,
+        first_run: bool,
+    },
+    Configured {
+        config: Box<Config>,
+        db: PathBuf,
+    },
 }
 
 impl Launch {
@@ -59,6 +69,7 @@ impl Launch {
             .config
             .or_else(|| Config::default_path().filter(|p| p.exists()));
         let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
+        let first_run = config.is_none() && !args.demo;
         Ok(match config {
             Some(path) if !args.demo => Self::Configured {
                 config: Box::new(Config::load(&path)?),
@@ -72,30 +83,42 @@ impl Launch {
                     .db
                     .or_else(opsdeck::paths::demo_db_path)
                     .ok_or_else(no_home)?,
+                first_run,
             },
         })
     }
 
     fn db(&self) -> &std::path::Path {
-        let (Self::Demo { db } | Self::Configured { db, .. }) = self;
+        let (Self::Demo { db, .. } | Self::Configured { db, .. }) = self;
         db
     }
 
     async fn open(self, launched: Instant) -> anyhow::Result<Running> {
+        let config_path = Config::default_path().map(|p| p.display().to_string());
         match self {
             Self::Configured { config, db } => {
                 let engine = Engine::open(*config, &db, Secrets::default()).await?;
                 Ok(Running {
                     engine,
                     launched,
+                    launch: LaunchInfo {
+                        demo: false,
+                        first_run: false,
+                        config_path,
+                    },
                     _sandbox: None,
                 })
             }
-            Self::Demo { db } => {
+            Self::Demo { db, first_run } => {
                 let demo = demo::start(&db).await?;
                 Ok(Running {
                     engine: demo.engine,
                     launched,
+                    launch: LaunchInfo {
+                        demo: true,
+                        first_run,
+                        config_path,
+                    },
                     _sandbox: Some(demo.sandbox),
                 })
             }
@@ -165,6 +188,8 @@ fn run() -> anyhow::Result<()> {
             commands::identity,
             commands::sync_now,
             commands::check_source,
+            commands::launch_info,
+            commands::restart,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!())?;

@@ -25,6 +25,42 @@ describe("App", () => {
     await waitFor(() => expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy());
   });
 
+  it("welcomes a first run with the demo or the user's platforms, and labels the demo on every screen", async () => {
+    localStorage.clear();
+    const restart = vi.fn(async () => undefined);
+    const launch = { demo: true, first_run: true, config_path: "/home/dana/.config/opsdeck/opsdeck.toml" };
+    const { ipc } = fakeIpc({ launchInfo: async () => launch, restart });
+    const first = render(<App ipc={ipc} />);
+    await waitFor(() => expect(first.container.querySelector("[data-welcome='choose']")).toBeTruthy());
+    expect(first.container.querySelector(".sidebar")).toBeNull();
+    fireEvent.click(first.container.querySelector("[data-choice='connect']")!);
+    const steps = first.container.querySelector("[data-connect-steps]")!;
+    expect(steps.textContent).toContain("opsdeck init");
+    expect(steps.textContent).toContain("/home/dana/.config/opsdeck/opsdeck.toml");
+    fireEvent.click(first.container.querySelector("[data-restart]")!);
+    expect(restart).toHaveBeenCalledTimes(1);
+    fireEvent.click(screen.getByText("Back"));
+    fireEvent.click(first.container.querySelector("[data-choice='demo']")!);
+    await waitFor(() => expect(first.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    expect(first.container.querySelector("[data-demo]")!.textContent).toContain("Demo organisation");
+    // The label opens the connect step, and back to the demo.
+    fireEvent.click(screen.getByText("Connect your platforms…"));
+    expect(first.container.querySelector("[data-welcome='connect']")).toBeTruthy();
+    fireEvent.click(screen.getByText("Back to the demo"));
+    await waitFor(() => expect(first.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    first.unmount();
+    // Once answered, the welcome is not asked again.
+    const again = render(<App ipc={ipc} />);
+    await waitFor(() => expect(again.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    expect(again.container.querySelector("[data-welcome]")).toBeNull();
+    again.unmount();
+    // A configured app has no welcome and no demo label.
+    const { ipc: configured } = fakeIpc();
+    const own = render(<App ipc={configured} />);
+    await waitFor(() => expect(own.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    expect(own.container.querySelector("[data-demo], [data-welcome]")).toBeNull();
+  });
+
   it("shows every shortcut on ?, not while typing, and gives focus back when it closes", async () => {
     const { ipc } = fakeIpc();
     const { container } = render(<App ipc={ipc} />);

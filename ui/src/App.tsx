@@ -19,6 +19,7 @@ import { ServicePage } from "./components/ServicePage";
 import { ServiceTable } from "./components/ServiceTable";
 import { Sidebar, type Selection } from "./components/Sidebar";
 import { Sources } from "./components/Sources";
+import { Welcome } from "./components/Welcome";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
@@ -31,6 +32,7 @@ import {
   type SuspectRow,
   type EntitySummary,
   type Ipc,
+  type LaunchInfo,
   type ReportKind,
   type RollbackProgress,
   type RunbookAsk,
@@ -42,6 +44,9 @@ import {
   type SyncProgress,
   type TeamSummary,
 } from "./ipc";
+
+/** Where the app remembers that the welcome was answered with the demo. */
+const WELCOMED = "opsdeck.welcomed";
 
 const TEAM_TABS: [TeamTab, string][] = [
   ["services", "Services"],
@@ -67,6 +72,9 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [teamTab, setTeamTab] = useState<TeamTab>("services");
   const [scoreBelow, setScoreBelow] = useState(true);
   const [identity, setIdentity] = useState<string | null>(null);
+  const [launch, setLaunch] = useState<LaunchInfo | null>(null);
+  // The welcome (or its connect step, from the demo label) over the demo, until a choice.
+  const [welcome, setWelcome] = useState<"first" | "connect" | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
   // Sources with a manual sync in flight; "*" while all of them sync.
   const [syncing, setSyncing] = useState<Set<string>>(new Set());
@@ -102,6 +110,10 @@ export function App({ ipc }: { ipc: Ipc }) {
 
   useEffect(() => {
     ipc.identity().then(setIdentity, fail);
+    ipc.launchInfo().then((info) => {
+      setLaunch(info);
+      if (info.first_run && localStorage.getItem(WELCOMED) !== "1") setWelcome("first");
+    }, fail);
     const unsubscribers = [
       ipc.onSyncProgress((p) => setProgress((all) => ({ ...all, [p.source]: p }))),
       ipc.onCacheChanged(() => {
@@ -290,6 +302,20 @@ export function App({ ipc }: { ipc: Ipc }) {
             : (team?.title ?? "");
   const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
+  if (welcome) {
+    return (
+      <Welcome
+        configPath={launch?.config_path ?? null}
+        connecting={welcome === "connect"}
+        onDemo={() => {
+          localStorage.setItem(WELCOMED, "1");
+          setWelcome(null);
+        }}
+        onRestart={() => ipc.restart().catch(fail)}
+      />
+    );
+  }
+
   return (
     <div class="app">
       <header class="topbar">
@@ -297,6 +323,14 @@ export function App({ ipc }: { ipc: Ipc }) {
         <button class="search-button" onClick={() => setPaletteOpen(true)}>
           Search services, teams, people… <kbd>Ctrl K</kbd>
         </button>
+        {launch?.demo && (
+          <span class="demo-label" data-demo>
+            Demo organisation
+            <button class="link" onClick={() => setWelcome("connect")}>
+              Connect your platforms…
+            </button>
+          </span>
+        )}
         {identity && <span class="muted identity">{identity}</span>}
       </header>
       {error && (

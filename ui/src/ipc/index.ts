@@ -5,6 +5,7 @@ import { listen } from "@tauri-apps/api/event";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { ServiceDetail } from "./bindings/ServiceDetail";
 import type { ServiceRow } from "./bindings/ServiceRow";
+import type { LaunchInfo } from "./bindings/LaunchInfo";
 import type { SourceCheck } from "./bindings/SourceCheck";
 import type { SourceStatus } from "./bindings/SourceStatus";
 import type { SyncProgress } from "./bindings/SyncProgress";
@@ -38,7 +39,7 @@ import type { ActionRequest } from "./bindings/ActionRequest";
 import type { ActionPlan } from "./bindings/ActionPlan";
 import type { ActionProgress } from "./bindings/ActionProgress";
 
-export type { SearchHit, ServiceDetail, ServiceRow, SourceCheck, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
+export type { LaunchInfo, SearchHit, ServiceDetail, ServiceRow, SourceCheck, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
 export type { LevelOnCall } from "./bindings/LevelOnCall";
 export type { OnCallNow } from "./bindings/OnCallNow";
@@ -116,6 +117,10 @@ export interface Ipc {
   syncNow(source: string | null): Promise<SyncReport[]>;
   /** Tests a source's connection with one cheap, read-only call; nothing is cached. */
   checkSource(source: string): Promise<SourceCheck>;
+  /** How the app was started: demo or not, and whether the welcome is due. */
+  launchInfo(): Promise<LaunchInfo>;
+  /** Starts the app again, to open a config written since. */
+  restart(): Promise<void>;
   uiReady(): Promise<void>;
   /** Who is on call and what is on fire for a team or a service. */
   onCall(scope: { team: string } | { service: string }): Promise<OnCallPanel>;
@@ -184,6 +189,8 @@ export const tauriIpc: Ipc = {
   identity: () => invoke("identity"),
   syncNow: (source) => invoke("sync_now", { source }),
   checkSource: (source) => invoke("check_source", { source }),
+  launchInfo: () => invoke("launch_info"),
+  restart: () => invoke("restart"),
   uiReady: () => invoke("ui_ready"),
   onCall: (scope) => invoke("on_call", scope),
   onCallOverview: () => invoke("on_call_overview"),
