@@ -533,3 +533,30 @@ fn the_config_schema_accepts_a_real_config_and_names_mistakes() {
         );
     }
 }
+
+#[test]
+fn init_takes_gits_email_when_no_platform_names_one() {
+    let files = catalog_files();
+    let ws = Workspace::new("");
+    std::fs::write(
+        ws.dir.path().join(".gitconfig"),
+        "[user]\n\tname = Dana\n\temail = dana@git.example\n",
+    )
+    .unwrap();
+    let dir = files.path().to_str().unwrap();
+    let out = ws.run(&[
+        "init",
+        "--non-interactive",
+        "--detect-email",
+        "--catalog-files",
+        dir,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[identity] email = \"dana@git.example\""),
+        "{stderr}"
+    );
+    let shown = ws.json(&["config", "show"]);
+    assert_eq!(shown["identity"]["email"], "dana@git.example");
+}

@@ -52,6 +52,32 @@ impl Engine {
         }
     }
 
+    /// The email the user is known by, and who says so: what a platform knows their token by
+    /// (in `checks`), else Git's `user.email`. For `[identity]`, once the user confirms it.
+    pub async fn detected_email(checks: &[SourceCheck]) -> Option<(String, String)> {
+        let by_platform = checks.iter().find_map(|c| {
+            let email = c.signed_in_as.as_ref()?.email.clone()?;
+            Some((email, c.source.clone()))
+        });
+        if by_platform.is_some() {
+            return by_platform;
+        }
+        let git = tokio::task::spawn_blocking(|| {
+            std::process::Command::new("git")
+                .args(["config", "--get", "user.email"])
+                .stdin(std::process::Stdio::null())
+                .output()
+        })
+        .await
+        .ok()?
+        .ok()?;
+        let email = String::from_utf8(git.stdout).ok()?.trim().to_string();
+        let plausible =
+            email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
+        (git.status.success() && plausible && email.len() <= 254)
+            .then(|| (email, "git config user.email".to_string()))
+    }
+
     async fn check(&self, source: &SourceConfig) -> SourceCheck {
         let meter = RequestMeter::default();
         let started = Instant::now();

@@ -24,7 +24,8 @@ pub struct Args {
     /// Your email, for [identity]
     #[arg(long, value_name = "EMAIL", conflicts_with = "detect_email")]
     email: Option<String>,
-    /// Take [identity] email from what a platform knows your token by (PagerDuty)
+    /// Take [identity] email from what a platform knows your token by (PagerDuty), else from
+    /// `git config user.email`
     #[arg(long)]
     detect_email: bool,
     /// A Backstage backend's root URL (source `catalog`)
@@ -164,15 +165,12 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     for c in &checks {
         output::line(super::sources::check_line(c));
     }
-    let detected = checks
-        .iter()
-        .find_map(|c| c.signed_in_as.as_ref()?.email.clone());
     if args.email.is_none() {
-        if let Some(email) = detected {
+        if let Some((email, from)) = Engine::detected_email(&checks).await {
             let take = args.detect_email
                 || (interactive
                     && confirm(
-                        &format!("A platform knows your token as {email}: make it your identity?"),
+                        &format!("{from} knows you as {email}: make it your identity?"),
                         false,
                         "set it",
                     )
@@ -184,7 +182,7 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
                 output::progress(&format!("[identity] email = \"{email}\""));
             }
         } else if args.detect_email {
-            output::notice("no platform said whose token it is: pass --email");
+            output::notice("neither a platform nor git said who you are: pass --email");
         }
     }
     Ok(Exit::from_success(checks.iter().all(|c| c.ok)))
