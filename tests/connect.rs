@@ -543,14 +543,25 @@ fn init_takes_gits_email_when_no_platform_names_one() {
         "[user]\n\tname = Dana\n\temail = dana@git.example\n",
     )
     .unwrap();
-    let dir = files.path().to_str().unwrap();
-    let out = ws.run(&[
-        "init",
-        "--non-interactive",
-        "--detect-email",
-        "--catalog-files",
-        dir,
-    ]);
+    // The directory is given relative to where init runs.
+    let (parent, name) = (
+        files.path().parent().unwrap(),
+        files.path().file_name().unwrap(),
+    );
+    let out = crate::util::opsdeck()
+        .current_dir(parent)
+        .arg("--config")
+        .arg(ws.config())
+        .args([
+            "init",
+            "--non-interactive",
+            "--detect-email",
+            "--catalog-files",
+        ])
+        .arg(name)
+        .env("HOME", ws.dir.path())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -559,4 +570,9 @@ fn init_takes_gits_email_when_no_platform_names_one() {
     );
     let shown = ws.json(&["config", "show"]);
     assert_eq!(shown["identity"]["email"], "dana@git.example");
+    assert_eq!(
+        shown["sources"][0]["address"],
+        files.path().to_str().unwrap(),
+        "written as an absolute path"
+    );
 }

@@ -1,7 +1,7 @@
 //! `opsdeck config path|show|validate`: where the config is, what Opsdeck makes of it, and
 //! whether it holds.
 
-use opsdeck::config::Config;
+use opsdeck::config::{Config, SourceKind};
 use opsdeck::secrets::{keychain_account, Secrets};
 
 use crate::cli::output::{self, Exit};
@@ -105,6 +105,7 @@ fn show(cx: &Context, config: &Config) -> anyhow::Result<Exit> {
                 .unwrap_or_default(),
             interval_secs: s.interval.as_secs(),
             token: match secrets.token_for(s) {
+                _ if s.kind == SourceKind::CatalogFiles => "none needed (local files)".into(),
                 Ok(Some(token)) => token.origin,
                 Ok(None) => format!("none (no keychain entry {})", keychain_account(s)),
                 Err(e) => e.detail(),

@@ -121,7 +121,12 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
             .map(|(_, var)| var.clone())
             .or_else(|| file.source(name).and_then(|written| written.token_env));
         let (url, dir) = match kind {
-            SourceKind::CatalogFiles => (None, Some(answer)),
+            // Typed relative to where init runs, but the config reads it relative to itself.
+            SourceKind::CatalogFiles => {
+                let dir = std::path::absolute(&answer)
+                    .map_err(|e| anyhow!("{answer}: cannot make it an absolute path: {e}"))?;
+                (None, Some(dir.display().to_string()))
+            }
             _ => (Some(answer), None),
         };
         file.put_source(&SourceForm {
