@@ -422,7 +422,24 @@ async fn init_writes_the_platforms_tests_them_and_takes_the_identity_a_platform_
         true
     );
 
-    // Run again with one platform wrong: it is updated in place, and the check fails.
+    // Run again with one platform wrong: it is updated in place (what no flag says, kept as
+    // the file has it), and the check fails.
+    let text = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(
+        ws.config(),
+        text.replace(
+            "name = \"argocd\"\n",
+            "name = \"argocd\"\ninterval = \"45s\"\n",
+        ),
+    )
+    .unwrap();
+    let typo = ws.run(&["init", "--non-interactive", "--token-env", "argo=X"]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("init names its sources catalog, "),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
     let again = ws.run(&[
         "init",
         "--non-interactive",
@@ -437,6 +454,7 @@ async fn init_writes_the_platforms_tests_them_and_takes_the_identity_a_platform_
     let shown = ws.json(&["config", "show"]);
     let argocd = by_source_named(&shown["sources"], "argocd");
     assert_eq!(argocd["address"], format!("{url}/nowhere"));
+    assert_eq!(argocd["interval_secs"], 45);
     assert_eq!(
         argocd["token"], "env OPSDECK_SANDBOX_TOKEN",
         "a flag not given keeps what was written"

@@ -37,10 +37,7 @@ impl Engine {
     /// What `checks` say of who the user is, when it is not what `[identity] email` says: the
     /// email a platform knows the user's token by, to confirm into the config.
     pub fn identity_advice(&self, checks: &[SourceCheck]) -> Option<String> {
-        let (source, email) = checks.iter().find_map(|c| {
-            let email = c.signed_in_as.as_ref()?.email.as_deref()?;
-            Some((c.source.as_str(), email))
-        })?;
+        let (email, source) = platform_email(checks)?;
         match self.config().identity.email.as_deref() {
             Some(configured) if configured.eq_ignore_ascii_case(email) => None,
             Some(configured) => Some(format!(
@@ -55,12 +52,8 @@ impl Engine {
     /// The email the user is known by, and who says so: what a platform knows their token by
     /// (in `checks`), else Git's `user.email`. For `[identity]`, once the user confirms it.
     pub async fn detected_email(checks: &[SourceCheck]) -> Option<(String, String)> {
-        let by_platform = checks.iter().find_map(|c| {
-            let email = c.signed_in_as.as_ref()?.email.clone()?;
-            Some((email, c.source.clone()))
-        });
-        if by_platform.is_some() {
-            return by_platform;
+        if let Some((email, source)) = platform_email(checks) {
+            return Some((email.to_string(), source.to_string()));
         }
         let git = tokio::task::spawn_blocking(|| {
             std::process::Command::new("git")
@@ -158,4 +151,12 @@ impl Engine {
             }
         }
     }
+}
+
+/// The first email a platform knows a checked token by, and the source that said it.
+fn platform_email(checks: &[SourceCheck]) -> Option<(&str, &str)> {
+    checks.iter().find_map(|c| {
+        let email = c.signed_in_as.as_ref()?.email.as_deref()?;
+        Some((email, c.source.as_str()))
+    })
 }

@@ -92,6 +92,16 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
                 .ok_or_else(|| anyhow!("--token-env {pair}: write SOURCE=ENV_VAR"))
         })
         .collect::<anyhow::Result<_>>()?;
+    if let Some((unknown, _)) = token_envs
+        .iter()
+        .find(|(source, _)| !PLATFORMS.iter().any(|(name, ..)| name == source))
+    {
+        let names: Vec<&str> = PLATFORMS.iter().map(|(name, ..)| *name).collect();
+        return Err(anyhow!(
+            "--token-env {unknown}=…: init names its sources {}",
+            names.join(", ")
+        ));
+    }
     let flags = [
         &args.backstage,
         &args.catalog_files,
@@ -115,11 +125,13 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
             None => None,
         };
         let Some(answer) = answer else { continue };
+        // What a flag does not say is kept as the file has it.
+        let before = file.source(name);
         let token_env = token_envs
             .iter()
             .find(|(source, _)| source == name)
             .map(|(_, var)| var.clone())
-            .or_else(|| file.source(name).and_then(|written| written.token_env));
+            .or_else(|| before.as_ref().and_then(|b| b.token_env.clone()));
         let (url, dir) = match kind {
             // Typed relative to where init runs, but the config reads it relative to itself.
             SourceKind::CatalogFiles => {
@@ -135,7 +147,7 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
             url,
             token_env: token_env.clone(),
             path: dir,
-            interval: None,
+            interval: before.and_then(|b| b.interval),
         });
         if interactive && token_env.is_none() && kind != SourceKind::CatalogFiles {
             let token = rpassword::prompt_password(format!(
