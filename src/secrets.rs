@@ -89,8 +89,13 @@ struct OsKeychain;
 
 impl OsKeychain {
     fn entry(account: &str) -> Result<keyring::Entry, String> {
-        keyring::Entry::new(KEYCHAIN_SERVICE, account).map_err(|e| one_line(&e.to_string(), 300))
+        keyring::Entry::new(KEYCHAIN_SERVICE, account).map_err(reason)
     }
+}
+
+/// The keychain's error, in one line.
+fn reason(error: keyring::Error) -> String {
+    one_line(&error.to_string(), 300)
 }
 
 impl Keychain for OsKeychain {
@@ -98,21 +103,19 @@ impl Keychain for OsKeychain {
         match Self::entry(account)?.get_password() {
             Ok(value) => Ok(Some(value)),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(one_line(&e.to_string(), 300)),
+            Err(e) => Err(reason(e)),
         }
     }
 
     fn set(&self, account: &str, token: &str) -> Result<(), String> {
-        Self::entry(account)?
-            .set_password(token)
-            .map_err(|e| one_line(&e.to_string(), 300))
+        Self::entry(account)?.set_password(token).map_err(reason)
     }
 
     fn delete(&self, account: &str) -> Result<bool, String> {
         match Self::entry(account)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
-            Err(e) => Err(one_line(&e.to_string(), 300)),
+            Err(e) => Err(reason(e)),
         }
     }
 }

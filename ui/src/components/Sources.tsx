@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { SourceCheck, SourceStatus, SyncProgress } from "../ipc";
+import { errorMessage, type SourceCheck, type SourceStatus, type SyncProgress } from "../ipc";
 import { ageOf, clockTime, formatInterval, healthText } from "../lib/format";
 
 interface Props {
@@ -13,8 +13,8 @@ interface Props {
   onCheck(source: string): Promise<SourceCheck>;
 }
 
-/** What *Test connection* last said of a source, or that it is asking. */
-type Checked = SourceCheck | "checking";
+/** What *Test connection* last said of a source, that it is asking, or why it could not ask. */
+type Checked = "checking" | { answer: SourceCheck } | { failure: string };
 
 /** Every source's health, cost and last error in full, with a sync button and a connection
  *  test each. */
@@ -23,9 +23,10 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Pr
   const [checks, setChecks] = useState<Record<string, Checked>>({});
   const check = (name: string) => {
     setChecks((all) => ({ ...all, [name]: "checking" }));
-    const answer = (checked: SourceCheck) => setChecks((all) => ({ ...all, [name]: checked }));
-    onCheck(name).then(answer, (e) =>
-      answer({ source: name, kind: "backstage", address: "", ok: false, found: null, problem: String(e?.message ?? e), signed_in_as: null, requests: 0, took_ms: 0 }),
+    const keep = (checked: Checked) => setChecks((all) => ({ ...all, [name]: checked }));
+    onCheck(name).then(
+      (answer) => keep({ answer }),
+      (e) => keep({ failure: errorMessage(e) }),
     );
   };
   return (
@@ -119,7 +120,7 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Pr
                     </div>
                   </td>
                 </tr>
-                {checks[s.name] && checks[s.name] !== "checking" && <CheckRow checked={checks[s.name] as SourceCheck} />}
+                {checks[s.name] && checks[s.name] !== "checking" && <CheckRow source={s.name} checked={checks[s.name] as Exclude<Checked, "checking">} />}
                 {s.warning && (
                   <tr key={`${s.name}-warning`} class="source-error-row">
                     <td colSpan={8}>
@@ -151,23 +152,33 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Pr
 }
 
 /** What a connection test found, or what is wrong, in the platform's words. */
-function CheckRow({ checked }: { checked: SourceCheck }) {
+function CheckRow({ source, checked }: { source: string; checked: Exclude<Checked, "checking"> }) {
+  if ("failure" in checked) {
+    return (
+      <tr class="source-error-row" data-checked={source} data-ok="false">
+        <td colSpan={8}>
+          <span class="check-failed">✗ {checked.failure}</span>
+        </td>
+      </tr>
+    );
+  }
+  const { answer } = checked;
   return (
-    <tr class="source-error-row" data-checked={checked.source} data-ok={String(checked.ok)}>
+    <tr class="source-error-row" data-checked={source} data-ok={String(answer.ok)}>
       <td colSpan={8}>
-        {checked.ok ? (
+        {answer.ok ? (
           <span class="check-ok">
-            ✓ Connected to {checked.address}: {checked.found}
+            ✓ Connected to {answer.address}: {answer.found}
           </span>
         ) : (
           <span class="check-failed">
-            ✗ {checked.address ? `${checked.address}: ` : ""}
-            {checked.problem}
+            ✗ {answer.address ? `${answer.address}: ` : ""}
+            {answer.problem}
           </span>
         )}
         <span class="muted">
           {" "}
-          · {plural(checked.requests, "request")}, {formatMs(checked.took_ms)}
+          · {plural(answer.requests, "request")}, {formatMs(answer.took_ms)}
         </span>
       </td>
     </tr>
