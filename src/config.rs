@@ -746,18 +746,19 @@ impl Config {
                 SourceKind::Github if source.url.is_none() => {
                     source.url = Some(GITHUB_API.to_string());
                 }
-                _ => match source.url.as_deref() {
-                    None => {
-                        return Err(problem(&format!(
-                            "kind {} needs 'url'",
-                            source.kind.as_str()
-                        )))
-                    }
-                    Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                        return Err(problem("'url' must start with http:// or https://"));
-                    }
-                    Some(_) => {}
-                },
+                _ if source.url.is_none() => {
+                    return Err(problem(&format!(
+                        "kind {} needs 'url'",
+                        source.kind.as_str()
+                    )))
+                }
+                _ => {}
+            }
+            // A PagerDuty or GitHub URL given, not defaulted, is checked like any other.
+            if let Some(url) = source.url.as_deref() {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(problem("'url' must start with http:// or https://"));
+                }
             }
         }
         Ok(config)

@@ -10,7 +10,8 @@ use crate::config::{Config, ConfigError, SourceKind};
 
 /// A source as a form sets it: the fields a person fills in. The others a source may have
 /// (`timeout`, `ca_file`, …) are kept as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SourceForm {
     /// Unique name.
     pub name: String,
@@ -60,24 +61,41 @@ impl ConfigFile {
 
     /// The source named `name` as a form would show it.
     pub fn source(&self, name: &str) -> Option<SourceForm> {
-        let table = self
+        self.sources().into_iter().find(|form| form.name == name)
+    }
+
+    /// Every source as a form would show it, in the file's (precedence) order.
+    pub fn sources(&self) -> Vec<SourceForm> {
+        let Some(tables) = self
             .document
-            .get("sources")?
-            .as_array_of_tables()?
-            .iter()
-            .find(|t| t.get("name").and_then(Item::as_str) == Some(name))?;
-        let text = |key: &str| table.get(key).and_then(Item::as_str).map(str::to_string);
-        Some(SourceForm {
-            name: name.to_string(),
-            kind: table
-                .get("kind")
-                .and_then(Item::as_str)
-                .and_then(|k| toml::Value::String(k.into()).try_into().ok())?,
-            url: text("url"),
-            token_env: text("token_env"),
-            path: text("path"),
-            interval: text("interval"),
-        })
+            .get("sources")
+            .and_then(Item::as_array_of_tables)
+        else {
+            return Vec::new();
+        };
+        tables.iter().filter_map(form_of).collect()
+    }
+
+    /// The identity's email as written.
+    pub fn identity(&self) -> Option<String> {
+        self.document
+            .get("identity")?
+            .get("email")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Renames the source named `from` to `to` in place: whether there was one.
+    pub fn rename_source(&mut self, from: &str, to: &str) -> bool {
+        let Some(table) = self
+            .sources_mut()
+            .iter_mut()
+            .find(|t| t.get("name").and_then(Item::as_str) == Some(from))
+        else {
+            return false;
+        };
+        set_keeping_comment(table, "name", to);
+        true
     }
 
     /// Sets `[identity] email`.
@@ -195,6 +213,22 @@ impl ConfigFile {
         }
         item.as_array_of_tables_mut().expect("made one above")
     }
+}
+
+/// A `[[sources]]` table as a form; none when it has no name or no kind Opsdeck knows.
+fn form_of(table: &Table) -> Option<SourceForm> {
+    let text = |key: &str| table.get(key).and_then(Item::as_str).map(str::to_string);
+    Some(SourceForm {
+        name: text("name")?,
+        kind: table
+            .get("kind")
+            .and_then(Item::as_str)
+            .and_then(|k| toml::Value::String(k.into()).try_into().ok())?,
+        url: text("url"),
+        token_env: text("token_env"),
+        path: text("path"),
+        interval: text("interval"),
+    })
 }
 
 /// Sets `key` to `text`, keeping the comment written after the value it replaces.
@@ -325,6 +359,19 @@ environments = ["staging", "prod"]
         assert!(!file.remove_source("pagerduty"));
         assert!(!file.move_source("nowhere", 0));
         assert!(!file.text().contains("# Paging."));
+    }
+
+    #[test]
+    fn a_rename_keeps_the_source_where_it_was_with_its_comments() {
+        let (_dir, mut file) = file();
+        assert!(file.rename_source("catalog", "backstage"));
+        assert!(!file.rename_source("nowhere", "x"));
+        let names: Vec<String> = file.sources().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["backstage", "pagerduty"]);
+        assert!(file
+            .text()
+            .contains("# The real catalog.\n[[sources]]\nname = \"backstage\""));
+        assert_eq!(file.identity().as_deref(), Some("old@example.com"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod error;
 pub mod logging;
 pub mod paths;
 pub mod secrets;
+pub mod setup;
 mod store;
 
 pub use opsdeck_domain as domain;

@@ -64,7 +64,7 @@ impl std::error::Error for TokenError {}
 pub struct Token {
     /// The secret itself.
     pub value: String,
-    /// `env BACKSTAGE_TOKEN`, `keychain`, or `embedded sandbox`.
+    /// `env BACKSTAGE_TOKEN`, `keychain`, `embedded sandbox` or `the form`.
     pub origin: String,
 }
 
@@ -141,12 +141,33 @@ pub fn keychain_account(source: &SourceConfig) -> String {
     }
 }
 
+/// A keychain in memory, for tests.
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct MapKeychain(std::sync::Mutex<HashMap<String, String>>);
+
+#[cfg(test)]
+impl Keychain for MapKeychain {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        Ok(self.0.lock().unwrap().get(account).cloned())
+    }
+    fn set(&self, account: &str, token: &str) -> Result<(), String> {
+        self.0.lock().unwrap().insert(account.into(), token.into());
+        Ok(())
+    }
+    fn delete(&self, account: &str) -> Result<bool, String> {
+        Ok(self.0.lock().unwrap().remove(account).is_some())
+    }
+}
+
 /// Resolves tokens for sources.
 #[derive(Debug, Clone)]
 pub struct Secrets {
     /// Tokens given in process by the embedded sandbox, by source name; they never touch the
     /// environment or the keychain.
     embedded: HashMap<String, String>,
+    /// Where the embedded tokens came from, as said to people.
+    embedded_origin: &'static str,
     keychain: Arc<dyn Keychain>,
 }
 
@@ -161,7 +182,16 @@ impl Secrets {
     pub fn with_embedded(embedded: HashMap<String, String>) -> Self {
         Self {
             embedded,
+            embedded_origin: "embedded sandbox",
             keychain: Arc::new(OsKeychain),
+        }
+    }
+
+    /// A resolver whose token for `source` is one typed into a form, not yet stored anywhere.
+    pub fn with_typed(source: &str, token: &str) -> Self {
+        Self {
+            embedded_origin: "the form",
+            ..Self::with_embedded([(source.to_string(), token.to_string())].into())
         }
     }
 
@@ -180,7 +210,7 @@ impl Secrets {
         if let Some(value) = self.embedded.get(&source.name) {
             return Ok(Some(Token {
                 value: value.clone(),
-                origin: "embedded sandbox".into(),
+                origin: self.embedded_origin.into(),
             }));
         }
         if let Some(env) = &source.token_env {
@@ -223,6 +253,36 @@ impl Secrets {
                         format!("{env} in the environment")
                     }),
             })
+    }
+
+    /// Moves `from`'s keychain token (when it has one) to where `to`'s is kept: a source renamed
+    /// or moved to another host keeps its token.
+    pub fn move_in_keychain(
+        &self,
+        from: &SourceConfig,
+        to: &SourceConfig,
+    ) -> Result<(), TokenError> {
+        let stored = |reason| TokenError::StoreFailed {
+            source_name: to.name.clone(),
+            reason,
+            hint: "the token again in the source's form".into(),
+        };
+        if let Some(token) = self.keychain.get(&keychain_account(from)).map_err(stored)? {
+            self.store_in_keychain(to, &token)?;
+            self.keychain
+                .delete(&keychain_account(from))
+                .map_err(stored)?;
+        }
+        Ok(())
+    }
+
+    /// Secrets over a keychain in memory, for tests.
+    #[cfg(test)]
+    pub(crate) fn with_test_keychain() -> Self {
+        Self {
+            keychain: Arc::new(MapKeychain::default()),
+            ..Self::default()
+        }
     }
 
     /// Removes `source`'s token from the OS keychain: whether there was one. The keychain's
@@ -274,23 +334,6 @@ mod tests {
         assert_eq!(t.origin, "env PATH");
     }
 
-    /// A keychain in memory, by account.
-    #[derive(Debug, Default)]
-    struct MapKeychain(std::sync::Mutex<HashMap<String, String>>);
-
-    impl Keychain for MapKeychain {
-        fn get(&self, account: &str) -> Result<Option<String>, String> {
-            Ok(self.0.lock().unwrap().get(account).cloned())
-        }
-        fn set(&self, account: &str, token: &str) -> Result<(), String> {
-            self.0.lock().unwrap().insert(account.into(), token.into());
-            Ok(())
-        }
-        fn delete(&self, account: &str) -> Result<bool, String> {
-            Ok(self.0.lock().unwrap().remove(account).is_some())
-        }
-    }
-
     fn at(name: &str, url: &str) -> SourceConfig {
         SourceConfig {
             url: Some(url.into()),
@@ -300,10 +343,7 @@ mod tests {
 
     #[test]
     fn keychain_entries_are_keyed_by_source_name_and_host() {
-        let secrets = Secrets {
-            embedded: HashMap::new(),
-            keychain: Arc::new(MapKeychain::default()),
-        };
+        let secrets = Secrets::with_test_keychain();
         let public = at("github", "https://api.github.com");
         let enterprise = at("github", "https://GHE.corp.example:8443/api/v3");
         assert_eq!(keychain_account(&public), "github@api.github.com");

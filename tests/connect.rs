@@ -594,3 +594,51 @@ fn init_takes_gits_email_when_no_platform_names_one() {
         "written as an absolute path"
     );
 }
+
+/// The sources editor tests a form before it is saved: the token typed into it, never the
+/// demo's, and nothing written.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsaved_form_is_tested_with_the_token_typed_into_it() {
+    use opsdeck::config_file::SourceForm;
+    use opsdeck::setup::SourceDraft;
+    let sandbox = sandbox(Seed::Demo).await;
+    // The engine the app runs on: the demo's, with the sandbox's token embedded by name.
+    let demo = opsdeck::Engine::in_memory(
+        opsdeck::config::Config::parse(&sandbox.config_toml(), std::path::Path::new("<demo>"))
+            .unwrap(),
+        opsdeck::secrets::Secrets::with_embedded(opsdeck_sandbox::source_tokens(TOKEN)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opsdeck.toml");
+    let draft = |token: Option<&str>| SourceDraft {
+        previous_name: None,
+        form: SourceForm {
+            name: "pagerduty".into(),
+            kind: opsdeck::config::SourceKind::Pagerduty,
+            url: Some(format!("{}{PAGERDUTY_PREFIX}", sandbox.url())),
+            token_env: None,
+            path: None,
+            interval: None,
+        },
+        token: token.map(Into::into),
+    };
+    let wrong = demo.check_draft(&path, &draft(Some("wrong"))).await.unwrap();
+    assert!(!wrong.ok);
+    let problem = wrong.problem.unwrap();
+    assert!(
+        problem.contains("401") && problem.contains("the token from the form was rejected"),
+        "{problem}"
+    );
+    // No token typed: the demo's token of a source of the same name is not sent.
+    let untyped = demo.check_draft(&path, &draft(None)).await.unwrap();
+    assert!(!untyped.ok, "{untyped:?}");
+    let right = demo.check_draft(&path, &draft(Some(TOKEN))).await.unwrap();
+    assert!(right.ok, "{right:?}");
+    assert_eq!(
+        right.signed_in_as.unwrap().email.as_deref(),
+        Some(opsdeck_sandbox::DEMO_IDENTITY)
+    );
+    assert!(!path.exists(), "a test writes nothing");
+}

@@ -139,6 +139,22 @@ struct Session {
 /// Starts the app with `args` through tauri-driver, in a fresh HOME, with `env` set; the
 /// driver's log is `target/screenshots/tauri-driver-{name}.log`.
 async fn session(name: &str, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Session {
+    start_session(name, home, args, env, false).await
+}
+
+/// [`session`], with the app in a private D-Bus session holding a throwaway gnome-keyring, so
+/// the OS keychain it stores tokens in is real.
+async fn keyring_session(name: &str, home: &Path, args: &[&str]) -> Session {
+    start_session(name, home, args, &[], true).await
+}
+
+async fn start_session(
+    name: &str,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    keyring: bool,
+) -> Session {
     let app = std::env::var("OPSDECK_E2E_APP")
         .expect("OPSDECK_E2E_APP must name the built opsdeck-desktop binary");
     let app = std::fs::canonicalize(&app).unwrap_or_else(|e| panic!("{app}: {e}"));
@@ -148,13 +164,28 @@ async fn session(name: &str, home: &Path, args: &[&str], env: &[(&str, &str)]) -
 
     let (display, xvfb) = display();
     let port = free_port();
-    let driver = Command::new(tauri_driver())
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &free_port().to_string(),
+    let driver_args = [
+        "--port".to_string(),
+        port.to_string(),
+        "--native-port".to_string(),
+        free_port().to_string(),
+    ];
+    let mut driver = if keyring {
+        let mut bus = Command::new("dbus-run-session");
+        bus.args([
+            "--",
+            "sh",
+            "-c",
+            "echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec \"$0\" \"$@\"",
         ])
+        .arg(tauri_driver())
+        .env("XDG_RUNTIME_DIR", home);
+        bus
+    } else {
+        Command::new(tauri_driver())
+    };
+    let driver = driver
+        .args(&driver_args)
         .env("DISPLAY", &display)
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
@@ -858,7 +889,7 @@ async fn a_first_run_welcomes_then_opens_the_demo_labelled_as_such() {
     let text = steps.text().await.unwrap();
     let config = home.path().join("config/opsdeck/opsdeck.toml");
     assert!(
-        text.contains("opsdeck init") && text.contains(config.to_str().unwrap()),
+        text.contains("keychain") && text.contains(config.to_str().unwrap()),
         "{text}"
     );
     shot(client, screenshots, "27-welcome-connect.png").await;
@@ -878,6 +909,111 @@ async fn a_first_run_welcomes_then_opens_the_demo_labelled_as_such() {
     let label = wait_css(client, "[data-demo]").await;
     assert!(label.text().await.unwrap().contains("Demo organisation"));
     assert!(!config.exists(), "the demo writes no config");
+    let _ = session.client.clone().close().await;
+}
+
+/// A first run connects a platform in the app: the welcome opens the sources editor, a wrong
+/// token's 401 is said in words, the right one (typed into a password field) goes to the real
+/// keychain, and saving leaves the demo for the platform without a restart.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn a_first_run_connects_a_platform_in_the_sources_editor() {
+    let platform = opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
+        port: 0,
+        seed: opsdeck_sandbox::Seed::Demo,
+        token: Some("e2e-token".into()),
+        chaos: Default::default(),
+        actions: Default::default(),
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let session = keyring_session("connect", home.path(), &[]).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+
+    wait_css(client, "[data-choice='connect']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-connect]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-source-editor] option[value='backstage']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let field = |name: &'static str| async move {
+        client
+            .find(Locator::Css(&format!(
+                "[data-source-editor] [data-field='{name}']"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("field {name}: {e}"))
+    };
+    assert_eq!(
+        field("name").await.prop("value").await.unwrap().as_deref(),
+        Some("backstage")
+    );
+    field("url").await.send_keys(&platform.url()).await.unwrap();
+    let token = field("token").await;
+    assert_eq!(
+        token.attr("type").await.unwrap().as_deref(),
+        Some("password")
+    );
+    token.send_keys("not-the-token").await.unwrap();
+    wait_css(client, "[data-test-draft]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let answer = wait_css(client, "[data-draft-checked='false']").await;
+    let said = answer.text().await.unwrap();
+    assert!(said.contains("401"), "{said}");
+    shot(client, screenshots, "28-source-editor-wrong-token.png").await;
+
+    token.clear().await.unwrap();
+    token.send_keys("e2e-token").await.unwrap();
+    wait_css(client, "[data-test-draft]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let answer = wait_css(client, "[data-draft-checked='true']").await;
+    let said = answer.text().await.unwrap();
+    assert!(said.contains("Connected to"), "{said}");
+    shot(client, screenshots, "29-source-editor.png").await;
+    wait_css(client, "[data-save]").await.click().await.unwrap();
+
+    // The demo gives way to the platform, synced with the token from the keychain.
+    wait_css(client, "tr.source-row.fresh[data-source-row='backstage']").await;
+    assert!(
+        client.find(Locator::Css("[data-demo]")).await.is_err(),
+        "the demo label stays"
+    );
+    let config = std::fs::read_to_string(home.path().join("config/opsdeck/opsdeck.toml")).unwrap();
+    assert!(config.contains(&platform.url()), "{config}");
+    assert!(
+        !config.contains("e2e-token"),
+        "the token reached the config file:\n{config}"
+    );
+    let typed = client
+        .execute(
+            "return document.body.innerHTML.includes('e2e-token')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        typed,
+        serde_json::json!(false),
+        "the token stayed in the web view"
+    );
+    wait_css(client, ".sidebar [data-team='checkout']").await;
+    shot(client, screenshots, "30-connected.png").await;
     let _ = session.client.clone().close().await;
 }
 

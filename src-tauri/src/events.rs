@@ -5,6 +5,8 @@ use opsdeck::api::{SyncProgress, SyncReport};
 use opsdeck::Engine;
 use tauri::{AppHandle, Emitter};
 
+/// Event carrying [`opsdeck::api::LaunchInfo`]: the app left the demo for the user's platforms.
+pub const LAUNCH_CHANGED: &str = "launch-changed";
 /// Event carrying [`SyncProgress`].
 pub const SYNC_PROGRESS: &str = "sync-progress";
 /// Event with no payload: the cache has new data or new sync state.

@@ -8,27 +8,16 @@ mod demo;
 mod error;
 mod events;
 mod notify;
+mod running;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use opsdeck::api::LaunchInfo;
 use opsdeck::config::Config;
-use opsdeck::secrets::Secrets;
-use opsdeck::Engine;
-use opsdeck_sandbox::Sandbox;
+use running::{Launch, Running};
 use tauri::Manager;
-
-/// What the app runs on, managed by Tauri for the commands.
-pub struct Running {
-    engine: Engine,
-    launched: Instant,
-    launch: LaunchInfo,
-    /// Kept alive for the app's lifetime in demo mode.
-    _sandbox: Option<Sandbox>,
-}
 
 /// Opsdeck's desktop app: services, owners, on-call, deploys and rollbacks from a local cache.
 ///
@@ -48,82 +37,39 @@ struct Args {
     db: Option<PathBuf>,
 }
 
-/// What the app runs on, decided from the arguments before any window opens, so a bad config
-/// is one line on stderr rather than a failed window.
-enum Launch {
-    /// The demo; `first_run` when only because no config exists yet.
-    Demo {
-        db: PathBuf,
-        first_run: bool,
-    },
-    Configured {
-        config: Box<Config>,
-        db: PathBuf,
-    },
-}
-
-impl Launch {
-    fn from_args(args: Args) -> anyhow::Result<Self> {
-        // A config named explicitly must be used; only a missing default file means demo mode.
-        let config = args
-            .config
-            .or_else(|| Config::default_path().filter(|p| p.exists()));
-        let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
-        let first_run = config.is_none() && !args.demo;
-        Ok(match config {
-            Some(path) if !args.demo => Self::Configured {
+/// What the app opens on, from the arguments, before any window opens, so a bad config is one
+/// line on stderr rather than a failed window: the launch, the config file the sources editor
+/// edits, and the cache the user's own platforms use.
+fn launch_from(args: Args) -> anyhow::Result<(Launch, Option<PathBuf>, Option<PathBuf>)> {
+    // A config named explicitly must be used; only a missing default file means demo mode.
+    let given = args.config.clone();
+    let config = given.or_else(|| Config::default_path().filter(|p| p.exists()));
+    let no_home = || anyhow::anyhow!("no home directory for the cache; pass --db PATH");
+    let first_run = config.is_none() && !args.demo;
+    let edited = args.config.or_else(Config::default_path);
+    Ok(match config {
+        Some(path) if !args.demo => {
+            let db = args
+                .db
+                .or_else(opsdeck::paths::default_db_path)
+                .ok_or_else(no_home)?;
+            let launch = Launch::Configured {
                 config: Box::new(Config::load(&path)?),
-                db: args
-                    .db
-                    .or_else(opsdeck::paths::default_db_path)
-                    .ok_or_else(no_home)?,
-            },
-            _ => Self::Demo {
+                db: db.clone(),
+            };
+            (launch, edited, Some(db))
+        }
+        _ => {
+            let launch = Launch::Demo {
                 db: args
                     .db
                     .or_else(opsdeck::paths::demo_db_path)
                     .ok_or_else(no_home)?,
                 first_run,
-            },
-        })
-    }
-
-    fn db(&self) -> &std::path::Path {
-        let (Self::Demo { db, .. } | Self::Configured { db, .. }) = self;
-        db
-    }
-
-    async fn open(self, launched: Instant) -> anyhow::Result<Running> {
-        let config_path = Config::default_path().map(|p| p.display().to_string());
-        match self {
-            Self::Configured { config, db } => {
-                let engine = Engine::open(*config, &db, Secrets::default()).await?;
-                Ok(Running {
-                    engine,
-                    launched,
-                    launch: LaunchInfo {
-                        demo: false,
-                        first_run: false,
-                        config_path,
-                    },
-                    _sandbox: None,
-                })
-            }
-            Self::Demo { db, first_run } => {
-                let demo = demo::start(&db).await?;
-                Ok(Running {
-                    engine: demo.engine,
-                    launched,
-                    launch: LaunchInfo {
-                        demo: true,
-                        first_run,
-                        config_path,
-                    },
-                    _sandbox: Some(demo.sandbox),
-                })
-            }
+            };
+            (launch, edited, opsdeck::paths::default_db_path())
         }
-    }
+    })
 }
 
 fn main() -> ExitCode {
@@ -139,18 +85,21 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let launched = Instant::now();
-    let launch = Launch::from_args(Args::parse())?;
+    let (launch, config_path, own_db) = launch_from(Args::parse())?;
     opsdeck::logging::init("warn", Some(&opsdeck::paths::log_dir_for(launch.db())));
     let builder = tauri::Builder::default().plugin(tauri_plugin_opener::init());
     #[cfg(not(target_os = "linux"))]
     let builder = builder.plugin(tauri_plugin_notification::init());
     builder
         .setup(move |app| {
-            let running = tauri::async_runtime::block_on(launch.open(launched))?;
-            let engine = running.engine.clone();
+            let running = tauri::async_runtime::block_on(Running::open(
+                launch,
+                config_path,
+                own_db,
+                launched,
+            ))?;
+            running.start_syncing(app.handle());
             app.manage(running);
-            let handle = app.handle().clone();
-            tauri::async_runtime::spawn(events::sync_on_schedule(handle, engine));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -189,7 +138,13 @@ fn run() -> anyhow::Result<()> {
             commands::sync_now,
             commands::check_source,
             commands::launch_info,
-            commands::restart,
+            commands::config_sources,
+            commands::check_draft,
+            commands::save_source,
+            commands::remove_source,
+            commands::move_source,
+            commands::detect_identity,
+            commands::set_identity,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!())?;

@@ -106,7 +106,7 @@ fn open(handle: &AppHandle, notice: &Notice) {
 /// Acknowledges the incident from the notification's button: planned, started and followed
 /// by the engine like any action, its progress shown in the window.
 async fn acknowledge(handle: AppHandle, id: String) {
-    let engine = handle.state::<crate::Running>().engine.clone();
+    let engine = handle.state::<crate::Running>().engine();
     let started = async {
         let plan = engine
             .plan_action(&ActionRequest::Acknowledge { incident: id })

@@ -1,6 +1,7 @@
 //! *Test connection*: one cheap, read-only call to a source's platform (or a read of its
 //! directory), said in words: what it found, whose token it is, or exactly what is wrong.
 
+use std::path::Path;
 use std::time::Instant;
 
 use futures_util::future::join_all;
@@ -17,6 +18,8 @@ use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::PagerDutyConnector;
 use crate::connectors::{ConnectorError, Reached};
 use crate::error::{Error, Result};
+use crate::secrets::Secrets;
+use crate::setup::SourceDraft;
 use crate::text::grouped;
 
 impl Engine {
@@ -27,6 +30,31 @@ impl Engine {
             .source(name)
             .ok_or_else(|| Error::UnknownSource(name.to_string()))?;
         Ok(self.check(source).await)
+    }
+
+    /// Tests the connection of a source as an editor's form has it, before it is saved: the
+    /// config file at `path` with `draft` put in, the token typed into the form if any. Nothing
+    /// is written, to the file, the keychain or the cache.
+    pub async fn check_draft(&self, path: &Path, draft: &SourceDraft) -> Result<SourceCheck> {
+        let config = crate::setup::draft_config(path, draft)?;
+        let name = draft.form.name.trim();
+        let typed = draft
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let secrets = match typed {
+            Some(token) => Secrets::with_typed(name, token),
+            // Never this engine's: the demo's embedded tokens must not reach a real platform.
+            None => Secrets::default(),
+        };
+        self.reconfigured(config, secrets).check_source(name).await
+    }
+
+    /// The email the user is known by and who says so, from the configured sources' checks
+    /// (see [`Engine::detected_email`]).
+    pub async fn detect_identity(&self) -> Option<(String, String)> {
+        Self::detected_email(&self.check_sources().await).await
     }
 
     /// Tests every configured source's connection at once, in the config's order.

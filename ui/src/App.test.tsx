@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "./App";
-import { fakeIpc, row, source } from "./test/fixtures";
+import { editable, fakeIpc, row, source } from "./test/fixtures";
 
 describe("App", () => {
   it("opens on my team, switches teams, opens a service and goes back with Escape", async () => {
@@ -27,18 +27,15 @@ describe("App", () => {
 
   it("welcomes a first run with the demo or the user's platforms, and labels the demo on every screen", async () => {
     localStorage.clear();
-    const restart = vi.fn(async () => undefined);
     const launch = { demo: true, first_run: true, config_path: "/home/dana/.config/opsdeck/opsdeck.toml" };
-    const { ipc } = fakeIpc({ launchInfo: async () => launch, restart });
+    const { ipc } = fakeIpc({ launchInfo: async () => launch });
     const first = render(<App ipc={ipc} />);
     await waitFor(() => expect(first.container.querySelector("[data-welcome='choose']")).toBeTruthy());
     expect(first.container.querySelector(".sidebar")).toBeNull();
     fireEvent.click(first.container.querySelector("[data-choice='connect']")!);
     const steps = first.container.querySelector("[data-connect-steps]")!;
-    expect(steps.textContent).toContain("opsdeck init");
+    expect(steps.textContent).toContain("keychain");
     expect(steps.textContent).toContain("/home/dana/.config/opsdeck/opsdeck.toml");
-    fireEvent.click(first.container.querySelector("[data-restart]")!);
-    expect(restart).toHaveBeenCalledTimes(1);
     fireEvent.click(screen.getByText("Back"));
     fireEvent.click(first.container.querySelector("[data-choice='demo']")!);
     await waitFor(() => expect(first.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
@@ -59,6 +56,72 @@ describe("App", () => {
     const own = render(<App ipc={configured} />);
     await waitFor(() => expect(own.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
     expect(own.container.querySelector("[data-demo], [data-welcome]")).toBeNull();
+  });
+
+  it("connects from the welcome through the sources editor: a wrong token's 401 in words, fixed, saved, the token not kept", async () => {
+    localStorage.clear();
+    const launch = { demo: true, first_run: true, config_path: "/home/dana/.config/opsdeck/opsdeck.toml" };
+    const { ipc, calls, handlers } = fakeIpc({ launchInfo: async () => launch });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-welcome='choose']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-choice='connect']")!);
+    fireEvent.click(container.querySelector("[data-connect]")!);
+    const editor = await screen.findByRole("dialog", { name: "Add a source" });
+    const field = (name: string) => editor.querySelector<HTMLInputElement>(`[data-field='${name}']`)!;
+    expect(field("kind").value).toBe("pagerduty");
+    expect(field("name").value).toBe("pagerduty");
+    expect(field("token").type).toBe("password");
+    fireEvent.input(field("url"), { target: { value: "https://api.pagerduty.com" } });
+    fireEvent.input(field("token"), { target: { value: "wrong" } });
+    fireEvent.click(editor.querySelector("[data-test-draft]")!);
+    await waitFor(() => expect(editor.querySelector("[data-draft-checked='false']")).toBeTruthy());
+    expect(editor.textContent).toContain("401 Unauthorized: the token was refused");
+    fireEvent.input(field("token"), { target: { value: "right" } });
+    fireEvent.click(editor.querySelector("[data-test-draft]")!);
+    await waitFor(() => expect(editor.querySelector("[data-draft-checked='true']")).toBeTruthy());
+    expect(editor.textContent).toContain("signed in as Dana Whitfield");
+    // A name another source has is refused before anything is sent.
+    fireEvent.input(field("name"), { target: { value: "catalog" } });
+    expect(editor.textContent).toContain("Another source is named catalog");
+    expect(editor.querySelector<HTMLButtonElement>("[data-save]")!.disabled).toBe(true);
+    fireEvent.input(field("name"), { target: { value: "paging" } });
+    fireEvent.click(editor.querySelector("[data-save]")!);
+    await waitFor(() => expect(screen.queryByRole("dialog", { name: "Add a source" })).toBeNull());
+    expect(calls).toContain("checkDraft pagerduty wrong");
+    expect(calls).toContain("saveSource - paging https://api.pagerduty.com right");
+    // The engine left the demo: the label goes, and the screens read the new cache.
+    handlers.launch.forEach((h) => h({ ...launch, demo: false, first_run: false }));
+    handlers.changed.forEach((h) => h());
+    await waitFor(() => expect(container.querySelector("[data-demo]")).toBeNull());
+    // Editing again shows where the token is kept, never the token.
+    await waitFor(() => expect(container.querySelector("[data-edit='paging']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-edit='paging']")!);
+    const again = await screen.findByRole("dialog", { name: "Edit paging" });
+    expect(again.querySelector<HTMLInputElement>("[data-field='token']")!.value).toBe("");
+    expect(again.textContent).toContain("keep the token from keychain");
+    fireEvent.click(again.querySelector("[aria-label='Close']")!);
+  });
+
+  it("reorders and removes sources and confirms the identity a platform knows", async () => {
+    const { ipc, calls } = fakeIpc();
+    await ipc.saveSource({ previous_name: null, form: editable("pagerduty", "pagerduty", null).form, token: null });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-team='sources']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-team='sources']")!);
+    await waitFor(() => expect(container.querySelector("[data-move-up='pagerduty']")).toBeTruthy());
+    expect(container.querySelector<HTMLButtonElement>("[data-move-up='catalog']")!.disabled).toBe(true);
+    fireEvent.click(container.querySelector("[data-move-up='pagerduty']")!);
+    await waitFor(() => expect(calls).toContain("moveSource pagerduty 0"));
+    fireEvent.click(container.querySelector("[data-remove='catalog']")!);
+    expect(calls).not.toContain("removeSource catalog");
+    fireEvent.click(container.querySelector("[data-confirm-remove='catalog']")!);
+    await waitFor(() => expect(calls).toContain("removeSource catalog"));
+    expect(container.querySelector("[data-identity-line]")!.textContent).toContain("not set");
+    fireEvent.click(container.querySelector("[data-detect-identity]")!);
+    await waitFor(() => expect(container.querySelector("[data-use-identity]")).toBeTruthy());
+    expect(container.querySelector("[data-identity-line]")!.textContent).toContain("pagerduty knows you as dana@example.com");
+    fireEvent.click(container.querySelector("[data-use-identity]")!);
+    await waitFor(() => expect(calls).toContain("setIdentity dana@example.com"));
   });
 
   it("shows every shortcut on ?, not while typing, and gives focus back when it closes", async () => {

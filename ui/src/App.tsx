@@ -20,10 +20,11 @@ import { ServiceTable } from "./components/ServiceTable";
 import { Sidebar, type Selection } from "./components/Sidebar";
 import { Sources } from "./components/Sources";
 import { Welcome } from "./components/Welcome";
+import { SourceEditor } from "./components/SourceEditor";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
-import { NO_ASK, useAuditPage, useIncident, useIncidentList, useInFlight, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
+import { NO_ASK, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
 import {
   errorMessage,
   type ActionProgress,
@@ -32,6 +33,7 @@ import {
   type SuspectRow,
   type EntitySummary,
   type Ipc,
+  type EditableSource,
   type LaunchInfo,
   type ReportKind,
   type RollbackProgress,
@@ -75,6 +77,8 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [launch, setLaunch] = useState<LaunchInfo | null>(null);
   // The welcome (or its connect step, from the demo label) over the demo, until a choice.
   const [welcome, setWelcome] = useState<"first" | "connect" | null>(null);
+  // The sources editor, on a source or (null) a new one.
+  const [sourceEdit, setSourceEdit] = useState<{ editing: EditableSource | null } | null>(null);
   const [progress, setProgress] = useState<Record<string, SyncProgress>>({});
   // Sources with a manual sync in flight; "*" while all of them sync.
   const [syncing, setSyncing] = useState<Set<string>>(new Set());
@@ -94,7 +98,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const reportedReady = useRef(false);
 
   const fail = (e: unknown) => setError(errorMessage(e));
-  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm || fixing || actionAsk);
+  const overlayOpen = !!(rollbackAsk || runbookContext || reading || runForm || fixing || actionAsk || sourceEdit);
   const { teams, orphans, sources, overview, environments, now } = useOrganisation(ipc, generation, fail);
   const teamPage = useTeamPage(ipc, selection, teamTab, scoreBelow, generation, fail);
   const orgScorecard = useOrgScorecard(ipc, selection?.kind === "scorecards", generation, fail);
@@ -103,18 +107,22 @@ export function App({ ipc }: { ipc: Ipc }) {
   const audit = useAuditPage(ipc, selection?.kind === "audit", generation, fail);
   const incident = useIncident(ipc, incidentId, generation, fail);
   const incidentRows = useIncidentList(ipc, selection?.kind === "incidents", generation, fail);
+  const sourcesFile = useSourcesFile(ipc, selection?.kind === "sources", generation, fail);
   // Rollbacks and runbook runs started here, live until dismissed.
   const rollbacks = useInFlight<RollbackProgress>();
   const runbookRuns = useInFlight<RunbookRunProgress>();
   const actions = useInFlight<ActionProgress>();
 
   useEffect(() => {
-    ipc.identity().then(setIdentity, fail);
     ipc.launchInfo().then((info) => {
       setLaunch(info);
       if (info.first_run && localStorage.getItem(WELCOMED) !== "1") setWelcome("first");
     }, fail);
     const unsubscribers = [
+      ipc.onLaunchChanged((info) => {
+        setLaunch(info);
+        setWelcome(null);
+      }),
       ipc.onSyncProgress((p) => setProgress((all) => ({ ...all, [p.source]: p }))),
       ipc.onCacheChanged(() => {
         setProgress({});
@@ -140,6 +148,11 @@ export function App({ ipc }: { ipc: Ipc }) {
     ];
     return () => unsubscribers.forEach((u) => u.then((stop) => stop()));
   }, []);
+
+  // The identity changes with the config, which the sources editor saves.
+  useEffect(() => {
+    ipc.identity().then(setIdentity, fail);
+  }, [generation]);
 
   // The first screen is my first team, else the top of the tree.
   useEffect(() => {
@@ -311,7 +324,11 @@ export function App({ ipc }: { ipc: Ipc }) {
           localStorage.setItem(WELCOMED, "1");
           setWelcome(null);
         }}
-        onRestart={() => ipc.restart().catch(fail)}
+        onConnect={() => {
+          setWelcome(null);
+          openSources();
+          setSourceEdit({ editing: null });
+        }}
       />
     );
   }
@@ -369,7 +386,21 @@ export function App({ ipc }: { ipc: Ipc }) {
             <p class="muted pad">Reading the incident…</p>
           )
         ) : selection?.kind === "sources" ? (
-          <Sources sources={sources} progress={progress} syncing={syncing} now={now} onSync={sync} onCheck={ipc.checkSource} />
+          <Sources
+            sources={sources}
+            progress={progress}
+            syncing={syncing}
+            now={now}
+            onSync={sync}
+            onCheck={ipc.checkSource}
+            file={sourcesFile.file}
+            demo={!!launch?.demo}
+            onEdit={(editing) => setSourceEdit({ editing })}
+            onRemove={(name) => ipc.removeSource(name).then(sourcesFile.set, fail)}
+            onMove={(name, index) => ipc.moveSource(name, index).then(sourcesFile.set, fail)}
+            onDetectIdentity={ipc.detectIdentity}
+            onSetIdentity={(email) => ipc.setIdentity(email).then(sourcesFile.set, fail)}
+          />
         ) : serviceKey && detail ? (
           <ServicePage
             key={serviceKey}
@@ -603,6 +634,15 @@ export function App({ ipc }: { ipc: Ipc }) {
           form={runForm.form}
           onRun={(inputs) => ipc.runRunbook(runForm.service, runForm.form.template, runForm.ask, inputs).then(runbookRuns.show)}
           onClose={() => setRunForm(null)}
+        />
+      )}
+      {sourceEdit && (
+        <SourceEditor
+          editing={sourceEdit.editing}
+          takenNames={sourcesFile.file?.sources.map((s) => s.form.name) ?? []}
+          onCheck={ipc.checkDraft}
+          onSave={(draft) => ipc.saveSource(draft).then(sourcesFile.set)}
+          onClose={() => setSourceEdit(null)}
         />
       )}
       {actionAsk && (

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { errorMessage, type SourceCheck, type SourceStatus, type SyncProgress } from "../ipc";
+import { errorMessage, type EditableSource, type SourceCheck, type SourcesFile, type SourceStatus, type SyncProgress } from "../ipc";
 import { ageOf, clockTime, formatInterval, healthText } from "../lib/format";
 
 interface Props {
@@ -11,6 +11,17 @@ interface Props {
   onSync(source: string | null): void;
   /** Tests a source's connection (one cheap, read-only call). */
   onCheck(source: string): Promise<SourceCheck>;
+  /** The config file as the editor shows it (null until read). */
+  file: SourcesFile | null;
+  /** Whether the sources listed are the demo's. */
+  demo: boolean;
+  /** Opens the editor on a source, or on a new one. */
+  onEdit(source: EditableSource | null): void;
+  onRemove(name: string): void;
+  onMove(name: string, index: number): void;
+  /** Who the platforms know the user as (else Git), and who says so. */
+  onDetectIdentity(): Promise<[string, string] | null>;
+  onSetIdentity(email: string): void;
 }
 
 /** What *Test connection* last said of a source, that it is asking, or why it could not ask. */
@@ -18,9 +29,13 @@ type Checked = "checking" | { answer: SourceCheck } | { failure: string };
 
 /** Every source's health, cost and last error in full, with a sync button and a connection
  *  test each. */
-export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Props) {
+export function Sources({ sources, progress, syncing, now, onSync, onCheck, file, demo, onEdit, onRemove, onMove, onDetectIdentity, onSetIdentity }: Props) {
   const busy = (name: string) => syncing.has(name) || syncing.has("*");
   const [checks, setChecks] = useState<Record<string, Checked>>({});
+  // The source whose removal waits for a second click.
+  const [removing, setRemoving] = useState<string | null>(null);
+  const editable = (name: string) => (demo ? undefined : file?.sources.find((s) => s.form.name === name));
+  const order = file?.sources.map((s) => s.form.name) ?? [];
   const check = (name: string) => {
     setChecks((all) => ({ ...all, [name]: "checking" }));
     const keep = (checked: Checked) => setChecks((all) => ({ ...all, [name]: checked }));
@@ -37,10 +52,21 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Pr
         <button class="test-all" onClick={() => sources.forEach((s) => check(s.name))} data-check-all>
           Test all connections
         </button>
+        <button onClick={() => onEdit(null)} disabled={!file} data-add-source>
+          Add source
+        </button>
         <button class="primary" onClick={() => onSync(null)} disabled={syncing.size > 0}>
           {syncing.has("*") ? "Syncing all…" : "Sync all"}
         </button>
       </div>
+      {demo ? (
+        <p class="setup-note" data-demo-sources>
+          These are the demo's simulated platforms. <strong>Add source</strong> connects your own: the demo gives way to them, with a cache of their own, and{" "}
+          {file?.path ? <code>{file.path}</code> : "your config"} is written.
+        </p>
+      ) : (
+        file && <IdentityLine identity={file.identity} onDetect={onDetectIdentity} onSet={onSetIdentity} />
+      )}
       <table class="sources-table">
         <thead>
           <tr>
@@ -117,6 +143,28 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Pr
                       <button onClick={() => check(s.name)} disabled={checks[s.name] === "checking"} data-check={s.name}>
                         {checks[s.name] === "checking" ? "Testing…" : "Test connection"}
                       </button>
+                      {editable(s.name) && (
+                        <span class="edit-actions">
+                          <button onClick={() => onEdit(editable(s.name)!)} data-edit={s.name}>
+                            Edit
+                          </button>
+                          <button aria-label={`Move ${s.name} up`} title="Earlier sources win where two describe the same entity" disabled={order.indexOf(s.name) <= 0} onClick={() => onMove(s.name, order.indexOf(s.name) - 1)} data-move-up={s.name}>
+                            ↑
+                          </button>
+                          <button aria-label={`Move ${s.name} down`} title="Earlier sources win where two describe the same entity" disabled={order.indexOf(s.name) === order.length - 1} onClick={() => onMove(s.name, order.indexOf(s.name) + 1)} data-move-down={s.name}>
+                            ↓
+                          </button>
+                          {removing === s.name ? (
+                            <button class="danger-text" onClick={() => { setRemoving(null); onRemove(s.name); }} onBlur={() => setRemoving(null)} data-confirm-remove={s.name}>
+                              Remove {s.name}?
+                            </button>
+                          ) : (
+                            <button onClick={() => setRemoving(s.name)} data-remove={s.name}>
+                              Remove
+                            </button>
+                          )}
+                        </span>
+                      )}
                     </div>
                   </td>
                 </tr>
@@ -153,35 +201,72 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck }: Pr
 
 /** What a connection test found, or what is wrong, in the platform's words. */
 function CheckRow({ source, checked }: { source: string; checked: Exclude<Checked, "checking"> }) {
-  if ("failure" in checked) {
-    return (
-      <tr class="source-error-row" data-checked={source} data-ok="false">
-        <td colSpan={8}>
-          <span class="check-failed">✗ {checked.failure}</span>
-        </td>
-      </tr>
-    );
-  }
-  const { answer } = checked;
+  const ok = !("failure" in checked) && checked.answer.ok;
   return (
-    <tr class="source-error-row" data-checked={source} data-ok={String(answer.ok)}>
+    <tr class="source-error-row" data-checked={source} data-ok={String(ok)}>
       <td colSpan={8}>
-        {answer.ok ? (
-          <span class="check-ok">
-            ✓ Connected to {answer.address}: {answer.found}
-          </span>
-        ) : (
-          <span class="check-failed">
-            ✗ {answer.address ? `${answer.address}: ` : ""}
-            {answer.problem}
-          </span>
-        )}
-        <span class="muted">
-          {" "}
-          · {plural(answer.requests, "request")}, {formatMs(answer.took_ms)}
-        </span>
+        <CheckResult checked={checked} />
       </td>
     </tr>
+  );
+}
+
+/** A connection test's answer in words: what it found, or what is wrong. */
+export function CheckResult({ checked }: { checked: Exclude<Checked, "checking"> }) {
+  if ("failure" in checked) return <span class="check-failed">✗ {checked.failure}</span>;
+  const { answer } = checked;
+  return (
+    <>
+      {answer.ok ? (
+        <span class="check-ok">
+          ✓ Connected to {answer.address}: {answer.found}
+        </span>
+      ) : (
+        <span class="check-failed">
+          ✗ {answer.address ? `${answer.address}: ` : ""}
+          {answer.problem}
+        </span>
+      )}
+      <span class="muted">
+        {" "}
+        · {plural(answer.requests, "request")}, {formatMs(answer.took_ms)}
+      </span>
+    </>
+  );
+}
+
+/** Who actions are sent as, and the email a platform knows the user by, to confirm. */
+function IdentityLine({ identity, onDetect, onSet }: { identity: string | null; onDetect(): Promise<[string, string] | null>; onSet(email: string): void }) {
+  const [found, setFound] = useState<"asking" | [string, string] | "nothing" | null>(null);
+  const detect = () => {
+    setFound("asking");
+    onDetect().then(
+      (answer) => setFound(answer ?? "nothing"),
+      () => setFound("nothing"),
+    );
+  };
+  return (
+    <p class="setup-note" data-identity-line>
+      You are {identity ? <strong>{identity}</strong> : <span class="warn-text">not set: actions and “my teams” need the email your platforms know you by</span>}.{" "}
+      {found === null && (
+        <button class="link" onClick={detect} data-detect-identity>
+          Detect from my tokens
+        </button>
+      )}
+      {found === "asking" && <span class="muted">Asking your platforms…</span>}
+      {found === "nothing" && <span class="muted">Neither a platform nor git said who you are.</span>}
+      {Array.isArray(found) &&
+        (found[0] === identity ? (
+          <span class="muted">{found[1]} agrees.</span>
+        ) : (
+          <>
+            {found[1]} knows you as <strong>{found[0]}</strong>.{" "}
+            <button class="link" onClick={() => { onSet(found[0]); setFound(null); }} data-use-identity>
+              Use {found[0]}
+            </button>
+          </>
+        ))}
+    </p>
   );
 }
 

@@ -1,16 +1,17 @@
 import { useState } from "preact/hooks";
 
 interface Props {
-  /** Where `opsdeck init` writes the config, when there is a home to write it in. */
+  /** Where the config is written, when there is a home to write it in. */
   configPath: string | null;
   /** Open at the connect step (from the demo label) rather than the first choice. */
   connecting?: boolean;
   onDemo(): void;
-  onRestart(): void;
+  /** Opens the sources editor on a new source. */
+  onConnect(): void;
 }
 
 /** The first screen without a config: the demo, or the user's own platforms. */
-export function Welcome({ configPath, connecting = false, onDemo, onRestart }: Props) {
+export function Welcome({ configPath, connecting = false, onDemo, onConnect }: Props) {
   const [step, setStep] = useState<"choose" | "connect">(connecting ? "connect" : "choose");
   return (
     <section class="welcome" aria-label="Welcome" data-welcome={step}>
@@ -32,16 +33,20 @@ export function Welcome({ configPath, connecting = false, onDemo, onRestart }: P
       ) : (
         <>
           <ol class="connect-steps" data-connect-steps>
+            <li>Add each platform as a source: its address and a token, which goes to the OS keychain, never to a file.</li>
+            <li>Test its connection: Opsdeck says what it found (whose token it is, how much it can see) or exactly what is wrong.</li>
             <li>
-              In a terminal, run <code>opsdeck init</code>. It asks for each platform's address and token (tokens go to the OS keychain, never to a file), tests every
-              connection, says what it found or exactly what is wrong, and writes {configPath ? <code>{configPath}</code> : "your config"}.
+              Save: {configPath ? <code>{configPath}</code> : "your config"} is written and Opsdeck leaves the demo for your platforms, with a cache of their own; the
+              demo's stays apart.
             </li>
-            <li>Restart Opsdeck: it opens your platforms with a cache of their own; the demo's stays apart.</li>
           </ol>
-          <p class="muted">Which token each platform needs, and the least it may be allowed: the README's <em>Tokens, and the least each needs</em>.</p>
+          <p class="muted">
+            Which token each platform needs, and the least it may be allowed: the README's <em>Tokens, and the least each needs</em>. In a terminal, <code>opsdeck init</code> does
+            the same.
+          </p>
           <div class="welcome-actions">
-            <button class="primary" onClick={onRestart} data-restart>
-              Restart Opsdeck
+            <button class="primary" onClick={onConnect} data-connect autoFocus>
+              Add your first source
             </button>
             <button onClick={connecting ? onDemo : () => setStep("choose")}>{connecting ? "Back to the demo" : "Back"}</button>
           </div>

@@ -212,6 +212,9 @@ describe("StatusBar", () => {
   });
 });
 
+/** The Sources screen's editing props, for tests of what it shows of sync and connections. */
+const noSetup = { file: null, demo: false, onEdit: () => undefined, onRemove: () => undefined, onMove: () => undefined, onDetectIdentity: async () => null, onSetIdentity: () => undefined };
+
 describe("Sources", () => {
   const now = Date.parse("2026-11-26T02:13:00Z");
   const ago = (s: number) => new Date(now - s * 1000).toISOString();
@@ -223,7 +226,7 @@ describe("Sources", () => {
   ];
 
   it("shows health, cost, budget and the whole error, inert", () => {
-    const { container } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
+    const { container } = render(<Sources {...noSetup} sources={sources} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
     const catalog = container.querySelector("[data-source-row='catalog']")!;
     expect(catalog.textContent).toContain("30s ago");
     expect(catalog.textContent).toContain("1.8 s · 29 requests");
@@ -241,7 +244,7 @@ describe("Sources", () => {
 
   it("warns, inert, of a token sent over plain http", () => {
     const insecure = source({ name: "argocd", kind: "argocd", warning: `argocd sends its token to argo.internal over plain http://${XSS}` });
-    const { container } = render(<Sources sources={[insecure]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
+    const { container } = render(<Sources {...noSetup} sources={[insecure]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
     const warning = container.querySelector("[data-warning='argocd']")!;
     expect(warning.textContent).toContain("over plain http://");
     expect(warning.textContent).toContain("<script>");
@@ -250,13 +253,13 @@ describe("Sources", () => {
 
   it("syncs one source or all, and shows a running sync's progress", () => {
     const onSync = vi.fn();
-    const { container, rerender } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={onSync} onCheck={vi.fn()} />);
+    const { container, rerender } = render(<Sources {...noSetup} sources={sources} progress={{}} syncing={new Set()} now={now} onSync={onSync} onCheck={vi.fn()} />);
     fireEvent.click(container.querySelector("[data-sync='files']")!);
     expect(onSync).toHaveBeenCalledWith("files");
     fireEvent.click(screen.getByText("Sync all"));
     expect(onSync).toHaveBeenCalledWith(null);
     rerender(
-      <Sources sources={sources} progress={{ files: { source: "files", pages: 2, items: 40, total: 90 } }} syncing={new Set(["files"])} now={now} onSync={onSync} onCheck={vi.fn()} />,
+      <Sources {...noSetup} sources={sources} progress={{ files: { source: "files", pages: 2, items: 40, total: 90 } }} syncing={new Set(["files"])} now={now} onSync={onSync} onCheck={vi.fn()} />,
     );
     const button = container.querySelector<HTMLButtonElement>("[data-sync='files']")!;
     expect(button.textContent).toBe("page 2, 40/90");
@@ -276,7 +279,7 @@ describe("Sources: Test connection", () => {
     };
     const onCheck = vi.fn((name: string) => answers[name]);
     const sources = [source({ name: "catalog" }), source({ name: "files" })];
-    const { container } = render(<Sources sources={sources} progress={{}} syncing={new Set()} now={now} onSync={vi.fn()} onCheck={onCheck} />);
+    const { container } = render(<Sources {...noSetup} sources={sources} progress={{}} syncing={new Set()} now={now} onSync={vi.fn()} onCheck={onCheck} />);
     fireEvent.click(container.querySelector("[data-check='catalog']")!);
     expect(container.querySelector("[data-check='catalog']")!.textContent).toBe("Testing…");
     await waitFor(() => expect(container.querySelector("[data-checked='catalog']")).toBeTruthy());
@@ -295,7 +298,7 @@ describe("Sources: Test connection", () => {
 
   it("says a test that could not be asked as a failure", async () => {
     const onCheck = vi.fn(() => Promise.reject(new Error("no source named gone")));
-    const { container } = render(<Sources sources={[source({ name: "gone" })]} progress={{}} syncing={new Set()} now={now} onSync={vi.fn()} onCheck={onCheck} />);
+    const { container } = render(<Sources {...noSetup} sources={[source({ name: "gone" })]} progress={{}} syncing={new Set()} now={now} onSync={vi.fn()} onCheck={onCheck} />);
     fireEvent.click(container.querySelector("[data-check='gone']")!);
     await waitFor(() => expect(container.querySelector("[data-checked='gone']")).toBeTruthy());
     expect(container.querySelector("[data-checked='gone']")!.textContent).toContain("✗ no source named gone");

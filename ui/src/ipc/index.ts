@@ -7,6 +7,9 @@ import type { ServiceDetail } from "./bindings/ServiceDetail";
 import type { ServiceRow } from "./bindings/ServiceRow";
 import type { LaunchInfo } from "./bindings/LaunchInfo";
 import type { SourceCheck } from "./bindings/SourceCheck";
+import type { SourceDraft } from "./bindings/SourceDraft";
+import type { SourcesFile } from "./bindings/SourcesFile";
+import type { EditableSource } from "./bindings/EditableSource";
 import type { SourceStatus } from "./bindings/SourceStatus";
 import type { SyncProgress } from "./bindings/SyncProgress";
 import type { SyncReport } from "./bindings/SyncReport";
@@ -39,6 +42,8 @@ import type { ActionRequest } from "./bindings/ActionRequest";
 import type { ActionPlan } from "./bindings/ActionPlan";
 import type { ActionProgress } from "./bindings/ActionProgress";
 
+export type { EditableSource, SourceDraft, SourcesFile };
+export type { SourceKind } from "./bindings/SourceKind";
 export type { LaunchInfo, SearchHit, ServiceDetail, ServiceRow, SourceCheck, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
 export type { LevelOnCall } from "./bindings/LevelOnCall";
@@ -119,8 +124,20 @@ export interface Ipc {
   checkSource(source: string): Promise<SourceCheck>;
   /** How the app was started: demo or not, and whether the welcome is due. */
   launchInfo(): Promise<LaunchInfo>;
-  /** Starts the app again, to open a config written since. */
-  restart(): Promise<void>;
+  /** The app left the demo for the user's own platforms. */
+  onLaunchChanged(handler: (launch: LaunchInfo) => void): Promise<Unsubscribe>;
+  /** The config file as the sources editor shows it. */
+  configSources(): Promise<SourcesFile>;
+  /** Tests a source as the editor's form has it, unsaved. */
+  checkDraft(draft: SourceDraft): Promise<SourceCheck>;
+  /** Saves a source (its token to the keychain) and puts the config in force. */
+  saveSource(draft: SourceDraft): Promise<SourcesFile>;
+  removeSource(name: string): Promise<SourcesFile>;
+  /** Moves a source to `index` in precedence order. */
+  moveSource(name: string, index: number): Promise<SourcesFile>;
+  /** The email a platform knows the user's token by (else Git's), and who says so. */
+  detectIdentity(): Promise<[string, string] | null>;
+  setIdentity(email: string): Promise<SourcesFile>;
   uiReady(): Promise<void>;
   /** Who is on call and what is on fire for a team or a service. */
   onCall(scope: { team: string } | { service: string }): Promise<OnCallPanel>;
@@ -190,7 +207,14 @@ export const tauriIpc: Ipc = {
   syncNow: (source) => invoke("sync_now", { source }),
   checkSource: (source) => invoke("check_source", { source }),
   launchInfo: () => invoke("launch_info"),
-  restart: () => invoke("restart"),
+  onLaunchChanged: (handler) => listen<LaunchInfo>("launch-changed", (e) => handler(e.payload)),
+  configSources: () => invoke("config_sources"),
+  checkDraft: (draft) => invoke("check_draft", { draft }),
+  saveSource: (draft) => invoke("save_source", { draft }),
+  removeSource: (name) => invoke("remove_source", { name }),
+  moveSource: (name, index) => invoke("move_source", { name, index }),
+  detectIdentity: () => invoke("detect_identity"),
+  setIdentity: (email) => invoke("set_identity", { email }),
   uiReady: () => invoke("ui_ready"),
   onCall: (scope) => invoke("on_call", scope),
   onCallOverview: () => invoke("on_call_overview"),

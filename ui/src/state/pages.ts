@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
-import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
+import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourcesFile, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
 
 type Fail = (e: unknown) => void;
 
@@ -131,6 +131,16 @@ export function useAuditPage(ipc: Ipc, open: boolean, generation: number, fail: 
     if (open) ipc.audit(null).then(setEntries, fail);
   }, [open, generation]);
   return entries;
+}
+
+/** The config file as the sources editor shows it, while the Sources screen is open; `set`
+ *  takes what an edit answers. */
+export function useSourcesFile(ipc: Ipc, open: boolean, generation: number, fail: Fail) {
+  const [file, set] = useState<SourcesFile | null>(null);
+  useEffect(() => {
+    if (open) ipc.configSources().then(set, fail);
+  }, [open, generation]);
+  return { file, set };
 }
 
 /** Actions started here and still shown, newest first, each by its newest state. */

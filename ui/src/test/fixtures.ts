@@ -9,7 +9,9 @@ import type {
   RunbookRunProgress,
   ChangesView,
   DeploymentRow,
+  EditableSource,
   Ipc,
+  LaunchInfo,
   OnCallPanel,
   Person,
   ReleaseMatrix,
@@ -17,6 +19,10 @@ import type {
   RollbackProgress,
   SearchHit,
   ServiceDelivery,
+  SourceCheck,
+  SourceDraft,
+  SourceKind,
+  SourcesFile,
   ServiceDetail,
   ServiceRow,
   ScorecardView,
@@ -355,6 +361,11 @@ export function matrix(extra: Partial<ReleaseMatrix> = {}): ReleaseMatrix {
 }
 
 /** A fake shell: answers from fixed data and lets the test fire events. */
+/** A configured source as the sources editor lists it. */
+export function editable(name: string, kind: SourceKind, url: string | null, more: Partial<EditableSource> = {}): EditableSource {
+  return { form: { name, kind, url, token_env: null, path: null, interval: null }, token_origin: null, token_problem: null, ...more };
+}
+
 export function fakeIpc(overrides: Partial<Ipc> = {}) {
   const handlers = {
     progress: [] as ((p: any) => void)[],
@@ -364,8 +375,15 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     runbook: [] as ((p: RunbookRunProgress) => void)[],
     openIncident: [] as ((id: string) => void)[],
     action: [] as ((p: ActionProgress) => void)[],
+    launch: [] as ((info: LaunchInfo) => void)[],
   };
   const calls: string[] = [];
+  // The config file the sources editor edits, as the engine would keep it.
+  let file: SourcesFile = { path: "/home/dana/.config/opsdeck/opsdeck.toml", exists: true, identity: null, sources: [editable("catalog", "backstage", "http://catalog")] };
+  const answer = (draft: SourceDraft): SourceCheck =>
+    draft.token === "wrong"
+      ? { source: draft.form.name, kind: draft.form.kind, address: draft.form.url ?? "", ok: false, found: null, problem: "401 Unauthorized: the token was refused; check it, or set a new one", signed_in_as: null, requests: 1, took_ms: 9 }
+      : { source: draft.form.name, kind: draft.form.kind, address: draft.form.url ?? "", ok: true, found: "signed in as Dana Whitfield; 60 services", problem: null, signed_in_as: { name: "Dana Whitfield", email: "dana@example.com" }, requests: 1, took_ms: 9 };
   const ipc: Ipc = {
     teams: async () => [team("checkout", { is_mine: true, gap_count: 1, gap_count_below: 1 }), team("payments")],
     team: async (key) => (calls.push(`team ${key}`), teamDetail(key)),
@@ -379,10 +397,29 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     orphanedServices: async () => [row("legacy-reports", { gaps: ["orphan-owner"] })],
     service: async (key) => detail(key.split("/")[1]),
     search: async (text): Promise<SearchHit[]> => [{ key: "component:default/checkout-api", kind: "component", name: "checkout-api", title: "checkout-api", context: `owned by checkout (${text})`, team: "group:default/checkout" }],
-    sources: async () => [source()],
+    // The engine's sources are the config file's.
+    sources: async () => file.sources.map((s) => source({ name: s.form.name, kind: s.form.kind })),
     identity: async () => "dana@demo.opsdeck.dev",
     launchInfo: async () => ({ demo: false, first_run: false, config_path: "/home/dana/.config/opsdeck/opsdeck.toml" }),
-    restart: async () => undefined,
+    onLaunchChanged: async (h) => (handlers.launch.push(h), () => undefined),
+    configSources: async () => file,
+    checkDraft: async (draft) => (calls.push(`checkDraft ${draft.form.name} ${draft.token ?? "-"}`), answer(draft)),
+    saveSource: async (draft) => {
+      calls.push(`saveSource ${draft.previous_name ?? "-"} ${draft.form.name} ${draft.form.url ?? "-"} ${draft.token ?? "-"}`);
+      const saved = { form: draft.form, token_origin: draft.token ? "keychain" : null, token_problem: null };
+      const at = file.sources.findIndex((s) => s.form.name === (draft.previous_name ?? draft.form.name));
+      file = { ...file, sources: at < 0 ? [...file.sources, saved] : file.sources.map((s, i) => (i === at ? saved : s)) };
+      return file;
+    },
+    removeSource: async (name) => (calls.push(`removeSource ${name}`), (file = { ...file, sources: file.sources.filter((s) => s.form.name !== name) })),
+    moveSource: async (name, index) => {
+      calls.push(`moveSource ${name} ${index}`);
+      const rest = file.sources.filter((s) => s.form.name !== name);
+      rest.splice(index, 0, file.sources.find((s) => s.form.name === name)!);
+      return (file = { ...file, sources: rest });
+    },
+    detectIdentity: async () => ["dana@example.com", "pagerduty"],
+    setIdentity: async (email) => (calls.push(`setIdentity ${email}`), (file = { ...file, identity: email })),
     syncNow: async () => [],
     checkSource: async (source) => ({ source, kind: "backstage", address: "http://catalog", ok: true, found: "a catalog of 144 entities", problem: null, signed_in_as: null, requests: 1, took_ms: 12 }),
     uiReady: async () => undefined,

@@ -1,0 +1,137 @@
+//! What the app runs on: the engine (the demo's or the user's own platforms'), how it was
+//! launched, and its sync loop; swapped in place when the sources editor saves, so a change
+//! takes effect without a restart.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, RwLock};
+use std::time::Instant;
+
+use opsdeck::api::LaunchInfo;
+use opsdeck::config::Config;
+use opsdeck::secrets::Secrets;
+use opsdeck::Engine;
+use opsdeck_sandbox::Sandbox;
+use tauri::async_runtime::JoinHandle;
+use tauri::{AppHandle, Emitter};
+
+/// Managed by Tauri for the commands.
+pub struct Running {
+    engine: RwLock<Engine>,
+    launch: RwLock<LaunchInfo>,
+    pub launched: Instant,
+    /// The config file the sources editor edits.
+    config_path: Option<PathBuf>,
+    /// The cache of the user's own platforms, apart from the demo's.
+    own_db: Option<PathBuf>,
+    /// Kept alive while the demo runs.
+    sandbox: Mutex<Option<Sandbox>>,
+    sync_loop: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the app opens on, decided before any window opens.
+pub enum Launch {
+    /// The demo; `first_run` when only because no config exists yet.
+    Demo { db: PathBuf, first_run: bool },
+    /// The config at `path`.
+    Configured { config: Box<Config>, db: PathBuf },
+}
+
+impl Launch {
+    /// The cache this launch opens.
+    pub fn db(&self) -> &std::path::Path {
+        let (Self::Demo { db, .. } | Self::Configured { db, .. }) = self;
+        db
+    }
+}
+
+impl Running {
+    /// Opens what `launch` says; `config_path` is the file the editor edits, `own_db` the cache
+    /// a config saved from the demo opens.
+    pub async fn open(
+        launch: Launch,
+        config_path: Option<PathBuf>,
+        own_db: Option<PathBuf>,
+        launched: Instant,
+    ) -> anyhow::Result<Self> {
+        let shown_path = config_path.as_ref().map(|p| p.display().to_string());
+        let (engine, sandbox, demo, first_run) = match launch {
+            Launch::Configured { config, db } => {
+                let engine = Engine::open(*config, &db, Secrets::default()).await?;
+                (engine, None, false, false)
+            }
+            Launch::Demo { db, first_run } => {
+                let demo = crate::demo::start(&db).await?;
+                (demo.engine, Some(demo.sandbox), true, first_run)
+            }
+        };
+        Ok(Self {
+            engine: RwLock::new(engine),
+            launch: RwLock::new(LaunchInfo {
+                demo,
+                first_run,
+                config_path: shown_path,
+            }),
+            launched,
+            config_path,
+            own_db,
+            sandbox: Mutex::new(sandbox),
+            sync_loop: Mutex::new(None),
+        })
+    }
+
+    /// The engine in force now; what a command started keeps running on it.
+    pub fn engine(&self) -> Engine {
+        self.engine.read().expect("engine lock").clone()
+    }
+
+    pub fn launch(&self) -> LaunchInfo {
+        self.launch.read().expect("launch lock").clone()
+    }
+
+    /// The config file the sources editor edits.
+    pub fn config_path(&self) -> Result<&std::path::Path, String> {
+        self.config_path.as_deref().ok_or_else(|| {
+            "no home directory for a config: start Opsdeck with --config PATH".into()
+        })
+    }
+
+    /// (Re)starts the sync loop on the engine in force, stopping the one before. A sync cut
+    /// short lands nothing: each lands in one transaction.
+    pub fn start_syncing(&self, handle: &AppHandle) {
+        let task = tauri::async_runtime::spawn(crate::events::sync_on_schedule(
+            handle.clone(),
+            self.engine(),
+        ));
+        if let Some(before) = self.sync_loop.lock().expect("sync loop lock").replace(task) {
+            before.abort();
+        }
+    }
+
+    /// Puts `config`, just saved by the editor, in force: the demo gives way to the user's own
+    /// platforms and their own cache, or the engine is reconfigured over the same cache. The
+    /// window is told to read everything again.
+    pub async fn apply(&self, handle: &AppHandle, config: Config) -> anyhow::Result<()> {
+        let leaving_demo = self.launch().demo;
+        let engine = if leaving_demo {
+            let db = self.own_db.clone().ok_or_else(|| {
+                anyhow::anyhow!("no home directory for the cache; pass --db PATH")
+            })?;
+            Engine::open(config, &db, Secrets::default()).await?
+        } else {
+            self.engine().reconfigured(config, Secrets::default())
+        };
+        *self.engine.write().expect("engine lock") = engine;
+        if leaving_demo {
+            let mut launch = self.launch.write().expect("launch lock");
+            launch.demo = false;
+            launch.first_run = false;
+        }
+        self.start_syncing(handle);
+        if leaving_demo {
+            self.sandbox.lock().expect("sandbox lock").take();
+        }
+        let _ = handle.emit(crate::events::LAUNCH_CHANGED, self.launch());
+        let _ = handle.emit(crate::events::CACHE_CHANGED, ());
+        Ok(())
+    }
+}
