@@ -434,6 +434,84 @@ pub struct SourceStatus {
     pub warning: Option<String>,
 }
 
+/// A screen the desktop is asked to show from outside the window: an `opsdeck://` link, or a
+/// notification clicked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "screen", rename_all = "kebab-case")]
+#[ts(export)]
+pub enum Screen {
+    /// A service's page, by cache key.
+    Service {
+        /// Cache key.
+        key: String,
+    },
+    /// A team's page, by cache key.
+    Team {
+        /// Cache key.
+        key: String,
+    },
+    /// The incident view, by PagerDuty id.
+    Incident {
+        /// PagerDuty id.
+        id: String,
+    },
+}
+
+/// How the desktop app behaves on this machine.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct DesktopSettings {
+    /// Whether a tray icon stands in for the window when it closes.
+    pub tray: bool,
+    /// `[desktop] keep_running_in_tray`.
+    pub keep_running_in_tray: bool,
+    /// Whether Opsdeck starts at login (hidden, in the tray).
+    pub start_at_login: bool,
+}
+
+/// What the desktop's tray says at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Presence {
+    /// Whether the identity is on call now, at any level of any policy.
+    pub on_call: bool,
+    /// When the first of those shifts ends, when a schedule says.
+    pub on_call_until: Option<DateTime<Utc>>,
+    /// Triggered incidents on the identity's teams.
+    pub triggered_on_my_teams: i64,
+    /// The badge of the source that most needs attention (fresh when none does).
+    pub worst_health: Health,
+    /// That source.
+    pub worst_source: Option<String>,
+}
+
+impl Presence {
+    /// The tray's lines, worst news first, with times in `local` (the user's clock).
+    pub fn lines<Tz: chrono::TimeZone>(&self, local: &Tz) -> Vec<String>
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let mut lines = Vec::new();
+        lines.push(match self.triggered_on_my_teams {
+            0 => "No triggered incidents on your teams".to_string(),
+            1 => "1 triggered incident on your teams".to_string(),
+            n => format!("{n} triggered incidents on your teams"),
+        });
+        lines.push(match (self.on_call, self.on_call_until) {
+            (true, Some(until)) => format!(
+                "You are on call until {}",
+                until.with_timezone(local).format("%a %H:%M")
+            ),
+            (true, None) => "You are on call".to_string(),
+            (false, _) => "You are not on call".to_string(),
+        });
+        lines.push(match (&self.worst_source, self.worst_health) {
+            (Some(source), health) => format!("Sources: {source} {}", health.words()),
+            (None, _) => "Sources: all fresh".to_string(),
+        });
+        lines
+    }
+}
+
 /// How the desktop app was started: its first screen and its demo label.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]

@@ -191,6 +191,28 @@ fn default_rollback_timeout() -> Duration {
     Duration::from_secs(15 * 60)
 }
 
+/// `[desktop]`: how the desktop app behaves on this machine.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DesktopConfig {
+    /// Closing the window keeps Opsdeck syncing and notifying from the tray (its *Quit* quits);
+    /// `false`: closing the window quits.
+    #[serde(default = "keep_running_by_default")]
+    pub keep_running_in_tray: bool,
+}
+
+impl Default for DesktopConfig {
+    fn default() -> Self {
+        Self {
+            keep_running_in_tray: keep_running_by_default(),
+        }
+    }
+}
+
+fn keep_running_by_default() -> bool {
+    true
+}
+
 /// `[incidents]`: the incident view's window for suspect changes, and how its actions
 /// (PagerDuty updates, silences, Argo CD syncs) are followed.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -609,6 +631,9 @@ pub struct Config {
     /// The incident view's suspect window and how its actions are followed.
     #[serde(default)]
     pub incidents: IncidentsConfig,
+    /// How the desktop app behaves on this machine.
+    #[serde(default)]
+    pub desktop: DesktopConfig,
     /// `[scorecards]` as written; [`Config::scorecard`] is what it resolves to.
     #[serde(default)]
     scorecards: ScorecardsConfig,

@@ -106,6 +106,18 @@ impl ConfigFile {
         }
     }
 
+    /// Sets `[desktop] keep_running_in_tray`.
+    pub fn set_keep_running_in_tray(&mut self, on: bool) {
+        let desktop = self.document["desktop"].or_insert(Item::Table(Table::new()));
+        if let Some(table) = desktop.as_table_like_mut() {
+            let mut value = toml_edit::Value::from(on);
+            if let Some(old) = table.get("keep_running_in_tray").and_then(Item::as_value) {
+                *value.decor_mut() = old.decor().clone();
+            }
+            table.insert("keep_running_in_tray", Item::Value(value));
+        }
+    }
+
     /// Puts `form` in: into the source of the same name (its other fields and comments kept),
     /// or as a new source after the others.
     pub fn put_source(&mut self, form: &SourceForm) {

@@ -162,6 +162,13 @@ pub fn set_identity(path: &Path, email: &str) -> Result<Config> {
     Ok(file.save()?)
 }
 
+/// Sets `[desktop] keep_running_in_tray` in the file at `path`: the config now in force.
+pub fn set_keep_running_in_tray(path: &Path, on: bool) -> Result<Config> {
+    let mut file = ConfigFile::open(path)?;
+    file.set_keep_running_in_tray(on);
+    Ok(file.save()?)
+}
+
 fn apply(file: &mut ConfigFile, draft: &SourceDraft) -> Result<()> {
     let name = draft.form.name.trim();
     if name.is_empty() {
@@ -321,6 +328,17 @@ token_env = "OPSDECK_TEST_UNSET_GITHUB_TOKEN"
                 .email
                 .as_deref(),
             Some("dana@example.com")
+        );
+        assert!(
+            !set_keep_running_in_tray(&path, false)
+                .unwrap()
+                .desktop
+                .keep_running_in_tray
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("[desktop]\nkeep_running_in_tray = false"),
+            "{text}"
         );
         move_source(&path, "github", 0).unwrap();
         let names: Vec<String> = sources_file(&path, &secrets)

@@ -624,7 +624,10 @@ async fn an_unsaved_form_is_tested_with_the_token_typed_into_it() {
         },
         token: token.map(Into::into),
     };
-    let wrong = demo.check_draft(&path, &draft(Some("wrong"))).await.unwrap();
+    let wrong = demo
+        .check_draft(&path, &draft(Some("wrong")))
+        .await
+        .unwrap();
     assert!(!wrong.ok);
     let problem = wrong.problem.unwrap();
     assert!(

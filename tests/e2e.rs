@@ -26,6 +26,24 @@ impl Drop for Reaped {
     }
 }
 
+/// A private D-Bus session bus, gone when its handle drops: its address.
+fn private_bus() -> (String, Reaped) {
+    use std::io::BufRead;
+    let mut bus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address"])
+        .stdout(Stdio::piped())
+        // Its activation chatter is not the test's output.
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("dbus-daemon (dbus-x11, installed by make test)");
+    let mut address = String::new();
+    std::io::BufReader::new(bus.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    (address.trim().to_string(), Reaped(bus))
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -132,6 +150,8 @@ async fn wait_long(client: &Client, css: &str, what: &str) {
 struct Session {
     client: Client,
     screenshots: PathBuf,
+    /// The X display the app runs on.
+    display: String,
     _driver: Reaped,
     _xvfb: Option<Reaped>,
 }
@@ -238,6 +258,7 @@ async fn start_session(
         client,
         screenshots,
         _driver: driver,
+        display,
         _xvfb: xvfb,
     }
 }
@@ -681,21 +702,7 @@ mod notifications {
 
     impl Desktop {
         pub async fn start() -> Self {
-            use std::io::BufRead;
-            use std::os::unix::process::CommandExt;
-            let mut bus = std::process::Command::new("dbus-daemon")
-                .args(["--session", "--nofork", "--print-address"])
-                .stdout(std::process::Stdio::piped())
-                // Its activation chatter is not the test's output.
-                .stderr(std::process::Stdio::null())
-                .process_group(0)
-                .spawn()
-                .expect("dbus-daemon (dbus-x11, installed by make test)");
-            let mut address = String::new();
-            std::io::BufReader::new(bus.stdout.take().unwrap())
-                .read_line(&mut address)
-                .unwrap();
-            let address = address.trim().to_string();
+            let (address, bus) = super::private_bus();
             let shown = Arc::new(Mutex::new(Vec::new()));
             let connection = zbus::connection::Builder::address(address.as_str())
                 .name("org.freedesktop.Notifications")
@@ -712,7 +719,7 @@ mod notifications {
                 address,
                 connection,
                 shown,
-                _bus: super::Reaped(bus),
+                _bus: bus,
             }
         }
 
@@ -1014,6 +1021,108 @@ async fn a_first_run_connects_a_platform_in_the_sources_editor() {
     );
     wait_css(client, ".sidebar [data-team='checkout']").await;
     shot(client, screenshots, "30-connected.png").await;
+    let _ = session.client.clone().close().await;
+}
+
+/// One Opsdeck per user: a second launch hands its opsdeck:// link to the running app, which
+/// shows that screen; a link to nothing is said in words. Starting at login and keeping running
+/// in the tray are set from the Sources screen.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn a_second_launch_hands_its_link_to_the_running_app() {
+    let platform = opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
+        port: 0,
+        seed: opsdeck_sandbox::Seed::Demo,
+        token: Some("e2e-token".into()),
+        chaos: Default::default(),
+        actions: Default::default(),
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config/opsdeck/opsdeck.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, platform.config_toml()).unwrap();
+    let (bus, _bus) = private_bus();
+    let env = [
+        ("DBUS_SESSION_BUS_ADDRESS", bus.as_str()),
+        (opsdeck_sandbox::TOKEN_ENV, "e2e-token"),
+    ];
+    let session = session("single-instance", home.path(), &[], &env).await;
+    let (client, screenshots) = (&session.client, &session.screenshots);
+    wait_css(client, ".row[data-service='checkout-api']").await;
+
+    let second_launch = |link: &str| {
+        let app = std::fs::canonicalize(std::env::var("OPSDECK_E2E_APP").unwrap()).unwrap();
+        let mut second = Command::new(app)
+            .arg(link)
+            .env("DISPLAY", &session.display)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = second.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the second launch did not hand over and exit"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(second_launch("opsdeck://service/payments-gateway").success());
+    wait_css(client, "[data-service-page='payments-gateway']").await;
+    shot(client, screenshots, "31-deep-link-service.png").await;
+    assert!(second_launch("opsdeck://team/payments").success());
+    wait_css(client, ".sidebar .team.selected[data-team='payments']").await;
+    assert!(second_launch("opsdeck://service/nowhere").success());
+    let banner = wait_css(client, ".banner.error").await;
+    let said = banner.text().await.unwrap();
+    assert!(
+        said.contains("That link cannot be opened") && said.contains("nowhere"),
+        "{said}"
+    );
+
+    client
+        .find(Locator::Css(".sidebar [data-team='sources']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(client, "[data-start-at-login]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The autostart crate writes under HOME/.config whatever XDG_CONFIG_HOME says.
+    let autostart = home.path().join(".config/autostart");
+    wait_for("the autostart entry", Duration::from_secs(10), || {
+        std::fs::read_dir(&autostart).is_ok_and(|mut d| d.next().is_some())
+    });
+    let entry = std::fs::read_dir(&autostart)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let text = std::fs::read_to_string(entry.path()).unwrap();
+    assert!(text.contains("--hidden"), "{text}");
+    wait_css(client, "[data-keep-running]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for("[desktop] in the config", Duration::from_secs(10), || {
+        std::fs::read_to_string(&config).is_ok_and(|t| t.contains("keep_running_in_tray = false"))
+    });
+    shot(client, screenshots, "32-desktop-settings.png").await;
     let _ = session.client.clone().close().await;
 }
 

@@ -23,6 +23,63 @@ async fn the_team_view_tells_the_demo_night() {
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(reports.iter().all(|r| r.landed), "{reports:?}");
 
+    // The tray's summary: dana on call until her first shift ends, the incident on her team.
+    let presence = engine.presence().await.unwrap();
+    assert!(presence.on_call, "{presence:?}");
+    let until = presence.on_call_until.expect("the demo's shifts end");
+    assert!(until > chrono::Utc::now(), "{presence:?}");
+    assert!(presence.triggered_on_my_teams >= 1, "{presence:?}");
+    let lines = presence.lines(&chrono::Utc);
+    assert!(lines[0].contains("triggered incident"), "{lines:?}");
+    assert!(!lines[0].starts_with("No "), "{lines:?}");
+    assert_eq!(
+        lines[1],
+        format!("You are on call until {}", until.format("%a %H:%M"))
+    );
+
+    // opsdeck:// links open what the cache holds, by the keys the screens use.
+    use opsdeck::api::Screen;
+    let link = |url: &'static str| {
+        let engine = engine.clone();
+        async move { engine.resolve_link(url).await }
+    };
+    assert_eq!(
+        link("opsdeck://service/checkout-api").await.unwrap(),
+        Screen::Service {
+            key: "component:default/checkout-api".into()
+        }
+    );
+    assert_eq!(
+        link("opsdeck://team/checkout").await.unwrap(),
+        Screen::Team {
+            key: "group:default/checkout".into()
+        }
+    );
+    let incidents = engine
+        .incidents(None, &[IncidentStatus::Triggered])
+        .await
+        .unwrap();
+    let demo = incidents
+        .iter()
+        .find(|r| r.incident.title == DEMO_INCIDENT_TITLE)
+        .unwrap();
+    let by_number = format!("opsdeck://incident/{}", demo.incident.number);
+    assert_eq!(
+        engine.resolve_link(&by_number).await.unwrap(),
+        Screen::Incident {
+            id: demo.incident.id.clone()
+        }
+    );
+    assert!(link("opsdeck://service/nowhere")
+        .await
+        .unwrap_err()
+        .is_not_found());
+    let refused = link("opsdeck://settings/tokens")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("no screen of Opsdeck's"), "{refused}");
+
     let panel = engine.on_call_panel(Scope::Team("checkout")).await.unwrap();
     assert!(panel.me_on_call, "dana is on call for checkout");
     let policy = &panel.policies[0];

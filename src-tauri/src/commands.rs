@@ -2,10 +2,10 @@
 
 use opsdeck::api::{
     ActionPlan, ActionProgress, ActionRequest, AuditEntry, ChangesView, DeploymentRow,
-    IncidentView, LaunchInfo, OnCallPanel, ReleaseMatrix, RollbackConfirmation, RollbackPlan,
-    RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow, RunbookRunProgress,
-    ScorecardView, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard,
-    SourceCheck, SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
+    DesktopSettings, IncidentView, LaunchInfo, OnCallPanel, ReleaseMatrix, RollbackConfirmation,
+    RollbackPlan, RollbackProgress, RunbookAsk, RunbookDocument, RunbookForm, RunbookRow,
+    RunbookRunProgress, ScorecardView, SearchHit, ServiceDelivery, ServiceDetail, ServiceRow,
+    ServiceScorecard, SourceCheck, SourceStatus, SyncReport, TeamDetail, TeamOnCall, TeamSummary,
 };
 use opsdeck::secrets::Secrets;
 use opsdeck::setup::{SourceDraft, SourcesFile};
@@ -431,6 +431,52 @@ pub async fn set_identity(
     let path = app.config_path().map_err(|e| IpcError::invalid(&e))?;
     let config = opsdeck::setup::set_identity(path, &email)?;
     put_in_force(&handle, &app, config).await
+}
+
+/// Opens the `opsdeck://` link the app was launched with, once the window listens.
+#[tauri::command]
+pub async fn open_pending_link(handle: AppHandle) {
+    if let Some(url) = crate::presence::take_pending_link(&handle) {
+        crate::presence::open_launch_link(handle, url).await;
+    }
+}
+
+/// How the app behaves on this machine: the tray, closing the window, starting at login.
+#[tauri::command]
+pub fn desktop_settings(handle: AppHandle, app: State<'_, Running>) -> DesktopSettings {
+    DesktopSettings {
+        tray: crate::presence::has_tray(&handle),
+        keep_running_in_tray: app.engine().config().desktop.keep_running_in_tray,
+        start_at_login: crate::presence::starts_at_login(&handle),
+    }
+}
+
+#[tauri::command]
+pub fn set_start_at_login(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    on: bool,
+) -> Reply<DesktopSettings> {
+    crate::presence::set_start_at_login(&handle, on).map_err(|e| IpcError::invalid(&e))?;
+    Ok(desktop_settings(handle, app))
+}
+
+/// Sets `[desktop] keep_running_in_tray` in the config and puts it in force.
+#[tauri::command]
+pub async fn set_keep_running_in_tray(
+    handle: AppHandle,
+    app: State<'_, Running>,
+    on: bool,
+) -> Reply<DesktopSettings> {
+    if app.launch().demo {
+        return Err(IpcError::invalid(
+            "the demo has no config to keep this in: connect your platforms first",
+        ));
+    }
+    let path = app.config_path().map_err(|e| IpcError::invalid(&e))?;
+    let config = opsdeck::setup::set_keep_running_in_tray(path, on)?;
+    put_in_force(&handle, &app, config).await?;
+    Ok(desktop_settings(handle, app))
 }
 
 /// The config just saved, in force without a restart; the file as the editor now shows it.

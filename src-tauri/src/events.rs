@@ -15,10 +15,11 @@ pub const CACHE_CHANGED: &str = "cache-changed";
 pub const ROLLBACK_PROGRESS: &str = "rollback-progress";
 /// Event carrying [`opsdeck::api::RunbookRunProgress`] each time an automated runbook's run moves.
 pub const RUNBOOK_PROGRESS: &str = "runbook-progress";
-/// Event carrying a service's cache key: show its page (a notification was clicked).
-pub const OPEN_SERVICE: &str = "open-service";
-/// Event carrying an incident's id: show the incident view (a notification was clicked).
-pub const OPEN_INCIDENT: &str = "open-incident";
+/// Event carrying an [`opsdeck::api::Screen`] to show: a notification was clicked, or an
+/// `opsdeck://` link opened.
+pub const OPEN_SCREEN: &str = "open-screen";
+/// Event carrying why an `opsdeck://` link could not be opened, in words.
+pub const LINK_FAILED: &str = "link-failed";
 /// Event carrying [`opsdeck::api::ActionProgress`] each time an on-call action moves.
 pub const ACTION_PROGRESS: &str = "action-progress";
 
@@ -32,6 +33,7 @@ pub async fn sync_on_schedule(handle: AppHandle, engine: Engine) {
     let notifier = engine.clone();
     let changed = move |report: &SyncReport| {
         let _ = handle.emit(CACHE_CHANGED, ());
+        tauri::async_runtime::spawn(crate::presence::refresh_tray(handle.clone()));
         if report.landed {
             tauri::async_runtime::spawn(crate::notify::new_incidents(
                 handle.clone(),
@@ -55,6 +57,7 @@ pub async fn sync_and_notify(
     };
     let reports = engine.sync(only, &progress).await;
     let _ = handle.emit(CACHE_CHANGED, ());
+    crate::presence::refresh_tray(handle.clone()).await;
     crate::notify::new_incidents(handle.clone(), engine.clone()).await;
     reports
 }

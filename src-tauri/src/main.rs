@@ -8,6 +8,7 @@ mod demo;
 mod error;
 mod events;
 mod notify;
+mod presence;
 mod running;
 
 use std::path::PathBuf;
@@ -35,6 +36,13 @@ struct Args {
     /// The cache file (default: beside the config, or the demo's own)
     #[arg(long, env = "OPSDECK_DB", value_name = "PATH")]
     db: Option<PathBuf>,
+    /// Start with the window hidden, in the tray (as starting at login does)
+    #[arg(long)]
+    hidden: bool,
+    /// An opsdeck:// link to open: opsdeck://service/NAME, opsdeck://incident/ID,
+    /// opsdeck://team/NAME (passed on to the running Opsdeck, if one runs)
+    #[arg(value_name = "LINK")]
+    link: Option<String>,
 }
 
 /// What the app opens on, from the arguments, before any window opens, so a bad config is one
@@ -85,9 +93,21 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let launched = Instant::now();
-    let (launch, config_path, own_db) = launch_from(Args::parse())?;
+    let args = Args::parse();
+    let (hidden, link) = (args.hidden, args.link.clone());
+    let (launch, config_path, own_db) = launch_from(args)?;
     opsdeck::logging::init("warn", Some(&opsdeck::paths::log_dir_for(launch.db())));
-    let builder = tauri::Builder::default().plugin(tauri_plugin_opener::init());
+    // Single instance first: a second launch must hand over before anything else starts.
+    let builder = tauri::Builder::default()
+        .plugin(presence::single_instance())
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(presence::HIDDEN_ARG)
+                .build(),
+        )
+        .plugin(tauri_plugin_opener::init());
     #[cfg(not(target_os = "linux"))]
     let builder = builder.plugin(tauri_plugin_notification::init());
     builder
@@ -100,8 +120,11 @@ fn run() -> anyhow::Result<()> {
             ))?;
             running.start_syncing(app.handle());
             app.manage(running);
+            presence::setup(app, hidden, link)?;
+            tauri::async_runtime::spawn(presence::refresh_tray(app.handle().clone()));
             Ok(())
         })
+        .on_window_event(presence::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::teams,
             commands::team_services,
@@ -145,6 +168,10 @@ fn run() -> anyhow::Result<()> {
             commands::move_source,
             commands::detect_identity,
             commands::set_identity,
+            commands::open_pending_link,
+            commands::desktop_settings,
+            commands::set_start_at_login,
+            commands::set_keep_running_in_tray,
             commands::ui_ready,
         ])
         .run(tauri::generate_context!())?;

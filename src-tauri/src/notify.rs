@@ -3,7 +3,7 @@
 //! incident's opens its incident view, and *Acknowledge* (where the notification server
 //! shows actions) acknowledges it through the action runner: the click is the consent.
 
-use opsdeck::api::{ActionRequest, IncidentRow, RollbackProgress};
+use opsdeck::api::{ActionRequest, IncidentRow, RollbackProgress, Screen};
 use opsdeck::{Engine, StartedAction};
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -91,16 +91,12 @@ fn notices(rows: &[IncidentRow]) -> Vec<Notice> {
 
 /// Brings the window forward and shows the incident, else the service.
 fn open(handle: &AppHandle, notice: &Notice) {
-    if let Some(window) = handle.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
-    if let Some(id) = &notice.incident {
-        let _ = handle.emit(crate::events::OPEN_INCIDENT, id);
-    } else if let Some(key) = &notice.service_key {
-        let _ = handle.emit(crate::events::OPEN_SERVICE, key);
-    }
+    let screen = match (&notice.incident, &notice.service_key) {
+        (Some(id), _) => Screen::Incident { id: id.clone() },
+        (None, Some(key)) => Screen::Service { key: key.clone() },
+        (None, None) => return crate::presence::show_window(handle),
+    };
+    crate::presence::show_screen(handle, &screen);
 }
 
 /// Acknowledges the incident from the notification's button: planned, started and followed

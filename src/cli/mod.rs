@@ -311,7 +311,7 @@ impl Context {
             output::notice(&format!(
                 "{} is {} — {as_of} ({why})",
                 s.name,
-                output::health_text(s.health)
+                s.health.words()
             ));
         }
         Ok(())

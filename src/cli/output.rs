@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use opsdeck::domain::delivery::DeployStatus;
-use opsdeck::domain::Health;
 use serde::Serialize;
 
 /// How a command ended, as the shell sees it (documented in `opsdeck --help`).
@@ -254,17 +253,6 @@ pub fn status_text(status: DeployStatus) -> &'static str {
         DeployStatus::InProgress => "in progress",
         DeployStatus::Unknown => "-",
         other => other.as_str(),
-    }
-}
-
-/// A source's health as words.
-pub fn health_text(health: Health) -> &'static str {
-    match health {
-        Health::Fresh => "fresh",
-        Health::Stale => "stale",
-        Health::RateLimited => "rate limited",
-        Health::Failing => "failing",
-        Health::Never => "never synced",
     }
 }
 

@@ -26,6 +26,19 @@ pub enum Health {
     Never,
 }
 
+impl Health {
+    /// The badge in words, as every face says it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Fresh => "fresh",
+            Self::Stale => "stale",
+            Self::RateLimited => "rate limited",
+            Self::Failing => "failing",
+            Self::Never => "never synced",
+        }
+    }
+}
+
 /// What a source's sync state says, at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncTimes {

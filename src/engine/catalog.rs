@@ -1,6 +1,7 @@
 //! What we own: teams, their services, a service's page, and search, from the cache.
 
-use crate::api::{PlatformWiring, SearchHit, ServiceDetail, ServiceRow};
+use crate::api::{PlatformWiring, Screen, SearchHit, ServiceDetail, ServiceRow};
+use crate::domain::links::{deep_link, DeepLink};
 use crate::domain::{platform_wiring, EntityRef, RelationType, DEFAULT_NAMESPACE};
 use crate::{Engine, Error, Result};
 
@@ -12,6 +13,22 @@ impl Engine {
         };
         let key = self.team_key(team).await?;
         Ok(self.store.services_of(&key).await?)
+    }
+
+    /// The screen an `opsdeck://` link opens (`service/NAME`, `incident/ID`, `team/NAME`), once
+    /// the cache holds what it names.
+    pub async fn resolve_link(&self, url: &str) -> Result<Screen> {
+        Ok(match deep_link(url).map_err(Error::Refused)? {
+            DeepLink::Service(name) => Screen::Service {
+                key: self.service_key(&name).await?,
+            },
+            DeepLink::Team(name) => Screen::Team {
+                key: self.team_key(&name).await?,
+            },
+            DeepLink::Incident(reference) => Screen::Incident {
+                id: self.find_incident(&reference).await?.1.id,
+            },
+        })
     }
 
     /// Services whose owner is missing from the catalog.

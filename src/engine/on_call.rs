@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
 
-use crate::api::{AlertRow, IncidentRow, OnCallPanel, ServiceRef, TeamOnCall};
+use crate::api::{AlertRow, IncidentRow, OnCallPanel, Presence, ServiceRef, TeamOnCall};
 use crate::domain::alerts::{Alert, AlertState, Silence};
 use crate::domain::oncall::{
     on_call_at, Incident, IncidentStatus, PagerDutyService, PolicyOnCall, Shift,
 };
+use crate::domain::Health;
 use crate::store::{ComponentWiring, LookupBy, RecordKind};
 use crate::{Engine, Result};
 
@@ -179,6 +180,47 @@ impl Engine {
             }
         };
         self.alert_rows(joined).await
+    }
+
+    /// What the desktop's tray shows: whether the user is on call now and until when, the
+    /// triggered incidents on their teams, and the source that most needs attention.
+    pub async fn presence(&self) -> Result<Presence> {
+        let overview = self.on_call_overview().await?;
+        let my_shifts_end = overview
+            .iter()
+            .flat_map(|t| &t.policies)
+            .flat_map(|p| &p.levels)
+            .flat_map(|l| &l.now)
+            .filter(|n| n.is_me)
+            .map(|n| n.until);
+        let (mut on_call, mut until) = (false, None);
+        for end in my_shifts_end {
+            on_call = true;
+            until = match (until, end) {
+                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let sources = self.sources().await?;
+        let worst = [
+            Health::Failing,
+            Health::RateLimited,
+            Health::Stale,
+            Health::Never,
+        ]
+        .into_iter()
+        .find_map(|health| sources.iter().find(|s| s.health == health));
+        Ok(Presence {
+            on_call,
+            on_call_until: until,
+            triggered_on_my_teams: overview
+                .iter()
+                .filter(|t| t.is_mine)
+                .map(|t| t.triggered)
+                .sum(),
+            worst_health: worst.map_or(Health::Fresh, |s| s.health),
+            worst_source: worst.map(|s| s.name.clone()),
+        })
     }
 
     /// Triggered incidents on services of the identity's teams that were never handed out

@@ -124,6 +124,28 @@ describe("App", () => {
     await waitFor(() => expect(calls).toContain("setIdentity dana@example.com"));
   });
 
+  it("opens the screen an opsdeck:// link names, says why one cannot open, and remembers the last screen", async () => {
+    const { ipc, calls, handlers } = fakeIpc();
+    const first = render(<App ipc={ipc} />);
+    await waitFor(() => expect(first.container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    expect(calls).toContain("openPendingLink");
+    handlers.linkFailed.forEach((failed) => failed("opsdeck://service/nowhere: no service 'nowhere' in the cache"));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("That link cannot be opened: opsdeck://service/nowhere"));
+    handlers.openScreen.forEach((open) => open({ screen: "team", key: "group:default/payments" }));
+    await waitFor(() => expect(first.container.querySelector(".team.selected")!.getAttribute("data-team")).toBe("payments"));
+    fireEvent.click(first.container.querySelector("[data-team='sources']")!);
+    await waitFor(() => expect(first.container.querySelector("[data-desktop-settings]")).toBeTruthy());
+    fireEvent.click(first.container.querySelector("[data-start-at-login]")!);
+    await waitFor(() => expect(calls).toContain("setStartAtLogin true"));
+    fireEvent.click(first.container.querySelector("[data-keep-running]")!);
+    await waitFor(() => expect(calls).toContain("setKeepRunningInTray false"));
+    first.unmount();
+    // The next launch opens where the last one was.
+    const again = render(<App ipc={ipc} />);
+    await waitFor(() => expect(again.container.querySelector("[data-desktop-settings]")).toBeTruthy());
+    expect(again.container.querySelector(".team.selected")!.getAttribute("data-team")).toBe("sources");
+  });
+
   it("shows every shortcut on ?, not while typing, and gives focus back when it closes", async () => {
     const { ipc } = fakeIpc();
     const { container } = render(<App ipc={ipc} />);
@@ -224,7 +246,7 @@ describe("App", () => {
     fireEvent.click(container.querySelector("[data-on-call-team='payments'] td:nth-child(3)")!);
     await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
 
-    handlers.openService.forEach((open) => open("component:default/checkout-api"));
+    handlers.openScreen.forEach((open) => open({ screen: "service", key: "component:default/checkout-api" }));
     await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
     expect(container.querySelector("[data-service-page='checkout-api'] [data-incident='3100']")).toBeTruthy();
   });

@@ -33,6 +33,7 @@ import {
   type SuspectRow,
   type EntitySummary,
   type Ipc,
+  type DesktopSettings,
   type EditableSource,
   type LaunchInfo,
   type ReportKind,
@@ -49,6 +50,20 @@ import {
 
 /** Where the app remembers that the welcome was answered with the demo. */
 const WELCOMED = "opsdeck.welcomed";
+/** Where the app remembers the screen it showed last. */
+const SCREEN = "opsdeck.screen";
+const SCREENS = ["team", "on-call", "incidents", "activity", "audit", "orphans", "scorecards", "sources"];
+
+/** The screen shown when the app last ran, if it is one this app has. */
+function rememberedScreen(): Selection | null {
+  try {
+    const stored = JSON.parse(localStorage.getItem(SCREEN) ?? "null");
+    const known = stored && SCREENS.includes(stored.kind) && (stored.kind !== "team" || typeof stored.key === "string");
+    return known ? (stored as Selection) : null;
+  } catch {
+    return null;
+  }
+}
 
 const TEAM_TABS: [TeamTab, string][] = [
   ["services", "Services"],
@@ -63,7 +78,8 @@ function failingText(failing: number): string {
 }
 
 export function App({ ipc }: { ipc: Ipc }) {
-  const [selection, setSelection] = useState<Selection | null>(null);
+  // The screen shown last time, until the cache says it is still there.
+  const [selection, setSelection] = useState<Selection | null>(rememberedScreen);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
   // The incident view, over whatever page it was opened from.
   const [incidentId, setIncidentId] = useState<string | null>(null);
@@ -108,6 +124,10 @@ export function App({ ipc }: { ipc: Ipc }) {
   const incident = useIncident(ipc, incidentId, generation, fail);
   const incidentRows = useIncidentList(ipc, selection?.kind === "incidents", generation, fail);
   const sourcesFile = useSourcesFile(ipc, selection?.kind === "sources", generation, fail);
+  const [desktop, setDesktop] = useState<DesktopSettings | null>(null);
+  useEffect(() => {
+    if (selection?.kind === "sources") ipc.desktopSettings().then(setDesktop, fail);
+  }, [selection?.kind, generation]);
   // Rollbacks and runbook runs started here, live until dismissed.
   const rollbacks = useInFlight<RollbackProgress>();
   const runbookRuns = useInFlight<RunbookRunProgress>();
@@ -128,11 +148,15 @@ export function App({ ipc }: { ipc: Ipc }) {
         setProgress({});
         setGeneration((g) => g + 1);
       }),
-      ipc.onOpenService((key) => {
+      ipc.onOpenScreen((screen) => {
+        if (screen.screen === "incident") return setIncidentId(screen.id);
         setIncidentId(null);
-        setServiceKey(key);
+        setWelcome(null);
+        if (screen.screen === "service") return setServiceKey(screen.key);
+        setServiceKey(null);
+        setSelection({ kind: "team", key: screen.key });
       }),
-      ipc.onOpenIncident((id) => setIncidentId(id)),
+      ipc.onLinkFailed((message) => setError(`That link cannot be opened: ${message}`)),
       ipc.onActionProgress((p) => {
         actions.show(p);
         if (p.state === "done" || p.state === "failed" || p.state === "timed-out") setGeneration((g) => g + 1);
@@ -146,6 +170,8 @@ export function App({ ipc }: { ipc: Ipc }) {
         if (p.finished) setGeneration((g) => g + 1);
       }),
     ];
+    // A link the app was launched with opens once the window listens for it.
+    Promise.all(unsubscribers).then(() => ipc.openPendingLink(), fail);
     return () => unsubscribers.forEach((u) => u.then((stop) => stop()));
   }, []);
 
@@ -154,11 +180,17 @@ export function App({ ipc }: { ipc: Ipc }) {
     ipc.identity().then(setIdentity, fail);
   }, [generation]);
 
-  // The first screen is my first team, else the top of the tree.
+  // The first screen is the one shown last time, else my first team, else the top of the tree;
+  // a team no longer in the cache gives way.
   useEffect(() => {
     const first = teams.find((t) => t.is_mine) ?? teams[0];
-    if (first) setSelection((current) => current ?? { kind: "team", key: first.key });
+    if (!first) return;
+    setSelection((current) => (!current || (current.kind === "team" && !teams.some((t) => t.key === current.key)) ? { kind: "team", key: first.key } : current));
   }, [teams]);
+
+  useEffect(() => {
+    if (selection) localStorage.setItem(SCREEN, JSON.stringify(selection));
+  }, [selection]);
 
   // An error belongs to the page it happened on.
   useEffect(() => setError(null), [selection, serviceKey, incidentId]);
@@ -400,6 +432,9 @@ export function App({ ipc }: { ipc: Ipc }) {
             onMove={(name, index) => ipc.moveSource(name, index).then(sourcesFile.set, fail)}
             onDetectIdentity={ipc.detectIdentity}
             onSetIdentity={(email) => ipc.setIdentity(email).then(sourcesFile.set, fail)}
+            desktop={desktop}
+            onStartAtLogin={(on) => ipc.setStartAtLogin(on).then(setDesktop, fail)}
+            onKeepRunning={(on) => ipc.setKeepRunningInTray(on).then(setDesktop, fail)}
           />
         ) : serviceKey && detail ? (
           <ServicePage

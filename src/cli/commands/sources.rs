@@ -133,7 +133,7 @@ async fn list(cx: &Context) -> anyhow::Result<Exit> {
             vec![
                 s.name.clone(),
                 s.kind.as_str().into(),
-                output::health_text(s.health).into(),
+                s.health.words().into(),
                 s.last_success
                     .map_or("-".into(), |at| format!("{} ago", output::age(at))),
                 s.consecutive_failures.to_string(),

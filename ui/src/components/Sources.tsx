@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { errorMessage, type EditableSource, type SourceCheck, type SourcesFile, type SourceStatus, type SyncProgress } from "../ipc";
+import { errorMessage, type DesktopSettings, type EditableSource, type SourceCheck, type SourcesFile, type SourceStatus, type SyncProgress } from "../ipc";
 import { ageOf, clockTime, formatInterval, healthText } from "../lib/format";
 
 interface Props {
@@ -22,6 +22,10 @@ interface Props {
   /** Who the platforms know the user as (else Git), and who says so. */
   onDetectIdentity(): Promise<[string, string] | null>;
   onSetIdentity(email: string): void;
+  /** The tray, closing the window and starting at login (null until read). */
+  desktop: DesktopSettings | null;
+  onStartAtLogin(on: boolean): void;
+  onKeepRunning(on: boolean): void;
 }
 
 /** What *Test connection* last said of a source, that it is asking, or why it could not ask. */
@@ -29,7 +33,7 @@ type Checked = "checking" | { answer: SourceCheck } | { failure: string };
 
 /** Every source's health, cost and last error in full, with a sync button and a connection
  *  test each. */
-export function Sources({ sources, progress, syncing, now, onSync, onCheck, file, demo, onEdit, onRemove, onMove, onDetectIdentity, onSetIdentity }: Props) {
+export function Sources({ sources, progress, syncing, now, onSync, onCheck, file, demo, onEdit, onRemove, onMove, onDetectIdentity, onSetIdentity, desktop, onStartAtLogin, onKeepRunning }: Props) {
   const busy = (name: string) => syncing.has(name) || syncing.has("*");
   const [checks, setChecks] = useState<Record<string, Checked>>({});
   // The source whose removal waits for a second click.
@@ -195,6 +199,19 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck, file
           })}
         </tbody>
       </table>
+      {desktop && !demo && (
+        <fieldset class="desktop-settings" data-desktop-settings>
+          <legend>On this computer</legend>
+          <label>
+            <input type="checkbox" checked={desktop.start_at_login} onChange={(e) => onStartAtLogin(e.currentTarget.checked)} data-start-at-login />
+            Start Opsdeck at login, in the tray
+          </label>
+          <label title={desktop.tray ? undefined : "No tray on this desktop: closing the window quits"}>
+            <input type="checkbox" checked={desktop.keep_running_in_tray} disabled={!desktop.tray} onChange={(e) => onKeepRunning(e.currentTarget.checked)} data-keep-running />
+            Keep syncing and notifying in the tray when the window closes
+          </label>
+        </fieldset>
+      )}
     </section>
   );
 }

@@ -213,7 +213,7 @@ describe("StatusBar", () => {
 });
 
 /** The Sources screen's editing props, for tests of what it shows of sync and connections. */
-const noSetup = { file: null, demo: false, onEdit: () => undefined, onRemove: () => undefined, onMove: () => undefined, onDetectIdentity: async () => null, onSetIdentity: () => undefined };
+const noSetup = { file: null, demo: false, onEdit: () => undefined, onRemove: () => undefined, onMove: () => undefined, onDetectIdentity: async () => null, onSetIdentity: () => undefined, desktop: null, onStartAtLogin: () => undefined, onKeepRunning: () => undefined };
 
 describe("Sources", () => {
   const now = Date.parse("2026-11-26T02:13:00Z");

@@ -144,7 +144,7 @@ describe("App and the incident view", () => {
     const { ipc, handlers, calls } = fakeIpc();
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
-    handlers.openIncident.forEach((open) => open("Q1"));
+    handlers.openScreen.forEach((open) => open({ screen: "incident", id: "Q1" }));
     await waitFor(() => expect(container.querySelector("[data-incident-view='3100']")).toBeTruthy());
     expect(calls).toContain("incident Q1");
     fireEvent.keyDown(document.body, { key: "b" });
@@ -156,7 +156,7 @@ describe("App and the incident view", () => {
     const { ipc, handlers, calls } = fakeIpc();
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
-    handlers.openIncident.forEach((open) => open("Q1"));
+    handlers.openScreen.forEach((open) => open({ screen: "incident", id: "Q1" }));
     await waitFor(() => expect(container.querySelector("[data-incident-view='3100']")).toBeTruthy());
     fireEvent.keyDown(document.body, { key: "a" });
     await waitFor(() => expect(container.querySelector("[data-action-plan]")).toBeTruthy());

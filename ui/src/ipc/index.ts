@@ -8,6 +8,8 @@ import type { ServiceRow } from "./bindings/ServiceRow";
 import type { LaunchInfo } from "./bindings/LaunchInfo";
 import type { SourceCheck } from "./bindings/SourceCheck";
 import type { SourceDraft } from "./bindings/SourceDraft";
+import type { Screen } from "./bindings/Screen";
+import type { DesktopSettings } from "./bindings/DesktopSettings";
 import type { SourcesFile } from "./bindings/SourcesFile";
 import type { EditableSource } from "./bindings/EditableSource";
 import type { SourceStatus } from "./bindings/SourceStatus";
@@ -42,7 +44,7 @@ import type { ActionRequest } from "./bindings/ActionRequest";
 import type { ActionPlan } from "./bindings/ActionPlan";
 import type { ActionProgress } from "./bindings/ActionProgress";
 
-export type { EditableSource, SourceDraft, SourcesFile };
+export type { EditableSource, SourceDraft, SourcesFile, Screen, DesktopSettings };
 export type { SourceKind } from "./bindings/SourceKind";
 export type { LaunchInfo, SearchHit, ServiceDetail, ServiceRow, SourceCheck, SourceStatus, SyncProgress, SyncReport, TeamSummary, OnCallPanel, TeamOnCall };
 export type { AlertRow } from "./bindings/AlertRow";
@@ -177,10 +179,17 @@ export interface Ipc {
   onRunbookProgress(handler: (progress: RunbookRunProgress) => void): Promise<Unsubscribe>;
   onSyncProgress(handler: (progress: SyncProgress) => void): Promise<Unsubscribe>;
   onCacheChanged(handler: () => void): Promise<Unsubscribe>;
-  /** A notification was clicked: show this service. */
-  onOpenService(handler: (key: string) => void): Promise<Unsubscribe>;
-  /** An incident's notification was clicked: show its incident view. */
-  onOpenIncident(handler: (id: string) => void): Promise<Unsubscribe>;
+  /** A notification was clicked or an opsdeck:// link opened: show this screen. */
+  onOpenScreen(handler: (screen: Screen) => void): Promise<Unsubscribe>;
+  /** An opsdeck:// link could not be opened: why, in words. */
+  onLinkFailed(handler: (message: string) => void): Promise<Unsubscribe>;
+  /** Opens the link the app was launched with, once the window listens. */
+  openPendingLink(): Promise<void>;
+  /** The tray, closing the window, starting at login. */
+  desktopSettings(): Promise<DesktopSettings>;
+  setStartAtLogin(on: boolean): Promise<DesktopSettings>;
+  /** Whether closing the window keeps Opsdeck running in the tray (`[desktop]` in the config). */
+  setKeepRunningInTray(on: boolean): Promise<DesktopSettings>;
   /** Every open incident, then those resolved this week. */
   incidents(): Promise<IncidentRow[]>;
   /** One incident (id or number) with who is on call, alerts and suspect changes ranked. */
@@ -237,8 +246,12 @@ export const tauriIpc: Ipc = {
   onRunbookProgress: (handler) => listen<RunbookRunProgress>("runbook-progress", (event) => handler(event.payload)),
   onSyncProgress: (handler) => listen<SyncProgress>("sync-progress", (event) => handler(event.payload)),
   onCacheChanged: (handler) => listen("cache-changed", () => handler()),
-  onOpenService: (handler) => listen<string>("open-service", (event) => handler(event.payload)),
-  onOpenIncident: (handler) => listen<string>("open-incident", (event) => handler(event.payload)),
+  onOpenScreen: (handler) => listen<Screen>("open-screen", (event) => handler(event.payload)),
+  onLinkFailed: (handler) => listen<string>("link-failed", (event) => handler(event.payload)),
+  openPendingLink: () => invoke("open_pending_link"),
+  desktopSettings: () => invoke("desktop_settings"),
+  setStartAtLogin: (on) => invoke("set_start_at_login", { on }),
+  setKeepRunningInTray: (on) => invoke("set_keep_running_in_tray", { on }),
   incidents: () => invoke("incidents"),
   incident: (id) => invoke("incident", { id }),
   planAction: (request) => invoke("plan_action", { request }),

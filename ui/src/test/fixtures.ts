@@ -9,6 +9,7 @@ import type {
   RunbookRunProgress,
   ChangesView,
   DeploymentRow,
+  DesktopSettings,
   EditableSource,
   Ipc,
   LaunchInfo,
@@ -17,6 +18,7 @@ import type {
   ReleaseMatrix,
   RollbackPlan,
   RollbackProgress,
+  Screen,
   SearchHit,
   ServiceDelivery,
   SourceCheck,
@@ -370,14 +372,15 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
   const handlers = {
     progress: [] as ((p: any) => void)[],
     changed: [] as (() => void)[],
-    openService: [] as ((key: string) => void)[],
+    openScreen: [] as ((screen: Screen) => void)[],
+    linkFailed: [] as ((message: string) => void)[],
     rollback: [] as ((p: RollbackProgress) => void)[],
     runbook: [] as ((p: RunbookRunProgress) => void)[],
-    openIncident: [] as ((id: string) => void)[],
     action: [] as ((p: ActionProgress) => void)[],
     launch: [] as ((info: LaunchInfo) => void)[],
   };
   const calls: string[] = [];
+  let desktop: DesktopSettings = { tray: true, keep_running_in_tray: true, start_at_login: false };
   // The config file the sources editor edits, as the engine would keep it.
   let file: SourcesFile = { path: "/home/dana/.config/opsdeck/opsdeck.toml", exists: true, identity: null, sources: [editable("catalog", "backstage", "http://catalog")] };
   const answer = (draft: SourceDraft): SourceCheck =>
@@ -428,7 +431,12 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     onCall: async () => panel(),
     onCallOverview: async () => [teamOnCall("checkout", { is_mine: true, me_on_call: true, triggered: 1, firing_alerts: 1 }), teamOnCall("payments", { acknowledged: 1 })],
     openLink: async (url) => void calls.push(`openLink ${url}`),
-    onOpenService: async (h) => (handlers.openService.push(h), () => undefined),
+    onOpenScreen: async (h) => (handlers.openScreen.push(h), () => undefined),
+    onLinkFailed: async (h) => (handlers.linkFailed.push(h), () => undefined),
+    openPendingLink: async () => void calls.push("openPendingLink"),
+    desktopSettings: async () => desktop,
+    setStartAtLogin: async (on) => (calls.push(`setStartAtLogin ${on}`), (desktop = { ...desktop, start_at_login: on })),
+    setKeepRunningInTray: async (on) => (calls.push(`setKeepRunningInTray ${on}`), (desktop = { ...desktop, keep_running_in_tray: on })),
     serviceDelivery: async () => delivery(),
     releaseMatrix: async () => matrix(),
     activity: async (q) => {
@@ -462,7 +470,6 @@ export function fakeIpc(overrides: Partial<Ipc> = {}) {
     incident: async (id) => (calls.push(`incident ${id}`), incidentView()),
     planAction: async (request) => (calls.push(`planAction ${JSON.stringify(request)}`), actionPlan(request)),
     startAction: async (key) => (calls.push(`startAction ${key}`), actionProgress(key)),
-    onOpenIncident: async (h) => (handlers.openIncident.push(h), () => undefined),
     onActionProgress: async (h) => (handlers.action.push(h), () => undefined),
     ...overrides,
   };

@@ -1,3 +1,5 @@
+import { beforeEach } from "vitest";
+
 // jsdom does no layout: every element measures 0×0, so a virtual list would show no rows.
 // @tanstack/virtual-core sizes its viewport from clientWidth/clientHeight (and rows from
 // offsetHeight): give elements the size of a typical window.
@@ -25,3 +27,7 @@ window.matchMedia ??= (query: string) =>
 
 // jsdom draws nothing and says so on every canvas; charts skip drawing where there is none.
 HTMLCanvasElement.prototype.getContext = () => null;
+
+// The app remembers its last screen and the welcome's answer: each test starts as a first
+// launch would.
+beforeEach(() => localStorage.clear());
