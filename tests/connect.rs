@@ -87,17 +87,23 @@ async fn every_source_says_what_it_found_and_whose_token_it_is() {
     );
     assert_eq!(found("alertmanager"), "Alertmanager 0.27.0, not clustered");
     assert!(
-        found("github").starts_with("a token with ")
+        found("github").starts_with("the token of Dana Whitfield (dana-whitfield), with ")
             && found("github").ends_with(" requests left this hour; scopes repo, workflow"),
         "{}",
         found("github")
     );
+    assert_eq!(
+        by_source(&checks, "github")["signed_in_as"],
+        json!({"name": "Dana Whitfield (dana-whitfield)", "email": opsdeck_sandbox::DEMO_IDENTITY})
+    );
     assert_eq!(found("argocd"), "signed in as opsdeck");
     assert_eq!(found("files"), "2 entities in 1 files");
-    // One cheap call each (PagerDuty's user token needs no second), and nothing cached.
-    for name in ["catalog", "pagerduty", "alertmanager", "github", "argocd"] {
+    // One cheap call each (PagerDuty's user token needs no second; GitHub's user is a second,
+    // GraphQL's `viewer`), and nothing cached.
+    for name in ["catalog", "pagerduty", "alertmanager", "argocd"] {
         assert_eq!(by_source(&checks, name)["requests"], 1, "{name}");
     }
+    assert_eq!(by_source(&checks, "github")["requests"], 2);
     let sources = ws.json(&["sources"]);
     assert!(
         sources
@@ -311,6 +317,59 @@ async fn the_sandbox_answers_test_connection_as_the_contracts_say() {
         Some("Bearer wrong".into()),
     )
     .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Bad credentials"))
+    );
+
+    // GitHub's GraphQL: every query Opsdeck sends is valid against GitHub's schema, and the
+    // sandbox's answer has the types the schema gives the fields it selects.
+    let schema = github_graphql_schema();
+    for query in opsdeck::GITHUB_GRAPHQL_QUERIES {
+        let document = apollo_compiler::ExecutableDocument::parse_and_validate(
+            &schema,
+            query,
+            "query.graphql",
+        )
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let answer = client
+            .post(format!("{url}{GITHUB_PREFIX}/graphql"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+        let operation = document.operations.iter().next().unwrap();
+        assert_eq!(
+            graphql_type_errors(&operation.selection_set, &body["data"]),
+            Vec::<String>::new(),
+            "{body}"
+        );
+    }
+    // What GitHub says to a field it does not have, to no token and to a wrong one.
+    let ask = |query: &str, token: Option<&str>| {
+        let mut request = client
+            .post(format!("{url}{GITHUB_PREFIX}/graphql"))
+            .json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = ask("query { viewer { nickname } }", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
+    assert_eq!(ask("query { viewer { login } }", None).await.0, 401);
+    let (status, body) = ask("query { viewer { login } }", Some("wrong")).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("Bad credentials"))
@@ -644,4 +703,62 @@ async fn an_unsaved_form_is_tested_with_the_token_typed_into_it() {
         Some(opsdeck_sandbox::DEMO_IDENTITY)
     );
     assert!(!path.exists(), "a test writes nothing");
+}
+
+/// GitHub's GraphQL schema from the specs.
+fn github_graphql_schema() -> apollo_compiler::validation::Valid<apollo_compiler::Schema> {
+    let path = specs_dir().join("github/graphql/schema.graphql");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // GitHub's published schema defines one field of `EnterpriseOwnerInfo` twice, which a strict
+    // build refuses; its types are read as they are, and the queries validated against them.
+    let schema = match apollo_compiler::Schema::parse(text, "schema.graphql") {
+        Ok(schema) => schema,
+        Err(with_errors) => with_errors.partial,
+    };
+    assert!(
+        schema.types.contains_key("Query") && schema.types.len() > 1000,
+        "{}: GitHub's schema did not parse",
+        path.display()
+    );
+    apollo_compiler::validation::Valid::assume_valid(schema)
+}
+
+/// Where `data` does not have the type the schema gives each field `selection` picks: a
+/// missing non-null field, a string where an object belongs, and so on.
+fn graphql_type_errors(
+    selection: &apollo_compiler::executable::SelectionSet,
+    data: &Value,
+) -> Vec<String> {
+    use apollo_compiler::executable::Selection;
+    let mut errors = Vec::new();
+    for item in &selection.selections {
+        let Selection::Field(field) = item else {
+            continue;
+        };
+        let key = field.response_key().as_str();
+        let value = &data[key];
+        let ty = &field.definition.ty;
+        if value.is_null() {
+            if ty.is_non_null() {
+                errors.push(format!("{key}: null for {ty}"));
+            }
+            continue;
+        }
+        let named = ty.inner_named_type();
+        let fits = match named.as_str() {
+            "String" | "ID" | "URI" | "DateTime" | "GitObjectID" | "HTML" => value.is_string(),
+            "Int" | "Float" => value.is_number(),
+            "Boolean" => value.is_boolean(),
+            _ if ty.is_list() => value.is_array(),
+            _ => {
+                let nested = graphql_type_errors(&field.selection_set, value);
+                errors.extend(nested.into_iter().map(|e| format!("{key}.{e}")));
+                value.is_object()
+            }
+        };
+        if !fits {
+            errors.push(format!("{key}: {value} is not a {ty}"));
+        }
+    }
+    errors
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::http::{Answer, RequestMeter};
 use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
+use crate::api::SignedInAs;
 use crate::domain::delivery::{
     version_of_ref, Commit, Comparison, DeliveryTarget, DeployStatus, Deployment, PipelineRun,
     Release,
@@ -893,14 +894,65 @@ impl GithubConnector {
                 scopes => format!("; scopes {scopes}"),
             })
             .unwrap_or_default();
+        // Whose token it is comes from GraphQL's `viewer`; a GitHub Enterprise without it, or a
+        // token that may not read it, still has a working connection.
+        let viewer = self.viewer(meter).await.ok();
+        let owner = viewer
+            .as_ref()
+            .map(|v| format!("the token of {},", v.name))
+            .unwrap_or_else(|| "a token".to_string());
         Ok(Reached {
             found: format!(
-                "a token with {} of {} requests left this hour{scopes}",
+                "{owner} with {} of {} requests left this hour{scopes}",
                 crate::text::grouped(core.remaining),
                 crate::text::grouped(core.limit)
             ),
-            signed_in_as: None,
+            signed_in_as: viewer,
         })
+    }
+
+    /// The token's user (`query { viewer { login name email } }` on the GraphQL endpoint):
+    /// their login, or name, and their public email when they show one.
+    async fn viewer(&self, meter: &RequestMeter) -> Result<SignedInAs, ConnectorError> {
+        let url = self.graphql_url();
+        let body = serde_json::json!({ "query": VIEWER_QUERY });
+        let answer: GraphQlAnswer<ViewerData> = self
+            .platform()
+            .get_json(self.endpoint.reader(meter), &url, || {
+                self.action(reqwest::Method::POST, &url).json(&body)
+            })
+            .await?;
+        let viewer = answer.data.map(|d| d.viewer).ok_or_else(|| {
+            let said = answer
+                .errors
+                .first()
+                .map_or("no data and no error", |e| e.message.as_str());
+            self.platform().error(
+                FailureKind::Malformed,
+                format!(
+                    "GitHub's GraphQL did not say who the token is: {}",
+                    one_line(said, 200)
+                ),
+            )
+        })?;
+        let login = one_line(&viewer.login, 100);
+        let name = viewer
+            .name
+            .map(|n| one_line(&n, 100))
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| login.clone(), |n| format!("{n} ({login})"));
+        let email = Some(one_line(&viewer.email, 200)).filter(|e| e.contains('@'));
+        Ok(SignedInAs { name, email })
+    }
+
+    /// GitHub's GraphQL endpoint beside its REST API: `https://api.github.com/graphql`, and
+    /// `https://HOST/api/graphql` for GitHub Enterprise's `https://HOST/api/v3`.
+    fn graphql_url(&self) -> String {
+        let rest = self.endpoint.url("");
+        match rest.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => format!("{rest}/graphql"),
+        }
     }
 
     fn action(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
@@ -909,6 +961,40 @@ impl GithubConnector {
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
     }
+}
+
+/// The GraphQL query *Test connection* sends to learn whose token it is.
+const VIEWER_QUERY: &str = "query { viewer { login name email } }";
+
+/// Every GraphQL query Opsdeck sends to GitHub, for the contract tests to check against
+/// GitHub's schema.
+pub const GRAPHQL_QUERIES: [&str; 1] = [VIEWER_QUERY];
+
+/// A GraphQL answer: `data`, or `errors`, or both (partial data).
+#[derive(Debug, Deserialize)]
+struct GraphQlAnswer<T> {
+    data: Option<T>,
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphQlError {
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ViewerData {
+    viewer: Viewer,
+}
+
+/// `User` as the query above selects it.
+#[derive(Debug, Deserialize)]
+struct Viewer {
+    login: String,
+    name: Option<String>,
+    /// The public profile email; empty when the user shows none.
+    email: String,
 }
 
 fn deployment_of(payload: DeploymentPayload, target: &str) -> Deployment {

@@ -19,6 +19,7 @@ use super::delivery::{
     read, repo_file, statuses, write, DeliveryWorld, Deploy, Repo, Run, ENVIRONMENTS,
     ROLLBACK_WORKFLOW,
 };
+use super::org::DEMO_IDENTITY;
 use super::stable_hash;
 use crate::domain::runbooks::{checked_inputs, workflow_inputs};
 
@@ -76,6 +77,7 @@ impl GithubApi {
             .route("/repos/{owner}/{repo}/releases", get(releases))
             .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
             .route("/rate_limit", get(rate_limit))
+            .route("/graphql", post(graphql))
             .with_state(self)
     }
 
@@ -573,6 +575,95 @@ fn commit_json(world: &DeliveryWorld, base: &str, repo: &Repo, index: u32) -> Va
                              "signature": null, "verified_at": null},
         },
         "author": simple_user(login), "committer": simple_user(login), "parents": parents,
+    })
+}
+
+/// The user the sandbox's token belongs to: the demo identity.
+const VIEWER_LOGIN: &str = "dana-whitfield";
+const VIEWER_NAME: &str = "Dana Whitfield";
+
+/// `POST /graphql`: GitHub's GraphQL endpoint, for the one root field Opsdeck asks today,
+/// `viewer` (the token's user). The query is parsed; a field the sandbox does not serve is a
+/// GraphQL error as GitHub words it (HTTP 200, `errors`), a query that does not parse too.
+async fn graphql(State(api): State<Arc<GithubApi>>, headers: HeaderMap, body: String) -> Response {
+    match GithubApi::token_of(&headers) {
+        Some(token) if token == api.token => {}
+        None => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "This endpoint requires you to be authenticated.",
+            )
+        }
+        Some(_) => return Refusal::Unauthorized.into_response(),
+    }
+    let graphql_answer = |body: Value| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    let Some(query) = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|b| b.get("query")?.as_str().map(str::to_string))
+    else {
+        return error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+    };
+    let document = match apollo_compiler::ast::Document::parse(&query, "query.graphql") {
+        Ok(document) => document,
+        Err(errors) => {
+            let message = errors.errors.iter().next().map_or_else(
+                || "Parse error".to_string(),
+                |e| format!("Parse error: {}", e.error),
+            );
+            return graphql_answer(json!({"errors": [{"message": message}]}));
+        }
+    };
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    let operations = document.definitions.iter().filter_map(|d| match d {
+        apollo_compiler::ast::Definition::OperationDefinition(op) => Some(op),
+        _ => None,
+    });
+    for operation in operations {
+        for root in operation.selection_set.iter().filter_map(|s| s.as_field()) {
+            if root.name != "viewer" {
+                errors.push(undefined_field("Query", root.name.as_str()));
+                continue;
+            }
+            let mut viewer = serde_json::Map::new();
+            for field in root.selection_set.iter().filter_map(|s| s.as_field()) {
+                let value = match field.name.as_str() {
+                    "login" => json!(VIEWER_LOGIN),
+                    "name" => json!(VIEWER_NAME),
+                    "email" => json!(DEMO_IDENTITY),
+                    "__typename" => json!("User"),
+                    other => {
+                        errors.push(undefined_field("User", other));
+                        continue;
+                    }
+                };
+                let key = field.alias.as_ref().unwrap_or(&field.name);
+                viewer.insert(key.to_string(), value);
+            }
+            let key = root.alias.as_ref().unwrap_or(&root.name);
+            data.insert(key.to_string(), Value::Object(viewer));
+        }
+    }
+    if errors.is_empty() {
+        graphql_answer(json!({"data": data}))
+    } else {
+        graphql_answer(json!({"errors": errors}))
+    }
+}
+
+/// GitHub's GraphQL error for a field its schema does not have.
+fn undefined_field(type_name: &str, field: &str) -> Value {
+    json!({
+        "path": ["query", field],
+        "extensions": {"code": "undefinedField", "typeName": type_name, "fieldName": field},
+        "message": format!("Field '{field}' doesn't exist on type '{type_name}'"),
     })
 }
 
