@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := build-essential pkg-config libssl-dev libdbus-1-dev \
 	prometheus-alertmanager openssl
 TAURI_DRIVER := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/tauri-driver
 
-.PHONY: demo test deps ui app bench screenshot clean
+.PHONY: demo test deps ui app bench screenshot clean package package-test icons
 
 ## Opens the desktop app in demo mode: the sandbox in process, a SQLite cache, no account.
 demo: deps app
@@ -22,8 +22,9 @@ demo: deps app
 	fi
 
 ## Runs every test: formatting and lints, Rust unit and integration tests (sandbox, CLI,
-## contracts against ../shared/specs), the UI's type check and Vitest, and the e2e test in the
-## real window. Screenshots land in target/screenshots/.
+## contracts against ../shared/specs), the UI's type check and Vitest, the packages built,
+## the .deb installed, started and removed, and the e2e test in the real window of the
+## packaged build. Screenshots land in target/screenshots/.
 test: deps ui
 	@specs=$${OPSDECK_SPECS_DIR:-../shared/specs}; [ -d "$$specs/backstage" ] || \
 		echo "contract tests skipped: the platforms' API contracts are not at $$specs (set OPSDECK_SPECS_DIR; CI requires them)"
@@ -34,17 +35,35 @@ test: deps ui
 	@git diff --exit-code --stat -- ui/src/ipc/bindings || \
 		(echo "ui/src/ipc/bindings is stale: run 'cargo test' and commit it"; exit 1)
 	cd ui && npm test --silent
-	$(CARGO) build -p opsdeck-desktop
-	@# The CLI as a plain build makes it (test builds carry dev-dependencies' features).
-	$(CARGO) build --quiet --bin opsdeck
-	tests/smoke-cli.sh target/debug/opsdeck
-	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
+	@# What users install is what the rest is tested on: the release builds in the packages.
+	$(MAKE) --no-print-directory package
+	tests/smoke-cli.sh target/release/opsdeck
+	tests/package-deb.sh target/release/bundle/deb/*.deb
+	OPSDECK_E2E_APP=target/release/opsdeck-desktop $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
 
 ## Measures ingest and cache queries at 10,000 services, then the desktop app's start-up time
 ## and idle memory beside a hello-world window (see BENCHMARKS.md).
 bench: deps ui
 	$(CARGO) bench --bench cache
 	tests/bench-desktop.sh
+
+## Builds the desktop app as a .deb and an .rpm (release builds, through Tauri's bundler from
+## the npm @tauri-apps/cli), with the opsdeck CLI installed beside it in /usr/bin.
+package: deps ui
+	$(CARGO) build --release --bin opsdeck
+	cd src-tauri && ../ui/node_modules/.bin/tauri build --ci --bundles deb,rpm
+	@ls -1 target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm
+
+## Installs the .deb on this machine, starts the installed app headless up to its first screen,
+## runs the installed CLI, and removes the package again (root, or sudo).
+package-test: package
+	tests/package-deb.sh target/release/bundle/deb/*.deb
+
+## Regenerates the icon set from its one source image, assets/icons/opsdeck.svg.
+ICON_SIZES := 32x32.png 128x128.png 128x128@2x.png icon.png icon.icns icon.ico
+icons: ui/node_modules/.package-lock.json
+	ui/node_modules/.bin/tauri icon assets/icons/opsdeck.svg -o target/icons
+	cd target/icons && cp $(ICON_SIZES) ../../src-tauri/icons/
 
 deps: .make/debian .make/tauri-driver ui/node_modules/.package-lock.json
 
