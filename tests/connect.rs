@@ -762,3 +762,57 @@ fn graphql_type_errors(
     }
     errors
 }
+
+/// A GitHub Enterprise with rate limiting off has no `/rate_limit` (404, "Rate limiting is not
+/// enabled."): its connection is tested by GraphQL's viewer at `/api/graphql`.
+#[tokio::test(flavor = "multi_thread")]
+async fn github_enterprise_without_rate_limits_is_tested_by_its_viewer() {
+    use axum::routing::{get, post};
+    let ghes = crate::util::serve(
+        axum::Router::new()
+            .route(
+                "/api/v3/rate_limit",
+                get(|| async {
+                    (
+                        axum::http::StatusCode::NOT_FOUND,
+                        axum::Json(json!({
+                            "message": "Rate limiting is not enabled.",
+                            "documentation_url": "https://docs.github.com/enterprise-server@3.14/rest",
+                            "status": "404"
+                        })),
+                    )
+                }),
+            )
+            .route(
+                "/api/graphql",
+                post(|| async {
+                    axum::Json(json!({"data": {"viewer": {
+                        "login": "dana", "name": "Dana Whitfield", "email": ""
+                    }}}))
+                }),
+            ),
+    )
+    .await;
+    let config = opsdeck::config::Config::parse(
+        &format!("[[sources]]\nname = \"ghes\"\nkind = \"github\"\nurl = \"{ghes}/api/v3\"\n"),
+        std::path::Path::new("opsdeck.toml"),
+    )
+    .unwrap();
+    let engine = opsdeck::Engine::in_memory(
+        config,
+        opsdeck::secrets::Secrets::with_typed("ghes", "ghes-token"),
+    )
+    .await
+    .unwrap();
+    let check = engine.check_source("ghes").await.unwrap();
+    assert!(check.ok, "{check:?}");
+    assert_eq!(
+        check.found.as_deref(),
+        Some("the token of Dana Whitfield (dana), on a GitHub Enterprise without rate limits")
+    );
+    assert_eq!(
+        check.signed_in_as.unwrap().email,
+        None,
+        "an empty email is none"
+    );
+}

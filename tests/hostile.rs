@@ -16,15 +16,7 @@ use opsdeck::Engine;
 use opsdeck_sandbox::Seed;
 use serde_json::json;
 
-use crate::util::{flaky_proxy, no_progress, sandbox, sandbox_config, secrets_with, TOKEN};
-
-/// Serves `app` on a free loopback port; returns its base URL.
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
+use crate::util::{flaky_proxy, no_progress, sandbox, sandbox_config, secrets_with, serve, TOKEN};
 
 /// An engine whose catalog source reads `catalog_url` instead of the sandbox's.
 async fn catalog_engine(catalog_url: &str, sandbox: &opsdeck_sandbox::Sandbox) -> Engine {

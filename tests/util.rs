@@ -211,6 +211,14 @@ pub async fn flaky_proxy(
     (url, state)
 }
 
+/// Serves `app` on a free loopback port; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 /// The demo with every platform, its actions answered as `actions` says (e.g. `rollout=1s`),
 /// rollbacks and runbook runs followed every 100 ms, synced once with no problem.
 pub async fn demo_with(actions: &str) -> (Sandbox, Engine) {

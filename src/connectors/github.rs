@@ -860,7 +860,7 @@ impl GithubConnector {
     /// then grants 60 requests an hour on public repositories only.
     pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
         let url = self.endpoint.url("/rate_limit");
-        let Some((answer, overview)) = self
+        let read = self
             .platform()
             .get_json_if_changed::<RateLimitOverview>(
                 self.endpoint.reader(meter),
@@ -868,8 +868,23 @@ impl GithubConnector {
                 None,
                 || self.request(&url),
             )
-            .await?
-        else {
+            .await;
+        let read = match read {
+            // GitHub Enterprise with rate limiting off has no /rate_limit ("Rate limiting is
+            // not enabled."): whose token it is is the test then.
+            Err(not_found) if not_found.kind == FailureKind::NotFound => {
+                let viewer = self.viewer(meter).await.map_err(|_| not_found)?;
+                return Ok(Reached {
+                    found: format!(
+                        "the token of {}, on a GitHub Enterprise without rate limits",
+                        viewer.name
+                    ),
+                    signed_in_as: Some(viewer),
+                });
+            }
+            other => other?,
+        };
+        let Some((answer, overview)) = read else {
             return Err(self.platform().error(
                 FailureKind::Malformed,
                 "GitHub answered /rate_limit with 304 to a request that named no ETag",
