@@ -26,6 +26,19 @@ impl Drop for Reaped {
     }
 }
 
+/// The demo organisation served on loopback, outside the app, its token `e2e-token`.
+async fn platform() -> opsdeck_sandbox::Sandbox {
+    opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
+        port: 0,
+        seed: opsdeck_sandbox::Seed::Demo,
+        token: Some("e2e-token".into()),
+        chaos: Default::default(),
+        actions: Default::default(),
+    })
+    .await
+    .unwrap()
+}
+
 /// A private D-Bus session bus, gone when its handle drops: its address.
 fn private_bus() -> (String, Reaped) {
     use std::io::BufRead;
@@ -925,15 +938,7 @@ async fn a_first_run_welcomes_then_opens_the_demo_labelled_as_such() {
 #[tokio::test]
 #[ignore = "needs the built desktop app: run through `make test`"]
 async fn a_first_run_connects_a_platform_in_the_sources_editor() {
-    let platform = opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
-        port: 0,
-        seed: opsdeck_sandbox::Seed::Demo,
-        token: Some("e2e-token".into()),
-        chaos: Default::default(),
-        actions: Default::default(),
-    })
-    .await
-    .unwrap();
+    let platform = platform().await;
     let home = tempfile::tempdir().unwrap();
     let session = keyring_session("connect", home.path(), &[]).await;
     let (client, screenshots) = (&session.client, &session.screenshots);
@@ -1030,15 +1035,7 @@ async fn a_first_run_connects_a_platform_in_the_sources_editor() {
 #[tokio::test]
 #[ignore = "needs the built desktop app: run through `make test`"]
 async fn a_second_launch_hands_its_link_to_the_running_app() {
-    let platform = opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
-        port: 0,
-        seed: opsdeck_sandbox::Seed::Demo,
-        token: Some("e2e-token".into()),
-        chaos: Default::default(),
-        actions: Default::default(),
-    })
-    .await
-    .unwrap();
+    let platform = platform().await;
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("config/opsdeck/opsdeck.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
@@ -1226,15 +1223,7 @@ async fn offline_start_answers_from_the_cache_and_says_so() {
     let config = home.path().join("opsdeck.toml");
     let db = home.path().join("cache.sqlite");
     {
-        let platform = opsdeck_sandbox::Sandbox::start(opsdeck_sandbox::SandboxOptions {
-            port: 0,
-            seed: opsdeck_sandbox::Seed::Demo,
-            token: Some("e2e-token".into()),
-            chaos: Default::default(),
-            actions: Default::default(),
-        })
-        .await
-        .unwrap();
+        let platform = platform().await;
         let text = platform
             .config_toml()
             .replace("interval = \"60s\"", "interval = \"1s\"\ntimeout = \"1s\"")
