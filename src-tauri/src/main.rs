@@ -101,7 +101,15 @@ fn run() -> anyhow::Result<()> {
     let builder = tauri::Builder::default()
         .plugin(presence::single_instance())
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_window_state::Builder::default().build())
+        // Not its visibility: a window hidden in the tray when Opsdeck quit must open shown.
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .arg(presence::HIDDEN_ARG)

@@ -17,7 +17,6 @@ use crate::running::Running;
 pub const HIDDEN_ARG: &str = "--hidden";
 
 /// A link the app was launched with, kept until the window listens for it.
-#[derive(Default)]
 pub struct PendingLink(Mutex<Option<String>>);
 
 /// The tray and the menu items it rewrites after each sync.
