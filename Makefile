@@ -9,6 +9,10 @@ DEBIAN_PACKAGES := build-essential pkg-config libssl-dev libdbus-1-dev \
 	libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring imagemagick \
 	prometheus-alertmanager openssl
 TAURI_DRIVER := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/tauri-driver
+# The desktop app as its packages have it: serving the UI embedded in it (custom-protocol).
+DESKTOP_BUILD := $(CARGO) build -p opsdeck-desktop --features custom-protocol
+# The package config with the debug CLI in place of the release one.
+CLI_FROM_DEBUG := {"bundle":{"linux":{"deb":{"files":{"/usr/bin/opsdeck":"../target/debug/opsdeck"}},"rpm":{"files":{"/usr/bin/opsdeck":"../target/debug/opsdeck"}}}}}
 
 .PHONY: demo test deps ui app bench screenshot clean package package-test icons
 
@@ -22,9 +26,9 @@ demo: deps app
 	fi
 
 ## Runs every test: formatting and lints, Rust unit and integration tests (sandbox, CLI,
-## contracts against ../shared/specs), the UI's type check and Vitest, the packages built,
-## the .deb installed, started and removed, and the e2e test in the real window of the
-## packaged build. Screenshots land in target/screenshots/.
+## contracts against ../shared/specs), the UI's type check and Vitest, the packages bundled
+## and the .deb installed, started and removed, and the e2e test in the real window.
+## Screenshots land in target/screenshots/.
 test: deps ui
 	@specs=$${OPSDECK_SPECS_DIR:-../shared/specs}; [ -d "$$specs/backstage" ] || \
 		echo "contract tests skipped: the platforms' API contracts are not at $$specs (set OPSDECK_SPECS_DIR; CI requires them)"
@@ -35,11 +39,16 @@ test: deps ui
 	@git diff --exit-code --stat -- ui/src/ipc/bindings || \
 		(echo "ui/src/ipc/bindings is stale: run 'cargo test' and commit it"; exit 1)
 	cd ui && npm test --silent
-	@# What users install is what the rest is tested on: the release builds in the packages.
-	$(MAKE) --no-print-directory package
-	tests/smoke-cli.sh target/release/opsdeck
-	tests/package-deb.sh target/release/bundle/deb/*.deb
-	OPSDECK_E2E_APP=target/release/opsdeck-desktop $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
+	$(DESKTOP_BUILD)
+	@# The CLI as a plain build makes it (test builds carry dev-dependencies' features).
+	$(CARGO) build --quiet --bin opsdeck
+	tests/smoke-cli.sh target/debug/opsdeck
+	@# The packages, bundled as `make package` bundles them but of these builds (a release
+	@# build of everything would double the run; `make package-test` installs the release
+	@# ones), installed, started and removed.
+	cd src-tauri && ../ui/node_modules/.bin/tauri bundle --ci --debug --bundles deb,rpm --config '$(CLI_FROM_DEBUG)'
+	tests/package-deb.sh target/debug/bundle/deb/*.deb
+	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
 
 ## Measures ingest and cache queries at 10,000 services, then the desktop app's start-up time
 ## and idle memory beside a hello-world window (see BENCHMARKS.md).
@@ -89,7 +98,7 @@ ui: deps
 	cd ui && npm run --silent build
 
 app: ui
-	$(CARGO) build -p opsdeck-desktop
+	$(DESKTOP_BUILD)
 
 clean:
 	rm -rf .make ui/dist ui/node_modules
