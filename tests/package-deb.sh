@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the built .deb on this machine, checks what it puts where, starts the installed app
-# headless until its first screen is drawn, runs the installed CLI, and removes the package
-# again, whatever happens. Needs root (or sudo) and Xvfb.
+# headless until its first screen is drawn (and again, to see its window where it was left),
+# runs the installed CLI, and removes the package again, whatever happens. Needs root (or
+# sudo), Xvfb and xwininfo.
 set -euo pipefail
 
 deb=${1:?usage: tests/package-deb.sh PATH.deb}
@@ -48,4 +49,14 @@ out=$(HOME=$home XDG_DATA_HOME=$home/data XDG_CONFIG_HOME=$home/config OPSDECK_E
 	fail "the installed app did not reach its first screen: $out"
 echo "$out" | grep -q 'first team list drawn' || fail "the installed app did not draw its first screen: $out"
 
-echo "package test: $package $version installs, starts to its first screen ($(echo "$out" | grep -o 'drawn [0-9]* ms after launch')), ships $cli, and is removed"
+# It kept its window's size and position on the way out, and opens with them again.
+state=$home/config/dev.opsdeck.desktop/.window-state.json
+[ -f "$state" ] || fail "the installed app kept no window state ($state)"
+sed -i -E 's/"width": [0-9]+/"width": 1000/; s/"height": [0-9]+/"height": 700/; s/"(prev_)?x": -?[0-9]+/"\1x": 60/; s/"(prev_)?y": -?[0-9]+/"\1y": 40/' "$state"
+windows=$(HOME=$home XDG_DATA_HOME=$home/data XDG_CONFIG_HOME=$home/config \
+	timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" sh -c \
+	'/usr/bin/opsdeck-desktop --demo >/dev/null 2>&1 & app=$!; sleep 6; xwininfo -root -tree; kill $app')
+echo "$windows" | grep '"Opsdeck"' | grep -q '1000x700+60+40' ||
+	fail "the window did not open where it was left (1000x700+60+40): $(echo "$windows" | grep '"Opsdeck"')"
+
+echo "package test: $package $version installs, starts to its first screen ($(echo "$out" | grep -o 'drawn [0-9]* ms after launch')), reopens its window where it was left, ships $cli, and is removed"
