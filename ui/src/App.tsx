@@ -123,11 +123,11 @@ export function App({ ipc }: { ipc: Ipc }) {
   const audit = useAuditPage(ipc, selection?.kind === "audit", generation, fail);
   const incident = useIncident(ipc, incidentId, generation, fail);
   const incidentRows = useIncidentList(ipc, selection?.kind === "incidents", generation, fail);
-  const sourcesFile = useSourcesFile(ipc, selection?.kind === "sources", generation, fail);
+  const sourcesFile = useSourcesFile(ipc, selection?.kind === "sources", fail);
   const [desktop, setDesktop] = useState<DesktopSettings | null>(null);
   useEffect(() => {
     if (selection?.kind === "sources") ipc.desktopSettings().then(setDesktop, fail);
-  }, [selection?.kind, generation]);
+  }, [selection?.kind]);
   // Rollbacks and runbook runs started here, live until dismissed.
   const rollbacks = useInFlight<RollbackProgress>();
   const runbookRuns = useInFlight<RunbookRunProgress>();

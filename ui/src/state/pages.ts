@@ -133,13 +133,14 @@ export function useAuditPage(ipc: Ipc, open: boolean, generation: number, fail: 
   return entries;
 }
 
-/** The config file as the sources editor shows it, while the Sources screen is open; `set`
- *  takes what an edit answers. */
-export function useSourcesFile(ipc: Ipc, open: boolean, generation: number, fail: Fail) {
+/** The config file as the sources editor shows it, read when the Sources screen opens (it
+ *  asks the keychain where each token is: not on every sync); `set` takes what an edit
+ *  answers. */
+export function useSourcesFile(ipc: Ipc, open: boolean, fail: Fail) {
   const [file, set] = useState<SourcesFile | null>(null);
   useEffect(() => {
     if (open) ipc.configSources().then(set, fail);
-  }, [open, generation]);
+  }, [open]);
   return { file, set };
 }
 
