@@ -110,11 +110,7 @@ impl ConfigFile {
     pub fn set_keep_running_in_tray(&mut self, on: bool) {
         let desktop = self.document["desktop"].or_insert(Item::Table(Table::new()));
         if let Some(table) = desktop.as_table_like_mut() {
-            let mut value = toml_edit::Value::from(on);
-            if let Some(old) = table.get("keep_running_in_tray").and_then(Item::as_value) {
-                *value.decor_mut() = old.decor().clone();
-            }
-            table.insert("keep_running_in_tray", Item::Value(value));
+            set_keeping_comment(table, "keep_running_in_tray", on);
         }
     }
 
@@ -243,9 +239,9 @@ fn form_of(table: &Table) -> Option<SourceForm> {
     })
 }
 
-/// Sets `key` to `text`, keeping the comment written after the value it replaces.
-fn set_keeping_comment(table: &mut dyn TableLike, key: &str, text: &str) {
-    let mut new = toml_edit::Value::from(text);
+/// Sets `key` to `value`, keeping the comment written after the value it replaces.
+fn set_keeping_comment(table: &mut dyn TableLike, key: &str, value: impl Into<toml_edit::Value>) {
+    let mut new = value.into();
     if let Some(old) = table.get(key).and_then(Item::as_value) {
         *new.decor_mut() = old.decor().clone();
     }

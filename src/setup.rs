@@ -149,10 +149,7 @@ pub fn move_source(path: &Path, name: &str, index: usize) -> Result<Config> {
 /// Sets `[identity] email` in the file at `path`: the config now in force.
 pub fn set_identity(path: &Path, email: &str) -> Result<Config> {
     let email = email.trim();
-    let plausible = email.contains('@')
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_control() || c.is_whitespace());
-    if !plausible {
+    if !plausible_email(email) {
         return Err(Error::Refused(format!(
             "{email:?} is not an email address: the identity is the email your platforms know you by"
         )));
@@ -167,6 +164,14 @@ pub fn set_keep_running_in_tray(path: &Path, on: bool) -> Result<Config> {
     let mut file = ConfigFile::open(path)?;
     file.set_keep_running_in_tray(on);
     Ok(file.save()?)
+}
+
+/// Whether `email` can be an address: one `@` at least, no spaces or control characters, and
+/// no longer than an address may be.
+pub(crate) fn plausible_email(email: &str) -> bool {
+    email.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 fn apply(file: &mut ConfigFile, draft: &SourceDraft) -> Result<()> {

@@ -93,9 +93,7 @@ impl Engine {
         .ok()?
         .ok()?;
         let email = String::from_utf8(git.stdout).ok()?.trim().to_string();
-        let plausible =
-            email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
-        (git.status.success() && plausible && email.len() <= 254)
+        (git.status.success() && crate::setup::plausible_email(&email))
             .then(|| (email, "git config user.email".to_string()))
     }
 
