@@ -18,7 +18,7 @@ pub use opsdeck_domain as domain;
 pub use opsdeck_domain::text;
 
 pub use api::ActivityFilter;
-pub use connectors::github::GRAPHQL_QUERIES as GITHUB_GRAPHQL_QUERIES;
+pub use connectors::github::graphql_queries as github_graphql_queries;
 pub use engine::delivery::FREQUENCY_DAYS;
 pub use engine::incident_actions::{ActionRun, StartedAction};
 pub use engine::on_call::Scope;

@@ -325,26 +325,39 @@ async fn the_sandbox_answers_test_connection_as_the_contracts_say() {
     // GitHub's GraphQL: every query Opsdeck sends is valid against GitHub's schema, and the
     // sandbox's answer has the types the schema gives the fields it selects.
     let schema = github_graphql_schema();
-    for query in opsdeck::GITHUB_GRAPHQL_QUERIES {
+    for query in opsdeck::github_graphql_queries() {
         let document = apollo_compiler::ExecutableDocument::parse_and_validate(
             &schema,
-            query,
+            &query,
             "query.graphql",
         )
         .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let operation = document.operations.iter().next().unwrap();
+        // Every repository a demo one, every cursor the first page's.
+        let variables: serde_json::Map<String, Value> = operation
+            .variables
+            .iter()
+            .map(|v| {
+                let value = match v.name.as_str().chars().next() {
+                    Some('o') => json!("demo-org"),
+                    Some('n') => json!("payments-gateway"),
+                    _ => Value::Null,
+                };
+                (v.name.to_string(), value)
+            })
+            .collect();
         let answer = client
             .post(format!("{url}{GITHUB_PREFIX}/graphql"))
             .bearer_auth(TOKEN)
-            .json(&json!({ "query": query }))
+            .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
             .unwrap();
         assert_eq!(answer.status(), 200);
         let body: Value = answer.json().await.unwrap();
         assert!(body.get("errors").is_none(), "{body}");
-        let operation = document.operations.iter().next().unwrap();
         assert_eq!(
-            graphql_type_errors(&operation.selection_set, &body["data"]),
+            graphql_type_errors(&document, &operation.selection_set, &body["data"]),
             Vec::<String>::new(),
             "{body}"
         );
@@ -369,6 +382,47 @@ async fn the_sandbox_answers_test_connection_as_the_contracts_say() {
     assert_eq!(status, 200);
     assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
     assert_eq!(ask("query { viewer { login } }", None).await.0, 401);
+    // Points as GitHub counts them: three repositories asking the check suites of 100 commits
+    // each are 3 × (1 + 100) connection requests, 3 points, taken from the hour.
+    let suites = |alias: &str| {
+        format!("{alias}: repository(owner: \"demo-org\", name: \"payments-gateway\") {{ defaultBranchRef {{ target {{ ... on Commit {{ history(first: 100) {{ nodes {{ checkSuites(first: 100) {{ nodes {{ status }} }} }} }} }} }} }} }}")
+    };
+    let costly = format!(
+        "query {{ rateLimit {{ cost remaining }} {} {} {} }}",
+        suites("a"),
+        suites("b"),
+        suites("c")
+    );
+    apollo_compiler::ExecutableDocument::parse_and_validate(&schema, &costly, "q.graphql")
+        .unwrap_or_else(|e| panic!("{costly}: {e}"));
+    let (_, first) = ask(&costly, Some(TOKEN)).await;
+    let (_, second) = ask(&costly, Some(TOKEN)).await;
+    assert_eq!(first["data"]["rateLimit"]["cost"], 3, "{first}");
+    assert_eq!(
+        first["data"]["rateLimit"]["remaining"].as_i64().unwrap() - 3,
+        second["data"]["rateLimit"]["remaining"].as_i64().unwrap()
+    );
+    // A repository GitHub does not know is null, with NOT_FOUND, beside the others' data.
+    let (status, partial) = ask(
+        "query { r0: repository(owner: \"demo-org\", name: \"nope\") { name } r1: repository(owner: \"demo-org\", name: \"payments-gateway\") { name } }",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(partial["data"]["r0"].is_null(), "{partial}");
+    assert_eq!(partial["data"]["r1"]["name"], "payments-gateway");
+    assert_eq!(partial["errors"][0]["type"], "NOT_FOUND");
+    assert_eq!(partial["errors"][0]["path"], json!(["r0"]));
+    // A connection needs `first` (or `last`), at most 100: else no data at all.
+    for (first, kind) in [
+        ("", "MISSING_PAGINATION_BOUNDARIES"),
+        ("(first: 101)", "EXCESSIVE_PAGINATION"),
+    ] {
+        let query = format!("query {{ repository(owner: \"demo-org\", name: \"payments-gateway\") {{ deployments{first} {{ nodes {{ databaseId }} }} }} }}");
+        let (_, body) = ask(&query, Some(TOKEN)).await;
+        assert_eq!(body["errors"][0]["type"], kind, "{body}");
+        assert!(body.get("data").is_none(), "{body}");
+    }
     let (status, body) = ask("query { viewer { login } }", Some("wrong")).await;
     assert_eq!(
         (status, body["message"].as_str()),
@@ -726,14 +780,25 @@ fn github_graphql_schema() -> apollo_compiler::validation::Valid<apollo_compiler
 /// Where `data` does not have the type the schema gives each field `selection` picks: a
 /// missing non-null field, a string where an object belongs, and so on.
 fn graphql_type_errors(
+    document: &apollo_compiler::ExecutableDocument,
     selection: &apollo_compiler::executable::SelectionSet,
     data: &Value,
 ) -> Vec<String> {
     use apollo_compiler::executable::Selection;
     let mut errors = Vec::new();
     for item in &selection.selections {
-        let Selection::Field(field) = item else {
-            continue;
+        let field = match item {
+            Selection::Field(field) => field,
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.fragment_name) {
+                    errors.extend(graphql_type_errors(document, &fragment.selection_set, data));
+                }
+                continue;
+            }
+            Selection::InlineFragment(inline) => {
+                errors.extend(graphql_type_errors(document, &inline.selection_set, data));
+                continue;
+            }
         };
         let key = field.response_key().as_str();
         let value = &data[key];
@@ -744,20 +809,30 @@ fn graphql_type_errors(
             }
             continue;
         }
-        let named = ty.inner_named_type();
-        let fits = match named.as_str() {
-            "String" | "ID" | "URI" | "DateTime" | "GitObjectID" | "HTML" => value.is_string(),
-            "Int" | "Float" => value.is_number(),
-            "Boolean" => value.is_boolean(),
-            _ if ty.is_list() => value.is_array(),
-            _ => {
-                let nested = graphql_type_errors(&field.selection_set, value);
-                errors.extend(nested.into_iter().map(|e| format!("{key}.{e}")));
-                value.is_object()
+        let items: Vec<&Value> = match value {
+            Value::Array(items) if ty.is_list() => items.iter().filter(|v| !v.is_null()).collect(),
+            _ if ty.is_list() => {
+                errors.push(format!("{key}: {value} is not a {ty}"));
+                continue;
             }
+            one => vec![one],
         };
-        if !fits {
-            errors.push(format!("{key}: {value} is not a {ty}"));
+        for value in items {
+            let fits = match ty.inner_named_type().as_str() {
+                "String" | "ID" | "URI" | "DateTime" | "GitObjectID" | "HTML" => value.is_string(),
+                "Int" | "Float" => value.is_number(),
+                "Boolean" => value.is_boolean(),
+                // Enums come as their names.
+                _ if field.selection_set.selections.is_empty() => value.is_string(),
+                _ => {
+                    let nested = graphql_type_errors(document, &field.selection_set, value);
+                    errors.extend(nested.into_iter().map(|e| format!("{key}.{e}")));
+                    value.is_object()
+                }
+            };
+            if !fits {
+                errors.push(format!("{key}: {value} is not a {ty}"));
+            }
         }
     }
     errors

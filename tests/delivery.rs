@@ -1,7 +1,7 @@
 //! What shipped where, through the real GitHub and Argo CD connectors against the sandbox: the
 //! demo story, pagination, conditional requests, rate limits, and a failure that costs nothing.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -227,27 +227,30 @@ async fn the_release_matrix_and_the_activity_feed() {
     }
 }
 
+/// Counts the GraphQL queries sent through a proxy.
+static GRAPHQL_QUERIES: AtomicUsize = AtomicUsize::new(0);
+
+fn counts_graphql(path: &str, _body: &str) -> bool {
+    if path.ends_with("/graphql") {
+        GRAPHQL_QUERIES.fetch_add(1, Ordering::SeqCst);
+    }
+    false
+}
+
 #[tokio::test]
-async fn an_unchanged_sync_gets_304s_and_writes_nothing() {
-    let (sandbox, engine) = synced_demo().await;
-    let quota = |engine: &Engine| {
-        let engine = engine.clone();
-        async move {
-            engine
-                .sources()
-                .await
-                .unwrap()
-                .into_iter()
-                .find(|s| s.name == GITHUB_SOURCE)
-                .unwrap()
-                .quota
-                .unwrap()
-                .remaining
+async fn an_unchanged_sync_is_one_probe_and_writes_nothing() {
+    let (sandbox, synced) = synced_demo().await;
+    let (url, _) = flaky_proxy(sandbox.url(), || unreachable!(), counts_graphql).await;
+    let mut config = synced.config().clone();
+    for source in &mut config.sources {
+        if source.name == GITHUB_SOURCE {
+            source.url = Some(format!("{url}{GITHUB_PREFIX}"));
         }
-    };
-    let mut remaining = Vec::new();
+    }
+    let engine = synced.reconfigured(config, crate::util::secrets_with(TOKEN));
     for _ in 0..2 {
         for source in [GITHUB_SOURCE, ARGOCD_SOURCE] {
+            let before = GRAPHQL_QUERIES.load(Ordering::SeqCst);
             let report = engine
                 .sync(Some(source), &no_progress)
                 .await
@@ -255,23 +258,36 @@ async fn an_unchanged_sync_gets_304s_and_writes_nothing() {
                 .remove(0);
             assert!(report.landed, "{report:?}");
             assert_eq!(report.rows_written, 0, "{report:?}");
+            if source == GITHUB_SOURCE {
+                // The demo's 62 repositories fit one probe (their newest deployments, newest
+                // release, default branch head); payments-gateway's runs are read again
+                // while its prod deploy waits for approval.
+                assert_eq!(GRAPHQL_QUERIES.load(Ordering::SeqCst) - before, 2);
+            }
         }
-        remaining.push(quota(&engine).await);
     }
-    assert_eq!(
-        remaining[0], remaining[1],
-        "304s do not spend GitHub's quota"
-    );
-    drop(sandbox);
 }
 
 #[tokio::test]
 async fn deep_history_is_read_page_by_page() {
+    static QUERIES: AtomicUsize = AtomicUsize::new(0);
     let sandbox = sandbox(Seed::Scale(40)).await;
+    let (url, _) = flaky_proxy(
+        sandbox.url(),
+        || unreachable!(),
+        |path, _| {
+            if path.ends_with("/graphql") {
+                QUERIES.fetch_add(1, Ordering::SeqCst);
+            }
+            false
+        },
+    )
+    .await;
     let mut config = delivery_config(&sandbox);
     config
         .sources
         .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
     let engine = engine(config, Some(TOKEN)).await;
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(reports.iter().all(|r| r.landed), "{reports:?}");
@@ -291,15 +307,12 @@ async fn deep_history_is_read_page_by_page() {
         let held = all.iter().filter(|d| d.service.name == *repo).count();
         assert!(held > 100 && held <= 126, "{repo}: {held}");
     }
-    let read: usize = all
-        .iter()
-        .filter(|d| d.status != DeployStatus::Unknown)
-        .count();
-    assert_eq!(
-        read,
-        repos.len() * 15,
-        "statuses of the newest 5 per environment"
+    assert!(
+        all.iter().all(|d| d.status != DeployStatus::Unknown),
+        "every deployment comes with its latest status"
     );
+    // Two rounds of queries, 25 repositories each: their first page and their second.
+    assert_eq!(QUERIES.load(Ordering::SeqCst), 2 * repos.len().div_ceil(25));
 }
 
 #[tokio::test]
@@ -316,7 +329,8 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
             )
                 .into_response()
         },
-        |path| path.contains("/deployments?") && path.contains("page=2"),
+        // A deeper page of some repository's deployments, after the first query's.
+        |path, body| path.ends_with("/graphql") && body.contains("after: $a"),
     )
     .await;
     let mut config = delivery_config(&good);
@@ -376,7 +390,7 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
 #[tokio::test]
 async fn a_spent_quota_is_waited_out_until_its_reset() {
     let sandbox = sandbox(Seed::Demo).await;
-    sandbox.set_chaos("github:rate_limit=100/s".parse::<ChaosSpec>().unwrap());
+    sandbox.set_chaos("github:rate_limit=2/s".parse::<ChaosSpec>().unwrap());
     let mut config = delivery_config(&sandbox);
     config
         .sources
@@ -389,6 +403,92 @@ async fn a_spent_quota_is_waited_out_until_its_reset() {
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(1),
         "the 403 with X-RateLimit-Remaining: 0 was waited out until X-RateLimit-Reset"
+    );
+}
+
+#[tokio::test]
+async fn graphql_points_too_few_for_the_next_query_stop_the_sync_until_the_reset() {
+    let sandbox = sandbox(Seed::Scale(40)).await;
+    let mut config = delivery_config(&sandbox);
+    config
+        .sources
+        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    let engine = engine(config, Some(TOKEN)).await;
+    engine
+        .sync(Some(CATALOG_SOURCE), &no_progress)
+        .await
+        .unwrap();
+    // A first read of 25 repositories costs 6 points: 10 pay for one query, not two.
+    sandbox.set_github_hourly_limit(10);
+    let github = engine
+        .sync(Some(GITHUB_SOURCE), &no_progress)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!github.landed);
+    assert_eq!(github.requests, 1, "the second query was not sent");
+    assert!(
+        github.problems[0].contains("GraphQL points for this hour are spent")
+            && github.problems[0].contains("nothing was replaced"),
+        "{github:?}"
+    );
+    let source = engine
+        .sources()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == GITHUB_SOURCE)
+        .unwrap();
+    let next = source.next_sync;
+    assert!(
+        next > Utc::now() + Duration::minutes(50),
+        "waits for the hour's reset: {next}"
+    );
+    assert!(engine
+        .activity(&ActivityFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+
+    // GitHub itself refuses a query it cannot be paid for.
+    sandbox.set_github_hourly_limit(3);
+    let engine = engine.reconfigured(engine.config().clone(), crate::util::secrets_with(TOKEN));
+    let github = engine
+        .sync(Some(GITHUB_SOURCE), &no_progress)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!github.landed);
+    assert!(
+        github.problems[0].contains("API rate limit exceeded"),
+        "{github:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_repository_github_does_not_know_fails_the_sync_by_name() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("catalog-info.yaml"),
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: gone\n  annotations:\n    github.com/project-slug: demo-org/renamed-away\nspec:\n  type: service\n  lifecycle: production\n  owner: team-payments\n",
+    )
+    .unwrap();
+    let text = format!(
+        "[[sources]]\nname = \"files\"\nkind = \"catalog-files\"\npath = \"{}\"\n\n[[sources]]\nname = \"{GITHUB_SOURCE}\"\nkind = \"github\"\nurl = \"{}{GITHUB_PREFIX}\"\n",
+        dir.path().display(),
+        sandbox.url()
+    );
+    let engine = engine(crate::util::parse_config(&text), Some(TOKEN)).await;
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    let github = &reports[1];
+    assert!(!github.landed, "{reports:?}");
+    assert_eq!(
+        github.problems[0],
+        "github: Could not resolve to a Repository with the name 'demo-org/renamed-away'. Check the catalog's github.com/project-slug for demo-org/renamed-away and that the token can read it; nothing was replaced"
     );
 }
 

@@ -29,7 +29,7 @@ async fn catalog_engine(catalog_url: &str, sandbox: &opsdeck_sandbox::Sandbox) -
         .unwrap()
 }
 
-fn catalog_requests(path: &str) -> bool {
+fn catalog_requests(path: &str, _body: &str) -> bool {
     path.starts_with("/backstage/api/catalog")
 }
 

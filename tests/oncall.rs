@@ -267,7 +267,7 @@ async fn a_500_mid_pagination_leaves_the_cache_as_it_was() {
             )
                 .into_response()
         },
-        |path| path.starts_with("/services") && !path.contains("offset=0"),
+        |path, _| path.starts_with("/services") && !path.contains("offset=0"),
     )
     .await;
     let broken = engine_reading_pagerduty_at(&good, &url, &cache);
@@ -317,7 +317,7 @@ async fn a_429_with_retry_after_is_waited_out() {
             )
                 .into_response()
         },
-        |path| path.starts_with("/oncalls") && ONCE.fetch_add(1, Ordering::SeqCst) == 0,
+        |path, _| path.starts_with("/oncalls") && ONCE.fetch_add(1, Ordering::SeqCst) == 0,
     )
     .await;
     let engine = engine_reading_pagerduty_at(&good, &url, &cache);

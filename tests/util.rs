@@ -122,7 +122,7 @@ pub fn delivery_config(sandbox: &Sandbox) -> Config {
     parse_config(&sandbox.config_toml())
 }
 
-fn parse_config(text: &str) -> Config {
+pub fn parse_config(text: &str) -> Config {
     Config::parse(text, std::path::Path::new("/tmp/opsdeck-test.toml"))
         .expect("sandbox config parses")
 }
@@ -158,11 +158,11 @@ pub fn opsdeck() -> std::process::Command {
 }
 
 /// A platform in front of the sandbox's that answers `fault` to the requests `breaks` picks
-/// (by path and query) and passes the others through, headers and all.
+/// (by path and query, and body) and passes the others through, method, headers and all.
 pub struct Flaky {
     upstream: String,
     fault: fn() -> Response,
-    breaks: fn(&str) -> bool,
+    breaks: fn(&str, &str) -> bool,
     /// Requests it received.
     pub requests: AtomicUsize,
 }
@@ -170,11 +170,18 @@ pub struct Flaky {
 async fn flaky(State(flaky): State<Arc<Flaky>>, request: Request) -> Response {
     flaky.requests.fetch_add(1, Ordering::SeqCst);
     let path_and_query = request.uri().path_and_query().unwrap().to_string();
-    if (flaky.breaks)(&path_and_query) {
+    let method = request.method().clone();
+    let headers = request.headers().clone();
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    if (flaky.breaks)(&path_and_query, &String::from_utf8_lossy(&body)) {
         return (flaky.fault)();
     }
-    let mut forwarded = reqwest::Client::new().get(format!("{}{path_and_query}", flaky.upstream));
-    for (name, value) in request.headers() {
+    let mut forwarded = reqwest::Client::new()
+        .request(method, format!("{}{path_and_query}", flaky.upstream))
+        .body(body);
+    for (name, value) in &headers {
         // The sandbox's links then point back through the proxy.
         forwarded = forwarded.header(name, value);
     }
@@ -194,7 +201,7 @@ async fn flaky(State(flaky): State<Arc<Flaky>>, request: Request) -> Response {
 pub async fn flaky_proxy(
     upstream: String,
     fault: fn() -> Response,
-    breaks: fn(&str) -> bool,
+    breaks: fn(&str, &str) -> bool,
 ) -> (String, Arc<Flaky>) {
     let state = Arc::new(Flaky {
         upstream,

@@ -197,6 +197,16 @@ impl Run {
             _ => (self.status, self.conclusion),
         }
     }
+
+    /// When it last changed at `now`: its end once completed.
+    pub fn updated_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let started = self.created_at + Duration::seconds(5);
+        match (self.state_at(now).0, self.ends_at) {
+            ("completed", Some(end)) => end,
+            ("completed", None) => started + Duration::minutes(self.minutes),
+            _ => self.created_at,
+        }
+    }
 }
 
 /// A repository.

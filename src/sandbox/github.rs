@@ -19,12 +19,11 @@ use super::delivery::{
     read, repo_file, statuses, write, DeliveryWorld, Deploy, Repo, Run, ENVIRONMENTS,
     ROLLBACK_WORKFLOW,
 };
-use super::org::DEMO_IDENTITY;
 use super::stable_hash;
 use crate::domain::runbooks::{checked_inputs, workflow_inputs};
 
 const DOCS: &str = "https://docs.github.com/rest";
-const WEB: &str = "https://github.com";
+pub(super) const WEB: &str = "https://github.com";
 const DEFAULT_PER_PAGE: usize = 30;
 const MAX_PER_PAGE: usize = 100;
 
@@ -32,9 +31,14 @@ pub(super) struct GithubApi {
     pub token: String,
     pub world: Arc<RwLock<DeliveryWorld>>,
     pub actions: Arc<Actions>,
-    hourly_limit: u32,
+    /// The hour's requests (REST) and points (GraphQL); tests may lower it.
+    pub hourly_limit: Arc<std::sync::atomic::AtomicU32>,
     /// The current hour's window: when it started and the requests it counted.
     pub quota: Mutex<(DateTime<Utc>, u32)>,
+    /// GraphQL's hour, counted apart in points as on GitHub.
+    points: Mutex<(DateTime<Utc>, u32)>,
+    /// Every GraphQL point spent since the start, for the benchmarks.
+    pub points_spent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl GithubApi {
@@ -43,13 +47,15 @@ impl GithubApi {
         world: Arc<RwLock<DeliveryWorld>>,
         actions: Arc<Actions>,
     ) -> Self {
-        let hourly_limit = read(&world).hourly_limit;
+        let hourly_limit = Arc::new(std::sync::atomic::AtomicU32::new(read(&world).hourly_limit));
         Self {
             token,
             world,
             actions,
             hourly_limit,
             quota: Mutex::new((Utc::now(), 0)),
+            points: Mutex::new((Utc::now(), 0)),
+            points_spent: Default::default(),
         }
     }
 
@@ -77,12 +83,12 @@ impl GithubApi {
             .route("/repos/{owner}/{repo}/releases", get(releases))
             .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
             .route("/rate_limit", get(rate_limit))
-            .route("/graphql", post(graphql))
+            .route("/graphql", post(super::github_graphql::graphql))
             .with_state(self)
     }
 
     /// The token a request carries, as `Bearer` or `token`.
-    fn token_of(headers: &HeaderMap) -> Option<&str> {
+    pub(super) fn token_of(headers: &HeaderMap) -> Option<&str> {
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -113,7 +119,33 @@ impl GithubApi {
             *quota = (now, 0);
         }
         quota.1 += requests;
-        (self.hourly_limit, quota.1, quota.0 + Duration::hours(1))
+        (self.limit(), quota.1, quota.0 + Duration::hours(1))
+    }
+
+    fn limit(&self) -> u32 {
+        self.hourly_limit.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes a GraphQL query's `cost` from the hour's points, unless fewer are left.
+    pub(super) fn spend_points(&self, cost: u32) -> super::github_graphql::Points {
+        let mut points = self.points.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Utc::now();
+        if now - points.0 >= Duration::hours(1) {
+            *points = (now, 0);
+        }
+        let refused = points.1.saturating_add(cost) > self.limit();
+        if !refused {
+            points.1 += cost;
+            self.points_spent
+                .fetch_add(u64::from(cost), std::sync::atomic::Ordering::Relaxed);
+        }
+        super::github_graphql::Points {
+            cost,
+            limit: self.limit(),
+            used: points.1,
+            reset: points.0 + Duration::hours(1),
+            refused,
+        }
     }
 
     /// Answers `body`, or 304 when the client holds it; counts it against the quota unless
@@ -157,7 +189,7 @@ impl GithubApi {
 }
 
 /// Why a request is turned away.
-enum Refusal {
+pub(super) enum Refusal {
     Unauthorized,
     NotFound,
     Invalid(String),
@@ -174,7 +206,7 @@ impl IntoResponse for Refusal {
 }
 
 /// GitHub's error body: `{"message", "documentation_url", "status"}`.
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -327,7 +359,7 @@ fn minimal_repository(base: &str, repo: &Repo) -> Value {
     value
 }
 
-fn time(at: DateTime<Utc>) -> String {
+pub(super) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -426,12 +458,9 @@ fn run_json(world: &DeliveryWorld, base: &str, repo: &Repo, run: &Run) -> Value 
     let sha = repo.sha(run.commit);
     let api_url = format!("{base}/repos/{}/actions/runs/{}", repo.slug, run.id);
     let started = run.created_at + Duration::seconds(5);
-    let (status, conclusion) = run.state_at(Utc::now());
-    let updated = match (status, run.ends_at) {
-        ("completed", Some(end)) => end,
-        ("completed", None) => started + Duration::minutes(run.minutes),
-        _ => run.created_at,
-    };
+    let now = Utc::now();
+    let (status, conclusion) = run.state_at(now);
+    let updated = run.updated_at(now);
     let author = &world.logins[(stable_hash(&sha) % world.logins.len() as u64) as usize];
     let workflow_id = stable_hash(run.path) % 1_000_000;
     json!({
@@ -541,7 +570,7 @@ const TITLES: &[&str] = &[
     "Raise error-rate alert threshold",
 ];
 
-fn commit_title(repo: &Repo, index: u32) -> String {
+pub(super) fn commit_title(repo: &Repo, index: u32) -> String {
     TITLES[(stable_hash(&repo.sha(index)) % TITLES.len() as u64) as usize].to_string()
 }
 
@@ -575,95 +604,6 @@ fn commit_json(world: &DeliveryWorld, base: &str, repo: &Repo, index: u32) -> Va
                              "signature": null, "verified_at": null},
         },
         "author": simple_user(login), "committer": simple_user(login), "parents": parents,
-    })
-}
-
-/// The user the sandbox's token belongs to: the demo identity.
-const VIEWER_LOGIN: &str = "dana-whitfield";
-const VIEWER_NAME: &str = "Dana Whitfield";
-
-/// `POST /graphql`: GitHub's GraphQL endpoint, for the one root field Opsdeck asks today,
-/// `viewer` (the token's user). The query is parsed; a field the sandbox does not serve is a
-/// GraphQL error as GitHub words it (HTTP 200, `errors`), a query that does not parse too.
-async fn graphql(State(api): State<Arc<GithubApi>>, headers: HeaderMap, body: String) -> Response {
-    match GithubApi::token_of(&headers) {
-        Some(token) if token == api.token => {}
-        None => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "This endpoint requires you to be authenticated.",
-            )
-        }
-        Some(_) => return Refusal::Unauthorized.into_response(),
-    }
-    let graphql_answer = |body: Value| {
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            body.to_string(),
-        )
-            .into_response()
-    };
-    let Some(query) = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|b| b.get("query")?.as_str().map(str::to_string))
-    else {
-        return error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
-    };
-    let document = match apollo_compiler::ast::Document::parse(&query, "query.graphql") {
-        Ok(document) => document,
-        Err(errors) => {
-            let message = errors.errors.iter().next().map_or_else(
-                || "Parse error".to_string(),
-                |e| format!("Parse error: {}", e.error),
-            );
-            return graphql_answer(json!({"errors": [{"message": message}]}));
-        }
-    };
-    let mut data = serde_json::Map::new();
-    let mut errors = Vec::new();
-    let operations = document.definitions.iter().filter_map(|d| match d {
-        apollo_compiler::ast::Definition::OperationDefinition(op) => Some(op),
-        _ => None,
-    });
-    for operation in operations {
-        for root in operation.selection_set.iter().filter_map(|s| s.as_field()) {
-            if root.name != "viewer" {
-                errors.push(undefined_field("Query", root.name.as_str()));
-                continue;
-            }
-            let mut viewer = serde_json::Map::new();
-            for field in root.selection_set.iter().filter_map(|s| s.as_field()) {
-                let value = match field.name.as_str() {
-                    "login" => json!(VIEWER_LOGIN),
-                    "name" => json!(VIEWER_NAME),
-                    "email" => json!(DEMO_IDENTITY),
-                    "__typename" => json!("User"),
-                    other => {
-                        errors.push(undefined_field("User", other));
-                        continue;
-                    }
-                };
-                let key = field.alias.as_ref().unwrap_or(&field.name);
-                viewer.insert(key.to_string(), value);
-            }
-            let key = root.alias.as_ref().unwrap_or(&root.name);
-            data.insert(key.to_string(), Value::Object(viewer));
-        }
-    }
-    if errors.is_empty() {
-        graphql_answer(json!({"data": data}))
-    } else {
-        graphql_answer(json!({"errors": errors}))
-    }
-}
-
-/// GitHub's GraphQL error for a field its schema does not have.
-fn undefined_field(type_name: &str, field: &str) -> Value {
-    json!({
-        "path": ["query", field],
-        "extensions": {"code": "undefinedField", "typeName": type_name, "fieldName": field},
-        "message": format!("Field '{field}' doesn't exist on type '{type_name}'"),
     })
 }
 

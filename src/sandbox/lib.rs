@@ -10,6 +10,7 @@ pub mod chaos;
 mod delivery;
 mod events;
 mod github;
+mod github_graphql;
 mod oncall;
 pub mod org;
 mod pagerduty;
@@ -110,6 +111,8 @@ pub struct Sandbox {
     world: Arc<oncall::OnCallWorld>,
     actions: Arc<actions::Actions>,
     events: Arc<events::EventsApi>,
+    github_hourly_limit: Arc<std::sync::atomic::AtomicU32>,
+    github_points_spent: Arc<std::sync::atomic::AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -163,16 +166,14 @@ impl Sandbox {
             "alertmanager",
             alertmanager::server_error,
         );
-        let github = with_chaos(
-            Arc::new(github::GithubApi::new(
-                token.clone(),
-                delivery.clone(),
-                actions.clone(),
-            ))
-            .router(),
-            "github",
-            github::server_error,
-        );
+        let github_api = Arc::new(github::GithubApi::new(
+            token.clone(),
+            delivery.clone(),
+            actions.clone(),
+        ));
+        let github_hourly_limit = github_api.hourly_limit.clone();
+        let github_points_spent = github_api.points_spent.clone();
+        let github = with_chaos(github_api.router(), "github", github::server_error);
         let argocd = with_chaos(
             Arc::new(argocd::ArgoCdApi {
                 token: token.clone(),
@@ -229,6 +230,8 @@ impl Sandbox {
             world,
             actions,
             events,
+            github_hourly_limit,
+            github_points_spent,
             shutdown: Some(shutdown),
         })
     }
@@ -236,6 +239,18 @@ impl Sandbox {
     /// Changes the faults injected from now on.
     pub fn set_chaos(&self, spec: ChaosSpec) {
         self.chaos.set(spec);
+    }
+
+    /// GitHub's hourly budget from now on: requests on REST, points on GraphQL.
+    pub fn set_github_hourly_limit(&self, limit: u32) {
+        self.github_hourly_limit
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// GraphQL points GitHub's queries cost since the start.
+    pub fn github_points_spent(&self) -> u64 {
+        self.github_points_spent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Changes how actions are answered from now on.

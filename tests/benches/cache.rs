@@ -249,8 +249,11 @@ async fn main() {
     // What shipped where: GitHub (42 versions × 3 environments for each repository, about a
     // million deployments at 10,000 services) and Argo CD (ten history entries an application),
     // then what the service page, the Releases view and the Activity feed ask.
+    let points = sandbox.github_points_spent();
     let (github_full, github_report) = timed_sync("github").await;
+    let points_full = sandbox.github_points_spent() - points;
     let (github_again, github_unchanged) = timed_sync("github").await;
+    let points_unchanged = sandbox.github_points_spent() - points - points_full;
     let (argocd_full, argocd_report) = timed_sync("argocd").await;
     let (argocd_again, argocd_unchanged) = timed_sync("argocd").await;
     let cache = sqlx::SqlitePool::connect(&format!(
@@ -558,6 +561,9 @@ async fn main() {
     row("github, nothing changed", github_again, &github_unchanged);
     row("argocd, full", argocd_full, &argocd_report);
     row("argocd, nothing changed", argocd_again, &argocd_unchanged);
+    println!(
+        "\nGitHub's GraphQL points: full sync {points_full}, unchanged sync {points_unchanged}."
+    );
     println!();
     println!(
         "| a click (team's services + service page + search), ms | samples | p50 | p99 | max |"

@@ -20,6 +20,8 @@ use crate::domain::delivery::{
 };
 use crate::text::{one_line, percent_encoded};
 
+mod graphql;
+
 /// Records per page; GitHub's maximum.
 pub const PAGE_SIZE: usize = 100;
 
@@ -49,11 +51,11 @@ pub struct RepoKnown {
 }
 
 impl RepoKnown {
-    fn holds(&self, deployment: &DeploymentPayload) -> bool {
-        self.newest.as_ref().is_some_and(|(at, ids)| {
-            deployment.created_at < *at
-                || (deployment.created_at == *at && ids.contains(&deployment.id.to_string()))
-        })
+    /// Whether the deployment `id` that started `at` is held (or older than what is).
+    fn holds(&self, started_at: DateTime<Utc>, id: &str) -> bool {
+        self.newest
+            .as_ref()
+            .is_some_and(|(at, ids)| started_at < *at || (started_at == *at && ids.contains(id)))
     }
 }
 
@@ -326,8 +328,32 @@ impl GithubConnector {
     }
 
     /// Reads `repos` (with what the cache knows of each), asking only for what changed since
-    /// the pages whose ETags are in `etags`.
+    /// the last sync (`etags`: its page ETags and what its GraphQL reads saw). Through
+    /// GraphQL; through REST on a GitHub Enterprise whose GraphQL lacks the fields.
     pub async fn fetch(
+        &self,
+        repos: &[(String, RepoKnown)],
+        etags: &HashMap<String, String>,
+        now: DateTime<Utc>,
+        meter: &RequestMeter,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+    ) -> Result<GithubSnapshot, ConnectorError> {
+        if let Some((repos, etags)) = self
+            .fetch_graphql(repos, etags, now, meter, progress)
+            .await?
+        {
+            return Ok(GithubSnapshot {
+                repos,
+                etags,
+                not_modified: 0,
+            });
+        }
+        self.fetch_rest(repos, etags, now, meter, progress).await
+    }
+
+    /// Reads `repos` through REST, one repository's lists at a time, asking only for the
+    /// pages whose ETags in `etags` changed.
+    async fn fetch_rest(
         &self,
         repos: &[(String, RepoKnown)],
         etags: &HashMap<String, String>,
@@ -485,7 +511,9 @@ impl GithubConnector {
             pages += 1;
             let mut reached_known = false;
             for deployment in page {
-                if known.holds(&deployment) || deployment.created_at < horizon {
+                if known.holds(deployment.created_at, &deployment.id.to_string())
+                    || deployment.created_at < horizon
+                {
                     reached_known = true;
                     continue;
                 }
@@ -535,15 +563,13 @@ impl GithubConnector {
         };
         // GitHub lists a deployment's statuses newest first.
         match statuses.into_iter().next() {
-            Some(latest) => {
-                deployment.status = DeployStatus::from_github_state(&latest.state);
-                deployment.finished_at =
-                    (!deployment.status.is_open()).then_some(latest.created_at);
-                deployment.link = latest.log_url.or(latest.target_url);
-                if let Some(text) = latest.description.filter(|d| !d.is_empty()) {
-                    deployment.description = Some(text);
-                }
-            }
+            Some(latest) => apply_latest_status(
+                &mut deployment,
+                &latest.state,
+                latest.created_at,
+                latest.log_url.or(latest.target_url),
+                latest.description,
+            ),
             None => deployment.status = DeployStatus::Pending,
         }
         // Only an open deployment's statuses are asked again.
@@ -981,9 +1007,13 @@ impl GithubConnector {
 /// The GraphQL query *Test connection* sends to learn whose token it is.
 const VIEWER_QUERY: &str = "query { viewer { login name email } }";
 
-/// Every GraphQL query Opsdeck sends to GitHub, for the contract tests to check against
-/// GitHub's schema.
-pub const GRAPHQL_QUERIES: [&str; 1] = [VIEWER_QUERY];
+/// Every GraphQL query Opsdeck sends to GitHub (one of each shape a sync's are built in),
+/// for the contract tests to check against GitHub's schema.
+pub fn graphql_queries() -> Vec<String> {
+    let mut queries = vec![VIEWER_QUERY.to_string()];
+    queries.extend(graphql::example_queries());
+    queries
+}
 
 /// A GraphQL answer: `data`, or `errors`, or both (partial data).
 #[derive(Debug, Deserialize)]
@@ -1036,6 +1066,22 @@ fn deployment_of(payload: DeploymentPayload, target: &str) -> Deployment {
         // Opsdeck's own rollbacks name what they roll back in the payload.
         rolled_back_from: field("rolled_back_from"),
         description: payload.description.filter(|d| !d.is_empty()),
+    }
+}
+
+/// A deployment as its latest status (`state` as REST spells it) leaves it.
+fn apply_latest_status(
+    deployment: &mut Deployment,
+    state: &str,
+    at: DateTime<Utc>,
+    link: Option<String>,
+    description: Option<String>,
+) {
+    deployment.status = DeployStatus::from_github_state(state);
+    deployment.finished_at = (!deployment.status.is_open()).then_some(at);
+    deployment.link = link;
+    if let Some(text) = description.filter(|d| !d.is_empty()) {
+        deployment.description = Some(text);
     }
 }
 
