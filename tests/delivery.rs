@@ -493,6 +493,43 @@ async fn a_repository_github_does_not_know_fails_the_sync_by_name() {
 }
 
 #[tokio::test]
+async fn a_github_whose_graphql_lacks_a_field_is_read_through_rest() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let (url, flaky) = flaky_proxy(
+        sandbox.url(),
+        || {
+            (
+                StatusCode::OK,
+                [("content-type", "application/json; charset=utf-8")],
+                r#"{"errors":[{"path":["query","r0","deployments","nodes","latestStatus"],"extensions":{"code":"undefinedField","typeName":"Deployment","fieldName":"latestStatus"},"message":"Field 'latestStatus' doesn't exist on type 'Deployment'"}]}"#,
+            )
+                .into_response()
+        },
+        |path, _| path.ends_with("/graphql"),
+    )
+    .await;
+    let mut config = delivery_config(&sandbox);
+    config
+        .sources
+        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
+    let engine = engine(config, Some(TOKEN)).await;
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    assert!(reports.iter().all(|r| r.landed), "{reports:?}");
+    assert!(
+        flaky.requests.load(Ordering::SeqCst) > 62 * 3,
+        "every repository's lists read over REST"
+    );
+    let delivery = engine.service_delivery("payments-gateway").await.unwrap();
+    let prod = delivery
+        .environments
+        .iter()
+        .find(|e| e.environment == "prod")
+        .unwrap();
+    assert!(prod.current.is_some(), "{delivery:?}");
+}
+
+#[tokio::test]
 async fn a_rejected_token_is_named_for_both_platforms() {
     let sandbox = sandbox(Seed::Demo).await;
     let engine = engine(delivery_config(&sandbox), Some(TOKEN)).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opsdeck::config::Config;
-use opsdeck_sandbox::Seed;
+use opsdeck_sandbox::{Seed, ARGOCD_SOURCE, GITHUB_SOURCE};
 
 use crate::util::{sandbox, TOKEN};
 
@@ -172,4 +172,120 @@ async fn every_source_under_chaos_never_loses_a_cached_row() {
         engine.services(None).await.unwrap().len(),
         expected_services
     );
+}
+
+/// Harsher than [`CHAOS`]: a delivery sync is a few large queries, which retries mostly save.
+const DELIVERY_CHAOS: &str =
+    "latency=0ms..300ms,error_rate=0.5,rate_limit=60/min,malformed=0.1,truncate=0.1,drop=0.1";
+
+/// The delivery soak: GitHub (GraphQL, and REST for runbook files and comparisons) and Argo CD
+/// at a few hundred repositories, syncing on their schedules under chaos. No deployment may
+/// ever go missing, and once the platforms heal the cache holds what a fresh sync would.
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_under_chaos_never_loses_a_deployment() {
+    let soak = duration();
+    let platform = sandbox(Seed::Scale(300)).await;
+    let config = platform
+        .config_toml()
+        .replace("interval = \"60s\"", "interval = \"2s\"\ntimeout = \"2s\"");
+    let config = Config::parse(&config, std::path::Path::new("/tmp/soak.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = crate::util::secrets_with(TOKEN);
+    let engine = opsdeck::Engine::open(config.clone(), &dir.path().join("cache.sqlite"), secrets)
+        .await
+        .unwrap();
+    for report in engine.sync(None, &crate::util::no_progress).await.unwrap() {
+        assert!(report.landed, "{report:?}");
+    }
+    let deployments = |engine: opsdeck::Engine| async move {
+        engine
+            .activity(&opsdeck::ActivityFilter {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    };
+    let held = deployments(engine.clone()).await;
+    assert!(held > 10_000, "a few hundred repositories' history: {held}");
+
+    let reports = Arc::new(AtomicUsize::new(0));
+    let landed = Arc::new(AtomicUsize::new(0));
+    let schedule = tokio::spawn({
+        let (engine, reports, landed) = (engine.clone(), reports.clone(), landed.clone());
+        async move {
+            let count = move |r: &opsdeck::api::SyncReport| {
+                if r.source != GITHUB_SOURCE && r.source != ARGOCD_SOURCE {
+                    return;
+                }
+                reports.fetch_add(1, Ordering::SeqCst);
+                if r.landed {
+                    landed.fetch_add(1, Ordering::SeqCst);
+                }
+            };
+            engine
+                .sync_on_schedule(&crate::util::no_progress, &count)
+                .await;
+        }
+    });
+    let deadline = Instant::now() + soak;
+    let mut checks = 0;
+    while Instant::now() < deadline {
+        // GitHub misbehaves all the time; Argo CD ten seconds in twenty.
+        match checks % 40 {
+            0 => platform.set_chaos(
+                format!("github:{DELIVERY_CHAOS};argocd:{DELIVERY_CHAOS}")
+                    .parse()
+                    .unwrap(),
+            ),
+            20 => platform.set_chaos(format!("github:{DELIVERY_CHAOS}").parse().unwrap()),
+            _ => {}
+        }
+        let now = deployments(engine.clone()).await;
+        assert!(now >= held, "a deployment went missing: {now} of {held}");
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    schedule.abort();
+    let report = format!(
+        "delivery soak {soak:?} under '{DELIVERY_CHAOS}' on GitHub and Argo CD: {} of their syncs, {} landed, {checks} checks",
+        reports.load(Ordering::SeqCst),
+        landed.load(Ordering::SeqCst),
+    );
+    eprintln!("{report}");
+    assert!(
+        reports.load(Ordering::SeqCst) > landed.load(Ordering::SeqCst),
+        "chaos failed some: {report}"
+    );
+
+    // The platforms heal: one more sync, and the cache holds what a fresh one reads.
+    platform.set_chaos(Default::default());
+    for report in engine.sync(None, &crate::util::no_progress).await.unwrap() {
+        assert!(report.landed, "{report:?}");
+    }
+    assert_eq!(engine.cache_integrity().await.unwrap(), "ok");
+    let fresh = opsdeck::Engine::in_memory(config, crate::util::secrets_with(TOKEN))
+        .await
+        .unwrap();
+    for report in fresh.sync(None, &crate::util::no_progress).await.unwrap() {
+        assert!(report.landed, "{report:?}");
+    }
+    // What a fresh sync reads, the soaked cache holds, as it is now; beyond that only what
+    // has aged past GitHub's 90 days while the soak ran (kept, never lost).
+    let recent = |engine: opsdeck::Engine| async move {
+        let since = chrono::Utc::now() - chrono::Duration::days(89);
+        engine
+            .activity(&opsdeck::ActivityFilter {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.started_at > since)
+            .map(|d| (d.source, d.id, d.status, d.finished_at))
+            .collect::<std::collections::HashSet<_>>()
+    };
+    assert_eq!(recent(engine.clone()).await, recent(fresh.clone()).await);
 }

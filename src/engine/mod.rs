@@ -54,6 +54,8 @@ struct Inner {
     scorecard_refresh: tokio::sync::Mutex<()>,
     /// The org tree and group heads as last read, with the landings they were read after.
     org_view: std::sync::Mutex<Option<(String, Arc<ownership::OrgView>)>>,
+    /// The On call screen's summary as last worked out, with the landings it was read after.
+    on_call_summary: std::sync::Mutex<Option<(String, Arc<on_call::OnCallSummary>)>>,
 }
 
 /// Sources of one host that may sync at once.
@@ -112,6 +114,7 @@ impl Engine {
                 unrecorded_steps: Default::default(),
                 scorecard_refresh: Default::default(),
                 org_view: Default::default(),
+                on_call_summary: Default::default(),
             }),
             store,
         }

@@ -3,6 +3,7 @@
 //! `service` label or a component's selector, people to catalog users by email.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::Utc;
 
@@ -12,7 +13,7 @@ use crate::domain::oncall::{
     on_call_at, Incident, IncidentStatus, PagerDutyService, PolicyOnCall, Shift,
 };
 use crate::domain::Health;
-use crate::store::{ComponentWiring, LookupBy, RecordKind};
+use crate::store::{ComponentWiring, LookupBy, RecordKind, TeamHead};
 use crate::{Engine, Result};
 
 /// Whose on-call panel to show.
@@ -22,6 +23,20 @@ pub enum Scope<'a> {
     Team(&'a str),
     /// One service (`checkout-api`, `component:default/checkout-api`).
     Service(&'a str),
+}
+
+/// See [`Engine::on_call_summary`].
+#[derive(Debug)]
+pub(crate) struct OnCallSummary {
+    /// Every team, mine first.
+    teams: Vec<TeamHead>,
+    /// Each owner's escalation policies.
+    policies_of: HashMap<String, Vec<String>>,
+    shifts_by_policy: HashMap<String, Vec<Shift>>,
+    /// Open incidents by owner and status.
+    incidents: HashMap<(String, String), i64>,
+    /// Firing alerts by owner.
+    firing: HashMap<String, i64>,
 }
 
 impl Engine {
@@ -76,30 +91,23 @@ impl Engine {
     /// Every team's on-call now and next, with its open incidents and firing alerts; the
     /// identity's teams first.
     pub async fn on_call_overview(&self) -> Result<Vec<TeamOnCall>> {
+        let summary = self.on_call_summary().await?;
         let now = Utc::now();
         let me = self.config().identity.email.as_deref();
-        let teams = self.store().team_heads(me).await?;
-        let mut policies_of: HashMap<String, Vec<String>> = HashMap::new();
-        for (owner, policy) in self.store().owner_policies().await? {
-            policies_of.entry(owner).or_default().push(policy);
-        }
-        let shifts_by_policy = self.shifts_by_policy().await?;
-        let mut incidents: HashMap<(String, String), i64> = HashMap::new();
-        for (owner, status, count) in self.store().incidents_per_owner().await? {
-            incidents.insert((owner, status), count);
-        }
-        let firing = self.store().firing_alerts_per_owner().await?;
-        Ok(teams
-            .into_iter()
+        Ok(summary
+            .teams
+            .iter()
             .map(|team| {
-                let shifts = policies_of
+                let shifts = summary
+                    .policies_of
                     .get(&team.key)
                     .into_iter()
                     .flatten()
-                    .flat_map(|p| shifts_by_policy.get(p).into_iter().flatten());
+                    .flat_map(|p| summary.shifts_by_policy.get(p).into_iter().flatten());
                 let policies = on_call_at(shifts, now, me);
                 let count = |status: IncidentStatus| {
-                    incidents
+                    summary
+                        .incidents
                         .get(&(team.key.clone(), status.as_str().to_string()))
                         .copied()
                         .unwrap_or(0)
@@ -108,15 +116,47 @@ impl Engine {
                     me_on_call: policies.iter().any(PolicyOnCall::has_me_on_call),
                     triggered: count(IncidentStatus::Triggered),
                     acknowledged: count(IncidentStatus::Acknowledged),
-                    firing_alerts: firing.get(&team.key).copied().unwrap_or(0),
+                    firing_alerts: summary.firing.get(&team.key).copied().unwrap_or(0),
                     policies,
-                    key: team.key,
-                    name: team.name,
-                    title: team.title,
+                    key: team.key.clone(),
+                    name: team.name.clone(),
+                    title: team.title.clone(),
                     is_mine: team.is_mine,
                 }
             })
             .collect())
+    }
+
+    /// What the On call screen shows that changes only when a source lands (who is on call
+    /// changes with the clock, and is read from these shifts at each call): worked out once a
+    /// landing, whichever process landed, and at the end of each sync that lands here.
+    pub(crate) async fn on_call_summary(&self) -> Result<Arc<OnCallSummary>> {
+        let mark = self.store().landings_mark().await?;
+        if let Some((kept, summary)) = &*self.inner.on_call_summary.lock().expect("never poisoned")
+        {
+            if *kept == mark {
+                return Ok(summary.clone());
+            }
+        }
+        let me = self.config().identity.email.as_deref();
+        let teams = self.store().team_heads(me).await?;
+        let mut policies_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (owner, policy) in self.store().owner_policies().await? {
+            policies_of.entry(owner).or_default().push(policy);
+        }
+        let mut incidents: HashMap<(String, String), i64> = HashMap::new();
+        for (owner, status, count) in self.store().incidents_per_owner().await? {
+            incidents.insert((owner, status), count);
+        }
+        let summary = Arc::new(OnCallSummary {
+            teams,
+            policies_of,
+            shifts_by_policy: self.shifts_by_policy().await?,
+            incidents,
+            firing: self.store().firing_alerts_per_owner().await?,
+        });
+        *self.inner.on_call_summary.lock().expect("never poisoned") = Some((mark, summary.clone()));
+        Ok(summary)
     }
 
     /// Every cached on-call shift, by escalation policy.

@@ -343,6 +343,10 @@ impl Engine {
                 "scorecards could not be worked out from the cache: {error}"
             ));
         }
+        // The On call screen's summary is worked out now, not on the next click.
+        if let Err(error) = self.on_call_summary().await {
+            tracing::warn!(%error, "on-call summary not worked out");
+        }
         tracing::info!(
             outcome = "landed",
             pages = pages.load(Ordering::Relaxed),
