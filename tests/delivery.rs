@@ -227,6 +227,21 @@ async fn the_release_matrix_and_the_activity_feed() {
     }
 }
 
+/// The sandbox's catalog and GitHub alone; GitHub read through `proxy` when given.
+fn catalog_and_github(
+    sandbox: &opsdeck_sandbox::Sandbox,
+    proxy: Option<&str>,
+) -> opsdeck::config::Config {
+    let mut config = delivery_config(sandbox);
+    config
+        .sources
+        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    if let Some(proxy) = proxy {
+        config.sources[1].url = Some(format!("{proxy}{GITHUB_PREFIX}"));
+    }
+    config
+}
+
 /// Counts the GraphQL queries sent through a proxy.
 static GRAPHQL_QUERIES: AtomicUsize = AtomicUsize::new(0);
 
@@ -283,11 +298,7 @@ async fn deep_history_is_read_page_by_page() {
         },
     )
     .await;
-    let mut config = delivery_config(&sandbox);
-    config
-        .sources
-        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
-    config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
+    let config = catalog_and_github(&sandbox, Some(&url));
     let engine = engine(config, Some(TOKEN)).await;
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(reports.iter().all(|r| r.landed), "{reports:?}");
@@ -333,13 +344,11 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
         |path, body| path.ends_with("/graphql") && body.contains("after: $a"),
     )
     .await;
-    let mut config = delivery_config(&good);
-    config
-        .sources
-        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
-    let healthy_config = config.clone();
-    config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
-    let broken = cache.reconfigured(config, crate::util::secrets_with(TOKEN));
+    let healthy_config = catalog_and_github(&good, None);
+    let broken = cache.reconfigured(
+        catalog_and_github(&good, Some(&url)),
+        crate::util::secrets_with(TOKEN),
+    );
     let reports = broken.sync(None, &no_progress).await.unwrap();
     assert!(reports[0].landed);
     let failed = &reports[1];
@@ -391,10 +400,7 @@ async fn a_500_mid_pagination_lands_nothing_and_the_next_sync_lands_all() {
 async fn a_spent_quota_is_waited_out_until_its_reset() {
     let sandbox = sandbox(Seed::Demo).await;
     sandbox.set_chaos("github:rate_limit=2/s".parse::<ChaosSpec>().unwrap());
-    let mut config = delivery_config(&sandbox);
-    config
-        .sources
-        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    let config = catalog_and_github(&sandbox, None);
     let engine = engine(config, Some(TOKEN)).await;
     let started = std::time::Instant::now();
     let reports = engine.sync(None, &no_progress).await.unwrap();
@@ -409,10 +415,7 @@ async fn a_spent_quota_is_waited_out_until_its_reset() {
 #[tokio::test]
 async fn graphql_points_too_few_for_the_next_query_stop_the_sync_until_the_reset() {
     let sandbox = sandbox(Seed::Scale(40)).await;
-    let mut config = delivery_config(&sandbox);
-    config
-        .sources
-        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
+    let config = catalog_and_github(&sandbox, None);
     let engine = engine(config, Some(TOKEN)).await;
     engine
         .sync(Some(CATALOG_SOURCE), &no_progress)
@@ -508,11 +511,7 @@ async fn a_github_whose_graphql_lacks_a_field_is_read_through_rest() {
         |path, _| path.ends_with("/graphql"),
     )
     .await;
-    let mut config = delivery_config(&sandbox);
-    config
-        .sources
-        .retain(|s| s.name == CATALOG_SOURCE || s.name == GITHUB_SOURCE);
-    config.sources[1].url = Some(format!("{url}{GITHUB_PREFIX}"));
+    let config = catalog_and_github(&sandbox, Some(&url));
     let engine = engine(config, Some(TOKEN)).await;
     let reports = engine.sync(None, &no_progress).await.unwrap();
     assert!(reports.iter().all(|r| r.landed), "{reports:?}");

@@ -174,6 +174,17 @@ async fn every_source_under_chaos_never_loses_a_cached_row() {
     );
 }
 
+/// Every deployment the cache holds, newest first.
+async fn deployments(engine: &opsdeck::Engine) -> Vec<opsdeck::api::DeploymentRow> {
+    engine
+        .activity(&opsdeck::ActivityFilter {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 /// Harsher than [`CHAOS`]: a delivery sync is a few large queries, which retries mostly save.
 const DELIVERY_CHAOS: &str =
     "latency=0ms..300ms,error_rate=0.5,rate_limit=60/min,malformed=0.1,truncate=0.1,drop=0.1";
@@ -197,17 +208,7 @@ async fn delivery_under_chaos_never_loses_a_deployment() {
     for report in engine.sync(None, &crate::util::no_progress).await.unwrap() {
         assert!(report.landed, "{report:?}");
     }
-    let deployments = |engine: opsdeck::Engine| async move {
-        engine
-            .activity(&opsdeck::ActivityFilter {
-                limit: 100_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .len()
-    };
-    let held = deployments(engine.clone()).await;
+    let held = deployments(&engine).await.len();
     assert!(held > 10_000, "a few hundred repositories' history: {held}");
 
     let reports = Arc::new(AtomicUsize::new(0));
@@ -242,7 +243,7 @@ async fn delivery_under_chaos_never_loses_a_deployment() {
             20 => platform.set_chaos(format!("github:{DELIVERY_CHAOS}").parse().unwrap()),
             _ => {}
         }
-        let now = deployments(engine.clone()).await;
+        let now = deployments(&engine).await.len();
         assert!(now >= held, "a deployment went missing: {now} of {held}");
         checks += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -273,19 +274,15 @@ async fn delivery_under_chaos_never_loses_a_deployment() {
     }
     // What a fresh sync reads, the soaked cache holds, as it is now; beyond that only what
     // has aged past GitHub's 90 days while the soak ran (kept, never lost).
-    let recent = |engine: opsdeck::Engine| async move {
+    let recent = |all: Vec<opsdeck::api::DeploymentRow>| {
         let since = chrono::Utc::now() - chrono::Duration::days(89);
-        engine
-            .activity(&opsdeck::ActivityFilter {
-                limit: 100_000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_iter()
+        all.into_iter()
             .filter(|d| d.started_at > since)
             .map(|d| (d.source, d.id, d.status, d.finished_at))
             .collect::<std::collections::HashSet<_>>()
     };
-    assert_eq!(recent(engine.clone()).await, recent(fresh.clone()).await);
+    assert_eq!(
+        recent(deployments(&engine).await),
+        recent(deployments(&fresh).await)
+    );
 }

@@ -17,7 +17,7 @@ use crate::connectors::alertmanager::{AlertmanagerConnector, AlertmanagerSnapsho
 use crate::connectors::argocd::{ArgoCdConnector, WiringRead};
 use crate::connectors::backstage::BackstageConnector;
 use crate::connectors::catalog_files::{load_tree, CatalogLoad, Links};
-use crate::connectors::github::{GithubConnector, GithubSnapshot};
+use crate::connectors::github::{GithubConnector, RepoRead};
 use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
 use crate::connectors::{ConnectorError, Endpoint, FailureKind, FetchProgress};
@@ -26,7 +26,9 @@ use crate::domain::delivery::{wiring_problem, DeliveryTarget, Deployment};
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::Engine;
-use crate::store::{DeliveryLanding, PlatformRecord, RecordKind, SourceRows, SyncCost};
+use crate::store::{
+    DeliveryLanding, DeliveryPart, PlatformRecord, RecordKind, SourceRows, SyncCost,
+};
 use crate::text::clock_time;
 use crate::Result;
 
@@ -35,7 +37,15 @@ enum Fetched {
     Catalog(Vec<Entity>),
     Records(Vec<PlatformRecord>),
     Delivery(DeliveryFetch),
+    /// Delivery data staged in the cache as it was read (GitHub's): what remains to land.
+    Staged {
+        etags: HashMap<String, String>,
+        items: usize,
+    },
 }
+
+/// Parts of a GitHub sync read and not yet staged: the reader waits beyond this many.
+const PARTS_IN_FLIGHT: usize = 4;
 
 /// What a GitHub or Argo CD fetch brought.
 struct DeliveryFetch {
@@ -312,6 +322,13 @@ impl Engine {
                     .await?;
                 (records.len(), written)
             }
+            Fetched::Staged { etags, items } => {
+                let (written, deployed) = store
+                    .land_staged_delivery(&source.name, &etags, items, &problems, landed_at)
+                    .await?;
+                problems.extend(self.after_delivery(source, &deployed, &meter).await?);
+                (items, written)
+            }
             Fetched::Delivery(fetch) => {
                 let landing = DeliveryLanding {
                     deployments: &fetch.deployments,
@@ -322,15 +339,7 @@ impl Engine {
                 let (written, deployed) = store
                     .land_delivery(&source.name, landing, &problems, landed_at)
                     .await?;
-                // What changed in each new deploy is read now, while the platform is up,
-                // so "what changed" answers from the cache when it is not.
-                if !deployed.is_empty() {
-                    problems.extend(self.cache_comparisons(&deployed, &meter).await?);
-                }
-                // Runbooks kept in GitHub are read while it is up, so they read offline.
-                if source.kind == SourceKind::Github {
-                    problems.extend(self.cache_runbooks(source, &meter).await?);
-                }
+                problems.extend(self.after_delivery(source, &deployed, &meter).await?);
                 (fetch.items, written)
             }
         };
@@ -442,14 +451,46 @@ impl Engine {
             }
             SourceKind::Github => {
                 let connector = GithubConnector::new(self.endpoint(source)?);
-                let (repos, etags) = self.github_known(&source.name).await.map_err(|e| {
+                let cache_failed = |e: crate::Error| {
                     ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
-                })?;
+                };
+                let (repos, etags) = self
+                    .github_known(&source.name)
+                    .await
+                    .map_err(cache_failed)?;
+                let store = self.store();
+                store
+                    .drop_staged(&source.name)
+                    .await
+                    .map_err(|e| cache_failed(e.into()))?;
+                let (finished, mut parts) = tokio::sync::mpsc::channel(PARTS_IN_FLIGHT);
                 let mut sink = report;
-                let snapshot = connector
-                    .fetch(&repos, &etags, Utc::now(), meter, &mut sink)
-                    .await?;
-                Ok((Fetched::Delivery(github_delivery(snapshot)), Vec::new()))
+                let reading =
+                    connector.fetch(&repos, &etags, Utc::now(), meter, &mut sink, finished);
+                let staging = async {
+                    let mut items = 0;
+                    while let Some(reads) = parts.recv().await {
+                        items += reads.len();
+                        store
+                            .stage_delivery(&source.name, &github_part(reads))
+                            .await?;
+                    }
+                    Ok::<_, crate::store::StoreError>(items)
+                };
+                let (read, staged) = tokio::join!(reading, staging);
+                let outcome = match (read, staged) {
+                    (Ok(snapshot), Ok(items)) => Ok(Fetched::Staged {
+                        etags: snapshot.etags,
+                        items,
+                    }),
+                    (Err(error), _) => Err(error),
+                    (Ok(_), Err(error)) => Err(cache_failed(error.into())),
+                };
+                if outcome.is_err() {
+                    // What was staged is dropped now; the next sync would drop it anyway.
+                    let _ = store.drop_staged(&source.name).await;
+                }
+                Ok((outcome?, Vec::new()))
             }
             SourceKind::Argocd => {
                 let connector = ArgoCdConnector::new(self.endpoint(source)?);
@@ -485,6 +526,27 @@ pub(crate) async fn load_catalog_tree(
 }
 
 impl Engine {
+    /// What a delivery landing asks next, while the platform is up: the changes in each new
+    /// deploy (so "what changed" answers from the cache when it is not) and, for GitHub, the
+    /// runbooks kept there (so they read offline). Their failures are problems, not failures.
+    async fn after_delivery(
+        &self,
+        source: &SourceConfig,
+        deployed: &std::collections::BTreeSet<String>,
+        meter: &RequestMeter,
+    ) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        if !deployed.is_empty() {
+            problems.extend(self.cache_comparisons(deployed, meter).await?);
+        }
+        if source.kind == SourceKind::Github {
+            problems.extend(self.cache_runbooks(source, meter).await?);
+        }
+        Ok(problems)
+    }
+}
+
+impl Engine {
     /// Where and as whom `source`'s connector reads; a keychain that fails is the source's
     /// failure.
     pub(crate) fn endpoint(&self, source: &SourceConfig) -> Result<Endpoint, ConnectorError> {
@@ -503,38 +565,30 @@ impl Engine {
     }
 }
 
-/// GitHub's answer as delivery data: runs and releases replace what each repository held
-/// only when GitHub said they changed.
-fn github_delivery(snapshot: GithubSnapshot) -> DeliveryFetch {
-    let mut fetch = DeliveryFetch {
-        deployments: Vec::new(),
-        scoped: Vec::new(),
-        items: snapshot.repos.len(),
-        etags: Some(snapshot.etags),
-    };
-    for repo in snapshot.repos {
+/// GitHub's reads of some repositories as a part to stage: runs and releases replace what
+/// each repository held only when GitHub said they changed.
+fn github_part(reads: Vec<RepoRead>) -> DeliveryPart {
+    let mut part = DeliveryPart::default();
+    for repo in reads {
         let target = DeliveryTarget::GithubRepo(repo.slug).key();
         if let Some(runs) = repo.runs {
             let records = runs
                 .iter()
                 .map(|r| PlatformRecord::new(RecordKind::Run, &r.id, Some(&target), r))
                 .collect();
-            fetch
-                .scoped
-                .push((RecordKind::Run, target.clone(), records));
+            part.scoped.push((RecordKind::Run, target.clone(), records));
         }
         if let Some(releases) = repo.releases {
             let records = releases
                 .iter()
                 .map(|r| PlatformRecord::new(RecordKind::Release, &r.tag, Some(&target), r))
                 .collect();
-            fetch
-                .scoped
+            part.scoped
                 .push((RecordKind::Release, target.clone(), records));
         }
-        fetch.deployments.extend(repo.deployments);
+        part.deployments.extend(repo.deployments);
     }
-    fetch
+    part
 }
 
 /// Argo CD's answer as delivery data: each wiring's applications replace what it held.

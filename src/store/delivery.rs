@@ -25,6 +25,15 @@ pub struct DeliveryLanding<'a> {
     pub items: usize,
 }
 
+/// A part of a delivery sync, staged in the cache until the sync lands whole.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryPart {
+    /// Deployments new or changed.
+    pub deployments: Vec<Deployment>,
+    /// Records that replace, per kind and target, what the source held there.
+    pub scoped: Vec<(RecordKind, String, Vec<PlatformRecord>)>,
+}
+
 /// Which deployments the activity feed shows.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityQuery {
@@ -80,16 +89,81 @@ impl Store {
         let _writing = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
         let (mut written, deployed) =
-            upsert_deployments(&mut tx, source, landing.deployments).await?;
-        for (kind, target, records) in &landing.scoped {
-            written += write_changed(&mut tx, source, Some((*kind, target)), records)
-                .await?
-                .0;
-        }
+            land_part(&mut tx, source, landing.deployments, &landing.scoped).await?;
         if let Some(etags) = landing.etags {
             written += replace_etags(&mut tx, source, etags).await?;
         }
         record_landed(&mut tx, source, at, problems, landing.items, written).await?;
+        tx.commit().await?;
+        if written > 0 {
+            self.analyze().await?;
+        }
+        Ok((written, deployed))
+    }
+
+    /// Drops what `source`'s syncs staged and did not land.
+    pub async fn drop_staged(&self, source: &str) -> Result<(), StoreError> {
+        let _writing = self.writer.lock().await;
+        sqlx::query("DELETE FROM staged_delivery WHERE source = ?")
+            .bind(source)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stages a part of `source`'s sync, to land with the rest or not at all.
+    pub async fn stage_delivery(
+        &self,
+        source: &str,
+        part: &DeliveryPart,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(part).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let _writing = self.writer.lock().await;
+        sqlx::query("INSERT INTO staged_delivery (source, body) VALUES (?, ?)")
+            .bind(source)
+            .bind(body)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Lands every part staged for `source`, and `etags`, in one transaction, reading the
+    /// parts one at a time; drops them. Returns the rows written and the targets whose
+    /// deployments were among them.
+    pub async fn land_staged_delivery(
+        &self,
+        source: &str,
+        etags: &HashMap<String, String>,
+        items: usize,
+        problems: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<(u64, BTreeSet<String>), StoreError> {
+        let _writing = self.writer.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let parts: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM staged_delivery WHERE source = ? ORDER BY seq")
+                .bind(source)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut written = 0;
+        let mut deployed = BTreeSet::new();
+        for seq in parts {
+            let body: String = sqlx::query_scalar("SELECT body FROM staged_delivery WHERE seq = ?")
+                .bind(seq)
+                .fetch_one(&mut *tx)
+                .await?;
+            let part: DeliveryPart = decode_json("staged_delivery.body", &body)?;
+            let (rows, targets) =
+                land_part(&mut tx, source, &part.deployments, &part.scoped).await?;
+            written += rows;
+            deployed.extend(targets);
+        }
+        sqlx::query("DELETE FROM staged_delivery WHERE source = ?")
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        written += replace_etags(&mut tx, source, etags).await?;
+        record_landed(&mut tx, source, at, problems, items, written).await?;
         tx.commit().await?;
         if written > 0 {
             self.analyze().await?;
@@ -412,6 +486,22 @@ impl Store {
     }
 }
 
+/// Deployments upserted and records replaced per target: one part of a landing.
+async fn land_part(
+    tx: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    deployments: &[Deployment],
+    scoped: &[(RecordKind, String, Vec<PlatformRecord>)],
+) -> Result<(u64, BTreeSet<String>), StoreError> {
+    let (mut written, deployed) = upsert_deployments(tx, source, deployments).await?;
+    for (kind, target, records) in scoped {
+        written += write_changed(tx, source, Some((*kind, target)), records)
+            .await?
+            .0;
+    }
+    Ok((written, deployed))
+}
+
 async fn upsert_deployments(
     tx: &mut Transaction<'_, Sqlite>,
     source: &str,
@@ -504,6 +594,52 @@ mod tests {
             rolled_back_from: None,
             description: None,
         }
+    }
+
+    #[tokio::test]
+    async fn staged_parts_land_whole_or_not_at_all() {
+        let store = Store::in_memory().await.unwrap();
+        let at = Utc::now();
+        let staged = || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM staged_delivery")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+        };
+        let part = |ids: &[&str]| DeliveryPart {
+            deployments: ids
+                .iter()
+                .map(|id| deployment(id, "prod", id.parse().unwrap(), DeployStatus::Success))
+                .collect(),
+            scoped: vec![],
+        };
+        // A sync that fails after staging: its parts are dropped, nothing landed.
+        store
+            .stage_delivery("gh", &part(&["1", "2"]))
+            .await
+            .unwrap();
+        store.drop_staged("gh").await.unwrap();
+        assert_eq!(staged().await, 0);
+        assert!(store.newest_deployments("gh").await.unwrap().is_empty());
+
+        // Parts staged by another source stay while this one lands.
+        store.stage_delivery("other", &part(&["9"])).await.unwrap();
+        store
+            .stage_delivery("gh", &part(&["1", "2"]))
+            .await
+            .unwrap();
+        store.stage_delivery("gh", &part(&["3"])).await.unwrap();
+        let etags = HashMap::from([("graphql:x".to_string(), "v1".to_string())]);
+        let (written, deployed) = store
+            .land_staged_delivery("gh", &etags, 3, &[], at)
+            .await
+            .unwrap();
+        assert_eq!(written, 4, "three deployments and a mark");
+        assert_eq!(deployed.len(), 1);
+        assert_eq!(staged().await, 1, "the other source's part");
+        let newest = store.newest_deployments("gh").await.unwrap();
+        assert_eq!(newest["github:demo-org/app"].1, ["3"]);
+        assert_eq!(store.page_etags("gh").await.unwrap(), etags);
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ pub use audit::{AuditStep, Begun};
 pub use catalog::{
     key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
 };
-pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding};
+pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding, DeliveryPart};
 pub use files::{FileAt, StoredFile};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 pub use scorecards::{ScorecardResult, ScoredService, Worsening};

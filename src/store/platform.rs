@@ -13,7 +13,8 @@ use super::{decode_json, Store, StoreError};
 use crate::domain::alerts::{components_of_alert, Alert, AlertTarget, Selector};
 
 /// What a platform record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RecordKind {
     /// A PagerDuty service; joined by its escalation policy.
     Service,
@@ -58,7 +59,7 @@ impl RecordKind {
 }
 
 /// One record to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PlatformRecord {
     /// What it is.
     pub kind: RecordKind,

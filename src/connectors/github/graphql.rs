@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    deployment_of, Conditional, DeploymentPayload, GithubConnector, RepoKnown, RepoRead,
+    deployment_of, Conditional, DeploymentPayload, Finished, GithubConnector, RepoKnown, RepoRead,
     UserPayload, HISTORY_DAYS, MAX_DEPLOYMENT_PAGES, PAGE_SIZE,
 };
 use crate::connectors::http::RequestMeter;
@@ -373,8 +373,6 @@ struct Reading<'a> {
     runs_read_at: Option<String>,
     /// Held open deployments the reads came across (changed or not).
     reached: Vec<String>,
-    /// Whether nothing more is to be read (counted once for progress).
-    finished: bool,
 }
 
 /// The points budget as the last answer gave it.
@@ -384,8 +382,11 @@ struct Budget {
 }
 
 impl GithubConnector {
-    /// Reads `repos` through GraphQL; `None` when this GitHub's GraphQL does not have the
-    /// fields a sync needs (an older GitHub Enterprise): the REST read is the way then.
+    /// Reads `repos` through GraphQL, handing each repository's read to `finished` once it is
+    /// whole (a few dozen repositories are in memory at a time, however many there are);
+    /// returns what the reads saw, for the next sync. `None` when this GitHub's GraphQL does
+    /// not have the fields a sync needs (an older GitHub Enterprise): the REST read is the way
+    /// then, and what REST reads of a repository already handed over replaces it.
     pub(super) async fn fetch_graphql(
         &self,
         repos: &[(String, RepoKnown)],
@@ -393,7 +394,8 @@ impl GithubConnector {
         now: DateTime<Utc>,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
-    ) -> Result<Option<(Vec<RepoRead>, HashMap<String, String>)>, ConnectorError> {
+        finished: &Finished,
+    ) -> Result<Option<HashMap<String, String>>, ConnectorError> {
         let horizon = now - Duration::days(HISTORY_DAYS);
         let mut readings: Vec<Reading> = repos
             .iter()
@@ -412,29 +414,22 @@ impl GithubConnector {
                 newest_release: None,
                 runs_read_at: None,
                 reached: Vec::new(),
-                finished: false,
             })
             .collect();
+        let conditional = Conditional {
+            held,
+            read: Default::default(),
+        };
         let mut budget = Budget::default();
         let total = readings.len();
         let mut queries = 0;
-        let mut report = |readings: &mut [Reading], queries: usize| {
-            for reading in readings.iter_mut() {
-                reading.finished |= reading.next.is_empty() && reading.deployment_pages > 0;
-            }
-            progress(FetchProgress {
-                pages: queries,
-                items: readings.iter().filter(|r| r.finished).count(),
-                total: Some(total),
-            });
-        };
+        let mut done = 0;
 
         // Probe the repositories read before; one read for the first time is read whole.
-        let (held_repos, new_repos): (Vec<usize>, Vec<usize>) =
-            (0..readings.len()).partition(|i| {
-                readings[*i].known.newest.is_some() || readings[*i].seen_release.is_some()
-            });
-        for i in new_repos {
+        let (held_repos, mut deep): (Vec<usize>, Vec<usize>) = (0..readings.len()).partition(|i| {
+            readings[*i].known.newest.is_some() || readings[*i].seen_release.is_some()
+        });
+        for &i in &deep {
             readings[i].next = Asked {
                 deployments: Some((PAGE_SIZE, None)),
                 releases: Some(PAGE_SIZE),
@@ -449,72 +444,66 @@ impl GithubConnector {
             else {
                 return Ok(None);
             };
+            let mut whole = Vec::new();
             for (&i, data) in batch.iter().zip(answers) {
                 readings[i].probed(data, horizon);
+                if readings[i].next.is_empty() {
+                    whole.push(i);
+                } else {
+                    deep.push(i);
+                }
             }
             queries += 1;
-            report(&mut readings, queries);
+            done += self
+                .hand_over(&mut readings, &whole, &conditional, meter, finished)
+                .await?;
+            progress(FetchProgress {
+                pages: queries,
+                items: done,
+                total: Some(total),
+            });
         }
 
-        // Deep reads, until no repository asks for more.
+        // Deep reads, DEEP_BATCH repositories a query: one leaves when it is whole and the
+        // next waiting takes its place, so each query is full and few are in memory.
+        let mut waiting = deep.into_iter();
+        let mut active: Vec<usize> = Vec::with_capacity(DEEP_BATCH);
         loop {
-            let waiting: Vec<usize> = (0..readings.len())
-                .filter(|i| !readings[*i].next.is_empty())
-                .collect();
-            if waiting.is_empty() {
+            active.extend(waiting.by_ref().take(DEEP_BATCH - active.len()));
+            if active.is_empty() {
                 break;
             }
-            for batch in waiting.chunks(DEEP_BATCH) {
-                let asked: Vec<Asked> = batch
-                    .iter()
-                    .map(|i| std::mem::take(&mut readings[*i].next))
-                    .collect();
-                let Some(answers) = self
-                    .query(&readings, batch, &asked, &mut budget, meter)
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                for ((&i, data), asked) in batch.iter().zip(answers).zip(&asked) {
-                    readings[i].read_deeply(data, asked, horizon);
-                }
-                queries += 1;
-                report(&mut readings, queries);
+            let asked: Vec<Asked> = active
+                .iter()
+                .map(|i| std::mem::take(&mut readings[*i].next))
+                .collect();
+            let Some(answers) = self
+                .query(&readings, &active, &asked, &mut budget, meter)
+                .await?
+            else {
+                return Ok(None);
+            };
+            for ((&i, data), asked) in active.iter().zip(answers).zip(&asked) {
+                readings[i].read_deeply(data, asked, horizon);
             }
+            let (whole, going): (Vec<usize>, Vec<usize>) =
+                active.iter().partition(|i| readings[**i].next.is_empty());
+            active = going;
+            queries += 1;
+            done += self
+                .hand_over(&mut readings, &whole, &conditional, meter, finished)
+                .await?;
+            progress(FetchProgress {
+                pages: queries,
+                items: done,
+                total: Some(total),
+            });
         }
 
-        // Open deployments the probe did not reach are asked one by one, as REST offers.
-        let conditional = Conditional {
-            held,
-            read: Default::default(),
-        };
-        for reading in &mut readings {
-            let seen: std::collections::HashSet<String> = reading
-                .read
-                .deployments
-                .iter()
-                .map(|d| d.id.clone())
-                .collect();
-            for open in &reading.known.open {
-                if seen.contains(&open.id) || reading.reached.contains(&open.id) {
-                    continue;
-                }
-                let url = self.statuses_url(reading.slug, &open.id, PAGE_SIZE);
-                if let Some(updated) = self
-                    .with_status(open.clone(), &url, &conditional, meter)
-                    .await?
-                {
-                    if updated != *open {
-                        reading.read.deployments.push(updated);
-                    }
-                }
-            }
-        }
         let (mut marks, _) = conditional
             .read
             .into_inner()
             .unwrap_or_else(|p| p.into_inner());
-        let mut read = Vec::with_capacity(readings.len());
         for reading in readings {
             let slug = reading.slug;
             if let Some(tag) = reading.newest_release.or(reading.seen_release.cloned()) {
@@ -523,10 +512,53 @@ impl GithubConnector {
             if let Some(head) = reading.runs_read_at.or(reading.seen_runs_at.cloned()) {
                 marks.insert(format!("{SEEN_RUNS_AT}{slug}"), head);
             }
-            read.push(reading.read);
         }
-        read.sort_by(|a, b| a.slug.cmp(&b.slug));
-        Ok(Some((read, marks)))
+        Ok(Some(marks))
+    }
+
+    /// Hands the reads of `whole` over to `finished`, first asking (over REST, one by one) the
+    /// statuses of open deployments the reads did not reach; how many were handed over.
+    async fn hand_over(
+        &self,
+        readings: &mut [Reading<'_>],
+        whole: &[usize],
+        conditional: &Conditional<'_>,
+        meter: &RequestMeter,
+        finished: &Finished,
+    ) -> Result<usize, ConnectorError> {
+        let mut reads = Vec::with_capacity(whole.len());
+        for &i in whole {
+            let reading = &mut readings[i];
+            for open in &reading.known.open {
+                let seen = reading.reached.contains(&open.id)
+                    || reading.read.deployments.iter().any(|d| d.id == open.id);
+                if seen {
+                    continue;
+                }
+                let url = self.statuses_url(reading.slug, &open.id, PAGE_SIZE);
+                if let Some(updated) = self
+                    .with_status(open.clone(), &url, conditional, meter)
+                    .await?
+                {
+                    if updated != *open {
+                        reading.read.deployments.push(updated);
+                    }
+                }
+            }
+            let slug = reading.read.slug.clone();
+            reads.push(std::mem::replace(
+                &mut reading.read,
+                RepoRead {
+                    slug,
+                    ..RepoRead::default()
+                },
+            ));
+        }
+        let count = reads.len();
+        if count > 0 {
+            self.hand(finished, reads).await?;
+        }
+        Ok(count)
     }
 
     /// Sends one query for the repositories `batch` (indexes into `readings`), each asked

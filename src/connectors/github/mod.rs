@@ -72,16 +72,18 @@ pub struct RepoRead {
     pub releases: Option<Vec<Release>>,
 }
 
-/// What one sync read from GitHub.
+/// What one sync saw of GitHub, besides the reads handed over as they finished.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GithubSnapshot {
-    /// Per repository.
-    pub repos: Vec<RepoRead>,
-    /// The ETag of every page read, for the next sync's conditional requests.
+    /// The ETag of every page read, and what GraphQL reads saw, for the next sync.
     pub etags: HashMap<String, String>,
     /// Answers that were 304 Not Modified.
     pub not_modified: usize,
 }
+
+/// Where a sync hands each repository's read once it is whole, so a first sync of thousands
+/// of repositories never holds them all: the caller stages them as they come.
+pub type Finished = tokio::sync::mpsc::Sender<Vec<RepoRead>>;
 
 /// A file read from a repository.
 #[derive(Debug, Clone, PartialEq)]
@@ -337,18 +339,29 @@ impl GithubConnector {
         now: DateTime<Utc>,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
+        finished: Finished,
     ) -> Result<GithubSnapshot, ConnectorError> {
-        if let Some((repos, etags)) = self
-            .fetch_graphql(repos, etags, now, meter, progress)
+        if let Some(etags) = self
+            .fetch_graphql(repos, etags, now, meter, progress, &finished)
             .await?
         {
             return Ok(GithubSnapshot {
-                repos,
                 etags,
                 not_modified: 0,
             });
         }
-        self.fetch_rest(repos, etags, now, meter, progress).await
+        self.fetch_rest(repos, etags, now, meter, progress, &finished)
+            .await
+    }
+
+    /// Hands whole reads over; fails when whoever takes them stopped.
+    async fn hand(&self, finished: &Finished, reads: Vec<RepoRead>) -> Result<(), ConnectorError> {
+        finished.send(reads).await.map_err(|_| {
+            self.platform().error(
+                FailureKind::Io,
+                "the cache stopped taking what GitHub's sync read; nothing was replaced",
+            )
+        })
     }
 
     /// Reads `repos` through REST, one repository's lists at a time, asking only for the
@@ -360,13 +373,14 @@ impl GithubConnector {
         now: DateTime<Utc>,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
+        finished: &Finished,
     ) -> Result<GithubSnapshot, ConnectorError> {
         let conditional = Conditional {
             held: etags,
             read: Default::default(),
         };
         let total = repos.len();
-        let mut read = Vec::with_capacity(total);
+        let mut done = 0;
         // The futures are made before they are streamed: a stream that maps borrowed items
         // itself is not `Send` for every lifetime, and syncs run on spawned tasks.
         let pending: Vec<_> = repos
@@ -375,21 +389,20 @@ impl GithubConnector {
             .collect();
         let mut reads = futures_util::stream::iter(pending).buffer_unordered(REPOS_AT_ONCE);
         while let Some(repo) = reads.try_next().await? {
-            read.push(repo);
+            self.hand(finished, vec![repo]).await?;
+            done += 1;
             progress(FetchProgress {
-                pages: read.len(),
-                items: read.len(),
+                pages: done,
+                items: done,
                 total: Some(total),
             });
         }
         drop(reads);
-        read.sort_by(|a, b| a.slug.cmp(&b.slug));
         let (etags, not_modified) = conditional
             .read
             .into_inner()
             .unwrap_or_else(|p| p.into_inner());
         Ok(GithubSnapshot {
-            repos: read,
             etags,
             not_modified,
         })
