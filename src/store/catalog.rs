@@ -143,20 +143,24 @@ impl Store {
             .iter()
             .filter(|(key, body)| held.get(*key) != Some(*body))
             .collect();
-        for key in &removed {
-            sqlx::query("DELETE FROM source_entities WHERE source = ? AND entity_key = ?")
-                .bind(rows.source)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (key, body) in &changed {
+        // Many rows a statement, as JSON arrays: each statement is a round trip to SQLite's
+        // thread, and one a row cost a full sync of 14,000 entities 200,000 context switches.
+        for chunk in removed.chunks(ROWS_A_STATEMENT) {
             sqlx::query(
-                "INSERT OR REPLACE INTO source_entities (source, entity_key, body) VALUES (?, ?, ?)",
+                "DELETE FROM source_entities WHERE source = ? AND entity_key IN (SELECT value FROM json_each(?))",
             )
             .bind(rows.source)
-            .bind(key)
-            .bind(body)
+            .bind(to_json(&chunk))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in changed.chunks(ROWS_A_STATEMENT) {
+            sqlx::query(
+                "INSERT OR REPLACE INTO source_entities (source, entity_key, body)
+                 SELECT ?, value ->> 0, value ->> 1 FROM json_each(?)",
+            )
+            .bind(rows.source)
+            .bind(to_json(&chunk))
             .execute(&mut *tx)
             .await?;
         }
@@ -700,67 +704,99 @@ async fn remerge(
     .into_iter()
     .collect();
 
-    for m in &merged {
-        let e = &m.entity;
-        let key = e.entity_ref().key();
-        let owner_key = e.owner_ref().map(|r| r.key());
-        let owner_exists = owner_key
-            .as_ref()
-            .is_some_and(|k| existing_owners.contains(k));
-        let gaps = ownership_gaps(e, owner_exists);
-        let rowid = sqlx::query(
+    for chunk in merged.chunks(ROWS_A_STATEMENT) {
+        let mut entity_rows = Vec::with_capacity(chunk.len());
+        let mut search_rows = Vec::with_capacity(chunk.len());
+        let mut relation_rows = Vec::new();
+        for m in chunk {
+            let e = &m.entity;
+            let key = e.entity_ref().key();
+            let owner_key = e.owner_ref().map(|r| r.key());
+            let owner_exists = owner_key
+                .as_ref()
+                .is_some_and(|k| existing_owners.contains(k));
+            let gaps = ownership_gaps(e, owner_exists);
+            entity_rows.push(serde_json::json!([
+                key,
+                e.kind.to_ascii_lowercase(),
+                e.namespace(),
+                e.metadata.name,
+                search_name(&e.metadata.name),
+                e.metadata
+                    .title
+                    .as_deref()
+                    .or_else(|| e.profile_str("displayName")),
+                e.metadata.description,
+                e.spec_str("type"),
+                e.spec_str("lifecycle"),
+                e.tier(),
+                owner_key,
+                e.system_ref().map(|r| r.key()),
+                e.profile_str("email"),
+                to_json(&e.metadata.tags),
+                to_json(&gaps),
+                gaps.len(),
+                e.is_kind("component") && gaps.iter().any(|g| g.means_unowned()),
+                to_json(&m.sources),
+                to_json(e),
+            ]));
+            let titles = [
+                e.metadata.title.as_deref(),
+                e.profile_str("displayName"),
+                e.profile_str("email"),
+            ];
+            let titles = titles.into_iter().flatten().collect::<Vec<_>>().join(" ");
+            search_rows.push(serde_json::json!([
+                key,
+                e.metadata.name,
+                titles,
+                e.metadata.description,
+                e.metadata.tags.join(" "),
+            ]));
+            for relation in relations_of(e).0 {
+                relation_rows.push(serde_json::json!([
+                    relation.source,
+                    relation.relation.as_str(),
+                    relation.target,
+                    key,
+                ]));
+            }
+        }
+        sqlx::query(
             "INSERT INTO entities (entity_key, kind, namespace, name, search_name, title, description, spec_type,
                 lifecycle, tier, owner_key, system_key, email, tags, gaps, gap_count, unowned, sources, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11,
+                value ->> 12, value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17,
+                value ->> 18
+             FROM json_each(?)",
         )
-        .bind(&key)
-        .bind(e.kind.to_ascii_lowercase())
-        .bind(e.namespace())
-        .bind(&e.metadata.name)
-        .bind(search_name(&e.metadata.name))
-        .bind(e.metadata.title.as_deref().or_else(|| e.profile_str("displayName")))
-        .bind(&e.metadata.description)
-        .bind(e.spec_str("type"))
-        .bind(e.spec_str("lifecycle"))
-        .bind(e.tier())
-        .bind(&owner_key)
-        .bind(e.system_ref().map(|r| r.key()))
-        .bind(e.profile_str("email"))
-        .bind(to_json(&e.metadata.tags))
-        .bind(to_json(&gaps))
-        .bind(gaps.len() as i64)
-        .bind(e.is_kind("component") && gaps.iter().any(|g| g.means_unowned()))
-        .bind(to_json(&m.sources))
-        .bind(to_json(e))
+        .bind(serde_json::Value::Array(entity_rows).to_string())
         .execute(&mut **tx)
-        .await?
-        .last_insert_rowid();
-        sqlx::query("INSERT INTO entities_fts (rowid, name, title, description, tags) VALUES (?, ?, ?, ?, ?)")
-            .bind(rowid)
-            .bind(&e.metadata.name)
-            .bind(
-                [e.metadata.title.as_deref(), e.profile_str("displayName"), e.profile_str("email")]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+        .await?;
+        sqlx::query(
+            "INSERT INTO entities_fts (rowid, name, title, description, tags)
+             SELECT e.rowid, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
+             FROM json_each(?) j JOIN entities e ON e.entity_key = j.value ->> 0",
+        )
+        .bind(serde_json::Value::Array(search_rows).to_string())
+        .execute(&mut **tx)
+        .await?;
+        for relations in relation_rows.chunks(ROWS_A_STATEMENT) {
+            sqlx::query(
+                "INSERT OR IGNORE INTO relations (source_key, relation, target_key, declared_by)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
             )
-            .bind(&e.metadata.description)
-            .bind(e.metadata.tags.join(" "))
+            .bind(serde_json::Value::Array(relations.to_vec()).to_string())
             .execute(&mut **tx)
             .await?;
-        for relation in relations_of(e).0 {
-            sqlx::query("INSERT OR IGNORE INTO relations (source_key, relation, target_key, declared_by) VALUES (?, ?, ?, ?)")
-                .bind(&relation.source)
-                .bind(relation.relation.as_str())
-                .bind(&relation.target)
-                .bind(&key)
-                .execute(&mut **tx)
-                .await?;
         }
     }
     Ok(())
 }
+
+/// Rows a batched statement writes at most.
+pub(super) const ROWS_A_STATEMENT: usize = 500;
 
 /// Serialises our own types to a JSON column; that cannot fail.
 fn to_json<T: serde::Serialize>(value: &T) -> String {

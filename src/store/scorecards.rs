@@ -201,23 +201,22 @@ impl Store {
         .into_iter()
         .map(|r| (r.get("component_key"), (r.get("level"), r.get("failing"))))
         .collect();
+        // Many rows a statement, as JSON arrays (see `catalog::ROWS_A_STATEMENT`).
+        let mut result_rows = Vec::with_capacity(results.len());
+        let mut history_rows = Vec::new();
         for result in results {
-            let passed = result.outcomes.iter().filter(|o| o.passed).count() as i64;
+            let passed = result.outcomes.iter().filter(|o| o.passed).count();
             let level = result.level.map(|l| l as i64);
-            sqlx::query(
-                "INSERT INTO scorecard_results (component_key, owner_key, level, passed, total, outcomes,
-                    last_production_deploy, open_incidents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&result.key)
-            .bind(&result.owner_key)
-            .bind(level)
-            .bind(passed)
-            .bind(result.outcomes.len() as i64)
-            .bind(serde_json::to_string(&result.outcomes).expect("outcomes serialise"))
-            .bind(result.last_production_deploy.map(|t| t.timestamp()))
-            .bind(result.open_incidents)
-            .execute(&mut *tx)
-            .await?;
+            result_rows.push(serde_json::json!([
+                result.key,
+                result.owner_key,
+                level,
+                passed,
+                result.outcomes.len(),
+                serde_json::to_string(&result.outcomes).expect("outcomes serialise"),
+                result.last_production_deploy.map(|t| t.timestamp()),
+                result.open_incidents,
+            ]));
             let failing: Vec<&str> = result
                 .outcomes
                 .iter()
@@ -226,18 +225,35 @@ impl Store {
                 .collect();
             let failing = serde_json::to_string(&failing).expect("strings serialise");
             if previous.get(&result.key) != Some(&(level, failing.clone())) {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO scorecard_history (component_key, day, owner_key, level, failing)
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(&result.key)
-                .bind(&day)
-                .bind(&result.owner_key)
-                .bind(level)
-                .bind(&failing)
-                .execute(&mut *tx)
-                .await?;
+                history_rows.push(serde_json::json!([
+                    result.key,
+                    result.owner_key,
+                    level,
+                    failing
+                ]));
             }
+        }
+        for rows in result_rows.chunks(super::catalog::ROWS_A_STATEMENT) {
+            sqlx::query(
+                "INSERT INTO scorecard_results (component_key, owner_key, level, passed, total, outcomes,
+                    last_production_deploy, open_incidents)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                    value ->> 6, value ->> 7
+                 FROM json_each(?)",
+            )
+            .bind(serde_json::Value::Array(rows.to_vec()).to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for rows in history_rows.chunks(super::catalog::ROWS_A_STATEMENT) {
+            sqlx::query(
+                "INSERT OR REPLACE INTO scorecard_history (component_key, day, owner_key, level, failing)
+                 SELECT value ->> 0, ?, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
+            )
+            .bind(&day)
+            .bind(serde_json::Value::Array(rows.to_vec()).to_string())
+            .execute(&mut *tx)
+            .await?;
         }
         for w in worse {
             sqlx::query(
