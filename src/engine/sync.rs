@@ -39,6 +39,7 @@ enum Fetched {
     Delivery(DeliveryFetch),
     /// Delivery data staged in the cache as it was read (GitHub's): what remains to land.
     Staged {
+        sync_id: String,
         etags: HashMap<String, String>,
         items: usize,
     },
@@ -322,9 +323,20 @@ impl Engine {
                     .await?;
                 (records.len(), written)
             }
-            Fetched::Staged { etags, items } => {
+            Fetched::Staged {
+                sync_id,
+                etags,
+                items,
+            } => {
                 let (written, deployed) = store
-                    .land_staged_delivery(&source.name, &etags, items, &problems, landed_at)
+                    .land_staged_delivery(
+                        &source.name,
+                        &sync_id,
+                        &etags,
+                        items,
+                        &problems,
+                        landed_at,
+                    )
                     .await?;
                 problems.extend(self.after_delivery(source, &deployed, &meter).await?);
                 (items, written)
@@ -459,8 +471,10 @@ impl Engine {
                     .await
                     .map_err(cache_failed)?;
                 let store = self.store();
+                // Another process may be syncing this source into the same cache.
+                let sync_id = format!("{:016x}", fastrand::u64(..));
                 store
-                    .drop_staged(&source.name)
+                    .drop_staged(&source.name, &sync_id)
                     .await
                     .map_err(|e| cache_failed(e.into()))?;
                 let (finished, mut parts) = tokio::sync::mpsc::channel(PARTS_IN_FLIGHT);
@@ -472,7 +486,7 @@ impl Engine {
                     while let Some(reads) = parts.recv().await {
                         items += reads.len();
                         store
-                            .stage_delivery(&source.name, &github_part(reads))
+                            .stage_delivery(&source.name, &sync_id, &github_part(reads))
                             .await?;
                     }
                     Ok::<_, crate::store::StoreError>(items)
@@ -480,6 +494,7 @@ impl Engine {
                 let (read, staged) = tokio::join!(reading, staging);
                 let outcome = match (read, staged) {
                     (Ok(snapshot), Ok(items)) => Ok(Fetched::Staged {
+                        sync_id: sync_id.clone(),
                         etags: snapshot.etags,
                         items,
                     }),
@@ -488,7 +503,7 @@ impl Engine {
                 };
                 if outcome.is_err() {
                     // What was staged is dropped now; the next sync would drop it anyway.
-                    let _ = store.drop_staged(&source.name).await;
+                    let _ = store.drop_staged(&source.name, &sync_id).await;
                 }
                 Ok((outcome?, Vec::new()))
             }

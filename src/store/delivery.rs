@@ -101,38 +101,50 @@ impl Store {
         Ok((written, deployed))
     }
 
-    /// Drops what `source`'s syncs staged and did not land.
-    pub async fn drop_staged(&self, source: &str) -> Result<(), StoreError> {
+    /// Drops the parts staged by `sync`, and any staged by syncs of `source` a day or more
+    /// ago (a process that died mid-sync).
+    pub async fn drop_staged(&self, source: &str, sync: &str) -> Result<(), StoreError> {
         let _writing = self.writer.lock().await;
-        sqlx::query("DELETE FROM staged_delivery WHERE source = ?")
-            .bind(source)
-            .execute(&self.pool)
-            .await?;
+        let stale = (Utc::now() - chrono::Duration::days(1)).timestamp();
+        sqlx::query(
+            "DELETE FROM staged_delivery WHERE sync_id = ? OR (source = ? AND staged_at < ?)",
+        )
+        .bind(sync)
+        .bind(source)
+        .bind(stale)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Stages a part of `source`'s sync, to land with the rest or not at all.
+    /// Stages a part of the sync `sync` of `source`, to land with the rest or not at all.
     pub async fn stage_delivery(
         &self,
         source: &str,
+        sync: &str,
         part: &DeliveryPart,
     ) -> Result<(), StoreError> {
         let body = serde_json::to_string(part).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let _writing = self.writer.lock().await;
-        sqlx::query("INSERT INTO staged_delivery (source, body) VALUES (?, ?)")
-            .bind(source)
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO staged_delivery (source, sync_id, staged_at, body) VALUES (?, ?, ?, ?)",
+        )
+        .bind(source)
+        .bind(sync)
+        .bind(Utc::now().timestamp())
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Lands every part staged for `source`, and `etags`, in one transaction, reading the
-    /// parts one at a time; drops them. Returns the rows written and the targets whose
-    /// deployments were among them.
+    /// Lands every part the sync `sync` of `source` staged, and `etags`, in one transaction,
+    /// reading the parts one at a time; drops them. Returns the rows written and the targets
+    /// whose deployments were among them.
     pub async fn land_staged_delivery(
         &self,
         source: &str,
+        sync: &str,
         etags: &HashMap<String, String>,
         items: usize,
         problems: &[String],
@@ -141,8 +153,8 @@ impl Store {
         let _writing = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
         let parts: Vec<i64> =
-            sqlx::query_scalar("SELECT seq FROM staged_delivery WHERE source = ? ORDER BY seq")
-                .bind(source)
+            sqlx::query_scalar("SELECT seq FROM staged_delivery WHERE sync_id = ? ORDER BY seq")
+                .bind(sync)
                 .fetch_all(&mut *tx)
                 .await?;
         let mut written = 0;
@@ -158,8 +170,8 @@ impl Store {
             written += rows;
             deployed.extend(targets);
         }
-        sqlx::query("DELETE FROM staged_delivery WHERE source = ?")
-            .bind(source)
+        sqlx::query("DELETE FROM staged_delivery WHERE sync_id = ?")
+            .bind(sync)
             .execute(&mut *tx)
             .await?;
         written += replace_etags(&mut tx, source, etags).await?;
@@ -615,31 +627,55 @@ mod tests {
         };
         // A sync that fails after staging: its parts are dropped, nothing landed.
         store
-            .stage_delivery("gh", &part(&["1", "2"]))
+            .stage_delivery("gh", "a", &part(&["1", "2"]))
             .await
             .unwrap();
-        store.drop_staged("gh").await.unwrap();
+        store.drop_staged("gh", "a").await.unwrap();
         assert_eq!(staged().await, 0);
         assert!(store.newest_deployments("gh").await.unwrap().is_empty());
 
-        // Parts staged by another source stay while this one lands.
-        store.stage_delivery("other", &part(&["9"])).await.unwrap();
+        // Another sync of the same source (another process) keeps its parts while this one
+        // lands, and so does another source's.
         store
-            .stage_delivery("gh", &part(&["1", "2"]))
+            .stage_delivery("gh", "b", &part(&["7"]))
             .await
             .unwrap();
-        store.stage_delivery("gh", &part(&["3"])).await.unwrap();
+        store
+            .stage_delivery("other", "c", &part(&["9"]))
+            .await
+            .unwrap();
+        store
+            .stage_delivery("gh", "d", &part(&["1", "2"]))
+            .await
+            .unwrap();
+        store.drop_staged("gh", "x").await.unwrap();
+        store
+            .stage_delivery("gh", "d", &part(&["3"]))
+            .await
+            .unwrap();
         let etags = HashMap::from([("graphql:x".to_string(), "v1".to_string())]);
         let (written, deployed) = store
-            .land_staged_delivery("gh", &etags, 3, &[], at)
+            .land_staged_delivery("gh", "d", &etags, 3, &[], at)
             .await
             .unwrap();
         assert_eq!(written, 4, "three deployments and a mark");
         assert_eq!(deployed.len(), 1);
-        assert_eq!(staged().await, 1, "the other source's part");
+        assert_eq!(
+            staged().await,
+            2,
+            "the other sync's part and the other source's"
+        );
         let newest = store.newest_deployments("gh").await.unwrap();
         assert_eq!(newest["github:demo-org/app"].1, ["3"]);
         assert_eq!(store.page_etags("gh").await.unwrap(), etags);
+
+        // A part a dead process left a day ago goes with the next sync of its source.
+        sqlx::query("UPDATE staged_delivery SET staged_at = 0 WHERE sync_id = 'b'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.drop_staged("gh", "e").await.unwrap();
+        assert_eq!(staged().await, 1, "the other source's part");
     }
 
     #[tokio::test]
