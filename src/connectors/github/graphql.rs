@@ -375,9 +375,11 @@ struct Reading<'a> {
     reached: Vec<String>,
 }
 
-/// The points budget as the last answer gave it.
+/// GitHub's points as the last answer counted them.
 #[derive(Default)]
 struct Budget {
+    /// What would be left after another query costing what the last one did, and when the
+    /// hour resets.
     left: Option<(i64, DateTime<Utc>)>,
 }
 
