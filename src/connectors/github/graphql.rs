@@ -26,6 +26,7 @@ use super::{
     UserPayload, HISTORY_DAYS, MAX_DEPLOYMENT_PAGES, PAGE_SIZE,
 };
 use crate::connectors::http::RequestMeter;
+use crate::connectors::rate_limit;
 use crate::connectors::{ConnectorError, FailureKind, FetchProgress};
 use crate::domain::delivery::{DeliveryTarget, DeployStatus, Deployment, PipelineRun, Release};
 use crate::text::one_line;
@@ -642,7 +643,10 @@ impl GithubConnector {
             )));
         }
         // The next query is likely to cost what this one did.
-        budget.left = Some((points.remaining - points.cost, points.reset_at));
+        budget.left = Some((
+            points.remaining - points.cost,
+            bounded_reset(points.reset_at, Utc::now()),
+        ));
         batch
             .iter()
             .enumerate()
@@ -796,6 +800,13 @@ impl Reading<'_> {
     }
 }
 
+/// When GitHub says its hour resets, as a wait of at most [`rate_limit::MAX_PLATFORM_WAIT`]: a hostile
+/// or broken `resetAt` (years ahead) must not stop the source for good.
+fn bounded_reset(reset_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let wait = (reset_at - now).to_std().unwrap_or_default();
+    rate_limit::after(now, wait.min(rate_limit::MAX_PLATFORM_WAIT))
+}
+
 /// A deployment node as the cache keeps it; `None` without the database id every other read
 /// (and every action) names it by.
 fn deployment_of_node(node: DeploymentNode, target: &str) -> Option<Deployment> {
@@ -877,4 +888,21 @@ fn runs_of(history: Nodes<CommitNode>, target: &str) -> Vec<PipelineRun> {
             .then_with(|| b.id.cmp(&a.id))
     });
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_is_waited_for_an_hour_at_most_and_never_in_the_past() {
+        let now = Utc::now();
+        let far = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(bounded_reset(far, now), now + Duration::hours(1));
+        assert_eq!(bounded_reset(now - Duration::days(3), now), now);
+        let soon = now + Duration::minutes(7);
+        assert_eq!(bounded_reset(soon, now), soon);
+    }
 }
