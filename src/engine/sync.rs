@@ -502,7 +502,7 @@ impl Engine {
                     (Ok(_), Err(error)) => Err(cache_failed(error.into())),
                 };
                 if outcome.is_err() {
-                    // What was staged is dropped now; the next sync would drop it anyway.
+                    // What was staged is dropped now (what a crash leaves goes a day later).
                     let _ = store.drop_staged(&source.name, &sync_id).await;
                 }
                 Ok((outcome?, Vec::new()))
