@@ -424,9 +424,11 @@ impl GithubConnector {
             read: Default::default(),
         };
         let mut budget = Budget::default();
-        let total = readings.len();
-        let mut queries = 0;
-        let mut done = 0;
+        // Queries sent, and repositories handed over.
+        let mut read_so_far = FetchProgress {
+            total: Some(readings.len()),
+            ..FetchProgress::default()
+        };
 
         // Probe the repositories read before; one read for the first time is read whole.
         let (held_repos, mut deep): (Vec<usize>, Vec<usize>) = (0..readings.len()).partition(|i| {
@@ -456,15 +458,11 @@ impl GithubConnector {
                     deep.push(i);
                 }
             }
-            queries += 1;
-            done += self
-                .hand_over(&mut readings, &whole, &conditional, meter, finished)
+            self.hand_over(&mut readings, &whole, &conditional, meter, finished)
                 .await?;
-            progress(FetchProgress {
-                pages: queries,
-                items: done,
-                total: Some(total),
-            });
+            read_so_far.pages += 1;
+            read_so_far.items += whole.len();
+            progress(read_so_far);
         }
 
         // Deep reads, DEEP_BATCH repositories a query: one leaves when it is whole and the
@@ -492,15 +490,11 @@ impl GithubConnector {
             let (whole, going): (Vec<usize>, Vec<usize>) =
                 active.iter().partition(|i| readings[**i].next.is_empty());
             active = going;
-            queries += 1;
-            done += self
-                .hand_over(&mut readings, &whole, &conditional, meter, finished)
+            self.hand_over(&mut readings, &whole, &conditional, meter, finished)
                 .await?;
-            progress(FetchProgress {
-                pages: queries,
-                items: done,
-                total: Some(total),
-            });
+            read_so_far.pages += 1;
+            read_so_far.items += whole.len();
+            progress(read_so_far);
         }
 
         let (mut marks, _) = conditional
@@ -520,7 +514,7 @@ impl GithubConnector {
     }
 
     /// Hands the reads of `whole` over to `finished`, first asking (over REST, one by one) the
-    /// statuses of open deployments the reads did not reach; how many were handed over.
+    /// statuses of open deployments the reads did not reach.
     async fn hand_over(
         &self,
         readings: &mut [Reading<'_>],
@@ -528,7 +522,7 @@ impl GithubConnector {
         conditional: &Conditional<'_>,
         meter: &RequestMeter,
         finished: &Finished,
-    ) -> Result<usize, ConnectorError> {
+    ) -> Result<(), ConnectorError> {
         let mut reads = Vec::with_capacity(whole.len());
         for &i in whole {
             let reading = &mut readings[i];
@@ -557,11 +551,10 @@ impl GithubConnector {
                 },
             ));
         }
-        let count = reads.len();
-        if count > 0 {
+        if !reads.is_empty() {
             self.hand(finished, reads).await?;
         }
-        Ok(count)
+        Ok(())
     }
 
     /// Sends one query for the repositories `batch` (indexes into `readings`), each asked
