@@ -1,6 +1,7 @@
 //! The sandbox's GitHub and Argo CD serve what the official contracts say: each GitHub answer
 //! Opsdeck reads against the OpenAPI 3 response schema of its path (and its error schema), with
-//! `Link` pagination and ETags; Argo CD's application list against its Swagger definitions.
+//! `Link` pagination and ETags; Argo CD's application list and watch stream against its Swagger
+//! definitions.
 
 use opsdeck_sandbox::{Seed, ARGOCD_PREFIX, GITHUB_PREFIX};
 use serde_json::{json, Value};
@@ -189,12 +190,8 @@ async fn argocd_applications_match_the_swagger_definitions() {
     if !specs_present() {
         return;
     }
-    let definitions = spec_json("argocd/swagger.json")["definitions"].clone();
-    let check = |name: &str| {
-        jsonschema::options()
-            .build(&json!({"definitions": definitions, "$ref": format!("#/definitions/{name}")}))
-            .unwrap()
-    };
+    let spec = spec_json("argocd/swagger.json");
+    let check = |name: &str| spec_validator(&spec, name);
     let sandbox = sandbox(Seed::Demo).await;
     let base = format!("{}{ARGOCD_PREFIX}/api/v1/applications", sandbox.url());
     let get = |query: &[(&str, &str)]| {
@@ -249,4 +246,108 @@ async fn argocd_applications_match_the_swagger_definitions() {
         schema_errors(&check("runtimeError"), &error),
         Vec::<String>::new()
     );
+}
+
+/// The next line of a held stream.
+async fn next_line(stream: &mut reqwest::Response, buffer: &mut Vec<u8>) -> Value {
+    loop {
+        if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            return serde_json::from_slice(&line).unwrap();
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("a line within 10 s")
+            .unwrap()
+            .expect("the stream is held open");
+        buffer.extend_from_slice(&chunk);
+    }
+}
+
+#[tokio::test]
+async fn argocd_watch_stream_lines_match_the_swagger_stream_result() {
+    if !specs_present() {
+        return;
+    }
+    let spec = spec_json("argocd/swagger.json");
+    let mut result =
+        spec["paths"]["/api/v1/stream/applications"]["get"]["responses"]["200"]["schema"].clone();
+    result["definitions"] = spec["definitions"].clone();
+    let stream_result = jsonschema::options().build(&result).unwrap();
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_actions("rollout=1s".parse().unwrap());
+    let base = format!("{}{ARGOCD_PREFIX}/api/v1", sandbox.url());
+    let watch = |query: &[(&str, &str)]| {
+        reqwest::Client::new()
+            .get(format!("{base}/stream/applications"))
+            .query(query)
+            .bearer_auth(TOKEN)
+            .send()
+    };
+
+    // Without a resourceVersion, every matching application comes first, as ADDED.
+    let mut named = watch(&[("name", "checkout-api-prod")]).await.unwrap();
+    assert_eq!(named.status(), 200);
+    let mut buffer = Vec::new();
+    let added = next_line(&mut named, &mut buffer).await;
+    assert_eq!(schema_errors(&stream_result, &added), Vec::<String>::new());
+    assert_eq!(added["result"]["type"], "ADDED");
+    let version: u64 = added["result"]["application"]["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // With one, changes only: a sync at Argo CD, then its end, each a newer version.
+    let mut changes = watch(&[("resourceVersion", "0")]).await.unwrap();
+    let synced = reqwest::Client::new()
+        .post(format!("{base}/applications/checkout-api-prod/sync"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "checkout-api-prod"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(synced.status(), 200);
+    let mut buffer = Vec::new();
+    let mut versions = vec![version];
+    for health in ["Progressing", "Healthy"] {
+        let modified = next_line(&mut changes, &mut buffer).await;
+        assert_eq!(
+            schema_errors(&stream_result, &modified),
+            Vec::<String>::new()
+        );
+        let application = &modified["result"]["application"];
+        assert_eq!(modified["result"]["type"], "MODIFIED");
+        assert_eq!(application["metadata"]["name"], "checkout-api-prod");
+        assert_eq!(application["status"]["health"]["status"], health);
+        versions.push(
+            application["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
+        );
+    }
+    assert!(
+        versions.is_sorted() && versions[0] < versions[1],
+        "{versions:?}"
+    );
+
+    let (status, _, error) = read(
+        reqwest::Client::new()
+            .get(format!("{base}/stream/applications"))
+            .bearer_auth("wrong"),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        schema_errors(&spec_validator(&spec, "runtimeError"), &error),
+        Vec::<String>::new()
+    );
+}
+
+fn spec_validator(spec: &Value, definition: &str) -> jsonschema::Validator {
+    jsonschema::options()
+        .build(&json!({"definitions": spec["definitions"], "$ref": format!("#/definitions/{definition}")}))
+        .unwrap()
 }

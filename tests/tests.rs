@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area (as ripgrep does).
 
 mod alertmanager_real;
+mod argocd_watch;
 mod catalog_files;
 mod chaos;
 mod cli;

@@ -192,8 +192,18 @@ async fn flaky(State(flaky): State<Arc<Flaky>>, request: Request) -> Response {
             response = response.header(name, value);
         }
     }
+    // Streamed, so a held stream (Argo CD's watch) passes through as it comes, and a cut
+    // one is cut here too.
+    let chunks = futures_util::stream::unfold(Some(answer), |answer| async move {
+        let mut answer = answer?;
+        match answer.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(answer))),
+            Ok(None) => None,
+            Err(error) => Some((Err(error), None)),
+        }
+    });
     response
-        .body(axum::body::Body::from(answer.bytes().await.unwrap()))
+        .body(axum::body::Body::from_stream(chunks))
         .unwrap()
 }
 

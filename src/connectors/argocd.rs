@@ -1,16 +1,19 @@
 //! Argo CD API, as `argocd/swagger.json` describes it: `GET /api/v1/applications` by `name`
-//! or label `selector`, with a bearer token. Each application is one environment of a
-//! service: its sync and health status, whether automated sync is on, and its
-//! `status.history` as deploy history.
+//! or label `selector`, and the watch stream `GET /api/v1/stream/applications`, with a bearer
+//! token. Each application is one environment of a service: its sync and health status,
+//! whether automated sync is on, and its `status.history` as deploy history.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::http::RequestMeter;
-use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
+use super::{
+    transport_error, ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached,
+};
 use crate::api::SignedInAs;
 use crate::domain::delivery::{
     is_kubernetes_name, version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
@@ -19,6 +22,30 @@ use crate::text::{one_line, percent_encoded};
 
 /// Lookups sent side by side.
 const LOOKUPS_AT_ONCE: usize = 4;
+/// The largest line of the watch stream read: one application with its history is tens of
+/// KB; a line larger than this is a misbehaving server.
+const MAX_WATCH_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// How a watch stream ended.
+#[derive(Debug)]
+pub enum WatchEnd {
+    /// It was held for its whole span, or Argo CD closed it cleanly: open it again at once.
+    Ended,
+    /// It failed, or was never opened: changes since it last was open may have been missed.
+    Broken(ConnectorError),
+}
+
+/// A change the watch stream reported.
+#[derive(Debug, Clone)]
+pub struct AppChange {
+    /// The application's name (a Kubernetes name, checked).
+    pub name: String,
+    /// Its labels, which place it in `argocd/app-selector` wirings.
+    pub labels: BTreeMap<String, String>,
+    /// Whether it was deleted.
+    pub deleted: bool,
+    app: AppPayload,
+}
 
 /// What one sync read for one wiring (an app name or a selector).
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +106,7 @@ struct ListPayload {
     items: Option<Vec<AppPayload>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct AppPayload {
     metadata: MetaPayload,
     #[serde(default)]
@@ -88,7 +115,7 @@ struct AppPayload {
     status: StatusPayload,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct MetaPayload {
     name: String,
     #[serde(default)]
@@ -97,7 +124,7 @@ struct MetaPayload {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct SpecPayload {
     #[serde(default)]
@@ -106,19 +133,19 @@ struct SpecPayload {
     sync_policy: Option<SyncPolicyPayload>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 struct DestinationPayload {
     #[serde(default)]
     namespace: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct SyncPolicyPayload {
     #[serde(default)]
     automated: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct StatusPayload {
     #[serde(default)]
@@ -131,13 +158,13 @@ struct StatusPayload {
     operation_state: Option<OperationPayload>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct HealthPayload {
     #[serde(default)]
     status: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct SyncPayload {
     #[serde(default)]
     status: Option<String>,
@@ -145,7 +172,7 @@ struct SyncPayload {
     revision: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct HistoryPayload {
     id: i64,
@@ -160,14 +187,14 @@ struct HistoryPayload {
     initiated_by: Option<InitiatorPayload>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SourcePayload {
     #[serde(default)]
     target_revision: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct InitiatorPayload {
     #[serde(default)]
     username: Option<String>,
@@ -175,13 +202,40 @@ struct InitiatorPayload {
     automated: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OperationPayload {
     #[serde(default)]
     phase: Option<String>,
     #[serde(default)]
     message: Option<String>,
+}
+
+/// One line of the watch stream: grpc-gateway's `{"result": …}` or `{"error": …}`.
+#[derive(Deserialize)]
+struct WatchLine {
+    #[serde(default)]
+    result: Option<WatchEventPayload>,
+    #[serde(default)]
+    error: Option<StreamErrorPayload>,
+}
+
+/// `v1alpha1ApplicationWatchEvent`.
+#[derive(Deserialize)]
+struct WatchEventPayload {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    application: Option<AppPayload>,
+}
+
+/// `runtimeStreamError`.
+#[derive(Deserialize)]
+struct StreamErrorPayload {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    http_code: Option<i32>,
 }
 
 #[derive(Deserialize)]
@@ -300,21 +354,164 @@ impl ArgoCdConnector {
             deployments: Vec::new(),
         };
         for app in list.items.unwrap_or_default() {
-            // Its name goes into the path of rollback calls: a dot segment must not.
-            if !is_kubernetes_name(&app.metadata.name) {
-                return Err(self.platform().error(
-                    FailureKind::Malformed,
-                    format!(
-                        "Argo CD listed an application named '{}', which is not a Kubernetes name; nothing was replaced",
-                        one_line(&app.metadata.name, 80)
-                    ),
-                ));
-            }
+            self.check_name(&app)?;
             let (state, history) = self.app_of(app, &target);
             read.environments.push(state);
             read.deployments.extend(history);
         }
         Ok(read)
+    }
+
+    /// Its name goes into the path of rollback calls: a dot segment must not.
+    fn check_name(&self, app: &AppPayload) -> Result<(), ConnectorError> {
+        if is_kubernetes_name(&app.metadata.name) {
+            return Ok(());
+        }
+        Err(self.platform().error(
+            FailureKind::Malformed,
+            format!(
+                "Argo CD sent an application named '{}', which is not a Kubernetes name; nothing was replaced",
+                one_line(&app.metadata.name, 80)
+            ),
+        ))
+    }
+
+    /// Holds the watch stream (`GET /api/v1/stream/applications`) open for up to `span`,
+    /// handing each change over as it comes. It asks with `resourceVersion=0`: any version
+    /// makes Argo CD send changes only, not every application first, and this one filters
+    /// none out by age.
+    pub async fn watch(
+        &self,
+        meter: &RequestMeter,
+        span: Duration,
+        on_change: &mut (dyn FnMut(AppChange) + Send),
+    ) -> WatchEnd {
+        let url = self.endpoint.url("/api/v1/stream/applications");
+        let opened = self
+            .platform()
+            .open_stream(
+                self.endpoint.reader(meter),
+                &url,
+                || {
+                    self.endpoint
+                        .get_with_bearer(&url)
+                        .query(&[("resourceVersion", "0")])
+                },
+                span,
+            )
+            .await;
+        let mut response = match opened {
+            Ok(response) => response,
+            // Argo CD sends its headers with the first change: a quiet span ends here.
+            Err(e) if e.kind == FailureKind::Timeout => return WatchEnd::Ended,
+            Err(e) => return WatchEnd::Broken(e),
+        };
+        let mut line = Vec::new();
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) if line.iter().all(u8::is_ascii_whitespace) => return WatchEnd::Ended,
+                Ok(None) => {
+                    return WatchEnd::Broken(self.platform().error(
+                        FailureKind::Truncated,
+                        "the watch stream ended mid-change; the applications are listed again",
+                    ))
+                }
+                Err(e) => {
+                    let error = transport_error(self.endpoint.source_name(), &url, &e);
+                    return match error.kind {
+                        FailureKind::Timeout => WatchEnd::Ended,
+                        _ => WatchEnd::Broken(error),
+                    };
+                }
+            };
+            for piece in chunk.split_inclusive(|b| *b == b'\n') {
+                line.extend_from_slice(piece);
+                if line.len() > MAX_WATCH_LINE_BYTES {
+                    return WatchEnd::Broken(self.platform().error(
+                        FailureKind::Malformed,
+                        format!(
+                            "a change on the watch stream is larger than {} MB; the applications are listed instead",
+                            MAX_WATCH_LINE_BYTES / (1024 * 1024)
+                        ),
+                    ));
+                }
+                if line.ends_with(b"\n") {
+                    match self.change_of(&line) {
+                        Ok(Some(change)) => on_change(change),
+                        Ok(None) => {}
+                        Err(error) => return WatchEnd::Broken(error),
+                    }
+                    line.clear();
+                }
+            }
+        }
+    }
+
+    /// One line of the watch stream: a change, nothing (a blank line, a bookmark), or why
+    /// the stream cannot be trusted.
+    fn change_of(&self, line: &[u8]) -> Result<Option<AppChange>, ConnectorError> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let line: WatchLine = serde_json::from_slice(line).map_err(|e| {
+            self.platform().error(
+                FailureKind::Malformed,
+                format!(
+                    "the watch stream sent a line that is not the documented JSON ({e}); the applications are listed instead"
+                ),
+            )
+        })?;
+        if let Some(error) = line.error {
+            let kind = match error.http_code {
+                Some(401) => FailureKind::Unauthorized,
+                Some(403) => FailureKind::Forbidden,
+                _ => FailureKind::ServerError,
+            };
+            let message = one_line(error.message.as_deref().unwrap_or("no reason given"), 160);
+            return Err(self
+                .platform()
+                .error(kind, format!("Argo CD ended the watch stream: {message}")));
+        }
+        let Some(event) = line.result else {
+            return Ok(None);
+        };
+        let deleted = match event.kind.as_deref() {
+            Some("ADDED" | "MODIFIED") => false,
+            Some("DELETED") => true,
+            Some("BOOKMARK") => return Ok(None),
+            other => {
+                return Err(self.platform().error(
+                    FailureKind::Malformed,
+                    format!(
+                        "the watch stream sent a change of type '{}'; the applications are listed instead",
+                        one_line(other.unwrap_or(""), 40)
+                    ),
+                ))
+            }
+        };
+        let app = event.application.ok_or_else(|| {
+            self.platform().error(
+                FailureKind::Malformed,
+                "the watch stream sent a change without its application; the applications are listed instead",
+            )
+        })?;
+        self.check_name(&app)?;
+        Ok(Some(AppChange {
+            name: app.metadata.name.clone(),
+            labels: app.metadata.labels.clone(),
+            deleted,
+            app,
+        }))
+    }
+
+    /// What a watched change says about the application, read as in wiring `target`.
+    pub fn read_change(
+        &self,
+        change: &AppChange,
+        target: &str,
+    ) -> (EnvironmentState, Vec<Deployment>) {
+        self.app_of(change.app.clone(), target)
     }
 
     /// One application as it is now, for a rollback's plan and its tracking.
@@ -656,5 +853,107 @@ mod tests {
                 let _ = argocd.app_of(app, "argocd-app:x");
             }
         });
+    }
+
+    /// Serves `body` as the watch stream, then ends it (or cuts the connection, when `cut`),
+    /// and watches it.
+    async fn watched(body: String, cut: bool) -> (Vec<AppChange>, WatchEnd) {
+        let app = axum::Router::new().route(
+            "/api/v1/stream/applications",
+            axum::routing::get(move || async move {
+                let sent = futures_util::stream::once(async move {
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(body))
+                });
+                let end = futures_util::stream::once(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    match cut {
+                        true => Err(std::io::Error::other("cut")),
+                        false => Ok(bytes::Bytes::new()),
+                    }
+                });
+                axum::body::Body::from_stream(sent.chain(end))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let connector = ArgoCdConnector::new(Endpoint::new(
+            crate::connectors::SourceClients::new(None).unwrap(),
+            "argocd",
+            &url,
+            None,
+            None,
+            std::time::Duration::from_secs(5),
+        ));
+        let mut changes = Vec::new();
+        let end = connector
+            .watch(&RequestMeter::default(), Duration::from_secs(5), &mut |c| {
+                changes.push(c)
+            })
+            .await;
+        (changes, end)
+    }
+
+    fn line(kind: &str, app: serde_json::Value) -> String {
+        format!(
+            "{}\n",
+            serde_json::json!({"result": {"type": kind, "application": app}})
+        )
+    }
+
+    #[tokio::test]
+    async fn the_watch_stream_hands_over_changes_and_skips_bookmarks() {
+        let mut deleted = application();
+        deleted["metadata"]["name"] = "old-app".into();
+        let body = [
+            line("MODIFIED", application()),
+            "\n".to_string(),
+            line("BOOKMARK", serde_json::json!({"metadata": {"name": "x"}})),
+            line("DELETED", deleted),
+        ]
+        .concat();
+        let (changes, end) = watched(body, false).await;
+        assert!(matches!(end, WatchEnd::Ended), "{end:?}");
+        let seen: Vec<(&str, bool)> = changes
+            .iter()
+            .map(|c| (c.name.as_str(), c.deleted))
+            .collect();
+        assert_eq!(seen, [("checkout-api-prod", false), ("old-app", true)]);
+        assert_eq!(changes[0].labels["environment"], "prod");
+        let (state, history) = connector().read_change(&changes[0], "argocd-app:checkout-api-prod");
+        assert_eq!(state.health.as_deref(), Some("Degraded"));
+        assert_eq!(history.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_cannot_be_trusted_is_broken_and_says_why() {
+        let mut dotted = application();
+        dotted["metadata"]["name"] = "..".into();
+        let cases = [
+            ("{\"result\": 7}\n".to_string(), false, "not the documented JSON"),
+            (
+                "{\"error\": {\"grpc_code\": 16, \"http_code\": 401, \"message\": \"invalid session\"}}\n".to_string(),
+                false,
+                "Argo CD ended the watch stream: invalid session",
+            ),
+            (line("ERROR", application()), false, "a change of type 'ERROR'"),
+            (line("ADDED", dotted), false, "not a Kubernetes name"),
+            (
+                "{\"result\": {\"type\": \"ADDED\"}}\n".to_string(),
+                false,
+                "without its application",
+            ),
+            (line("ADDED", application()).trim_end().to_string(), false, "ended mid-change"),
+            (line("ADDED", application()), true, "the answer was cut off"),
+        ];
+        for (body, cut, says) in cases {
+            let (_, end) = watched(body.clone(), cut).await;
+            match end {
+                WatchEnd::Broken(error) => {
+                    assert!(error.to_string().contains(says), "{body}: {error}")
+                }
+                WatchEnd::Ended => panic!("{body}: ended as if whole"),
+            }
+        }
     }
 }

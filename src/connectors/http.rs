@@ -161,12 +161,43 @@ impl Reader<'_> {
         self.try_once(url, &build).await
     }
 
-    async fn try_once(
+    /// Opens a stream: sends the request once, to the source's own host only, and hands over
+    /// the answer with its body unread when it is 2xx. It may stay open up to `lifetime`.
+    pub async fn open_stream(
+        &self,
+        url: &str,
+        build: impl Fn() -> RequestBuilder,
+        lifetime: Duration,
+    ) -> Result<reqwest::Response, Failed> {
+        let response = self.send(url, &build, lifetime).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self.read_body(url, response).await?;
+        let answer = Answer {
+            status,
+            headers,
+            body,
+        };
+        let now = Utc::now();
+        let quota = quota_of(&answer.headers, now);
+        let retry_after = wait_asked(&answer.headers, quota, now).map(|wait| after(now, wait));
+        Err(Failed::Status {
+            answer,
+            retry_after,
+        })
+    }
+
+    /// Sends the request `build` makes, counted, with its headers' rate limit kept.
+    async fn send(
         &self,
         url: &str,
         build: &impl Fn() -> RequestBuilder,
-    ) -> Result<Answer, Failed> {
-        let (client, request) = build().timeout(self.timeout).build_split();
+        timeout: Duration,
+    ) -> Result<reqwest::Response, Failed> {
+        let (client, request) = build().timeout(timeout).build_split();
         let request =
             request.map_err(|e| Failed::Transport(transport_error(self.source_name, url, &e)))?;
         // The one check every request passes: whatever built its address, the token goes
@@ -183,14 +214,20 @@ impl Reader<'_> {
         }
         let sent = client.execute(request).await;
         self.meter.lock().requests += 1;
-        let mut response =
+        let response =
             sent.map_err(|e| Failed::Transport(transport_error(self.source_name, url, &e)))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let quota = quota_of(&headers, Utc::now());
-        if quota.is_some() {
-            self.meter.lock().quota = quota;
+        if let Some(quota) = quota_of(response.headers(), Utc::now()) {
+            self.meter.lock().quota = Some(quota);
         }
+        Ok(response)
+    }
+
+    /// Reads a whole body, up to [`MAX_BODY_BYTES`].
+    async fn read_body(
+        &self,
+        url: &str,
+        mut response: reqwest::Response,
+    ) -> Result<bytes::Bytes, Failed> {
         let mut body = bytes::BytesMut::new();
         loop {
             match response.chunk().await {
@@ -207,7 +244,7 @@ impl Reader<'_> {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(None) => break,
+                Ok(None) => return Ok(body.freeze()),
                 Err(e) => {
                     return Err(Failed::Transport(transport_error(
                         self.source_name,
@@ -217,10 +254,22 @@ impl Reader<'_> {
                 }
             }
         }
+    }
+
+    async fn try_once(
+        &self,
+        url: &str,
+        build: &impl Fn() -> RequestBuilder,
+    ) -> Result<Answer, Failed> {
+        let response = self.send(url, build, self.timeout).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let quota = quota_of(&headers, Utc::now());
+        let body = self.read_body(url, response).await?;
         let answer = Answer {
             status,
             headers,
-            body: body.freeze(),
+            body,
         };
         if answer.is_rate_limited() || status.is_server_error() {
             let now = Utc::now();

@@ -411,17 +411,36 @@ impl Platform<'_> {
         let answer = reader
             .get(url, build)
             .await
-            .map_err(|failed| match failed {
-                Failed::Status {
-                    answer,
-                    retry_after,
-                } => self.status_error(&answer).with_retry_after(retry_after),
-                Failed::Transport(error) => error,
-            })?;
+            .map_err(|failed| self.failure(failed))?;
         if answer.status.is_success() || answer.status == reqwest::StatusCode::NOT_MODIFIED {
             Ok(answer)
         } else {
             Err(self.status_error(&answer))
+        }
+    }
+
+    /// Opens a stream at `url` (see [`Reader::open_stream`]); a failing status is an error
+    /// as for a read.
+    pub async fn open_stream(
+        &self,
+        reader: Reader<'_>,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        lifetime: Duration,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        reader
+            .open_stream(url, build, lifetime)
+            .await
+            .map_err(|failed| self.failure(failed))
+    }
+
+    fn failure(&self, failed: Failed) -> ConnectorError {
+        match failed {
+            Failed::Status {
+                answer,
+                retry_after,
+            } => self.status_error(&answer).with_retry_after(retry_after),
+            Failed::Transport(error) => error,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod entity;
 pub mod entity_ref;
 pub mod freshness;
 pub mod gaps;
+pub mod label_selector;
 pub mod links;
 pub mod merge;
 pub mod oncall;

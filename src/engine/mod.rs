@@ -2,6 +2,7 @@
 //! hold one and call only its methods.
 
 mod actions;
+mod argocd_watch;
 mod audit;
 mod catalog;
 mod connect;
@@ -56,6 +57,8 @@ struct Inner {
     org_view: std::sync::Mutex<Option<(String, Arc<ownership::OrgView>)>>,
     /// The On call screen's summary as last worked out, with the landings it was read after.
     on_call_summary: std::sync::Mutex<Option<(String, Arc<on_call::OnCallSummary>)>>,
+    /// Each Argo CD source's watch stream, held while the sync loop runs.
+    argocd_watches: HashMap<String, argocd_watch::ArgoWatch>,
 }
 
 /// Sources of one host that may sync at once.
@@ -102,6 +105,12 @@ impl Engine {
             .iter()
             .map(|s| (s.name.clone(), SourceClients::new(s.ca_file.as_deref())))
             .collect();
+        let argocd_watches = config
+            .sources
+            .iter()
+            .filter(|s| s.kind == crate::config::SourceKind::Argocd)
+            .map(|s| (s.name.clone(), Default::default()))
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -115,6 +124,7 @@ impl Engine {
                 scorecard_refresh: Default::default(),
                 org_view: Default::default(),
                 on_call_summary: Default::default(),
+                argocd_watches,
             }),
             store,
         }

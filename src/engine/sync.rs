@@ -22,9 +22,10 @@ use crate::connectors::http::RequestMeter;
 use crate::connectors::pagerduty::{PagerDutyConnector, PagerDutySnapshot};
 use crate::connectors::{ConnectorError, Endpoint, FailureKind, FetchProgress};
 use crate::domain::alerts::selector_problem;
-use crate::domain::delivery::{wiring_problem, DeliveryTarget, Deployment};
+use crate::domain::delivery::{wiring_problem, DeliveryTarget, Deployment, EnvironmentState};
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
+use crate::engine::argocd_watch::{self, ArgoWatch, WatchMark};
 use crate::engine::Engine;
 use crate::store::{
     DeliveryLanding, DeliveryPart, PlatformRecord, RecordKind, SourceRows, SyncCost,
@@ -48,12 +49,13 @@ enum Fetched {
 /// Parts of a GitHub sync read and not yet staged: the reader waits beyond this many.
 const PARTS_IN_FLIGHT: usize = 4;
 
-/// What a GitHub or Argo CD fetch brought.
+/// What an Argo CD fetch brought.
 struct DeliveryFetch {
     deployments: Vec<Deployment>,
     scoped: Vec<(RecordKind, String, Vec<PlatformRecord>)>,
-    etags: Option<HashMap<String, String>>,
     items: usize,
+    /// What it means for the source's watch once landed.
+    watch_mark: WatchMark,
 }
 
 /// Receives progress while sources sync.
@@ -125,11 +127,15 @@ impl Engine {
                 }
             }
         }
-        let loops = self
-            .config()
-            .sources
-            .iter()
-            .map(|source| self.keep_synced(source, progress, on_report));
+        let loops = self.config().sources.iter().map(|source| async move {
+            let syncing = self.keep_synced(source, progress, on_report);
+            match self.argocd_watch(&source.name) {
+                Some(watch) => {
+                    tokio::join!(syncing, self.watch_argocd(source, watch));
+                }
+                None => syncing.await,
+            }
+        });
         join_all(loops).await;
     }
 
@@ -143,9 +149,19 @@ impl Engine {
             match self.time_to_next_sync(source).await {
                 Ok(wait) if wait.is_zero() => {}
                 Ok(wait) => {
-                    tokio::time::sleep(wait).await;
-                    // A manual sync while we slept moved the next one: wait for it instead.
-                    continue;
+                    let woken = async {
+                        match self.argocd_watch(&source.name) {
+                            Some(watch) => watch.woken().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        // A manual sync while we slept moved the next one: wait for it instead.
+                        () = tokio::time::sleep(wait) => continue,
+                        // The watch heard a change, or is back after a break: sync now, once
+                        // a burst of changes had time to arrive.
+                        () = woken => tokio::time::sleep(argocd_watch::WATCH_SETTLE).await,
+                    }
                 }
                 Err(error) => {
                     tracing::error!(source = %source.name, %error, "cannot read sync state");
@@ -345,12 +361,14 @@ impl Engine {
                 let landing = DeliveryLanding {
                     deployments: &fetch.deployments,
                     scoped: fetch.scoped,
-                    etags: fetch.etags.as_ref(),
                     items: fetch.items,
                 };
                 let (written, deployed) = store
                     .land_delivery(&source.name, landing, &problems, landed_at)
                     .await?;
+                if let Some(watch) = self.argocd_watch(&source.name) {
+                    watch.landed(fetch.watch_mark);
+                }
                 problems.extend(self.after_delivery(source, &deployed, &meter).await?);
                 (fetch.items, written)
             }
@@ -509,17 +527,45 @@ impl Engine {
             }
             SourceKind::Argocd => {
                 let connector = ArgoCdConnector::new(self.endpoint(source)?);
+                let cache_failed = |e: crate::Error| {
+                    ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
+                };
                 let wirings: Vec<DeliveryTarget> = self
                     .store()
                     .delivery_targets("argocd-")
                     .await
-                    .map_err(|e| ConnectorError::new(&source.name, FailureKind::Io, e.to_string()))?
+                    .map_err(|e| cache_failed(e.into()))?
                     .iter()
                     .filter_map(|key| DeliveryTarget::from_key(key))
                     .collect();
+                let watch = self.argocd_watch(&source.name);
+                if let Some(changes) = watch.and_then(ArgoWatch::changes_to_land) {
+                    let (deployments, scoped) = self
+                        .watched_delivery(&source.name, &connector, &wirings, &changes)
+                        .await
+                        .map_err(cache_failed)?;
+                    let items = self
+                        .store()
+                        .count_records(&source.name, RecordKind::Environment)
+                        .await
+                        .map_err(|e| cache_failed(e.into()))?;
+                    return Ok((
+                        Fetched::Delivery(DeliveryFetch {
+                            deployments,
+                            scoped,
+                            items,
+                            watch_mark: WatchMark::Applied(changes.len()),
+                        }),
+                        Vec::new(),
+                    ));
+                }
+                let started = Instant::now();
                 let mut sink = report;
                 let reads = connector.fetch(&wirings, meter, &mut sink).await?;
-                Ok((Fetched::Delivery(argocd_delivery(reads)), Vec::new()))
+                Ok((
+                    Fetched::Delivery(argocd_delivery(reads, started)),
+                    Vec::new(),
+                ))
             }
         }
     }
@@ -607,26 +653,33 @@ fn github_part(reads: Vec<RepoRead>) -> DeliveryPart {
 }
 
 /// Argo CD's answer as delivery data: each wiring's applications replace what it held.
-fn argocd_delivery(reads: Vec<WiringRead>) -> DeliveryFetch {
+fn argocd_delivery(reads: Vec<WiringRead>, started: Instant) -> DeliveryFetch {
     let mut fetch = DeliveryFetch {
         deployments: Vec::new(),
         scoped: Vec::new(),
         items: 0,
-        etags: None,
+        watch_mark: WatchMark::Listed(started),
     };
     for read in reads {
         fetch.items += read.environments.len();
-        let records = read
-            .environments
-            .iter()
-            .map(|e| PlatformRecord::new(RecordKind::Environment, &e.app, Some(&read.target), e))
-            .collect();
         fetch
             .scoped
-            .push((RecordKind::Environment, read.target, records));
+            .push(environment_scope(read.target, &read.environments));
         fetch.deployments.extend(read.deployments);
     }
     fetch
+}
+
+/// The applications a wiring holds, as the records that replace what it held.
+pub(super) fn environment_scope(
+    target: String,
+    environments: &[EnvironmentState],
+) -> (RecordKind, String, Vec<PlatformRecord>) {
+    let records = environments
+        .iter()
+        .map(|e| PlatformRecord::new(RecordKind::Environment, &e.app, Some(&target), e))
+        .collect();
+    (RecordKind::Environment, target, records)
 }
 
 /// PagerDuty's answer as records: services and shifts joined by escalation policy, incidents

@@ -1,7 +1,7 @@
-//! The sandbox's Argo CD API: `GET /api/v1/applications` by `name` or label `selector` (and
-//! the applications' actions, and `GET /api/v1/session/userinfo`), shaped
-//! as `argocd/swagger.json` says (checked by tests/contract_delivery.rs), with bearer tokens
-//! and Argo CD's error body.
+//! The sandbox's Argo CD API: `GET /api/v1/applications` by `name` or label `selector`, the
+//! watch stream `GET /api/v1/stream/applications`, the applications' actions and
+//! `GET /api/v1/session/userinfo`, shaped as `argocd/swagger.json` says (checked by
+//! tests/contract_delivery.rs), with bearer tokens and Argo CD's error body.
 
 use std::sync::{Arc, RwLock};
 
@@ -11,16 +11,39 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
+
+use opsdeck_domain::label_selector::LabelSelector;
+use tokio::sync::broadcast;
 
 use super::actions::Actions;
 use super::delivery::{read, write, App, DeliveryWorld};
 use super::stable_hash;
 
+/// What the watch streams hear.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Watched {
+    /// The application at this index changed.
+    Changed(usize),
+    /// Every open stream is cut, as a restarting API server or a dropped connection does.
+    Cut,
+}
+
+/// Changes a stream may fall behind by before it is cut, as Argo CD's broadcaster drops a
+/// subscriber that does not keep up.
+const STREAM_BACKLOG: usize = 1024;
+
 pub(super) struct ArgoCdApi {
     pub token: String,
     pub world: Arc<RwLock<DeliveryWorld>>,
     pub actions: Arc<Actions>,
+    pub changes: broadcast::Sender<Watched>,
+}
+
+/// A sender for [`ArgoCdApi::changes`].
+pub(super) fn change_channel() -> broadcast::Sender<Watched> {
+    broadcast::channel(STREAM_BACKLOG).0
 }
 
 impl ArgoCdApi {
@@ -34,7 +57,27 @@ impl ArgoCdApi {
             .route("/api/v1/applications/{name}/rollback", post(rollback))
             .route("/api/v1/applications/{name}/sync", post(sync))
             .route("/api/v1/session/userinfo", get(user_info))
+            .route("/api/v1/stream/applications", get(watch))
             .with_state(self)
+    }
+
+    /// Gives `app` a new resource version and tells the watch streams; and again when the
+    /// rollout it started ends, as Argo CD's controller updates the application then.
+    fn announce(self: &Arc<Self>, world: &mut DeliveryWorld, app: usize) {
+        world.touch_app(app);
+        let _ = self.changes.send(Watched::Changed(app));
+        let Some(end) = world.apps[app]
+            .rollout_until
+            .filter(|end| *end > Utc::now())
+        else {
+            return;
+        };
+        let api = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep((end - Utc::now()).to_std().unwrap_or_default()).await;
+            write(&api.world).touch_app(app);
+            let _ = api.changes.send(Watched::Changed(app));
+        });
     }
 
     fn admits(&self, headers: &HeaderMap) -> bool {
@@ -87,29 +130,6 @@ async fn user_info(State(api): State<Arc<ArgoCdApi>>, headers: HeaderMap) -> Res
         .into_response()
 }
 
-/// A Kubernetes equality-based label selector: `k=v`, `k==v`, `k!=v`, comma-separated.
-fn matches(selector: &str, labels: &[(String, String)]) -> Result<bool, String> {
-    for requirement in selector.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-        let (key, value, equal) = if let Some((k, v)) = requirement.split_once("!=") {
-            (k, v, false)
-        } else if let Some((k, v)) = requirement.split_once("==") {
-            (k, v, true)
-        } else if let Some((k, v)) = requirement.split_once('=') {
-            (k, v, true)
-        } else {
-            return Err(format!("unable to parse requirement: {requirement}"));
-        };
-        let held = labels
-            .iter()
-            .find(|(k, _)| k == key.trim())
-            .map(|(_, v)| v.as_str());
-        if (held == Some(value.trim())) != equal {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -155,7 +175,7 @@ fn application(world: &DeliveryWorld, app: &App) -> Value {
         "metadata": {
             "name": app.name, "namespace": "argocd", "labels": labels,
             "uid": format!("{:016x}", stable_hash(&app.name)),
-            "resourceVersion": (stable_hash(&app.name) % 100_000).to_string(),
+            "resourceVersion": app.resource_version.to_string(),
             "creationTimestamp": time(world.started - Duration::days(120)),
         },
         "spec": spec,
@@ -204,27 +224,141 @@ async fn applications(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
+    let filter = match AppFilter::of(get("name"), get("selector")) {
+        Ok(filter) => filter,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
+    };
     let world = read(&api.world);
-    let mut items = Vec::new();
-    for app in &world.apps {
-        if get("name").is_some_and(|n| n != app.name) {
-            continue;
-        }
-        if let Some(selector) = get("selector") {
-            match matches(selector, &app.labels) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
-            }
-        }
-        items.push(application(&world, app));
-    }
+    let items: Vec<Value> = world
+        .apps
+        .iter()
+        .filter(|app| filter.admits(app))
+        .map(|app| application(&world, app))
+        .collect();
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        json!({"metadata": {"resourceVersion": "1"}, "items": items}).to_string(),
+        json!({"metadata": {"resourceVersion": world.resource_version.to_string()}, "items": items})
+            .to_string(),
     )
         .into_response()
+}
+
+/// The applications a list or a watch asks for, by `name` and label `selector`.
+struct AppFilter {
+    name: Option<String>,
+    selector: Option<LabelSelector>,
+}
+
+impl AppFilter {
+    fn of(name: Option<&str>, selector: Option<&str>) -> Result<Self, String> {
+        Ok(Self {
+            name: name.map(str::to_string),
+            selector: selector.map(LabelSelector::parse).transpose()?,
+        })
+    }
+
+    fn admits(&self, app: &App) -> bool {
+        self.name.as_ref().is_none_or(|n| *n == app.name)
+            && self.selector.as_ref().is_none_or(|s| {
+                s.matches(|key| {
+                    app.labels
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.as_str())
+                })
+            })
+    }
+}
+
+/// One line of the watch stream: grpc-gateway's `{"result": …}` around an
+/// `v1alpha1ApplicationWatchEvent`.
+fn watch_line(kind: &str, world: &DeliveryWorld, app: &App) -> String {
+    let mut line =
+        json!({"result": {"type": kind, "application": application(world, app)}}).to_string();
+    line.push('\n');
+    line
+}
+
+/// `GET /api/v1/stream/applications`: as Argo CD's `Watch`, every matching application as
+/// `ADDED` first unless a `resourceVersion` is given (or a `name`), then each change as it
+/// happens, skipping applications older than that `resourceVersion`. Newline-delimited, held
+/// open until the client leaves or the stream is cut.
+async fn watch(
+    State(api): State<Arc<ArgoCdApi>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if !api.admits(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "no session information");
+    }
+    let query: Vec<(String, String)> =
+        match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
+            Ok(q) => q,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let filter = match AppFilter::of(get("name"), get("selector")) {
+        Ok(filter) => filter,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
+    };
+    let since = get("resourceVersion").unwrap_or("");
+    // Argo CD reads a version it cannot parse as 0.
+    let min_version: u64 = since.parse().unwrap_or(0);
+    // Subscribed before the first list is read, so no change falls between them.
+    let changes = api.changes.subscribe();
+    let added: Vec<Result<String, std::io::Error>> = if since.is_empty() || filter.name.is_some() {
+        let world = read(&api.world);
+        world
+            .apps
+            .iter()
+            .filter(|app| filter.admits(app))
+            .map(|app| Ok(watch_line("ADDED", &world, app)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // After an error the stream ends: the connection is aborted mid-body.
+    let following =
+        futures_util::stream::unfold(Some((changes, api, filter)), move |state| async move {
+            let (mut changes, api, filter) = state?;
+            loop {
+                match changes.recv().await {
+                    Ok(Watched::Changed(index)) => {
+                        let line = {
+                            let world = read(&api.world);
+                            let app = &world.apps[index];
+                            (filter.admits(app) && app.resource_version >= min_version)
+                                .then(|| watch_line("MODIFIED", &world, app))
+                        };
+                        if let Some(line) = line {
+                            return Some((Ok(line), Some((changes, api, filter))));
+                        }
+                    }
+                    Ok(Watched::Cut) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let cut = std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            "stream cut",
+                        );
+                        return Some((Err(cut), None));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(futures_util::stream::iter(added).chain(following)),
+    )
+        .into_response();
+    response.extensions_mut().insert(super::chaos::Streaming);
+    response
 }
 
 fn ok(body: Value) -> Response {
@@ -326,6 +460,7 @@ async fn rollback(
         if let Err(problem) = world.roll_back_app(index, id, spec.rollout()) {
             return error(StatusCode::BAD_REQUEST, &problem);
         }
+        api.announce(&mut world, index);
     }
     let answer = ok(application(&world, &world.apps[index]));
     if dry_run {
@@ -365,6 +500,7 @@ async fn sync(
     if let Err(problem) = world.sync_app(index, spec.rollout()) {
         return error(StatusCode::BAD_REQUEST, &problem);
     }
+    api.announce(&mut world, index);
     spec.deliver(ok(application(&world, &world.apps[index])))
 }
 
@@ -416,34 +552,6 @@ async fn patch_application(
             }
         }
     }
+    api.announce(&mut world, index);
     spec.deliver(ok(application(&world, &world.apps[index])))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_match_by_equality_and_inequality() {
-        let labels = vec![
-            (
-                "app.kubernetes.io/name".to_string(),
-                "checkout-api".to_string(),
-            ),
-            ("environment".to_string(), "prod".to_string()),
-        ];
-        assert_eq!(
-            matches("app.kubernetes.io/name=checkout-api", &labels),
-            Ok(true)
-        );
-        assert_eq!(
-            matches(
-                "app.kubernetes.io/name==checkout-api,environment!=beta",
-                &labels
-            ),
-            Ok(true)
-        );
-        assert_eq!(matches("environment=beta", &labels), Ok(false));
-        assert!(matches("environment", &labels).is_err());
-    }
 }

@@ -255,6 +255,11 @@ impl Chaos {
 }
 
 /// Builds a platform's own error answer (status, message, the request's path and query).
+/// Marks a response whose body is a stream held open: truncating it means cutting it, as
+/// its end is never reached to halve.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Streaming;
+
 pub(super) type ErrorBody = fn(StatusCode, &str, &str) -> Response;
 
 /// What the chaos layer of one platform needs.
@@ -344,6 +349,9 @@ pub(super) async fn apply(
     }
     if roll(faults.truncate) {
         let (parts, body) = response.into_parts();
+        if parts.extensions.get::<Streaming>().is_some() {
+            return Response::from_parts(parts, cut_off(Vec::new(), None).into_body());
+        }
         let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         };

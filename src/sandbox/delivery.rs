@@ -274,6 +274,8 @@ pub struct App {
     pub health: &'static str,
     /// Until then a rollout runs: the application is Progressing, its operation Running.
     pub rollout_until: Option<DateTime<Utc>>,
+    /// `metadata.resourceVersion`: moves on each change, as Kubernetes' does.
+    pub resource_version: u64,
 }
 
 impl App {
@@ -331,6 +333,8 @@ pub struct DeliveryWorld {
     pub logins: Vec<String>,
     /// GitHub's primary rate limit per hour.
     pub hourly_limit: u32,
+    /// The newest resource version given to an application.
+    pub resource_version: u64,
 }
 
 /// The demo's services and what their story says.
@@ -364,6 +368,7 @@ impl DeliveryWorld {
                 // A load generator: the benchmark's syncs are not GitHub's quota to measure.
                 Seed::Scale(_) => 100_000_000,
             },
+            resource_version: 0,
         };
         let versions_per_repo = match seed {
             Seed::Demo => 14,
@@ -562,6 +567,7 @@ impl DeliveryWorld {
         }
         let keep_from = history.len().saturating_sub(ARGO_HISTORY_LIMIT);
         history.drain(..keep_from);
+        self.resource_version += 1;
         self.apps.push(App {
             name: name.to_string(),
             labels,
@@ -571,6 +577,7 @@ impl DeliveryWorld {
             history,
             health: "Healthy",
             rollout_until: None,
+            resource_version: self.resource_version,
         });
     }
 
@@ -700,6 +707,12 @@ impl DeliveryWorld {
                 .push(test_run(0, head, at + Duration::minutes(6), false));
         }
         self.renumber_runs(search);
+    }
+
+    /// Marks `app` changed: a new resource version.
+    pub fn touch_app(&mut self, app: usize) {
+        self.resource_version += 1;
+        self.apps[app].resource_version = self.resource_version;
     }
 
     /// Argo CD's rollback of `app` to history entry `id`: a sync that runs for `rollout`, then

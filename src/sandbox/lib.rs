@@ -113,6 +113,7 @@ pub struct Sandbox {
     events: Arc<events::EventsApi>,
     github_hourly_limit: Arc<std::sync::atomic::AtomicU32>,
     github_points_spent: Arc<std::sync::atomic::AtomicU64>,
+    argocd_changes: tokio::sync::broadcast::Sender<argocd::Watched>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -174,11 +175,13 @@ impl Sandbox {
         let github_hourly_limit = github_api.hourly_limit.clone();
         let github_points_spent = github_api.points_spent.clone();
         let github = with_chaos(github_api.router(), "github", github::server_error);
+        let argocd_changes = argocd::change_channel();
         let argocd = with_chaos(
             Arc::new(argocd::ArgoCdApi {
                 token: token.clone(),
                 world: delivery.clone(),
                 actions: actions.clone(),
+                changes: argocd_changes.clone(),
             })
             .router(),
             "argocd",
@@ -232,8 +235,14 @@ impl Sandbox {
             events,
             github_hourly_limit,
             github_points_spent,
+            argocd_changes,
             shutdown: Some(shutdown),
         })
+    }
+
+    /// Cuts every open Argo CD watch stream mid-body, as a restarting API server does.
+    pub fn cut_argocd_streams(&self) {
+        let _ = self.argocd_changes.send(argocd::Watched::Cut);
     }
 
     /// Changes the faults injected from now on.

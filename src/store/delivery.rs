@@ -19,8 +19,6 @@ pub struct DeliveryLanding<'a> {
     pub deployments: &'a [Deployment],
     /// Records that replace, per kind and target, what the source held there.
     pub scoped: Vec<(RecordKind, String, Vec<PlatformRecord>)>,
-    /// The ETags of the pages read, replacing those held, when the source uses them.
-    pub etags: Option<&'a HashMap<String, String>>,
     /// Items the source reported, for the status bar.
     pub items: usize,
 }
@@ -88,11 +86,8 @@ impl Store {
     ) -> Result<(u64, BTreeSet<String>), StoreError> {
         let _writing = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
-        let (mut written, deployed) =
+        let (written, deployed) =
             land_part(&mut tx, source, landing.deployments, &landing.scoped).await?;
-        if let Some(etags) = landing.etags {
-            written += replace_etags(&mut tx, source, etags).await?;
-        }
         record_landed(&mut tx, source, at, problems, landing.items, written).await?;
         tx.commit().await?;
         if written > 0 {
@@ -687,15 +682,13 @@ mod tests {
             deployment("2", "prod", 10, DeployStatus::Failure),
             deployment("3", "beta", 5, DeployStatus::Success),
         ];
-        let etags = HashMap::from([("u".to_string(), "\"e1\"".to_string())]);
         let landing = || DeliveryLanding {
             deployments: &list,
             scoped: vec![],
-            etags: Some(&etags),
             items: 3,
         };
         let (written, deployed) = store.land_delivery("gh", landing(), &[], at).await.unwrap();
-        assert_eq!(written, 4);
+        assert_eq!(written, 3);
         assert_eq!(
             deployed,
             BTreeSet::from(["github:demo-org/app".to_string()])
@@ -723,6 +716,5 @@ mod tests {
         );
         let known = store.newest_deployments("gh").await.unwrap();
         assert_eq!(known["github:demo-org/app"].1, ["2"]);
-        assert_eq!(store.page_etags("gh").await.unwrap(), etags);
     }
 }

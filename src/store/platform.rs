@@ -165,6 +165,18 @@ impl Store {
         decode_records(kind, rows)
     }
 
+    /// How many records of `kind` `source` holds.
+    pub async fn count_records(&self, source: &str, kind: RecordKind) -> Result<usize, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM platform_records WHERE source = ? AND kind = ?",
+        )
+        .bind(source)
+        .bind(kind.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count as usize)
+    }
+
     /// Whether any source has landed records of `kind`.
     pub async fn holds_records(&self, kind: RecordKind) -> Result<bool, StoreError> {
         Ok(

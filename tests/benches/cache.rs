@@ -262,6 +262,7 @@ async fn main() {
     ))
     .await
     .unwrap();
+    let watched = argocd_watched(&engine, &config_text, &sandbox, &cache).await;
     let deployments: i64 = sqlx::query_scalar("SELECT count(*) FROM deployments")
         .fetch_one(&cache)
         .await
@@ -561,6 +562,18 @@ async fn main() {
     row("github, nothing changed", github_again, &github_unchanged);
     row("argocd, full", argocd_full, &argocd_report);
     row("argocd, nothing changed", argocd_again, &argocd_unchanged);
+    row(
+        "argocd, nothing changed, watch stream held",
+        watched.unchanged_took,
+        &watched.unchanged,
+    );
+    println!(
+        "\nArgo CD through its watch stream: an application synced at Argo CD landed in the cache {} ms after the sync was asked of it ({} requests, {} rows); the scheduled sync before it {} ms.",
+        watched.change_landed.as_millis(),
+        watched.change.requests,
+        watched.change.rows_written,
+        watched.unchanged_took.as_millis(),
+    );
     println!(
         "\nGitHub's GraphQL points: full sync {points_full}, unchanged sync {points_unchanged}."
     );
@@ -576,4 +589,86 @@ async fn main() {
     ] {
         report(name, samples);
     }
+}
+
+/// What the Argo CD watch stream made of a scheduled sync and of a change.
+struct Watched {
+    unchanged: opsdeck::api::SyncReport,
+    unchanged_took: Duration,
+    change: opsdeck::api::SyncReport,
+    change_landed: Duration,
+}
+
+/// Runs the sync loop for Argo CD alone (every second) with its watch stream held: the first
+/// sync lists the applications, the next reads nothing; then one application is synced at
+/// Argo CD and timed until its change lands.
+async fn argocd_watched(
+    engine: &Engine,
+    config_text: &str,
+    sandbox: &Sandbox,
+    cache: &sqlx::SqlitePool,
+) -> Watched {
+    let mut config = Config::parse(config_text, std::path::Path::new("bench.toml")).unwrap();
+    config.sources.retain(|s| s.name == "argocd");
+    config.sources[0].interval = Duration::from_secs(1);
+    let secrets = opsdeck::secrets::Secrets::with_embedded(opsdeck_sandbox::source_tokens("bench"));
+    let argocd = engine.reconfigured(config, secrets);
+    let watching = argocd.clone();
+    let (sent, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let sync_loop = tokio::spawn(async move {
+        let on_report = move |report: &opsdeck::api::SyncReport| {
+            let _ = sent.send((Instant::now(), report.clone()));
+        };
+        argocd.sync_on_schedule(&|_| {}, &on_report).await
+    });
+    // The list after the stream opened, then the first sync that trusts the stream.
+    while next_report(&mut reports).await.1.requests > 0 {}
+    let started = Instant::now();
+    let unchanged = watching
+        .sync(Some("argocd"), &|_| {})
+        .await
+        .unwrap()
+        .remove(0);
+    let unchanged_took = started.elapsed();
+    let app: String = sqlx::query_scalar(
+        "SELECT id FROM platform_records WHERE kind = 'environment' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(cache)
+    .await
+    .unwrap();
+    let asked = Instant::now();
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}{}/api/v1/applications/{app}/sync",
+            sandbox.url(),
+            opsdeck_sandbox::ARGOCD_PREFIX
+        ))
+        .bearer_auth(sandbox.token())
+        .json(&serde_json::json!({"name": app}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let (landed, change) = loop {
+        let (at, report) = next_report(&mut reports).await;
+        if report.rows_written > 0 {
+            break (at, report);
+        }
+    };
+    sync_loop.abort();
+    Watched {
+        unchanged,
+        unchanged_took,
+        change,
+        change_landed: landed - asked,
+    }
+}
+
+async fn next_report(
+    reports: &mut tokio::sync::mpsc::UnboundedReceiver<(Instant, opsdeck::api::SyncReport)>,
+) -> (Instant, opsdeck::api::SyncReport) {
+    tokio::time::timeout(Duration::from_secs(120), reports.recv())
+        .await
+        .expect("an Argo CD sync within 2 minutes")
+        .unwrap()
 }
