@@ -149,7 +149,12 @@ async fn the_release_matrix_and_the_activity_feed() {
     assert_eq!(cells[2].incoming.as_deref(), Some(DEMO_AWAITING_APPROVAL));
     assert_eq!(cells[2].incoming_status, Some(DeployStatus::Queued));
     assert!(!cells[2].drift);
-    assert!(row.pending.is_some());
+    // The commits waiting, as the service page counts them from the cached comparison.
+    let page = engine.service_delivery("payments-gateway").await.unwrap();
+    let (pending, on_page) = (row.pending.as_ref().unwrap(), page.pending.unwrap());
+    assert_eq!(pending.version, DEMO_AWAITING_APPROVAL);
+    assert!(pending.commit_count.is_some_and(|n| n > 0));
+    assert_eq!(pending.commit_count, on_page.commit_count);
     assert_eq!(matrix.days.len(), 90);
     assert_eq!(
         matrix.team_daily_deploys.iter().sum::<i64>(),

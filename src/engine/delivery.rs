@@ -16,7 +16,8 @@ use crate::connectors::github::{GithubConnector, RepoKnown, HISTORY_DAYS};
 use crate::connectors::http::RequestMeter;
 use crate::domain::delivery::{
     comparisons_worth_caching, environments_now, pending_promotion, pipeline, Comparison,
-    DeliveryTarget, Deployment, EnvironmentNow, EnvironmentState, PipelineRun, WaitReason,
+    DeliveryTarget, Deployment, EnvironmentNow, EnvironmentState, PendingPromotion, PipelineRun,
+    WaitReason,
 };
 use crate::store::{key_name, ActivityQuery, LookupBy, PlatformRecord, RecordKind};
 use crate::{Engine, Error, Result};
@@ -128,6 +129,8 @@ impl Engine {
         let mut unwired = Vec::new();
         let mut all_envs: BTreeSet<String> = BTreeSet::new();
         let mut per_row_envs = Vec::new();
+        let mut pendings = Vec::new();
+        let mut compared = Vec::new();
         for service in &services {
             let Some(own) = per_component.get(service.key.as_str()) else {
                 unwired.push(service.name.clone());
@@ -162,11 +165,16 @@ impl Engine {
                     *slot += count;
                 }
             }
-            let own_targets: Vec<String> = own.iter().map(|t| t.to_string()).collect();
-            let pending = self
-                .pending(&own_targets, &environments, &order)
-                .await?
-                .map(|(row, _)| row);
+            let pending = pending_promotion(&environments, &order);
+            if let Some(PendingPromotion {
+                production_commit: Some(base),
+                commit: Some(head),
+                ..
+            }) = &pending
+            {
+                compared.extend(own.iter().map(|t| comparison_id(t, base, head)));
+            }
+            pendings.push(pending.map(|p| (p, own.clone())));
             per_row_envs.push((environments, waits));
             rows.push(ReleaseRow {
                 service: ServiceRef {
@@ -174,8 +182,21 @@ impl Engine {
                     name: service.name.clone(),
                 },
                 cells: Vec::new(),
-                pending,
+                pending: None,
                 daily_deploys: daily,
+            });
+        }
+        // One read for every row's pending comparison, and of its commit count only.
+        let totals = self.store().comparison_totals(&compared).await?;
+        for (row, pending) in rows.iter_mut().zip(pendings) {
+            row.pending = pending.map(|(pending, own)| {
+                let commit_count = match (&pending.production_commit, &pending.commit) {
+                    (Some(base), Some(head)) => own
+                        .iter()
+                        .find_map(|t| totals.get(&comparison_id(t, base, head)).copied()),
+                    _ => None,
+                };
+                pending_row(pending, commit_count)
             });
         }
         let columns = order.sort(all_envs);
@@ -468,13 +489,7 @@ impl Engine {
             (Some(base), Some(head)) => self.comparison_of_any(targets, base, head).await?,
             _ => None,
         };
-        let row = PendingRow {
-            from_environment: pending.from_environment,
-            version: pending.version,
-            to_environment: pending.to_environment,
-            production_version: pending.production_version,
-            commit_count: comparison.as_ref().map(|c| c.total_commits),
-        };
+        let row = pending_row(pending, comparison.as_ref().map(|c| c.total_commits));
         Ok(Some((row, comparison)))
     }
 
@@ -534,6 +549,16 @@ fn github_repo(targets: &[String]) -> Option<(String, String)> {
             Some(DeliveryTarget::GithubRepo(slug)) => Some((t.clone(), slug)),
             _ => None,
         })
+}
+
+fn pending_row(pending: PendingPromotion, commit_count: Option<i64>) -> PendingRow {
+    PendingRow {
+        from_environment: pending.from_environment,
+        version: pending.version,
+        to_environment: pending.to_environment,
+        production_version: pending.production_version,
+        commit_count,
+    }
 }
 
 fn comparison_id(repo_target: &str, base: &str, head: &str) -> String {

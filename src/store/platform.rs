@@ -165,6 +165,29 @@ impl Store {
         decode_records(kind, rows)
     }
 
+    /// The commit counts (`total_commits`) of the cached comparisons among `ids`, by id; the
+    /// commits themselves are not read.
+    pub async fn comparison_totals(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, json_extract(body, '$.total_commits') FROM platform_records
+             WHERE kind = ? AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(RecordKind::Comparison.as_str())
+        .bind(serde_json::to_string(ids).expect("strings serialise"))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, total)| Some((id, total?)))
+            .collect())
+    }
+
     /// How many records of `kind` `source` holds.
     pub async fn count_records(&self, source: &str, kind: RecordKind) -> Result<usize, StoreError> {
         let count: i64 = sqlx::query_scalar(
