@@ -57,9 +57,18 @@ struct Inner {
     org_view: std::sync::Mutex<Option<(String, Arc<ownership::OrgView>)>>,
     /// The On call screen's summary as last worked out, with the landings it was read after.
     on_call_summary: std::sync::Mutex<Option<(String, Arc<on_call::OnCallSummary>)>>,
+    /// Each owner's scorecard tally, with when the results it adds up were worked out.
+    scorecard_tallies: ScorecardTallies,
     /// Each Argo CD source's watch stream, held while the sync loop runs.
     argocd_watches: HashMap<String, argocd_watch::ArgoWatch>,
 }
+
+type ScorecardTallies = std::sync::Mutex<
+    Option<(
+        chrono::DateTime<Utc>,
+        Arc<HashMap<String, crate::domain::scorecards::Tally>>,
+    )>,
+>;
 
 /// Sources of one host that may sync at once.
 pub const SYNCS_PER_HOST: usize = 2;
@@ -124,6 +133,7 @@ impl Engine {
                 scorecard_refresh: Default::default(),
                 org_view: Default::default(),
                 on_call_summary: Default::default(),
+                scorecard_tallies: Default::default(),
                 argocd_watches,
             }),
             store,

@@ -201,20 +201,25 @@ impl Engine {
     /// have changed: a sync `changed` the cache, the scorecard config is another, or the day
     /// moved on (time-bound checks, and the day's history).
     pub(crate) async fn refresh_scorecards(&self, changed: bool) -> Result<()> {
-        self.refresh_scorecards_at(changed, Utc::now()).await
+        self.refresh_scorecards_at(changed, Utc::now()).await?;
+        Ok(())
     }
 
-    async fn refresh_scorecards_at(&self, changed: bool, now: DateTime<Utc>) -> Result<()> {
+    /// [`Engine::refresh_scorecards`] as of `now`; returns when the results the cache holds
+    /// were worked out.
+    async fn refresh_scorecards_at(
+        &self,
+        changed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>> {
         let _one_at_a_time = self.inner.scorecard_refresh.lock().await;
         let production = self.production_environments().await?;
         let fingerprint = self.scorecard_fingerprint(&production);
-        let fresh = self
-            .store()
-            .scorecard_state()
-            .await?
-            .is_some_and(|(f, at)| f == fingerprint && at.date_naive() == now.date_naive());
-        if fresh && !changed {
-            return Ok(());
+        let held = self.store().scorecard_state().await?;
+        if let Some((f, at)) = held {
+            if f == fingerprint && at.date_naive() == now.date_naive() && !changed {
+                return Ok(at);
+            }
         }
         let card = &self.config().scorecard;
         let inputs = self.store().scorecard_inputs(&production).await?;
@@ -315,7 +320,24 @@ impl Engine {
         self.store()
             .replace_scorecards(&results, &worse, &tallies, &fingerprint, now)
             .await?;
-        Ok(())
+        Ok(now)
+    }
+
+    /// Each owner's tally of the results worked out at `computed_at`, read once for them.
+    async fn scorecard_tallies(
+        &self,
+        computed_at: DateTime<Utc>,
+    ) -> Result<Arc<HashMap<String, Tally>>> {
+        if let Some((at, tallies)) = &*self.inner.scorecard_tallies.lock().expect("never poisoned")
+        {
+            if *at == computed_at {
+                return Ok(tallies.clone());
+            }
+        }
+        let tallies = Arc::new(self.store().scorecard_tallies().await?);
+        *self.inner.scorecard_tallies.lock().expect("never poisoned") =
+            Some((computed_at, tallies.clone()));
+        Ok(tallies)
     }
 
     /// The environments that count as production, among those deployed to.
@@ -346,7 +368,7 @@ impl Engine {
         below: bool,
         now: DateTime<Utc>,
     ) -> Result<ScorecardView> {
-        self.refresh_scorecards_at(false, now).await?;
+        let computed_at = self.refresh_scorecards_at(false, now).await?;
         let card = &self.config().scorecard;
         let org = self.org().await?;
         let (tree, heads) = (&org.tree, &org.heads);
@@ -361,7 +383,7 @@ impl Engine {
                 vec![k.clone()]
             }
         });
-        let direct = self.store().scorecard_tallies().await?;
+        let direct = self.scorecard_tallies(computed_at).await?;
         let rolled = tree.roll_up(&direct);
         let tally_of = |k: &str, below: bool| -> Tally {
             let from = if below { &rolled } else { &direct };
@@ -429,7 +451,7 @@ impl Engine {
             services,
             trend,
             worse,
-            computed_at: self.store().scorecard_state().await?.map(|(_, at)| at),
+            computed_at: Some(computed_at),
         })
     }
 
