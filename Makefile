@@ -50,11 +50,13 @@ test: deps ui
 	tests/package-deb.sh target/debug/bundle/deb/*.deb
 	OPSDECK_E2E_APP=$(APP) $(CARGO) test --quiet --test e2e -- --ignored --test-threads=1
 
-## Measures ingest and cache queries at 10,000 services, then the desktop app's start-up time
-## and idle memory beside a hello-world window (see BENCHMARKS.md).
+## Measures ingest and cache queries at 10,000 services, the desktop app's start-up time and
+## idle memory beside a hello-world window, and input to answer inside the window at 10,000
+## services (see BENCHMARKS.md).
 bench: deps ui
 	$(CARGO) bench --bench cache
 	tests/bench-desktop.sh
+	tests/bench-window.sh
 
 ## Builds the desktop app as a .deb and an .rpm (release builds, through Tauri's bundler from
 ## the npm @tauri-apps/cli), with the opsdeck CLI installed beside it in /usr/bin.

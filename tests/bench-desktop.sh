@@ -4,7 +4,7 @@
 # hello-world Tauri window built from the same dependencies and measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p opsdeck-desktop --bins --example hello_window
+cargo build --release --quiet -p opsdeck-desktop --features custom-protocol --bins --example hello_window
 APP=target/release/opsdeck-desktop
 HELLO=target/release/examples/hello_window
 RUNS=${RUNS:-5}

@@ -1331,3 +1331,194 @@ fn the_desktop_answers_help_and_version_and_refuses_a_wrong_argument_without_a_w
     let wrong = run(&["--frobnicate"]);
     assert_eq!(wrong.status.code(), Some(2));
 }
+
+/// `make bench`: keystroke (or click) to rendered answer inside the real window, over a cache
+/// synced from a 10,000-service sandbox (`tests/bench-window.sh` prepares it and names it in
+/// `OPSDECK_WINDOW_BENCH_CONFIG` and `OPSDECK_WINDOW_BENCH_DB`). The window keeps each time
+/// from the input to the frame after its answer (`ui/src/lib/latency.ts`).
+#[tokio::test]
+#[ignore = "a benchmark: `make bench` runs it through tests/bench-window.sh"]
+async fn window_latency_at_scale() {
+    let (Ok(config), Ok(db)) = (
+        std::env::var("OPSDECK_WINDOW_BENCH_CONFIG"),
+        std::env::var("OPSDECK_WINDOW_BENCH_DB"),
+    ) else {
+        eprintln!("window_latency_at_scale: skipped, no synced cache named (tests/bench-window.sh names one)");
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let args = ["--config", config.as_str(), "--db", db.as_str()];
+    let session = session("window-bench", home.path(), &args, &[]).await;
+    let client = &session.client;
+    wait_css(client, ".sidebar .team[data-team]").await;
+    // Past start-up: the sync loop's first syncs (Argo CD lists once its stream is open) end
+    // when no source shows a page count for 3 s running.
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    while started.elapsed() < Duration::from_secs(240) {
+        let bar = client
+            .find(Locator::Css(".statusbar"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if bar.contains("· page") || started.elapsed() < Duration::from_secs(10) {
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    shot(client, &session.screenshots, "window-bench-start.png").await;
+
+    // Where the time goes, apart: a search's round trip through Tauri's IPC alone, and one
+    // layout of the whole page (its style invalidated first).
+    let probe = client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            (async () => {
+              const ipc = [], layout = [];
+              for (let i = 0; i < 50; i++) {
+                const t = performance.now();
+                await window.__TAURI_INTERNALS__.invoke("search", { text: "order" });
+                ipc.push(performance.now() - t);
+                const u = performance.now();
+                document.documentElement.classList.toggle("probe");
+                void document.body.offsetHeight;
+                layout.push(performance.now() - u);
+              }
+              done({ ipc, layout, nodes: document.getElementsByTagName("*").length });
+            })();"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let median = |key: &str| {
+        let mut samples: Vec<f64> = probe[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    };
+    println!(
+        "A search through Tauri's IPC alone: {:.1} ms (median of 50); a layout of the whole page ({} elements): {:.1} ms.\n",
+        median("ipc"),
+        probe["nodes"],
+        median("layout")
+    );
+
+    // Palette search at a steady typist's pace, each key answered before the next.
+    for word in [
+        "order",
+        "cart-api",
+        "team-01",
+        "user-0042",
+        "gateway",
+        "ledger-w",
+        "fraud",
+        "vault-a",
+        "push-e",
+        "system-00",
+        "refund",
+        "quote",
+        "tax-api",
+        "stock-c",
+        "rank",
+        "consent",
+    ] {
+        let mut keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: '\u{E009}' })
+            .then(KeyAction::Down { value: 'k' })
+            .then(KeyAction::Up { value: 'k' })
+            .then(KeyAction::Up { value: '\u{E009}' });
+        for c in word.chars() {
+            keys = keys
+                .then(KeyAction::Pause {
+                    duration: Duration::from_millis(150),
+                })
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+        }
+        keys = keys
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(300),
+            })
+            .then(KeyAction::Down { value: '\u{E00C}' })
+            .then(KeyAction::Up { value: '\u{E00C}' });
+        client.perform_actions(keys).await.expect("typing");
+    }
+
+    // Team switches as a keyboard user makes them (the team's name, Enter), each followed by
+    // opening the team's first service with a click.
+    for round in 0..30 {
+        let team = format!("team-{:04}", (round * 17) % 500);
+        let mut keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: '\u{E009}' })
+            .then(KeyAction::Down { value: 'k' })
+            .then(KeyAction::Up { value: 'k' })
+            .then(KeyAction::Up { value: '\u{E009}' });
+        for c in team.chars() {
+            keys = keys
+                .then(KeyAction::Pause {
+                    duration: Duration::from_millis(100),
+                })
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+        }
+        keys = keys
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(400),
+            })
+            .then(KeyAction::Down { value: '\u{E007}' })
+            .then(KeyAction::Up { value: '\u{E007}' });
+        client.perform_actions(keys).await.expect("picking a team");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        if let Ok(row) = client.find(Locator::Css(".row[data-service]")).await {
+            row.click().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
+        if round == 0 {
+            shot(client, &session.screenshots, "window-bench-service.png").await;
+        }
+    }
+
+    let kept = client
+        .execute("return window.__opsdeckLatency", vec![])
+        .await
+        .unwrap();
+    println!("| in the window, input → answer, ms | samples | rendered p50 | rendered p99 | painted p50 | painted p99 | painted max |");
+    println!("|---|---|---|---|---|---|---|");
+    let sorted = |phase: &str, kind: &str| -> Vec<f64> {
+        let mut samples: Vec<f64> = kept[phase][kind]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {kind} samples: {kept}"))
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples
+    };
+    let at = |samples: &[f64], p: f64| {
+        samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1]
+    };
+    for (kind, what) in [
+        ("palette", "palette search, a key typed"),
+        ("team", "team switch (its services, on call, members)"),
+        ("service", "opening a service (page, on call, delivery)"),
+    ] {
+        let (rendered, painted) = (sorted("rendered", kind), sorted("painted", kind));
+        println!(
+            "| {what} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            rendered.len(),
+            at(&rendered, 0.5),
+            at(&rendered, 0.99),
+            at(&painted, 0.5),
+            at(&painted, 0.99),
+            painted[painted.len() - 1]
+        );
+    }
+}

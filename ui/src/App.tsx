@@ -24,6 +24,7 @@ import { SourceEditor } from "./components/SourceEditor";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
+import { asked } from "./lib/latency";
 import { NO_ASK, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
 import {
   errorMessage,
@@ -240,11 +241,13 @@ export function App({ ipc }: { ipc: Ipc }) {
   });
 
   const selectTeam = useCallback((s: Selection) => {
+    asked("team");
     setSelection(s);
     setServiceKey(null);
     setIncidentId(null);
   }, []);
   const openService = (key: string) => {
+    asked("service");
     setIncidentId(null);
     setServiceKey(key);
   };
@@ -272,6 +275,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   // A service opens in its owner team's context, so the sidebar and "back" match what is shown.
   // A service without an owner in the catalog opens among the orphans: a normal state.
   const pick = (hit: SearchHit) => {
+    asked(hit.kind === "component" ? "service" : "team");
     setPaletteOpen(false);
     if (hit.kind === "incident") {
       setIncidentId(hit.key);
@@ -486,7 +490,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             now={now}
             generation={generation}
             load={ipc.activity}
-            onOpenService={setServiceKey}
+            onOpenService={openService}
             onOpenLink={openLink}
             onRollback={(row) => setRollbackAsk({ service: row.service.key, name: row.service.name, environment: row.environment })}
             onError={fail}
@@ -522,7 +526,7 @@ export function App({ ipc }: { ipc: Ipc }) {
               <span class="muted">Every action Opsdeck took on a platform: who, what, the plan and the outcome</span>
             </div>
             <div class="scroll">
-              <AuditLog title={null} entries={audit} now={now} showService onOpenService={setServiceKey} onExport={exportAudit} />
+              <AuditLog title={null} entries={audit} now={now} showService onOpenService={openService} onExport={exportAudit} />
             </div>
           </div>
         ) : selection ? (
@@ -599,7 +603,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             ) : selection.kind === "team" && teamTab === "releases" ? (
               teamPage.matrix && teamPage.matrix.team === selection.key ? (
                 <div class="scroll">
-                  <Releases key={selection.key} matrix={teamPage.matrix} now={now} onOpenService={setServiceKey} />
+                  <Releases key={selection.key} matrix={teamPage.matrix} now={now} onOpenService={openService} />
                 </div>
               ) : (
                 <p class="muted pad">Reading releases…</p>
@@ -607,13 +611,13 @@ export function App({ ipc }: { ipc: Ipc }) {
             ) : (
               <>
                 {selection.kind === "team" && teamPage.panel && (
-                  <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={setServiceKey} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
+                  <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={openService} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
                 )}
                 {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
                 <ServiceTable
                   key={selection.kind === "team" ? selection.key : "orphans"}
                   services={teamPage.services}
-                  onOpen={setServiceKey}
+                  onOpen={openService}
                   filterRef={filterRef}
                 />
               </>

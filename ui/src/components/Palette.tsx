@@ -1,7 +1,8 @@
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { SearchHit } from "../ipc";
 import { Modal } from "./Modal";
 import { is } from "../lib/shortcuts";
+import { answering, asked } from "../lib/latency";
 
 interface Props {
   search(text: string): Promise<SearchHit[]>;
@@ -18,6 +19,28 @@ export function Palette({ search, onPick, onClose }: Props) {
   const input = useRef<HTMLInputElement>(null);
   const latest = useRef("");
 
+  // The search starts with the key, not after the next frame as an effect would.
+  const typed = (next: string) => {
+    asked("palette");
+    setText(next);
+    latest.current = next;
+    if (!next.trim()) {
+      setHits([]);
+      return;
+    }
+    search(next).then(
+      (found) => {
+        // Answers can arrive out of order; only the one for the current text counts.
+        if (latest.current === next) {
+          setHits(found);
+          setActive(0);
+          answering("palette");
+        }
+      },
+      () => setHits([]),
+    );
+  };
+
   // Focus before the next key event can arrive; a key that still lands outside the input
   // (typed at a fast typist's pace right after Ctrl+K) is typed into it, never lost.
   useLayoutEffect(() => {
@@ -28,29 +51,11 @@ export function Palette({ search, onPick, onClose }: Props) {
       e.preventDefault();
       e.stopPropagation();
       field.focus();
-      setText((t) => t + e.key);
+      typed(latest.current + e.key);
     };
     window.addEventListener("keydown", onKey, true);
     return () => window.removeEventListener("keydown", onKey, true);
   }, []);
-  useEffect(() => {
-    latest.current = text;
-    if (!text.trim()) {
-      setHits([]);
-      return;
-    }
-    search(text).then(
-      (found) => {
-        // Answers can arrive out of order; only the one for the current text counts.
-        if (latest.current === text) {
-          setHits(found);
-          setActive(0);
-        }
-      },
-      () => setHits([]),
-    );
-  }, [text]);
-
   const onKeyDown = (e: KeyboardEvent) => {
     if (is(e, "close")) onClose();
     else if (is(e, "down")) {
@@ -75,7 +80,7 @@ export function Palette({ search, onPick, onClose }: Props) {
         aria-autocomplete="list"
         aria-activedescendant={hits[active] ? `hit-${active}` : undefined}
         value={text}
-        onInput={(e) => setText(e.currentTarget.value)}
+        onInput={(e) => typed(e.currentTarget.value)}
         onKeyDown={onKeyDown}
       />
       <ul class="hits" role="listbox" id="palette-hits" aria-label="Matches">

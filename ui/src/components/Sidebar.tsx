@@ -1,4 +1,5 @@
 import type { ComponentChildren } from "preact";
+import { memo } from "preact/compat";
 import { useState } from "preact/hooks";
 import type { Health, TeamSummary } from "../ipc";
 
@@ -29,7 +30,8 @@ const OPEN_DEPTH = 1;
 
 /** My teams, then the organisation's tree (foldable; counts of a group's own or of everything
  *  below it), then services nobody owns, scorecards and the data's sources. */
-export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selection, onSelect }: Props) {
+/** Memoised: the app re-renders on every state change, and the tree holds every team. */
+export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selection, onSelect }: Props) {
   const [below, setBelow] = useState(true);
   // Groups the user folded or unfolded, against the default (open down to OPEN_DEPTH).
   const [toggled, setToggled] = useState<Set<string>>(new Set());
@@ -151,4 +153,4 @@ export function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selectio
       <ul>{link("sources", "Sources", <span class={`dot ${sourcesHealth}`} title={sourcesHealth} />)}</ul>
     </nav>
   );
-}
+});

@@ -1,8 +1,15 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
+import { answering } from "../lib/latency";
 import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourcesFile, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
 
 type Fail = (e: unknown) => void;
+
+/** A read's outcome: its value set, or its failure reported. */
+function settle<T>(outcome: PromiseSettledResult<T>, set: (value: T) => void, fail: Fail) {
+  if (outcome.status === "fulfilled") set(outcome.value);
+  else fail(outcome.reason);
+}
 
 const NO_ASK: RunbookAsk = { incident_id: null, alert: null, environment: null };
 
@@ -49,17 +56,21 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
   const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
   const [detail, setDetail] = useState<TeamDetail | null>(null);
   const [scorecard, setScorecard] = useState<ScorecardView | null>(null);
-  useEffect(() => {
+  // Read before the frame is painted, not after it as an effect would: a frame sooner.
+  useLayoutEffect(() => {
     if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
     const team = selection.kind === "team" ? selection.key : null;
-    (team ? ipc.teamServices(team) : ipc.orphanedServices()).then(setServices, fail);
-    if (team) {
-      ipc.onCall({ team }).then(setPanel, fail);
-      ipc.team(team).then(setDetail, fail);
-    } else {
-      setPanel(null);
-      setDetail(null);
-    }
+    // Set together, so the page renders once with all three; one that fails costs only its part.
+    Promise.allSettled([
+      team ? ipc.teamServices(team) : ipc.orphanedServices(),
+      team ? ipc.onCall({ team }) : null,
+      team ? ipc.team(team) : null,
+    ]).then(([services, panel, detail]) => {
+      settle(services, setServices, fail);
+      settle(panel, setPanel, fail);
+      settle(detail, setDetail, fail);
+      answering("team");
+    });
     if (team && tab === "releases") ipc.releaseMatrix(team).then(setMatrix, fail);
     else setMatrix(null);
     if (team && tab === "scorecard") ipc.scorecard(team, below).then(setScorecard, fail);
@@ -85,16 +96,21 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [runbooks, setRunbooks] = useState<RunbookRow[]>([]);
   const [scorecard, setScorecard] = useState<ServiceScorecard | null>(null);
-  useEffect(() => {
+  // Read before the frame is painted, as the team page does.
+  useLayoutEffect(() => {
     if (!serviceKey) {
       setDetail(null);
       setPanel(null);
       setDelivery(null);
       return;
     }
-    ipc.service(serviceKey).then(setDetail, fail);
-    ipc.onCall({ service: serviceKey }).then(setPanel, fail);
-    ipc.serviceDelivery(serviceKey).then(setDelivery, fail);
+    // What the page opens on, set together so it renders once with all three.
+    Promise.allSettled([ipc.service(serviceKey), ipc.onCall({ service: serviceKey }), ipc.serviceDelivery(serviceKey)]).then(([detail, panel, delivery]) => {
+      settle(detail, setDetail, fail);
+      settle(panel, setPanel, fail);
+      settle(delivery, setDelivery, fail);
+      answering("service");
+    });
     ipc.audit(serviceKey).then(setAudit, fail);
     ipc.runbooks(serviceKey, NO_ASK).then(setRunbooks, fail);
     ipc.serviceScorecard(serviceKey).then(setScorecard, fail);

@@ -1,0 +1,41 @@
+/** How long the window takes from a user's input to its answer, per kind of interaction (the
+ *  last 1,000 of each): *rendered* once the answer is in the DOM and laid out, *painted* once
+ *  the frame showing it is drawn. Read by the benchmark that drives the real window
+ *  (`make bench`) as `window.__opsdeckLatency`. */
+interface Kept {
+  rendered: Record<string, number[]>;
+  painted: Record<string, number[]>;
+}
+const kept: Kept = { rendered: {}, painted: {} };
+const KEPT = 1000;
+let pending: { kind: string; at: number } | null = null;
+
+(globalThis as { __opsdeckLatency?: Kept }).__opsdeckLatency = kept;
+
+function keep(samples: Record<string, number[]>, kind: string, since: number) {
+  const list = (samples[kind] ??= []);
+  list.push(performance.now() - since);
+  if (list.length > KEPT) list.shift();
+}
+
+/** The user just asked for something of `kind` the screen will answer (a key typed in the
+ *  palette, a team or a service picked). */
+export function asked(kind: string) {
+  pending = { kind, at: performance.now() };
+}
+
+/** What was asked is being set to show now. Nothing is kept when nobody asked for `kind` (a
+ *  sync refreshed the screen). */
+export function answering(kind: string) {
+  if (pending?.kind !== kind) return;
+  const since = pending.at;
+  pending = null;
+  // A timeout runs after the render the state change queued (a microtask); reading the
+  // layout there lays it out as the next frame would.
+  setTimeout(() => {
+    void document.body.offsetHeight;
+    keep(kept.rendered, kind, since);
+    // A timeout set in an animation frame runs once that frame is painted.
+    requestAnimationFrame(() => setTimeout(() => keep(kept.painted, kind, since)));
+  });
+}
