@@ -120,8 +120,8 @@ async fn shot(client: &Client, dir: &Path, name: &str) {
     std::fs::write(dir.join(name), png).expect("write screenshot");
 }
 
-/// Ctrl+K and `text` typed right after it, 30 ms a key, as one chain of key actions.
-async fn palette_type(client: &Client, text: &str) {
+/// Ctrl+K and `text` typed right after it, `pace` a key, as one chain of key actions.
+fn palette_keys(text: &str, pace: Duration) -> KeyActions {
     let mut keys = KeyActions::new("keyboard".into())
         .then(KeyAction::Down { value: '\u{E009}' })
         .then(KeyAction::Down { value: 'k' })
@@ -129,14 +129,25 @@ async fn palette_type(client: &Client, text: &str) {
         .then(KeyAction::Up { value: '\u{E009}' });
     for c in text.chars() {
         keys = keys
-            .then(KeyAction::Pause {
-                duration: Duration::from_millis(30),
-            })
+            .then(KeyAction::Pause { duration: pace })
             .then(KeyAction::Down { value: c })
             .then(KeyAction::Up { value: c });
     }
+    keys
+}
+
+/// [`palette_keys`], then `key` (Enter, Escape) after `wait`.
+fn palette_then(text: &str, pace: Duration, wait: Duration, key: char) -> KeyActions {
+    palette_keys(text, pace)
+        .then(KeyAction::Pause { duration: wait })
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key })
+}
+
+/// Ctrl+K and `text` typed right after it, 30 ms a key.
+async fn palette_type(client: &Client, text: &str) {
     client
-        .perform_actions(keys)
+        .perform_actions(palette_keys(text, Duration::from_millis(30)))
         .await
         .expect("Ctrl+K and typing");
 }
@@ -1430,25 +1441,12 @@ async fn window_latency_at_scale() {
         "rank",
         "consent",
     ] {
-        let mut keys = KeyActions::new("keyboard".into())
-            .then(KeyAction::Down { value: '\u{E009}' })
-            .then(KeyAction::Down { value: 'k' })
-            .then(KeyAction::Up { value: 'k' })
-            .then(KeyAction::Up { value: '\u{E009}' });
-        for c in word.chars() {
-            keys = keys
-                .then(KeyAction::Pause {
-                    duration: Duration::from_millis(150),
-                })
-                .then(KeyAction::Down { value: c })
-                .then(KeyAction::Up { value: c });
-        }
-        keys = keys
-            .then(KeyAction::Pause {
-                duration: Duration::from_millis(300),
-            })
-            .then(KeyAction::Down { value: '\u{E00C}' })
-            .then(KeyAction::Up { value: '\u{E00C}' });
+        let keys = palette_then(
+            word,
+            Duration::from_millis(150),
+            Duration::from_millis(300),
+            '\u{E00C}',
+        );
         client.perform_actions(keys).await.expect("typing");
     }
 
@@ -1456,25 +1454,12 @@ async fn window_latency_at_scale() {
     // opening the team's first service with a click.
     for round in 0..30 {
         let team = format!("team-{:04}", (round * 17) % 500);
-        let mut keys = KeyActions::new("keyboard".into())
-            .then(KeyAction::Down { value: '\u{E009}' })
-            .then(KeyAction::Down { value: 'k' })
-            .then(KeyAction::Up { value: 'k' })
-            .then(KeyAction::Up { value: '\u{E009}' });
-        for c in team.chars() {
-            keys = keys
-                .then(KeyAction::Pause {
-                    duration: Duration::from_millis(100),
-                })
-                .then(KeyAction::Down { value: c })
-                .then(KeyAction::Up { value: c });
-        }
-        keys = keys
-            .then(KeyAction::Pause {
-                duration: Duration::from_millis(400),
-            })
-            .then(KeyAction::Down { value: '\u{E007}' })
-            .then(KeyAction::Up { value: '\u{E007}' });
+        let keys = palette_then(
+            &team,
+            Duration::from_millis(100),
+            Duration::from_millis(400),
+            '\u{E007}',
+        );
         client.perform_actions(keys).await.expect("picking a team");
         tokio::time::sleep(Duration::from_millis(600)).await;
         if let Ok(row) = client.find(Locator::Css(".row[data-service]")).await {

@@ -210,23 +210,9 @@ async fn applications(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !api.admits(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "no session information");
-    }
-    let query: Vec<(String, String)> =
-        match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
-            Ok(q) => q,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-        };
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let filter = match AppFilter::of(get("name"), get("selector")) {
-        Ok(filter) => filter,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
+    let (filter, _) = match AppFilter::asked(&api, &headers, raw.as_deref()) {
+        Ok(asked) => asked,
+        Err(refused) => return refused.into_response(),
     };
     let world = read(&api.world);
     let items: Vec<Value> = world
@@ -251,11 +237,35 @@ struct AppFilter {
 }
 
 impl AppFilter {
-    fn of(name: Option<&str>, selector: Option<&str>) -> Result<Self, String> {
-        Ok(Self {
-            name: name.map(str::to_string),
-            selector: selector.map(LabelSelector::parse).transpose()?,
-        })
+    /// The filter a list or watch request asks for (the token checked), with its
+    /// `resourceVersion` ("" when none), or the answer that refuses it.
+    fn asked(
+        api: &ArgoCdApi,
+        headers: &HeaderMap,
+        raw: Option<&str>,
+    ) -> Result<(Self, String), Refused> {
+        if !api.admits(headers) {
+            return Err(Refused(
+                StatusCode::UNAUTHORIZED,
+                "no session information".into(),
+            ));
+        }
+        let query: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|e| Refused(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let filter = Self {
+            name: get("name").map(str::to_string),
+            selector: get("selector")
+                .map(LabelSelector::parse)
+                .transpose()
+                .map_err(|problem| Refused(StatusCode::BAD_REQUEST, problem))?,
+        };
+        Ok((filter, get("resourceVersion").unwrap_or("").to_string()))
     }
 
     fn admits(&self, app: &App) -> bool {
@@ -289,25 +299,10 @@ async fn watch(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !api.admits(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "no session information");
-    }
-    let query: Vec<(String, String)> =
-        match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
-            Ok(q) => q,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-        };
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    let (filter, since) = match AppFilter::asked(&api, &headers, raw.as_deref()) {
+        Ok(asked) => asked,
+        Err(refused) => return refused.into_response(),
     };
-    let filter = match AppFilter::of(get("name"), get("selector")) {
-        Ok(filter) => filter,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
-    };
-    let since = get("resourceVersion").unwrap_or("");
     // Argo CD reads a version it cannot parse as 0.
     let min_version: u64 = since.parse().unwrap_or(0);
     // Subscribed before the first list is read, so no change falls between them.
