@@ -1,4 +1,4 @@
-//! Argo CD's watch stream, held open while the sync loop runs: a change lands within a second
+//! Argo CD's watch stream, held open while the sync loop runs: a change lands within seconds
 //! of Argo CD reporting it, and a scheduled sync lands what the stream heard instead of
 //! listing every application again. Argo CD's watch does not replay what happened while no
 //! stream was open, so after any break the next sync lists the applications, as it also does
