@@ -108,8 +108,10 @@ impl Engine {
 
     /// Keeps the cache fresh while the app runs: each source on its own loop, syncing when its
     /// interval has passed since its last attempt (plus jitter), or when the platform allows
-    /// after asking us to wait. A source never synced, or overdue, syncs at once. Runs until
-    /// dropped; calls `on_report` after each sync so faces can re-read the cache.
+    /// after asking us to wait. A source never synced, or overdue, syncs at once. An Argo CD
+    /// source also holds its watch stream, whose changes sync it at once (see
+    /// `argocd_watch.rs`). Runs until dropped; calls `on_report` after each sync so faces can
+    /// re-read the cache.
     pub async fn sync_on_schedule(
         &self,
         progress: ProgressSink<'_>,
