@@ -762,10 +762,14 @@ fn status_of_live(health: Option<&str>, operation: Option<&OperationPayload>) ->
 mod tests {
     use super::*;
     fn connector() -> ArgoCdConnector {
+        connector_at("https://argocd.example.com")
+    }
+
+    fn connector_at(url: &str) -> ArgoCdConnector {
         ArgoCdConnector::new(Endpoint::new(
             crate::connectors::SourceClients::new(None).unwrap(),
             "argocd",
-            "https://argocd.example.com",
+            url,
             None,
             None,
             std::time::Duration::from_secs(5),
@@ -874,17 +878,7 @@ mod tests {
                 axum::body::Body::from_stream(sent.chain(end))
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let connector = ArgoCdConnector::new(Endpoint::new(
-            crate::connectors::SourceClients::new(None).unwrap(),
-            "argocd",
-            &url,
-            None,
-            None,
-            std::time::Duration::from_secs(5),
-        ));
+        let connector = connector_at(&crate::connectors::serve_on_loopback(app).await);
         let mut changes = Vec::new();
         let end = connector
             .watch(&RequestMeter::default(), Duration::from_secs(5), &mut |c| {

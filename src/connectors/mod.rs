@@ -617,6 +617,15 @@ impl Platform<'_> {
     }
 }
 
+/// Serves `app` on a free loopback port for a test; returns its base URL.
+#[cfg(test)]
+pub(crate) async fn serve_on_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,12 +635,7 @@ mod tests {
     /// A server on loopback whose `/moved` redirects to `/landing` (counted) with `status`,
     /// and whose `/away` redirects to another origin (counted there).
     async fn redirecting(status: u16) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-        let serve = |app: axum::Router| async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            url
-        };
+        let serve = serve_on_loopback;
         let (landed, elsewhere) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let seen = elsewhere.clone();
         let other = serve(axum::Router::new().fallback(move || {

@@ -853,9 +853,7 @@ mod tests {
                     )
                 }),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = crate::connectors::serve_on_loopback(app).await;
         let connector = PagerDutyConnector::new(Endpoint::new(
             crate::connectors::SourceClients::new(None).unwrap(),
             "pagerduty",
