@@ -1,5 +1,5 @@
 import type { ActionTarget, AuditEntry } from "../ipc";
-import { ageOf } from "../lib/format";
+import { ageOf, dateAndTime } from "../lib/format";
 
 interface Props {
   /** The card's heading; none when the page's own says it. */
@@ -44,7 +44,7 @@ export function AuditLog({ title, entries, now, showService, onOpenService, onEx
           <tbody>
             {entries.map((e) => (
               <tr key={e.key} data-audit={e.key}>
-                <td class="when" title={new Date(e.requested_at).toLocaleString()}>
+                <td class="when" title={dateAndTime(e.requested_at)}>
                   {ageOf(e.requested_at, now)} ago
                 </td>
                 <td>{e.actor}</td>

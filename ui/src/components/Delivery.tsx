@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ChangesView, DeploymentRow, ServiceDelivery } from "../ipc";
-import { ageOf, formatDuration, shortSha, STATUS_LABELS, statusClass, waitText } from "../lib/format";
+import { ageOf, dateAndTime, formatDuration, shortSha, STATUS_LABELS, statusClass, waitText } from "../lib/format";
 import { ExternalLink } from "./OnCallPanel";
 
 interface Props {
@@ -209,8 +209,14 @@ function Changes({ delivery: d, now, onOpenLink, loadChanges }: Props) {
   );
 }
 
+/** Deploys the timeline shows until asked for all of them: a screenful, and the rows (about
+ *  thirteen elements each) are most of what a service page costs to render. */
+const TIMELINE_SHOWN = 20;
+
 /** Deploys newest first: the row a tired engineer scans for "what moved just before this". */
 function Timeline({ rows, now, onOpenLink }: { rows: DeploymentRow[]; now: number; onOpenLink(url: string): void }) {
+  const [all, setAll] = useState(false);
+  const shown = all ? rows : rows.slice(0, TIMELINE_SHOWN);
   return (
     <section class="card" data-timeline>
       <h3>
@@ -221,11 +227,16 @@ function Timeline({ rows, now, onOpenLink }: { rows: DeploymentRow[]; now: numbe
       ) : (
         <table class="timeline">
           <tbody>
-            {rows.map((r) => (
+            {shown.map((r) => (
               <DeployRow key={`${r.source}/${r.id}`} row={r} now={now} onOpenLink={onOpenLink} />
             ))}
           </tbody>
         </table>
+      )}
+      {shown.length < rows.length && (
+        <button class="link" data-timeline-all onClick={() => setAll(true)}>
+          Show all {rows.length} deploys
+        </button>
       )}
     </section>
   );
@@ -249,7 +260,7 @@ export function DeployRow({
 }) {
   return (
     <tr data-deploy={r.id}>
-      <td class="when" title={new Date(r.started_at).toLocaleString()}>
+      <td class="when" title={dateAndTime(r.started_at)}>
         {ageOf(r.started_at, now)} ago
       </td>
       {showService && (

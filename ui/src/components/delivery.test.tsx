@@ -28,6 +28,17 @@ describe("Delivery", () => {
     expect(onOpenLink).toHaveBeenCalledWith("https://github.com/demo-org/checkout-api/actions/runs/1");
   });
 
+  it("shows the newest deploys first and all of them when asked", () => {
+    const timeline = Array.from({ length: 30 }, (_, i) => deploy("checkout-api", "prod", `v2.${30 - i}.0`, 600 * (i + 1)));
+    const { container } = render(<Delivery delivery={delivery({ timeline })} now={Date.now()} onOpenLink={vi.fn()} loadChanges={vi.fn()} />);
+    const versions = () => [...container.querySelectorAll("[data-timeline] [data-deploy] strong")].map((v) => v.textContent);
+    expect(container.querySelector("[data-timeline] h3")!.textContent).toBe("Deploys 30");
+    expect(versions()).toEqual(timeline.slice(0, 20).map((d) => d.version));
+    fireEvent.click(screen.getByText("Show all 30 deploys"));
+    expect(versions()).toEqual(timeline.map((d) => d.version));
+    expect(container.querySelector("[data-timeline-all]")).toBeNull();
+  });
+
   it("says why a stage waits and what is pending promotion", () => {
     const d = delivery({
       stages: [{ name: "prod", is_environment: true, status: "queued", version: "v5.2.0", started_at: new Date().toISOString(), duration_seconds: 3000, waiting: { reason: "approval" }, link: null }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAge, healthText, staleSources } from "./format";
+import { clockTime, dateAndTime, dayTime, formatAge, healthText, staleSources } from "./format";
 import { source } from "../test/fixtures";
 
 describe("formatAge", () => {
@@ -33,5 +33,15 @@ describe("staleSources", () => {
     ];
     expect(staleSources(sources).map((s) => s.name)).toEqual(["catalog"]);
     expect(staleSources(sources, ["files"])).toEqual([]);
+  });
+});
+
+describe("local times from formatters built once", () => {
+  const at = "2026-12-01T09:05:07Z";
+  it("word a moment as the Date methods they replace do", () => {
+    const d = new Date(at);
+    expect(dateAndTime(at)).toBe(d.toLocaleString());
+    expect(clockTime(at)).toBe(d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }));
+    expect(dayTime(at)).toBe(`${d.toLocaleDateString([], { weekday: "short" })} ${d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}`);
   });
 });
