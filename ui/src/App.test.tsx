@@ -13,8 +13,12 @@ describe("App", () => {
     expect(screen.getByText("My teams")).toBeTruthy();
     await waitFor(() => expect(uiReady).toHaveBeenCalledTimes(1));
 
+    // A team picked is read from the click, once: the page takes the reads the click started.
+    const teamServices = vi.spyOn(ipc, "teamServices");
     fireEvent.click(container.querySelector("[data-team='payments']")!);
+    expect(teamServices).toHaveBeenCalledWith("group:default/payments");
     await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
+    expect(teamServices).toHaveBeenCalledTimes(1);
 
     fireEvent.click(container.querySelector("[data-service='payments-gateway']")!);
     await waitFor(() => expect(container.querySelector("[data-service-page='payments-gateway']")).toBeTruthy());

@@ -25,7 +25,7 @@ import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
 import { asked } from "./lib/latency";
-import { NO_ASK, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
+import { NO_ASK, readTeamPageEarly, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
 import {
   errorMessage,
   type ActionProgress,
@@ -242,6 +242,7 @@ export function App({ ipc }: { ipc: Ipc }) {
 
   const selectTeam = useCallback((s: Selection) => {
     asked("team");
+    readTeamPageEarly(ipc, s);
     setSelection(s);
     setServiceKey(null);
     setIncidentId(null);
@@ -282,8 +283,11 @@ export function App({ ipc }: { ipc: Ipc }) {
       return;
     }
     setIncidentId(null);
-    if (hit.team) setSelection({ kind: "team", key: hit.team });
-    else if (hit.kind === "component") setSelection({ kind: "orphans" });
+    const team: Selection | null = hit.team ? { kind: "team", key: hit.team } : hit.kind === "component" ? { kind: "orphans" } : null;
+    if (team) {
+      readTeamPageEarly(ipc, team);
+      setSelection(team);
+    }
     setServiceKey(hit.kind === "component" ? hit.key : null);
   };
 

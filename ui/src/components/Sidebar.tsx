@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { memo } from "preact/compat";
-import { useState } from "preact/hooks";
+import { useCallback, useState } from "preact/hooks";
 import type { Health, TeamSummary } from "../ipc";
 
 export type Selection =
@@ -29,8 +29,8 @@ interface Props {
 const OPEN_DEPTH = 1;
 
 /** My teams, then the organisation's tree (foldable; counts of a group's own or of everything
- *  below it), then services nobody owns, scorecards and the data's sources. */
-/** Memoised: the app re-renders on every state change, and the tree holds every team. */
+ *  below it), then services nobody owns, scorecards and the data's sources. Memoised: the app
+ *  re-renders on every state change, and the tree holds every team. */
 export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selection, onSelect }: Props) {
   const [below, setBelow] = useState(true);
   // Groups the user folded or unfolded, against the default (open down to OPEN_DEPTH).
@@ -39,12 +39,15 @@ export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth
   const byKey = new Map(teams.map((t) => [t.key, t]));
   const isSelected = (key: string) => selection?.kind === "team" && selection.key === key;
   const isOpen = (t: TeamSummary) => (t.depth < OPEN_DEPTH) !== toggled.has(t.key);
-  const toggle = (key: string) =>
-    setToggled((all) => {
-      const next = new Set(all);
-      if (!next.delete(key)) next.add(key);
-      return next;
-    });
+  const toggle = useCallback(
+    (key: string) =>
+      setToggled((all) => {
+        const next = new Set(all);
+        if (!next.delete(key)) next.add(key);
+        return next;
+      }),
+    [],
+  );
   // Shown when every group above it is open.
   const visible = (t: TeamSummary) => {
     for (let up = t.parent && byKey.get(t.parent); up; up = up.parent ? byKey.get(up.parent) : undefined) {
@@ -52,51 +55,9 @@ export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth
     }
     return true;
   };
-  const item = (t: TeamSummary, indent: number, inTree: boolean) => {
-    const services = below ? t.service_count_below : t.service_count;
-    const gaps = below ? t.gap_count_below : t.gap_count;
-    const open = isOpen(t);
-    return (
-      <li key={t.key}>
-        <button
-          class={`team${isSelected(t.key) ? " selected" : ""}`}
-          data-team={t.name}
-          aria-current={isSelected(t.key) ? "true" : undefined}
-          aria-expanded={inTree && t.child_count > 0 ? open : undefined}
-          style={{ paddingLeft: `${12 + indent * 14}px` }}
-          onClick={() => onSelect({ kind: "team", key: t.key })}
-        >
-          {inTree &&
-            (t.child_count > 0 ? (
-              <span
-                class="fold"
-                role="button"
-                data-fold={t.name}
-                aria-label={`${open ? "Fold" : "Unfold"} ${t.title}`}
-                title={open ? "Fold" : `Unfold ${t.child_count} groups below`}
-                onClick={(e) => {
-                  e.stopPropagation();
-                  toggle(t.key);
-                }}
-              >
-                {open ? "▾" : "▸"}
-              </span>
-            ) : (
-              <span class="fold" />
-            ))}
-          <span class="team-title">{t.title}</span>
-          <span class="team-count" title={`${services} services${below ? " with the groups below" : ""}`}>
-            {services}
-          </span>
-          {gaps > 0 && (
-            <span class="team-gaps" title={`${gaps} ownership gaps${below ? " with the groups below" : ""}`}>
-              {gaps}
-            </span>
-          )}
-        </button>
-      </li>
-    );
-  };
+  const item = (t: TeamSummary, indent: number, inTree: boolean) => (
+    <TeamItem key={t.key} team={t} indent={indent} inTree={inTree} below={below} selected={isSelected(t.key)} open={isOpen(t)} onSelect={onSelect} onToggle={toggle} />
+  );
   const link = (kind: "on-call" | "incidents" | "activity" | "audit" | "orphans" | "scorecards" | "sources", title: string, extra?: ComponentChildren) => (
     <li>
       <button class={`team${selection?.kind === kind ? " selected" : ""}`} data-team={kind} onClick={() => onSelect({ kind } as Selection)}>
@@ -152,5 +113,65 @@ export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth
       <h2>Data</h2>
       <ul>{link("sources", "Sources", <span class={`dot ${sourcesHealth}`} title={sourcesHealth} />)}</ul>
     </nav>
+  );
+});
+
+interface ItemProps {
+  team: TeamSummary;
+  indent: number;
+  /** In the organisation's tree (foldable), not among my teams. */
+  inTree: boolean;
+  /** Counts with the groups below. */
+  below: boolean;
+  selected: boolean;
+  open: boolean;
+  onSelect(selection: Selection): void;
+  onToggle(key: string): void;
+}
+
+/** One group of the tree. Memoised: picking a team re-renders the two rows that change, not
+ *  every team of the organisation. */
+const TeamItem = memo(function TeamItem({ team: t, indent, inTree, below, selected, open, onSelect, onToggle }: ItemProps) {
+  const services = below ? t.service_count_below : t.service_count;
+  const gaps = below ? t.gap_count_below : t.gap_count;
+  return (
+    <li>
+      <button
+        class={`team${selected ? " selected" : ""}`}
+        data-team={t.name}
+        aria-current={selected ? "true" : undefined}
+        aria-expanded={inTree && t.child_count > 0 ? open : undefined}
+        style={{ paddingLeft: `${12 + indent * 14}px` }}
+        onClick={() => onSelect({ kind: "team", key: t.key })}
+      >
+        {inTree &&
+          (t.child_count > 0 ? (
+            <span
+              class="fold"
+              role="button"
+              data-fold={t.name}
+              aria-label={`${open ? "Fold" : "Unfold"} ${t.title}`}
+              title={open ? "Fold" : `Unfold ${t.child_count} groups below`}
+              onClick={(e) => {
+                e.stopPropagation();
+                onToggle(t.key);
+              }}
+            >
+              {open ? "▾" : "▸"}
+            </span>
+          ) : (
+            <span class="fold" />
+          ))}
+        <span class="team-title">{t.title}</span>
+        <span class="team-count" title={`${services} services${below ? " with the groups below" : ""}`}>
+          {services}
+        </span>
+        {gaps > 0 && (
+          <span class="team-gaps" title={`${gaps} ownership gaps${below ? " with the groups below" : ""}`}>
+            {gaps}
+          </span>
+        )}
+      </button>
+    </li>
   );
 });

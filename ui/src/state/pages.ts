@@ -47,6 +47,25 @@ export function useOrganisation(ipc: Ipc, generation: number, fail: Fail) {
 
 export type TeamTab = "services" | "releases" | "scorecard" | "team";
 
+type TeamReads = Promise<[PromiseSettledResult<ServiceRow[]>, PromiseSettledResult<OnCallPanel | null>, PromiseSettledResult<TeamDetail | null>]>;
+
+/** What a team page (or the orphans') opens on: its services, what is on fire, who it is. */
+function readTeamPage(ipc: Ipc, team: string | null): TeamReads {
+  return Promise.allSettled([team ? ipc.teamServices(team) : ipc.orphanedServices(), team ? ipc.onCall({ team }) : null, team ? ipc.team(team) : null]);
+}
+
+const pageKey = (selection: Selection) => (selection.kind === "team" ? selection.key : null);
+
+/** Reads the input's handler started, for the page it is about to show. */
+let early: { selection: Selection; reads: TeamReads } | null = null;
+
+/** Starts the reads of the team page `selection` opens, from the click or key that asks for it:
+ *  the engine answers while the window renders the change (a page left, the new one's frame),
+ *  and the page takes them up instead of asking once it renders. */
+export function readTeamPageEarly(ipc: Ipc, selection: Selection) {
+  early = selection.kind === "team" || selection.kind === "orphans" ? { selection, reads: readTeamPage(ipc, pageKey(selection)) } : null;
+}
+
 /** A team's (or the orphans') services, what is on fire for the team, where it sits in the
  *  tree, and the open tab's releases, scorecard (with the groups below it when `below`) or
  *  members. */
@@ -58,14 +77,12 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
   const [scorecard, setScorecard] = useState<ScorecardView | null>(null);
   // Read before the frame is painted, not after it as an effect would: a frame sooner.
   useLayoutEffect(() => {
+    const started = early?.selection === selection ? early.reads : null;
+    early = null;
     if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
-    const team = selection.kind === "team" ? selection.key : null;
+    const team = pageKey(selection);
     // Set together, so the page renders once with all three; one that fails costs only its part.
-    Promise.allSettled([
-      team ? ipc.teamServices(team) : ipc.orphanedServices(),
-      team ? ipc.onCall({ team }) : null,
-      team ? ipc.team(team) : null,
-    ]).then(([services, panel, detail]) => {
+    (started ?? readTeamPage(ipc, team)).then(([services, panel, detail]) => {
       settle(services, setServices, fail);
       settle(panel, setPanel, fail);
       settle(detail, setDetail, fail);
