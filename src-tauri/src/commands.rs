@@ -511,11 +511,7 @@ pub async fn sync_now(
 /// and the benchmark asks the app to quit right after.
 #[tauri::command]
 pub fn ui_ready(handle: AppHandle, app: State<'_, Running>) {
-    let elapsed = app.launched.elapsed();
-    eprintln!(
-        "opsdeck-desktop: first team list drawn {} ms after launch",
-        elapsed.as_millis()
-    );
+    eprintln!("{}", app.start_up.report("first team list drawn"));
     if std::env::var_os("OPSDECK_EXIT_AFTER_READY").is_some() {
         handle.exit(0);
     }

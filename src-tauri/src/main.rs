@@ -133,6 +133,13 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         })
         .on_window_event(presence::on_window_event)
+        .on_page_load(|webview, load| {
+            if load.event() == tauri::webview::PageLoadEvent::Finished {
+                if let Some(running) = webview.try_state::<Running>() {
+                    running.start_up.page_loaded();
+                }
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::teams,
             commands::team_services,

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { answering, asked } from "./latency";
 
-const kept = () => (globalThis as unknown as { __opsdeckLatency: { rendered: Record<string, number[]>; painted: Record<string, number[]> } }).__opsdeckLatency;
+const kept = () => (globalThis as unknown as { __opsdeckLatency: Record<"arrived" | "rendered" | "painted", Record<string, number[]>> }).__opsdeckLatency;
 
 describe("latency", () => {
   it("keeps the time from an ask to the frame after its answer, once, for its kind only", async () => {
@@ -13,11 +13,12 @@ describe("latency", () => {
       answering("palette");
       answering("palette");
       await vi.advanceTimersByTimeAsync(40);
-      const { rendered, painted } = kept();
+      const { arrived, rendered, painted } = kept();
       expect(rendered.team).toBeUndefined();
+      expect(arrived.palette).toEqual([7]);
       expect(rendered.palette).toHaveLength(1);
       expect(painted.palette).toHaveLength(1);
-      expect(rendered.palette[0]).toBeGreaterThanOrEqual(7);
+      expect(rendered.palette[0]).toBeGreaterThanOrEqual(arrived.palette[0]);
       expect(painted.palette[0]).toBeGreaterThan(rendered.palette[0]);
       answering("palette");
       await vi.advanceTimersByTimeAsync(40);
