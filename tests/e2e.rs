@@ -1492,7 +1492,7 @@ async fn window_latency_at_scale() {
     };
     for (kind, what) in [
         ("palette", "palette search, a key typed"),
-        ("team", "team switch (its services, on call, members)"),
+        ("team", "team switch (its services, on call)"),
         ("service", "opening a service (page, on call, delivery)"),
     ] {
         let (arrived, rendered, painted) = (

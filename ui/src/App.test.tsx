@@ -14,11 +14,14 @@ describe("App", () => {
     await waitFor(() => expect(uiReady).toHaveBeenCalledTimes(1));
 
     // A team picked is read from the click, once: the page takes the reads the click started.
+    // Who the team is (members, what it owns) is read for its Team tab only.
     const teamServices = vi.spyOn(ipc, "teamServices");
+    const teamDetail = vi.spyOn(ipc, "team");
     fireEvent.click(container.querySelector("[data-team='payments']")!);
     expect(teamServices).toHaveBeenCalledWith("group:default/payments");
     await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
     expect(teamServices).toHaveBeenCalledTimes(1);
+    expect(teamDetail).not.toHaveBeenCalled();
 
     fireEvent.click(container.querySelector("[data-service='payments-gateway']")!);
     await waitFor(() => expect(container.querySelector("[data-service-page='payments-gateway']")).toBeTruthy());

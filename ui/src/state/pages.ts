@@ -47,11 +47,12 @@ export function useOrganisation(ipc: Ipc, generation: number, fail: Fail) {
 
 export type TeamTab = "services" | "releases" | "scorecard" | "team";
 
-type TeamReads = Promise<[PromiseSettledResult<ServiceRow[]>, PromiseSettledResult<OnCallPanel | null>, PromiseSettledResult<TeamDetail | null>]>;
+type TeamReads = Promise<[PromiseSettledResult<ServiceRow[]>, PromiseSettledResult<OnCallPanel | null>]>;
 
-/** What a team page (or the orphans') opens on: its services, what is on fire, who it is. */
+/** What a team page (or the orphans') opens on, whichever tab is open: its services and what is
+ *  on fire. */
 function readTeamPage(ipc: Ipc, team: string | null): TeamReads {
-  return Promise.allSettled([team ? ipc.teamServices(team) : ipc.orphanedServices(), team ? ipc.onCall({ team }) : null, team ? ipc.team(team) : null]);
+  return Promise.allSettled([team ? ipc.teamServices(team) : ipc.orphanedServices(), team ? ipc.onCall({ team }) : null]);
 }
 
 const pageKey = (selection: Selection) => (selection.kind === "team" ? selection.key : null);
@@ -81,13 +82,14 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
     early = null;
     if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
     const team = pageKey(selection);
-    // Set together, so the page renders once with all three; one that fails costs only its part.
-    (started ?? readTeamPage(ipc, team)).then(([services, panel, detail]) => {
+    // Set together, so the page renders once with both; one that fails costs only its part.
+    (started ?? readTeamPage(ipc, team)).then(([services, panel]) => {
       settle(services, setServices, fail);
       settle(panel, setPanel, fail);
-      settle(detail, setDetail, fail);
       answering("team");
     });
+    if (team && tab === "team") ipc.team(team).then(setDetail, fail);
+    else setDetail(null);
     if (team && tab === "releases") ipc.releaseMatrix(team).then(setMatrix, fail);
     else setMatrix(null);
     if (team && tab === "scorecard") ipc.scorecard(team, below).then(setScorecard, fail);
