@@ -116,6 +116,11 @@ async fn the_schedule_brings_changes_in_without_anyone_asking() {
     };
     std::fs::write(dir.path().join("catalog-info.yaml"), component("first")).unwrap();
     let engine = engine(files_config(dir.path(), "interval = \"1s\"\n"), None).await;
+    // What the desktop asks before it holds its sync loop back for the first frame.
+    assert!(
+        !engine.holds_catalog().await,
+        "an empty cache has nothing to show"
+    );
     let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let schedule = tokio::spawn({
         let (engine, reports) = (engine.clone(), reports.clone());
@@ -135,6 +140,7 @@ async fn the_schedule_brings_changes_in_without_anyone_asking() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert!(engine.holds_catalog().await);
     std::fs::write(
         dir.path().join("catalog-info.yaml"),
         format!("{}---\n{}", component("first"), component("second")),

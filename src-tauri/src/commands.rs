@@ -507,11 +507,12 @@ pub async fn sync_now(
     Ok(crate::events::sync_and_notify(&handle, &app.engine(), source.as_deref()).await?)
 }
 
-/// The UI calls this once the first team list is on screen; the time since launch is logged,
-/// and the benchmark asks the app to quit right after.
+/// The UI calls this once the first team list is on screen: the time since launch is logged,
+/// the sync loop starts if it waited for it, and the benchmark asks the app to quit.
 #[tauri::command]
 pub fn ui_ready(handle: AppHandle, app: State<'_, Running>) {
     eprintln!("{}", app.start_up.report("first team list drawn"));
+    app.first_list_drawn();
     if std::env::var_os("OPSDECK_EXIT_AFTER_READY").is_some() {
         handle.exit(0);
     }

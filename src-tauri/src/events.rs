@@ -1,6 +1,8 @@
 //! Events the web view listens to: sync progress while a sync runs, and "cache changed" when
 //! one lands, so open screens re-read the cache.
 
+use std::time::Duration;
+
 use opsdeck::api::{SyncProgress, SyncReport};
 use opsdeck::Engine;
 use tauri::{AppHandle, Emitter};
@@ -23,9 +25,23 @@ pub const LINK_FAILED: &str = "link-failed";
 /// Event carrying [`opsdeck::api::ActionProgress`] each time an on-call action moves.
 pub const ACTION_PROGRESS: &str = "action-progress";
 
+/// How long the sync loop waits for the window's first team list at most.
+const FIRST_LIST_WAIT: Duration = Duration::from_secs(2);
+
 /// Keeps every source synced on its interval for as long as the app runs, telling the UI after
-/// each sync.
-pub async fn sync_on_schedule(handle: AppHandle, engine: Engine) {
+/// each sync. Over a cache that already holds a catalog, the loop starts once the window has
+/// drawn its first team list (`drawn`), or after [`FIRST_LIST_WAIT`]: at a morning's launch
+/// every source is due, and their syncs would take the two cores the window's first reads and
+/// frames need. A cache with nothing to show syncs at once: that first sync is what the window
+/// waits for.
+pub async fn sync_on_schedule(
+    handle: AppHandle,
+    engine: Engine,
+    mut drawn: tokio::sync::watch::Receiver<bool>,
+) {
+    if engine.holds_catalog().await {
+        let _ = tokio::time::timeout(FIRST_LIST_WAIT, drawn.wait_for(|drawn| *drawn)).await;
+    }
     let emitter = handle.clone();
     let progress = move |p: SyncProgress| {
         let _ = emitter.emit(SYNC_PROGRESS, p);

@@ -26,6 +26,8 @@ pub struct Running {
     /// Kept alive while the demo runs.
     sandbox: Mutex<Option<Sandbox>>,
     sync_loop: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the window has drawn its first team list: the sync loop waits for it.
+    first_list_drawn: tokio::sync::watch::Sender<bool>,
 }
 
 /// When the start-up's steps were done, from the app's `main`: what the benchmark's launch
@@ -108,6 +110,7 @@ impl Running {
             own_db,
             sandbox: Mutex::new(sandbox),
             sync_loop: Mutex::new(None),
+            first_list_drawn: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -127,12 +130,18 @@ impl Running {
         })
     }
 
+    /// The window has drawn its first team list: a sync loop waiting for it starts.
+    pub fn first_list_drawn(&self) {
+        self.first_list_drawn.send_replace(true);
+    }
+
     /// (Re)starts the sync loop on the engine in force, stopping the one before. A sync cut
     /// short lands nothing: each lands in one transaction.
     pub fn start_syncing(&self, handle: &AppHandle) {
         let task = tauri::async_runtime::spawn(crate::events::sync_on_schedule(
             handle.clone(),
             self.engine(),
+            self.first_list_drawn.subscribe(),
         ));
         if let Some(before) = self.sync_loop.lock().expect("sync loop lock").replace(task) {
             before.abort();

@@ -106,6 +106,11 @@ impl Engine {
             .collect())
     }
 
+    /// Whether the cache holds a catalog's services to show (false when it cannot be read).
+    pub async fn holds_catalog(&self) -> bool {
+        matches!(self.store().holds_components().await, Ok(true))
+    }
+
     /// Keeps the cache fresh while the app runs: each source on its own loop, syncing when its
     /// interval has passed since its last attempt (plus jitter), or when the platform allows
     /// after asking us to wait. A source never synced, or overdue, syncs at once. An Argo CD
@@ -119,7 +124,7 @@ impl Engine {
     ) {
         // A cache without components first hears from the catalogs, so GitHub and Argo CD
         // have wiring to read for on their first sync instead of a whole interval later.
-        if matches!(self.store().holds_components().await, Ok(false)) {
+        if !self.holds_catalog().await {
             let catalogs = self.config().sources.iter().filter(|s| s.kind.is_catalog());
             let syncs = catalogs.map(|s| self.sync_source(s, PlatformWait::Honour, progress));
             for report in join_all(syncs).await {
