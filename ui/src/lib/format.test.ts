@@ -44,4 +44,7 @@ describe("local times from formatters built once", () => {
     expect(clockTime(at)).toBe(d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }));
     expect(dayTime(at)).toBe(`${d.toLocaleDateString([], { weekday: "short" })} ${d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}`);
   });
+  it("show text that is no date as it came, never throwing", () => {
+    for (const word of [clockTime, dateAndTime, dayTime]) expect(word("not a date")).toBe("not a date");
+  });
 });

@@ -33,21 +33,28 @@ export function healthText(source: SourceStatus): string {
   return HEALTH_LABELS[source.health];
 }
 
-// Built once: WebKit builds a formatter for every `toLocale…String` call, about a millisecond
+// Built once: WebKit builds a formatter for every `toLocale…String` call, up to a millisecond
 // each on this machine, and a page of deploys calls one a row.
 const CLOCK = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 const WEEKDAY = new Intl.DateTimeFormat([], { weekday: "short" });
 const HOUR_MINUTE = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hour12: false });
 const DATE_AND_TIME = new Intl.DateTimeFormat([], { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
 
+/** `iso` in local time through each of `formats`, joined by a space. Text that is no date is
+ *  shown as it came: a formatter throws on it (`toLocale…String` said "Invalid Date"). */
+function local(iso: string, ...formats: Intl.DateTimeFormat[]): string {
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : formats.map((f) => f.format(at)).join(" ");
+}
+
 /** Local wall-clock time, "02:31:10". */
 export function clockTime(iso: string): string {
-  return CLOCK.format(new Date(iso));
+  return local(iso, CLOCK);
 }
 
 /** Local date and time, as `Date.toLocaleString` words it: "12/3/2026, 2:31:10 AM". */
 export function dateAndTime(iso: string): string {
-  return DATE_AND_TIME.format(new Date(iso));
+  return local(iso, DATE_AND_TIME);
 }
 
 /** Sources whose data a screen shows and that is older than three intervals. */
@@ -75,8 +82,7 @@ export function worstHealth(sources: SourceStatus[]): Health {
 
 /** A moment in the coming days, in local time: "Tue 09:00". */
 export function dayTime(iso: string): string {
-  const at = new Date(iso);
-  return `${WEEKDAY.format(at)} ${HOUR_MINUTE.format(at)}`;
+  return local(iso, WEEKDAY, HOUR_MINUTE);
 }
 
 const SEVERITY_CLASS: Record<string, string> = { critical: "danger", page: "danger", error: "danger", warning: "warn", warn: "warn" };
