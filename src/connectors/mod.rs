@@ -635,17 +635,16 @@ mod tests {
     /// A server on loopback whose `/moved` redirects to `/landing` (counted) with `status`,
     /// and whose `/away` redirects to another origin (counted there).
     async fn redirecting(status: u16) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-        let serve = serve_on_loopback;
         let (landed, elsewhere) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let seen = elsewhere.clone();
-        let other = serve(axum::Router::new().fallback(move || {
+        let other = serve_on_loopback(axum::Router::new().fallback(move || {
             seen.fetch_add(1, Ordering::SeqCst);
             async { "elsewhere" }
         }))
         .await;
         let seen = landed.clone();
         let status = axum::http::StatusCode::from_u16(status).unwrap();
-        let here = serve(
+        let here = serve_on_loopback(
             axum::Router::new()
                 .route(
                     "/moved",

@@ -1,8 +1,8 @@
 /** How long the window takes from a user's input to its answer, per kind of interaction (the
  *  last 1,000 of each): *arrived* once the engine's answer is in hand (Tauri's IPC included),
  *  *rendered* once the answer is in the DOM and laid out, *painted* once the frame showing it is
- *  drawn. Read by the benchmark that drives the real window
- *  (`make bench`) as `window.__opsdeckLatency`. */
+ *  drawn. Read by the benchmark that drives the real window (`make bench`) as
+ *  `window.__opsdeckLatency`. */
 interface Kept {
   arrived: Record<string, number[]>;
   rendered: Record<string, number[]>;
@@ -42,4 +42,3 @@ export function answering(kind: string) {
     requestAnimationFrame(() => setTimeout(() => keep(kept.painted, kind, since)));
   });
 }
-
