@@ -18,6 +18,7 @@ pub use opsdeck_domain as domain;
 pub use opsdeck_domain::text;
 
 pub use api::ActivityFilter;
+pub use connectors::backstage::catalog_query as backstage_catalog_query;
 pub use connectors::github::graphql_queries as github_graphql_queries;
 pub use engine::delivery::FREQUENCY_DAYS;
 pub use engine::incident_actions::{ActionRun, StartedAction};

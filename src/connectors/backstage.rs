@@ -30,6 +30,22 @@ pub const PAGE_SIZE: usize = 500;
 /// Stops a misbehaving server (a cursor that never ends) from looping forever.
 const MAX_PAGES: usize = 10_000;
 
+/// The query of the catalog's first page: every kind Opsdeck reads (one filter set each:
+/// Backstage ORs filter sets), the fields it keeps, in name order, [`PAGE_SIZE`] a page. The
+/// pages after it send their cursor instead.
+pub fn catalog_query() -> Vec<(&'static str, String)> {
+    let mut query: Vec<(&str, String)> = KINDS
+        .iter()
+        .map(|k| ("filter", format!("kind={k}")))
+        .collect();
+    query.extend([
+        ("fields", FIELDS.to_string()),
+        ("orderField", "metadata.name,asc".to_string()),
+        ("limit", PAGE_SIZE.to_string()),
+    ]);
+    query
+}
+
 /// A Backstage catalog.
 #[derive(Debug, Clone)]
 pub struct BackstageConnector {
@@ -81,17 +97,7 @@ impl BackstageConnector {
     ) -> Result<Vec<Entity>, ConnectorError> {
         let url = self.endpoint.url("/api/catalog/entities/by-query");
         let limit = PAGE_SIZE.to_string();
-        // One filter set per kind: Backstage ORs filter sets.
-        let kind_filters: Vec<String> = KINDS.iter().map(|k| format!("kind={k}")).collect();
-        let mut first_query: Vec<(&str, &str)> = kind_filters
-            .iter()
-            .map(|f| ("filter", f.as_str()))
-            .collect();
-        first_query.extend([
-            ("fields", FIELDS),
-            ("orderField", "metadata.name,asc"),
-            ("limit", limit.as_str()),
-        ]);
+        let first_query = catalog_query();
 
         let mut entities = Vec::new();
         let mut cursor: Option<String> = None;
@@ -101,7 +107,7 @@ impl BackstageConnector {
             // A cursor carries the query (filters, order) but not `limit`, which must be sent
             // again; `fields` shapes each answer, so it goes with every page too.
             let query: Vec<(&str, &str)> = match &cursor {
-                None => first_query.clone(),
+                None => first_query.iter().map(|(k, v)| (*k, v.as_str())).collect(),
                 Some(c) => vec![
                     ("cursor", c.as_str()),
                     ("limit", limit.as_str()),

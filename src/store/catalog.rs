@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::landing::record_landed;
+use super::landing::{insert_rows, record_landed, ROWS_A_STATEMENT};
 use super::{decode_json, Store, StoreError};
 use crate::api::{EntitySummary, SearchHit, ServiceRow, TeamSummary};
 use crate::domain::merge::{merge_reports, SourcedEntity};
 use crate::domain::Quota;
-use crate::domain::{ownership_gaps, relations_of, Entity, Gap};
+use crate::domain::{ownership_gaps, relations_of, Entity, Gap, Relation};
 
 /// Whether the group `g` has a member whose email is `?1`.
 const IS_MINE: &str =
@@ -130,7 +130,7 @@ impl Store {
             fetched.insert(entity.entity_ref().key(), body);
         }
         let _writing = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.landing.begin().await?;
         let held: HashMap<String, String> =
             sqlx::query_as("SELECT entity_key, body FROM source_entities WHERE source = ?")
                 .bind(rows.source)
@@ -143,8 +143,6 @@ impl Store {
             .iter()
             .filter(|(key, body)| held.get(*key) != Some(*body))
             .collect();
-        // Many rows a statement, as JSON arrays: each statement is a round trip to SQLite's
-        // thread, and one a row cost a full sync of 14,000 entities 200,000 context switches.
         for chunk in removed.chunks(ROWS_A_STATEMENT) {
             sqlx::query(
                 "DELETE FROM source_entities WHERE source = ? AND entity_key IN (SELECT value FROM json_each(?))",
@@ -154,16 +152,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for chunk in changed.chunks(ROWS_A_STATEMENT) {
-            sqlx::query(
-                "INSERT OR REPLACE INTO source_entities (source, entity_key, body)
-                 SELECT ?, value ->> 0, value ->> 1 FROM json_each(?)",
-            )
-            .bind(rows.source)
-            .bind(to_json(&chunk))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_rows(
+            &mut tx,
+            "INSERT OR REPLACE INTO source_entities (source, entity_key, body) ",
+            &changed,
+            |values, (key, body)| {
+                values
+                    .push_bind(rows.source)
+                    .push_bind(key.as_str())
+                    .push_bind(body.as_str());
+            },
+        )
+        .await?;
         let precedence_json = to_json(&precedence);
         let built_with: Option<String> =
             sqlx::query_scalar("SELECT precedence FROM merge_state WHERE id = 1")
@@ -705,75 +705,67 @@ async fn remerge(
     .collect();
 
     for chunk in merged.chunks(ROWS_A_STATEMENT) {
-        let mut entity_rows = Vec::with_capacity(chunk.len());
-        let mut search_rows = Vec::with_capacity(chunk.len());
-        let mut relation_rows = Vec::new();
-        for m in chunk {
-            let e = &m.entity;
-            let key = e.entity_ref().key();
-            let owner_key = e.owner_ref().map(|r| r.key());
-            let owner_exists = owner_key
-                .as_ref()
-                .is_some_and(|k| existing_owners.contains(k));
-            let gaps = ownership_gaps(e, owner_exists);
-            entity_rows.push(serde_json::json!([
-                key,
-                e.kind.to_ascii_lowercase(),
-                e.namespace(),
-                e.metadata.name,
-                search_name(&e.metadata.name),
-                e.metadata
-                    .title
-                    .as_deref()
-                    .or_else(|| e.profile_str("displayName")),
-                e.metadata.description,
-                e.spec_str("type"),
-                e.spec_str("lifecycle"),
-                e.tier(),
-                owner_key,
-                e.system_ref().map(|r| r.key()),
-                e.profile_str("email"),
-                to_json(&e.metadata.tags),
-                to_json(&gaps),
-                gaps.len(),
-                e.is_kind("component") && gaps.iter().any(|g| g.means_unowned()),
-                to_json(&m.sources),
-                to_json(e),
-            ]));
-            let titles = [
-                e.metadata.title.as_deref(),
-                e.profile_str("displayName"),
-                e.profile_str("email"),
-            ];
-            let titles = titles.into_iter().flatten().collect::<Vec<_>>().join(" ");
-            search_rows.push(serde_json::json!([
-                key,
-                e.metadata.name,
-                titles,
-                e.metadata.description,
-                e.metadata.tags.join(" "),
-            ]));
-            for relation in relations_of(e).0 {
-                relation_rows.push(serde_json::json!([
-                    relation.source,
-                    relation.relation.as_str(),
-                    relation.target,
-                    key,
-                ]));
-            }
-        }
-        sqlx::query(
-            "INSERT INTO entities (entity_key, kind, namespace, name, search_name, title, description, spec_type,
-                lifecycle, tier, owner_key, system_key, email, tags, gaps, gap_count, unowned, sources, body)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11,
-                value ->> 12, value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17,
-                value ->> 18
-             FROM json_each(?)",
+        insert_rows(
+            tx,
+            "INSERT INTO entities (entity_key, kind, namespace, name, search_name, title, description,
+                spec_type, lifecycle, tier, owner_key, system_key, email, tags, gaps, gap_count,
+                unowned, sources, body) ",
+            chunk,
+            |values, m| {
+                let e = &m.entity;
+                let owner_key = e.owner_ref().map(|r| r.key());
+                let owner_exists = owner_key
+                    .as_ref()
+                    .is_some_and(|k| existing_owners.contains(k));
+                let gaps = ownership_gaps(e, owner_exists);
+                values
+                    .push_bind(e.entity_ref().key())
+                    .push_bind(e.kind.to_ascii_lowercase())
+                    .push_bind(e.namespace())
+                    .push_bind(e.metadata.name.as_str())
+                    .push_bind(search_name(&e.metadata.name))
+                    .push_bind(
+                        e.metadata
+                            .title
+                            .as_deref()
+                            .or_else(|| e.profile_str("displayName")),
+                    )
+                    .push_bind(e.metadata.description.as_deref())
+                    .push_bind(e.spec_str("type"))
+                    .push_bind(e.spec_str("lifecycle"))
+                    .push_bind(e.tier())
+                    .push_bind(owner_key)
+                    .push_bind(e.system_ref().map(|r| r.key()))
+                    .push_bind(e.profile_str("email"))
+                    .push_bind(to_json(&e.metadata.tags))
+                    .push_bind(to_json(&gaps))
+                    .push_bind(gaps.len() as i64)
+                    .push_bind(e.is_kind("component") && gaps.iter().any(|g| g.means_unowned()))
+                    .push_bind(to_json(&m.sources))
+                    .push_bind(to_json(e));
+            },
         )
-        .bind(serde_json::Value::Array(entity_rows).to_string())
-        .execute(&mut **tx)
         .await?;
+        let search_rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|m| {
+                let e = &m.entity;
+                let titles = [
+                    e.metadata.title.as_deref(),
+                    e.profile_str("displayName"),
+                    e.profile_str("email"),
+                ];
+                let titles = titles.into_iter().flatten().collect::<Vec<_>>().join(" ");
+                serde_json::json!([
+                    e.entity_ref().key(),
+                    e.metadata.name,
+                    titles,
+                    e.metadata.description,
+                    e.metadata.tags.join(" "),
+                ])
+            })
+            .collect();
+        // The search rows take their rowids from the entities just written.
         sqlx::query(
             "INSERT INTO entities_fts (rowid, name, title, description, tags)
              SELECT e.rowid, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
@@ -782,21 +774,32 @@ async fn remerge(
         .bind(serde_json::Value::Array(search_rows).to_string())
         .execute(&mut **tx)
         .await?;
-        for relations in relation_rows.chunks(ROWS_A_STATEMENT) {
-            sqlx::query(
-                "INSERT OR IGNORE INTO relations (source_key, relation, target_key, declared_by)
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
-            )
-            .bind(serde_json::Value::Array(relations.to_vec()).to_string())
-            .execute(&mut **tx)
-            .await?;
-        }
+        let relations: Vec<(Relation, String)> = chunk
+            .iter()
+            .flat_map(|m| {
+                let declared_by = m.entity.entity_ref().key();
+                relations_of(&m.entity)
+                    .0
+                    .into_iter()
+                    .map(move |relation| (relation, declared_by.clone()))
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT OR IGNORE INTO relations (source_key, relation, target_key, declared_by) ",
+            &relations,
+            |values, (relation, declared_by)| {
+                values
+                    .push_bind(relation.source.as_str())
+                    .push_bind(relation.relation.as_str())
+                    .push_bind(relation.target.as_str())
+                    .push_bind(declared_by.as_str());
+            },
+        )
+        .await?;
     }
     Ok(())
 }
-
-/// Rows a batched statement writes at most.
-pub(super) const ROWS_A_STATEMENT: usize = 500;
 
 /// Serialises our own types to a JSON column; that cannot fail.
 fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
+use super::landing::insert_rows;
 use super::{decode_json, Store, StoreError};
 use crate::api::EntitySummary;
 use crate::domain::scorecards::{CheckOutcome, Tally};
@@ -103,7 +104,15 @@ pub struct TeamDay {
 /// How long history is kept.
 pub const HISTORY_DAYS: i64 = 366;
 
+/// Each component with what its checks need. The owners and systems that link a runbook are
+/// found first, each body read once: per component, a team's body was read 20 times over.
 const INPUT_SELECT: &str = "
+WITH runbook_holders AS MATERIALIZED (
+    SELECT e.entity_key FROM entities e
+    WHERE e.entity_key IN (SELECT owner_key FROM entities WHERE kind = 'component'
+                           UNION SELECT system_key FROM entities WHERE kind = 'component')
+        AND EXISTS (SELECT 1 FROM json_each(e.body, '$.metadata.links') l
+                    WHERE lower(json_extract(l.value, '$.type')) = 'runbook'))
 SELECT c.entity_key, c.owner_key, c.body, NOT c.unowned AS owner_exists,
     (SELECT count(DISTINCT r.source_key) FROM relations r
      WHERE r.target_key = c.owner_key AND r.relation = 'memberOf') AS owner_members,
@@ -112,10 +121,8 @@ SELECT c.entity_key, c.owner_key, c.body, NOT c.unowned AS owner_exists,
      WHERE pr.kind = 'service' AND pr.id = p.service_id AND pr.join_key IS NOT NULL
      ORDER BY pr.source LIMIT 1) AS policy_id,
     CASE
-        WHEN EXISTS (SELECT 1 FROM json_each(s.body, '$.metadata.links') l
-                     WHERE lower(json_extract(l.value, '$.type')) = 'runbook') THEN s.entity_key
-        WHEN EXISTS (SELECT 1 FROM json_each(o.body, '$.metadata.links') l
-                     WHERE lower(json_extract(l.value, '$.type')) = 'runbook') THEN o.entity_key
+        WHEN c.system_key IN runbook_holders THEN c.system_key
+        WHEN c.owner_key IN runbook_holders THEN c.owner_key
     END AS inherited_runbook,
     EXISTS (SELECT 1 FROM alert_components a WHERE a.component_key = c.entity_key) AS alerts_seen,
     (SELECT d.started_at FROM component_delivery cd JOIN deployments d ON d.target = cd.target
@@ -124,8 +131,6 @@ SELECT c.entity_key, c.owner_key, c.body, NOT c.unowned AS owner_exists,
         AND d.status IN ('success', 'inactive')
      ORDER BY d.started_at DESC LIMIT 1) AS last_production_deploy
 FROM entities c
-LEFT JOIN entities o ON o.entity_key = c.owner_key
-LEFT JOIN entities s ON s.entity_key = c.system_key
 LEFT JOIN component_pagerduty p ON p.component_key = c.entity_key
 WHERE c.kind = 'component'";
 
@@ -182,7 +187,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _writer = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.landing.begin().await?;
         let day = now.date_naive().to_string();
         let cutoff = (now.date_naive() - chrono::Days::new(HISTORY_DAYS as u64)).to_string();
         for sql in [
@@ -201,96 +206,102 @@ impl Store {
         .into_iter()
         .map(|r| (r.get("component_key"), (r.get("level"), r.get("failing"))))
         .collect();
-        // Many rows a statement, as JSON arrays (see `catalog::ROWS_A_STATEMENT`).
-        let mut result_rows = Vec::with_capacity(results.len());
-        let mut history_rows = Vec::new();
-        for result in results {
-            let passed = result.outcomes.iter().filter(|o| o.passed).count();
-            let level = result.level.map(|l| l as i64);
-            result_rows.push(serde_json::json!([
-                result.key,
-                result.owner_key,
-                level,
-                passed,
-                result.outcomes.len(),
-                serde_json::to_string(&result.outcomes).expect("outcomes serialise"),
-                result.last_production_deploy.map(|t| t.timestamp()),
-                result.open_incidents,
-            ]));
-            let failing: Vec<&str> = result
-                .outcomes
-                .iter()
-                .filter(|o| !o.passed)
-                .map(|o| o.check.as_str())
-                .collect();
-            let failing = serde_json::to_string(&failing).expect("strings serialise");
-            if previous.get(&result.key) != Some(&(level, failing.clone())) {
-                history_rows.push(serde_json::json!([
-                    result.key,
-                    result.owner_key,
-                    level,
-                    failing
-                ]));
-            }
-        }
-        for rows in result_rows.chunks(super::catalog::ROWS_A_STATEMENT) {
-            sqlx::query(
-                "INSERT INTO scorecard_results (component_key, owner_key, level, passed, total, outcomes,
-                    last_production_deploy, open_incidents)
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                    value ->> 6, value ->> 7
-                 FROM json_each(?)",
-            )
-            .bind(serde_json::Value::Array(rows.to_vec()).to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for rows in history_rows.chunks(super::catalog::ROWS_A_STATEMENT) {
-            sqlx::query(
-                "INSERT OR REPLACE INTO scorecard_history (component_key, day, owner_key, level, failing)
-                 SELECT value ->> 0, ?, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
-            )
-            .bind(&day)
-            .bind(serde_json::Value::Array(rows.to_vec()).to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for w in worse {
-            sqlx::query(
-                "INSERT INTO scorecard_worse (component_key, owner_key, was_level, now_level, newly_failing)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&w.key)
-            .bind(&w.owner_key)
-            .bind(w.was.map(|l| l as i64))
-            .bind(w.now.map(|l| l as i64))
-            .bind(serde_json::to_string(&w.newly_failing).expect("strings serialise"))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO scorecard_results (component_key, owner_key, level, passed, total, outcomes,
+                last_production_deploy, open_incidents) ",
+            results,
+            |values, result| {
+                let passed = result.outcomes.iter().filter(|o| o.passed).count();
+                values
+                    .push_bind(result.key.as_str())
+                    .push_bind(result.owner_key.as_deref())
+                    .push_bind(result.level.map(|l| l as i64))
+                    .push_bind(passed as i64)
+                    .push_bind(result.outcomes.len() as i64)
+                    .push_bind(serde_json::to_string(&result.outcomes).expect("outcomes serialise"))
+                    .push_bind(result.last_production_deploy.map(|t| t.timestamp()))
+                    .push_bind(result.open_incidents);
+            },
+        )
+        .await?;
+        // History keeps a row for each result that differs from the previous one.
+        let changed: Vec<(&ScorecardResult, String)> = results
+            .iter()
+            .map(|result| {
+                let failing: Vec<&str> = result
+                    .outcomes
+                    .iter()
+                    .filter(|o| !o.passed)
+                    .map(|o| o.check.as_str())
+                    .collect();
+                let failing = serde_json::to_string(&failing).expect("strings serialise");
+                (result, failing)
+            })
+            .filter(|(result, failing)| {
+                let level = result.level.map(|l| l as i64);
+                previous.get(&result.key) != Some(&(level, failing.clone()))
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "INSERT OR REPLACE INTO scorecard_history (component_key, day, owner_key, level, failing) ",
+            &changed,
+            |values, (result, failing)| {
+                values
+                    .push_bind(result.key.as_str())
+                    .push_bind(day.as_str())
+                    .push_bind(result.owner_key.as_deref())
+                    .push_bind(result.level.map(|l| l as i64))
+                    .push_bind(failing.as_str());
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO scorecard_worse (component_key, owner_key, was_level, now_level, newly_failing) ",
+            worse,
+            |values, w| {
+                values
+                    .push_bind(w.key.as_str())
+                    .push_bind(w.owner_key.as_deref())
+                    .push_bind(w.was.map(|l| l as i64))
+                    .push_bind(w.now.map(|l| l as i64))
+                    .push_bind(serde_json::to_string(&w.newly_failing).expect("strings serialise"));
+            },
+        )
+        .await?;
         sqlx::query("DELETE FROM scorecard_team_days WHERE day = ?")
             .bind(&day)
             .execute(&mut *tx)
             .await?;
-        for (owner, tally) in tallies {
-            sqlx::query("INSERT INTO scorecard_teams (owner_key, tally) VALUES (?, ?)")
-                .bind(owner)
-                .bind(serde_json::to_string(tally).expect("tallies serialise"))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO scorecard_team_days (day, owner_key, services, passed, total, at_level)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&day)
-            .bind(owner)
-            .bind(tally.services)
-            .bind(tally.passed)
-            .bind(tally.total)
-            .bind(serde_json::to_string(&tally.at_level).expect("counts serialise"))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let tallies: Vec<(&String, &Tally)> = tallies.iter().collect();
+        insert_rows(
+            &mut tx,
+            "INSERT INTO scorecard_teams (owner_key, tally) ",
+            &tallies,
+            |values, (owner, tally)| {
+                values
+                    .push_bind(owner.as_str())
+                    .push_bind(serde_json::to_string(tally).expect("tallies serialise"));
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO scorecard_team_days (day, owner_key, services, passed, total, at_level) ",
+            &tallies,
+            |values, (owner, tally)| {
+                values
+                    .push_bind(day.as_str())
+                    .push_bind(owner.as_str())
+                    .push_bind(tally.services)
+                    .push_bind(tally.passed)
+                    .push_bind(tally.total)
+                    .push_bind(serde_json::to_string(&tally.at_level).expect("counts serialise"));
+            },
+        )
+        .await?;
         sqlx::query("DELETE FROM scorecard_team_days WHERE day < ?")
             .bind(&cutoff)
             .execute(&mut *tx)
