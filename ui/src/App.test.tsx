@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "./App";
-import { editable, fakeIpc, row, source } from "./test/fixtures";
+import { detail, editable, fakeIpc, row, source } from "./test/fixtures";
 
 describe("App", () => {
   it("opens on my team, switches teams, opens a service and goes back with Escape", async () => {
@@ -30,6 +30,41 @@ describe("App", () => {
 
     fireEvent.click(container.querySelector("[data-team='orphans']")!);
     await waitFor(() => expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy());
+  });
+
+  it("shows the team picked last when an earlier team's services answer after it", async () => {
+    let answerPayments: (rows: ReturnType<typeof row>[]) => void = () => {};
+    const { ipc } = fakeIpc({
+      teamServices: (key) =>
+        key.endsWith("payments") ? new Promise((resolve) => (answerPayments = resolve)) : Promise.resolve([row("checkout-api")]),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-team='payments']")!);
+    fireEvent.click(container.querySelector("[data-team='orphans']")!);
+    await waitFor(() => expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy());
+    answerPayments([row("payments-gateway")]);
+    await new Promise((settled) => setTimeout(settled, 20));
+    expect(container.querySelector("[data-service='payments-gateway']")).toBeNull();
+    expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy();
+  });
+
+  it("shows the service opened last when an earlier service's page answers after it", async () => {
+    let answerCheckout: (view: ReturnType<typeof detail>) => void = () => {};
+    const { ipc } = fakeIpc({
+      service: (key) => (key.endsWith("checkout-api") ? new Promise((resolve) => (answerCheckout = resolve)) : Promise.resolve(detail(key.split("/")[1]))),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='cart-service']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='checkout-api']")!);
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(container.querySelector("[data-service='cart-service']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='cart-service']")!);
+    await waitFor(() => expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy());
+    answerCheckout(detail("checkout-api"));
+    await new Promise((settled) => setTimeout(settled, 20));
+    expect(container.querySelector("[data-service-page='checkout-api']")).toBeNull();
+    expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy();
   });
 
   it("welcomes a first run with the demo or the user's platforms, and labels the demo on every screen", async () => {

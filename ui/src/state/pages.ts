@@ -11,6 +11,23 @@ function settle<T>(outcome: PromiseSettledResult<T>, set: (value: T) => void, fa
   else fail(outcome.reason);
 }
 
+/** Hands on what a page's reads answer only while the inputs that started them are still the
+ *  page's: a read can answer after the user has moved on (another team, another service), and
+ *  the page must not then show the one left. `stop` goes in the effect's cleanup. */
+function whileCurrent() {
+  let current = true;
+  return {
+    only:
+      <T>(take: (value: T) => void) =>
+      (value: T) => {
+        if (current) take(value);
+      },
+    stop: () => {
+      current = false;
+    },
+  };
+}
+
 const NO_ASK: RunbookAsk = { incident_id: null, alert: null, environment: null };
 
 /** What the sidebar, status bar and overview show: read again whenever the cache changes, and
@@ -82,18 +99,23 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
     early = null;
     if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
     const team = pageKey(selection);
+    const { only, stop } = whileCurrent();
+    const failed = only(fail);
     // Set together, so the page renders once with both; one that fails costs only its part.
-    (started ?? readTeamPage(ipc, team)).then(([services, panel]) => {
-      settle(services, setServices, fail);
-      settle(panel, setPanel, fail);
-      answering("team");
-    });
-    if (team && tab === "team") ipc.team(team).then(setDetail, fail);
+    (started ?? readTeamPage(ipc, team)).then(
+      only(([services, panel]) => {
+        settle(services, setServices, fail);
+        settle(panel, setPanel, fail);
+        answering("team");
+      }),
+    );
+    if (team && tab === "team") ipc.team(team).then(only(setDetail), failed);
     else setDetail(null);
-    if (team && tab === "releases") ipc.releaseMatrix(team).then(setMatrix, fail);
+    if (team && tab === "releases") ipc.releaseMatrix(team).then(only(setMatrix), failed);
     else setMatrix(null);
-    if (team && tab === "scorecard") ipc.scorecard(team, below).then(setScorecard, fail);
+    if (team && tab === "scorecard") ipc.scorecard(team, below).then(only(setScorecard), failed);
     else setScorecard(null);
+    return stop;
   }, [selection, generation, tab, below]);
   return { services, panel, matrix, detail, scorecard };
 }
@@ -123,16 +145,21 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
       setDelivery(null);
       return;
     }
+    const { only, stop } = whileCurrent();
+    const failed = only(fail);
     // What the page opens on, set together so it renders once with all three.
-    Promise.allSettled([ipc.service(serviceKey), ipc.onCall({ service: serviceKey }), ipc.serviceDelivery(serviceKey)]).then(([detail, panel, delivery]) => {
-      settle(detail, setDetail, fail);
-      settle(panel, setPanel, fail);
-      settle(delivery, setDelivery, fail);
-      answering("service");
-    });
-    ipc.audit(serviceKey).then(setAudit, fail);
-    ipc.runbooks(serviceKey, NO_ASK).then(setRunbooks, fail);
-    ipc.serviceScorecard(serviceKey).then(setScorecard, fail);
+    Promise.allSettled([ipc.service(serviceKey), ipc.onCall({ service: serviceKey }), ipc.serviceDelivery(serviceKey)]).then(
+      only(([detail, panel, delivery]) => {
+        settle(detail, setDetail, fail);
+        settle(panel, setPanel, fail);
+        settle(delivery, setDelivery, fail);
+        answering("service");
+      }),
+    );
+    ipc.audit(serviceKey).then(only(setAudit), failed);
+    ipc.runbooks(serviceKey, NO_ASK).then(only(setRunbooks), failed);
+    ipc.serviceScorecard(serviceKey).then(only(setScorecard), failed);
+    return stop;
   }, [serviceKey, generation]);
   return { detail, panel, delivery, audit, runbooks, scorecard };
 }
