@@ -68,6 +68,10 @@ pub struct Store {
 /// WAL and were read back from it (a full catalog sync spent a third to a half more time in
 /// the kernel). The connection closes a minute after its last landing, and its cache with it.
 const LANDING_CACHE_KIB: u32 = 65_536;
+/// The size, in bytes, the WAL is cut back to once a checkpoint has emptied it. A landing of a
+/// million deployments grew it past a gigabyte, and without a limit it kept that size on disk
+/// for as long as the app stayed open.
+const WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
 /// How long the landing connection stays open unused.
 const LANDING_IDLE: Duration = Duration::from_secs(60);
 
@@ -128,6 +132,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
+                .pragma("journal_size_limit", WAL_KEPT_BYTES.to_string())
         };
         let audit = Self::pool(options(&audit_path), 2, &AUDIT_MIGRATOR)
             .await
@@ -271,5 +276,23 @@ mod tests {
         assert!(refused.contains("not a regular file"), "{refused}");
         let refused = Store::open(dir.path()).await.unwrap_err().to_string();
         assert!(refused.contains("not a regular file"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn every_connection_cuts_the_wal_back_and_landings_get_their_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("cache.sqlite")).await.unwrap();
+        for (pool, cache_kib) in [(&store.pool, 2_000), (&store.landing, LANDING_CACHE_KIB)] {
+            let wal_limit: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(wal_limit as u64, WAL_KEPT_BYTES);
+            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(cache, -i64::from(cache_kib));
+        }
     }
 }
