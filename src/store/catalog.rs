@@ -213,8 +213,12 @@ impl Store {
             .execute(&self.pool)
             .await?;
         // A connection plans with the statistics it loaded when it opened: hand the new ones to
-        // every connection of the pool (holding each, so the next acquire is another one).
-        // Without this, a table empty when a connection opened kept being planned as empty.
+        // the landing connection, which lives from landing to landing, and to every connection
+        // of the pool (holding each, so the next acquire is another one). Without this, a table
+        // empty when a connection opened kept being planned as empty.
+        sqlx::query("ANALYZE sqlite_schema")
+            .execute(&self.landing)
+            .await?;
         let mut connections = Vec::new();
         for _ in 0..self.pool.options().get_max_connections() {
             connections.push(self.pool.acquire().await?);
