@@ -130,7 +130,7 @@ impl Store {
             fetched.insert(entity.entity_ref().key(), body);
         }
         let _writing = self.writer.lock().await;
-        let mut tx = self.landing.begin().await?;
+        let mut tx = super::write_transaction(&self.landing).await?;
         let held: HashMap<String, String> =
             sqlx::query_as("SELECT entity_key, body FROM source_entities WHERE source = ?")
                 .bind(rows.source)
@@ -272,7 +272,7 @@ impl Store {
     pub async fn record_cost(&self, source: &str, cost: &SyncCost) -> Result<(), StoreError> {
         let minute = cost.at.timestamp().div_euclid(60);
         let _writing = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_transaction(&self.pool).await?;
         if cost.requests > 0 {
             sqlx::query(
                 "INSERT INTO source_requests (source, minute, count) VALUES (?1, ?2, ?3)

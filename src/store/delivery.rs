@@ -85,7 +85,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(u64, BTreeSet<String>), StoreError> {
         let _writing = self.writer.lock().await;
-        let mut tx = self.landing.begin().await?;
+        let mut tx = super::write_transaction(&self.landing).await?;
         let (written, deployed) =
             land_part(&mut tx, source, landing.deployments, &landing.scoped).await?;
         record_landed(&mut tx, source, at, problems, landing.items, written).await?;
@@ -146,7 +146,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(u64, BTreeSet<String>), StoreError> {
         let _writing = self.writer.lock().await;
-        let mut tx = self.landing.begin().await?;
+        let mut tx = super::write_transaction(&self.landing).await?;
         let parts: Vec<i64> =
             sqlx::query_scalar("SELECT seq FROM staged_delivery WHERE sync_id = ? ORDER BY seq")
                 .bind(sync)
@@ -188,7 +188,7 @@ impl Store {
             return Ok(0);
         }
         let _writing = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_transaction(&self.pool).await?;
         let mut written = 0;
         for record in records {
             written += sqlx::query(

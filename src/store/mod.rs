@@ -72,6 +72,8 @@ const LANDING_CACHE_KIB: u32 = 65_536;
 /// million deployments grew it past a gigabyte, and without a limit it kept that size on disk
 /// for as long as the app stayed open.
 const WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
+/// Times a migration that failed is tried again, in case another process was migrating too.
+const MIGRATION_RETRIES: u64 = 5;
 /// How long the landing connection stays open unused.
 const LANDING_IDLE: Duration = Duration::from_secs(60);
 
@@ -207,7 +209,21 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        migrator.run(&pool).await?;
+        // Processes opening a new cache at once (agents started together) race to migrate it:
+        // each migration is a transaction, so the one that loses sees the other's on a retry.
+        let mut retries = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Err(
+                    sqlx::migrate::MigrateError::Execute(_)
+                    | sqlx::migrate::MigrateError::ExecuteMigration(..),
+                ) if retries < MIGRATION_RETRIES => {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * retries)).await;
+                }
+                migrated => break migrated?,
+            }
+        }
         Ok(pool)
     }
 
@@ -249,6 +265,16 @@ impl Store {
         .await
         .expect("a test catalog lands");
     }
+}
+
+/// Begins a transaction that writes. `BEGIN IMMEDIATE` takes the write lock before the first
+/// read: in a plain (deferred) one, another process that writes between this one's reads and
+/// its first write fails it at once with "database is locked" (SQLite's busy snapshot, which
+/// no busy timeout waits out), as when an agent and a desktop land into one cache.
+async fn write_transaction(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
@@ -294,5 +320,47 @@ mod tests {
                 .unwrap();
             assert_eq!(cache, -i64::from(cache_kib));
         }
+    }
+    #[tokio::test(flavor = "multi_thread")]
+    async fn processes_opening_a_new_cache_at_once_all_get_it_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let opened = futures_util::future::join_all((0..4).map(|_| Store::open(&path))).await;
+        for store in opened {
+            let store = store.expect("every opener gets a migrated cache");
+            assert_eq!(store.integrity_check().await.unwrap(), "ok");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_write_transaction_is_not_failed_by_another_process_writing_after_its_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let (ours, theirs) = (
+            Store::open(&path).await.unwrap(),
+            Store::open(&path).await.unwrap(),
+        );
+        let mut landing = write_transaction(&ours.pool).await.unwrap();
+        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_state")
+            .fetch_one(&mut *landing)
+            .await
+            .unwrap();
+        // Another process writes after our read: it waits for our landing, and never
+        // invalidates what we read (a deferred transaction would fail at its first write).
+        let other =
+            tokio::spawn(async move { theirs.record_attempt("other", chrono::Utc::now()).await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sqlx::query("INSERT INTO sync_state (source, last_attempt) VALUES ('ours', 'now')")
+            .execute(&mut *landing)
+            .await
+            .expect("our write goes through");
+        landing.commit().await.unwrap();
+        other.await.unwrap().expect("theirs lands after ours");
+        let sources: Vec<String> =
+            sqlx::query_scalar("SELECT source FROM sync_state ORDER BY source")
+                .fetch_all(&ours.pool)
+                .await
+                .unwrap();
+        assert_eq!(sources, ["other", "ours"]);
     }
 }

@@ -127,7 +127,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let _writing = self.writer.lock().await;
-        let mut tx = self.landing.begin().await?;
+        let mut tx = super::write_transaction(&self.landing).await?;
         let (written, alerts_changed) = write_changed(&mut tx, source, None, records).await?;
         if alerts_changed {
             rejoin_alerts(&mut tx).await?;
@@ -449,7 +449,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let _writing = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_transaction(&self.pool).await?;
         let mut fresh = Vec::new();
         for (source, id) in incidents {
             let inserted = sqlx::query(

@@ -187,7 +187,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _writer = self.writer.lock().await;
-        let mut tx = self.landing.begin().await?;
+        let mut tx = super::write_transaction(&self.landing).await?;
         let day = now.date_naive().to_string();
         let cutoff = (now.date_naive() - chrono::Days::new(HISTORY_DAYS as u64)).to_string();
         for sql in [
