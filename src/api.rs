@@ -388,6 +388,23 @@ pub struct SearchHit {
     pub team: Option<String>,
 }
 
+/// A source being synced now, by one of the processes that share the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncingNow {
+    /// Source name.
+    pub source: String,
+    /// Who, in words: "the agent on ops-1 (pid 4242, since 09:12:03)".
+    pub by: String,
+    /// What the process is: `agent`, `desktop`, `cli`.
+    pub face: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id there.
+    pub pid: i64,
+    /// When it took the source.
+    pub since: DateTime<Utc>,
+}
+
 /// A source's health, for the status bar, the Sources screen and `opsdeck sources`.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -574,6 +591,10 @@ pub struct SyncReport {
     pub requests: i64,
     /// Problems that cost single documents, or the error that stopped the sync.
     pub problems: Vec<String>,
+    /// How long the sync took, waits for the platform and the cache included.
+    pub duration_ms: i64,
+    /// Who synced the source instead, when another process sharing the cache was at it.
+    pub left_to: Option<String>,
 }
 
 /// Sync progress, streamed to the faces.

@@ -35,6 +35,9 @@ pub enum Error {
     /// An action Opsdeck will not take as asked; the message says why and what to do.
     #[error("{0}")]
     Refused(String),
+    /// The agent's HTTP endpoint stopped serving.
+    #[error("the agent's HTTP endpoint (/healthz, /metrics) stopped: {0}")]
+    Serve(std::io::Error),
 }
 
 impl Error {

@@ -2,6 +2,7 @@
 //! (`src/main.rs`) and the desktop app (`src-tauri/`) are thin faces over [`Engine`].
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod config;
 pub mod config_file;
@@ -22,6 +23,7 @@ pub use connectors::backstage::catalog_query as backstage_catalog_query;
 pub use connectors::github::graphql_queries as github_graphql_queries;
 pub use engine::delivery::FREQUENCY_DAYS;
 pub use engine::incident_actions::{ActionRun, StartedAction};
+pub use engine::leases::name_this_process;
 pub use engine::on_call::Scope;
 pub use engine::reports::{Report, ReportFormat, ReportKind};
 pub use engine::rollback::{RollbackRun, Started};

@@ -3,7 +3,7 @@
 //! rotated daily in the data directory, seven days kept. Whatever reaches either is scrubbed
 //! of tokens: the ones Opsdeck resolved, and anything shaped like a credential.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::{LazyLock, RwLock};
 
@@ -61,7 +61,9 @@ pub fn scrub(text: &str) -> String {
 /// that cannot be created is reported once on stderr and the app goes on without the file.
 pub fn init(stderr_filter: &str, log_dir: Option<&Path>) {
     let from_env = || EnvFilter::try_from_env("OPSDECK_LOG").ok();
+    // Colours for a person at a terminal; a journal or a file would keep the escape codes.
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(Scrubbed(std::io::stderr))
         .with_filter(from_env().unwrap_or_else(|| EnvFilter::new(stderr_filter)));
     let file = log_dir.and_then(|dir| {

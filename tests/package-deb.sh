@@ -39,6 +39,16 @@ for dependency in libwebkit2gtk-4.1-0 libayatana-appindicator3-1; do
 	dpkg-deb --field "$deb" Depends | grep -q "$dependency" || fail "does not depend on $dependency"
 done
 
+# The agent's units ship disabled, and systemd finds nothing wrong in the system one (the
+# user one needs a user session to check).
+unit=/usr/lib/systemd/system/opsdeck-agent.service
+for shipped in "$unit" /usr/lib/systemd/user/opsdeck-agent.service; do
+	dpkg -L "$package" | grep -qx "$shipped" || fail "no $shipped"
+done
+if command -v systemd-analyze >/dev/null; then
+	problems=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "systemd-analyze verify $unit: $problems"
+fi
+
 cli=$(/usr/bin/opsdeck --version)
 [ "$cli" = "opsdeck $version" ] || fail "installed CLI says '$cli', the package is $version"
 

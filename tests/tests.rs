@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area (as ripgrep does).
 
+mod agent;
 mod alertmanager_real;
 mod argocd_watch;
 mod catalog_files;

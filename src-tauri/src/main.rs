@@ -96,6 +96,7 @@ fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let (hidden, link) = (args.hidden, args.link.clone());
     let (launch, config_path, own_db) = launch_from(args)?;
+    opsdeck::name_this_process("desktop");
     opsdeck::logging::init("warn", Some(&opsdeck::paths::log_dir_for(launch.db())));
     // Single instance first: a second launch must hand over before anything else starts.
     let builder = tauri::Builder::default()

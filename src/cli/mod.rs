@@ -47,6 +47,7 @@ struct Cli {
 enum Command {
     Sandbox(commands::sandbox::Args),
     Sync(commands::sync::Args),
+    Agent(commands::agent::Args),
     Sources(commands::sources::Args),
     Teams(commands::teams::Args),
     Team(commands::team::Args),
@@ -102,7 +103,13 @@ pub fn main() -> ExitCode {
         .then(|| cli.db.clone().or_else(opsdeck::paths::default_db_path))
         .flatten()
         .map(|db| opsdeck::paths::log_dir_for(&db));
-    opsdeck::logging::init("off", log_dir.as_deref());
+    // The agent runs under a service manager, whose journal keeps what it says on stderr.
+    let (face, stderr_log) = match cli.command {
+        Command::Agent(_) => ("agent", "warn,opsdeck=info"),
+        _ => ("cli", "off"),
+    };
+    opsdeck::name_this_process(face);
+    opsdeck::logging::init(stderr_log, log_dir.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -141,6 +148,7 @@ impl Command {
         match self {
             Self::Sandbox(args) => sandbox::run(cx, args).await,
             Self::Sync(args) => sync::run(cx, args).await,
+            Self::Agent(args) => agent::run(cx, args).await,
             Self::Sources(args) => sources::run(cx, args).await,
             Self::Teams(args) => teams::run(cx, args).await,
             Self::Team(args) => team::run(cx, args).await,

@@ -9,6 +9,7 @@ mod connect;
 pub(crate) mod delivery;
 pub(crate) mod incident_actions;
 pub(crate) mod incidents;
+pub(crate) mod leases;
 pub(crate) mod on_call;
 pub(crate) mod ownership;
 pub(crate) mod reports;
@@ -61,6 +62,8 @@ struct Inner {
     scorecard_tallies: ScorecardTallies,
     /// Each Argo CD source's watch stream, held while the sync loop runs.
     argocd_watches: HashMap<String, argocd_watch::ArgoWatch>,
+    /// This engine in the sync leases of the cache.
+    lease_holder: crate::store::LeaseHolder,
 }
 
 type ScorecardTallies = std::sync::Mutex<
@@ -135,6 +138,7 @@ impl Engine {
                 on_call_summary: Default::default(),
                 scorecard_tallies: Default::default(),
                 argocd_watches,
+                lease_holder: leases::this_process(),
             }),
             store,
         }
@@ -167,6 +171,10 @@ impl Engine {
 
     pub(crate) fn source_lock(&self, source: &str) -> &tokio::sync::Mutex<()> {
         &self.inner.source_locks[source]
+    }
+
+    pub(crate) fn lease_holder(&self) -> &crate::store::LeaseHolder {
+        &self.inner.lease_holder
     }
 
     pub(crate) fn unrecorded_steps(&self) -> &tokio::sync::Mutex<Vec<crate::store::AuditStep>> {

@@ -26,7 +26,7 @@ use crate::domain::delivery::{wiring_problem, DeliveryTarget, Deployment, Enviro
 use crate::domain::merge::carried_over;
 use crate::domain::{relations_of, Entity};
 use crate::engine::argocd_watch::{self, ArgoWatch, WatchMark};
-use crate::engine::Engine;
+use crate::engine::{leases, Engine};
 use crate::store::{
     DeliveryLanding, DeliveryPart, PlatformRecord, RecordKind, SourceRows, SyncCost,
 };
@@ -207,8 +207,38 @@ impl Engine {
         wait: PlatformWait,
         progress: ProgressSink<'_>,
     ) -> Result<SyncReport> {
-        // A manual sync and a scheduled one of the same source never overlap.
+        // A manual sync and a scheduled one of the same source never overlap, in this process
+        // (its lock) or among all that share the cache (its lease).
         let _this_source = self.source_lock(&source.name).lock().await;
+        let started = Instant::now();
+        if let Some(other) = self.take_lease(&source.name).await? {
+            let holder = leases::held_by(&other);
+            let problem = format!(
+                "{}: not synced here: {holder} is syncing it, and what it lands shows here",
+                source.name,
+            );
+            return Ok(SyncReport {
+                left_to: Some(holder),
+                ..not_landed(source, problem, 0)
+            });
+        }
+        let report = tokio::select! {
+            report = self.sync_leased(source, wait, progress) => report,
+            lost = self.hold_lease(&source.name) => Ok(not_landed(source, lost, 0)),
+        };
+        self.release_lease(&source.name).await;
+        report.map(|report| SyncReport {
+            duration_ms: started.elapsed().as_millis() as i64,
+            ..report
+        })
+    }
+
+    async fn sync_leased(
+        &self,
+        source: &SourceConfig,
+        wait: PlatformWait,
+        progress: ProgressSink<'_>,
+    ) -> Result<SyncReport> {
         let mut warning = None;
         if let Some(until) = self.sync_times(source).await?.retry_after {
             if until > Utc::now() {
@@ -410,6 +440,8 @@ impl Engine {
             rows_written: rows_written as i64,
             requests: cost.requests,
             problems,
+            duration_ms: cost.duration_ms,
+            left_to: None,
         })
     }
 
@@ -763,6 +795,8 @@ fn not_landed(source: &SourceConfig, problem: String, requests: i64) -> SyncRepo
         rows_written: 0,
         requests,
         problems: vec![problem],
+        duration_ms: 0,
+        left_to: None,
     }
 }
 

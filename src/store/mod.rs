@@ -7,6 +7,7 @@ mod catalog;
 mod delivery;
 mod files;
 mod landing;
+mod leases;
 mod platform;
 mod scorecards;
 
@@ -23,6 +24,7 @@ pub use catalog::{
 };
 pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding, DeliveryPart};
 pub use files::{FileAt, StoredFile};
+pub use leases::{Lease, LeaseHolder};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
 pub use scorecards::{ScorecardResult, ScoredService, Worsening};
 

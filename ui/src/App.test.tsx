@@ -224,7 +224,7 @@ describe("App", () => {
     let services = [row("checkout-api")];
     const { ipc, handlers } = fakeIpc({
       teamServices: async () => services,
-      syncNow: async () => [{ source: "catalog", landed: false, items: 0, rows_written: 0, requests: 4, problems: ["catalog: 500 Internal Server Error"] }],
+      syncNow: async () => [{ source: "catalog", landed: false, items: 0, rows_written: 0, requests: 4, problems: ["catalog: 500 Internal Server Error"], duration_ms: 120, left_to: null }],
     });
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelectorAll(".body .row")).toHaveLength(1));

@@ -1,5 +1,6 @@
 //! One module per command: its arguments (`Args`) and its `run`.
 
+pub mod agent;
 pub mod alerts;
 pub mod audit;
 pub mod changes;

@@ -27,4 +27,12 @@ requests: number,
 /**
  * Problems that cost single documents, or the error that stopped the sync.
  */
-problems: Array<string>, };
+problems: Array<string>, 
+/**
+ * How long the sync took, waits for the platform and the cache included.
+ */
+duration_ms: number, 
+/**
+ * Who synced the source instead, when another process sharing the cache was at it.
+ */
+left_to: string | null, };
