@@ -491,3 +491,27 @@ async fn a_source_being_synced_by_another_process_is_left_to_it() {
     let again = second.sync(Some("catalog"), &no_progress).await.unwrap();
     assert!(again[0].landed, "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_put_in_anothers_place_takes_on_the_syncs_it_cut_short() {
+    let sandbox = sandbox(Seed::Demo).await;
+    sandbox.set_chaos("latency=300ms".parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = parse_config(&config_of(&sandbox, &["backstage"], "1h"));
+    let before = opsdeck::Engine::open(
+        config.clone(),
+        &dir.path().join("cache.sqlite"),
+        secrets_with(TOKEN),
+    )
+    .await
+    .unwrap();
+    // The desktop's sources editor saved: its sync loop is stopped mid-sync, its lease kept.
+    let cut_short =
+        tokio::time::timeout(Duration::from_millis(150), before.sync(None, &no_progress)).await;
+    assert!(cut_short.is_err(), "the sync was meant to be under way");
+    assert_eq!(before.syncing_now().await.unwrap().len(), 1);
+    let after = before.reconfigured(config, secrets_with(TOKEN));
+    let report = after.sync(Some("catalog"), &no_progress).await.unwrap();
+    assert!(report[0].landed, "{report:?}");
+    assert!(after.syncing_now().await.unwrap().is_empty());
+}

@@ -87,21 +87,40 @@ impl Engine {
     /// Opens the cache at `db_path` for `config`.
     pub async fn open(config: Config, db_path: &Path, secrets: Secrets) -> Result<Self> {
         let store = Store::open(db_path).await?;
-        Ok(Self::with_store(config, store, secrets))
+        Ok(Self::with_store(
+            config,
+            store,
+            secrets,
+            leases::this_process(),
+        ))
     }
 
     /// An engine over a cache in memory, gone when the last clone is dropped: for tests and
     /// benchmarks.
     pub async fn in_memory(config: Config, secrets: Secrets) -> Result<Self> {
-        Ok(Self::with_store(config, Store::in_memory().await?, secrets))
+        let store = Store::in_memory().await?;
+        Ok(Self::with_store(
+            config,
+            store,
+            secrets,
+            leases::this_process(),
+        ))
     }
 
-    /// Another engine over this one's cache, with another configuration and secrets.
+    /// Another engine over this one's cache, with another configuration and secrets, to be
+    /// used in its place: it holds this one's sync leases, so a sync cut short by the switch
+    /// does not keep its source from the new engine until the lease lapses.
     pub fn reconfigured(&self, config: Config, secrets: Secrets) -> Self {
-        Self::with_store(config, self.store.clone(), secrets)
+        let holder = self.inner.lease_holder.clone();
+        Self::with_store(config, self.store.clone(), secrets, holder)
     }
 
-    fn with_store(config: Config, store: Store, secrets: Secrets) -> Self {
+    fn with_store(
+        config: Config,
+        store: Store,
+        secrets: Secrets,
+        lease_holder: crate::store::LeaseHolder,
+    ) -> Self {
         let source_locks = config
             .sources
             .iter()
@@ -138,7 +157,7 @@ impl Engine {
                 on_call_summary: Default::default(),
                 scorecard_tallies: Default::default(),
                 argocd_watches,
-                lease_holder: leases::this_process(),
+                lease_holder,
             }),
             store,
         }
