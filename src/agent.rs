@@ -16,9 +16,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use serde::Serialize;
 
-use crate::api::{SourceStatus, SyncReport, SyncingNow};
+use crate::api::{SourceStatus, SyncReport};
 use crate::{Engine, Result};
 
 /// What `/metrics` answers with: Prometheus's text format, version 0.0.4.
@@ -58,34 +57,10 @@ struct Agent {
     metrics: Arc<Metrics>,
 }
 
-/// A source as `/healthz` shows it: its status, and who syncs it now, if anyone does.
-#[derive(Serialize)]
-struct SourceHealth {
-    #[serde(flatten)]
-    status: SourceStatus,
-    syncing_now: Option<SyncingNow>,
-}
-
 /// Ready (200) when the cache answers, which it does only once its migrations are applied;
 /// each source's freshness either way. 503 with the reason when the cache does not answer.
 async fn healthz(State(agent): State<Agent>) -> Response {
-    let read = async {
-        let syncing = agent.engine.syncing_now().await?;
-        let sources = agent.engine.sources().await?;
-        Ok::<_, crate::Error>(
-            sources
-                .into_iter()
-                .map(|status| SourceHealth {
-                    syncing_now: syncing
-                        .iter()
-                        .find(|now| now.source == status.name)
-                        .cloned(),
-                    status,
-                })
-                .collect::<Vec<_>>(),
-        )
-    };
-    match read.await {
+    match agent.engine.sources().await {
         Ok(sources) => {
             Json(serde_json::json!({ "status": "ready", "sources": sources })).into_response()
         }

@@ -389,7 +389,8 @@ pub struct SearchHit {
 }
 
 /// A source being synced now, by one of the processes that share the cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 pub struct SyncingNow {
     /// Source name.
     pub source: String,
@@ -402,6 +403,7 @@ pub struct SyncingNow {
     /// Its process id there.
     pub pid: i64,
     /// When it took the source.
+    #[ts(type = "string")]
     pub since: DateTime<Utc>,
 }
 
@@ -449,6 +451,8 @@ pub struct SourceStatus {
     pub quota: Option<Quota>,
     /// A risk in how the source is configured, e.g. its token sent over plain `http://`.
     pub warning: Option<String>,
+    /// The process syncing it right now, this one or another sharing the cache.
+    pub syncing_now: Option<SyncingNow>,
 }
 
 /// A screen the desktop is asked to show from outside the window: an `opsdeck://` link, or a

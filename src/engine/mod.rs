@@ -239,6 +239,7 @@ impl Engine {
     pub async fn sources(&self) -> Result<Vec<SourceStatus>> {
         let now = Utc::now();
         let states = self.store.sync_states(now).await?;
+        let mut syncing = self.syncing_now().await?;
         Ok(self
             .config()
             .sources
@@ -271,6 +272,10 @@ impl Engine {
                         })
                     }),
                     warning: source.insecure_warning(),
+                    syncing_now: syncing
+                        .iter()
+                        .position(|now| now.source == source.name)
+                        .map(|at| syncing.swap_remove(at)),
                 }
             })
             .collect())

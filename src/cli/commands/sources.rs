@@ -154,6 +154,11 @@ async fn list(cx: &Context) -> anyhow::Result<Exit> {
     for warning in sources.iter().filter_map(|s| s.warning.as_deref()) {
         output::notice(&format!("warning: {warning}"));
     }
+    for s in &sources {
+        if let Some(now) = &s.syncing_now {
+            output::line(format!("{}: being synced now by {}", s.name, now.by));
+        }
+    }
     for s in sources.iter().filter(|s| s.last_error.is_some()) {
         let error = s.last_error.as_deref().unwrap_or_default();
         let label = if s.consecutive_failures > 0 {

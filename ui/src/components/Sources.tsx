@@ -98,6 +98,7 @@ export function Sources({ sources, progress, syncing, now, onSync, onCheck, file
                   </td>
                   <td>
                     <span class={`badge ${s.health}`}>{healthText(s)}</span>
+                    {s.syncing_now && <div class="muted" data-syncing-now={s.name}>syncing now: {s.syncing_now.by}</div>}
                   </td>
                   <td>
                     {s.last_success ? (

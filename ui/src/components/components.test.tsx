@@ -242,6 +242,15 @@ describe("Sources", () => {
     expect((window as any).__pwned).toBeUndefined();
   });
 
+  it("says which process is syncing a source now, inert", () => {
+    const taken = source({ name: "github", kind: "github",
+      syncing_now: { source: "github", by: `the agent on ops-1 (pid 4242, since 02:12:40)${XSS}`, face: "agent", host: "ops-1", pid: 4242, since: ago(20) } });
+    const { container } = render(<Sources {...noSetup} sources={[taken, ...sources]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);
+    expect(container.querySelector("[data-syncing-now='github']")!.textContent).toContain(`syncing now: the agent on ops-1 (pid 4242, since 02:12:40)${XSS}`);
+    expect(container.querySelector("[data-syncing-now='catalog']")).toBeNull();
+    expect(container.querySelector("script, img")).toBeNull();
+  });
+
   it("warns, inert, of a token sent over plain http", () => {
     const insecure = source({ name: "argocd", kind: "argocd", warning: `argocd sends its token to argo.internal over plain http://${XSS}` });
     const { container } = render(<Sources {...noSetup} sources={[insecure]} progress={{}} syncing={new Set()} now={now} onSync={() => undefined} onCheck={vi.fn()} />);

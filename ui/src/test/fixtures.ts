@@ -137,6 +137,7 @@ export function source(extra: Partial<SourceStatus> = {}): SourceStatus {
     name: "catalog", kind: "backstage", interval_secs: 60, health: "fresh", data_stale: false,
     last_attempt: now, last_success: now, next_sync: now, retry_after: null, consecutive_failures: 0, last_error: null,
     item_count: 141, requests_last_hour: 3, last_requests: 1, last_rows_written: 0, last_duration_ms: 42, quota: null, warning: null,
+    syncing_now: null,
     ...extra,
   };
 }

@@ -2,6 +2,7 @@
 import type { Health } from "./Health";
 import type { Quota } from "./Quota";
 import type { SourceKind } from "./SourceKind";
+import type { SyncingNow } from "./SyncingNow";
 
 /**
  * A source's health, for the status bar, the Sources screen and `opsdeck sources`.
@@ -78,4 +79,8 @@ quota: Quota | null,
 /**
  * A risk in how the source is configured, e.g. its token sent over plain `http://`.
  */
-warning: string | null, };
+warning: string | null, 
+/**
+ * The process syncing it right now, this one or another sharing the cache.
+ */
+syncing_now: SyncingNow | null, };
