@@ -121,7 +121,7 @@ fn syncing_pid(health: &Value, source: &str) -> Option<u32> {
     let sources = health["sources"].as_array()?;
     let who = &sources.iter().find(|s| s["name"] == source)?["syncing_now"];
     assert!(
-        who.is_null() || who["by"].as_str()?.contains(" (pid "),
+        who.is_null() || who["by"].as_str()?.contains("agent") && who["since"].is_string(),
         "{who}"
     );
     who["pid"].as_u64()?.try_into().ok()
@@ -509,7 +509,22 @@ async fn an_engine_put_in_anothers_place_takes_on_the_syncs_it_cut_short() {
     let cut_short =
         tokio::time::timeout(Duration::from_millis(150), before.sync(None, &no_progress)).await;
     assert!(cut_short.is_err(), "the sync was meant to be under way");
-    assert_eq!(before.syncing_now().await.unwrap().len(), 1);
+    let syncing = before.syncing_now().await.unwrap();
+    assert_eq!(syncing.len(), 1);
+    // The engine that holds it says so in its own words; any other names the process.
+    assert!(syncing[0].by.starts_with("this "), "{:?}", syncing[0]);
+    let elsewhere = opsdeck::Engine::open(
+        config.clone(),
+        &dir.path().join("cache.sqlite"),
+        secrets_with(TOKEN),
+    )
+    .await
+    .unwrap();
+    let named = &elsewhere.syncing_now().await.unwrap()[0].by;
+    assert!(
+        named.contains(&format!("(pid {}, since ", std::process::id())),
+        "{named}"
+    );
     let after = before.reconfigured(config, secrets_with(TOKEN));
     let report = after.sync(Some("catalog"), &no_progress).await.unwrap();
     assert!(report[0].landed, "{report:?}");

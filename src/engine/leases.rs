@@ -102,11 +102,17 @@ impl Engine {
     /// The sources being synced now, by any process that shares the cache, and by whom.
     pub async fn syncing_now(&self) -> Result<Vec<SyncingNow>> {
         let leases = self.store().leases().await?;
+        let me = &self.lease_holder().holder;
         Ok(leases
             .into_iter()
             .map(|(source, lease)| SyncingNow {
                 source,
-                by: held_by(&lease),
+                by: if lease.holder.holder == *me {
+                    let since = clock_time(lease.taken_at);
+                    format!("this {} (since {since})", lease.holder.face)
+                } else {
+                    held_by(&lease)
+                },
                 face: lease.holder.face,
                 host: lease.holder.host,
                 pid: lease.holder.pid,

@@ -207,38 +207,9 @@ impl Engine {
         wait: PlatformWait,
         progress: ProgressSink<'_>,
     ) -> Result<SyncReport> {
-        // A manual sync and a scheduled one of the same source never overlap, in this process
-        // (its lock) or among all that share the cache (its lease).
+        // A manual sync and a scheduled one of the same source never overlap.
         let _this_source = self.source_lock(&source.name).lock().await;
         let started = Instant::now();
-        if let Some(other) = self.take_lease(&source.name).await? {
-            let holder = leases::held_by(&other);
-            let problem = format!(
-                "{}: not synced here: {holder} is syncing it, and what it lands shows here",
-                source.name,
-            );
-            return Ok(SyncReport {
-                left_to: Some(holder),
-                ..not_landed(source, problem, 0)
-            });
-        }
-        let report = tokio::select! {
-            report = self.sync_leased(source, wait, progress) => report,
-            lost = self.hold_lease(&source.name) => Ok(not_landed(source, lost, 0)),
-        };
-        self.release_lease(&source.name).await;
-        report.map(|report| SyncReport {
-            duration_ms: started.elapsed().as_millis() as i64,
-            ..report
-        })
-    }
-
-    async fn sync_leased(
-        &self,
-        source: &SourceConfig,
-        wait: PlatformWait,
-        progress: ProgressSink<'_>,
-    ) -> Result<SyncReport> {
         let mut warning = None;
         if let Some(until) = self.sync_times(source).await?.retry_after {
             if until > Utc::now() {
@@ -261,13 +232,42 @@ impl Engine {
             .acquire()
             .await
             .expect("host slots are never closed");
-        let span = tracing::info_span!("sync", source = %source.name, kind = source.kind.as_str());
-        let mut report = self
-            .isolated(source, self.land(source, progress).instrument(span))
-            .await?;
+        let mut report = self.leased(source, progress).await?;
         // After what went wrong, if anything did: that is what to read first.
         report.problems.extend(warning);
-        Ok(report)
+        Ok(SyncReport {
+            duration_ms: started.elapsed().as_millis() as i64,
+            ..report
+        })
+    }
+
+    /// Lands `source` under its lease, so that no other process sharing the cache syncs it
+    /// meanwhile; taken only now, once this process is ready to start, so that it shows who
+    /// is at it rather than who waits. A source another process is syncing is left to it.
+    async fn leased(
+        &self,
+        source: &SourceConfig,
+        progress: ProgressSink<'_>,
+    ) -> Result<SyncReport> {
+        if let Some(other) = self.take_lease(&source.name).await? {
+            let holder = leases::held_by(&other);
+            let problem = format!(
+                "{}: not synced here: {holder} is syncing it, and what it lands shows here",
+                source.name,
+            );
+            return Ok(SyncReport {
+                left_to: Some(holder),
+                ..not_landed(source, problem, 0)
+            });
+        }
+        let span = tracing::info_span!("sync", source = %source.name, kind = source.kind.as_str());
+        let sync = self.isolated(source, self.land(source, progress).instrument(span));
+        let report = tokio::select! {
+            report = sync => report,
+            lost = self.hold_lease(&source.name) => Ok(not_landed(source, lost, 0)),
+        };
+        self.release_lease(&source.name).await;
+        report
     }
 
     /// Runs one source's sync so that a panic, which is a bug, costs that sync only: the other
