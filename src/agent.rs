@@ -1,6 +1,6 @@
-//! The headless agent: every source synced on its schedule into the one cache an organisation
-//! shares, with what the service manager and Prometheus need to watch it over HTTP:
-//! `GET /healthz` and `GET /metrics`.
+//! The headless agent: every source synced on its schedule into the cache it shares with the
+//! desktops and CLIs that read it, with what the service manager and Prometheus need to watch
+//! it over HTTP: `GET /healthz` and `GET /metrics`.
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -57,8 +57,8 @@ struct Agent {
     metrics: Arc<Metrics>,
 }
 
-/// Ready (200) when the cache answers, which it does only once its migrations are applied;
-/// each source's freshness either way. 503 with the reason when the cache does not answer.
+/// Ready (200), with each source's status, when the cache answers (it opened only once its
+/// migrations were applied); 503 with the reason when it does not.
 async fn healthz(State(agent): State<Agent>) -> Response {
     match agent.engine.sources().await {
         Ok(sources) => {
