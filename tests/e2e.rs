@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 /// Kills a helper process and its children (tauri-driver starts WebKitWebDriver, which starts
@@ -998,8 +999,17 @@ async fn a_first_run_connects_a_platform_in_the_sources_editor() {
     assert!(said.contains("401"), "{said}");
     shot(client, screenshots, "28-source-editor-wrong-token.png").await;
 
-    token.clear().await.unwrap();
+    // Erased the way a user does: WebDriver's clear() fires no input event, so the form kept
+    // the old token and a re-render put it back before the new one was typed after it.
+    token
+        .send_keys(&Key::Backspace.repeat("not-the-token".len()))
+        .await
+        .unwrap();
     token.send_keys("e2e-token").await.unwrap();
+    assert_eq!(
+        token.prop("value").await.unwrap().as_deref(),
+        Some("e2e-token")
+    );
     wait_css(client, "[data-test-draft]")
         .await
         .click()
