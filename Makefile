@@ -7,7 +7,7 @@ APP := target/debug/opsdeck-desktop
 DEBIAN_PACKAGES := build-essential pkg-config libssl-dev libdbus-1-dev \
 	libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev \
 	libayatana-appindicator3-dev xvfb xauth x11-utils webkit2gtk-driver dbus-x11 gnome-keyring imagemagick \
-	prometheus-alertmanager prometheus openssl
+	prometheus-alertmanager prometheus postgresql openssl
 TAURI_DRIVER := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/tauri-driver
 # The desktop app as its packages have it: serving the UI embedded in it (custom-protocol).
 DESKTOP_BUILD := $(CARGO) build -p opsdeck-desktop --features custom-protocol

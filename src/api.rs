@@ -1024,6 +1024,8 @@ pub struct AuditEntry {
     pub kind: ActionKind,
     /// Who.
     pub actor: String,
+    /// The machine it was taken from (its host name); empty for entries from before.
+    pub machine: String,
     /// The service.
     pub service: ServiceRef,
     /// What it acted on besides the service: an environment, a workflow.

@@ -262,6 +262,63 @@ fn default_true() -> bool {
     true
 }
 
+/// `[audit]`: where the audit log is kept.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// A PostgreSQL database the team shares the log in, e.g.
+    /// `postgres://opsdeck@db.example.com/opsdeck?sslmode=verify-full`, without a password.
+    /// Without it, the log is a file beside the cache.
+    pub url: Option<String>,
+    /// Environment variable holding the database password. Without it (or unset), the
+    /// keychain (`opsdeck login audit-log`), then PGPASSWORD and ~/.pgpass.
+    pub password_env: Option<String>,
+}
+
+/// PostgreSQL's port where a URL names none.
+const POSTGRES_PORT: u16 = 5432;
+
+/// The name the shared audit log's password goes by in the keychain and in messages.
+pub const AUDIT_LOG_SECRET: &str = "audit-log";
+
+impl AuditConfig {
+    /// The keychain account of the shared database's password, `audit-log@HOST:PORT`: `None`
+    /// when the log is beside the cache.
+    pub fn keychain_account(&self) -> Option<String> {
+        let url = url::Url::parse(self.url.as_deref()?).ok()?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        Some(format!(
+            "{AUDIT_LOG_SECRET}@{host}:{}",
+            url.port().unwrap_or(POSTGRES_PORT)
+        ))
+    }
+
+    /// What is wrong with `url`, if anything: it must name a PostgreSQL server, and carry no
+    /// password (config files are read by editors, backups and screens).
+    fn check(&self) -> Result<(), String> {
+        let Some(url) = &self.url else {
+            return Ok(());
+        };
+        let parsed = url::Url::parse(url).map_err(|e| format!("'url' is not a URL ({e})"))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(format!(
+                "'url' must be a postgres:// URL (it is {}://); the log beside the cache needs no url",
+                parsed.scheme()
+            ));
+        }
+        if parsed.password().is_some() {
+            return Err(format!(
+                "'url' carries a password: take it out, and set {} or run `opsdeck login {AUDIT_LOG_SECRET}`",
+                self.password_env.as_deref().unwrap_or("password_env")
+            ));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err("'url' names no host".into());
+        }
+        Ok(())
+    }
+}
+
 /// `[identity]`: who the user is, to find "my teams".
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -634,6 +691,9 @@ pub struct Config {
     /// How the desktop app behaves on this machine.
     #[serde(default)]
     pub desktop: DesktopConfig,
+    /// Where the audit log is kept.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// `[scorecards]` as written; [`Config::scorecard`] is what it resolves to.
     #[serde(default)]
     scorecards: ScorecardsConfig,
@@ -722,6 +782,13 @@ impl Config {
                     path: path.to_path_buf(),
                     message,
                 })?;
+        config
+            .audit
+            .check()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("[audit] {message}"),
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut seen = std::collections::HashSet::new();
         for source in &mut config.sources {
@@ -909,6 +976,37 @@ path = "./catalog"
             c.sources[1].path.as_deref(),
             Some(Path::new("/etc/opsdeck/./catalog"))
         );
+    }
+
+    #[test]
+    fn a_shared_audit_log_is_a_postgres_url_without_a_password() {
+        let p = Path::new("o.toml");
+        let config = Config::parse(
+            "[audit]\nurl = 'postgres://opsdeck@db.example.com/opsdeck?sslmode=verify-full'\npassword_env = 'OPSDECK_DB_PASSWORD'\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(
+            config.audit.password_env.as_deref(),
+            Some("OPSDECK_DB_PASSWORD")
+        );
+        assert_eq!(
+            config.audit.keychain_account().as_deref(),
+            Some("audit-log@db.example.com:5432")
+        );
+        for (text, said) in [
+            (
+                "[audit]\nurl = 'postgres://opsdeck:hunter2@db/opsdeck'\n",
+                "carries a password: take it out, and set password_env or run `opsdeck login audit-log`",
+            ),
+            ("[audit]\nurl = 'sqlite:///tmp/x'\n", "must be a postgres:// URL"),
+            ("[audit]\nurl = 'postgres:///opsdeck'\n", "names no host"),
+            ("[audit]\nurl = 'db.example.com'\n", "is not a URL"),
+        ] {
+            let err = Config::parse(text, p).unwrap_err().to_string();
+            assert!(err.contains(said), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

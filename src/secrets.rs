@@ -199,21 +199,42 @@ impl Secrets {
     /// holds nothing for it: the request goes out unauthenticated, as for a Backstage with guest
     /// access. A source that names an env var must end up with a token.
     pub fn token_for(&self, source: &SourceConfig) -> Result<Option<Token>, TokenError> {
-        let token = self.find_token(source)?;
+        self.secret(
+            &source.name,
+            source.token_env.as_deref(),
+            &keychain_account(source),
+        )
+    }
+
+    /// The secret of `name` (a source, or the shared audit log's database): the embedded one,
+    /// else the one in the env var `env` names, else the keychain's under `account`. One that
+    /// names an env var must be found.
+    pub fn secret(
+        &self,
+        name: &str,
+        env: Option<&str>,
+        account: &str,
+    ) -> Result<Option<Token>, TokenError> {
+        let token = self.find_secret(name, env, account)?;
         if let Some(token) = &token {
             crate::logging::redact(&token.value);
         }
         Ok(token)
     }
 
-    fn find_token(&self, source: &SourceConfig) -> Result<Option<Token>, TokenError> {
-        if let Some(value) = self.embedded.get(&source.name) {
+    fn find_secret(
+        &self,
+        name: &str,
+        env: Option<&str>,
+        account: &str,
+    ) -> Result<Option<Token>, TokenError> {
+        if let Some(value) = self.embedded.get(name) {
             return Ok(Some(Token {
                 value: value.clone(),
                 origin: self.embedded_origin.into(),
             }));
         }
-        if let Some(env) = &source.token_env {
+        if let Some(env) = env {
             if let Some(value) = std::env::var(env).ok().filter(|v| !v.trim().is_empty()) {
                 return Ok(Some(Token {
                     value: value.trim().to_string(),
@@ -221,16 +242,16 @@ impl Secrets {
                 }));
             }
         }
-        let keychain = self.keychain.get(&keychain_account(source));
-        match (keychain, &source.token_env) {
+        let keychain = self.keychain.get(account);
+        match (keychain, env) {
             (Ok(Some(value)), _) => Ok(Some(Token {
                 value,
                 origin: "keychain".into(),
             })),
             (Ok(None), None) | (Err(_), None) => Ok(None),
             (lookup, Some(env)) => Err(TokenError::Missing {
-                source_name: source.name.clone(),
-                env: env.clone(),
+                source_name: name.to_string(),
+                env: env.to_string(),
                 keychain_note: match lookup {
                     Err(reason) => format!(" (the OS keychain could not be reached: {reason})"),
                     _ => String::new(),
@@ -241,17 +262,31 @@ impl Secrets {
 
     /// Stores a token for `source` in the OS keychain, under its name and host.
     pub fn store_in_keychain(&self, source: &SourceConfig, token: &str) -> Result<(), TokenError> {
+        self.store_secret(
+            &source.name,
+            source.token_env.as_deref(),
+            &keychain_account(source),
+            token,
+        )
+    }
+
+    /// Stores the secret of `name` in the OS keychain under `account`; `env` is the variable
+    /// to use instead when the keychain cannot take it.
+    pub fn store_secret(
+        &self,
+        name: &str,
+        env: Option<&str>,
+        account: &str,
+        secret: &str,
+    ) -> Result<(), TokenError> {
         self.keychain
-            .set(&keychain_account(source), token)
+            .set(account, secret)
             .map_err(|reason| TokenError::StoreFailed {
-                source_name: source.name.clone(),
+                source_name: name.to_string(),
                 reason,
-                hint: source
-                    .token_env
-                    .clone()
-                    .map_or("token_env in the config and that variable".into(), |env| {
-                        format!("{env} in the environment")
-                    }),
+                hint: env.map_or("token_env in the config and that variable".into(), |env| {
+                    format!("{env} in the environment")
+                }),
             })
     }
 
@@ -285,10 +320,11 @@ impl Secrets {
         }
     }
 
-    /// Removes `source`'s token from the OS keychain: whether there was one. The keychain's
-    /// error, when it cannot be reached, in words.
-    pub fn forget_in_keychain(&self, source: &SourceConfig) -> Result<bool, String> {
-        self.keychain.delete(&keychain_account(source))
+    /// Removes the secret kept as `account` ([`keychain_account`] for a source's) from the OS
+    /// keychain: whether there was one. The keychain's error, when it cannot be reached, in
+    /// words.
+    pub fn forget_in_keychain(&self, account: &str) -> Result<bool, String> {
+        self.keychain.delete(account)
     }
 }
 
@@ -367,8 +403,12 @@ mod tests {
             .unwrap()
             .is_none());
 
-        assert!(secrets.forget_in_keychain(&public).unwrap());
-        assert!(!secrets.forget_in_keychain(&public).unwrap());
+        assert!(secrets
+            .forget_in_keychain(&keychain_account(&public))
+            .unwrap());
+        assert!(!secrets
+            .forget_in_keychain(&keychain_account(&public))
+            .unwrap());
         assert!(secrets.token_for(&public).unwrap().is_none());
         assert_eq!(token(&enterprise).value, "enterprise-token");
     }

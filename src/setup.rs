@@ -110,7 +110,7 @@ pub fn save_source(path: &Path, draft: &SourceDraft, secrets: &Secrets) -> Resul
         (Some(token), previous) => {
             secrets.store_in_keychain(saved, token)?;
             if let Some(previous) = previous.filter(|p| keychain_moved(p, saved)) {
-                let _ = secrets.forget_in_keychain(previous);
+                let _ = secrets.forget_in_keychain(&crate::secrets::keychain_account(previous));
             }
         }
         (None, Some(previous)) if keychain_moved(previous, saved) => {
@@ -132,7 +132,7 @@ pub fn remove_source(path: &Path, name: &str, secrets: &Secrets) -> Result<Confi
     let config = file.save()?;
     if let Some(removed) = before.source(name) {
         // A token left behind would be found again by a source re-added under the same name.
-        let _ = secrets.forget_in_keychain(removed);
+        let _ = secrets.forget_in_keychain(&crate::secrets::keychain_account(removed));
     }
     Ok(config)
 }

@@ -20,6 +20,7 @@ mod oncall;
 mod ownership;
 mod rollback;
 mod runbooks;
+mod shared_audit;
 mod soak;
 mod sync;
 mod util;

@@ -33,6 +33,8 @@ pub(crate) struct Act {
     pub kind: ActionKind,
     /// Who acts.
     pub actor: String,
+    /// The machine it acts from.
+    pub machine: String,
     /// The service's cache key.
     pub service: String,
     pub target: ActionTarget,
@@ -48,6 +50,7 @@ impl Act {
             step,
             at: Utc::now(),
             actor: self.actor.clone(),
+            machine: self.machine.clone(),
             kind: self.kind,
             service: self.service.clone(),
             target: self.target.clone(),

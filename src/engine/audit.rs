@@ -95,6 +95,7 @@ pub(crate) fn entry_of(steps: &[AuditStep]) -> Option<AuditEntry> {
         key: first.action_key.clone(),
         kind: first.kind,
         actor: first.actor.clone(),
+        machine: first.machine.clone(),
         service: ServiceRef {
             name: key_name(&first.service).to_string(),
             key: first.service.clone(),

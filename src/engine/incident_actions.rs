@@ -215,6 +215,7 @@ impl Engine {
             key: plan.key.clone(),
             kind: plan.kind,
             actor: self.actor(),
+            machine: self.machine(),
             service: plan
                 .service
                 .as_ref()

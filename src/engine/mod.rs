@@ -73,6 +73,27 @@ type ScorecardTallies = std::sync::Mutex<
     )>,
 >;
 
+/// Where `config` keeps the audit log: beside the cache, or in a shared database whose
+/// password is found the way tokens are.
+fn audit_location(config: &Config, secrets: &Secrets) -> Result<crate::store::AuditLocation> {
+    use crate::config::AUDIT_LOG_SECRET;
+    let Some(url) = &config.audit.url else {
+        return Ok(Default::default());
+    };
+    let shared = crate::store::AuditLocation::shared(url)?;
+    let account = config.audit.keychain_account().unwrap_or_default();
+    Ok(
+        match secrets.secret(
+            AUDIT_LOG_SECRET,
+            config.audit.password_env.as_deref(),
+            &account,
+        )? {
+            Some(password) => shared.with_password(&password.value),
+            None => shared,
+        },
+    )
+}
+
 /// Sources of one host that may sync at once.
 pub const SYNCS_PER_HOST: usize = 2;
 
@@ -86,7 +107,7 @@ pub struct Engine {
 impl Engine {
     /// Opens the cache at `db_path` for `config`.
     pub async fn open(config: Config, db_path: &Path, secrets: Secrets) -> Result<Self> {
-        let store = Store::open(db_path).await?;
+        let store = Store::open(db_path, &audit_location(&config, &secrets)?).await?;
         Ok(Self::with_store(
             config,
             store,
@@ -98,7 +119,7 @@ impl Engine {
     /// An engine over a cache in memory, gone when the last clone is dropped: for tests and
     /// benchmarks.
     pub async fn in_memory(config: Config, secrets: Secrets) -> Result<Self> {
-        let store = Store::in_memory().await?;
+        let store = Store::in_memory(&audit_location(&config, &secrets)?).await?;
         Ok(Self::with_store(
             config,
             store,
@@ -190,6 +211,11 @@ impl Engine {
 
     pub(crate) fn source_lock(&self, source: &str) -> &tokio::sync::Mutex<()> {
         &self.inner.source_locks[source]
+    }
+
+    /// The machine this engine acts from, as the audit log names it.
+    pub(crate) fn machine(&self) -> String {
+        self.inner.lease_holder.host.clone()
     }
 
     pub(crate) fn lease_holder(&self) -> &crate::store::LeaseHolder {

@@ -498,6 +498,7 @@ impl Engine {
             key: key.to_string(),
             kind,
             actor: self.actor(),
+            machine: self.machine(),
             service: self.service_key(service).await?,
             target,
             started_at: Utc::now(),

@@ -1,14 +1,16 @@
-//! The audit log: steps of the actions Opsdeck takes on platforms, in a file of its own beside
-//! the cache, appended and never changed (the schema's triggers refuse updates and deletes),
-//! each row chained to the one before by a hash so that a change made behind Opsdeck's back
-//! is found. Sync never touches it.
+//! The audit log: steps of the actions Opsdeck takes on platforms, appended and never changed
+//! (the schema refuses updates and deletes), each row chained to the one before by a hash so
+//! that a change made behind Opsdeck's back is found. It lives in a file of its own beside the
+//! cache, or in a PostgreSQL database shared by everyone pointed at it, where each row says
+//! from which machine it came. Sync never touches it.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::Row;
 
-use super::{decode_json, Store, StoreError};
+use super::{decode_json, on_backend, Backend, Store, StoreError};
 use crate::domain::actions::{ActionKind, ActionTarget, Step};
 
 /// One step of an action, as appended.
@@ -22,6 +24,8 @@ pub struct AuditStep {
     pub at: DateTime<Utc>,
     /// Who acted (the identity).
     pub actor: String,
+    /// The machine it was taken from (its host name); empty in entries from before.
+    pub machine: String,
     /// What kind of action.
     pub kind: ActionKind,
     /// The service's cache key.
@@ -56,55 +60,142 @@ pub struct BrokenLink {
     pub problem: String,
 }
 
+/// Where the audit log is kept.
+#[derive(Debug, Clone, Default)]
+pub enum AuditLocation {
+    /// In a file beside the cache: this machine's own.
+    #[default]
+    BesideCache,
+    /// In a PostgreSQL database, shared by everyone pointed at it.
+    Postgres(Box<PgConnectOptions>),
+}
+
+impl AuditLocation {
+    /// The PostgreSQL database at `url` (its password, when it needs one, from
+    /// [`AuditLocation::with_password`] or PostgreSQL's own PGPASSWORD and ~/.pgpass).
+    pub fn shared(url: &str) -> Result<Self, StoreError> {
+        let options = url
+            .parse::<PgConnectOptions>()
+            .map_err(|e| StoreError::SharedAuditLog {
+                at: "[audit] url".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Self::Postgres(Box::new(options)))
+    }
+
+    /// The same, connecting with `password`.
+    pub fn with_password(self, password: &str) -> Self {
+        match self {
+            Self::BesideCache => self,
+            Self::Postgres(options) => Self::Postgres(Box::new(options.password(password))),
+        }
+    }
+
+    /// The shared database as people may see it: user, host, port and database, never the
+    /// password.
+    fn describe(options: &PgConnectOptions) -> String {
+        format!(
+            "postgres://{}@{}:{}/{}",
+            options.get_username(),
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or_default()
+        )
+    }
+}
+
+/// The audit log's database.
+pub(super) type AuditDb = Backend<SqlitePool, PgPool>;
+/// A connection to it, inside the transaction of an append.
+type AuditConnection<'c> = Backend<&'c mut SqliteConnection, &'c mut PgConnection>;
+
 /// The chain's first link: what the first entry names as the one before it.
 const GENESIS: &str = "";
+
+/// The advisory lock every append to a shared log holds for its transaction, so entries are
+/// chained one at a time whichever machine writes them (any role may take one, unlike a
+/// table lock strong enough for this, which needs more than the right to insert).
+const SHARED_APPEND_LOCK: i64 = 0x6f70_7364_6563_6b41; // "opsdeckA"
+
+/// How long a shared log's server has to answer a connection (a dead network never does).
+const SHARED_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+static SHARED_MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("src/store/audit_migrations_postgres");
+
+/// Connects to a shared audit log and brings its schema up to date, unless it is already: a
+/// role that may only read and append cannot migrate, and need not.
+pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, StoreError> {
+    let open_error = |message: String| StoreError::SharedAuditLog {
+        at: AuditLocation::describe(options),
+        message,
+    };
+    // One connection first: a pool retries a refused connection until its timeout and then
+    // says only that it timed out.
+    use sqlx::Connection;
+    let unreachable = |e: String| {
+        open_error(format!(
+            "{e}; check [audit] url in the config, that the server is up, and the password (password_env, `opsdeck login {}`, PGPASSWORD or ~/.pgpass)",
+            crate::config::AUDIT_LOG_SECRET
+        ))
+    };
+    let first = tokio::time::timeout(SHARED_CONNECT_TIMEOUT, PgConnection::connect_with(options))
+        .await
+        .map_err(|_| {
+            unreachable(format!(
+                "no answer in {} s",
+                SHARED_CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| unreachable(e.to_string()))?;
+    first.close().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(SHARED_CONNECT_TIMEOUT)
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| open_error(e.to_string()))?;
+    let applied: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM _sqlx_migrations
+         WHERE success AND to_regclass('_sqlx_migrations') IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_default();
+    if !SHARED_MIGRATOR
+        .iter()
+        .all(|migration| applied.contains(&migration.version))
+    {
+        SHARED_MIGRATOR.run(&pool).await.map_err(|e| {
+            open_error(format!(
+                "{e}; its schema is older than this version's: open it once with a role that may create tables (its owner)"
+            ))
+        })?;
+    }
+    Ok(Backend::Postgres(pool))
+}
+
+/// What an append does inside its transaction.
+enum Append<'a> {
+    /// An action's first step, unless it may not start (see [`Store::begin_action`]).
+    Begin(&'a AuditStep, DateTime<Utc>),
+    /// Steps, in order.
+    Steps(&'a [AuditStep]),
+}
 
 impl Store {
     /// Appends `requested` for an action, flushed to disk before it returns, unless its key
     /// was requested before or another action of its kind on the same target, requested at or
     /// after `unfinished_since`, has no `finished` step, whichever service asked. Checked and
-    /// written in one immediate transaction, so two windows or processes cannot both start.
+    /// written in one transaction that appends alone, so two windows, processes or machines
+    /// cannot both start.
     pub async fn begin_action(
         &self,
         requested: &AuditStep,
         unfinished_since: DateTime<Utc>,
     ) -> Result<Begun, StoreError> {
-        let _writing = self.audit_writer.lock().await;
-        let mut conn = self.audit.acquire().await?;
-        // An action whose record could be lost to a power cut after the call is worse than a
-        // slower write: this one transaction is synced to disk.
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let outcome = async {
-            let held: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM audit_log WHERE action_key = ? AND step = 'requested'",
-            )
-            .bind(&requested.action_key)
-            .fetch_one(&mut *conn)
-            .await?;
-            if held > 0 {
-                return Ok(Begun::AlreadyRequested);
-            }
-            let busy = unfinished(
-                &mut conn,
-                (requested.kind, &requested.target),
-                unfinished_since,
-            )
-            .await?;
-            if let Some(step) = busy {
-                return Ok(Begun::InFlight(Box::new(step)));
-            }
-            insert(&mut conn, requested).await?;
-            Ok::<_, StoreError>(Begun::Started)
-        }
-        .await;
-        end_transaction(&mut conn, outcome.is_ok()).await?;
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await?;
-        outcome
+        self.append(Append::Begin(requested, unfinished_since))
+            .await
     }
 
     /// The newest action of `kind` on `target` requested at or after `since` that has no
@@ -114,18 +205,56 @@ impl Store {
         (kind, target): (ActionKind, &ActionTarget),
         since: DateTime<Utc>,
     ) -> Result<Option<AuditStep>, StoreError> {
-        let mut conn = self.audit.acquire().await?;
-        unfinished(&mut conn, (kind, target), since).await
+        on_backend!(&self.audit, pool => {
+            let mut conn = pool.acquire().await?;
+            unfinished((&mut *conn).into(), (kind, target), since).await
+        })
     }
 
     /// Appends a later step of an action.
     pub async fn append_audit(&self, step: &AuditStep) -> Result<(), StoreError> {
+        self.append(Append::Steps(std::slice::from_ref(step)))
+            .await
+            .map(drop)
+    }
+
+    /// Runs `append` in a transaction no other append runs beside, committed (and synced to
+    /// disk) before it returns: an action whose record could be lost to a power cut after the
+    /// call is worse than a slower write.
+    async fn append(&self, append: Append<'_>) -> Result<Begun, StoreError> {
         let _writing = self.audit_writer.lock().await;
-        let mut conn = self.audit.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let outcome = insert(&mut conn, step).await;
-        end_transaction(&mut conn, outcome.is_ok()).await?;
-        outcome
+        match &self.audit {
+            Backend::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                let outcome = appended(Backend::Sqlite(&mut *conn), append).await;
+                let end = if outcome.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                sqlx::query(end).execute(&mut *conn).await?;
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                outcome
+            }
+            Backend::Postgres(pool) => {
+                let mut transaction = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(SHARED_APPEND_LOCK)
+                    .execute(&mut *transaction)
+                    .await?;
+                let outcome = appended(Backend::Postgres(&mut *transaction), append).await;
+                if outcome.is_ok() {
+                    transaction.commit().await?;
+                }
+                outcome
+            }
+        }
     }
 
     /// The steps of the newest `limit` actions (of one service, when given), oldest step first.
@@ -134,18 +263,20 @@ impl Store {
         service: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditStep>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE action_key IN (
-                 SELECT action_key FROM audit_log
-                 WHERE step = 'requested' AND (?1 IS NULL OR service = ?1)
-                 ORDER BY seq DESC LIMIT ?2)
-             ORDER BY seq",
-        )
-        .bind(service)
-        .bind(limit)
-        .fetch_all(&self.audit)
-        .await?;
-        rows.iter().map(step_of).collect()
+        on_backend!(&self.audit, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM audit_log WHERE action_key IN (
+                     SELECT action_key FROM audit_log
+                     WHERE step = 'requested' AND ($1 IS NULL OR service = $1)
+                     ORDER BY seq DESC LIMIT $2)
+                 ORDER BY seq",
+            )
+            .bind(service)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(step_of).collect()
+        })
     }
 
     /// The steps of the last `limit` actions of one of `kinds` on a target (by its stored kind
@@ -158,90 +289,75 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditStep>, StoreError> {
         let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        let rows = sqlx::query(
+        let kinds = serde_json::to_string(&kinds).expect("strings serialise");
+        let in_kinds = match self.audit {
+            Backend::Sqlite(_) => "SELECT value FROM json_each($1)",
+            Backend::Postgres(_) => "SELECT jsonb_array_elements_text($1::jsonb)",
+        };
+        let query = format!(
             "SELECT * FROM audit_log WHERE action_key IN (
                  SELECT action_key FROM audit_log
-                 WHERE action IN (SELECT value FROM json_each(?1)) AND target_kind = ?2
-                     AND target = ?3 AND step = 'requested'
-                 ORDER BY seq DESC LIMIT ?4)
-             ORDER BY seq",
-        )
-        .bind(serde_json::to_string(&kinds).expect("strings serialise"))
-        .bind(target_kind)
-        .bind(target)
-        .bind(limit)
-        .fetch_all(&self.audit)
-        .await?;
-        rows.iter().map(step_of).collect()
+                 WHERE action IN ({in_kinds}) AND target_kind = $2
+                     AND target = $3 AND step = 'requested'
+                 ORDER BY seq DESC LIMIT $4)
+             ORDER BY seq"
+        );
+        on_backend!(&self.audit, pool => {
+            let rows = sqlx::query(&query)
+                .bind(&kinds)
+                .bind(target_kind)
+                .bind(target)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(step_of).collect()
+        })
     }
 
     /// The steps of one action, oldest first.
     pub async fn action_steps(&self, action_key: &str) -> Result<Vec<AuditStep>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE action_key = ? ORDER BY seq")
-            .bind(action_key)
-            .fetch_all(&self.audit)
-            .await?;
-        rows.iter().map(step_of).collect()
+        on_backend!(&self.audit, pool => {
+            let rows = sqlx::query("SELECT * FROM audit_log WHERE action_key = $1 ORDER BY seq")
+                .bind(action_key)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(step_of).collect()
+        })
     }
 
     /// Walks the whole log in order and checks each entry's hash and its link to the one
     /// before: how many entries hold, and the first that does not.
     pub async fn verify_audit(&self) -> Result<(i64, Option<BrokenLink>), StoreError> {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq").fetch(&self.audit);
-        let mut previous: Option<(i64, String)> = None;
-        let mut held = 0;
-        while let Some(row) = rows.try_next().await? {
-            let seq: i64 = row.try_get("seq")?;
-            let action_key: String = row.try_get("action_key")?;
-            let prev_hash: String = row.try_get("prev_hash")?;
-            let hash: String = row.try_get("hash")?;
-            let broken = |problem: String| BrokenLink {
-                seq,
-                action_key: action_key.clone(),
-                problem,
-            };
-            let expected_prev = previous.as_ref().map_or(GENESIS, |(_, h)| h.as_str());
-            let expected_seq = previous.as_ref().map_or(1, |(before, _)| before + 1);
-            // Numbers are handed out once, so a gap is a deletion even where the rows after
-            // it were chained to what was left.
-            if prev_hash != expected_prev || seq != expected_seq {
-                let problem = match &previous {
-                    None => "the first entry left is not the log's first: entries before it were deleted".to_string(),
-                    Some((before, _)) => format!(
-                        "it does not follow entry {before}: an entry between them was deleted, or the order was changed"
-                    ),
-                };
-                return Ok((held, Some(broken(problem))));
+        let mut chain = Chain::default();
+        on_backend!(&self.audit, pool => {
+            let mut rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq").fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                if let Some(broken) = chain.link(&row)? {
+                    return Ok((chain.held, Some(broken)));
+                }
             }
-            if hash_of(&row, &prev_hash)? != hash {
-                return Ok((
-                    held,
-                    Some(broken(
-                        "its content does not match its hash: it was edited".to_string(),
-                    )),
-                ));
-            }
-            held += 1;
-            previous = Some((seq, hash));
-        }
-        Ok((held, None))
+        });
+        Ok((chain.held, None))
     }
 
     /// Moves the rows the cache held before the log had its own file into the log, chained,
     /// then drops them from the cache. Runs at open; a move cut short is redone whole, since
     /// the log takes rows only in one transaction and the cache drops them only after.
     pub(super) async fn move_audit_rows_from_cache(&self) -> Result<(), StoreError> {
+        // Processes opening the cache at once each find the rows: one moves them, under the
+        // cache's write lock, and the others find them gone (not moved twice).
+        let mut cache = super::write_transaction(&self.pool).await?;
         let waiting: Option<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_log_to_move'",
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *cache)
         .await?;
         if waiting.is_none() {
             return Ok(());
         }
-        let rows = sqlx::query("SELECT * FROM audit_log_to_move ORDER BY seq")
-            .fetch_all(&self.pool)
+        let rows = sqlx::query("SELECT *, '' AS machine FROM audit_log_to_move ORDER BY seq")
+            .fetch_all(&mut *cache)
             .await?;
         let moved: Vec<AuditStep> = rows
             .iter()
@@ -251,21 +367,11 @@ impl Store {
                 step_with_target(row, ActionTarget::from_columns(&kind, &value, ""), &kind)
             })
             .collect::<Result<_, _>>()?;
-        let _writing = self.audit_writer.lock().await;
-        let mut conn = self.audit.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let outcome = async {
-            for step in &moved {
-                insert(&mut conn, step).await?;
-            }
-            Ok::<_, StoreError>(())
-        }
-        .await;
-        end_transaction(&mut conn, outcome.is_ok()).await?;
-        outcome?;
+        self.append(Append::Steps(&moved)).await?;
         sqlx::query("DROP TABLE audit_log_to_move")
-            .execute(&self.pool)
+            .execute(&mut *cache)
             .await?;
+        cache.commit().await?;
         if !moved.is_empty() {
             tracing::info!(
                 entries = moved.len(),
@@ -276,88 +382,180 @@ impl Store {
     }
 }
 
-/// Commits the transaction `conn` holds when `ok`, else rolls it back.
-async fn end_transaction(conn: &mut SqliteConnection, ok: bool) -> Result<(), StoreError> {
-    let end = if ok { "COMMIT" } else { "ROLLBACK" };
-    sqlx::query(end).execute(&mut *conn).await?;
-    Ok(())
+impl<'c> From<&'c mut SqliteConnection> for AuditConnection<'c> {
+    fn from(conn: &'c mut SqliteConnection) -> Self {
+        Backend::Sqlite(conn)
+    }
+}
+
+impl<'c> From<&'c mut PgConnection> for AuditConnection<'c> {
+    fn from(conn: &'c mut PgConnection) -> Self {
+        Backend::Postgres(conn)
+    }
+}
+
+/// What `append` does, in the transaction `conn` holds.
+async fn appended(mut conn: AuditConnection<'_>, append: Append<'_>) -> Result<Begun, StoreError> {
+    match append {
+        Append::Begin(requested, unfinished_since) => {
+            let held: i64 = on_backend!(&mut conn, c => sqlx::query_scalar(
+                "SELECT count(*) FROM audit_log WHERE action_key = $1 AND step = 'requested'",
+            )
+            .bind(&requested.action_key)
+            .fetch_one(&mut **c)
+            .await?);
+            if held > 0 {
+                return Ok(Begun::AlreadyRequested);
+            }
+            let target = (requested.kind, &requested.target);
+            if let Some(step) = unfinished(reborrow(&mut conn), target, unfinished_since).await? {
+                return Ok(Begun::InFlight(Box::new(step)));
+            }
+            insert(&mut conn, requested).await?;
+        }
+        Append::Steps(steps) => {
+            for step in steps {
+                insert(&mut conn, step).await?;
+            }
+        }
+    }
+    Ok(Begun::Started)
+}
+
+fn reborrow<'s>(conn: &'s mut AuditConnection<'_>) -> AuditConnection<'s> {
+    on_backend!(conn, c => (&mut **c).into())
 }
 
 async fn unfinished(
-    conn: &mut SqliteConnection,
+    mut conn: AuditConnection<'_>,
     (kind, target): (ActionKind, &ActionTarget),
     since: DateTime<Utc>,
 ) -> Result<Option<AuditStep>, StoreError> {
     let (target_kind, value, detail) = target.columns();
-    let row = sqlx::query(
-        "SELECT r.* FROM audit_log r
-         WHERE r.step = 'requested' AND r.action = ?
-           AND r.target_kind = ? AND r.target = ? AND r.target_detail = ? AND r.at >= ?
-           AND NOT EXISTS (SELECT 1 FROM audit_log f
-                           WHERE f.action_key = r.action_key AND f.step = 'finished')
-         ORDER BY r.seq DESC LIMIT 1",
-    )
-    .bind(kind.as_str())
-    .bind(target_kind)
-    .bind(value)
-    .bind(detail)
-    .bind(since.timestamp())
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(step_of).transpose()
+    on_backend!(&mut conn, c => {
+        let row = sqlx::query(
+            "SELECT r.* FROM audit_log r
+             WHERE r.step = 'requested' AND r.action = $1
+               AND r.target_kind = $2 AND r.target = $3 AND r.target_detail = $4 AND r.at >= $5
+               AND NOT EXISTS (SELECT 1 FROM audit_log f
+                               WHERE f.action_key = r.action_key AND f.step = 'finished')
+             ORDER BY r.seq DESC LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .bind(target_kind)
+        .bind(value)
+        .bind(detail)
+        .bind(since.timestamp())
+        .fetch_optional(&mut **c)
+        .await?;
+        row.as_ref().map(step_of).transpose()
+    })
 }
 
 /// Appends `step` after the log's last entry, chained to it. The caller holds the writer and
-/// a transaction, so no other entry comes between reading the last hash and writing.
-async fn insert(conn: &mut SqliteConnection, step: &AuditStep) -> Result<(), StoreError> {
-    let prev_hash: String =
-        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?
-            .unwrap_or_else(|| GENESIS.to_string());
-    let seq: i64 = sqlx::query_scalar(
-        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0) + 1",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let (target_kind, target, detail) = step.target.columns();
-    let fields = Fields {
-        seq,
-        action_key: &step.action_key,
-        step: step.step.as_str(),
-        at: step.at.timestamp(),
-        actor: &step.actor,
-        action: step.kind.as_str(),
-        service: &step.service,
-        target_kind,
-        target: &target,
-        target_detail: detail,
-        state: &step.state,
-        body: &step.body.to_string(),
+/// a transaction no other append runs beside, so no entry comes between reading the last
+/// hash and writing.
+async fn insert(conn: &mut AuditConnection<'_>, step: &AuditStep) -> Result<(), StoreError> {
+    // SQLite's counter outlives a deleted last row, so its removal shows as a gap; a shared
+    // log's rows cannot be deleted by the roles that append (see its migration).
+    let next_seq = match conn {
+        Backend::Sqlite(_) => {
+            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0) + 1"
+        }
+        Backend::Postgres(_) => "SELECT coalesce(max(seq), 0) + 1 FROM audit_log",
     };
-    let hash = fields.hash(&prev_hash);
-    sqlx::query(
-        "INSERT INTO audit_log (seq, action_key, step, at, actor, action, service, target_kind,
-             target, target_detail, state, body, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(fields.seq)
-    .bind(fields.action_key)
-    .bind(fields.step)
-    .bind(fields.at)
-    .bind(fields.actor)
-    .bind(fields.action)
-    .bind(fields.service)
-    .bind(fields.target_kind)
-    .bind(fields.target)
-    .bind(fields.target_detail)
-    .bind(fields.state)
-    .bind(fields.body)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
+    let (target_kind, target, detail) = step.target.columns();
+    let body = step.body.to_string();
+    on_backend!(conn, c => {
+        let prev_hash: String =
+            sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut **c)
+                .await?
+                .unwrap_or_else(|| GENESIS.to_string());
+        let seq: i64 = sqlx::query_scalar(next_seq).fetch_one(&mut **c).await?;
+        let fields = Fields {
+            seq,
+            action_key: &step.action_key,
+            step: step.step.as_str(),
+            at: step.at.timestamp(),
+            actor: &step.actor,
+            machine: &step.machine,
+            action: step.kind.as_str(),
+            service: &step.service,
+            target_kind,
+            target: &target,
+            target_detail: detail,
+            state: &step.state,
+            body: &body,
+        };
+        let hash = fields.hash(&prev_hash);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, action_key, step, at, actor, machine, action, service,
+                 target_kind, target, target_detail, state, body, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(fields.seq)
+        .bind(fields.action_key)
+        .bind(fields.step)
+        .bind(fields.at)
+        .bind(fields.actor)
+        .bind(fields.machine)
+        .bind(fields.action)
+        .bind(fields.service)
+        .bind(fields.target_kind)
+        .bind(fields.target)
+        .bind(fields.target_detail)
+        .bind(fields.state)
+        .bind(fields.body)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut **c)
+        .await?;
+    });
     Ok(())
+}
+
+/// A walk along the log, entry by entry.
+#[derive(Default)]
+struct Chain {
+    /// The entry before: its position and hash.
+    previous: Option<(i64, String)>,
+    /// How many entries held so far.
+    held: i64,
+}
+
+impl Chain {
+    /// Checks `row` against the entry before it: the first problem, if it has one.
+    fn link(&mut self, row: &impl AuditRow) -> Result<Option<BrokenLink>, StoreError> {
+        let seq = row.int("seq")?;
+        let prev_hash = row.text("prev_hash")?;
+        let broken = |problem: String| -> Result<_, StoreError> {
+            Ok(Some(BrokenLink {
+                seq,
+                action_key: row.text("action_key")?,
+                problem,
+            }))
+        };
+        let expected_prev = self.previous.as_ref().map_or(GENESIS, |(_, h)| h.as_str());
+        let expected_seq = self.previous.as_ref().map_or(1, |(before, _)| before + 1);
+        // Numbers are handed out once, so a gap is a deletion even where the rows after it
+        // were chained to what was left.
+        if prev_hash != expected_prev || seq != expected_seq {
+            return broken(match &self.previous {
+                None => "the first entry left is not the log's first: entries before it were deleted".to_string(),
+                Some((before, _)) => format!(
+                    "it does not follow entry {before}: an entry between them was deleted, or the order was changed"
+                ),
+            });
+        }
+        let hash = row.text("hash")?;
+        if hash_of(row, &prev_hash)? != hash {
+            return broken("its content does not match its hash: it was edited".to_string());
+        }
+        self.held += 1;
+        self.previous = Some((seq, hash));
+        Ok(None)
+    }
 }
 
 /// An entry's content, as its hash covers it.
@@ -367,6 +565,7 @@ struct Fields<'a> {
     step: &'a str,
     at: i64,
     actor: &'a str,
+    machine: &'a str,
     action: &'a str,
     service: &'a str,
     target_kind: &'a str,
@@ -378,9 +577,10 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     /// SHA-256 over the previous hash and every field, as one JSON array: unambiguous however
-    /// the fields' text runs together.
+    /// the fields' text runs together. The machine joined the log later: it is covered when
+    /// there is one, so the entries from before keep their hashes.
     fn hash(&self, prev_hash: &str) -> String {
-        let canonical = serde_json::json!([
+        let mut canonical = serde_json::json!([
             prev_hash,
             self.seq,
             self.action_key,
@@ -395,34 +595,65 @@ impl Fields<'_> {
             self.state,
             self.body,
         ]);
+        if !self.machine.is_empty() {
+            canonical
+                .as_array_mut()
+                .expect("an array")
+                .push(self.machine.into());
+        }
         let digest = Sha256::digest(canonical.to_string().as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
+/// A row of the audit log, from either database.
+trait AuditRow {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+}
+
+impl AuditRow for SqliteRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl AuditRow for PgRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
 /// The hash a stored row should carry, from its own columns.
-fn hash_of(row: &SqliteRow, prev_hash: &str) -> Result<String, StoreError> {
-    let text = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
-    let (action_key, step, actor, action, service) = (
-        text("action_key")?,
-        text("step")?,
-        text("actor")?,
-        text("action")?,
-        text("service")?,
+fn hash_of(row: &impl AuditRow, prev_hash: &str) -> Result<String, StoreError> {
+    let (action_key, step, actor, machine, action, service) = (
+        row.text("action_key")?,
+        row.text("step")?,
+        row.text("actor")?,
+        row.text("machine")?,
+        row.text("action")?,
+        row.text("service")?,
     );
     let (target_kind, target, target_detail, state, body) = (
-        text("target_kind")?,
-        text("target")?,
-        text("target_detail")?,
-        text("state")?,
-        text("body")?,
+        row.text("target_kind")?,
+        row.text("target")?,
+        row.text("target_detail")?,
+        row.text("state")?,
+        row.text("body")?,
     );
     Ok(Fields {
-        seq: row.try_get("seq")?,
+        seq: row.int("seq")?,
         action_key: &action_key,
         step: &step,
-        at: row.try_get("at")?,
+        at: row.int("at")?,
         actor: &actor,
+        machine: &machine,
         action: &action,
         service: &service,
         target_kind: &target_kind,
@@ -434,45 +665,42 @@ fn hash_of(row: &SqliteRow, prev_hash: &str) -> Result<String, StoreError> {
     .hash(prev_hash))
 }
 
-fn step_of(row: &SqliteRow) -> Result<AuditStep, StoreError> {
-    let kind: String = row.try_get("target_kind")?;
-    let value: String = row.try_get("target")?;
-    let detail: String = row.try_get("target_detail")?;
-    step_with_target(
-        row,
-        ActionTarget::from_columns(&kind, &value, &detail),
-        &kind,
-    )
+fn step_of(row: &impl AuditRow) -> Result<AuditStep, StoreError> {
+    let kind = row.text("target_kind")?;
+    let target =
+        ActionTarget::from_columns(&kind, &row.text("target")?, &row.text("target_detail")?);
+    step_with_target(row, target, &kind)
 }
 
 fn step_with_target(
-    row: &SqliteRow,
+    row: &impl AuditRow,
     target: Option<ActionTarget>,
     target_kind: &str,
 ) -> Result<AuditStep, StoreError> {
-    let word = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
     let unknown = |column: &str, value: &str| {
         StoreError::Corrupt(format!(
             "audit_log.{column}: '{value}' is not a word it knows"
         ))
     };
-    let (step, kind) = (word("step")?, word("action")?);
+    let (step, kind) = (row.text("step")?, row.text("action")?);
     Ok(AuditStep {
-        action_key: row.try_get("action_key")?,
+        action_key: row.text("action_key")?,
         step: Step::parse(&step).ok_or_else(|| unknown("step", &step))?,
-        at: DateTime::from_timestamp(row.try_get("at")?, 0).unwrap_or_default(),
-        actor: row.try_get("actor")?,
+        at: DateTime::from_timestamp(row.int("at")?, 0).unwrap_or_default(),
+        actor: row.text("actor")?,
+        machine: row.text("machine")?,
         kind: ActionKind::parse(&kind).ok_or_else(|| unknown("action", &kind))?,
-        service: row.try_get("service")?,
+        service: row.text("service")?,
         target: target.ok_or_else(|| unknown("target_kind", target_kind))?,
-        state: row.try_get("state")?,
-        body: decode_json("audit_log.body", &row.try_get::<String, _>("body")?)?,
+        state: row.text("state")?,
+        body: decode_json("audit_log.body", &row.text("body")?)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opsdeck_test_postgres::{Cluster, SUPERUSER, SUPERUSER_PASSWORD};
 
     fn deployment(target: &str) -> ActionTarget {
         ActionTarget::Deployment {
@@ -487,6 +715,7 @@ mod tests {
             step,
             at: Utc::now(),
             actor: "dana@demo.opsdeck.dev".into(),
+            machine: "dana-laptop".into(),
             kind: ActionKind::Rollback,
             service: service.into(),
             target: deployment(target),
@@ -495,9 +724,46 @@ mod tests {
         }
     }
 
+    /// A log shared in a fresh database of `cluster`, as its owner.
+    async fn shared_log(cluster: &Cluster) -> Store {
+        shared_log_in(cluster, &cluster.create_database()).await
+    }
+
+    async fn shared_log_in(cluster: &Cluster, database: &str) -> Store {
+        Store::in_memory(&shared_at(cluster, SUPERUSER, database, SUPERUSER_PASSWORD))
+            .await
+            .unwrap()
+    }
+
+    fn shared_at(cluster: &Cluster, user: &str, database: &str, password: &str) -> AuditLocation {
+        AuditLocation::shared(&cluster.url(user, database))
+            .unwrap()
+            .with_password(password)
+    }
+
+    /// A log in a file of its own (in memory), and one shared in PostgreSQL where it is
+    /// installed: every test of the log runs on both.
+    async fn each_backend(cluster: &Option<Cluster>) -> Vec<Store> {
+        let mut logs = vec![Store::in_memory(&AuditLocation::default()).await.unwrap()];
+        if let Some(cluster) = cluster {
+            logs.push(shared_log(cluster).await);
+        }
+        logs
+    }
+
+    async fn run(store: &Store, sql: &str) -> Result<(), sqlx::Error> {
+        on_backend!(&store.audit, pool => sqlx::raw_sql(sql).execute(pool).await.map(drop))
+    }
+
     #[tokio::test]
     async fn a_key_starts_once_and_one_action_per_target_runs_at_a_time() {
-        let store = Store::in_memory().await.unwrap();
+        let cluster = Cluster::start();
+        for store in each_backend(&cluster).await {
+            a_key_starts_once_and_one_action_per_target_runs_at_a_time_in(store).await;
+        }
+    }
+
+    async fn a_key_starts_once_and_one_action_per_target_runs_at_a_time_in(store: Store) {
         let since = Utc::now() - chrono::Duration::minutes(15);
         let (a, b) = ("component:default/a", "component:default/b");
         let first = step("k1", Step::Requested, a, "argocd-app:shop");
@@ -541,12 +807,19 @@ mod tests {
                 ("k1", Step::Finished)
             ]
         );
+        assert_eq!(steps[0].machine, "dana-laptop");
         assert_eq!(store.verify_audit().await.unwrap(), (4, None));
     }
 
     #[tokio::test]
     async fn nothing_in_the_log_can_be_changed_or_removed() {
-        let store = Store::in_memory().await.unwrap();
+        let cluster = Cluster::start();
+        for store in each_backend(&cluster).await {
+            nothing_in_the_log_can_be_changed_or_removed_in(store).await;
+        }
+    }
+
+    async fn nothing_in_the_log_can_be_changed_or_removed_in(store: Store) {
         store
             .append_audit(&step(
                 "k1",
@@ -556,32 +829,33 @@ mod tests {
             ))
             .await
             .unwrap();
+        let emptied = match store.audit {
+            Backend::Sqlite(_) => "DELETE FROM audit_log WHERE 1",
+            Backend::Postgres(_) => "TRUNCATE audit_log",
+        };
         for statement in [
             "UPDATE audit_log SET state = 'succeeded'",
             "DELETE FROM audit_log",
+            emptied,
         ] {
-            let refused = sqlx::query(statement)
-                .execute(&store.audit)
-                .await
-                .unwrap_err();
+            let refused = run(&store, statement).await.unwrap_err();
             assert!(refused.to_string().contains("append-only"), "{refused}");
         }
         assert_eq!(store.action_steps("k1").await.unwrap().len(), 1);
-        let unknown = sqlx::query(
-            "INSERT INTO audit_log (action_key, step, at, actor, action, service, target_kind,
+        let unknown = run(
+            &store,
+            "INSERT INTO audit_log (seq, action_key, step, at, actor, action, service, target_kind,
                  target, target_detail, state, body, prev_hash, hash)
-             VALUES ('k9', 'requested', 0, 'x', 'delete-prod', 'c', 'deployment', 'prod', '', 's', '{}', '', '')",
+             VALUES (9, 'k9', 'requested', 0, 'x', 'delete-prod', 'c', 'deployment', 'prod', '', 's', '{}', '', '')",
         )
-        .execute(&store.audit)
         .await
         .unwrap_err();
         assert!(unknown.to_string().contains("known actions"), "{unknown}");
     }
 
     /// A log of six entries, then `tamper` run on it with the triggers dropped, as someone
-    /// with the file and `sqlite3` could.
-    async fn tampered(tamper: &str) -> Option<BrokenLink> {
-        let store = Store::in_memory().await.unwrap();
+    /// with the file and `sqlite3`, or the database's owner, could.
+    async fn tampered(store: &Store, tamper: &str) -> Option<BrokenLink> {
         for (key, service) in [("k1", "a"), ("k2", "b"), ("k3", "c")] {
             for at in [Step::Requested, Step::Finished] {
                 store
@@ -591,38 +865,49 @@ mod tests {
             }
         }
         assert_eq!(store.verify_audit().await.unwrap(), (6, None));
-        sqlx::raw_sql(&format!(
-            "DROP TRIGGER audit_log_is_append_only_update;
-             DROP TRIGGER audit_log_is_append_only_delete;
-             {tamper}"
-        ))
-        .execute(&store.audit)
-        .await
-        .unwrap();
+        let unguarded = match store.audit {
+            Backend::Sqlite(_) => {
+                "DROP TRIGGER audit_log_is_append_only_update;
+                 DROP TRIGGER audit_log_is_append_only_delete;"
+            }
+            Backend::Postgres(_) => "DROP TRIGGER audit_log_is_append_only ON audit_log;",
+        };
+        run(store, &format!("{unguarded} {tamper}")).await.unwrap();
         store.verify_audit().await.unwrap().1
     }
 
     #[tokio::test]
     async fn verify_names_the_first_edited_deleted_or_reordered_entry() {
-        let edited = tampered("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        let cluster = Cluster::start();
+        // The same tampering, on a file's log and a shared one, is found the same way.
+        let found = |tamper: &'static str| {
+            let cluster = &cluster;
+            async move {
+                let store = match cluster {
+                    Some(cluster) => shared_log(cluster).await,
+                    None => Store::in_memory(&AuditLocation::default()).await.unwrap(),
+                };
+                let file = Store::in_memory(&AuditLocation::default()).await.unwrap();
+                let broken = tampered(&file, tamper).await;
+                assert_eq!(tampered(&store, tamper).await, broken, "{tamper}");
+                broken
+            }
+        };
+        let edited = found("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
             .await
             .unwrap();
         assert_eq!((edited.seq, edited.action_key.as_str()), (3, "k2"));
         assert!(edited.problem.contains("edited"), "{}", edited.problem);
 
-        let deleted = tampered("DELETE FROM audit_log WHERE seq = 4")
-            .await
-            .unwrap();
+        let deleted = found("DELETE FROM audit_log WHERE seq = 4").await.unwrap();
         assert_eq!(deleted.seq, 5);
         assert!(deleted.problem.contains("entry 3"), "{}", deleted.problem);
 
-        let first_gone = tampered("DELETE FROM audit_log WHERE seq = 1")
-            .await
-            .unwrap();
+        let first_gone = found("DELETE FROM audit_log WHERE seq = 1").await.unwrap();
         assert_eq!(first_gone.seq, 2);
         assert!(first_gone.problem.contains("before it were deleted"));
 
-        let reordered = tampered(
+        let reordered = found(
             "UPDATE audit_log SET seq = 100 WHERE seq = 2;
              UPDATE audit_log SET seq = 2 WHERE seq = 5;
              UPDATE audit_log SET seq = 5 WHERE seq = 100;",
@@ -633,11 +918,128 @@ mod tests {
 
         // Rewriting a row and its hash in place still breaks the next link.
         let rehashed =
-            tampered("UPDATE audit_log SET actor = 'mallory', hash = 'forged' WHERE seq = 3")
+            found("UPDATE audit_log SET actor = 'mallory', hash = 'forged' WHERE seq = 3")
                 .await
                 .unwrap();
+        let machine_changed = found("UPDATE audit_log SET machine = 'elsewhere' WHERE seq = 2")
+            .await
+            .unwrap();
+        assert_eq!(machine_changed.seq, 2);
         assert_eq!(rehashed.seq, 3);
-        assert_eq!(tampered("SELECT 1").await, None);
+        assert_eq!(found("SELECT 1").await, None);
+    }
+
+    #[tokio::test]
+    async fn machines_sharing_a_log_see_each_others_actions_and_wait_for_them() {
+        let Some(cluster) = Cluster::start() else {
+            return;
+        };
+        let database = cluster.create_database();
+        let location = shared_at(&cluster, SUPERUSER, &database, SUPERUSER_PASSWORD);
+        let (ours, theirs) = (
+            Store::in_memory(&location).await.unwrap(),
+            Store::in_memory(&location).await.unwrap(),
+        );
+        let since = Utc::now() - chrono::Duration::minutes(15);
+        let service = "component:default/a";
+        let mut rollback = step("k1", Step::Requested, service, "argocd-app:shop");
+        rollback.machine = "ops-laptop-7".into();
+        assert_eq!(
+            ours.begin_action(&rollback, since).await.unwrap(),
+            Begun::Started
+        );
+        // The same key from another machine, or another rollback of the same application,
+        // does not start while the first has no outcome.
+        assert_eq!(
+            theirs.begin_action(&rollback, since).await.unwrap(),
+            Begun::AlreadyRequested
+        );
+        let second = step("k2", Step::Requested, service, "argocd-app:shop");
+        assert!(matches!(
+            theirs.begin_action(&second, since).await.unwrap(),
+            Begun::InFlight(held) if held.machine == "ops-laptop-7"
+        ));
+        // Appends from both, at once, stay one chain.
+        let appends = (0..20).map(|n| {
+            let store = if n % 2 == 0 { &ours } else { &theirs };
+            let progress = step("k1", Step::Progress, service, "argocd-app:shop");
+            async move { store.append_audit(&progress).await }
+        });
+        for appended in futures_util::future::join_all(appends).await {
+            appended.unwrap();
+        }
+        let seen = theirs.action_steps("k1").await.unwrap();
+        assert_eq!(seen.len(), 21);
+        assert_eq!(seen[0].machine, "ops-laptop-7");
+        assert_eq!(theirs.verify_audit().await.unwrap(), (21, None));
+    }
+
+    #[tokio::test]
+    async fn a_role_that_may_only_read_and_append_uses_a_shared_log_and_cannot_change_it() {
+        let Some(cluster) = Cluster::start() else {
+            return;
+        };
+        let database = cluster.create_database();
+        let fresh = cluster.create_database();
+        cluster.psql(
+            "postgres",
+            "CREATE ROLE dana LOGIN PASSWORD 'dana-password'",
+        );
+        // Its owner migrates it once, and gives people's role reading and appending only.
+        shared_log_in(&cluster, &database).await;
+        cluster.psql(
+            &database,
+            "GRANT SELECT, INSERT ON audit_log TO dana; GRANT SELECT ON _sqlx_migrations TO dana",
+        );
+        let dana = Store::in_memory(&shared_at(&cluster, "dana", &database, "dana-password"))
+            .await
+            .expect("a migrated log opens for a role that cannot migrate");
+        let since = Utc::now() - chrono::Duration::minutes(15);
+        let requested = step("k1", Step::Requested, "component:default/a", "github:o/r");
+        assert_eq!(
+            dana.begin_action(&requested, since).await.unwrap(),
+            Begun::Started
+        );
+        dana.append_audit(&step(
+            "k1",
+            Step::Finished,
+            "component:default/a",
+            "github:o/r",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(dana.verify_audit().await.unwrap(), (2, None));
+        for statement in [
+            "UPDATE audit_log SET actor = 'mallory'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+            "DROP TRIGGER audit_log_is_append_only ON audit_log",
+            "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        ] {
+            let refused = run(&dana, statement).await.unwrap_err().to_string();
+            assert!(
+                refused.contains("permission denied") || refused.contains("must be owner"),
+                "{statement}: {refused}"
+            );
+        }
+        // A log its role cannot create is refused in words that say who can.
+        let refused = Store::in_memory(&shared_at(&cluster, "dana", &fresh, "dana-password"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("its owner"), "{refused}");
+        assert!(!refused.contains("dana-password"), "{refused}");
+        // A wrong password is said, and not repeated.
+        let refused = Store::in_memory(&shared_at(&cluster, "dana", &database, "not-it"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("password authentication failed"),
+            "{refused}"
+        );
+        assert!(refused.contains("postgres://dana@127.0.0.1"), "{refused}");
+        assert!(!refused.contains("not-it"), "{refused}");
     }
 
     /// The cache's log as the version before its own file wrote it: a rollback, a runbook run
@@ -677,7 +1079,9 @@ mod tests {
                 .unwrap();
             pool.close().await;
         }
-        let store = Store::open(&cache).await.unwrap();
+        let store = Store::open(&cache, &AuditLocation::default())
+            .await
+            .unwrap();
         let steps = store.audit_steps(None, 10).await.unwrap();
         assert_eq!(steps.len(), 4);
         assert_eq!(
@@ -707,7 +1111,9 @@ mod tests {
 
         // The cache deleted: the log is kept, and a fresh cache moves nothing twice.
         std::fs::remove_file(&cache).unwrap();
-        let store = Store::open(&cache).await.unwrap();
+        let store = Store::open(&cache, &AuditLocation::default())
+            .await
+            .unwrap();
         assert_eq!(store.verify_audit().await.unwrap(), (4, None));
         #[cfg(unix)]
         for file in [&cache, &super::super::audit_path_of(&cache)] {

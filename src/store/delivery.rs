@@ -605,7 +605,9 @@ mod tests {
 
     #[tokio::test]
     async fn staged_parts_land_whole_or_not_at_all() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::in_memory(&crate::store::AuditLocation::default())
+            .await
+            .unwrap();
         let at = Utc::now();
         let staged = || async {
             sqlx::query_scalar::<_, i64>("SELECT count(*) FROM staged_delivery")
@@ -675,7 +677,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_unchanged_landing_writes_nothing_and_each_environments_newest_is_found() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::in_memory(&crate::store::AuditLocation::default())
+            .await
+            .unwrap();
         let at = Utc::now();
         let list = vec![
             deployment("1", "prod", 0, DeployStatus::Success),

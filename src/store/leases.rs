@@ -139,7 +139,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_goes_to_one_holder_until_it_lapses_or_is_given_up() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::in_memory(&crate::store::AuditLocation::default())
+            .await
+            .unwrap();
         let (a, b) = (process("a"), process("b"));
         let t0 = Utc::now();
         let term = TimeDelta::seconds(120);

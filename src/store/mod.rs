@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use audit::{AuditStep, Begun};
+pub use audit::{AuditLocation, AuditStep, Begun};
 pub use catalog::{
     key_name, RelatedEntity, SourceRows, StoredEntity, SyncCost, SyncStateRow, TeamHead,
 };
@@ -39,6 +39,14 @@ pub enum StoreError {
         /// What went wrong.
         message: String,
     },
+    /// The shared audit log could not be opened.
+    #[error("cannot open the shared audit log at {at}: {message}")]
+    SharedAuditLog {
+        /// Where: user, host, port and database (never a password).
+        at: String,
+        /// What went wrong, and what to do.
+        message: String,
+    },
     /// A query failed.
     #[error("cache query failed: {0}")]
     Query(#[from] sqlx::Error),
@@ -49,8 +57,28 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The cache, and the audit log in its own file beside it. Cloning is cheap and shares the
-/// pools.
+/// One of the two databases the store speaks to: SQLite (a file of this machine's) or
+/// PostgreSQL (shared). Queries written once run on either through [`on_backend!`].
+#[derive(Debug, Clone)]
+pub(crate) enum Backend<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+/// Runs `$body` with `$bound` bound to what `$backend` holds, whichever database it is: the
+/// body is written once and compiled for each.
+macro_rules! on_backend {
+    ($backend:expr, $bound:ident => $body:expr) => {
+        match $backend {
+            $crate::store::Backend::Sqlite($bound) => $body,
+            $crate::store::Backend::Postgres($bound) => $body,
+        }
+    };
+}
+use on_backend;
+
+/// The cache, and the audit log (in its own file beside it, or shared in PostgreSQL). Cloning
+/// is cheap and shares the pools.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -60,7 +88,7 @@ pub struct Store {
     /// Held by every write. SQLite takes one writer at a time anyway; queueing here instead of
     /// on its lock means a long rebuild never runs another writer into the busy timeout.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    audit: SqlitePool,
+    audit: audit::AuditDb,
     /// Held by every append: each entry is chained to the last one, read in the same turn.
     audit_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -76,6 +104,8 @@ const LANDING_CACHE_KIB: u32 = 65_536;
 const WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
 /// Times a migration that failed is tried again, in case another process was migrating too.
 const MIGRATION_RETRIES: u64 = 5;
+/// SQLite's primary result code for a database another connection holds.
+const SQLITE_BUSY: &str = "5";
 /// How long the landing connection stays open unused.
 const LANDING_IDLE: Duration = Duration::from_secs(60);
 
@@ -118,14 +148,16 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the cache file at `path` and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the cache file at `path`, and the audit log where `audit`
+    /// says, and brings their schemas up to date.
+    pub async fn open(path: &Path, audit: &AuditLocation) -> Result<Self, StoreError> {
         let open_error = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
         };
         let audit_path = audit_path_of(path);
-        for file in [path, audit_path.as_path()] {
+        let beside = matches!(audit, AuditLocation::BesideCache);
+        for file in std::iter::once(path).chain(beside.then_some(audit_path.as_path())) {
             private_file(file).map_err(|e| open_error(format!("{}: {e}", file.display())))?;
         }
         let options = |file: &Path| {
@@ -138,9 +170,16 @@ impl Store {
                 .foreign_keys(true)
                 .pragma("journal_size_limit", WAL_KEPT_BYTES.to_string())
         };
-        let audit = Self::pool(options(&audit_path), 2, &AUDIT_MIGRATOR)
-            .await
-            .map_err(|e| open_error(format!("the audit log {}: {e}", audit_path.display())))?;
+        let audit = match audit {
+            AuditLocation::BesideCache => Backend::Sqlite(
+                Self::pool(options(&audit_path), 2, &AUDIT_MIGRATOR)
+                    .await
+                    .map_err(|e| {
+                        open_error(format!("the audit log {}: {e}", audit_path.display()))
+                    })?,
+            ),
+            AuditLocation::Postgres(shared) => audit::open_shared(shared).await?,
+        };
         let store = Self::connect(options(path), 4, audit)
             .await
             .map_err(|e| open_error(e.to_string()))?;
@@ -152,18 +191,24 @@ impl Store {
         Ok(Self { landing, ..store })
     }
 
-    /// A private in-memory cache and audit log, for tests.
-    pub async fn in_memory() -> Result<Self, StoreError> {
+    /// A private in-memory cache, with the audit log where `audit` says (in memory too when
+    /// beside the cache): for tests and benchmarks.
+    pub async fn in_memory(audit: &AuditLocation) -> Result<Self, StoreError> {
         // Each parse names a new shared in-memory database: one for the cache, one for the log.
         let memory = || SqliteConnectOptions::from_str("sqlite::memory:");
         let open_error = |e: sqlx::Error| StoreError::Open {
             path: ":memory:".into(),
             message: e.to_string(),
         };
-        // One connection each: each in-memory connection would be a separate database.
-        let audit = Self::pool(memory()?, 1, &AUDIT_MIGRATOR)
-            .await
-            .map_err(open_error)?;
+        let audit = match audit {
+            // One connection each: each in-memory connection would be a separate database.
+            AuditLocation::BesideCache => Backend::Sqlite(
+                Self::pool(memory()?, 1, &AUDIT_MIGRATOR)
+                    .await
+                    .map_err(open_error)?,
+            ),
+            AuditLocation::Postgres(shared) => audit::open_shared(shared).await?,
+        };
         Self::connect(memory()?, 1, audit).await
     }
 
@@ -206,13 +251,28 @@ impl Store {
         connections: u32,
         migrator: &sqlx::migrate::Migrator,
     ) -> Result<SqlitePool, sqlx::Error> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        // Processes opening a new cache at once (agents started together) race to migrate it:
-        // each migration is a transaction, so the one that loses sees the other's on a retry.
+        // Processes opening a new cache at once (agents started together) race to create it:
+        // turning WAL on wants the file alone, and SQLite says busy at once instead of waiting.
+        let mut retries = 0;
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await
+            {
+                Err(sqlx::Error::Database(busy))
+                    if busy.code().as_deref() == Some(SQLITE_BUSY)
+                        && retries < MIGRATION_RETRIES =>
+                {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * retries)).await;
+                }
+                connected => break connected?,
+            }
+        };
+        // And to migrate it: each migration is a transaction, so the one that loses sees the
+        // other's on a retry.
         let mut retries = 0;
         loop {
             match migrator.run(&pool).await {
@@ -232,7 +292,7 @@ impl Store {
     async fn connect(
         options: SqliteConnectOptions,
         connections: u32,
-        audit: SqlitePool,
+        audit: audit::AuditDb,
     ) -> Result<Self, StoreError> {
         let pool = Self::pool(options, connections, &MIGRATOR).await?;
         let store = Self {
@@ -296,20 +356,28 @@ mod tests {
             .status()
             .unwrap();
         assert!(made.success());
-        let refused = tokio::time::timeout(Duration::from_secs(10), Store::open(&fifo))
+        let refused = tokio::time::timeout(
+            Duration::from_secs(10),
+            Store::open(&fifo, &AuditLocation::default()),
+        )
+        .await
+        .expect("no wait for a reader")
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("not a regular file"), "{refused}");
+        let refused = Store::open(dir.path(), &AuditLocation::default())
             .await
-            .expect("no wait for a reader")
             .unwrap_err()
             .to_string();
-        assert!(refused.contains("not a regular file"), "{refused}");
-        let refused = Store::open(dir.path()).await.unwrap_err().to_string();
         assert!(refused.contains("not a regular file"), "{refused}");
     }
 
     #[tokio::test]
     async fn every_connection_cuts_the_wal_back_and_landings_get_their_page_cache() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("cache.sqlite")).await.unwrap();
+        let store = Store::open(&dir.path().join("cache.sqlite"), &AuditLocation::default())
+            .await
+            .unwrap();
         for (pool, cache_kib) in [(&store.pool, 2_000), (&store.landing, LANDING_CACHE_KIB)] {
             let wal_limit: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
                 .fetch_one(pool)
@@ -327,7 +395,9 @@ mod tests {
     async fn processes_opening_a_new_cache_at_once_all_get_it_migrated() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
-        let opened = futures_util::future::join_all((0..4).map(|_| Store::open(&path))).await;
+        let beside = AuditLocation::default();
+        let opened =
+            futures_util::future::join_all((0..4).map(|_| Store::open(&path, &beside))).await;
         for store in opened {
             let store = store.expect("every opener gets a migrated cache");
             assert_eq!(store.integrity_check().await.unwrap(), "ok");
@@ -339,8 +409,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
         let (ours, theirs) = (
-            Store::open(&path).await.unwrap(),
-            Store::open(&path).await.unwrap(),
+            Store::open(&path, &AuditLocation::default()).await.unwrap(),
+            Store::open(&path, &AuditLocation::default()).await.unwrap(),
         );
         let mut landing = write_transaction(&ours.pool).await.unwrap();
         let _: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_state")

@@ -672,7 +672,9 @@ mod tests {
 
     #[tokio::test]
     async fn pagerduty_wiring_follows_the_merged_view() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::in_memory(&crate::store::AuditLocation::default())
+            .await
+            .unwrap();
         store
             .land_catalog(
                 &[

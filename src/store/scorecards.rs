@@ -642,7 +642,9 @@ mod tests {
 
     #[tokio::test]
     async fn history_keeps_a_row_per_change_and_a_year_of_days() {
-        let store = Store::in_memory().await.unwrap();
+        let store = Store::in_memory(&crate::store::AuditLocation::default())
+            .await
+            .unwrap();
         let start: DateTime<Utc> = "2025-01-01T12:00:00Z".parse().unwrap();
         let day = |n: i64| start + Duration::days(n);
         let key = vec!["component:default/svc".to_string()];

@@ -71,13 +71,14 @@ async fn verify(cx: &Context, engine: &opsdeck::Engine) -> anyhow::Result<Exit> 
 fn print_audit(entries: &[AuditEntry]) {
     output::table(
         &[
-            "WHEN", "WHO", "SERVICE", "ENV", "FROM", "TO", "EXECUTOR", "OUTCOME", "NOTE",
+            "WHEN", "WHO", "MACHINE", "SERVICE", "ENV", "FROM", "TO", "EXECUTOR", "OUTCOME", "NOTE",
         ],
         entries.iter().map(|e| {
             let state = e.state.replace('_', " ");
             vec![
                 day_time(e.requested_at),
                 e.actor.clone(),
+                output::or_dash(Some(e.machine.as_str()).filter(|m| !m.is_empty())),
                 e.service.name.clone(),
                 e.target.label().to_string(),
                 output::or_dash(e.from_version.as_deref().or(e.subject.as_deref())),

@@ -1,90 +1,118 @@
-//! `opsdeck login SOURCE` and `opsdeck logout SOURCE`: a source's token into and out of the
-//! OS keychain; and the prompts every command asks at a terminal.
+//! `opsdeck login SOURCE` and `opsdeck logout SOURCE`: a source's token (or the shared audit
+//! log's password) into and out of the OS keychain; and the prompts every command asks at a
+//! terminal.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 
 use anyhow::{anyhow, Context as _};
+use opsdeck::config::{Config, AUDIT_LOG_SECRET};
 use opsdeck::secrets::{keychain_account, Secrets};
 
 use crate::cli::output::{self, Exit};
 use crate::cli::Context;
 
-/// Store a source's token in the OS keychain: asked without echo at a terminal, else read
-/// from standard input
+/// Store a source's token in the OS keychain (or, as `audit-log`, the password of the shared
+/// audit log's database): asked without echo at a terminal, else read from standard input
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Source name from the config
+    /// Source name from the config, or audit-log
     source: String,
+}
+
+/// What a secret is kept for: its name, the env var that overrides it, its keychain account.
+struct Kept {
+    name: String,
+    env: Option<String>,
+    account: String,
+}
+
+/// The source named `name`, or the shared audit log when `name` is `audit-log` and no source
+/// takes that name.
+fn kept_for(config: &Config, name: &str) -> anyhow::Result<Kept> {
+    if let Some(source) = config.source(name) {
+        return Ok(Kept {
+            name: source.name.clone(),
+            env: source.token_env.clone(),
+            account: keychain_account(source),
+        });
+    }
+    match config.audit.keychain_account() {
+        Some(account) if name == AUDIT_LOG_SECRET => Ok(Kept {
+            name: AUDIT_LOG_SECRET.into(),
+            env: config.audit.password_env.clone(),
+            account,
+        }),
+        _ => Err(opsdeck::Error::UnknownSource(name.to_string()).into()),
+    }
 }
 
 pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     let config = cx.load_config()?;
-    let source = config
-        .source(&args.source)
-        .ok_or_else(|| opsdeck::Error::UnknownSource(args.source.clone()))?;
+    let kept = kept_for(&config, &args.source)?;
+    let what = if kept.name == AUDIT_LOG_SECRET {
+        "Password"
+    } else {
+        "Token"
+    };
     let token = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("Token for {} (not shown): ", source.name))
-            .context("cannot read the token at the terminal")?
+        rpassword::prompt_password(format!("{what} for {} (not shown): ", kept.name))
+            .context("cannot read it at the terminal")?
     } else {
         let mut token = String::new();
         std::io::stdin()
             .read_to_string(&mut token)
-            .context("cannot read the token from standard input")?;
+            .context("cannot read it from standard input")?;
         token
     };
     let token = token.trim();
     if token.is_empty() {
-        return Err(anyhow!("{}: no token given; nothing stored", source.name));
+        return Err(anyhow!("{}: nothing given; nothing stored", kept.name));
     }
-    Secrets::default().store_in_keychain(source, token)?;
+    Secrets::default().store_secret(&kept.name, kept.env.as_deref(), &kept.account, token)?;
     if cx.json() {
-        output::json(&serde_json::json!({"stored": source.name, "in": "keychain"}))?;
+        output::json(&serde_json::json!({"stored": kept.name, "in": "keychain"}))?;
     } else {
         output::progress(&format!(
-            "{}: token stored in the OS keychain (as {})",
-            source.name,
-            keychain_account(source)
+            "{}: {} stored in the OS keychain (as {})",
+            kept.name,
+            what.to_lowercase(),
+            kept.account
         ));
     }
     Ok(Exit::Success)
 }
 
-/// Remove a source's token from the OS keychain
+/// Remove a source's token (or, as `audit-log`, the shared audit log's password) from the OS
+/// keychain
 #[derive(Debug, clap::Args)]
 pub struct LogoutArgs {
-    /// Source name from the config
+    /// Source name from the config, or audit-log
     source: String,
 }
 
 pub fn logout(cx: &Context, args: LogoutArgs) -> anyhow::Result<Exit> {
     let config = cx.load_config()?;
-    let source = config
-        .source(&args.source)
-        .ok_or_else(|| opsdeck::Error::UnknownSource(args.source.clone()))?;
+    let kept = kept_for(&config, &args.source)?;
     let removed = Secrets::default()
-        .forget_in_keychain(source)
+        .forget_in_keychain(&kept.account)
         .map_err(|reason| {
             anyhow!(
                 "{}: the OS keychain could not be reached ({reason}); nothing was removed",
-                source.name
+                kept.name
             )
         })?;
     if cx.json() {
-        output::json(&serde_json::json!({"source": source.name, "removed": removed}))?;
+        output::json(&serde_json::json!({"source": kept.name, "removed": removed}))?;
     } else if removed {
-        output::progress(&format!(
-            "{}: token removed from the OS keychain",
-            source.name
-        ));
+        output::progress(&format!("{}: removed from the OS keychain", kept.name));
     } else {
         output::progress(&format!(
-            "{}: the OS keychain held no token for it (as {})",
-            source.name,
-            keychain_account(source)
+            "{}: the OS keychain held nothing for it (as {})",
+            kept.name, kept.account
         ));
     }
-    if let Some(env) = source
-        .token_env
+    if let Some(env) = kept
+        .env
         .as_deref()
         .filter(|env| std::env::var_os(env).is_some())
     {

@@ -64,6 +64,7 @@ impl Engine {
             key: plan.key.clone(),
             kind: ActionKind::Rollback,
             actor: actor.clone(),
+            machine: self.machine(),
             service: plan.service.key.clone(),
             target: ActionTarget::Deployment {
                 target: platform_target.clone(),

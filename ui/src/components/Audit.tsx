@@ -47,7 +47,14 @@ export function AuditLog({ title, entries, now, showService, onOpenService, onEx
                 <td class="when" title={dateAndTime(e.requested_at)}>
                   {ageOf(e.requested_at, now)} ago
                 </td>
-                <td>{e.actor}</td>
+                <td>
+                  {e.actor}
+                  {e.machine && (
+                    <div class="muted" data-audit-machine>
+                      from {e.machine}
+                    </div>
+                  )}
+                </td>
                 {showService && (
                   <td>
                     {onOpenService ? (

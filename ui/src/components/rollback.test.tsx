@@ -168,5 +168,7 @@ describe("App and rollbacks", () => {
     await waitFor(() => expect(container.querySelector("[data-rollback='rb-1']")!.getAttribute("data-state")).toBe("succeeded"));
     // The service page shows its audit entries.
     await waitFor(() => expect(container.querySelector("[data-audit='rb-1']")).toBeTruthy());
+    // From which machine, as a log shared by the team records it.
+    expect(container.querySelector("[data-audit='rb-1'] [data-audit-machine]")!.textContent).toBe("from dana-laptop");
   });
 });

@@ -277,7 +277,7 @@ export function rollbackProgress(extra: Partial<RollbackProgress> = {}): Rollbac
 
 export function auditEntry(extra: Partial<AuditEntry> = {}): AuditEntry {
   return {
-    key: "rb-1", kind: "rollback", actor: "dana@demo.opsdeck.dev", service: { key: "component:default/checkout-api", name: "checkout-api" },
+    key: "rb-1", kind: "rollback", actor: "dana@demo.opsdeck.dev", machine: "dana-laptop", service: { key: "component:default/checkout-api", name: "checkout-api" },
     target: { kind: "deployment", target: "argocd-app:checkout-api-prod", environment: "prod" }, from_version: "v2.14.0", to_version: "v2.13.2", subject: null, executor: "Argo CD rollback", calls: rollbackPlan().calls,
     response_id: null, override_reason: null, requested_at: minutesAgo(5), state: "succeeded", finished: true,
     message: "checkout-api-prod: Succeeded / Healthy", steps: [], ...extra,

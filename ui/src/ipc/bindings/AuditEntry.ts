@@ -22,6 +22,10 @@ kind: ActionKind,
  */
 actor: string, 
 /**
+ * The machine it was taken from (its host name); empty for entries from before.
+ */
+machine: string, 
+/**
  * The service.
  */
 service: ServiceRef, 
