@@ -315,6 +315,29 @@ async fn sigterm_mid_sync_lands_nothing_of_it_and_gives_the_lease_up() {
             syncing_pid(h, "catalog") == Some(pid)
         })
         .await;
+    // A sync asked for meanwhile leaves it to the agent, and has not failed.
+    let asked = opsdeck()
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("cache.sqlite"))
+        .args(["sync", "--source", "catalog"])
+        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&asked.stdout);
+    assert!(
+        asked.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    assert!(
+        said.contains("catalog: left to the agent on")
+            && said.contains(&format!("pid {pid}"))
+            && said.contains("which is syncing it now"),
+        "{said}"
+    );
     agent.signal("-TERM");
     let (status, log) = agent.ended(Duration::from_secs(5));
     assert!(status.success(), "{status}: {log}");

@@ -236,6 +236,22 @@ describe("App", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("catalog: 500 Internal Server Error");
   });
 
+  it("does not call a source another process is syncing a failure", async () => {
+    let asked = 0;
+    const { ipc } = fakeIpc({
+      syncNow: async () => (
+        asked++,
+        [{ source: "catalog", landed: false, items: 0, rows_written: 0, requests: 0, problems: ["catalog: not synced here: the agent on ops-1 (pid 7) is syncing it, and what it lands shows here"], duration_ms: 1, left_to: "the agent on ops-1 (pid 7)" }]
+      ),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelectorAll(".body .row").length).toBeGreaterThan(0));
+    fireEvent.click(screen.getByText("Refresh"));
+    await waitFor(() => expect(asked).toBe(1));
+    await new Promise((settled) => setTimeout(settled, 50));
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
   it("opens the Sources screen from the sidebar and the status bar, and syncs one source from it", async () => {
     const synced: (string | null)[] = [];
     const { ipc } = fakeIpc({

@@ -303,7 +303,8 @@ export function App({ ipc }: { ipc: Ipc }) {
       });
     ipc.syncNow(source).then((reports) => {
       done();
-      const failed = reports.flatMap((r) => (r.landed ? [] : r.problems));
+      // A source another process is syncing has not failed: the Sources screen says who.
+      const failed = reports.flatMap((r) => (r.landed || r.left_to ? [] : r.problems));
       if (failed.length) setError(failed[0]);
     }, (e) => {
       done();
