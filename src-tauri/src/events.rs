@@ -29,7 +29,7 @@ pub const ACTION_PROGRESS: &str = "action-progress";
 const FIRST_LIST_WAIT: Duration = Duration::from_secs(2);
 
 /// Keeps every source synced on its interval for as long as the app runs, telling the UI after
-/// each sync. Over a cache that already holds a catalog, the loop starts once the window has
+/// each sync, and after each entry another client appends to a shared audit log. Over a cache that already holds a catalog, the loop starts once the window has
 /// drawn its first team list (`drawn`), or after [`FIRST_LIST_WAIT`]: at a morning's launch
 /// every source is due, and their syncs would take the two cores the window's first reads and
 /// frames need. A cache with nothing to show syncs at once: that first sync is what the window
@@ -46,6 +46,8 @@ pub async fn sync_on_schedule(
     let progress = move |p: SyncProgress| {
         let _ = emitter.emit(SYNC_PROGRESS, p);
     };
+    // What colleagues do shows as it is done when the audit log is shared.
+    let colleagues = handle.clone();
     let notifier = engine.clone();
     let changed = move |report: &SyncReport| {
         let _ = handle.emit(CACHE_CHANGED, ());
@@ -57,7 +59,13 @@ pub async fn sync_on_schedule(
             ));
         }
     };
-    engine.sync_on_schedule(&progress, &changed).await;
+    let appended = move |_: &str| {
+        let _ = colleagues.emit(CACHE_CHANGED, ());
+    };
+    tokio::join!(
+        engine.sync_on_schedule(&progress, &changed),
+        engine.follow_shared_audit(&appended)
+    );
 }
 
 /// Syncs one source (every source when `only` is `None`) now, streaming progress, and tells

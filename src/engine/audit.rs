@@ -37,6 +37,14 @@ impl Engine {
         })
     }
 
+    /// Calls `appended` with the action's key each time any client appends to a shared audit
+    /// log (and once, with an empty key, after a lost connection came back), for as long as
+    /// the future runs: a face re-reads what shows the log. Returns at once when the log is
+    /// this machine's own file.
+    pub async fn follow_shared_audit(&self, appended: &(dyn Fn(&str) + Send + Sync)) {
+        self.store().follow_audit(appended).await;
+    }
+
     /// The audit log as JSON lines, one action per line, oldest first: for export.
     pub async fn audit_json_lines(&self, service: Option<&str>) -> Result<String> {
         let mut entries = self.audit(service, i64::MAX).await?;

@@ -175,6 +175,17 @@ pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, S
     Ok(Backend::Postgres(pool))
 }
 
+/// The channel a shared log's trigger tells each entry on (see its migration).
+const APPENDED_CHANNEL: &str = "opsdeck_audit_appended";
+/// How long a follower waits before it tries a lost shared log again.
+const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(APPENDED_CHANNEL).await?;
+    Ok(listener)
+}
+
 /// What an append does inside its transaction.
 enum Append<'a> {
     /// An action's first step, unless it may not start (see [`Store::begin_action`]).
@@ -339,6 +350,36 @@ impl Store {
             }
         });
         Ok((chain.held, None))
+    }
+
+    /// Calls `appended` with the action's key each time an entry is appended to a shared log,
+    /// by any client, for as long as the future runs; and once more after a lost connection
+    /// came back (what was appended meanwhile was not heard). Returns at once for a log
+    /// beside the cache: only this machine writes that one.
+    pub async fn follow_audit(&self, appended: &(dyn Fn(&str) + Send + Sync)) {
+        let Backend::Postgres(pool) = &self.audit else {
+            return;
+        };
+        let mut listener = loop {
+            match listen(pool).await {
+                Ok(listener) => break listener,
+                Err(e) => {
+                    tracing::warn!("cannot follow the shared audit log: {e}; trying again");
+                    tokio::time::sleep(FOLLOW_RETRY).await;
+                }
+            }
+        };
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => appended(notification.payload()),
+                // The connection was lost and is made again on the next call.
+                Ok(None) => appended(""),
+                Err(e) => {
+                    tracing::warn!("lost the shared audit log: {e}; trying again");
+                    tokio::time::sleep(FOLLOW_RETRY).await;
+                }
+            }
+        }
     }
 
     /// Moves the rows the cache held before the log had its own file into the log, chained,
@@ -972,6 +1013,80 @@ mod tests {
         assert_eq!(seen.len(), 21);
         assert_eq!(seen[0].machine, "ops-laptop-7");
         assert_eq!(theirs.verify_audit().await.unwrap(), (21, None));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_client_following_a_shared_log_hears_of_each_entry_another_appends() {
+        let Some(cluster) = Cluster::start() else {
+            return;
+        };
+        let database = cluster.create_database();
+        let location = shared_at(&cluster, SUPERUSER, &database, SUPERUSER_PASSWORD);
+        let (ours, theirs) = (
+            Store::in_memory(&location).await.unwrap(),
+            Store::in_memory(&location).await.unwrap(),
+        );
+        let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let follower = tokio::spawn(async move {
+            ours.follow_audit(&move |key| {
+                let _ = heard.send(key.to_string());
+            })
+            .await
+        });
+        // Until it listens, nothing is heard: append until the first is.
+        let first = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            let mut n = 0;
+            loop {
+                n += 1;
+                let key = format!("k{n}");
+                theirs
+                    .append_audit(&step(
+                        &key,
+                        Step::Requested,
+                        "component:default/a",
+                        "github:o/r",
+                    ))
+                    .await
+                    .unwrap();
+                if let Ok(Some(heard)) =
+                    tokio::time::timeout(std::time::Duration::from_millis(200), hearing.recv())
+                        .await
+                {
+                    break heard;
+                }
+            }
+        })
+        .await
+        .expect("the follower hears an append");
+        assert!(first.starts_with('k'), "{first}");
+        theirs
+            .append_audit(&step(
+                "rb-9",
+                Step::Requested,
+                "component:default/a",
+                "github:o/r",
+            ))
+            .await
+            .unwrap();
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                let key = hearing.recv().await.unwrap();
+                if key == "rb-9" {
+                    break key;
+                }
+            }
+        })
+        .await;
+        assert_eq!(heard.as_deref(), Ok("rb-9"));
+        follower.abort();
+        // A log beside the cache has nobody else to hear.
+        let beside = Store::in_memory(&AuditLocation::default()).await.unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            beside.follow_audit(&|_| panic!("nothing to hear")),
+        )
+        .await
+        .expect("returns at once");
     }
 
     #[tokio::test]

@@ -63,3 +63,15 @@ CREATE TRIGGER audit_log_appends_known_words BEFORE INSERT ON audit_log
 -- Only the owner may change or empty it (and the triggers stop the owner too). The roles
 -- people's Opsdeck connects as are given SELECT and INSERT alone: see the README.
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
+
+-- Every client following the log hears of each entry (its action's key) as it is committed:
+-- a desktop shows a colleague's rollback without polling.
+CREATE FUNCTION audit_log_tells_followers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('opsdeck_audit_appended', NEW.action_key);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER audit_log_appended AFTER INSERT ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_tells_followers();
