@@ -197,19 +197,25 @@ fn default_rollback_timeout() -> Duration {
 pub struct DesktopConfig {
     /// Closing the window keeps Opsdeck syncing and notifying from the tray (its *Quit* quits);
     /// `false`: closing the window quits.
-    #[serde(default = "keep_running_by_default")]
+    #[serde(default = "on_by_default")]
     pub keep_running_in_tray: bool,
+    /// Sync every source on its schedule while the app runs; `false` leaves that to an
+    /// `opsdeck agent` that shares the cache (what it lands still shows at once, and *Sync
+    /// now* still syncs here).
+    #[serde(default = "on_by_default")]
+    pub sync: bool,
 }
 
 impl Default for DesktopConfig {
     fn default() -> Self {
         Self {
-            keep_running_in_tray: keep_running_by_default(),
+            keep_running_in_tray: on_by_default(),
+            sync: on_by_default(),
         }
     }
 }
 
-fn keep_running_by_default() -> bool {
+fn on_by_default() -> bool {
     true
 }
 
@@ -976,6 +982,15 @@ path = "./catalog"
             c.sources[1].path.as_deref(),
             Some(Path::new("/etc/opsdeck/./catalog"))
         );
+    }
+
+    #[test]
+    fn the_desktop_syncs_unless_told_to_leave_it_to_an_agent() {
+        let p = Path::new("o.toml");
+        assert!(Config::parse("", p).unwrap().desktop.sync);
+        let config = Config::parse("[desktop]\nsync = false\n", p).unwrap();
+        assert!(!config.desktop.sync);
+        assert!(config.desktop.keep_running_in_tray);
     }
 
     #[test]

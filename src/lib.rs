@@ -29,5 +29,6 @@ pub use engine::reports::{Report, ReportFormat, ReportKind};
 pub use engine::rollback::{RollbackRun, Started};
 pub use engine::runbooks::RunbookRun;
 pub use engine::sync::ProgressSink;
+pub use engine::sync::LANDINGS_CHECKED_EVERY;
 pub use engine::{Engine, SYNCS_PER_HOST};
 pub use error::{Error, Result};

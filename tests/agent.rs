@@ -553,3 +553,51 @@ async fn an_engine_put_in_anothers_place_takes_on_the_syncs_it_cut_short() {
     assert!(report[0].landed, "{report:?}");
     assert!(after.syncing_now().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_that_leaves_syncing_to_the_agent_hears_of_each_landing() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), &config_of(&sandbox, &["backstage"], "2s"));
+    // A desktop with `[desktop] sync = false`: it syncs nothing, and follows the cache.
+    let reader = open_cache(dir.path(), &config).await;
+    let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn(async move {
+        reader
+            .follow_landings(&move || {
+                let _ = heard.send(());
+            })
+            .await
+    });
+    let agent = Agent::start(dir.path(), &config);
+    let within = Duration::from_secs(20);
+    for landing in 1..=2 {
+        tokio::time::timeout(within, hearing.recv())
+            .await
+            .unwrap_or_else(|_| panic!("landing {landing} of the agent not heard"))
+            .unwrap();
+    }
+    let health = agent.health().await;
+    assert!(health["sources"][0]["last_success"].is_string(), "{health}");
+    agent.signal("-TERM");
+    let (status, log) = agent.ended(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
+    tokio::time::sleep(opsdeck::LANDINGS_CHECKED_EVERY * 2).await;
+    while hearing.try_recv().is_ok() {}
+    // A sync that fails writes its try and its error, and lands nothing: nothing is heard.
+    sandbox.set_chaos("error_rate=1".parse().unwrap());
+    let failed = opsdeck()
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("cache.sqlite"))
+        .arg("sync")
+        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    tokio::time::sleep(opsdeck::LANDINGS_CHECKED_EVERY * 3).await;
+    assert!(hearing.try_recv().is_err(), "heard a landing nobody made");
+    follower.abort();
+}

@@ -28,12 +28,13 @@ pub const ACTION_PROGRESS: &str = "action-progress";
 /// How long the sync loop waits for the window's first team list at most.
 const FIRST_LIST_WAIT: Duration = Duration::from_secs(2);
 
-/// Keeps every source synced on its interval for as long as the app runs, telling the UI after
-/// each sync, and after each entry another client appends to a shared audit log. Over a cache that already holds a catalog, the loop starts once the window has
-/// drawn its first team list (`drawn`), or after [`FIRST_LIST_WAIT`]: at a morning's launch
-/// every source is due, and their syncs would take the two cores the window's first reads and
-/// frames need. A cache with nothing to show syncs at once: that first sync is what the window
-/// waits for.
+/// Keeps every source synced on its interval for as long as the app runs (unless `[desktop]
+/// sync = false` leaves that to an agent), telling the UI after each landing in the cache
+/// (whoever synced) and each entry any client appends to a shared audit log. Over a cache
+/// that already holds a catalog, the loop starts once the window has drawn its first team list
+/// (`drawn`), or after [`FIRST_LIST_WAIT`]: at a morning's launch every source is due, and
+/// their syncs would take the two cores the window's first reads and frames need. A cache with
+/// nothing to show syncs at once: that first sync is what the window waits for.
 pub async fn sync_on_schedule(
     handle: AppHandle,
     engine: Engine,
@@ -46,24 +47,36 @@ pub async fn sync_on_schedule(
     let progress = move |p: SyncProgress| {
         let _ = emitter.emit(SYNC_PROGRESS, p);
     };
-    // What colleagues do shows as it is done when the audit log is shared.
-    let colleagues = handle.clone();
-    let notifier = engine.clone();
+    // A sync that did not land changed its source's state (its error, its next try): shown at
+    // once. Landings, this process's or an agent's, are followed in the cache.
+    let reporter = handle.clone();
     let changed = move |report: &SyncReport| {
-        let _ = handle.emit(CACHE_CHANGED, ());
-        tauri::async_runtime::spawn(crate::presence::refresh_tray(handle.clone()));
-        if report.landed {
-            tauri::async_runtime::spawn(crate::notify::new_incidents(
-                handle.clone(),
-                notifier.clone(),
-            ));
+        if !report.landed {
+            let _ = reporter.emit(CACHE_CHANGED, ());
+            tauri::async_runtime::spawn(crate::presence::refresh_tray(reporter.clone()));
         }
     };
+    let follower = (handle.clone(), engine.clone());
+    let landed = move || {
+        let (handle, engine) = &follower;
+        let _ = handle.emit(CACHE_CHANGED, ());
+        tauri::async_runtime::spawn(crate::presence::refresh_tray(handle.clone()));
+        tauri::async_runtime::spawn(crate::notify::new_incidents(handle.clone(), engine.clone()));
+    };
+    // What colleagues do shows as it is done when the audit log is shared.
     let appended = move |_: &str| {
-        let _ = colleagues.emit(CACHE_CHANGED, ());
+        let _ = handle.emit(CACHE_CHANGED, ());
+    };
+    let syncing = async {
+        if engine.config().desktop.sync {
+            engine.sync_on_schedule(&progress, &changed).await;
+        } else {
+            tracing::info!("[desktop] sync = false: leaving the sources' schedule to an agent");
+        }
     };
     tokio::join!(
-        engine.sync_on_schedule(&progress, &changed),
+        syncing,
+        engine.follow_landings(&landed),
         engine.follow_shared_audit(&appended)
     );
 }

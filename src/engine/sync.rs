@@ -65,6 +65,9 @@ pub type ProgressSink<'a> = &'a (dyn Fn(SyncProgress) + Send + Sync);
 /// (and several Opsdecks on one platform) do not ask in lockstep.
 const JITTER_FRACTION: f64 = 0.1;
 
+/// How often [`Engine::follow_landings`] looks for a new landing.
+pub const LANDINGS_CHECKED_EVERY: Duration = Duration::from_secs(1);
+
 impl Engine {
     /// Syncs one source by name, or every configured source side by side (bounded per host).
     /// A source that fails keeps its cached rows; its report says why and the failure is
@@ -144,6 +147,26 @@ impl Engine {
             }
         });
         join_all(loops).await;
+    }
+
+    /// Calls `landed` each time a sync lands in the cache, by this process or another that
+    /// shares it (an agent), for as long as the future runs: checked every
+    /// [`LANDINGS_CHECKED_EVERY`], one read of the sync state, nothing sent anywhere.
+    pub async fn follow_landings(&self, landed: &(dyn Fn() + Send + Sync)) {
+        let mut seen = self.store().last_landing().await.ok().flatten();
+        let mut tick = tokio::time::interval(LANDINGS_CHECKED_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.store().last_landing().await {
+                Ok(now) if now != seen => {
+                    seen = now;
+                    landed();
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot read when the cache last changed"),
+            }
+        }
     }
 
     async fn keep_synced(

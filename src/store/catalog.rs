@@ -310,6 +310,16 @@ impl Store {
         Ok(())
     }
 
+    /// When a sync last landed in the cache, whichever source and process: what changes when
+    /// there is something new to show.
+    pub async fn last_landing(&self) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT max(last_success) FROM sync_state")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Every source's sync state, with the requests it made in the hour before `now`.
     pub async fn sync_states(&self, now: DateTime<Utc>) -> Result<Vec<SyncStateRow>, StoreError> {
         Ok(sqlx::query_as(
