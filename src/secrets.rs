@@ -15,8 +15,10 @@ pub const KEYCHAIN_SERVICE: &str = "opsdeck";
 pub enum TokenError {
     /// Neither the env var nor the keychain has a token.
     Missing {
-        /// The source.
+        /// The source (or the shared audit log).
         source_name: String,
+        /// What is missing: a token, a password.
+        what: &'static str,
         /// The env var it names.
         env: String,
         /// Why the keychain did not help, when it could not be reached.
@@ -40,9 +42,12 @@ impl TokenError {
         match self {
             Self::Missing {
                 source_name,
+                what,
                 env,
                 keychain_note,
-            } => format!("no token: set {env} or run `opsdeck login {source_name}`{keychain_note}"),
+            } => {
+                format!("no {what}: set {env} or run `opsdeck login {source_name}`{keychain_note}")
+            }
             Self::StoreFailed { reason, hint, .. } => {
                 format!("cannot store the token in the OS keychain ({reason}); set {hint} instead")
             }
@@ -200,22 +205,22 @@ impl Secrets {
     /// access. A source that names an env var must end up with a token.
     pub fn token_for(&self, source: &SourceConfig) -> Result<Option<Token>, TokenError> {
         self.secret(
-            &source.name,
+            (&source.name, "token"),
             source.token_env.as_deref(),
             &keychain_account(source),
         )
     }
 
-    /// The secret of `name` (a source, or the shared audit log's database): the embedded one,
-    /// else the one in the env var `env` names, else the keychain's under `account`. One that
-    /// names an env var must be found.
+    /// The secret of `name` (a source's token, the shared audit log's password: `what`): the
+    /// embedded one, else the one in the env var `env` names, else the keychain's under
+    /// `account`. One that names an env var must be found.
     pub fn secret(
         &self,
-        name: &str,
+        (name, what): (&str, &'static str),
         env: Option<&str>,
         account: &str,
     ) -> Result<Option<Token>, TokenError> {
-        let token = self.find_secret(name, env, account)?;
+        let token = self.find_secret((name, what), env, account)?;
         if let Some(token) = &token {
             crate::logging::redact(&token.value);
         }
@@ -224,7 +229,7 @@ impl Secrets {
 
     fn find_secret(
         &self,
-        name: &str,
+        (name, what): (&str, &'static str),
         env: Option<&str>,
         account: &str,
     ) -> Result<Option<Token>, TokenError> {
@@ -251,6 +256,7 @@ impl Secrets {
             (Ok(None), None) | (Err(_), None) => Ok(None),
             (lookup, Some(env)) => Err(TokenError::Missing {
                 source_name: name.to_string(),
+                what,
                 env: env.to_string(),
                 keychain_note: match lookup {
                     Err(reason) => format!(" (the OS keychain could not be reached: {reason})"),
@@ -426,5 +432,43 @@ mod tests {
             err.starts_with("nobody-has-this: no token: set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login nobody-has-this`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_shared_audit_logs_password_comes_from_its_env_var_or_the_keychain() {
+        let secrets = Secrets::with_test_keychain();
+        let account = "audit-log@db.example.com:5432";
+        let err = secrets
+            .secret(
+                ("audit-log", "password"),
+                Some("OPSDECK_TEST_SURELY_UNSET"),
+                account,
+            )
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "audit-log: no password: set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login audit-log`"
+        );
+        secrets
+            .store_secret("audit-log", None, account, "db-password")
+            .unwrap();
+        let found = secrets
+            .secret(
+                ("audit-log", "password"),
+                Some("OPSDECK_TEST_SURELY_UNSET"),
+                account,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.value.as_str(), found.origin.as_str()),
+            ("db-password", "keychain")
+        );
+        assert!(secrets.forget_in_keychain(account).unwrap());
+        assert!(secrets
+            .secret(("audit-log", "password"), None, account)
+            .unwrap()
+            .is_none());
     }
 }

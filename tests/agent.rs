@@ -601,3 +601,36 @@ async fn a_reader_that_leaves_syncing_to_the_agent_hears_of_each_landing() {
     assert!(hearing.try_recv().is_err(), "heard a landing nobody made");
     follower.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cache_that_stops_answering_turns_health_and_metrics_unavailable() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), &config_of(&sandbox, &["backstage"], "1h"));
+    let agent = Agent::start(dir.path(), &config);
+    agent
+        .health_when("synced", |h| h["sources"][0]["last_success"].is_string())
+        .await;
+    // The cache damaged under the agent: what health reads is gone.
+    let cache = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("cache.sqlite")),
+    )
+    .await
+    .unwrap();
+    sqlx::query("DROP TABLE sync_state")
+        .execute(&cache)
+        .await
+        .unwrap();
+    for path in ["healthz", "metrics"] {
+        let response = reqwest::get(format!("{}/{path}", agent.base))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503, "{path}");
+        let said = response.text().await.unwrap();
+        assert!(said.contains("the cache does not answer"), "{path}: {said}");
+        assert!(said.contains("sync_state"), "{path}: {said}");
+    }
+    agent.signal("-TERM");
+    let (status, log) = agent.ended(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
+}

@@ -84,7 +84,7 @@ fn audit_location(config: &Config, secrets: &Secrets) -> Result<crate::store::Au
     let account = config.audit.keychain_account().unwrap_or_default();
     Ok(
         match secrets.secret(
-            AUDIT_LOG_SECRET,
+            (AUDIT_LOG_SECRET, "password"),
             config.audit.password_env.as_deref(),
             &account,
         )? {
