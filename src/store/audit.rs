@@ -155,20 +155,28 @@ pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, S
         .connect_with(options.clone())
         .await
         .map_err(|e| open_error(e.to_string()))?;
-    let applied: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM _sqlx_migrations
-         WHERE success AND to_regclass('_sqlx_migrations') IS NOT NULL",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap_or_default();
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&pool)
+        .await?;
+    let applied: Vec<i64> = if migrated {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| {
+                open_error(format!(
+                    "{e}; its role needs SELECT on _sqlx_migrations and audit_log, and INSERT on audit_log"
+                ))
+            })?
+    } else {
+        Vec::new()
+    };
     if !SHARED_MIGRATOR
         .iter()
         .all(|migration| applied.contains(&migration.version))
     {
         SHARED_MIGRATOR.run(&pool).await.map_err(|e| {
             open_error(format!(
-                "{e}; its schema is older than this version's: open it once with a role that may create tables (its owner)"
+                "{e}; the log's tables are missing or older than this version's: open it once as a role that may create tables in it (its owner)"
             ))
         })?;
     }
@@ -1137,6 +1145,16 @@ mod tests {
                 "{statement}: {refused}"
             );
         }
+        // A role without the grants is told which it needs.
+        cluster.psql("postgres", "CREATE ROLE eva LOGIN PASSWORD 'eva-password'");
+        let refused = Store::in_memory(&shared_at(&cluster, "eva", &database, "eva-password"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("needs SELECT on _sqlx_migrations"),
+            "{refused}"
+        );
         // A log its role cannot create is refused in words that say who can.
         let refused = Store::in_memory(&shared_at(&cluster, "dana", &fresh, "dana-password"))
             .await
