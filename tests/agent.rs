@@ -157,6 +157,20 @@ fn write(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
+/// Runs `opsdeck ARGS` on the cache in `dir` with `config`, as a process beside the agent.
+fn cli(dir: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+    opsdeck()
+        .arg("--config")
+        .arg(config)
+        .arg("--db")
+        .arg(dir.join("cache.sqlite"))
+        .args(args)
+        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+        .env("HOME", dir)
+        .output()
+        .unwrap()
+}
+
 async fn open_cache(dir: &Path, config: &Path) -> opsdeck::Engine {
     let config = opsdeck::config::Config::load(config).unwrap();
     opsdeck::Engine::open(config, &dir.join("cache.sqlite"), secrets_with(TOKEN))
@@ -288,16 +302,7 @@ async fn sigterm_mid_sync_lands_nothing_of_it_and_gives_the_lease_up() {
     let after = sandbox(Seed::Scale(80)).await;
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), &config_of(&before, &["backstage"], "1h"));
-    let synced = opsdeck()
-        .arg("--config")
-        .arg(&config)
-        .arg("--db")
-        .arg(dir.path().join("cache.sqlite"))
-        .arg("sync")
-        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
-        .env("HOME", dir.path())
-        .output()
-        .unwrap();
+    let synced = cli(dir.path(), &config, &["sync"]);
     assert!(synced.status.success());
     let held = open_cache(dir.path(), &config)
         .await
@@ -316,16 +321,7 @@ async fn sigterm_mid_sync_lands_nothing_of_it_and_gives_the_lease_up() {
         })
         .await;
     // A sync asked for meanwhile leaves it to the agent, and has not failed.
-    let asked = opsdeck()
-        .arg("--config")
-        .arg(&config)
-        .arg("--db")
-        .arg(dir.path().join("cache.sqlite"))
-        .args(["sync", "--source", "catalog"])
-        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
-        .env("HOME", dir.path())
-        .output()
-        .unwrap();
+    let asked = cli(dir.path(), &config, &["sync", "--source", "catalog"]);
     let said = String::from_utf8_lossy(&asked.stdout);
     assert!(
         asked.status.success(),
@@ -586,16 +582,7 @@ async fn a_reader_that_leaves_syncing_to_the_agent_hears_of_each_landing() {
     while hearing.try_recv().is_ok() {}
     // A sync that fails writes its try and its error, and lands nothing: nothing is heard.
     sandbox.set_chaos("error_rate=1".parse().unwrap());
-    let failed = opsdeck()
-        .arg("--config")
-        .arg(&config)
-        .arg("--db")
-        .arg(dir.path().join("cache.sqlite"))
-        .arg("sync")
-        .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
-        .env("HOME", dir.path())
-        .output()
-        .unwrap();
+    let failed = cli(dir.path(), &config, &["sync"]);
     assert!(!failed.status.success());
     tokio::time::sleep(opsdeck::LANDINGS_CHECKED_EVERY * 3).await;
     assert!(hearing.try_recv().is_err(), "heard a landing nobody made");
