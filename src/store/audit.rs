@@ -123,11 +123,23 @@ const SHARED_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 static SHARED_MIGRATOR: sqlx::migrate::Migrator =
     sqlx::migrate!("src/store/audit_migrations_postgres");
 
-/// Connects to a shared audit log and brings its schema up to date, unless it is already: a
-/// role that may only read and append cannot migrate, and need not.
-pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, StoreError> {
+/// A shared audit log's pool, connected when first used: a database that cannot be reached
+/// costs the actions their record (and so the actions), never the screens the cache answers.
+pub(super) fn open_shared(options: &PgConnectOptions) -> AuditDb {
+    Backend::Postgres(
+        PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(SHARED_CONNECT_TIMEOUT)
+            .connect_lazy_with(options.clone()),
+    )
+}
+
+/// Reaches a shared audit log and brings its schema up to date, unless it is already: a role
+/// that may only read and append cannot migrate, and need not.
+async fn check_shared(pool: &PgPool) -> Result<(), StoreError> {
+    let options = pool.connect_options();
     let open_error = |message: String| StoreError::SharedAuditLog {
-        at: AuditLocation::describe(options),
+        at: AuditLocation::describe(&options),
         message,
     };
     // One connection first: a pool retries a refused connection until its timeout and then
@@ -139,7 +151,7 @@ pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, S
             crate::config::AUDIT_LOG_SECRET
         ))
     };
-    let first = tokio::time::timeout(SHARED_CONNECT_TIMEOUT, PgConnection::connect_with(options))
+    let first = tokio::time::timeout(SHARED_CONNECT_TIMEOUT, PgConnection::connect_with(&options))
         .await
         .map_err(|_| {
             unreachable(format!(
@@ -149,18 +161,12 @@ pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, S
         })?
         .map_err(|e| unreachable(e.to_string()))?;
     first.close().await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(SHARED_CONNECT_TIMEOUT)
-        .connect_with(options.clone())
-        .await
-        .map_err(|e| open_error(e.to_string()))?;
     let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
     let applied: Vec<i64> = if migrated {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .map_err(|e| {
                 open_error(format!(
@@ -174,13 +180,26 @@ pub(super) async fn open_shared(options: &PgConnectOptions) -> Result<AuditDb, S
         .iter()
         .all(|migration| applied.contains(&migration.version))
     {
-        SHARED_MIGRATOR.run(&pool).await.map_err(|e| {
+        SHARED_MIGRATOR.run(pool).await.map_err(|e| {
             open_error(format!(
                 "{e}; the log's tables are missing or older than this version's: open it once as a role that may create tables in it (its owner)"
             ))
         })?;
     }
-    Ok(Backend::Postgres(pool))
+    Ok(())
+}
+
+impl Store {
+    /// The audit log's database, checked the first time a shared one is used (reached, its
+    /// schema current); until that succeeds each use tries again and says why it failed.
+    async fn audit_db(&self) -> Result<&AuditDb, StoreError> {
+        if let Backend::Postgres(pool) = &self.audit {
+            self.audit_checked
+                .get_or_try_init(|| check_shared(pool))
+                .await?;
+        }
+        Ok(&self.audit)
+    }
 }
 
 /// The channel a shared log's trigger tells each entry on (see its migration).
@@ -224,7 +243,7 @@ impl Store {
         (kind, target): (ActionKind, &ActionTarget),
         since: DateTime<Utc>,
     ) -> Result<Option<AuditStep>, StoreError> {
-        on_backend!(&self.audit, pool => {
+        on_backend!(self.audit_db().await?, pool => {
             let mut conn = pool.acquire().await?;
             unfinished((&mut *conn).into(), (kind, target), since).await
         })
@@ -242,7 +261,7 @@ impl Store {
     /// call is worse than a slower write.
     async fn append(&self, append: Append<'_>) -> Result<Begun, StoreError> {
         let _writing = self.audit_writer.lock().await;
-        match &self.audit {
+        match self.audit_db().await? {
             Backend::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
                 sqlx::query("PRAGMA synchronous = FULL")
@@ -282,7 +301,7 @@ impl Store {
         service: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditStep>, StoreError> {
-        on_backend!(&self.audit, pool => {
+        on_backend!(self.audit_db().await?, pool => {
             let rows = sqlx::query(
                 "SELECT * FROM audit_log WHERE action_key IN (
                      SELECT action_key FROM audit_log
@@ -321,7 +340,7 @@ impl Store {
                  ORDER BY seq DESC LIMIT $4)
              ORDER BY seq"
         );
-        on_backend!(&self.audit, pool => {
+        on_backend!(self.audit_db().await?, pool => {
             let rows = sqlx::query(&query)
                 .bind(&kinds)
                 .bind(target_kind)
@@ -335,7 +354,7 @@ impl Store {
 
     /// The steps of one action, oldest first.
     pub async fn action_steps(&self, action_key: &str) -> Result<Vec<AuditStep>, StoreError> {
-        on_backend!(&self.audit, pool => {
+        on_backend!(self.audit_db().await?, pool => {
             let rows = sqlx::query("SELECT * FROM audit_log WHERE action_key = $1 ORDER BY seq")
                 .bind(action_key)
                 .fetch_all(pool)
@@ -349,7 +368,7 @@ impl Store {
     pub async fn verify_audit(&self) -> Result<(i64, Option<BrokenLink>), StoreError> {
         use futures_util::TryStreamExt;
         let mut chain = Chain::default();
-        on_backend!(&self.audit, pool => {
+        on_backend!(self.audit_db().await?, pool => {
             let mut rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq").fetch(pool);
             while let Some(row) = rows.try_next().await? {
                 if let Some(broken) = chain.link(&row)? {
@@ -416,7 +435,9 @@ impl Store {
                 step_with_target(row, ActionTarget::from_columns(&kind, &value, ""), &kind)
             })
             .collect::<Result<_, _>>()?;
-        self.append(Append::Steps(&moved)).await?;
+        if !moved.is_empty() {
+            self.append(Append::Steps(&moved)).await?;
+        }
         sqlx::query("DROP TABLE audit_log_to_move")
             .execute(&mut *cache)
             .await?;
@@ -778,10 +799,13 @@ mod tests {
         shared_log_in(cluster, &cluster.create_database()).await
     }
 
+    /// The log in `database`, used once as its owner: created, its schema current.
     async fn shared_log_in(cluster: &Cluster, database: &str) -> Store {
-        Store::in_memory(&shared_at(cluster, SUPERUSER, database, SUPERUSER_PASSWORD))
+        let store = Store::in_memory(&shared_at(cluster, SUPERUSER, database, SUPERUSER_PASSWORD))
             .await
-            .unwrap()
+            .unwrap();
+        store.audit_steps(None, 1).await.unwrap();
+        store
     }
 
     fn shared_at(cluster: &Cluster, user: &str, database: &str, password: &str) -> AuditLocation {
@@ -1097,6 +1121,34 @@ mod tests {
         .expect("returns at once");
     }
 
+    /// Why the shared log at `location` refuses to be read: the store opens (its cache
+    /// answers), the log says at its first use.
+    async fn refused_by(location: &AuditLocation) -> String {
+        let store = Store::in_memory(location).await.unwrap();
+        assert!(store.sync_states(Utc::now()).await.is_ok());
+        store.audit_steps(None, 1).await.unwrap_err().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_shared_log_that_cannot_be_reached_leaves_the_cache_answering() {
+        let dead = format!(
+            "postgres://dana@127.0.0.1:{}/opsdeck",
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        );
+        let location = AuditLocation::shared(&dead).unwrap().with_password("pw");
+        let refused = refused_by(&location).await;
+        assert!(
+            refused.starts_with("cannot open the shared audit log at postgres://dana@127.0.0.1:"),
+            "{refused}"
+        );
+        assert!(refused.contains("Connection refused"), "{refused}");
+        assert!(refused.contains("check [audit] url"), "{refused}");
+    }
+
     #[tokio::test]
     async fn a_role_that_may_only_read_and_append_uses_a_shared_log_and_cannot_change_it() {
         let Some(cluster) = Cluster::start() else {
@@ -1147,26 +1199,17 @@ mod tests {
         }
         // A role without the grants is told which it needs.
         cluster.psql("postgres", "CREATE ROLE eva LOGIN PASSWORD 'eva-password'");
-        let refused = Store::in_memory(&shared_at(&cluster, "eva", &database, "eva-password"))
-            .await
-            .unwrap_err()
-            .to_string();
+        let refused = refused_by(&shared_at(&cluster, "eva", &database, "eva-password")).await;
         assert!(
             refused.contains("needs SELECT on _sqlx_migrations"),
             "{refused}"
         );
         // A log its role cannot create is refused in words that say who can.
-        let refused = Store::in_memory(&shared_at(&cluster, "dana", &fresh, "dana-password"))
-            .await
-            .unwrap_err()
-            .to_string();
+        let refused = refused_by(&shared_at(&cluster, "dana", &fresh, "dana-password")).await;
         assert!(refused.contains("its owner"), "{refused}");
         assert!(!refused.contains("dana-password"), "{refused}");
         // A wrong password is said, and not repeated.
-        let refused = Store::in_memory(&shared_at(&cluster, "dana", &database, "not-it"))
-            .await
-            .unwrap_err()
-            .to_string();
+        let refused = refused_by(&shared_at(&cluster, "dana", &database, "not-it")).await;
         assert!(
             refused.contains("password authentication failed"),
             "{refused}"

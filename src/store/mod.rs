@@ -89,6 +89,8 @@ pub struct Store {
     /// on its lock means a long rebuild never runs another writer into the busy timeout.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     audit: audit::AuditDb,
+    /// Set once a shared audit log was reached and its schema found current.
+    audit_checked: std::sync::Arc<tokio::sync::OnceCell<()>>,
     /// Held by every append: each entry is chained to the last one, read in the same turn.
     audit_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -178,7 +180,7 @@ impl Store {
                         open_error(format!("the audit log {}: {e}", audit_path.display()))
                     })?,
             ),
-            AuditLocation::Postgres(shared) => audit::open_shared(shared).await?,
+            AuditLocation::Postgres(shared) => audit::open_shared(shared),
         };
         let store = Self::connect(options(path), 4, audit)
             .await
@@ -207,7 +209,7 @@ impl Store {
                     .await
                     .map_err(open_error)?,
             ),
-            AuditLocation::Postgres(shared) => audit::open_shared(shared).await?,
+            AuditLocation::Postgres(shared) => audit::open_shared(shared),
         };
         Self::connect(memory()?, 1, audit).await
     }
@@ -300,6 +302,7 @@ impl Store {
             pool,
             writer: Default::default(),
             audit,
+            audit_checked: Default::default(),
             audit_writer: Default::default(),
         };
         store.move_audit_rows_from_cache().await?;
