@@ -90,18 +90,22 @@ async fn a_rollback_from_one_client_is_in_the_log_of_another_and_holds_it_off() 
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("opsdeck.toml");
     std::fs::write(&config_path, &config).unwrap();
-    let audit = |password: &str| {
-        opsdeck()
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut command = opsdeck();
+        command
             .arg("--config")
             .arg(&config_path)
             .arg("--db")
             .arg(dir.path().join("cache.sqlite"))
-            .args(["audit", "--json"])
-            .env(PASSWORD_ENV, password)
-            .env("HOME", dir.path())
-            .output()
-            .unwrap()
+            .args(args)
+            .env_remove(PASSWORD_ENV)
+            .env("HOME", dir.path());
+        if let Some(password) = password {
+            command.env(PASSWORD_ENV, password);
+        }
+        command.output().unwrap()
     };
+    let audit = |password: &str| run(&["audit", "--json"], Some(password));
     let out = audit(SUPERUSER_PASSWORD);
     assert!(
         out.status.success(),
@@ -118,6 +122,20 @@ async fn a_rollback_from_one_client_is_in_the_log_of_another_and_holds_it_off() 
     assert!(said.contains("password authentication failed"), "{said}");
     assert!(said.contains(&cluster.url(SUPERUSER, &database)), "{said}");
     assert!(!said.contains("not-the-password"), "{said}");
+    // Without the password, what the cache answers still answers; the log says what to check.
+    let teams = run(&["teams"], None);
+    assert!(
+        teams.status.success(),
+        "{}",
+        String::from_utf8_lossy(&teams.stderr)
+    );
+    let refused = run(&["audit"], None);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("cannot open the shared audit log") && said.contains("password_env"),
+        "{said}"
+    );
 }
 
 fn gethostname() -> String {

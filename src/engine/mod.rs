@@ -74,7 +74,9 @@ type ScorecardTallies = std::sync::Mutex<
 >;
 
 /// Where `config` keeps the audit log: beside the cache, or in a shared database whose
-/// password is found the way tokens are.
+/// password is found the way tokens are. A password not found is logged, not fatal: like a
+/// server that cannot be reached, it costs what needs the log (which then says what to check),
+/// not the screens the cache answers.
 fn audit_location(config: &Config, secrets: &Secrets) -> Result<crate::store::AuditLocation> {
     use crate::config::AUDIT_LOG_SECRET;
     let Some(url) = &config.audit.url else {
@@ -87,9 +89,13 @@ fn audit_location(config: &Config, secrets: &Secrets) -> Result<crate::store::Au
             (AUDIT_LOG_SECRET, "password"),
             config.audit.password_env.as_deref(),
             &account,
-        )? {
-            Some(password) => shared.with_password(&password.value),
-            None => shared,
+        ) {
+            Ok(Some(password)) => shared.with_password(&password.value),
+            Ok(None) => shared,
+            Err(missing) => {
+                tracing::warn!(%missing, "the shared audit log will be asked without a password");
+                shared
+            }
         },
     )
 }

@@ -156,15 +156,23 @@ impl Engine {
         let mut seen = self.store().last_landing().await.ok().flatten();
         let mut tick = tokio::time::interval(LANDINGS_CHECKED_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             tick.tick().await;
             match self.store().last_landing().await {
-                Ok(now) if now != seen => {
-                    seen = now;
-                    landed();
+                Ok(now) => {
+                    failing = false;
+                    if now != seen {
+                        seen = now;
+                        landed();
+                    }
                 }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "cannot read when the cache last changed"),
+                // Said once, not once a second, until the cache answers again.
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "cannot read when the cache last changed");
+                }
+                Err(_) => {}
             }
         }
     }
