@@ -387,22 +387,31 @@ impl Store {
         let Backend::Postgres(pool) = &self.audit else {
             return;
         };
+        // A log down for hours is said once, when it goes, not every few seconds.
+        let mut failing = false;
         let mut listener = loop {
             match listen(pool).await {
                 Ok(listener) => break listener,
                 Err(e) => {
-                    tracing::warn!("cannot follow the shared audit log: {e}; trying again");
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!("cannot follow the shared audit log: {e}; trying again");
+                    }
                     tokio::time::sleep(FOLLOW_RETRY).await;
                 }
             }
         };
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) => appended(notification.payload()),
+                Ok(Some(notification)) => {
+                    failing = false;
+                    appended(notification.payload());
+                }
                 // The connection was lost and is made again on the next call.
                 Ok(None) => appended(""),
                 Err(e) => {
-                    tracing::warn!("lost the shared audit log: {e}; trying again");
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!("lost the shared audit log: {e}; trying again");
+                    }
                     tokio::time::sleep(FOLLOW_RETRY).await;
                 }
             }
