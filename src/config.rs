@@ -312,7 +312,19 @@ impl AuditConfig {
                 parsed.scheme()
             ));
         }
-        if parsed.password().is_some() {
+        // PostgreSQL's URLs may also carry the password, or another server, as parameters.
+        let parameter = |names: &[&str]| {
+            parsed
+                .query_pairs()
+                .find(|(key, _)| names.contains(&key.as_ref()))
+                .map(|(key, _)| key.into_owned())
+        };
+        if let Some(key) = parameter(&["host", "hostaddr", "port"]) {
+            return Err(format!(
+                "'url' names its server in a '{key}' parameter: name it as the URL's host and port, the one its password is kept for"
+            ));
+        }
+        if parsed.password().is_some() || parameter(&["password"]).is_some() {
             return Err(format!(
                 "'url' carries a password: take it out, and set {} or run `opsdeck login {AUDIT_LOG_SECRET}`",
                 self.password_env.as_deref().unwrap_or("password_env")
@@ -1013,6 +1025,14 @@ path = "./catalog"
             (
                 "[audit]\nurl = 'postgres://opsdeck:hunter2@db/opsdeck'\n",
                 "carries a password: take it out, and set password_env or run `opsdeck login audit-log`",
+            ),
+            (
+                "[audit]\nurl = 'postgres://opsdeck@db/opsdeck?sslmode=require&password=hunter2'\n",
+                "carries a password",
+            ),
+            (
+                "[audit]\nurl = 'postgres://opsdeck@db/opsdeck?host=elsewhere.example.com'\n",
+                "names its server in a 'host' parameter",
             ),
             ("[audit]\nurl = 'sqlite:///tmp/x'\n", "must be a postgres:// URL"),
             ("[audit]\nurl = 'postgres:///opsdeck'\n", "names no host"),
