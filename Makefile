@@ -55,6 +55,7 @@ test: deps ui
 ## services (see BENCHMARKS.md).
 bench: deps ui
 	$(CARGO) bench --bench cache
+	$(CARGO) bench --bench backends
 	tests/bench-desktop.sh
 	tests/bench-window.sh
 

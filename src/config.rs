@@ -201,16 +201,16 @@ pub struct DesktopConfig {
     pub keep_running_in_tray: bool,
     /// Sync every source on its schedule while the app runs; `false` leaves that to an
     /// `opsdeck agent` that shares the cache (what it lands still shows at once, and *Sync
-    /// now* still syncs here).
-    #[serde(default = "on_by_default")]
-    pub sync: bool,
+    /// now* still syncs here). By default on for a cache of this machine's, off for a shared
+    /// one (`[cache] url`), which the organisation's agent keeps.
+    pub sync: Option<bool>,
 }
 
 impl Default for DesktopConfig {
     fn default() -> Self {
         Self {
             keep_running_in_tray: on_by_default(),
-            sync: on_by_default(),
+            sync: None,
         }
     }
 }
@@ -268,16 +268,19 @@ fn default_true() -> bool {
     true
 }
 
-/// `[audit]`: where the audit log is kept.
+/// `[cache]` and `[audit]`: where the cache and the audit log are kept. Without a `url`,
+/// in files of this machine's.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AuditConfig {
-    /// A PostgreSQL database the team shares the log in, e.g.
+pub struct StorageConfig {
+    /// A PostgreSQL database the organisation shares, e.g.
     /// `postgres://opsdeck@db.example.com/opsdeck?sslmode=verify-full`, without a password.
-    /// Without it, the log is a file beside the cache.
+    /// For the cache, also `sqlite:///path/to/cache.sqlite`: a file of this machine's other
+    /// than the default (`--db` still wins).
     pub url: Option<String>,
     /// Environment variable holding the database password. Without it (or unset), the
-    /// keychain (`opsdeck login audit-log`), then PGPASSWORD and ~/.pgpass.
+    /// keychain (`opsdeck login cache` or `opsdeck login audit-log`), then PGPASSWORD and
+    /// ~/.pgpass.
     pub password_env: Option<String>,
 }
 
@@ -286,29 +289,58 @@ const POSTGRES_PORT: u16 = 5432;
 
 /// The name the shared audit log's password goes by in the keychain and in messages.
 pub const AUDIT_LOG_SECRET: &str = "audit-log";
+/// The name the shared cache's password goes by in the keychain and in messages.
+pub const CACHE_SECRET: &str = "cache";
 
-impl AuditConfig {
-    /// The keychain account of the shared database's password, `audit-log@HOST:PORT`: `None`
-    /// when the log is beside the cache.
-    pub fn keychain_account(&self) -> Option<String> {
+impl StorageConfig {
+    /// The PostgreSQL database `url` names, if it names one.
+    pub fn shared_url(&self) -> Option<&str> {
+        self.url
+            .as_deref()
+            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+
+    /// The file a `sqlite://` url names.
+    pub fn file(&self) -> Option<PathBuf> {
         let url = url::Url::parse(self.url.as_deref()?).ok()?;
+        (url.scheme() == "sqlite")
+            .then(|| url.to_file_path().ok())
+            .flatten()
+    }
+
+    /// The keychain account of the shared database's password, `NAME@HOST:PORT` (`name`:
+    /// [`CACHE_SECRET`] or [`AUDIT_LOG_SECRET`]): `None` when nothing is shared.
+    pub fn keychain_account(&self, name: &str) -> Option<String> {
+        let url = url::Url::parse(self.shared_url()?).ok()?;
         let host = url.host_str()?.to_ascii_lowercase();
         Some(format!(
-            "{AUDIT_LOG_SECRET}@{host}:{}",
+            "{name}@{host}:{}",
             url.port().unwrap_or(POSTGRES_PORT)
         ))
     }
 
-    /// What is wrong with `url`, if anything: it must name a PostgreSQL server, and carry no
-    /// password (config files are read by editors, backups and screens).
-    fn check(&self) -> Result<(), String> {
+    /// What is wrong with `url`, if anything: it must name a PostgreSQL server (or, where
+    /// `file_allowed`, a SQLite file), and carry no password (config files are read by
+    /// editors, backups and screens). `name` is the password's, for messages.
+    fn check(&self, name: &str, file_allowed: bool) -> Result<(), String> {
         let Some(url) = &self.url else {
             return Ok(());
         };
         let parsed = url::Url::parse(url).map_err(|e| format!("'url' is not a URL ({e})"))?;
+        if file_allowed && parsed.scheme() == "sqlite" {
+            return match parsed.to_file_path() {
+                Ok(_) if parsed.query().is_none() => Ok(()),
+                _ => Err("'url' must name the file by its absolute path, sqlite:///path/to/cache.sqlite, without parameters".into()),
+            };
+        }
         if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            let or_file = if file_allowed {
+                " or sqlite:///PATH"
+            } else {
+                ""
+            };
             return Err(format!(
-                "'url' must be a postgres:// URL (it is {}://); the log beside the cache needs no url",
+                "'url' must be a postgres://{or_file} URL (it is {}://); a file of this machine's needs no url",
                 parsed.scheme()
             ));
         }
@@ -326,7 +358,7 @@ impl AuditConfig {
         }
         if parsed.password().is_some() || parameter(&["password"]).is_some() {
             return Err(format!(
-                "'url' carries a password: take it out, and set {} or run `opsdeck login {AUDIT_LOG_SECRET}`",
+                "'url' carries a password: take it out, and set {} or run `opsdeck login {name}`",
                 self.password_env.as_deref().unwrap_or("password_env")
             ));
         }
@@ -709,9 +741,14 @@ pub struct Config {
     /// How the desktop app behaves on this machine.
     #[serde(default)]
     pub desktop: DesktopConfig,
-    /// Where the audit log is kept.
+    /// Where the cache is kept: a file of this machine's, or a PostgreSQL database the
+    /// organisation shares (its agents sync it; desktops and CLIs read it).
     #[serde(default)]
-    pub audit: AuditConfig,
+    pub cache: StorageConfig,
+    /// Where the audit log is kept: beside the cache (in a shared cache's database, shared
+    /// with it), or in a PostgreSQL database of its own.
+    #[serde(default)]
+    pub audit: StorageConfig,
     /// `[scorecards]` as written; [`Config::scorecard`] is what it resolves to.
     #[serde(default)]
     scorecards: ScorecardsConfig,
@@ -800,13 +837,17 @@ impl Config {
                     path: path.to_path_buf(),
                     message,
                 })?;
-        config
-            .audit
-            .check()
-            .map_err(|message| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("[audit] {message}"),
-            })?;
+        for (section, storage, name, file_allowed) in [
+            ("cache", &config.cache, CACHE_SECRET, true),
+            ("audit", &config.audit, AUDIT_LOG_SECRET, false),
+        ] {
+            storage
+                .check(name, file_allowed)
+                .map_err(|message| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("[{section}] {message}"),
+                })?;
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut seen = std::collections::HashSet::new();
         for source in &mut config.sources {
@@ -886,6 +927,14 @@ impl Config {
     /// The platform's default config file (`~/.config/opsdeck/opsdeck.toml` on Linux).
     pub fn default_path() -> Option<PathBuf> {
         crate::paths::project_dirs().map(|d| d.config_dir().join("opsdeck.toml"))
+    }
+
+    /// Whether the desktop app syncs on a schedule (`[desktop] sync`, by default unless the
+    /// cache is shared).
+    pub fn desktop_syncs(&self) -> bool {
+        self.desktop
+            .sync
+            .unwrap_or(self.cache.shared_url().is_none())
     }
 
     /// A source by name.
@@ -999,10 +1048,18 @@ path = "./catalog"
     #[test]
     fn the_desktop_syncs_unless_told_to_leave_it_to_an_agent() {
         let p = Path::new("o.toml");
-        assert!(Config::parse("", p).unwrap().desktop.sync);
+        assert!(Config::parse("", p).unwrap().desktop_syncs());
         let config = Config::parse("[desktop]\nsync = false\n", p).unwrap();
-        assert!(!config.desktop.sync);
+        assert!(!config.desktop_syncs());
         assert!(config.desktop.keep_running_in_tray);
+        // A shared cache is the agent's to keep, unless the desktop is told to sync too.
+        let shared = "[cache]\nurl = 'postgres://opsdeck@db.example.com/opsdeck'\n";
+        assert!(!Config::parse(shared, p).unwrap().desktop_syncs());
+        let told = format!("{shared}[desktop]\nsync = true\n");
+        assert!(Config::parse(&told, p).unwrap().desktop_syncs());
+        let file = Config::parse("[cache]\nurl = 'sqlite:///var/tmp/c.sqlite'\n", p).unwrap();
+        assert_eq!(file.cache.file(), Some(PathBuf::from("/var/tmp/c.sqlite")));
+        assert!(file.desktop_syncs());
     }
 
     #[test]
@@ -1018,7 +1075,7 @@ path = "./catalog"
             Some("OPSDECK_DB_PASSWORD")
         );
         assert_eq!(
-            config.audit.keychain_account().as_deref(),
+            config.audit.keychain_account(AUDIT_LOG_SECRET).as_deref(),
             Some("audit-log@db.example.com:5432")
         );
         for (text, said) in [
@@ -1035,6 +1092,12 @@ path = "./catalog"
                 "names its server in a 'host' parameter",
             ),
             ("[audit]\nurl = 'sqlite:///tmp/x'\n", "must be a postgres:// URL"),
+            (
+                "[cache]\nurl = 'postgres://opsdeck:hunter2@db/opsdeck'\n",
+                "[cache] 'url' carries a password: take it out, and set password_env or run `opsdeck login cache`",
+            ),
+            ("[cache]\nurl = 'sqlite://cache.sqlite'\n", "by its absolute path"),
+            ("[cache]\nurl = 'mysql://db/x'\n", "must be a postgres:// or sqlite:///PATH URL"),
             ("[audit]\nurl = 'postgres:///opsdeck'\n", "names no host"),
             ("[audit]\nurl = 'db.example.com'\n", "is not a URL"),
         ] {

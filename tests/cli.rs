@@ -640,3 +640,38 @@ spec:
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cache_file_the_config_names_is_used_unless_db_names_another() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("named").join("cache.sqlite");
+    let config = dir.path().join("opsdeck.toml");
+    let text = format!(
+        "{}\n[cache]\nurl = \"sqlite://{}\"\n",
+        sandbox.config_toml(),
+        named.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let sync = |db: &[&std::ffi::OsStr]| {
+        let out = opsdeck()
+            .arg("--config")
+            .arg(&config)
+            .args(db)
+            .args(["sync", "--source", "catalog"])
+            .env("OPSDECK_SANDBOX_TOKEN", TOKEN)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sync(&[]);
+    assert!(named.exists());
+    let given = dir.path().join("given.sqlite");
+    sync(&["--db".as_ref(), given.as_os_str()]);
+    assert!(given.exists());
+}

@@ -3,15 +3,13 @@
 //! answers against its response and error schemas: GitHub deployments, dispatches and
 //! repository contents, Argo CD's rollback and patch, PagerDuty's Events API v2.
 
-use opsdeck::api::RollbackConfirmation;
 use opsdeck::config::Config;
-use opsdeck::Started;
 use opsdeck_sandbox::{Seed, ARGOCD_PREFIX, GITHUB_PREFIX, PAGERDUTY_EVENTS_PREFIX};
 use serde_json::{json, Value};
 
 use crate::util::{
     engine, no_progress, openapi_validator, read, sandbox, schema_errors, spec_json, specs_present,
-    without_nullable, TOKEN,
+    start_planned_rollback, without_nullable, TOKEN,
 };
 
 fn github_doc() -> Value {
@@ -292,20 +290,7 @@ async fn change_events_match_the_events_api_schemas() {
     let config = Config::parse(&text, std::path::Path::new("t.toml")).unwrap();
     let engine = engine(config, Some(TOKEN)).await;
     engine.sync(None, &no_progress).await.unwrap();
-    let plan = engine
-        .plan_rollback("checkout-api", "prod", None)
-        .await
-        .unwrap();
-    let Started::Running(run) = engine
-        .start_rollback(&RollbackConfirmation {
-            key: plan.key.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("not started")
-    };
+    let (_, run) = start_planned_rollback(&engine, "checkout-api", "prod").await;
     engine.track_rollback(run, &|_| {}).await.unwrap();
     let sent = sandbox.change_events();
     assert_eq!(sent.len(), 1);

@@ -2,14 +2,13 @@
 //! clients with caches of their own see each other's rollbacks, from which machine, and are
 //! held off the same target; the CLI finds the password where the config says.
 
-use opsdeck::api::RollbackConfirmation;
 use opsdeck::domain::rollback::{BlockerKind, RollbackState};
 use opsdeck::secrets::Secrets;
-use opsdeck::{Engine, Started};
+use opsdeck::Engine;
 use opsdeck_sandbox::{source_tokens, Seed};
 use opsdeck_test_postgres::{Cluster, SUPERUSER, SUPERUSER_PASSWORD};
 
-use crate::util::{no_progress, opsdeck, parse_config, sandbox, TOKEN};
+use crate::util::{no_progress, opsdeck, parse_config, sandbox, start_planned_rollback, TOKEN};
 
 const PASSWORD_ENV: &str = "OPSDECK_TEST_AUDIT_PASSWORD";
 
@@ -40,20 +39,7 @@ async fn a_rollback_from_one_client_is_in_the_log_of_another_and_holds_it_off() 
     );
     let (dana, eva) = (client(&config).await, client(&config).await);
 
-    let plan = dana
-        .plan_rollback("checkout-api", "prod", None)
-        .await
-        .unwrap();
-    let Started::Running(run) = dana
-        .start_rollback(&RollbackConfirmation {
-            key: plan.key.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("not started")
-    };
+    let (key, run) = start_planned_rollback(&dana, "checkout-api", "prod").await;
     // Another client, its own cache: the rollback under way is in its plan as a blocker.
     let elsewhere = eva
         .plan_rollback("checkout-api", "prod", None)
@@ -80,7 +66,7 @@ async fn a_rollback_from_one_client_is_in_the_log_of_another_and_holds_it_off() 
             seen[0].machine.as_str(),
             seen[0].state.as_str()
         ),
-        (plan.key.as_str(), machine.as_str(), "succeeded")
+        (key.as_str(), machine.as_str(), "succeeded")
     );
     assert!(seen[0].finished);
     assert!(eva.verify_audit().await.unwrap().first_broken.is_none());
@@ -114,7 +100,7 @@ async fn a_rollback_from_one_client_is_in_the_log_of_another_and_holds_it_off() 
     );
     let line = String::from_utf8(out.stdout).unwrap();
     let listed: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-    assert_eq!(listed["key"], plan.key.as_str());
+    assert_eq!(listed["key"], key.as_str());
     assert_eq!(listed["machine"], machine.as_str());
     let refused = audit("not-the-password");
     assert!(!refused.status.success());

@@ -21,6 +21,7 @@ mod ownership;
 mod rollback;
 mod runbooks;
 mod shared_audit;
+mod shared_cache;
 mod soak;
 mod sync;
 mod util;

@@ -327,3 +327,24 @@ impl Workspace {
         self.dir.path().join("cache.sqlite")
     }
 }
+
+/// Plans a rollback of `service` in `env` and starts it as planned: the plan's key, and the
+/// run to track.
+pub async fn start_planned_rollback(
+    engine: &Engine,
+    service: &str,
+    env: &str,
+) -> (String, Box<opsdeck::RollbackRun>) {
+    let plan = engine.plan_rollback(service, env, None).await.unwrap();
+    let started = engine
+        .start_rollback(&opsdeck::api::RollbackConfirmation {
+            key: plan.key.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let opsdeck::Started::Running(run) = started else {
+        panic!("not started: {started:?}")
+    };
+    (plan.key, run)
+}

@@ -68,7 +68,7 @@ pub async fn sync_on_schedule(
         let _ = handle.emit(CACHE_CHANGED, ());
     };
     let syncing = async {
-        if engine.config().desktop.sync {
+        if engine.config().desktop_syncs() {
             engine.sync_on_schedule(&progress, &changed).await;
         } else {
             tracing::info!("[desktop] sync = false: leaving the sources' schedule to an agent");

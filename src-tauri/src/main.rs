@@ -57,12 +57,14 @@ fn launch_from(args: Args) -> anyhow::Result<(Launch, Option<PathBuf>, Option<Pa
     let edited = args.config.or_else(Config::default_path);
     Ok(match config {
         Some(path) if !args.demo => {
+            let config = Config::load(&path)?;
             let db = args
                 .db
+                .or_else(|| config.cache.file())
                 .or_else(opsdeck::paths::default_db_path)
                 .ok_or_else(no_home)?;
             let launch = Launch::Configured {
-                config: Box::new(Config::load(&path)?),
+                config: Box::new(config),
                 db: db.clone(),
             };
             (launch, edited, Some(db))

@@ -272,8 +272,8 @@ impl Context {
     /// on stderr for each of those that is failing or stale (stdout stays the answer).
     pub async fn engine(&self, sources: &[SourceKind]) -> anyhow::Result<Engine> {
         let config = self.load_config()?;
-        let db = match &self.db {
-            Some(db) => db.clone(),
+        let db = match self.db.clone().or_else(|| config.cache.file()) {
+            Some(db) => db,
             None => opsdeck::paths::default_db_path()
                 .ok_or_else(|| anyhow!("no data directory for the cache; pass --db PATH"))?,
         };

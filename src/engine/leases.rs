@@ -12,8 +12,9 @@ use crate::store::{Lease, LeaseHolder};
 use crate::text::clock_time;
 use crate::Result;
 
-/// How long a lease holds without renewal. A holder that died on this host is replaced at
-/// once (its process is gone); the term covers one that hangs, or whose death cannot be told.
+/// How long a lease holds without renewal. A holder that died is replaced at once when that
+/// can be told: in a shared cache, its lock of the living is free; in a file, its process on
+/// this host is gone. The term covers one that hangs, or whose death cannot be told.
 /// Renewals wait while the holder's own landing holds the cache's write lock, so the term is
 /// far longer than any landing.
 const LEASE_TERM: TimeDelta = TimeDelta::minutes(10);
@@ -48,13 +49,18 @@ impl Engine {
         let me = self.lease_holder();
         let now = Utc::now();
         let store = self.store();
+        store.keep_alive(&me.holder).await?;
         let Some(other) = store
             .take_lease(source, me, now, now + LEASE_TERM, None)
             .await?
         else {
             return Ok(None);
         };
-        if other.holder.host != me.host || process_alive(other.holder.pid) != Some(false) {
+        let gone = match store.holder_gone(&other.holder.holder).await? {
+            Some(gone) => gone,
+            None => other.holder.host == me.host && process_alive(other.holder.pid) == Some(false),
+        };
+        if !gone {
             return Ok(Some(other));
         }
         tracing::warn!(source, holder = %other.holder.holder, "taking over the lease of a process that is gone");

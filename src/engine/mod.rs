@@ -25,11 +25,12 @@ use chrono::Utc;
 
 use crate::api::SourceStatus;
 use crate::config::{Config, SourceConfig};
+use crate::config::{StorageConfig, AUDIT_LOG_SECRET, CACHE_SECRET};
 use crate::connectors::{ConnectorError, FailureKind, SourceClients};
 use crate::domain::Quota;
 use crate::domain::SyncTimes;
 use crate::secrets::Secrets;
-use crate::store::{Store, SyncStateRow};
+use crate::store::{SharedDatabase, Store, SyncStateRow};
 use crate::Result;
 
 /// What the engine needs besides the cache.
@@ -73,29 +74,35 @@ type ScorecardTallies = std::sync::Mutex<
     )>,
 >;
 
-/// Where `config` keeps the audit log: beside the cache, or in a shared database whose
-/// password is found the way tokens are. A password not found is logged, not fatal: like a
-/// server that cannot be reached, it costs what needs the log (which then says what to check),
-/// not the screens the cache answers.
+/// The password of the shared database `storage` names (`name`: [`CACHE_SECRET`] or
+/// [`AUDIT_LOG_SECRET`]), found the way tokens are. A password not found is logged, not
+/// fatal: the database then says it wants one, as it says the server cannot be reached, and
+/// that costs what needs the database (and says what to check).
+fn password_of(storage: &StorageConfig, name: &str, secrets: &Secrets) -> Option<String> {
+    let account = storage.keychain_account(name).unwrap_or_default();
+    match secrets.secret(
+        (name, "password"),
+        storage.password_env.as_deref(),
+        &account,
+    ) {
+        Ok(found) => found.map(|password| password.value),
+        Err(missing) => {
+            tracing::warn!(%missing, database = name, "the shared database will be asked without a password");
+            None
+        }
+    }
+}
+
+/// Where `config` keeps the audit log: beside the cache, or in a shared database of its own.
 fn audit_location(config: &Config, secrets: &Secrets) -> Result<crate::store::AuditLocation> {
-    use crate::config::AUDIT_LOG_SECRET;
-    let Some(url) = &config.audit.url else {
+    let Some(url) = config.audit.shared_url() else {
         return Ok(Default::default());
     };
     let shared = crate::store::AuditLocation::shared(url)?;
-    let account = config.audit.keychain_account().unwrap_or_default();
     Ok(
-        match secrets.secret(
-            (AUDIT_LOG_SECRET, "password"),
-            config.audit.password_env.as_deref(),
-            &account,
-        ) {
-            Ok(Some(password)) => shared.with_password(&password.value),
-            Ok(None) => shared,
-            Err(missing) => {
-                tracing::warn!(%missing, "the shared audit log will be asked without a password");
-                shared
-            }
+        match password_of(&config.audit, AUDIT_LOG_SECRET, secrets) {
+            Some(password) => shared.with_password(&password),
+            None => shared,
         },
     )
 }
@@ -111,9 +118,21 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the cache at `db_path` for `config`.
+    /// Opens the cache for `config`: the shared database its `[cache] url` names, or the file
+    /// at `db_path`.
     pub async fn open(config: Config, db_path: &Path, secrets: Secrets) -> Result<Self> {
-        let store = Store::open(db_path, &audit_location(&config, &secrets)?).await?;
+        let audit = audit_location(&config, &secrets)?;
+        let store = match config.cache.shared_url() {
+            Some(url) => {
+                let shared = SharedDatabase::at(url, "[cache]")?;
+                let shared = match password_of(&config.cache, CACHE_SECRET, &secrets) {
+                    Some(password) => shared.with_password(&password),
+                    None => shared,
+                };
+                Store::open_shared(&shared, &audit).await?
+            }
+            None => Store::open(db_path, &audit).await?,
+        };
         Ok(Self::with_store(
             config,
             store,
@@ -257,7 +276,8 @@ impl Engine {
         ))
     }
 
-    /// SQLite's own check of the cache file: `ok`, or what is broken.
+    /// The cache's own check: SQLite's of its file, or, in a shared cache, that every migration
+    /// applied whole: `ok`, or what is broken.
     pub async fn cache_integrity(&self) -> Result<String> {
         Ok(self.store.integrity_check().await?)
     }

@@ -263,8 +263,21 @@ impl Engine {
         })
     }
 
+    /// Whom this engine's notifications are for, where users share a cache: the identity's
+    /// email, else the login on this machine.
+    fn recipient(&self) -> String {
+        match &self.config().identity.email {
+            Some(email) => email.to_lowercase(),
+            None => {
+                let login = std::env::var("USER").or_else(|_| std::env::var("USERNAME"));
+                format!("{}@{}", login.unwrap_or_default(), self.machine())
+            }
+        }
+    }
+
     /// Triggered incidents on services of the identity's teams that were never handed out
-    /// before, now marked as handed out: each appears once, across restarts and windows.
+    /// before to this user, now marked as handed out: each appears once, across restarts and
+    /// windows.
     pub async fn incidents_to_notify(&self) -> Result<Vec<IncidentRow>> {
         let me = self.config().identity.email.as_deref();
         let mut wiring = Vec::new();
@@ -282,7 +295,10 @@ impl Engine {
             .iter()
             .map(|r| (r.source.clone(), r.incident.id.clone()))
             .collect();
-        let fresh = self.store().take_unnotified(&ids, Utc::now()).await?;
+        let fresh = self
+            .store()
+            .take_unnotified(&ids, &self.recipient(), Utc::now())
+            .await?;
         Ok(triggered
             .into_iter()
             .filter(|r| fresh.contains(&(r.source.clone(), r.incident.id.clone())))

@@ -150,9 +150,13 @@ impl Engine {
     }
 
     /// Calls `landed` each time a sync lands in the cache, by this process or another that
-    /// shares it (an agent), for as long as the future runs: checked every
-    /// [`LANDINGS_CHECKED_EVERY`], one read of the sync state, nothing sent anywhere.
+    /// shares it (an agent), for as long as the future runs: told by a shared cache as each
+    /// landing commits; in a file, checked every [`LANDINGS_CHECKED_EVERY`], one read of the
+    /// sync state, nothing sent anywhere.
     pub async fn follow_landings(&self, landed: &(dyn Fn() + Send + Sync)) {
+        if self.store().is_shared() {
+            return self.store().follow_landings(&|_source| landed()).await;
+        }
         let mut seen = self.store().last_landing().await.ok().flatten();
         let mut tick = tokio::time::interval(LANDINGS_CHECKED_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

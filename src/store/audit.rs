@@ -6,11 +6,11 @@
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::Row;
 
-use super::{decode_json, on_backend, Backend, Store, StoreError};
+use super::{decode_json, on_backend, postgres, Backend, Store, StoreError, Writes};
 use crate::domain::actions::{ActionKind, ActionTarget, Step};
 
 /// One step of an action, as appended.
@@ -90,18 +90,6 @@ impl AuditLocation {
             Self::Postgres(options) => Self::Postgres(Box::new(options.password(password))),
         }
     }
-
-    /// The shared database as people may see it: user, host, port and database, never the
-    /// password.
-    fn describe(options: &PgConnectOptions) -> String {
-        format!(
-            "postgres://{}@{}:{}/{}",
-            options.get_username(),
-            options.get_host(),
-            options.get_port(),
-            options.get_database().unwrap_or_default()
-        )
-    }
 }
 
 /// The audit log's database.
@@ -117,76 +105,29 @@ const GENESIS: &str = "";
 /// table lock strong enough for this, which needs more than the right to insert).
 const SHARED_APPEND_LOCK: i64 = 0x6f70_7364_6563_6b41; // "opsdeckA"
 
-/// How long a shared log's server has to answer a connection (a dead network never does).
-const SHARED_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-static SHARED_MIGRATOR: sqlx::migrate::Migrator =
-    sqlx::migrate!("src/store/audit_migrations_postgres");
-
 /// A shared audit log's pool, connected when first used: a database that cannot be reached
 /// costs the actions their record (and so the actions), never the screens the cache answers.
 pub(super) fn open_shared(options: &PgConnectOptions) -> AuditDb {
-    Backend::Postgres(
-        PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(SHARED_CONNECT_TIMEOUT)
-            .connect_lazy_with(options.clone()),
-    )
+    Backend::Postgres(postgres::lazy_pool(options, 4))
 }
 
-/// Reaches a shared audit log and brings its schema up to date, unless it is already: a role
-/// that may only read and append cannot migrate, and need not.
+/// Reaches a shared audit log and brings its schema up to date, unless it is already.
 async fn check_shared(pool: &PgPool) -> Result<(), StoreError> {
-    let options = pool.connect_options();
-    let open_error = |message: String| StoreError::SharedAuditLog {
-        at: AuditLocation::describe(&options),
-        message,
-    };
-    // One connection first: a pool retries a refused connection until its timeout and then
-    // says only that it timed out.
-    use sqlx::Connection;
-    let unreachable = |e: String| {
-        open_error(format!(
-            "{e}; check [audit] url in the config, that the server is up, and the password (password_env, `opsdeck login {}`, PGPASSWORD or ~/.pgpass)",
+    postgres::reach_and_migrate(
+        pool,
+        &postgres::AUDIT_MIGRATOR,
+        "[audit] url (or [cache] url)",
+        &format!(
+            "password_env, `opsdeck login {}`, PGPASSWORD or ~/.pgpass",
             crate::config::AUDIT_LOG_SECRET
-        ))
-    };
-    let first = tokio::time::timeout(SHARED_CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-        .await
-        .map_err(|_| {
-            unreachable(format!(
-                "no answer in {} s",
-                SHARED_CONNECT_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(|e| unreachable(e.to_string()))?;
-    first.close().await?;
-    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    let applied: Vec<i64> = if migrated {
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(pool)
-            .await
-            .map_err(|e| {
-                open_error(format!(
-                    "{e}; its role needs SELECT on _sqlx_migrations and audit_log, and INSERT on audit_log"
-                ))
-            })?
-    } else {
-        Vec::new()
-    };
-    if !SHARED_MIGRATOR
-        .iter()
-        .all(|migration| applied.contains(&migration.version))
-    {
-        SHARED_MIGRATOR.run(pool).await.map_err(|e| {
-            open_error(format!(
-                "{e}; the log's tables are missing or older than this version's: open it once as a role that may create tables in it (its owner)"
-            ))
-        })?;
-    }
-    Ok(())
+        ),
+        "SELECT and INSERT on audit_log",
+    )
+    .await
+    .map_err(|message| StoreError::SharedAuditLog {
+        at: postgres::describe(&pool.connect_options()),
+        message,
+    })
 }
 
 impl Store {
@@ -204,14 +145,6 @@ impl Store {
 
 /// The channel a shared log's trigger tells each entry on (see its migration).
 const APPENDED_CHANNEL: &str = "opsdeck_audit_appended";
-/// How long a follower waits before it tries a lost shared log again.
-const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
-
-async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(APPENDED_CHANNEL).await?;
-    Ok(listener)
-}
 
 /// What an append does inside its transaction.
 enum Append<'a> {
@@ -384,37 +317,8 @@ impl Store {
     /// came back (what was appended meanwhile was not heard). Returns at once for a log
     /// beside the cache: only this machine writes that one.
     pub async fn follow_audit(&self, appended: &(dyn Fn(&str) + Send + Sync)) {
-        let Backend::Postgres(pool) = &self.audit else {
-            return;
-        };
-        // A log down for hours is said once, when it goes, not every few seconds.
-        let mut failing = false;
-        let mut listener = loop {
-            match listen(pool).await {
-                Ok(listener) => break listener,
-                Err(e) => {
-                    if !std::mem::replace(&mut failing, true) {
-                        tracing::warn!("cannot follow the shared audit log: {e}; trying again");
-                    }
-                    tokio::time::sleep(FOLLOW_RETRY).await;
-                }
-            }
-        };
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    failing = false;
-                    appended(notification.payload());
-                }
-                // The connection was lost and is made again on the next call.
-                Ok(None) => appended(""),
-                Err(e) => {
-                    if !std::mem::replace(&mut failing, true) {
-                        tracing::warn!("lost the shared audit log: {e}; trying again");
-                    }
-                    tokio::time::sleep(FOLLOW_RETRY).await;
-                }
-            }
+        if let Backend::Postgres(pool) = &self.audit {
+            postgres::follow(pool, APPENDED_CHANNEL, "the shared audit log", appended).await;
         }
     }
 
@@ -424,7 +328,11 @@ impl Store {
     pub(super) async fn move_audit_rows_from_cache(&self) -> Result<(), StoreError> {
         // Processes opening the cache at once each find the rows: one moves them, under the
         // cache's write lock, and the others find them gone (not moved twice).
-        let mut cache = super::write_transaction(&self.pool).await?;
+        // A PostgreSQL cache never held the log.
+        let Backend::Sqlite(pool) = &self.cache else {
+            return Ok(());
+        };
+        let mut cache = pool.write_transaction().await?;
         let waiting: Option<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_log_to_move'",
         )
@@ -1288,7 +1196,7 @@ mod tests {
         assert_eq!(store.verify_audit().await.unwrap(), (4, None));
         let left: i64 =
             sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE 'audit_log%'")
-                .fetch_one(&store.pool)
+                .fetch_one(store.sqlite())
                 .await
                 .unwrap();
         assert_eq!(left, 0, "the cache holds no audit log any more");

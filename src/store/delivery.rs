@@ -4,13 +4,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
-
-use super::landing::record_landed;
+use super::landing::{record_landed, Landing};
 use super::platform::write_changed;
-use super::{decode_json, PlatformRecord, RecordKind, Store, StoreError};
+use super::{decode_json, on_backend, Backend, PlatformRecord, RecordKind, Store, StoreError};
 use crate::domain::delivery::{DeployStatus, Deployment};
+use chrono::{DateTime, Utc};
 
 /// What one delivery sync lands.
 #[derive(Debug, Default)]
@@ -85,10 +83,16 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(u64, BTreeSet<String>), StoreError> {
         let _writing = self.writer.lock().await;
-        let mut tx = super::write_transaction(&self.landing).await?;
-        let (written, deployed) =
-            land_part(&mut tx, source, landing.deployments, &landing.scoped).await?;
-        record_landed(&mut tx, source, at, problems, landing.items, written).await?;
+        let mut tx = self.begin_landing().await?;
+        let mut connection = tx.connection();
+        let (written, deployed) = land_part(
+            connection.reborrow(),
+            source,
+            landing.deployments,
+            &landing.scoped,
+        )
+        .await?;
+        record_landed(connection, source, at, problems, landing.items, written).await?;
         tx.commit().await?;
         if written > 0 {
             self.analyze().await?;
@@ -101,14 +105,16 @@ impl Store {
     pub async fn drop_staged(&self, source: &str, sync: &str) -> Result<(), StoreError> {
         let _writing = self.writer.lock().await;
         let stale = (Utc::now() - chrono::Duration::days(1)).timestamp();
-        sqlx::query(
-            "DELETE FROM staged_delivery WHERE sync_id = ? OR (source = ? AND staged_at < ?)",
-        )
-        .bind(sync)
-        .bind(source)
-        .bind(stale)
-        .execute(&self.pool)
-        .await?;
+        on_backend!(&self.cache, pool => {
+            sqlx::query(
+                "DELETE FROM staged_delivery WHERE sync_id = $1 OR (source = $2 AND staged_at < $3)",
+            )
+            .bind(sync)
+            .bind(source)
+            .bind(stale)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
@@ -121,15 +127,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let body = serde_json::to_string(part).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let _writing = self.writer.lock().await;
-        sqlx::query(
-            "INSERT INTO staged_delivery (source, sync_id, staged_at, body) VALUES (?, ?, ?, ?)",
-        )
-        .bind(source)
-        .bind(sync)
-        .bind(Utc::now().timestamp())
-        .bind(body)
-        .execute(&self.pool)
-        .await?;
+        on_backend!(&self.cache, pool => {
+            sqlx::query(
+                "INSERT INTO staged_delivery (source, sync_id, staged_at, body) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(source)
+            .bind(sync)
+            .bind(Utc::now().timestamp())
+            .bind(&body)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
@@ -146,31 +154,37 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(u64, BTreeSet<String>), StoreError> {
         let _writing = self.writer.lock().await;
-        let mut tx = super::write_transaction(&self.landing).await?;
-        let parts: Vec<i64> =
-            sqlx::query_scalar("SELECT seq FROM staged_delivery WHERE sync_id = ? ORDER BY seq")
+        let mut tx = self.begin_landing().await?;
+        let mut landing = tx.connection();
+        let parts: Vec<i64> = on_backend!(landing.reborrow(), c => {
+            sqlx::query_scalar("SELECT seq FROM staged_delivery WHERE sync_id = $1 ORDER BY seq")
                 .bind(sync)
-                .fetch_all(&mut *tx)
-                .await?;
+                .fetch_all(c)
+                .await?
+        });
         let mut written = 0;
         let mut deployed = BTreeSet::new();
         for seq in parts {
-            let body: String = sqlx::query_scalar("SELECT body FROM staged_delivery WHERE seq = ?")
-                .bind(seq)
-                .fetch_one(&mut *tx)
-                .await?;
+            let body: String = on_backend!(landing.reborrow(), c => {
+                sqlx::query_scalar("SELECT body FROM staged_delivery WHERE seq = $1")
+                    .bind(seq)
+                    .fetch_one(c)
+                    .await?
+            });
             let part: DeliveryPart = decode_json("staged_delivery.body", &body)?;
             let (rows, targets) =
-                land_part(&mut tx, source, &part.deployments, &part.scoped).await?;
+                land_part(landing.reborrow(), source, &part.deployments, &part.scoped).await?;
             written += rows;
             deployed.extend(targets);
         }
-        sqlx::query("DELETE FROM staged_delivery WHERE sync_id = ?")
-            .bind(sync)
-            .execute(&mut *tx)
-            .await?;
-        written += replace_etags(&mut tx, source, etags).await?;
-        record_landed(&mut tx, source, at, problems, items, written).await?;
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query("DELETE FROM staged_delivery WHERE sync_id = $1")
+                .bind(sync)
+                .execute(c)
+                .await?;
+        });
+        written += replace_etags(landing.reborrow(), source, etags).await?;
+        record_landed(landing, source, at, problems, items, written).await?;
         tx.commit().await?;
         if written > 0 {
             self.analyze().await?;
@@ -188,21 +202,23 @@ impl Store {
             return Ok(0);
         }
         let _writing = self.writer.lock().await;
-        let mut tx = super::write_transaction(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let mut written = 0;
         for record in records {
-            written += sqlx::query(
-                "INSERT OR IGNORE INTO platform_records (source, kind, id, join_key, body)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(source)
-            .bind(record.kind.as_str())
-            .bind(&record.id)
-            .bind(&record.join_key)
-            .bind(&record.body)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            written += on_backend!(tx.connection(), c => {
+                sqlx::query(
+                    "INSERT INTO platform_records (source, kind, id, join_key, body)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(source)
+                .bind(record.kind.as_str())
+                .bind(&record.id)
+                .bind(&record.join_key)
+                .bind(&record.body)
+                .execute(c)
+                .await?
+                .rows_affected()
+            });
         }
         tx.commit().await?;
         Ok(written)
@@ -211,13 +227,15 @@ impl Store {
     /// Every target components are wired to whose key starts with `prefix` (`github:`,
     /// `argocd-`).
     pub async fn delivery_targets(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT target FROM component_delivery WHERE substr(target, 1, length(?1)) = ?1
-             ORDER BY target",
-        )
-        .bind(prefix)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT target FROM component_delivery WHERE substr(target, 1, length($1)) = $1
+                 ORDER BY target",
+            )
+            .bind(prefix)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// Every component wired to one of `targets`, with its owner's key: who shares a
@@ -226,23 +244,26 @@ impl Store {
         &self,
         targets: &[String],
     ) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        Ok(sqlx::query_as(
+        let query = format!(
             "SELECT DISTINCT component_key, owner_key FROM component_delivery
-             WHERE target IN (SELECT value FROM json_each(?)) ORDER BY component_key",
-        )
-        .bind(serde_json::to_string(targets).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?)
+             WHERE target IN ({}) ORDER BY component_key",
+            self.cache.json_strings(1)
+        );
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).bind(strings(targets)).fetch_all(pool).await?
+        }))
     }
 
     /// The targets of the component at `key`.
     pub async fn targets_of_component(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT target FROM component_delivery WHERE component_key = ? ORDER BY target",
-        )
-        .bind(key)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(
+                "SELECT target FROM component_delivery WHERE component_key = $1 ORDER BY target",
+            )
+            .bind(key)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// The components `owner_key` owns that are wired for delivery: (component key, target).
@@ -250,12 +271,14 @@ impl Store {
         &self,
         owner_key: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT component_key, target FROM component_delivery WHERE owner_key = ?",
-        )
-        .bind(owner_key)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT component_key, target FROM component_delivery WHERE owner_key = $1",
+            )
+            .bind(owner_key)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// The delivery targets of every component deployed from one of `targets`, by component.
@@ -263,14 +286,14 @@ impl Store {
         &self,
         targets: &[String],
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let query = format!(
             "SELECT component_key, target FROM component_delivery WHERE component_key IN (
-                SELECT component_key FROM component_delivery
-                WHERE target IN (SELECT value FROM json_each(?)))",
-        )
-        .bind(serde_json::to_string(targets).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
+                SELECT component_key FROM component_delivery WHERE target IN ({}))",
+            self.cache.json_strings(1)
+        );
+        let rows: Vec<(String, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).bind(strings(targets)).fetch_all(pool).await?
+        });
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
         for (component, target) in rows {
             out.entry(component).or_default().push(target);
@@ -284,15 +307,17 @@ impl Store {
         &self,
         source: &str,
     ) -> Result<HashMap<String, (DateTime<Utc>, Vec<String>)>, StoreError> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT d.target, d.started_at, d.id FROM deployments d
-             JOIN (SELECT target, max(started_at) AS newest FROM deployments
-                   WHERE source = ?1 GROUP BY target) n
-               ON d.source = ?1 AND d.target = n.target AND d.started_at = n.newest",
-        )
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, i64, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT d.target, d.started_at, d.id FROM deployments d
+                 JOIN (SELECT target, max(started_at) AS newest FROM deployments
+                       WHERE source = $1 GROUP BY target) n
+                   ON d.source = $1 AND d.target = n.target AND d.started_at = n.newest",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?
+        });
         let mut out: HashMap<String, (DateTime<Utc>, Vec<String>)> = HashMap::new();
         for (target, started, id) in rows {
             let at = DateTime::from_timestamp(started, 0).unwrap_or_default();
@@ -306,29 +331,27 @@ impl Store {
 
     /// `source`'s deployments whose status may still change.
     pub async fn open_deployments(&self, source: &str) -> Result<Vec<Deployment>, StoreError> {
-        let bodies: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM deployments
-             WHERE source = ? AND status IN ('queued', 'pending', 'waiting', 'in_progress')",
-        )
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?;
-        bodies
-            .iter()
-            .map(|b| decode_json("deployments.body", b))
-            .collect()
+        let bodies: Vec<String> = on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(
+                "SELECT body FROM deployments
+                 WHERE source = $1 AND status IN ('queued', 'pending', 'waiting', 'in_progress')",
+            )
+            .bind(source)
+            .fetch_all(pool)
+            .await?
+        });
+        decode_deployments(&bodies)
     }
 
     /// The ETags `source` read last, by URL.
     pub async fn page_etags(&self, source: &str) -> Result<HashMap<String, String>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT url, etag FROM page_etags WHERE source = ?")
+        let rows: Vec<(String, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as("SELECT url, etag FROM page_etags WHERE source = $1")
                 .bind(source)
-                .fetch_all(&self.pool)
+                .fetch_all(pool)
                 .await?
-                .into_iter()
-                .collect(),
-        )
+        });
+        Ok(rows.into_iter().collect())
     }
 
     /// Deployments to `targets` started at or after `since`, newest first.
@@ -337,19 +360,19 @@ impl Store {
         targets: &[String],
         since: DateTime<Utc>,
     ) -> Result<Vec<Deployment>, StoreError> {
-        let bodies: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM deployments
-             WHERE target IN (SELECT value FROM json_each(?)) AND started_at >= ?
+        let query = format!(
+            "SELECT body FROM deployments WHERE target IN ({}) AND started_at >= $2
              ORDER BY started_at DESC",
-        )
-        .bind(serde_json::to_string(targets).expect("strings serialise"))
-        .bind(since.timestamp())
-        .fetch_all(&self.pool)
-        .await?;
-        bodies
-            .iter()
-            .map(|b| decode_json("deployments.body", b))
-            .collect()
+            self.cache.json_strings(1)
+        );
+        let bodies: Vec<String> = on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(&query)
+                .bind(strings(targets))
+                .bind(since.timestamp())
+                .fetch_all(pool)
+                .await?
+        });
+        decode_deployments(&bodies)
     }
 
     /// Per target and environment of `targets`: the newest deployment that reached it, and
@@ -358,23 +381,30 @@ impl Store {
         &self,
         targets: &[String],
     ) -> Result<Vec<(String, String)>, StoreError> {
-        // SQLite returns the row holding max() for bare columns of an aggregate query.
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT source, id, max(started_at) FROM deployments
-             WHERE target IN (SELECT value FROM json_each(?1))
-             GROUP BY target, environment
-             UNION
-             SELECT source, id, max(started_at) FROM deployments
-             WHERE target IN (SELECT value FROM json_each(?1)) AND status IN ('success', 'inactive')
-             GROUP BY target, environment",
-        )
-        .bind(serde_json::to_string(targets).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(source, id, _)| (source, id))
-            .collect())
+        let listed = self.cache.json_strings(1);
+        let query = match self.cache {
+            // SQLite returns the row holding max() for bare columns of an aggregate query.
+            Backend::Sqlite(_) => format!(
+                "SELECT source, id FROM (
+                    SELECT source, id, max(started_at) FROM deployments
+                    WHERE target IN ({listed}) GROUP BY target, environment
+                    UNION
+                    SELECT source, id, max(started_at) FROM deployments
+                    WHERE target IN ({listed}) AND status IN ('success', 'inactive')
+                    GROUP BY target, environment)"
+            ),
+            Backend::Postgres(_) => format!(
+                "(SELECT DISTINCT ON (target, environment) source, id FROM deployments
+                  WHERE target IN ({listed}) ORDER BY target, environment, started_at DESC)
+                 UNION
+                 (SELECT DISTINCT ON (target, environment) source, id FROM deployments
+                  WHERE target IN ({listed}) AND status IN ('success', 'inactive')
+                  ORDER BY target, environment, started_at DESC)"
+            ),
+        };
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).bind(strings(targets)).fetch_all(pool).await?
+        }))
     }
 
     /// Deploys per target and day (0 is `since`'s) to `environments` since `since`. Deploys
@@ -386,33 +416,39 @@ impl Store {
         environments: &[String],
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT target, (started_at - ?3) / 86400 AS day, count(*) FROM deployments
-             WHERE target IN (SELECT value FROM json_each(?1))
-               AND environment IN (SELECT value FROM json_each(?2))
-               AND started_at >= ?3 AND status NOT IN ('failure', 'error', 'cancelled')
+        let query = format!(
+            "SELECT target, (started_at - $3) / 86400 AS day, count(*) FROM deployments
+             WHERE target IN ({}) AND environment IN ({})
+               AND started_at >= $3 AND status NOT IN ('failure', 'error', 'cancelled')
              GROUP BY target, day",
-        )
-        .bind(serde_json::to_string(targets).expect("strings serialise"))
-        .bind(serde_json::to_string(environments).expect("strings serialise"))
-        .bind(since.timestamp())
-        .fetch_all(&self.pool)
-        .await?)
+            self.cache.json_strings(1),
+            self.cache.json_strings(2)
+        );
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(strings(targets))
+                .bind(strings(environments))
+                .bind(since.timestamp())
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     /// Every environment deployed to.
     pub async fn environments(&self) -> Result<Vec<String>, StoreError> {
         // One index probe per environment (a loose index scan), not a walk of every deployment.
-        Ok(sqlx::query_scalar(
-            "WITH RECURSIVE e(name) AS (
-                SELECT min(environment) FROM deployments
-                UNION ALL
-                SELECT (SELECT min(environment) FROM deployments WHERE environment > e.name)
-                FROM e WHERE e.name IS NOT NULL)
-             SELECT name FROM e WHERE name IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(
+                "WITH RECURSIVE e(name) AS (
+                    SELECT min(environment) FROM deployments
+                    UNION ALL
+                    SELECT (SELECT min(environment) FROM deployments WHERE environment > e.name)
+                    FROM e WHERE e.name IS NOT NULL)
+                 SELECT name FROM e WHERE name IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// The deployments `keys` (source, id) name.
@@ -420,19 +456,18 @@ impl Store {
         &self,
         keys: &[(String, String)],
     ) -> Result<Vec<Deployment>, StoreError> {
-        let bodies: Vec<String> = sqlx::query_scalar(
-            // CROSS JOIN: the few keys are looked up, the deployments are not scanned.
-            "SELECT d.body FROM json_each(?) k
-             CROSS JOIN deployments d ON d.source = json_extract(k.value, '$[0]')
-                AND d.id = json_extract(k.value, '$[1]')",
-        )
-        .bind(serde_json::to_string(keys).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
-        bodies
-            .iter()
-            .map(|b| decode_json("deployments.body", b))
-            .collect()
+        let query = format!(
+            "SELECT d.body FROM {} {} deployments d ON d.source = k.value ->> 0 AND d.id = k.value ->> 1",
+            self.cache.json_rows(1, "k"),
+            self.cache.outer_first()
+        );
+        let bodies: Vec<String> = on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(&query)
+                .bind(serde_json::to_string(keys).expect("strings serialise"))
+                .fetch_all(pool)
+                .await?
+        });
+        decode_deployments(&bodies)
     }
 
     /// Deployments newest first, with their components, as `query` filters them.
@@ -440,69 +475,106 @@ impl Store {
         &self,
         query: &ActivityQuery,
     ) -> Result<Vec<ComponentDeployment>, StoreError> {
-        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
-            // CROSS JOIN keeps deployments outermost, so the newest-first index answers the
-            // first page; statistics skewed by Argo CD's ten-entry histories otherwise lead
-            // the planner to scan every component's deployments and sort them.
+        let mut values: Vec<ActivityValue> = Vec::new();
+        // Binds a value and returns its parameter's number.
+        let mut bind = |value: ActivityValue| {
+            values.push(value);
+            values.len()
+        };
+        // Deployments outermost, so the newest-first index answers the first page; statistics
+        // skewed by Argo CD's ten-entry histories otherwise lead SQLite's planner to scan
+        // every component's deployments and sort them.
+        let mut sql = format!(
             "SELECT c.component_key, c.name, d.body
-             FROM deployments d CROSS JOIN component_delivery c ON c.target = d.target
+             FROM deployments d {} component_delivery c ON c.target = d.target
              WHERE 1 = 1",
+            self.cache.outer_first()
         );
         if let Some(owner) = &query.owner_key {
             // Through the owner's few targets, so a team's feed never walks everyone's.
-            sql.push(" AND d.target IN (SELECT target FROM component_delivery WHERE owner_key = ")
-                .push_bind(owner.clone())
-                .push(") AND c.owner_key = ")
-                .push_bind(owner.clone());
+            let owner = bind(ActivityValue::Text(owner.clone()));
+            sql += &format!(
+                " AND d.target IN (SELECT target FROM component_delivery WHERE owner_key = ${owner})
+                  AND c.owner_key = ${owner}"
+            );
         }
         if let Some(keys) = &query.component_keys {
-            sql.push(" AND c.component_key IN (SELECT value FROM json_each(")
-                .push_bind(serde_json::to_string(keys).expect("strings serialise"))
-                .push("))");
+            let keys = bind(ActivityValue::Text(strings(keys)));
+            sql += &format!(
+                " AND c.component_key IN ({})",
+                self.cache.json_strings(keys)
+            );
         }
         if let Some(environment) = &query.environment {
-            sql.push(" AND d.environment = ")
-                .push_bind(environment.clone());
+            let environment = bind(ActivityValue::Text(environment.clone()));
+            sql += &format!(" AND d.environment = ${environment}");
         }
         if let Some(status) = query.status {
-            sql.push(" AND d.status = ").push_bind(status.as_str());
+            let status = bind(ActivityValue::Text(status.as_str().into()));
+            sql += &format!(" AND d.status = ${status}");
         }
         if let Some(since) = query.since {
-            sql.push(" AND d.started_at >= ")
-                .push_bind(since.timestamp());
+            let since = bind(ActivityValue::Int(since.timestamp()));
+            sql += &format!(" AND d.started_at >= ${since}");
         }
         if let Some(after) = &query.after {
-            sql.push(" AND (d.started_at, d.id) < (")
-                .push_bind(after.started_at.timestamp())
-                .push(", ")
-                .push_bind(after.id.clone())
-                .push(")");
+            let started = bind(ActivityValue::Int(after.started_at.timestamp()));
+            let id = bind(ActivityValue::Text(after.id.clone()));
+            sql += &format!(" AND (d.started_at, d.id) < (${started}, ${id})");
         }
-        sql.push(" ORDER BY d.started_at DESC, d.id DESC LIMIT ")
-            .push_bind(query.limit);
-        let rows = sql.build().fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
+        let limit = bind(ActivityValue::Int(query.limit));
+        sql += &format!(" ORDER BY d.started_at DESC, d.id DESC LIMIT ${limit}");
+        let rows: Vec<(String, String, String)> = on_backend!(&self.cache, pool => {
+            let mut statement = sqlx::query_as(&sql);
+            for value in &values {
+                statement = match value {
+                    ActivityValue::Text(text) => statement.bind(text),
+                    ActivityValue::Int(number) => statement.bind(number),
+                };
+            }
+            statement.fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(component_key, name, body)| {
                 Ok(ComponentDeployment {
-                    component_key: r.get("component_key"),
-                    name: r.get("name"),
-                    deployment: decode_json("deployments.body", r.get("body"))?,
+                    component_key,
+                    name,
+                    deployment: decode_json("deployments.body", &body)?,
                 })
             })
             .collect()
     }
 }
 
+/// A value the activity feed's query binds.
+enum ActivityValue {
+    Text(String),
+    Int(i64),
+}
+
+/// `values` as the JSON array a list is bound as.
+fn strings(values: &[String]) -> String {
+    serde_json::to_string(values).expect("strings serialise")
+}
+
+fn decode_deployments(bodies: &[String]) -> Result<Vec<Deployment>, StoreError> {
+    bodies
+        .iter()
+        .map(|b| decode_json("deployments.body", b))
+        .collect()
+}
+
 /// Deployments upserted and records replaced per target: one part of a landing.
 async fn land_part(
-    tx: &mut Transaction<'_, Sqlite>,
+    mut landing: Landing<'_>,
     source: &str,
     deployments: &[Deployment],
     scoped: &[(RecordKind, String, Vec<PlatformRecord>)],
 ) -> Result<(u64, BTreeSet<String>), StoreError> {
-    let (mut written, deployed) = upsert_deployments(tx, source, deployments).await?;
+    let (mut written, deployed) =
+        upsert_deployments(landing.reborrow(), source, deployments).await?;
     for (kind, target, records) in scoped {
-        written += write_changed(tx, source, Some((*kind, target)), records)
+        written += write_changed(landing.reborrow(), source, Some((*kind, target)), records)
             .await?
             .0;
     }
@@ -510,7 +582,7 @@ async fn land_part(
 }
 
 async fn upsert_deployments(
-    tx: &mut Transaction<'_, Sqlite>,
+    mut landing: Landing<'_>,
     source: &str,
     deployments: &[Deployment],
 ) -> Result<(u64, BTreeSet<String>), StoreError> {
@@ -519,24 +591,26 @@ async fn upsert_deployments(
     for deployment in deployments {
         let body = serde_json::to_string(deployment).expect("domain records serialise");
         // The WHERE turns an identical row into no write at all.
-        let rows = sqlx::query(
-            "INSERT INTO deployments (source, id, target, environment, status, started_at, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (source, id) DO UPDATE SET target = excluded.target,
-                environment = excluded.environment, status = excluded.status,
-                started_at = excluded.started_at, body = excluded.body
-             WHERE body != excluded.body",
-        )
-        .bind(source)
-        .bind(&deployment.id)
-        .bind(&deployment.target)
-        .bind(&deployment.environment)
-        .bind(deployment.status.as_str())
-        .bind(deployment.started_at.timestamp())
-        .bind(&body)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+        let rows = on_backend!(landing.reborrow(), c => {
+            sqlx::query(
+                "INSERT INTO deployments (source, id, target, environment, status, started_at, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (source, id) DO UPDATE SET target = excluded.target,
+                    environment = excluded.environment, status = excluded.status,
+                    started_at = excluded.started_at, body = excluded.body
+                 WHERE deployments.body != excluded.body",
+            )
+            .bind(source)
+            .bind(&deployment.id)
+            .bind(&deployment.target)
+            .bind(&deployment.environment)
+            .bind(deployment.status.as_str())
+            .bind(deployment.started_at.timestamp())
+            .bind(&body)
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
         if rows > 0 {
             written += rows;
             targets.insert(deployment.target.clone());
@@ -546,36 +620,43 @@ async fn upsert_deployments(
 }
 
 async fn replace_etags(
-    tx: &mut Transaction<'_, Sqlite>,
+    mut landing: Landing<'_>,
     source: &str,
     etags: &HashMap<String, String>,
 ) -> Result<u64, StoreError> {
-    let held: HashMap<String, String> =
-        sqlx::query_as("SELECT url, etag FROM page_etags WHERE source = ?")
+    let held: Vec<(String, String)> = on_backend!(landing.reborrow(), c => {
+        sqlx::query_as("SELECT url, etag FROM page_etags WHERE source = $1")
             .bind(source)
-            .fetch_all(&mut **tx)
+            .fetch_all(c)
             .await?
-            .into_iter()
-            .collect();
+    });
+    let held: HashMap<String, String> = held.into_iter().collect();
     let mut written = 0;
     for url in held.keys().filter(|url| !etags.contains_key(*url)) {
-        sqlx::query("DELETE FROM page_etags WHERE source = ? AND url = ?")
-            .bind(source)
-            .bind(url)
-            .execute(&mut **tx)
-            .await?;
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query("DELETE FROM page_etags WHERE source = $1 AND url = $2")
+                .bind(source)
+                .bind(url)
+                .execute(c)
+                .await?;
+        });
         written += 1;
     }
     for (url, etag) in etags
         .iter()
         .filter(|(url, etag)| held.get(*url) != Some(*etag))
     {
-        sqlx::query("INSERT OR REPLACE INTO page_etags (source, url, etag) VALUES (?, ?, ?)")
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(
+                "INSERT INTO page_etags (source, url, etag) VALUES ($1, $2, $3)
+                 ON CONFLICT (source, url) DO UPDATE SET etag = excluded.etag",
+            )
             .bind(source)
             .bind(url)
             .bind(etag)
-            .execute(&mut **tx)
+            .execute(c)
             .await?;
+        });
         written += 1;
     }
     Ok(written)
@@ -605,15 +686,21 @@ mod tests {
 
     #[tokio::test]
     async fn staged_parts_land_whole_or_not_at_all() {
-        let store = Store::in_memory(&crate::store::AuditLocation::default())
-            .await
-            .unwrap();
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        for store in crate::store::each_backend(&cluster).await {
+            staged_parts_land_whole_or_not_at_all_in(store).await;
+        }
+    }
+
+    async fn staged_parts_land_whole_or_not_at_all_in(store: Store) {
         let at = Utc::now();
         let staged = || async {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM staged_delivery")
-                .fetch_one(&store.pool)
-                .await
-                .unwrap()
+            on_backend!(&store.cache, pool => {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM staged_delivery")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            })
         };
         let part = |ids: &[&str]| DeliveryPart {
             deployments: ids
@@ -667,19 +754,28 @@ mod tests {
         assert_eq!(store.page_etags("gh").await.unwrap(), etags);
 
         // A part a dead process left a day ago goes with the next sync of its source.
-        sqlx::query("UPDATE staged_delivery SET staged_at = 0 WHERE sync_id = 'b'")
-            .execute(&store.pool)
-            .await
-            .unwrap();
+        on_backend!(&store.cache, pool => {
+            sqlx::query("UPDATE staged_delivery SET staged_at = 0 WHERE sync_id = 'b'")
+                .execute(pool)
+                .await
+                .unwrap();
+        });
         store.drop_staged("gh", "e").await.unwrap();
         assert_eq!(staged().await, 1, "the other source's part");
     }
 
     #[tokio::test]
     async fn an_unchanged_landing_writes_nothing_and_each_environments_newest_is_found() {
-        let store = Store::in_memory(&crate::store::AuditLocation::default())
-            .await
-            .unwrap();
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        for store in crate::store::each_backend(&cluster).await {
+            an_unchanged_landing_writes_nothing_and_each_environments_newest_is_found_in(store)
+                .await;
+        }
+    }
+
+    async fn an_unchanged_landing_writes_nothing_and_each_environments_newest_is_found_in(
+        store: Store,
+    ) {
         let at = Utc::now();
         let list = vec![
             deployment("1", "prod", 0, DeployStatus::Success),

@@ -9,6 +9,7 @@ mod files;
 mod landing;
 mod leases;
 mod platform;
+mod postgres;
 mod scorecards;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub use delivery::{ActivityCursor, ActivityQuery, DeliveryLanding, DeliveryPart}
 pub use files::{FileAt, StoredFile};
 pub use leases::{Lease, LeaseHolder};
 pub use platform::{ComponentWiring, LookupBy, PlatformRecord, RecordKind};
+pub use postgres::SharedDatabase;
 pub use scorecards::{ScorecardResult, ScoredService, Worsening};
 
 /// Why the cache could not be used.
@@ -65,6 +67,35 @@ pub(crate) enum Backend<S, P> {
     Postgres(P),
 }
 
+impl<S, P> Backend<S, P> {
+    /// A subquery of the strings in the JSON array bound as parameter `$n`: how a list is
+    /// bound once, whatever its length.
+    pub(crate) fn json_strings(&self, n: usize) -> String {
+        match self {
+            Self::Sqlite(_) => format!("SELECT value FROM json_each(${n})"),
+            Self::Postgres(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
+        }
+    }
+
+    /// A table named `alias` of the elements of the JSON array bound as parameter `$n`, each
+    /// its `value` (JSON, to take apart with `->>`).
+    pub(crate) fn json_rows(&self, n: usize, alias: &str) -> String {
+        match self {
+            Self::Sqlite(_) => format!("json_each(${n}) AS {alias}"),
+            Self::Postgres(_) => format!("jsonb_array_elements(${n}::jsonb) AS {alias}(value)"),
+        }
+    }
+
+    /// A join that keeps the table before it outermost: SQLite's CROSS JOIN, which its
+    /// planner never reorders; PostgreSQL plans its joins well from its statistics.
+    pub(crate) fn outer_first(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "CROSS JOIN",
+            Self::Postgres(_) => "JOIN",
+        }
+    }
+}
+
 /// Runs `$body` with `$bound` bound to what `$backend` holds, whichever database it is: the
 /// body is written once and compiled for each.
 macro_rules! on_backend {
@@ -81,10 +112,11 @@ use on_backend;
 /// is cheap and shares the pools.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// One connection for the landings that rewrite much of the cache, with a page cache to
-    /// match (see [`LANDING_CACHE_KIB`]); the same pool as `pool` for an in-memory cache.
-    landing: SqlitePool,
+    /// The cache's database: a file of this machine's, or a PostgreSQL database shared.
+    cache: Backend<SqlitePool, sqlx::PgPool>,
+    /// For a SQLite file: one connection for the landings that rewrite much of the cache, with
+    /// a page cache to match (see [`LANDING_CACHE_KIB`]).
+    landing: Option<SqlitePool>,
     /// Held by every write. SQLite takes one writer at a time anyway; queueing here instead of
     /// on its lock means a long rebuild never runs another writer into the busy timeout.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -93,6 +125,10 @@ pub struct Store {
     audit_checked: std::sync::Arc<tokio::sync::OnceCell<()>>,
     /// Held by every append: each entry is chained to the last one, read in the same turn.
     audit_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// In a shared cache, the connection of each lease holder of this process that holds its
+    /// lock of the living (see [`Store::keep_alive`]).
+    alive:
+        std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<String, sqlx::PgConnection>>>,
 }
 
 /// The page cache of the landing connection, in KiB. A full landing rewrites tens of
@@ -108,6 +144,10 @@ const WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
 const MIGRATION_RETRIES: u64 = 5;
 /// SQLite's primary result code for a database another connection holds.
 const SQLITE_BUSY: &str = "5";
+/// The advisory lock a landing in a shared cache holds until it commits.
+const LANDING_LOCK: i64 = 0x6f70_7364_6563_6b4c; // "opsdeckL"
+/// Connections to a shared cache: the screens' reads in parallel, and a landing.
+const SHARED_CONNECTIONS: u32 = 6;
 /// How long the landing connection stays open unused.
 const LANDING_IDLE: Duration = Duration::from_secs(60);
 
@@ -190,7 +230,49 @@ impl Store {
             .min_connections(0)
             .idle_timeout(LANDING_IDLE)
             .connect_lazy_with(options(path).pragma("cache_size", format!("-{LANDING_CACHE_KIB}")));
-        Ok(Self { landing, ..store })
+        Ok(Self {
+            landing: Some(landing),
+            ..store
+        })
+    }
+
+    /// Opens the cache shared in the PostgreSQL database `shared`, and the audit log
+    /// where `audit` says (beside the cache: in the same database), and brings the cache's
+    /// schema up to date unless it is (a role that may not create tables need not).
+    pub async fn open_shared(
+        shared: &SharedDatabase,
+        audit: &AuditLocation,
+    ) -> Result<Self, StoreError> {
+        let shared = &shared.0;
+        let pool = postgres::lazy_pool(shared, SHARED_CONNECTIONS);
+        postgres::reach_and_migrate(
+            &pool,
+            &postgres::CACHE_MIGRATOR,
+            "[cache] url",
+            &format!(
+                "password_env, `opsdeck login {}`, PGPASSWORD or ~/.pgpass",
+                crate::config::CACHE_SECRET
+            ),
+            "SELECT, INSERT, UPDATE and DELETE on the cache's tables",
+        )
+        .await
+        .map_err(|message| StoreError::Open {
+            path: postgres::describe(shared),
+            message,
+        })?;
+        let audit = match audit {
+            AuditLocation::BesideCache => audit::open_shared(shared),
+            AuditLocation::Postgres(elsewhere) => audit::open_shared(elsewhere),
+        };
+        Ok(Self {
+            cache: Backend::Postgres(pool),
+            landing: None,
+            writer: Default::default(),
+            audit,
+            audit_checked: Default::default(),
+            audit_writer: Default::default(),
+            alive: Default::default(),
+        })
     }
 
     /// A private in-memory cache, with the audit log where `audit` says (in memory too when
@@ -214,11 +296,60 @@ impl Store {
         Self::connect(memory()?, 1, audit).await
     }
 
-    /// SQLite's own check of the file: "ok", or what is damaged.
+    /// Whether the cache is a database shared with other machines (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.cache, Backend::Postgres(_))
+    }
+
+    /// Begins a landing: on SQLite on the landing connection, with its larger page cache.
+    async fn begin_landing(&self) -> Result<landing::WriteTransaction, StoreError> {
+        Ok(match &self.cache {
+            Backend::Sqlite(pool) => Backend::Sqlite(
+                self.landing
+                    .as_ref()
+                    .unwrap_or(pool)
+                    .write_transaction()
+                    .await?,
+            ),
+            Backend::Postgres(pool) => {
+                let mut landing = pool.write_transaction().await?;
+                // One landing at a time, whichever process lands, as SQLite's writer lock
+                // has it: two sources' merges would otherwise write the same entities' rows.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(LANDING_LOCK)
+                    .execute(&mut *landing)
+                    .await?;
+                Backend::Postgres(landing)
+            }
+        })
+    }
+
+    /// Begins a small write.
+    async fn begin_write(&self) -> Result<landing::WriteTransaction, StoreError> {
+        Ok(match &self.cache {
+            Backend::Sqlite(pool) => Backend::Sqlite(pool.write_transaction().await?),
+            Backend::Postgres(pool) => Backend::Postgres(pool.write_transaction().await?),
+        })
+    }
+
+    /// SQLite's own check of the file: "ok", or what is damaged. PostgreSQL keeps its files
+    /// consistent itself: there, whether every migration of the cache applied whole.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<String> = match &self.cache {
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar("PRAGMA integrity_check")
+                    .fetch_all(pool)
+                    .await?
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT coalesce(string_agg('migration ' || version || ' (' || description || ') failed', '; '), 'ok')
+                     FROM _sqlx_migrations WHERE NOT success",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
         Ok(rows.join("; "))
     }
 
@@ -227,11 +358,12 @@ impl Store {
         &self,
         source: &str,
     ) -> Result<Vec<crate::domain::Entity>, StoreError> {
-        let bodies: Vec<String> =
-            sqlx::query_scalar("SELECT body FROM source_entities WHERE source = ?")
+        let bodies: Vec<String> = on_backend!(&self.cache, pool => {
+            sqlx::query_scalar("SELECT body FROM source_entities WHERE source = $1")
                 .bind(source)
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(pool)
+                .await?
+        });
         bodies
             .iter()
             .map(|body| decode_json("source_entities.body", body))
@@ -240,12 +372,12 @@ impl Store {
 
     /// How many entities the cache holds from `source`.
     pub async fn source_entity_count(&self, source: &str) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM source_entities WHERE source = ?")
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar("SELECT count(*) FROM source_entities WHERE source = $1")
                 .bind(source)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     async fn pool(
@@ -298,20 +430,49 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let pool = Self::pool(options, connections, &MIGRATOR).await?;
         let store = Self {
-            landing: pool.clone(),
-            pool,
+            landing: None,
+            cache: Backend::Sqlite(pool),
             writer: Default::default(),
             audit,
             audit_checked: Default::default(),
             audit_writer: Default::default(),
+            alive: Default::default(),
         };
         store.move_audit_rows_from_cache().await?;
         Ok(store)
     }
 }
 
+/// A cache on each backend: SQLite in memory, and PostgreSQL in a fresh database of `cluster`
+/// where it is installed.
+#[cfg(test)]
+pub(crate) async fn each_backend(cluster: &Option<opsdeck_test_postgres::Cluster>) -> Vec<Store> {
+    use opsdeck_test_postgres::{SUPERUSER, SUPERUSER_PASSWORD};
+    let mut stores = vec![Store::in_memory(&AuditLocation::default()).await.unwrap()];
+    if let Some(cluster) = cluster {
+        let database = cluster.create_database();
+        let shared = SharedDatabase::at(&cluster.url(SUPERUSER, &database), "[cache]")
+            .unwrap()
+            .with_password(SUPERUSER_PASSWORD);
+        stores.push(
+            Store::open_shared(&shared, &AuditLocation::default())
+                .await
+                .unwrap(),
+        );
+    }
+    stores
+}
+
 #[cfg(test)]
 impl Store {
+    /// The SQLite cache's pool, for tests that look into the file.
+    pub(crate) fn sqlite(&self) -> &SqlitePool {
+        match &self.cache {
+            Backend::Sqlite(pool) => pool,
+            Backend::Postgres(_) => panic!("a SQLite cache"),
+        }
+    }
+
     /// `entities` as the whole of a source named `catalog`, landed at `at`: for tests.
     pub(crate) async fn land_catalog(
         &self,
@@ -332,14 +493,36 @@ impl Store {
     }
 }
 
-/// Begins a transaction that writes. `BEGIN IMMEDIATE` takes the write lock before the first
-/// read: in a plain (deferred) one, another process that writes between this one's reads and
-/// its first write fails it at once with "database is locked" (SQLite's busy snapshot, which
-/// no busy timeout waits out), as when an agent and a desktop land into one cache.
-async fn write_transaction(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+/// A pool a transaction that writes begins on.
+pub(crate) trait Writes {
+    type Database: sqlx::Database;
+    /// Begins a transaction that writes.
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>;
+}
+
+impl Writes for SqlitePool {
+    type Database = sqlx::Sqlite;
+    /// `BEGIN IMMEDIATE` takes the write lock before the first read: in a plain (deferred)
+    /// one, another process that writes between this one's reads and its first write fails it
+    /// at once with "database is locked" (SQLite's busy snapshot, which no busy timeout waits
+    /// out), as when an agent and a desktop land into one cache.
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl Writes for sqlx::PgPool {
+    type Database = sqlx::Postgres;
+    /// PostgreSQL's rows are locked as they are written; a plain transaction is one.
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
@@ -381,7 +564,8 @@ mod tests {
         let store = Store::open(&dir.path().join("cache.sqlite"), &AuditLocation::default())
             .await
             .unwrap();
-        for (pool, cache_kib) in [(&store.pool, 2_000), (&store.landing, LANDING_CACHE_KIB)] {
+        let landing = store.landing.as_ref().unwrap();
+        for (pool, cache_kib) in [(store.sqlite(), 2_000), (landing, LANDING_CACHE_KIB)] {
             let wal_limit: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
                 .fetch_one(pool)
                 .await
@@ -394,6 +578,102 @@ mod tests {
             assert_eq!(cache, -i64::from(cache_kib));
         }
     }
+    /// The columns of every table and view of a cache, by table.
+    fn columns(rows: Vec<(String, String)>) -> std::collections::BTreeSet<(String, String)> {
+        rows.into_iter().collect()
+    }
+
+    #[tokio::test]
+    async fn the_postgres_cache_has_the_sqlite_caches_tables_and_columns() {
+        let Some(cluster) = opsdeck_test_postgres::Cluster::start() else {
+            return;
+        };
+        let database = cluster.create_database();
+        let url = cluster.url(opsdeck_test_postgres::SUPERUSER, &database);
+        let options = url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .unwrap()
+            .password(opsdeck_test_postgres::SUPERUSER_PASSWORD);
+        let postgres = sqlx::PgPool::connect_with(options).await.unwrap();
+        postgres::CACHE_MIGRATOR.run(&postgres).await.unwrap();
+        // The wiring triggers read a component's annotations as SQLite's do.
+        let body = serde_json::json!({"metadata": {"annotations": {
+            "pagerduty.com/service-id": "PX1", "github.com/project-slug": "o/r",
+            "argocd/app-name": "shop", "opsdeck.io/alert-selector": "team=a"}}});
+        sqlx::query(
+            "INSERT INTO entities (entity_key, kind, namespace, name, search_name, owner_key, tags,
+                 gaps, gap_count, unowned, sources, body)
+             VALUES ('component:default/a', 'component', 'default', 'a', 'a', 'group:default/t',
+                 '[]', '[]', 0, false, '[]', $1)",
+        )
+        .bind(body.to_string())
+        .execute(&postgres)
+        .await
+        .unwrap();
+        let wired: (String, String, String) = sqlx::query_as(
+            "SELECT (SELECT service_id FROM component_pagerduty),
+                    (SELECT string_agg(target, ' ' ORDER BY target) FROM component_delivery),
+                    (SELECT alert_selector FROM entities)",
+        )
+        .fetch_one(&postgres)
+        .await
+        .unwrap();
+        assert_eq!(
+            wired,
+            (
+                "PX1".into(),
+                "argocd-app:shop github:o/r".into(),
+                "team=a".into()
+            )
+        );
+        sqlx::query("DELETE FROM entities")
+            .execute(&postgres)
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM component_pagerduty) + (SELECT count(*) FROM component_delivery)",
+        )
+        .fetch_one(&postgres)
+        .await
+        .unwrap();
+        assert_eq!(left, 0);
+        let postgres = columns(
+            sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%'",
+            )
+            .fetch_all(&postgres)
+            .await
+            .unwrap(),
+        );
+        let store = Store::in_memory(&AuditLocation::default()).await.unwrap();
+        let sqlite = columns(
+            sqlx::query_as(
+                "SELECT m.name, c.name FROM sqlite_master m, pragma_table_xinfo(m.name) c
+                 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+                   AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\' AND m.name NOT LIKE 'entities\\_fts%' ESCAPE '\\'",
+            )
+            .fetch_all(store.sqlite())
+            .await
+            .unwrap(),
+        );
+        // PostgreSQL searches columns of the entities themselves, SQLite an FTS5 table; and
+        // it keeps which user was told of an incident (a file is one user's).
+        let only_postgres: Vec<_> = postgres
+            .difference(&sqlite)
+            .filter(|(table, column)| match table.as_str() {
+                "entities" => !column.starts_with("search"),
+                "notified_incidents" => column != "recipient",
+                _ => true,
+            })
+            .collect();
+        let only_sqlite: Vec<_> = sqlite.difference(&postgres).collect();
+        assert!(
+            only_postgres.is_empty() && only_sqlite.is_empty(),
+            "only in PostgreSQL: {only_postgres:?}; only in SQLite: {only_sqlite:?}"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn processes_opening_a_new_cache_at_once_all_get_it_migrated() {
         let dir = tempfile::tempdir().unwrap();
@@ -415,7 +695,7 @@ mod tests {
             Store::open(&path, &AuditLocation::default()).await.unwrap(),
             Store::open(&path, &AuditLocation::default()).await.unwrap(),
         );
-        let mut landing = write_transaction(&ours.pool).await.unwrap();
+        let mut landing = ours.sqlite().write_transaction().await.unwrap();
         let _: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_state")
             .fetch_one(&mut *landing)
             .await
@@ -433,7 +713,7 @@ mod tests {
         other.await.unwrap().expect("theirs lands after ours");
         let sources: Vec<String> =
             sqlx::query_scalar("SELECT source FROM sync_state ORDER BY source")
-                .fetch_all(&ours.pool)
+                .fetch_all(ours.sqlite())
                 .await
                 .unwrap();
         assert_eq!(sources, ["other", "ours"]);

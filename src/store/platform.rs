@@ -6,10 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use sqlx::{Row, Sqlite, Transaction};
 
-use super::landing::record_landed;
-use super::{decode_json, Store, StoreError};
+use super::landing::{record_landed, Landing};
+use super::{decode_json, on_backend, Backend, Store, StoreError, Writes};
 use crate::domain::alerts::{components_of_alert, Alert, AlertTarget, Selector};
 
 /// What a platform record is.
@@ -127,12 +126,14 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let _writing = self.writer.lock().await;
-        let mut tx = super::write_transaction(&self.landing).await?;
-        let (written, alerts_changed) = write_changed(&mut tx, source, None, records).await?;
+        let mut tx = self.begin_landing().await?;
+        let mut landing = tx.connection();
+        let (written, alerts_changed) =
+            write_changed(landing.reborrow(), source, None, records).await?;
         if alerts_changed {
-            rejoin_alerts(&mut tx).await?;
+            rejoin_alerts(landing.reborrow()).await?;
         }
-        record_landed(&mut tx, source, at, problems, records.len(), written).await?;
+        record_landed(landing, source, at, problems, records.len(), written).await?;
         tx.commit().await?;
         if written > 0 {
             self.analyze().await?;
@@ -154,14 +155,17 @@ impl Store {
             LookupBy::Id => "id",
             LookupBy::JoinKey => "join_key",
         };
-        let rows = sqlx::query(&format!(
-            "SELECT source, body FROM platform_records
-             WHERE kind = ? AND {column} IN (SELECT value FROM json_each(?))"
-        ))
-        .bind(kind.as_str())
-        .bind(serde_json::to_string(keys).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
+        let query = format!(
+            "SELECT source, body FROM platform_records WHERE kind = $1 AND {column} IN ({})",
+            self.cache.json_strings(2)
+        );
+        let rows = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(kind.as_str())
+                .bind(serde_json::to_string(keys).expect("strings serialise"))
+                .fetch_all(pool)
+                .await?
+        });
         decode_records(kind, rows)
     }
 
@@ -174,14 +178,21 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, json_extract(body, '$.total_commits') FROM platform_records
-             WHERE kind = ? AND id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(RecordKind::Comparison.as_str())
-        .bind(serde_json::to_string(ids).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
+        let total = match self.cache {
+            Backend::Sqlite(_) => "json_extract(body, '$.total_commits')",
+            Backend::Postgres(_) => "(body::jsonb ->> 'total_commits')::BIGINT",
+        };
+        let query = format!(
+            "SELECT id, {total} FROM platform_records WHERE kind = $1 AND id IN ({})",
+            self.cache.json_strings(2)
+        );
+        let rows: Vec<(String, Option<i64>)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(RecordKind::Comparison.as_str())
+                .bind(serde_json::to_string(ids).expect("strings serialise"))
+                .fetch_all(pool)
+                .await?
+        });
         Ok(rows
             .into_iter()
             .filter_map(|(id, total)| Some((id, total?)))
@@ -190,24 +201,24 @@ impl Store {
 
     /// How many records of `kind` `source` holds.
     pub async fn count_records(&self, source: &str, kind: RecordKind) -> Result<usize, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM platform_records WHERE source = ? AND kind = ?",
-        )
-        .bind(source)
-        .bind(kind.as_str())
-        .fetch_one(&self.pool)
-        .await?;
+        let count: i64 = on_backend!(&self.cache, pool => {
+            sqlx::query_scalar("SELECT count(*) FROM platform_records WHERE source = $1 AND kind = $2")
+                .bind(source)
+                .bind(kind.as_str())
+                .fetch_one(pool)
+                .await?
+        });
         Ok(count as usize)
     }
 
     /// Whether any source has landed records of `kind`.
     pub async fn holds_records(&self, kind: RecordKind) -> Result<bool, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM platform_records WHERE kind = ?)")
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM platform_records WHERE kind = $1)")
                 .bind(kind.as_str())
-                .fetch_one(&self.pool)
-                .await?,
-        )
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     /// Every record of `kind`, with its source.
@@ -215,10 +226,12 @@ impl Store {
         &self,
         kind: RecordKind,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let rows = sqlx::query("SELECT source, body FROM platform_records WHERE kind = ?")
-            .bind(kind.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = on_backend!(&self.cache, pool => {
+            sqlx::query_as("SELECT source, body FROM platform_records WHERE kind = $1")
+                .bind(kind.as_str())
+                .fetch_all(pool)
+                .await?
+        });
         decode_records(kind, rows)
     }
 
@@ -227,22 +240,13 @@ impl Store {
         &self,
         owner_key: &str,
     ) -> Result<Vec<ComponentWiring>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{WIRING_SELECT} AND e.owner_key = ? ORDER BY e.name"
-        ))
-        .bind(owner_key)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(wiring).collect())
+        self.wiring_where("AND e.owner_key = $1 ORDER BY e.name", owner_key)
+            .await
     }
 
     /// The component at `key` with its wiring, if it is one.
     pub async fn wiring_of_component(&self, key: &str) -> Result<Vec<ComponentWiring>, StoreError> {
-        let rows = sqlx::query(&format!("{WIRING_SELECT} AND e.entity_key = ?"))
-            .bind(key)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(wiring).collect())
+        self.wiring_where("AND e.entity_key = $1", key).await
     }
 
     /// The components at `keys` with their wiring.
@@ -250,13 +254,26 @@ impl Store {
         &self,
         keys: &[String],
     ) -> Result<Vec<ComponentWiring>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{WIRING_SELECT} AND e.entity_key IN (SELECT value FROM json_each(?))"
-        ))
-        .bind(serde_json::to_string(keys).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(wiring).collect())
+        let filter = format!("AND e.entity_key IN ({})", self.cache.json_strings(1));
+        self.wiring_where(
+            &filter,
+            &serde_json::to_string(keys).expect("strings serialise"),
+        )
+        .await
+    }
+
+    /// The components the rest of a query (`filter`, one parameter: `value`) picks, with
+    /// their wiring.
+    async fn wiring_where(
+        &self,
+        filter: &str,
+        value: &str,
+    ) -> Result<Vec<ComponentWiring>, StoreError> {
+        let query = format!("{WIRING_SELECT} {filter}");
+        let rows: Vec<WiringRow> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).bind(value).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(wiring).collect())
     }
 
     /// The components wired to the PagerDuty service `service_id`, by name.
@@ -264,48 +281,59 @@ impl Store {
         &self,
         service_id: &str,
     ) -> Result<Vec<ComponentWiring>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT component_key AS entity_key, name, owner_key, service_id FROM component_pagerduty
-             WHERE service_id = ? ORDER BY name",
-        )
-        .bind(service_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(wiring).collect())
+        let rows: Vec<WiringRow> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT component_key AS entity_key, name, owner_key, service_id FROM component_pagerduty
+                 WHERE service_id = $1 ORDER BY name",
+            )
+            .bind(service_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(wiring).collect())
     }
 
     /// Every component wired to a PagerDuty service.
     pub async fn pagerduty_wired(&self) -> Result<Vec<ComponentWiring>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT component_key AS entity_key, name, owner_key, service_id FROM component_pagerduty",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(wiring).collect())
+        let rows: Vec<WiringRow> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT component_key AS entity_key, name, owner_key, service_id FROM component_pagerduty",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(wiring).collect())
     }
 
     /// The escalation policies of each owner's PagerDuty-wired components: (owner, policy).
     pub async fn owner_policies(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT DISTINCT c.owner_key, r.join_key FROM component_pagerduty c
-             JOIN platform_records r ON r.kind = 'service' AND r.id = c.service_id
-             WHERE c.owner_key IS NOT NULL AND r.join_key IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT c.owner_key, r.join_key FROM component_pagerduty c
+                 JOIN platform_records r ON r.kind = 'service' AND r.id = c.service_id
+                 WHERE c.owner_key IS NOT NULL AND r.join_key IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// Incidents on each owner's components, counted per status: (owner, status, count).
     pub async fn incidents_per_owner(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT c.owner_key, json_extract(r.body, '$.status') AS status,
+        let status = match self.cache {
+            Backend::Sqlite(_) => "json_extract(r.body, '$.status')",
+            Backend::Postgres(_) => "r.body::jsonb ->> 'status'",
+        };
+        let query = format!(
+            "SELECT c.owner_key, {status} AS status,
                 count(DISTINCT r.source || ' ' || r.id) AS incidents
              FROM platform_records r JOIN component_pagerduty c ON c.service_id = r.join_key
              WHERE r.kind = 'incident' AND c.owner_key IS NOT NULL
-             GROUP BY c.owner_key, status",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+             GROUP BY c.owner_key, status"
+        );
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).fetch_all(pool).await?
+        }))
     }
 
     /// Alerts joined to any of `component_keys`: (component, source, alert).
@@ -313,22 +341,20 @@ impl Store {
         &self,
         component_keys: &[String],
     ) -> Result<Vec<(String, String, Alert)>, StoreError> {
-        let rows = sqlx::query(
+        let query = format!(
             "SELECT j.component_key, j.source, r.body FROM alert_components j
              JOIN platform_records r ON r.source = j.source AND r.kind = 'alert' AND r.id = j.fingerprint
-             WHERE j.component_key IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(component_keys).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.get("component_key"),
-                    r.get("source"),
-                    decode_json("alert", r.get("body"))?,
-                ))
-            })
+             WHERE j.component_key IN ({})",
+            self.cache.json_strings(1)
+        );
+        let rows: Vec<(String, String, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(serde_json::to_string(component_keys).expect("strings serialise"))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(component, source, body)| Ok((component, source, decode_json("alert", &body)?)))
             .collect()
     }
 
@@ -345,19 +371,40 @@ impl Store {
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        let rows = sqlx::query(
+        let field = |name: &str| match self.cache {
+            Backend::Sqlite(_) => format!("json_extract(body, '$.{name}')"),
+            Backend::Postgres(_) => format!("(body::jsonb ->> '{name}')"),
+        };
+        // SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE does.
+        let like = match self.cache {
+            Backend::Sqlite(_) => "LIKE",
+            Backend::Postgres(_) => "ILIKE",
+        };
+        let (number_field, title, status, created) = (
+            match self.cache {
+                Backend::Sqlite(_) => field("number"),
+                Backend::Postgres(_) => format!("{}::BIGINT", field("number")),
+            },
+            field("title"),
+            field("status"),
+            field("created_at"),
+        );
+        let query = format!(
             "SELECT source, body FROM platform_records
              WHERE kind = 'incident'
-                 AND (json_extract(body, '$.number') = ?1
-                      OR (?2 != '' AND json_extract(body, '$.title') LIKE '%' || ?2 || '%' ESCAPE '\\'))
-             ORDER BY json_extract(body, '$.status') = 'resolved', json_extract(body, '$.created_at') DESC
-             LIMIT ?3",
-        )
-        .bind(number)
-        .bind(if number.is_some() { String::new() } else { words })
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+                 AND ({number_field} = $1
+                      OR ($2 != '' AND {title} {like} '%' || $2 || '%' ESCAPE '\\'))
+             ORDER BY {status} = 'resolved', {created} DESC
+             LIMIT $3"
+        );
+        let rows = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(number)
+                .bind(if number.is_some() { String::new() } else { words.clone() })
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
         decode_records(RecordKind::Incident, rows)
     }
 
@@ -367,51 +414,54 @@ impl Store {
         source: &str,
         fingerprint: &str,
     ) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT component_key FROM alert_components WHERE source = ? AND fingerprint = ?
-             ORDER BY component_key",
-        )
-        .bind(source)
-        .bind(fingerprint)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(
+                "SELECT component_key FROM alert_components WHERE source = $1 AND fingerprint = $2
+                 ORDER BY component_key",
+            )
+            .bind(source)
+            .bind(fingerprint)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// The components each alert (by source and fingerprint) is joined to.
     pub async fn alert_components(
         &self,
     ) -> Result<HashMap<(String, String), Vec<String>>, StoreError> {
-        let mut joined: HashMap<(String, String), Vec<String>> = HashMap::new();
-        for row in sqlx::query(
-            "SELECT source, fingerprint, component_key FROM alert_components ORDER BY component_key",
-        )
-            .fetch_all(&self.pool)
+        let rows: Vec<(String, String, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT source, fingerprint, component_key FROM alert_components ORDER BY component_key",
+            )
+            .fetch_all(pool)
             .await?
-        {
+        });
+        let mut joined: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for (source, fingerprint, component) in rows {
             joined
-                .entry((row.get("source"), row.get("fingerprint")))
+                .entry((source, fingerprint))
                 .or_default()
-                .push(row.get("component_key"));
+                .push(component);
         }
         Ok(joined)
     }
 
     /// Firing alerts (neither silenced nor inhibited) per owner of the components they join.
     pub async fn firing_alerts_per_owner(&self) -> Result<HashMap<String, i64>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.owner_key, count(DISTINCT j.source || ' ' || j.fingerprint) AS firing
-             FROM alert_components j
-             JOIN platform_records r ON r.source = j.source AND r.kind = 'alert' AND r.id = j.fingerprint
-             JOIN entities c ON c.entity_key = j.component_key
-             WHERE r.join_key = 'firing' AND c.owner_key IS NOT NULL
-             GROUP BY c.owner_key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("owner_key"), r.get("firing")))
-            .collect())
+        let rows: Vec<(String, i64)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT c.owner_key, count(DISTINCT j.source || ' ' || j.fingerprint) AS firing
+                 FROM alert_components j
+                 JOIN platform_records r ON r.source = j.source AND r.kind = 'alert' AND r.id = j.fingerprint
+                 JOIN entities c ON c.entity_key = j.component_key
+                 WHERE r.join_key = 'firing' AND c.owner_key IS NOT NULL
+                 GROUP BY c.owner_key",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().collect())
     }
 
     /// Catalog users by email (lower-cased), for the join with PagerDuty's people.
@@ -419,63 +469,83 @@ impl Store {
         &self,
         emails: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT entity_key, email FROM entities
-             WHERE kind = 'user' AND email IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(emails).expect("strings serialise"))
-        .fetch_all(&self.pool)
-        .await?;
+        // SQLite compares the column case-blind (COLLATE NOCASE); PostgreSQL both sides lowered.
+        let query = match self.cache {
+            Backend::Sqlite(_) => format!(
+                "SELECT entity_key, email FROM entities WHERE kind = 'user' AND email IN ({})",
+                self.cache.json_strings(1)
+            ),
+            Backend::Postgres(_) => format!(
+                "SELECT entity_key, email FROM entities
+                 WHERE kind = 'user' AND lower(email) IN (SELECT lower(e) FROM ({}) AS listed(e))",
+                self.cache.json_strings(1)
+            ),
+        };
+        let rows: Vec<(String, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(serde_json::to_string(emails).expect("strings serialise"))
+                .fetch_all(pool)
+                .await?
+        });
         Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<String, _>("email").to_lowercase(),
-                    r.get("entity_key"),
-                )
-            })
+            .into_iter()
+            .map(|(key, email)| (email.to_lowercase(), key))
             .collect())
     }
 
-    /// Of `incidents` (source, id), those never notified, now marked as notified at `at`: each
-    /// incident is handed out once, even across restarts and between two windows.
+    /// Of `incidents` (source, id), those never notified to `recipient`, now marked as
+    /// notified at `at`: each incident is handed out once to each user, even across restarts
+    /// and between two windows. A file is one user's: `recipient` matters in a shared cache.
     pub async fn take_unnotified(
         &self,
         incidents: &[(String, String)],
+        recipient: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         // Called after every sync: with no triggered incident, no write transaction.
         if incidents.is_empty() {
             return Ok(Vec::new());
         }
-        let _writing = self.writer.lock().await;
-        let mut tx = super::write_transaction(&self.pool).await?;
-        let mut fresh = Vec::new();
-        for (source, id) in incidents {
-            let inserted = sqlx::query(
-                "INSERT OR IGNORE INTO notified_incidents (source, incident_id, notified_at) VALUES (?, ?, ?)",
-            )
-            .bind(source)
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted > 0 {
-                fresh.push((source.clone(), id.clone()));
+        let insert = match self.cache {
+            Backend::Sqlite(_) => {
+                "INSERT INTO notified_incidents (source, incident_id, notified_at)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
             }
-        }
-        tx.commit().await?;
+            Backend::Postgres(_) => {
+                "INSERT INTO notified_incidents (source, incident_id, notified_at, recipient)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+            }
+        };
+        let _writing = self.writer.lock().await;
+        let mut fresh = Vec::new();
+        on_backend!(&self.cache, pool => {
+            let mut tx = pool.write_transaction().await?;
+            for (source, id) in incidents {
+                // SQLite binds what its statement names, and ignores the extra value.
+                let inserted = sqlx::query(insert)
+                .bind(source)
+                .bind(id)
+                .bind(at)
+                .bind(recipient)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted > 0 {
+                    fresh.push((source.clone(), id.clone()));
+                }
+            }
+            tx.commit().await?;
+        });
         Ok(fresh)
     }
 }
 
 fn decode_records<T: DeserializeOwned>(
     kind: RecordKind,
-    rows: Vec<sqlx::sqlite::SqliteRow>,
+    rows: Vec<(String, String)>,
 ) -> Result<Vec<(String, T)>, StoreError> {
-    rows.iter()
-        .map(|r| Ok((r.get("source"), decode_json(kind.as_str(), r.get("body"))?)))
+    rows.into_iter()
+        .map(|(source, body)| Ok((source, decode_json(kind.as_str(), &body)?)))
         .collect()
 }
 
@@ -483,7 +553,7 @@ fn decode_records<T: DeserializeOwned>(
 /// `records`, writing only those that changed. Returns the rows written or deleted, and
 /// whether any alert was among them.
 pub(super) async fn write_changed(
-    tx: &mut Transaction<'_, Sqlite>,
+    mut landing: Landing<'_>,
     source: &str,
     scope: Option<(RecordKind, &str)>,
     records: &[PlatformRecord],
@@ -492,39 +562,41 @@ pub(super) async fn write_changed(
         .iter()
         .map(|r| ((r.kind.as_str(), r.id.as_str()), r))
         .collect();
-    let held_rows = match scope {
-        None => {
-            sqlx::query("SELECT kind, id, body FROM platform_records WHERE source = ?")
+    let held_rows: Vec<(String, String, String)> = match scope {
+        None => on_backend!(landing.reborrow(), c => {
+            sqlx::query_as("SELECT kind, id, body FROM platform_records WHERE source = $1")
                 .bind(source)
-                .fetch_all(&mut **tx)
+                .fetch_all(c)
                 .await?
-        }
-        Some((kind, join_key)) => {
-            sqlx::query(
+        }),
+        Some((kind, join_key)) => on_backend!(landing.reborrow(), c => {
+            sqlx::query_as(
                 "SELECT kind, id, body FROM platform_records
-                 WHERE kind = ? AND join_key = ? AND source = ?",
+                 WHERE kind = $1 AND join_key = $2 AND source = $3",
             )
             .bind(kind.as_str())
             .bind(join_key)
             .bind(source)
-            .fetch_all(&mut **tx)
+            .fetch_all(c)
             .await?
-        }
+        }),
     };
     let held: HashMap<(String, String), String> = held_rows
         .into_iter()
-        .map(|r| ((r.get("kind"), r.get("id")), r.get("body")))
+        .map(|(kind, id, body)| ((kind, id), body))
         .collect();
     let mut alerts_changed = false;
     let mut written = 0u64;
     for (kind, id) in held.keys() {
         if !fetched.contains_key(&(kind.as_str(), id.as_str())) {
-            sqlx::query("DELETE FROM platform_records WHERE source = ? AND kind = ? AND id = ?")
-                .bind(source)
-                .bind(kind)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            on_backend!(landing.reborrow(), c => {
+                sqlx::query("DELETE FROM platform_records WHERE source = $1 AND kind = $2 AND id = $3")
+                    .bind(source)
+                    .bind(kind)
+                    .bind(id)
+                    .execute(c)
+                    .await?;
+            });
             alerts_changed |= kind == RecordKind::Alert.as_str();
             written += 1;
         }
@@ -533,71 +605,81 @@ pub(super) async fn write_changed(
         if held.get(&(kind.to_string(), id.to_string())) == Some(&record.body) {
             continue;
         }
-        sqlx::query(
-            "INSERT OR REPLACE INTO platform_records (source, kind, id, join_key, body)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(source)
-        .bind(kind)
-        .bind(id)
-        .bind(&record.join_key)
-        .bind(&record.body)
-        .execute(&mut **tx)
-        .await?;
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(
+                "INSERT INTO platform_records (source, kind, id, join_key, body)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (source, kind, id) DO UPDATE SET join_key = excluded.join_key,
+                    body = excluded.body",
+            )
+            .bind(source)
+            .bind(kind)
+            .bind(id)
+            .bind(&record.join_key)
+            .bind(&record.body)
+            .execute(c)
+            .await?;
+        });
         alerts_changed |= record.kind == RecordKind::Alert;
         written += 1;
     }
     Ok((written, alerts_changed))
 }
 
-fn wiring(r: &sqlx::sqlite::SqliteRow) -> ComponentWiring {
+/// A component's wiring as read: key, name, owner, PagerDuty service.
+type WiringRow = (String, String, Option<String>, Option<String>);
+
+fn wiring((key, name, owner_key, pagerduty_service_id): WiringRow) -> ComponentWiring {
     ComponentWiring {
-        key: r.get("entity_key"),
-        name: r.get("name"),
-        owner_key: r.get("owner_key"),
-        pagerduty_service_id: r.get("service_id"),
+        key,
+        name,
+        owner_key,
+        pagerduty_service_id,
     }
 }
 
 /// Joins every alert to its components again: by the `service` label, or by a component's
 /// selector. Writes only the pairs that changed.
-pub(super) async fn rejoin_alerts(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
-    let alerts: Vec<(String, Alert)> =
-        sqlx::query("SELECT source, body FROM platform_records WHERE kind = 'alert'")
-            .fetch_all(&mut **tx)
+pub(super) async fn rejoin_alerts(mut landing: Landing<'_>) -> Result<(), StoreError> {
+    let alerts: Vec<(String, String)> = on_backend!(landing.reborrow(), c => {
+        sqlx::query_as("SELECT source, body FROM platform_records WHERE kind = 'alert'")
+            .fetch_all(c)
             .await?
-            .iter()
-            .map(|r| Ok((r.get("source"), decode_json("alert", r.get("body"))?)))
-            .collect::<Result<_, StoreError>>()?;
+    });
+    let alerts: Vec<(String, Alert)> = alerts
+        .into_iter()
+        .map(|(source, body)| Ok((source, decode_json("alert", &body)?)))
+        .collect::<Result<_, StoreError>>()?;
     let services: BTreeSet<&str> = alerts
         .iter()
         .filter_map(|(_, a)| a.labels.get(crate::domain::alerts::SERVICE_LABEL))
         .map(String::as_str)
         .collect();
-    let mut targets: HashMap<String, AlertTarget> = HashMap::new();
-    for row in sqlx::query(
+    let query = format!(
         "SELECT entity_key, name, alert_selector FROM entities
-         WHERE kind = 'component' AND (name IN (SELECT value FROM json_each(?)) OR alert_selector IS NOT NULL)",
-    )
-    .bind(serde_json::to_string(&services).expect("strings serialise"))
-    .fetch_all(&mut **tx)
-    .await?
-    {
-        let key: String = row.get("entity_key");
-        let selector = row
-            .get::<Option<String>, _>("alert_selector")
-            .and_then(|text| match text.parse::<Selector>() {
-                Ok(selector) => Some(selector),
-                Err(problem) => {
-                    tracing::warn!(component = %key, %problem, "alert selector ignored");
-                    None
-                }
-            });
+         WHERE kind = 'component' AND (name IN ({}) OR alert_selector IS NOT NULL)",
+        landing.json_strings(1)
+    );
+    let components: Vec<(String, String, Option<String>)> = on_backend!(landing.reborrow(), c => {
+        sqlx::query_as(&query)
+            .bind(serde_json::to_string(&services).expect("strings serialise"))
+            .fetch_all(c)
+            .await?
+    });
+    let mut targets: HashMap<String, AlertTarget> = HashMap::new();
+    for (key, name, selector) in components {
+        let selector = selector.and_then(|text| match text.parse::<Selector>() {
+            Ok(selector) => Some(selector),
+            Err(problem) => {
+                tracing::warn!(component = %key, %problem, "alert selector ignored");
+                None
+            }
+        });
         targets.insert(
             key.clone(),
             AlertTarget {
                 key,
-                name: row.get("name"),
+                name,
                 selector,
             },
         );
@@ -611,31 +693,35 @@ pub(super) async fn rejoin_alerts(tx: &mut Transaction<'_, Sqlite>) -> Result<()
                 .map(|key| (key.to_string(), source.clone(), alert.fingerprint.clone()))
         })
         .collect();
-    let held: BTreeSet<(String, String, String)> =
+    let held: Vec<(String, String, String)> = on_backend!(landing.reborrow(), c => {
         sqlx::query_as("SELECT component_key, source, fingerprint FROM alert_components")
-            .fetch_all(&mut **tx)
+            .fetch_all(c)
             .await?
-            .into_iter()
-            .collect();
+    });
+    let held: BTreeSet<(String, String, String)> = held.into_iter().collect();
     for (key, source, fingerprint) in held.difference(&wanted) {
-        sqlx::query(
-            "DELETE FROM alert_components WHERE component_key = ? AND source = ? AND fingerprint = ?",
-        )
-        .bind(key)
-        .bind(source)
-        .bind(fingerprint)
-        .execute(&mut **tx)
-        .await?;
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(
+                "DELETE FROM alert_components WHERE component_key = $1 AND source = $2 AND fingerprint = $3",
+            )
+            .bind(key)
+            .bind(source)
+            .bind(fingerprint)
+            .execute(c)
+            .await?;
+        });
     }
     for (key, source, fingerprint) in wanted.difference(&held) {
-        sqlx::query(
-            "INSERT INTO alert_components (component_key, source, fingerprint) VALUES (?, ?, ?)",
-        )
-        .bind(key)
-        .bind(source)
-        .bind(fingerprint)
-        .execute(&mut **tx)
-        .await?;
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(
+                "INSERT INTO alert_components (component_key, source, fingerprint) VALUES ($1, $2, $3)",
+            )
+            .bind(key)
+            .bind(source)
+            .bind(fingerprint)
+            .execute(c)
+            .await?;
+        });
     }
     Ok(())
 }
@@ -644,6 +730,300 @@ pub(super) async fn rejoin_alerts(tx: &mut Transaction<'_, Sqlite>) -> Result<()
 mod tests {
     use super::*;
     use crate::domain::Entity;
+
+    #[tokio::test]
+    async fn components_are_read_with_their_pagerduty_wiring_on_either_backend() {
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        for store in crate::store::each_backend(&cluster).await {
+            on_backend!(&store.cache, pool => {
+                sqlx::raw_sql(
+                    r#"INSERT INTO entities (entity_key, kind, namespace, name, search_name, owner_key,
+                           tags, gaps, gap_count, unowned, sources, body) VALUES
+                         ('component:default/b', 'component', 'default', 'b', 'b', 'group:default/t',
+                          '[]', '[]', 0, false, '[]',
+                          '{"metadata": {"annotations": {"pagerduty.com/service-id": "PSVC"}}}'),
+                         ('component:default/a', 'component', 'default', 'a', 'a', 'group:default/t',
+                          '[]', '[]', 0, false, '[]', '{"metadata": {}}');"#,
+                )
+                .execute(pool)
+                .await
+                .map(drop)
+                .unwrap()
+            });
+            let wired = |key: &str, service: Option<&str>| ComponentWiring {
+                key: format!("component:default/{key}"),
+                name: key.into(),
+                owner_key: Some("group:default/t".into()),
+                pagerduty_service_id: service.map(Into::into),
+            };
+            let (a, b) = (wired("a", None), wired("b", Some("PSVC")));
+            assert_eq!(
+                store.wiring_of_owner("group:default/t").await.unwrap(),
+                [a.clone(), b.clone()]
+            );
+            assert_eq!(
+                store
+                    .wiring_of_component("component:default/b")
+                    .await
+                    .unwrap(),
+                std::slice::from_ref(&b)
+            );
+            let mut both = store
+                .wiring_of_components(&[a.key.clone(), b.key.clone()])
+                .await
+                .unwrap();
+            both.sort_by(|x, y| x.key.cmp(&y.key));
+            assert_eq!(both, [a, b.clone()]);
+            assert_eq!(
+                store.wiring_of_pagerduty_service("PSVC").await.unwrap(),
+                std::slice::from_ref(&b)
+            );
+            assert_eq!(store.pagerduty_wired().await.unwrap(), [b]);
+        }
+    }
+
+    fn incident(
+        id: &str,
+        number: i64,
+        title: &str,
+        status: crate::domain::oncall::IncidentStatus,
+        day: u32,
+    ) -> String {
+        serde_json::to_string(&crate::domain::oncall::Incident {
+            id: id.into(),
+            number,
+            title: title.into(),
+            status,
+            urgency: "high".into(),
+            priority: None,
+            service_id: "PSVC".into(),
+            created_at: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, day, 10, 0, 0).unwrap(),
+            last_status_change_at: None,
+            assignees: vec![],
+            acknowledged_by: vec![],
+            html_url: None,
+            policy_id: None,
+        })
+        .unwrap()
+    }
+
+    fn alert(fingerprint: &str, state: crate::domain::alerts::AlertState) -> String {
+        serde_json::to_string(&Alert {
+            fingerprint: fingerprint.into(),
+            name: "HighErrorRate".into(),
+            state,
+            severity: None,
+            summary: None,
+            description: None,
+            runbook_url: None,
+            starts_at: Utc::now(),
+            generator_url: None,
+            labels: Default::default(),
+            silenced_by: vec![],
+            inhibited_by: vec![],
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn incidents_alerts_and_people_are_found_and_counted_on_either_backend() {
+        use crate::domain::alerts::AlertState;
+        use crate::domain::oncall::IncidentStatus;
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        let records = [
+            (
+                "pd",
+                "incident",
+                "I1",
+                "PSVC",
+                incident("I1", 41, "Checkout 50% errors", IncidentStatus::Resolved, 1),
+            ),
+            (
+                "pd",
+                "incident",
+                "I2",
+                "PSVC",
+                incident("I2", 42, "Checkout slow", IncidentStatus::Triggered, 2),
+            ),
+            (
+                "am",
+                "alert",
+                "f1",
+                "firing",
+                alert("f1", AlertState::Firing),
+            ),
+            (
+                "am",
+                "alert",
+                "f2",
+                "silenced",
+                alert("f2", AlertState::Silenced),
+            ),
+        ];
+        for store in crate::store::each_backend(&cluster).await {
+            on_backend!(&store.cache, pool => {
+                sqlx::raw_sql(
+                    r#"INSERT INTO entities (entity_key, kind, namespace, name, search_name, owner_key,
+                           email, tags, gaps, gap_count, unowned, sources, body) VALUES
+                         ('component:default/shop', 'component', 'default', 'shop', 'shop', 'group:default/t',
+                          NULL, '[]', '[]', 0, false, '[]',
+                          '{"metadata": {"annotations": {"pagerduty.com/service-id": "PSVC"}}}'),
+                         ('user:default/dana', 'user', 'default', 'dana', 'dana', NULL,
+                          'Dana@Example.com', '[]', '[]', 0, false, '[]', '{}');
+                       INSERT INTO alert_components (component_key, source, fingerprint) VALUES
+                         ('component:default/shop', 'am', 'f1'), ('component:default/shop', 'am', 'f2');"#,
+                )
+                .execute(pool)
+                .await
+                .unwrap();
+                for (source, kind, id, join_key, body) in &records {
+                    sqlx::query(
+                        "INSERT INTO platform_records (source, kind, id, join_key, body)
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(*source)
+                    .bind(*kind)
+                    .bind(*id)
+                    .bind(*join_key)
+                    .bind(body.as_str())
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                }
+            });
+            let mut counted = store.incidents_per_owner().await.unwrap();
+            counted.sort();
+            assert_eq!(
+                counted,
+                [
+                    ("group:default/t".to_string(), "resolved".to_string(), 1),
+                    ("group:default/t".to_string(), "triggered".to_string(), 1)
+                ]
+            );
+            let ids = |text: &'static str| {
+                let store = &store;
+                async move {
+                    store
+                        .search_incidents(text, 10)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|(_, i)| i.id)
+                        .collect::<Vec<_>>()
+                }
+            };
+            assert_eq!(ids("#42").await, ["I2"]);
+            // Open ones first; % is a character, not a wildcard.
+            assert_eq!(ids("checkout").await, ["I2", "I1"]);
+            assert_eq!(ids("50%").await, ["I1"]);
+            assert!(ids("5%s").await.is_empty());
+            let alerts = store
+                .alerts_of(&["component:default/shop".into()])
+                .await
+                .unwrap();
+            assert_eq!(alerts.len(), 2);
+            assert_eq!(
+                store.firing_alerts_per_owner().await.unwrap(),
+                HashMap::from([("group:default/t".to_string(), 1)])
+            );
+            assert_eq!(
+                store
+                    .users_by_email(&["dana@example.COM".into()])
+                    .await
+                    .unwrap(),
+                HashMap::from([(
+                    "dana@example.com".to_string(),
+                    "user:default/dana".to_string()
+                )])
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn records_are_read_counted_and_incidents_notified_once_on_either_backend() {
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        for store in crate::store::each_backend(&cluster).await {
+            // Rows as a landing leaves them (the landings are not ported yet).
+            on_backend!(&store.cache, pool => {
+                sqlx::raw_sql(
+                    r#"INSERT INTO platform_records (source, kind, id, join_key, body) VALUES
+                         ('pd', 'incident', 'I1', 'PSVC', '{"id": "I1"}'),
+                         ('pd', 'incident', 'I2', 'PSVC', '{"id": "I2"}'),
+                         ('gh', 'comparison', 'o/r:v1...v2', NULL, '{"total_commits": 7}'),
+                         ('gh', 'comparison', 'o/r:v2...v3', NULL, '{}');
+                       INSERT INTO alert_components (component_key, source, fingerprint) VALUES
+                         ('component:default/b', 'am', 'f1'), ('component:default/a', 'am', 'f1');"#,
+                )
+                .execute(pool)
+                .await
+                .map(drop)
+                .unwrap()
+            });
+            let by_id: Vec<(String, serde_json::Value)> = store
+                .records(
+                    RecordKind::Incident,
+                    LookupBy::Id,
+                    &["I2".into(), "I9".into()],
+                )
+                .await
+                .unwrap();
+            assert_eq!(by_id, [("pd".to_string(), serde_json::json!({"id": "I2"}))]);
+            let by_join: Vec<(String, serde_json::Value)> = store
+                .records(RecordKind::Incident, LookupBy::JoinKey, &["PSVC".into()])
+                .await
+                .unwrap();
+            assert_eq!(by_join.len(), 2);
+            let totals = store
+                .comparison_totals(&["o/r:v1...v2".into(), "o/r:v2...v3".into()])
+                .await
+                .unwrap();
+            assert_eq!(totals, HashMap::from([("o/r:v1...v2".to_string(), 7)]));
+            assert_eq!(
+                store
+                    .count_records("pd", RecordKind::Incident)
+                    .await
+                    .unwrap(),
+                2
+            );
+            assert!(store.holds_records(RecordKind::Incident).await.unwrap());
+            assert!(!store.holds_records(RecordKind::Alert).await.unwrap());
+            let all: Vec<(String, serde_json::Value)> =
+                store.all_records(RecordKind::Comparison).await.unwrap();
+            assert_eq!(all.len(), 2);
+            assert_eq!(
+                store.alerts_of_fingerprint("am", "f1").await.unwrap(),
+                ["component:default/a", "component:default/b"]
+            );
+            assert_eq!(
+                store.alert_components().await.unwrap()[&("am".to_string(), "f1".to_string())],
+                ["component:default/a", "component:default/b"]
+            );
+            let now = Utc::now();
+            let incidents = [
+                ("pd".to_string(), "I1".to_string()),
+                ("pd".to_string(), "I2".to_string()),
+            ];
+            let dana = "dana@example.com";
+            assert_eq!(
+                store
+                    .take_unnotified(&incidents[..1], dana, now)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert_eq!(
+                store.take_unnotified(&incidents, dana, now).await.unwrap(),
+                [("pd".to_string(), "I2".to_string())]
+            );
+            // In a shared cache each user is told once; a file is one user's.
+            let others = store
+                .take_unnotified(&incidents, "ed@example.com", now)
+                .await
+                .unwrap();
+            assert_eq!(others.len(), if store.is_shared() { 2 } else { 0 });
+        }
+    }
 
     fn component(name: &str, owner: &str, service_id: Option<&str>) -> Entity {
         let annotations = service_id.map_or(
@@ -672,9 +1052,13 @@ mod tests {
 
     #[tokio::test]
     async fn pagerduty_wiring_follows_the_merged_view() {
-        let store = Store::in_memory(&crate::store::AuditLocation::default())
-            .await
-            .unwrap();
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        for store in crate::store::each_backend(&cluster).await {
+            pagerduty_wiring_follows_the_merged_view_in(store).await;
+        }
+    }
+
+    async fn pagerduty_wiring_follows_the_merged_view_in(store: Store) {
         store
             .land_catalog(
                 &[

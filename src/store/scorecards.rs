@@ -3,14 +3,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::Row;
-
 use super::landing::insert_rows;
-use super::{decode_json, Store, StoreError};
+use super::{decode_json, on_backend, Backend, Store, StoreError};
 use crate::api::EntitySummary;
 use crate::domain::scorecards::{CheckOutcome, Tally};
 use crate::domain::Entity;
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// What the cache knows of one component that its checks need, besides its body.
 #[derive(Debug, Clone)]
@@ -104,15 +102,16 @@ pub struct TeamDay {
 /// How long history is kept.
 pub const HISTORY_DAYS: i64 = 366;
 
-/// Each component with what its checks need. The owners and systems that link a runbook are
-/// found first, each body read once: per component, a team's body was read 20 times over.
+/// Each component with what its checks need (`{runbook_link}`: whether an entity `e` links a
+/// runbook; `{production}`: the production environments bound as `$1`). The owners and
+/// systems that link a runbook are found first, each body read once: per component, a team's
+/// body was read 20 times over.
 const INPUT_SELECT: &str = "
 WITH runbook_holders AS MATERIALIZED (
     SELECT e.entity_key FROM entities e
     WHERE e.entity_key IN (SELECT owner_key FROM entities WHERE kind = 'component'
                            UNION SELECT system_key FROM entities WHERE kind = 'component')
-        AND EXISTS (SELECT 1 FROM json_each(e.body, '$.metadata.links') l
-                    WHERE lower(json_extract(l.value, '$.type')) = 'runbook'))
+        AND {runbook_link})
 SELECT c.entity_key, c.owner_key, c.body, NOT c.unowned AS owner_exists,
     (SELECT count(DISTINCT r.source_key) FROM relations r
      WHERE r.target_key = c.owner_key AND r.relation = 'memberOf') AS owner_members,
@@ -121,13 +120,13 @@ SELECT c.entity_key, c.owner_key, c.body, NOT c.unowned AS owner_exists,
      WHERE pr.kind = 'service' AND pr.id = p.service_id AND pr.join_key IS NOT NULL
      ORDER BY pr.source LIMIT 1) AS policy_id,
     CASE
-        WHEN c.system_key IN runbook_holders THEN c.system_key
-        WHEN c.owner_key IN runbook_holders THEN c.owner_key
+        WHEN c.system_key IN (SELECT entity_key FROM runbook_holders) THEN c.system_key
+        WHEN c.owner_key IN (SELECT entity_key FROM runbook_holders) THEN c.owner_key
     END AS inherited_runbook,
     EXISTS (SELECT 1 FROM alert_components a WHERE a.component_key = c.entity_key) AS alerts_seen,
     (SELECT d.started_at FROM component_delivery cd JOIN deployments d ON d.target = cd.target
      WHERE cd.component_key = c.entity_key
-        AND d.environment IN (SELECT value FROM json_each(?1))
+        AND d.environment IN ({production})
         AND d.status IN ('success', 'inactive')
      ORDER BY d.started_at DESC LIMIT 1) AS last_production_deploy
 FROM entities c
@@ -141,24 +140,39 @@ impl Store {
         &self,
         production: &[String],
     ) -> Result<Vec<ScorecardInput>, StoreError> {
-        let rows = sqlx::query(INPUT_SELECT)
-            .bind(serde_json::to_string(production).expect("strings serialise"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
+        let runbook_link = match self.cache {
+            Backend::Sqlite(_) => {
+                "EXISTS (SELECT 1 FROM json_each(e.body, '$.metadata.links') l
+                         WHERE lower(json_extract(l.value, '$.type')) = 'runbook')"
+            }
+            Backend::Postgres(_) => {
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(e.body::jsonb -> 'metadata' -> 'links') l
+                         WHERE lower(l ->> 'type') = 'runbook')"
+            }
+        };
+        let query = INPUT_SELECT
+            .replace("{runbook_link}", runbook_link)
+            .replace("{production}", &self.cache.json_strings(1));
+        let rows: Vec<InputColumns> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(serde_json::to_string(production).expect("strings serialise"))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
             .map(|r| {
                 Ok(ScorecardInput {
-                    key: r.get("entity_key"),
-                    owner_key: r.get("owner_key"),
-                    entity: decode_json("entities.body", r.get("body"))?,
-                    owner_exists: r.get("owner_exists"),
-                    owner_members: r.get("owner_members"),
-                    pagerduty_service_id: r.get("service_id"),
-                    policy_id: r.get("policy_id"),
-                    inherited_runbook: r.get("inherited_runbook"),
-                    alerts_seen: r.get("alerts_seen"),
+                    entity: decode_json("entities.body", &r.body)?,
+                    key: r.entity_key,
+                    owner_key: r.owner_key,
+                    owner_exists: r.owner_exists,
+                    owner_members: r.owner_members,
+                    pagerduty_service_id: r.service_id,
+                    policy_id: r.policy_id,
+                    inherited_runbook: r.inherited_runbook,
+                    alerts_seen: r.alerts_seen,
                     last_production_deploy: r
-                        .get::<Option<i64>, _>("last_production_deploy")
+                        .last_production_deploy
                         .and_then(|s| DateTime::from_timestamp(s, 0)),
                 })
             })
@@ -167,11 +181,11 @@ impl Store {
 
     /// The fingerprint and time of the stored results, if any were worked out.
     pub async fn scorecard_state(&self) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
-        let row: Option<(String, DateTime<Utc>)> =
+        Ok(on_backend!(&self.cache, pool => {
             sqlx::query_as("SELECT fingerprint, computed_at FROM scorecard_state WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row)
+                .fetch_optional(pool)
+                .await?
+        }))
     }
 
     /// Replaces the results with `results` (each owner's `tallies` beside them), in one
@@ -187,7 +201,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let _writer = self.writer.lock().await;
-        let mut tx = super::write_transaction(&self.landing).await?;
+        let mut tx = self.begin_landing().await?;
+        let mut landing = tx.connection();
         let day = now.date_naive().to_string();
         let cutoff = (now.date_naive() - chrono::Days::new(HISTORY_DAYS as u64)).to_string();
         for sql in [
@@ -195,36 +210,44 @@ impl Store {
             "DELETE FROM scorecard_teams",
             "DELETE FROM scorecard_worse",
         ] {
-            sqlx::query(sql).execute(&mut *tx).await?;
+            on_backend!(landing.reborrow(), c => {
+                sqlx::query(sql).execute(c).await?;
+            });
         }
-        let previous: HashMap<String, (Option<i64>, String)> = sqlx::query(
-            "SELECT h.component_key, h.level, h.failing FROM scorecard_history h
-             WHERE h.day = (SELECT max(day) FROM scorecard_history WHERE component_key = h.component_key)",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| (r.get("component_key"), (r.get("level"), r.get("failing"))))
-        .collect();
-        insert_rows(
-            &mut tx,
-            "INSERT INTO scorecard_results (component_key, owner_key, level, passed, total, outcomes,
-                last_production_deploy, open_incidents) ",
-            results,
-            |values, result| {
-                let passed = result.outcomes.iter().filter(|o| o.passed).count();
-                values
-                    .push_bind(result.key.as_str())
-                    .push_bind(result.owner_key.as_deref())
-                    .push_bind(result.level.map(|l| l as i64))
-                    .push_bind(passed as i64)
-                    .push_bind(result.outcomes.len() as i64)
-                    .push_bind(serde_json::to_string(&result.outcomes).expect("outcomes serialise"))
-                    .push_bind(result.last_production_deploy.map(|t| t.timestamp()))
-                    .push_bind(result.open_incidents);
-            },
-        )
-        .await?;
+        let previous: Vec<(String, Option<i64>, String)> = on_backend!(landing.reborrow(), c => {
+            sqlx::query_as(
+                "SELECT h.component_key, h.level, h.failing FROM scorecard_history h
+                 WHERE h.day = (SELECT max(day) FROM scorecard_history WHERE component_key = h.component_key)",
+            )
+            .fetch_all(c)
+            .await?
+        });
+        let previous: HashMap<String, (Option<i64>, String)> = previous
+            .into_iter()
+            .map(|(key, level, failing)| (key, (level, failing)))
+            .collect();
+        on_backend!(landing.reborrow(), c => {
+            insert_rows(
+                c,
+                "INSERT INTO scorecard_results (component_key, owner_key, level, passed, total, outcomes,
+                    last_production_deploy, open_incidents)",
+                "",
+                results,
+                |statement, result| {
+                    let passed = result.outcomes.iter().filter(|o| o.passed).count();
+                    statement
+                        .bind(result.key.as_str())
+                        .bind(result.owner_key.as_deref())
+                        .bind(result.level.map(|l| l as i64))
+                        .bind(passed as i64)
+                        .bind(result.outcomes.len() as i64)
+                        .bind(serde_json::to_string(&result.outcomes).expect("outcomes serialise"))
+                        .bind(result.last_production_deploy.map(|t| t.timestamp()))
+                        .bind(result.open_incidents)
+                },
+            )
+            .await?
+        });
         // History keeps a row for each result that differs from the previous one.
         let changed: Vec<(&ScorecardResult, String)> = results
             .iter()
@@ -243,86 +266,109 @@ impl Store {
                 previous.get(&result.key) != Some(&(level, failing.clone()))
             })
             .collect();
-        insert_rows(
-            &mut tx,
-            "INSERT OR REPLACE INTO scorecard_history (component_key, day, owner_key, level, failing) ",
-            &changed,
-            |values, (result, failing)| {
-                values
-                    .push_bind(result.key.as_str())
-                    .push_bind(day.as_str())
-                    .push_bind(result.owner_key.as_deref())
-                    .push_bind(result.level.map(|l| l as i64))
-                    .push_bind(failing.as_str());
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO scorecard_worse (component_key, owner_key, was_level, now_level, newly_failing) ",
-            worse,
-            |values, w| {
-                values
-                    .push_bind(w.key.as_str())
-                    .push_bind(w.owner_key.as_deref())
-                    .push_bind(w.was.map(|l| l as i64))
-                    .push_bind(w.now.map(|l| l as i64))
-                    .push_bind(serde_json::to_string(&w.newly_failing).expect("strings serialise"));
-            },
-        )
-        .await?;
-        sqlx::query("DELETE FROM scorecard_team_days WHERE day = ?")
-            .bind(&day)
-            .execute(&mut *tx)
-            .await?;
+        on_backend!(landing.reborrow(), c => {
+            insert_rows(
+                c,
+                "INSERT INTO scorecard_history (component_key, day, owner_key, level, failing)",
+                "ON CONFLICT (component_key, day) DO UPDATE SET owner_key = excluded.owner_key,
+                    level = excluded.level, failing = excluded.failing",
+                &changed,
+                |statement, (result, failing)| {
+                    statement
+                        .bind(result.key.as_str())
+                        .bind(day.as_str())
+                        .bind(result.owner_key.as_deref())
+                        .bind(result.level.map(|l| l as i64))
+                        .bind(failing.as_str())
+                },
+            )
+            .await?
+        });
+        on_backend!(landing.reborrow(), c => {
+            insert_rows(
+                c,
+                "INSERT INTO scorecard_worse (component_key, owner_key, was_level, now_level, newly_failing)",
+                "",
+                worse,
+                |statement, w| {
+                    statement
+                        .bind(w.key.as_str())
+                        .bind(w.owner_key.as_deref())
+                        .bind(w.was.map(|l| l as i64))
+                        .bind(w.now.map(|l| l as i64))
+                        .bind(serde_json::to_string(&w.newly_failing).expect("strings serialise"))
+                },
+            )
+            .await?
+        });
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query("DELETE FROM scorecard_team_days WHERE day = $1")
+                .bind(&day)
+                .execute(c)
+                .await?;
+        });
         let tallies: Vec<(&String, &Tally)> = tallies.iter().collect();
-        insert_rows(
-            &mut tx,
-            "INSERT INTO scorecard_teams (owner_key, tally) ",
-            &tallies,
-            |values, (owner, tally)| {
-                values
-                    .push_bind(owner.as_str())
-                    .push_bind(serde_json::to_string(tally).expect("tallies serialise"));
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO scorecard_team_days (day, owner_key, services, passed, total, at_level) ",
-            &tallies,
-            |values, (owner, tally)| {
-                values
-                    .push_bind(day.as_str())
-                    .push_bind(owner.as_str())
-                    .push_bind(tally.services)
-                    .push_bind(tally.passed)
-                    .push_bind(tally.total)
-                    .push_bind(serde_json::to_string(&tally.at_level).expect("counts serialise"));
-            },
-        )
-        .await?;
-        sqlx::query("DELETE FROM scorecard_team_days WHERE day < ?")
-            .bind(&cutoff)
-            .execute(&mut *tx)
-            .await?;
+        on_backend!(landing.reborrow(), c => {
+            insert_rows(
+                c,
+                "INSERT INTO scorecard_teams (owner_key, tally)",
+                "",
+                &tallies,
+                |statement, (owner, tally)| {
+                    statement
+                        .bind(owner.as_str())
+                        .bind(serde_json::to_string(tally).expect("tallies serialise"))
+                },
+            )
+            .await?
+        });
+        on_backend!(landing.reborrow(), c => {
+            insert_rows(
+                c,
+                "INSERT INTO scorecard_team_days (day, owner_key, services, passed, total, at_level)",
+                "",
+                &tallies,
+                |statement, (owner, tally)| {
+                    statement
+                        .bind(day.as_str())
+                        .bind(owner.as_str())
+                        .bind(tally.services)
+                        .bind(tally.passed)
+                        .bind(tally.total)
+                        .bind(serde_json::to_string(&tally.at_level).expect("counts serialise"))
+                },
+            )
+            .await?
+        });
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query("DELETE FROM scorecard_team_days WHERE day < $1")
+                .bind(&cutoff)
+                .execute(c)
+                .await?;
+        });
         // A row older than a year still says what its service scored until its next row:
         // it goes only once that next row is itself older than a year.
-        sqlx::query(
-            "DELETE FROM scorecard_history AS h WHERE h.day < ?1 AND EXISTS
-                (SELECT 1 FROM scorecard_history n
-                 WHERE n.component_key = h.component_key AND n.day > h.day AND n.day <= ?1)",
-        )
-        .bind(&cutoff)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO scorecard_state (id, computed_at, fingerprint) VALUES (1, ?, ?)",
-        )
-        .bind(now)
-        .bind(fingerprint)
-        .execute(&mut *tx)
-        .await?;
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(
+                "DELETE FROM scorecard_history AS h WHERE h.day < $1 AND EXISTS
+                    (SELECT 1 FROM scorecard_history n
+                     WHERE n.component_key = h.component_key AND n.day > h.day AND n.day <= $1)",
+            )
+            .bind(&cutoff)
+            .execute(c)
+            .await?;
+        });
+        on_backend!(landing, c => {
+            sqlx::query(
+                "INSERT INTO scorecard_state (id, computed_at, fingerprint) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO UPDATE SET computed_at = excluded.computed_at,
+                    fingerprint = excluded.fingerprint",
+            )
+            .bind(now)
+            .bind(fingerprint)
+            .execute(c)
+            .await?;
+        });
         tx.commit().await?;
         Ok(())
     }
@@ -333,45 +379,52 @@ impl Store {
         owners: Option<&[String]>,
     ) -> Result<Vec<ScoredService>, StoreError> {
         let filter = if owners.is_some() {
-            "WHERE s.owner_key IN (SELECT value FROM json_each(?))"
+            format!("WHERE s.owner_key IN ({})", self.cache.json_strings(1))
         } else {
-            ""
+            String::new()
         };
-        let rows = sqlx::query(&format!("{SCORED_SELECT} {filter} ORDER BY e.name"))
-            .bind(owners.map(|o| serde_json::to_string(o).expect("strings serialise")))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(scored_service).collect()
+        let query = format!("{SCORED_SELECT} {filter} ORDER BY e.name");
+        let rows: Vec<ScoredColumns> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(owners.map(strings))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(scored_service).collect()
     }
 
     /// One service's stored result.
     pub async fn scored_service(&self, key: &str) -> Result<Option<ScoredService>, StoreError> {
-        let row = sqlx::query(&format!("{SCORED_SELECT} WHERE s.component_key = ?"))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(scored_service).transpose()
+        let query = format!("{SCORED_SELECT} WHERE s.component_key = $1");
+        let row: Option<ScoredColumns> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).bind(key).fetch_optional(pool).await?
+        });
+        row.map(scored_service).transpose()
     }
 
     /// Each PagerDuty service's escalation policy: (service, policy).
     pub async fn service_policies(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT DISTINCT id, join_key FROM platform_records WHERE kind = 'service' AND join_key IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT id, join_key FROM platform_records WHERE kind = 'service' AND join_key IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// The escalation policies of the PagerDuty services `owner`'s components name.
     pub async fn policies_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT r.join_key FROM component_pagerduty c
-             JOIN platform_records r ON r.kind = 'service' AND r.id = c.service_id
-             WHERE c.owner_key = ? AND r.join_key IS NOT NULL",
-        )
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT r.join_key FROM component_pagerduty c
+                 JOIN platform_records r ON r.kind = 'service' AND r.id = c.service_id
+                 WHERE c.owner_key = $1 AND r.join_key IS NOT NULL",
+            )
+            .bind(owner)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// The users who are members of `group`, by name, with their emails.
@@ -379,34 +432,36 @@ impl Store {
         &self,
         group: &str,
     ) -> Result<Vec<(EntitySummary, Option<String>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT r.source_key, u.kind, u.name, coalesce(u.title, u.name) AS title, u.email
-             FROM relations r LEFT JOIN entities u ON u.entity_key = r.source_key
-             WHERE r.target_key = ? AND r.relation = 'memberOf'
-             ORDER BY coalesce(u.title, u.name, r.source_key)",
-        )
-        .bind(group)
-        .fetch_all(&self.pool)
-        .await?;
+        type MemberRow = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<MemberRow> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT r.source_key, u.kind, u.name, coalesce(u.title, u.name) AS title, u.email,
+                    coalesce(u.title, u.name, r.source_key) AS shown
+                 FROM relations r LEFT JOIN entities u ON u.entity_key = r.source_key
+                 WHERE r.target_key = $1 AND r.relation = 'memberOf'
+                 ORDER BY shown",
+            )
+            .bind(group)
+            .fetch_all(pool)
+            .await?
+        });
         Ok(rows
-            .iter()
-            .map(|r| {
-                let key: String = r.get("source_key");
-                let found = r.get::<Option<String>, _>("kind").is_some();
+            .into_iter()
+            .map(|(key, kind, name, title, email)| {
                 let summary = EntitySummary {
-                    kind: r
-                        .get::<Option<String>, _>("kind")
-                        .unwrap_or_else(|| "user".into()),
-                    name: r
-                        .get::<Option<String>, _>("name")
-                        .unwrap_or_else(|| super::key_name(&key).to_string()),
-                    title: r
-                        .get::<Option<String>, _>("title")
-                        .unwrap_or_else(|| super::key_name(&key).to_string()),
-                    exists: found,
+                    exists: kind.is_some(),
+                    kind: kind.unwrap_or_else(|| "user".into()),
+                    name: name.unwrap_or_else(|| super::key_name(&key).to_string()),
+                    title: title.unwrap_or_else(|| super::key_name(&key).to_string()),
                     key,
                 };
-                (summary, r.get("email"))
+                (summary, email)
             })
             .collect())
     }
@@ -416,15 +471,17 @@ impl Store {
         &self,
         owner: &str,
     ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT c.entity_key, c.system_key, s.owner_key FROM entities c
-             JOIN entities s ON s.entity_key = c.system_key
-             WHERE c.kind = 'component' AND c.owner_key = ?1 AND s.owner_key IS NOT ?1
-             ORDER BY c.name",
-        )
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT c.entity_key, c.system_key, s.owner_key FROM entities c
+                 JOIN entities s ON s.entity_key = c.system_key
+                 WHERE c.kind = 'component' AND c.owner_key = $1 AND s.owner_key IS DISTINCT FROM $1
+                 ORDER BY c.name",
+            )
+            .bind(owner)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 }
 
@@ -433,32 +490,68 @@ const SCORED_SELECT: &str = "SELECT s.component_key, s.owner_key, s.level, s.out
     e.tier, e.lifecycle
     FROM scorecard_results s JOIN entities e ON e.entity_key = s.component_key";
 
-fn scored_service(r: &sqlx::sqlite::SqliteRow) -> Result<ScoredService, StoreError> {
+/// A stored result's columns as [`SCORED_SELECT`] reads them.
+#[derive(sqlx::FromRow)]
+struct ScoredColumns {
+    component_key: String,
+    owner_key: Option<String>,
+    level: Option<i64>,
+    outcomes: String,
+    last_production_deploy: Option<i64>,
+    open_incidents: i64,
+    name: String,
+    title: String,
+    tier: Option<String>,
+    lifecycle: Option<String>,
+}
+
+fn scored_service(r: ScoredColumns) -> Result<ScoredService, StoreError> {
     Ok(ScoredService {
         result: ScorecardResult {
-            key: r.get("component_key"),
-            owner_key: r.get("owner_key"),
-            level: r.get::<Option<i64>, _>("level").map(|l| l as usize),
-            outcomes: decode_json("scorecard_results.outcomes", r.get("outcomes"))?,
+            key: r.component_key,
+            owner_key: r.owner_key,
+            level: r.level.map(|l| l as usize),
+            outcomes: decode_json("scorecard_results.outcomes", &r.outcomes)?,
             last_production_deploy: r
-                .get::<Option<i64>, _>("last_production_deploy")
+                .last_production_deploy
                 .and_then(|s| DateTime::from_timestamp(s, 0)),
-            open_incidents: r.get("open_incidents"),
+            open_incidents: r.open_incidents,
         },
-        name: r.get("name"),
-        title: r.get("title"),
-        tier: r.get("tier"),
-        lifecycle: r.get("lifecycle"),
+        name: r.name,
+        title: r.title,
+        tier: r.tier,
+        lifecycle: r.lifecycle,
     })
+}
+
+/// A component's columns as [`INPUT_SELECT`] reads them.
+#[derive(sqlx::FromRow)]
+struct InputColumns {
+    entity_key: String,
+    owner_key: Option<String>,
+    body: String,
+    owner_exists: bool,
+    owner_members: i64,
+    service_id: Option<String>,
+    policy_id: Option<String>,
+    inherited_runbook: Option<String>,
+    alerts_seen: bool,
+    last_production_deploy: Option<i64>,
+}
+
+/// `values` as the JSON array a list is bound as.
+fn strings(values: &[String]) -> String {
+    serde_json::to_string(values).expect("strings serialise")
 }
 
 impl Store {
     /// Each owner's tally ("" for services without an owner).
     pub async fn scorecard_tallies(&self) -> Result<HashMap<String, Tally>, StoreError> {
-        let rows: Vec<(String, String)> =
+        let rows: Vec<(String, String)> = on_backend!(&self.cache, pool => {
             sqlx::query_as("SELECT owner_key, tally FROM scorecard_teams")
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(pool)
+                .await?
+        });
         rows.into_iter()
             .map(|(owner, tally)| Ok((owner, decode_json("scorecard_teams.tally", &tally)?)))
             .collect()
@@ -471,30 +564,33 @@ impl Store {
         since: NaiveDate,
     ) -> Result<Vec<TeamDay>, StoreError> {
         let filter = if owners.is_some() {
-            "AND owner_key IN (SELECT value FROM json_each(?2))"
+            format!("AND owner_key IN ({})", self.cache.json_strings(2))
         } else {
-            ""
+            String::new()
         };
-        let rows = sqlx::query(&format!(
+        let query = format!(
             "SELECT day, owner_key, services, passed, total, at_level FROM scorecard_team_days
-             WHERE day >= ?1 {filter} ORDER BY day"
-        ))
-        .bind(since.to_string())
-        .bind(owners.map(|o| serde_json::to_string(o).expect("strings serialise")))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let day: String = r.get("day");
+             WHERE day >= $1 {filter} ORDER BY day"
+        );
+        type DayRow = (String, String, i64, i64, i64, String);
+        let rows: Vec<DayRow> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(since.to_string())
+                .bind(owners.map(strings))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(day, owner_key, services, passed, total, at_level)| {
                 Ok(TeamDay {
                     day: day.parse().map_err(|e| {
                         StoreError::Corrupt(format!("scorecard_team_days.day: {e}"))
                     })?,
-                    owner_key: r.get("owner_key"),
-                    services: r.get("services"),
-                    passed: r.get("passed"),
-                    total: r.get("total"),
-                    at_level: decode_json("scorecard_team_days.at_level", r.get("at_level"))?,
+                    owner_key,
+                    services,
+                    passed,
+                    total,
+                    at_level: decode_json("scorecard_team_days.at_level", &at_level)?,
                 })
             })
             .collect()
@@ -507,23 +603,27 @@ impl Store {
         keys: &[String],
         day: NaiveDate,
     ) -> Result<HashMap<String, (Option<usize>, Vec<String>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT k.value AS component_key, h.level, h.failing
-             FROM json_each(?1) k JOIN scorecard_history h ON h.component_key = k.value
-             WHERE h.day = (SELECT max(day) FROM scorecard_history
-                            WHERE component_key = k.value AND day <= ?2)",
-        )
-        .bind(serde_json::to_string(keys).expect("strings serialise"))
-        .bind(day.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
+        let query = format!(
+            "SELECT h.component_key, h.level, h.failing FROM scorecard_history h
+             WHERE h.component_key IN ({})
+               AND h.day = (SELECT max(day) FROM scorecard_history
+                            WHERE component_key = h.component_key AND day <= $2)",
+            self.cache.json_strings(1)
+        );
+        let rows: Vec<(String, Option<i64>, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(strings(keys))
+                .bind(day.to_string())
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(key, level, failing)| {
                 Ok((
-                    r.get("component_key"),
+                    key,
                     (
-                        r.get::<Option<i64>, _>("level").map(|l| l as usize),
-                        decode_json("scorecard_history.failing", r.get("failing"))?,
+                        level.map(|l| l as usize),
+                        decode_json("scorecard_history.failing", &failing)?,
                     ),
                 ))
             })
@@ -537,29 +637,30 @@ impl Store {
         owners: Option<&[String]>,
     ) -> Result<Vec<Worsening>, StoreError> {
         let filter = if owners.is_some() {
-            "WHERE w.owner_key IN (SELECT value FROM json_each(?))"
+            format!("WHERE w.owner_key IN ({})", self.cache.json_strings(1))
         } else {
-            ""
+            String::new()
         };
-        let rows = sqlx::query(&format!(
+        let query = format!(
             "SELECT w.component_key, w.owner_key, w.was_level, w.now_level, w.newly_failing
              FROM scorecard_worse w LEFT JOIN entities e ON e.entity_key = w.component_key
              {filter} ORDER BY e.name"
-        ))
-        .bind(owners.map(|o| serde_json::to_string(o).expect("strings serialise")))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
+        );
+        type WorseRow = (String, Option<String>, Option<i64>, Option<i64>, String);
+        let rows: Vec<WorseRow> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query)
+                .bind(owners.map(strings))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(key, owner_key, was, now, newly_failing)| {
                 Ok(Worsening {
-                    key: r.get("component_key"),
-                    owner_key: r.get("owner_key"),
-                    was: r.get::<Option<i64>, _>("was_level").map(|l| l as usize),
-                    now: r.get::<Option<i64>, _>("now_level").map(|l| l as usize),
-                    newly_failing: decode_json(
-                        "scorecard_worse.newly_failing",
-                        r.get("newly_failing"),
-                    )?,
+                    key,
+                    owner_key,
+                    was: was.map(|l| l as usize),
+                    now: now.map(|l| l as usize),
+                    newly_failing: decode_json("scorecard_worse.newly_failing", &newly_failing)?,
                 })
             })
             .collect()
@@ -568,30 +669,40 @@ impl Store {
     /// What changes whenever any source lands: the groups, their tree and their heads can be
     /// kept while it stays the same, whichever process landed what.
     pub async fn landings_mark(&self) -> Result<String, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT coalesce(group_concat(source || '@' || coalesce(last_success, ''), ','), '')
-             FROM sync_state",
-        )
-        .fetch_one(&self.pool)
-        .await?)
+        let query = match self.cache {
+            Backend::Sqlite(_) => {
+                "SELECT coalesce(group_concat(source || '@' || coalesce(last_success, ''), ','), '')
+                 FROM sync_state"
+            }
+            Backend::Postgres(_) => {
+                "SELECT coalesce(string_agg(source || '@' || coalesce(last_success::TEXT, ''), ','), '')
+                 FROM sync_state"
+            }
+        };
+        Ok(on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(query).fetch_one(pool).await?
+        }))
     }
 
     /// Groups, by key, and the (parent, child) edges between them.
     pub async fn group_edges(&self) -> Result<(Vec<String>, Vec<(String, String)>), StoreError> {
-        let groups: Vec<String> =
+        let groups: Vec<String> = on_backend!(&self.cache, pool => {
             sqlx::query_scalar("SELECT entity_key FROM entities WHERE kind = 'group'")
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(pool)
+                .await?
+        });
         // Up from each group, by the index on the target: `relation` alone has no index, and a
         // scan of every relation costs the sidebar several milliseconds at 10,000 services. A
         // parent the catalog lacks is still found, to be named.
-        let edges: Vec<(String, String)> = sqlx::query_as(
-            "SELECT r.source_key, r.target_key FROM entities g
-             JOIN relations r ON r.target_key = g.entity_key AND r.relation = 'parentOf'
-             WHERE g.kind = 'group'",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let edges: Vec<(String, String)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(
+                "SELECT r.source_key, r.target_key FROM entities g
+                 JOIN relations r ON r.target_key = g.entity_key AND r.relation = 'parentOf'
+                 WHERE g.kind = 'group'",
+            )
+            .fetch_all(pool)
+            .await?
+        });
         Ok((groups, edges))
     }
 }
@@ -634,17 +745,23 @@ mod tests {
     }
 
     async fn history_days(store: &Store) -> Vec<String> {
-        sqlx::query_scalar("SELECT day FROM scorecard_history ORDER BY day")
-            .fetch_all(&store.pool)
-            .await
-            .unwrap()
+        on_backend!(&store.cache, pool => {
+            sqlx::query_scalar("SELECT day FROM scorecard_history ORDER BY day")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        })
     }
 
     #[tokio::test]
     async fn history_keeps_a_row_per_change_and_a_year_of_days() {
-        let store = Store::in_memory(&crate::store::AuditLocation::default())
-            .await
-            .unwrap();
+        let cluster = opsdeck_test_postgres::Cluster::start();
+        for store in crate::store::each_backend(&cluster).await {
+            history_keeps_a_row_per_change_and_a_year_of_days_in(store).await;
+        }
+    }
+
+    async fn history_keeps_a_row_per_change_and_a_year_of_days_in(store: Store) {
         let start: DateTime<Utc> = "2025-01-01T12:00:00Z".parse().unwrap();
         let day = |n: i64| start + Duration::days(n);
         let key = vec!["component:default/svc".to_string()];

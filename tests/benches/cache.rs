@@ -12,6 +12,10 @@ use opsdeck::config::Config;
 use opsdeck::Engine;
 use opsdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 
+#[path = "common.rs"]
+mod common;
+use common::{percentile, Picks};
+
 struct Args {
     services: usize,
     iterations: usize,
@@ -44,24 +48,6 @@ fn args() -> Args {
         }
     }
     args
-}
-
-/// A deterministic sequence, so every run asks the same questions.
-struct Picks(u64);
-
-impl Picks {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
 }
 
 fn report(name: &str, mut samples: Vec<Duration>) {

@@ -5,17 +5,17 @@
 use std::io::{BufRead, IsTerminal, Read, Write};
 
 use anyhow::{anyhow, Context as _};
-use opsdeck::config::{Config, AUDIT_LOG_SECRET};
+use opsdeck::config::{Config, AUDIT_LOG_SECRET, CACHE_SECRET};
 use opsdeck::secrets::{keychain_account, Secrets};
 
 use crate::cli::output::{self, Exit};
 use crate::cli::Context;
 
-/// Store a source's token in the OS keychain (or, as `audit-log`, the password of the shared
-/// audit log's database): asked without echo at a terminal, else read from standard input
+/// Store a source's token in the OS keychain (or, as `cache` or `audit-log`, the password of
+/// the shared cache's or audit log's database): asked without echo at a terminal, else read from standard input
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Source name from the config, or audit-log
+    /// Source name from the config, or cache, or audit-log
     source: String,
 }
 
@@ -26,8 +26,8 @@ struct Kept {
     account: String,
 }
 
-/// The source named `name`, or the shared audit log when `name` is `audit-log` and no source
-/// takes that name.
+/// The source named `name`, or the shared cache or audit log when `name` is `cache` or
+/// `audit-log` and no source takes that name.
 fn kept_for(config: &Config, name: &str) -> anyhow::Result<Kept> {
     if let Some(source) = config.source(name) {
         return Ok(Kept {
@@ -36,20 +36,25 @@ fn kept_for(config: &Config, name: &str) -> anyhow::Result<Kept> {
             account: keychain_account(source),
         });
     }
-    match config.audit.keychain_account() {
-        Some(account) if name == AUDIT_LOG_SECRET => Ok(Kept {
-            name: AUDIT_LOG_SECRET.into(),
-            env: config.audit.password_env.clone(),
+    let database = match name {
+        CACHE_SECRET => &config.cache,
+        AUDIT_LOG_SECRET => &config.audit,
+        _ => return Err(opsdeck::Error::UnknownSource(name.to_string()).into()),
+    };
+    match database.keychain_account(name) {
+        Some(account) => Ok(Kept {
+            name: name.into(),
+            env: database.password_env.clone(),
             account,
         }),
-        _ => Err(opsdeck::Error::UnknownSource(name.to_string()).into()),
+        None => Err(opsdeck::Error::UnknownSource(name.to_string()).into()),
     }
 }
 
 pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     let config = cx.load_config()?;
     let kept = kept_for(&config, &args.source)?;
-    let what = if kept.name == AUDIT_LOG_SECRET {
+    let what = if [AUDIT_LOG_SECRET, CACHE_SECRET].contains(&kept.name.as_str()) {
         "Password"
     } else {
         "Token"
@@ -82,11 +87,11 @@ pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Remove a source's token (or, as `audit-log`, the shared audit log's password) from the OS
+/// Remove a source's token (or, as `cache` or `audit-log`, a shared database's password) from the OS
 /// keychain
 #[derive(Debug, clap::Args)]
 pub struct LogoutArgs {
-    /// Source name from the config, or audit-log
+    /// Source name from the config, or cache, or audit-log
     source: String,
 }
 
