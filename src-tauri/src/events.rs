@@ -71,7 +71,9 @@ pub async fn sync_on_schedule(
         if engine.config().desktop_syncs() {
             engine.sync_on_schedule(&progress, &changed).await;
         } else {
-            tracing::info!("[desktop] sync = false: leaving the sources' schedule to an agent");
+            tracing::info!(
+                "no sync on a schedule here ([desktop] sync, off by default on a shared cache): leaving it to an agent"
+            );
         }
     };
     tokio::join!(

@@ -12,7 +12,8 @@ use crate::cli::output::{self, Exit};
 use crate::cli::Context;
 
 /// Store a source's token in the OS keychain (or, as `cache` or `audit-log`, the password of
-/// the shared cache's or audit log's database): asked without echo at a terminal, else read from standard input
+/// the shared cache's or audit log's database): asked without echo at a terminal, else read
+/// from standard input
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Source name from the config, or cache, or audit-log
@@ -87,8 +88,8 @@ pub fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Remove a source's token (or, as `cache` or `audit-log`, a shared database's password) from the OS
-/// keychain
+/// Remove a source's token (or, as `cache` or `audit-log`, a shared database's password) from
+/// the OS keychain
 #[derive(Debug, clap::Args)]
 pub struct LogoutArgs {
     /// Source name from the config, or cache, or audit-log
