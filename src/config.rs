@@ -295,9 +295,9 @@ pub const CACHE_SECRET: &str = "cache";
 impl StorageConfig {
     /// The PostgreSQL database `url` names, if it names one.
     pub fn shared_url(&self) -> Option<&str> {
-        self.url
-            .as_deref()
-            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        let url = self.url.as_deref()?;
+        let scheme = url::Url::parse(url).ok()?.scheme().to_string();
+        matches!(scheme.as_str(), "postgres" | "postgresql").then_some(url)
     }
 
     /// The file a `sqlite://` url names.
@@ -1057,6 +1057,13 @@ path = "./catalog"
         assert!(!Config::parse(shared, p).unwrap().desktop_syncs());
         let told = format!("{shared}[desktop]\nsync = true\n");
         assert!(Config::parse(&told, p).unwrap().desktop_syncs());
+        // However the scheme is spelt: never a file when the config names a database.
+        let upper = "[cache]\nurl = 'PostgreSQL://opsdeck@db.example.com/opsdeck'\n";
+        assert!(Config::parse(upper, p)
+            .unwrap()
+            .cache
+            .shared_url()
+            .is_some());
         let file = Config::parse("[cache]\nurl = 'sqlite:///var/tmp/c.sqlite'\n", p).unwrap();
         assert_eq!(file.cache.file(), Some(PathBuf::from("/var/tmp/c.sqlite")));
         assert!(file.desktop_syncs());

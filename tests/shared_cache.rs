@@ -82,6 +82,7 @@ async fn users_of_a_shared_cache_read_one_sync_and_see_each_others_rollbacks() {
             .args(args)
             .env(PASSWORD_ENV, password)
             .env("HOME", home)
+            .env_remove("XDG_DATA_HOME")
             .output()
             .unwrap()
     };

@@ -10,7 +10,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::Row;
 
-use super::{decode_json, on_backend, postgres, Backend, Store, StoreError, Writes};
+use super::postgres::{self, SharedDatabase};
+use super::{decode_json, on_backend, Backend, Store, StoreError, Writes};
 use crate::domain::actions::{ActionKind, ActionTarget, Step};
 
 /// One step of an action, as appended.
@@ -63,31 +64,30 @@ pub struct BrokenLink {
 /// Where the audit log is kept.
 #[derive(Debug, Clone, Default)]
 pub enum AuditLocation {
-    /// In a file beside the cache: this machine's own.
+    /// In a file beside the cache: this machine's own (in a shared cache's database: shared).
     #[default]
     BesideCache,
-    /// In a PostgreSQL database, shared by everyone pointed at it.
-    Postgres(Box<PgConnectOptions>),
+    /// In a PostgreSQL database of its own, shared by everyone pointed at it.
+    Postgres(SharedDatabase),
 }
 
 impl AuditLocation {
     /// The PostgreSQL database at `url` (its password, when it needs one, from
     /// [`AuditLocation::with_password`] or PostgreSQL's own PGPASSWORD and ~/.pgpass).
     pub fn shared(url: &str) -> Result<Self, StoreError> {
-        let options = url
-            .parse::<PgConnectOptions>()
-            .map_err(|e| StoreError::SharedAuditLog {
+        SharedDatabase::parse(url)
+            .map(Self::Postgres)
+            .map_err(|message| StoreError::SharedAuditLog {
                 at: "[audit] url".into(),
-                message: e.to_string(),
-            })?;
-        Ok(Self::Postgres(Box::new(options)))
+                message,
+            })
     }
 
     /// The same, connecting with `password`.
     pub fn with_password(self, password: &str) -> Self {
         match self {
             Self::BesideCache => self,
-            Self::Postgres(options) => Self::Postgres(Box::new(options.password(password))),
+            Self::Postgres(shared) => Self::Postgres(shared.with_password(password)),
         }
     }
 }

@@ -1289,7 +1289,10 @@ mod tests {
                 .await
         });
         // The listener may start after the first landing: land until one is heard.
+        let mut tries = 0;
         let heard_first = loop {
+            tries += 1;
+            assert!(tries <= 20, "no landing heard in 20 tries");
             theirs.land_catalog(&catalog(), Utc::now()).await;
             if let Ok(Some(source)) =
                 tokio::time::timeout(std::time::Duration::from_millis(500), heard.recv()).await

@@ -220,7 +220,7 @@ impl Store {
                         open_error(format!("the audit log {}: {e}", audit_path.display()))
                     })?,
             ),
-            AuditLocation::Postgres(shared) => audit::open_shared(shared),
+            AuditLocation::Postgres(shared) => audit::open_shared(&shared.0),
         };
         let store = Self::connect(options(path), 4, audit)
             .await
@@ -262,7 +262,7 @@ impl Store {
         })?;
         let audit = match audit {
             AuditLocation::BesideCache => audit::open_shared(shared),
-            AuditLocation::Postgres(elsewhere) => audit::open_shared(elsewhere),
+            AuditLocation::Postgres(elsewhere) => audit::open_shared(&elsewhere.0),
         };
         Ok(Self {
             cache: Backend::Postgres(pool),
@@ -291,7 +291,7 @@ impl Store {
                     .await
                     .map_err(open_error)?,
             ),
-            AuditLocation::Postgres(shared) => audit::open_shared(shared),
+            AuditLocation::Postgres(shared) => audit::open_shared(&shared.0),
         };
         Self::connect(memory()?, 1, audit).await
     }

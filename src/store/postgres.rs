@@ -32,13 +32,17 @@ impl SharedDatabase {
     /// when it needs one, from [`SharedDatabase::with_password`] or PostgreSQL's own
     /// PGPASSWORD and ~/.pgpass.
     pub fn at(url: &str, section: &str) -> Result<Self, StoreError> {
-        let options = url
-            .parse::<PgConnectOptions>()
-            .map_err(|e| StoreError::Open {
-                path: format!("{section} url"),
-                message: e.to_string(),
-            })?;
-        Ok(Self(Box::new(options)))
+        Self::parse(url).map_err(|message| StoreError::Open {
+            path: format!("{section} url"),
+            message,
+        })
+    }
+
+    /// The database `url` names, or what is wrong with the URL.
+    pub(super) fn parse(url: &str) -> Result<Self, String> {
+        url.parse::<PgConnectOptions>()
+            .map(|options| Self(Box::new(options)))
+            .map_err(|e| e.to_string())
     }
 
     /// The same, connecting with `password`.
