@@ -105,16 +105,27 @@ impl Store {
             return Ok(());
         };
         let mut alive = self.alive.lock().await;
+        // A dead network answers nothing: the sync that asked fails instead of waiting on it.
+        let within = super::postgres::CONNECT_TIMEOUT;
         if let Some(connection) = alive.get_mut(holder) {
-            if connection.ping().await.is_ok() {
+            if let Ok(Ok(())) = tokio::time::timeout(within, connection.ping()).await {
                 return Ok(());
             }
         }
-        let mut connection = sqlx::PgConnection::connect_with(&pool.connect_options()).await?;
-        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
-            .bind(alive_key(holder))
-            .execute(&mut connection)
-            .await?;
+        let lock = async {
+            let mut connection = sqlx::PgConnection::connect_with(&pool.connect_options()).await?;
+            sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+                .bind(alive_key(holder))
+                .execute(&mut connection)
+                .await?;
+            Ok::<_, sqlx::Error>(connection)
+        };
+        let connection = tokio::time::timeout(within, lock).await.map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the shared cache gave no answer in {} s", within.as_secs()),
+            ))
+        })??;
         alive.insert(holder.to_string(), connection);
         Ok(())
     }
