@@ -16,7 +16,10 @@ use opsdeck::Engine;
 use opsdeck_sandbox::Seed;
 use serde_json::json;
 
-use crate::util::{flaky_proxy, no_progress, sandbox, sandbox_config, secrets_with, serve, TOKEN};
+use crate::util::{
+    flaky_proxy, no_progress, parse_config, rewriting_proxy, sandbox, sandbox_config, secrets_with,
+    serve, TOKEN,
+};
 
 /// An engine whose catalog source reads `catalog_url` instead of the sandbox's.
 async fn catalog_engine(catalog_url: &str, sandbox: &opsdeck_sandbox::Sandbox) -> Engine {
@@ -27,6 +30,67 @@ async fn catalog_engine(catalog_url: &str, sandbox: &opsdeck_sandbox::Sandbox) -
     Engine::in_memory(config, secrets_with(TOKEN))
         .await
         .unwrap()
+}
+
+/// A NUL (`\u0000`) in what the platforms say: a shared cache's PostgreSQL cannot hold one in
+/// text or jsonb, so it is made U+FFFD where it enters, on both caches alike, and every source
+/// still lands.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nul_in_platform_text_lands_as_a_replacement_character_on_both_caches() {
+    let good = sandbox(Seed::Demo).await;
+    let proxy = rewriting_proxy(good.url(), |_, body| {
+        body.replace(r#""title":""#, r#""title":"\u0000"#)
+            .replace(r#""description":""#, r#""description":"\u0000"#)
+    })
+    .await;
+    let cluster = opsdeck_test_postgres::Cluster::start();
+    let mut caches = vec![String::new()];
+    if let Some(cluster) = &cluster {
+        let url = cluster.url(opsdeck_test_postgres::SUPERUSER, &cluster.create_database());
+        caches.push(format!("\n[cache]\nurl = \"{url}\"\n"));
+    }
+    for cache in caches {
+        let config = good.config_toml().replace(&good.url(), &proxy);
+        let mut config = parse_config(&format!("{config}{cache}"));
+        // Argo CD's watch stream is held open, and the proxy rewrites whole bodies.
+        config
+            .sources
+            .retain(|source| source.name != opsdeck_sandbox::ARGOCD_SOURCE);
+        let mut secrets = opsdeck_sandbox::source_tokens(TOKEN);
+        secrets.insert(
+            opsdeck::config::CACHE_SECRET.into(),
+            opsdeck_test_postgres::SUPERUSER_PASSWORD.into(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            config,
+            &dir.path().join("cache.sqlite"),
+            opsdeck::secrets::Secrets::with_embedded(secrets),
+        )
+        .await
+        .unwrap();
+        let reports = engine.sync(None, &no_progress).await.unwrap();
+        assert!(reports.iter().all(|r| r.landed), "{cache}: {reports:?}");
+        use opsdeck::domain::oncall::IncidentStatus::*;
+        let incidents = engine
+            .incidents(None, &[Triggered, Acknowledged, Resolved])
+            .await
+            .unwrap();
+        assert!(!incidents.is_empty());
+        for row in incidents {
+            assert!(
+                row.incident.title.starts_with('\u{FFFD}'),
+                "{cache}: {row:?}"
+            );
+        }
+        let description = engine.service("checkout-api").await.unwrap().description;
+        assert!(
+            description
+                .as_deref()
+                .is_some_and(|d| d.starts_with('\u{FFFD}')),
+            "{cache}: {description:?}"
+        );
+    }
 }
 
 fn catalog_requests(path: &str, _body: &str) -> bool {

@@ -163,6 +163,8 @@ pub struct Flaky {
     upstream: String,
     fault: fn() -> Response,
     breaks: fn(&str, &str) -> bool,
+    /// What it makes of the bodies it passes through (by path and query), if anything.
+    rewrite: Option<fn(&str, String) -> String>,
     /// Requests it received.
     pub requests: AtomicUsize,
 }
@@ -192,6 +194,12 @@ async fn flaky(State(flaky): State<Arc<Flaky>>, request: Request) -> Response {
             response = response.header(name, value);
         }
     }
+    if let Some(rewrite) = flaky.rewrite {
+        let body = answer.text().await.unwrap();
+        return response
+            .body(axum::body::Body::from(rewrite(&path_and_query, body)))
+            .unwrap();
+    }
     // Streamed, so a held stream (Argo CD's watch) passes through as it comes, and a cut
     // one is cut here too.
     let chunks = futures_util::stream::unfold(Some(answer), |answer| async move {
@@ -213,12 +221,32 @@ pub async fn flaky_proxy(
     fault: fn() -> Response,
     breaks: fn(&str, &str) -> bool,
 ) -> (String, Arc<Flaky>) {
-    let state = Arc::new(Flaky {
+    serve_flaky(Flaky {
         upstream,
         fault,
         breaks,
+        rewrite: None,
         requests: AtomicUsize::new(0),
-    });
+    })
+    .await
+}
+
+/// A platform in front of the sandbox's that passes every request through and `rewrite`s
+/// each answer's body (given the path and query); returns its URL.
+pub async fn rewriting_proxy(upstream: String, rewrite: fn(&str, String) -> String) -> String {
+    let (url, _) = serve_flaky(Flaky {
+        upstream,
+        fault: || unreachable!("a rewriting proxy breaks nothing"),
+        breaks: |_, _| false,
+        rewrite: Some(rewrite),
+        requests: AtomicUsize::new(0),
+    })
+    .await;
+    url
+}
+
+async fn serve_flaky(proxy: Flaky) -> (String, Arc<Flaky>) {
+    let state = Arc::new(proxy);
     let app = axum::Router::new()
         .fallback(flaky)
         .with_state(state.clone());

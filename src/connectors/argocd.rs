@@ -18,7 +18,7 @@ use crate::api::SignedInAs;
 use crate::domain::delivery::{
     is_kubernetes_name, version_of_ref, DeliveryTarget, DeployStatus, Deployment, EnvironmentState,
 };
-use crate::text::{one_line, percent_encoded};
+use crate::text::{one_line, percent_encoded, replace_json_nul_escapes};
 
 /// Lookups sent side by side.
 const LOOKUPS_AT_ONCE: usize = 4;
@@ -437,6 +437,7 @@ impl ArgoCdConnector {
                     ));
                 }
                 if line.ends_with(b"\n") {
+                    replace_json_nul_escapes(&mut line);
                     match self.change_of(&line) {
                         Ok(Some(change)) => on_change(change),
                         Ok(None) => {}

@@ -14,6 +14,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use super::rate_limit::{after, quota_of, wait_asked};
 use super::{transport_error, ConnectorError, FailureKind};
 use crate::domain::Quota;
+use crate::text::replace_json_nul_escapes;
 
 /// Retries after the first try, for failures that may pass: no answer, 5xx, 429, a cut body.
 const RETRIES: usize = 3;
@@ -222,7 +223,7 @@ impl Reader<'_> {
         Ok(response)
     }
 
-    /// Reads a whole body, up to [`MAX_BODY_BYTES`].
+    /// Reads a whole body, up to [`MAX_BODY_BYTES`], its JSON NULs made U+FFFD.
     async fn read_body(
         &self,
         url: &str,
@@ -244,7 +245,10 @@ impl Reader<'_> {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(None) => return Ok(body.freeze()),
+                Ok(None) => {
+                    replace_json_nul_escapes(&mut body);
+                    return Ok(body.freeze());
+                }
                 Err(e) => {
                     return Err(Failed::Transport(transport_error(
                         self.source_name,

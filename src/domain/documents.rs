@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::entity::Entity;
+use super::text::without_nul;
 
 /// A document that could not become an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,10 +68,11 @@ fn is_blank_document(body: &str) -> bool {
 }
 
 fn parse_document(start: usize, body: &str) -> Result<ParsedEntity, DocumentError> {
-    let value: Value = serde_norway::from_str(body).map_err(|e| DocumentError {
+    let mut value: Value = serde_norway::from_str(body).map_err(|e| DocumentError {
         line: start + e.location().map_or(0, |l| l.line().saturating_sub(1)),
         message: format!("invalid YAML: {}", strip_location(&e.to_string())),
     })?;
+    replace_nul(&mut value);
     let at_start = |message: String| DocumentError {
         line: start,
         message,
@@ -98,6 +100,25 @@ fn parse_document(start: usize, body: &str) -> Result<ParsedEntity, DocumentErro
         entity,
         line: start,
     })
+}
+
+/// Every NUL in `value`'s strings and keys (YAML's `"\\0"`) made U+FFFD, as
+/// [`without_nul`] says why.
+fn replace_nul(value: &mut Value) {
+    match value {
+        Value::String(text) if text.contains('\0') => *text = without_nul(text).into_owned(),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            if map.keys().any(|key| key.contains('\0')) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, child)| (without_nul(&key).into_owned(), child))
+                    .collect();
+            }
+            map.values_mut().for_each(replace_nul);
+        }
+        _ => {}
+    }
 }
 
 /// Backstage's name rule: 1–63 characters, `[a-zA-Z0-9]` runs joined by `-`, `_` or `.`.
@@ -130,6 +151,19 @@ mod tests {
     use super::*;
 
     const GOOD: &str = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: checkout\nspec:\n  type: team\n  children: []\n";
+
+    #[test]
+    fn a_nul_in_yaml_becomes_a_replacement_character() {
+        let text = GOOD.replace(
+            "spec:",
+            "  description: \"a\\0b\"\n  annotations: {\"k\\0\": \"\\0\"}\nspec:",
+        );
+        let entity = parse_catalog_documents(&text).remove(0).unwrap().entity;
+        let metadata = serde_json::to_string(&entity.metadata).unwrap();
+        assert!(!metadata.contains("\\u0000"), "{metadata}");
+        assert_eq!(entity.metadata.description.as_deref(), Some("a\u{FFFD}b"));
+        assert_eq!(entity.metadata.annotations["k\u{FFFD}"], "\u{FFFD}");
+    }
 
     #[test]
     fn several_documents_parse_with_their_lines() {
