@@ -73,7 +73,7 @@ impl<S, P> Backend<S, P> {
     pub(crate) fn json_strings(&self, n: usize) -> String {
         match self {
             Self::Sqlite(_) => format!("SELECT value FROM json_each(${n})"),
-            Self::Postgres(_) => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
+            Self::Postgres(_) => format!("SELECT opsdeck_listed(${n}::jsonb)"),
         }
     }
 
