@@ -55,16 +55,44 @@ struct Inner {
     /// Held while scorecards are worked out, so two syncs landing at once never write results
     /// read before the other landed.
     scorecard_refresh: tokio::sync::Mutex<()>,
-    /// The org tree and group heads as last read, with the landings they were read after.
-    org_view: std::sync::Mutex<Option<(String, Arc<ownership::OrgView>)>>,
-    /// The On call screen's summary as last worked out, with the landings it was read after.
-    on_call_summary: std::sync::Mutex<Option<(String, Arc<on_call::OnCallSummary>)>>,
+    /// The org tree and group heads as last read.
+    org_view: KeptUntilLanding<Arc<ownership::OrgView>>,
+    /// The sidebar's teams with their counts as last read.
+    sidebar: KeptUntilLanding<Arc<Vec<crate::api::TeamSummary>>>,
+    /// The On call screen's summary as last worked out.
+    on_call_summary: KeptUntilLanding<Arc<on_call::OnCallSummary>>,
     /// Each owner's scorecard tally, with when the results it adds up were worked out.
     scorecard_tallies: ScorecardTallies,
     /// Each Argo CD source's watch stream, held while the sync loop runs.
     argocd_watches: HashMap<String, argocd_watch::ArgoWatch>,
     /// This engine in the sync leases of the cache.
     lease_holder: crate::store::LeaseHolder,
+}
+
+/// What the engine read from the cache, kept with the landings mark
+/// ([`crate::store::Store::landings_mark`]) it was read after: good until something lands,
+/// whichever process landed it.
+#[derive(Debug)]
+struct KeptUntilLanding<T>(std::sync::Mutex<Option<(String, T)>>);
+
+impl<T> Default for KeptUntilLanding<T> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T: Clone> KeptUntilLanding<T> {
+    /// What was kept, if read after the landings `mark` stands for.
+    fn get(&self, mark: &str) -> Option<T> {
+        match &*self.0.lock().expect("never poisoned") {
+            Some((kept, value)) if kept == mark => Some(value.clone()),
+            _ => None,
+        }
+    }
+
+    fn keep(&self, mark: String, value: T) {
+        *self.0.lock().expect("never poisoned") = Some((mark, value));
+    }
 }
 
 type ScorecardTallies = std::sync::Mutex<
@@ -200,6 +228,7 @@ impl Engine {
                 unrecorded_steps: Default::default(),
                 scorecard_refresh: Default::default(),
                 org_view: Default::default(),
+                sidebar: Default::default(),
                 on_call_summary: Default::default(),
                 scorecard_tallies: Default::default(),
                 argocd_watches,

@@ -132,11 +132,8 @@ impl Engine {
     /// landing, whichever process landed, and at the end of each sync that lands here.
     pub(crate) async fn on_call_summary(&self) -> Result<Arc<OnCallSummary>> {
         let mark = self.store().landings_mark().await?;
-        if let Some((kept, summary)) = &*self.inner.on_call_summary.lock().expect("never poisoned")
-        {
-            if *kept == mark {
-                return Ok(summary.clone());
-            }
+        if let Some(summary) = self.inner.on_call_summary.get(&mark) {
+            return Ok(summary);
         }
         let me = self.config().identity.email.as_deref();
         let teams = self.store().team_heads(me).await?;
@@ -155,7 +152,7 @@ impl Engine {
             incidents,
             firing: self.store().firing_alerts_per_owner().await?,
         });
-        *self.inner.on_call_summary.lock().expect("never poisoned") = Some((mark, summary.clone()));
+        self.inner.on_call_summary.keep(mark, summary.clone());
         Ok(summary)
     }
 

@@ -34,18 +34,22 @@ impl Engine {
     /// Teams in tree order (each group followed by the groups below it; the branches holding
     /// the identity's teams first), with counts of their own and rolled up from below.
     pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
+        let mark = self.store().landings_mark().await?;
+        if let Some(teams) = self.inner.sidebar.get(&mark) {
+            return Ok(teams.to_vec());
+        }
         let org = self.org().await?;
         let me = self.config().identity.email.as_deref();
-        Ok(with_rollups(&org, self.store().teams(me, None).await?))
+        let teams = with_rollups(&org, self.store().teams(me, None).await?);
+        self.inner.sidebar.keep(mark, Arc::new(teams.clone()));
+        Ok(teams)
     }
 
     /// The groups as a tree and their heads in tree order, read again only after a landing.
     pub(crate) async fn org(&self) -> Result<Arc<OrgView>> {
         let mark = self.store().landings_mark().await?;
-        if let Some((kept, view)) = &*self.inner.org_view.lock().expect("never poisoned") {
-            if *kept == mark {
-                return Ok(view.clone());
-            }
+        if let Some(view) = self.inner.org_view.get(&mark) {
+            return Ok(view);
         }
         let (groups, edges) = self.store().group_edges().await?;
         let tree = OrgTree::build(&groups, &edges);
@@ -59,7 +63,7 @@ impl Engine {
             .filter_map(|k| by_key.remove(&k))
             .collect();
         let view = Arc::new(OrgView { tree, heads });
-        *self.inner.org_view.lock().expect("never poisoned") = Some((mark, view.clone()));
+        self.inner.org_view.keep(mark, view.clone());
         Ok(view)
     }
 
@@ -341,7 +345,7 @@ impl Engine {
     }
 
     /// The environments that count as production, among those deployed to.
-    async fn production_environments(&self) -> Result<Vec<String>> {
+    pub(crate) async fn production_environments(&self) -> Result<Vec<String>> {
         let order = self.config().delivery.order();
         Ok(self
             .store()
