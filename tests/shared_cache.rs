@@ -124,6 +124,7 @@ async fn users_of_a_shared_cache_read_one_sync_and_see_each_others_rollbacks() {
         "CREATE ROLE opsdeck_team NOLOGIN;
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO opsdeck_team;
          GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO opsdeck_team;
+         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO opsdeck_team;
          REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM opsdeck_team;
          CREATE ROLE agent LOGIN PASSWORD 'agent-pw' IN ROLE opsdeck_team;",
     );

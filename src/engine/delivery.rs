@@ -96,31 +96,35 @@ impl Engine {
     /// production, pending promotions and production deploys per day.
     pub async fn release_matrix(&self, team: &str) -> Result<ReleaseMatrix> {
         let team_key = self.team_key(team).await?;
-        let services = self.store().services_of(&team_key).await?;
-        let wiring = self.store().targets_of_owner(&team_key).await?;
-        let targets: Vec<String> = wiring.iter().map(|(_, t)| t.clone()).collect();
-        let newest = self
-            .store()
-            .deployments_named(&self.store().newest_per_environment(&targets).await?)
-            .await?;
-        let states = self.environment_states(&targets).await?;
-        let runs = self.runs_of(&targets).await?;
         let order = self.config().delivery.order();
         let bake = Duration::from_std(self.config().delivery.bake_time).unwrap_or_default();
         let now = Utc::now();
         let first_day = (now - Duration::days(FREQUENCY_DAYS - 1)).date_naive();
         let since = first_day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let mut production: Vec<String> = newest
-            .iter()
-            .map(|d| d.environment.clone())
-            .filter(|e| order.is_production(e))
-            .collect();
-        production.sort();
-        production.dedup();
-        let counts = self
-            .store()
-            .daily_deploys(&targets, &production, since)
-            .await?;
+        // Reads that need nothing of each other run at once, each on a connection of its own.
+        let (services, wiring, production) = tokio::try_join!(
+            async { Ok::<_, Error>(self.store().services_of(&team_key).await?) },
+            async { Ok(self.store().targets_of_owner(&team_key).await?) },
+            // Every production environment deployed to: the targets' deploys to any other
+            // are none.
+            self.production_environments(),
+        )?;
+        let targets: Vec<String> = wiring.iter().map(|(_, t)| t.clone()).collect();
+        let newest = async {
+            let named = self.store().newest_per_environment(&targets).await?;
+            Ok(self.store().deployments_named(&named).await?)
+        };
+        let (newest, states, runs, counts) = tokio::try_join!(
+            newest,
+            self.environment_states(&targets),
+            self.runs_of(&targets),
+            async {
+                Ok(self
+                    .store()
+                    .daily_deploys(&targets, &production, since)
+                    .await?)
+            },
+        )?;
         let mut per_component: HashMap<&str, Vec<&str>> = HashMap::new();
         for (component, target) in &wiring {
             per_component.entry(component).or_default().push(target);

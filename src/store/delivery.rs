@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::landing::{record_landed, Landing};
+use super::landing::{insert_rows_returning, record_landed, Landing};
 use super::platform::write_changed;
-use super::{decode_json, on_backend, Backend, PlatformRecord, RecordKind, Store, StoreError};
+use super::{decode_json, on_backend, PlatformRecord, RecordKind, Store, StoreError};
 use crate::domain::delivery::{DeployStatus, Deployment};
 use chrono::{DateTime, Utc};
 
@@ -376,32 +376,16 @@ impl Store {
     }
 
     /// Per target and environment of `targets`: the newest deployment that reached it, and
-    /// the newest of any status, as (source, id). Read from an index alone.
+    /// the newest of any status (newest by start, then id), as (source, id), as the
+    /// landings keep them.
     pub async fn newest_per_environment(
         &self,
         targets: &[String],
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let listed = self.cache.json_strings(1);
-        let query = match self.cache {
-            // SQLite returns the row holding max() for bare columns of an aggregate query.
-            Backend::Sqlite(_) => format!(
-                "SELECT source, id FROM (
-                    SELECT source, id, max(started_at) FROM deployments
-                    WHERE target IN ({listed}) GROUP BY target, environment
-                    UNION
-                    SELECT source, id, max(started_at) FROM deployments
-                    WHERE target IN ({listed}) AND status IN ('success', 'inactive')
-                    GROUP BY target, environment)"
-            ),
-            Backend::Postgres(_) => format!(
-                "(SELECT DISTINCT ON (target, environment) source, id FROM deployments
-                  WHERE target IN ({listed}) ORDER BY target, environment, started_at DESC)
-                 UNION
-                 (SELECT DISTINCT ON (target, environment) source, id FROM deployments
-                  WHERE target IN ({listed}) AND status IN ('success', 'inactive')
-                  ORDER BY target, environment, started_at DESC)"
-            ),
-        };
+        let query = format!(
+            "SELECT DISTINCT source, id FROM deployment_heads WHERE target IN ({})",
+            self.cache.json_strings(1)
+        );
         Ok(on_backend!(&self.cache, pool => {
             sqlx::query_as(&query).bind(strings(targets)).fetch_all(pool).await?
         }))
@@ -573,6 +557,7 @@ async fn land_part(
 ) -> Result<(u64, BTreeSet<String>), StoreError> {
     let (mut written, deployed) =
         upsert_deployments(landing.reborrow(), source, deployments).await?;
+    keep_heads(landing.reborrow(), &deployed).await?;
     for (kind, target, records) in scoped {
         written += write_changed(landing.reborrow(), source, Some((*kind, target)), records)
             .await?
@@ -586,37 +571,81 @@ async fn upsert_deployments(
     source: &str,
     deployments: &[Deployment],
 ) -> Result<(u64, BTreeSet<String>), StoreError> {
-    let mut written = 0;
-    let mut targets = BTreeSet::new();
+    // Each id once, as read last: a page that shifted while it was paged repeats one, and a
+    // statement may not update one row twice.
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut rows: Vec<(&Deployment, String)> = Vec::with_capacity(deployments.len());
     for deployment in deployments {
         let body = serde_json::to_string(deployment).expect("domain records serialise");
-        // The WHERE turns an identical row into no write at all.
-        let rows = on_backend!(landing.reborrow(), c => {
-            sqlx::query(
-                "INSERT INTO deployments (source, id, target, environment, status, started_at, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (source, id) DO UPDATE SET target = excluded.target,
-                    environment = excluded.environment, status = excluded.status,
-                    started_at = excluded.started_at, body = excluded.body
-                 WHERE deployments.body != excluded.body",
-            )
-            .bind(source)
-            .bind(&deployment.id)
-            .bind(&deployment.target)
-            .bind(&deployment.environment)
-            .bind(deployment.status.as_str())
-            .bind(deployment.started_at.timestamp())
-            .bind(&body)
-            .execute(c)
-            .await?
-            .rows_affected()
-        });
-        if rows > 0 {
-            written += rows;
-            targets.insert(deployment.target.clone());
+        match at.entry(deployment.id.as_str()) {
+            std::collections::hash_map::Entry::Occupied(held) => {
+                rows[*held.get()] = (deployment, body)
+            }
+            std::collections::hash_map::Entry::Vacant(new) => {
+                new.insert(rows.len());
+                rows.push((deployment, body));
+            }
         }
     }
-    Ok((written, targets))
+    // The WHERE turns an identical row into no write at all, and returns nothing for it.
+    let targets: Vec<String> = on_backend!(landing.reborrow(), c => {
+        insert_rows_returning(
+            c,
+            "INSERT INTO deployments (source, id, target, environment, status, started_at, body)",
+            "ON CONFLICT (source, id) DO UPDATE SET target = excluded.target,
+                environment = excluded.environment, status = excluded.status,
+                started_at = excluded.started_at, body = excluded.body
+             WHERE deployments.body != excluded.body
+             RETURNING target",
+            &rows,
+            |statement, (deployment, body)| {
+                statement
+                    .bind(source)
+                    .bind(deployment.id.as_str())
+                    .bind(deployment.target.as_str())
+                    .bind(deployment.environment.as_str())
+                    .bind(deployment.status.as_str())
+                    .bind(deployment.started_at.timestamp())
+                    .bind(body.as_str())
+            },
+        )
+        .await?
+        .iter()
+        .map(|row| sqlx::Row::try_get(row, 0))
+        .collect::<Result<_, _>>()?
+    });
+    Ok((targets.len() as u64, targets.into_iter().collect()))
+}
+
+/// Works out `targets`' rows of `deployment_heads` again from their deployments.
+async fn keep_heads(
+    mut landing: Landing<'_>,
+    targets: &BTreeSet<String>,
+) -> Result<(), StoreError> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let listed = landing.json_strings(1);
+    let targets = serde_json::to_string(targets).expect("strings serialise");
+    let delete = format!("DELETE FROM deployment_heads WHERE target IN ({listed})");
+    let insert = format!(
+        "INSERT INTO deployment_heads (target, environment, reached, source, id)
+         SELECT target, environment, reached, source, id FROM (
+            SELECT target, environment, 0 AS reached, source, id,
+                row_number() OVER (PARTITION BY target, environment ORDER BY started_at DESC, id DESC) AS n
+            FROM deployments WHERE target IN ({listed})
+            UNION ALL
+            SELECT target, environment, 1, source, id,
+                row_number() OVER (PARTITION BY target, environment ORDER BY started_at DESC, id DESC)
+            FROM deployments WHERE target IN ({listed}) AND status IN ('success', 'inactive')
+         ) AS ranked
+         WHERE n = 1"
+    );
+    on_backend!(landing.reborrow(), c => {
+        sqlx::query(&delete).bind(&targets).execute(&mut *c).await?;
+        sqlx::query(&insert).bind(&targets).execute(&mut *c).await?;
+    });
+    Ok(())
 }
 
 async fn replace_etags(
@@ -816,5 +845,46 @@ mod tests {
         );
         let known = store.newest_deployments("gh").await.unwrap();
         assert_eq!(known["github:demo-org/app"].1, ["2"]);
+
+        // A page that shifted while it was paged names one deployment twice: the one read
+        // last lands, once.
+        let shifted = vec![
+            deployment("2", "prod", 10, DeployStatus::Failure),
+            deployment("4", "prod", 20, DeployStatus::InProgress),
+            deployment("2", "prod", 10, DeployStatus::Success),
+        ];
+        let landing = DeliveryLanding {
+            deployments: &shifted,
+            scoped: vec![],
+            items: 3,
+        };
+        let (written, _) = store.land_delivery("gh", landing, &[], at).await.unwrap();
+        assert_eq!(written, 2, "4 new, 2 changed");
+        let named = store
+            .deployments_named(&[("gh".into(), "2".into())])
+            .await
+            .unwrap();
+        assert_eq!(named[0].status, DeployStatus::Success);
+        let mut newest = store.newest_per_environment(&targets).await.unwrap();
+        newest.sort();
+        let ids: Vec<&str> = newest.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["2", "3", "4"],
+            "prod's newest (4) and the newest that reached it, 2 now"
+        );
+
+        // Two started in the same second: the greater id is the newer, as the matrix orders.
+        let tied = vec![deployment("5", "beta", 5, DeployStatus::Success)];
+        let landing = DeliveryLanding {
+            deployments: &tied,
+            scoped: vec![],
+            items: 1,
+        };
+        store.land_delivery("gh", landing, &[], at).await.unwrap();
+        let mut newest = store.newest_per_environment(&targets).await.unwrap();
+        newest.sort();
+        let ids: Vec<&str> = newest.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, ["2", "4", "5"]);
     }
 }
