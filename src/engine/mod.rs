@@ -58,7 +58,7 @@ struct Inner {
     /// The org tree and group heads as last read.
     org_view: KeptUntilLanding<Arc<ownership::OrgView>>,
     /// The sidebar's teams with their counts as last read.
-    sidebar: KeptUntilLanding<Arc<Vec<crate::api::TeamSummary>>>,
+    sidebar: KeptUntilLanding<Vec<crate::api::TeamSummary>>,
     /// The On call screen's summary as last worked out.
     on_call_summary: KeptUntilLanding<Arc<on_call::OnCallSummary>>,
     /// Each owner's scorecard tally, with when the results it adds up were worked out.

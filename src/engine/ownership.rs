@@ -36,12 +36,12 @@ impl Engine {
     pub async fn teams(&self) -> Result<Vec<TeamSummary>> {
         let mark = self.store().landings_mark().await?;
         if let Some(teams) = self.inner.sidebar.get(&mark) {
-            return Ok(teams.to_vec());
+            return Ok(teams);
         }
         let org = self.org().await?;
         let me = self.config().identity.email.as_deref();
         let teams = with_rollups(&org, self.store().teams(me, None).await?);
-        self.inner.sidebar.keep(mark, Arc::new(teams.clone()));
+        self.inner.sidebar.keep(mark, teams.clone());
         Ok(teams)
     }
 
