@@ -110,12 +110,8 @@ impl Engine {
             self.production_environments(),
         )?;
         let targets: Vec<String> = wiring.iter().map(|(_, t)| t.clone()).collect();
-        let newest = async {
-            let named = self.store().newest_per_environment(&targets).await?;
-            Ok(self.store().deployments_named(&named).await?)
-        };
         let (newest, states, runs, counts) = tokio::try_join!(
-            newest,
+            async { Ok(self.store().environment_heads(&targets).await?) },
             self.environment_states(&targets),
             self.runs_of(&targets),
             async {

@@ -467,10 +467,7 @@ impl Engine {
         // Each environment's newest deploys, from an index: not the service page's whole
         // delivery read again.
         let targets = self.store().targets_of_component(service_key).await?;
-        let newest = self
-            .store()
-            .deployments_named(&self.store().newest_per_environment(&targets).await?)
-            .await?;
+        let newest = self.store().environment_heads(&targets).await?;
         let order = self.config().delivery.order();
         let environments = environments_now(&newest, &[], &order);
         let environment = environments.iter().find(|e| match asked {

@@ -92,7 +92,7 @@ impl Store {
             &landing.scoped,
         )
         .await?;
-        keep_heads(connection.reborrow(), &deployed).await?;
+        keep_summaries(connection.reborrow(), &deployed).await?;
         record_landed(connection, source, at, problems, landing.items, written).await?;
         tx.commit().await?;
         if written > 0 {
@@ -178,7 +178,7 @@ impl Store {
             written += rows;
             deployed.extend(targets);
         }
-        keep_heads(landing.reborrow(), &deployed).await?;
+        keep_summaries(landing.reborrow(), &deployed).await?;
         on_backend!(landing.reborrow(), c => {
             sqlx::query("DELETE FROM staged_delivery WHERE sync_id = $1")
                 .bind(sync)
@@ -378,24 +378,25 @@ impl Store {
     }
 
     /// Per target and environment of `targets`: the newest deployment that reached it, and
-    /// the newest of any status (newest by start, then id), as (source, id), as the
-    /// landings keep them.
-    pub async fn newest_per_environment(
+    /// the newest of any status (newest by start, then id), as the landings keep them.
+    pub async fn environment_heads(
         &self,
         targets: &[String],
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    ) -> Result<Vec<Deployment>, StoreError> {
         let query = format!(
-            "SELECT DISTINCT source, id FROM deployment_heads WHERE target IN ({})",
+            "SELECT body FROM deployments WHERE (source, id) IN
+                (SELECT source, id FROM deployment_heads WHERE target IN ({}))",
             self.cache.json_strings(1)
         );
-        Ok(on_backend!(&self.cache, pool => {
-            sqlx::query_as(&query).bind(strings(targets)).fetch_all(pool).await?
-        }))
+        let bodies: Vec<String> = on_backend!(&self.cache, pool => {
+            sqlx::query_scalar(&query).bind(strings(targets)).fetch_all(pool).await?
+        });
+        decode_deployments(&bodies)
     }
 
-    /// Deploys per target and day (0 is `since`'s) to `environments` since `since`. Deploys
-    /// whose status was never read (older than the newest few per environment) count: only a
-    /// known failure does not.
+    /// Deploys per target and day (0 is the UTC day `since` falls in) to `environments`
+    /// from that day on, as the landings keep them. Deploys whose status was never read (older than
+    /// the newest few per environment) count: only a known failure does not.
     pub async fn daily_deploys(
         &self,
         targets: &[String],
@@ -403,9 +404,8 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let query = format!(
-            "SELECT target, (started_at - $3) / 86400 AS day, count(*) FROM deployments
-             WHERE target IN ({}) AND environment IN ({})
-               AND started_at >= $3 AND status NOT IN ('failure', 'error', 'cancelled')
+            "SELECT target, day - $3 AS day, CAST(sum(deploys) AS BIGINT) FROM deploy_days
+             WHERE target IN ({}) AND environment IN ({}) AND day >= $3
              GROUP BY target, day",
             self.cache.json_strings(1),
             self.cache.json_strings(2)
@@ -414,7 +414,7 @@ impl Store {
             sqlx::query_as(&query)
                 .bind(strings(targets))
                 .bind(strings(environments))
-                .bind(since.timestamp())
+                .bind(since.timestamp().div_euclid(86400))
                 .fetch_all(pool)
                 .await?
         }))
@@ -435,25 +435,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
-    }
-
-    /// The deployments `keys` (source, id) name.
-    pub async fn deployments_named(
-        &self,
-        keys: &[(String, String)],
-    ) -> Result<Vec<Deployment>, StoreError> {
-        let query = format!(
-            "SELECT d.body FROM {} {} deployments d ON d.source = k.value ->> 0 AND d.id = k.value ->> 1",
-            self.cache.json_rows(1, "k"),
-            self.cache.outer_first()
-        );
-        let bodies: Vec<String> = on_backend!(&self.cache, pool => {
-            sqlx::query_scalar(&query)
-                .bind(serde_json::to_string(keys).expect("strings serialise"))
-                .fetch_all(pool)
-                .await?
-        });
-        decode_deployments(&bodies)
     }
 
     /// Deployments newest first, with their components, as `query` filters them.
@@ -618,9 +599,9 @@ async fn upsert_deployments(
     Ok((targets.len() as u64, targets.into_iter().collect()))
 }
 
-/// Works out `targets`' rows of `deployment_heads` again from their deployments, once a
-/// landing (a first sync's every target at once).
-async fn keep_heads(
+/// Works out `targets`' rows of `deployment_heads` and `deploy_days` again from their
+/// deployments, once a landing (a first sync's every target at once).
+async fn keep_summaries(
     mut landing: Landing<'_>,
     targets: &BTreeSet<String>,
 ) -> Result<(), StoreError> {
@@ -635,27 +616,40 @@ async fn keep_heads(
         Backend::Sqlite(_) => ("json_each($1) AS t", "CROSS JOIN"),
         Backend::Postgres(_) => ("jsonb_array_elements_text($1::jsonb) AS t(value)", "JOIN"),
     };
+    let deployments = format!("{targets_table} {join} deployments d ON d.target = t.value");
     let ranked = |reached: u8, condition: &str| {
         format!(
             "SELECT d.target, d.environment, {reached} AS reached, d.source, d.id,
                 row_number() OVER (PARTITION BY d.target, d.environment
                                    ORDER BY d.started_at DESC, d.id DESC) AS n
-             FROM {targets_table} {join} deployments d ON d.target = t.value {condition}"
+             FROM {deployments} {condition}"
         )
     };
-    let insert = format!(
+    let heads = format!(
         "INSERT INTO deployment_heads (target, environment, reached, source, id)
          SELECT target, environment, reached, source, id FROM ({} UNION ALL {}) AS ranked
          WHERE n = 1",
         ranked(0, ""),
         ranked(1, "WHERE d.status IN ('success', 'inactive')"),
     );
-    let delete = format!("DELETE FROM deployment_heads WHERE target IN ({listed})");
+    let days = format!(
+        "INSERT INTO deploy_days (target, environment, day, deploys)
+         SELECT d.target, d.environment, d.started_at / 86400, count(*) FROM {deployments}
+         WHERE d.status NOT IN ('failure', 'error', 'cancelled')
+         GROUP BY d.target, d.environment, d.started_at / 86400"
+    );
     let targets = serde_json::to_string(targets).expect("strings serialise");
-    on_backend!(landing.reborrow(), c => {
-        sqlx::query(&delete).bind(&targets).execute(&mut *c).await?;
-        sqlx::query(&insert).bind(&targets).execute(&mut *c).await?;
-    });
+    for table in ["deployment_heads", "deploy_days"] {
+        let delete = format!("DELETE FROM {table} WHERE target IN ({listed})");
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(&delete).bind(&targets).execute(&mut *c).await?;
+        });
+    }
+    for insert in [heads, days] {
+        on_backend!(landing.reborrow(), c => {
+            sqlx::query(&insert).bind(&targets).execute(&mut *c).await?;
+        });
+    }
     Ok(())
 }
 
@@ -836,21 +830,26 @@ mod tests {
         let (written, deployed) = store.land_delivery("gh", landing(), &[], at).await.unwrap();
         assert_eq!((written, deployed.len()), (0, 0));
         let targets = vec!["github:demo-org/app".to_string()];
-        let mut newest = store.newest_per_environment(&targets).await.unwrap();
-        newest.sort();
-        let ids: Vec<&str> = newest.iter().map(|(_, id)| id.as_str()).collect();
+        let heads = |list: Vec<Deployment>| {
+            let mut heads: Vec<(String, DeployStatus)> =
+                list.into_iter().map(|d| (d.id, d.status)).collect();
+            heads.sort_by(|a, b| a.0.cmp(&b.0));
+            heads
+        };
         assert_eq!(
-            ids,
-            ["1", "2", "3"],
+            heads(store.environment_heads(&targets).await.unwrap()),
+            [
+                ("1".into(), DeployStatus::Success),
+                ("2".into(), DeployStatus::Failure),
+                ("3".into(), DeployStatus::Success)
+            ],
             "prod's newest (2) and the newest that reached it (1)"
         );
-        let named = store.deployments_named(&newest[1..2]).await.unwrap();
-        assert_eq!(named[0].status, DeployStatus::Failure);
         let since = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let prod = vec!["prod".to_string()];
-        let daily = store.daily_deploys(&targets, &prod, since).await.unwrap();
+        let daily = || store.daily_deploys(&targets, &prod, since);
         assert_eq!(
-            daily,
+            daily().await.unwrap(),
             [("github:demo-org/app".to_string(), 0, 1)],
             "the failure does not count"
         );
@@ -871,31 +870,46 @@ mod tests {
         };
         let (written, _) = store.land_delivery("gh", landing, &[], at).await.unwrap();
         assert_eq!(written, 2, "4 new, 2 changed");
-        let named = store
-            .deployments_named(&[("gh".into(), "2".into())])
-            .await
-            .unwrap();
-        assert_eq!(named[0].status, DeployStatus::Success);
-        let mut newest = store.newest_per_environment(&targets).await.unwrap();
-        newest.sort();
-        let ids: Vec<&str> = newest.iter().map(|(_, id)| id.as_str()).collect();
         assert_eq!(
-            ids,
-            ["2", "3", "4"],
+            heads(store.environment_heads(&targets).await.unwrap()),
+            [
+                ("2".into(), DeployStatus::Success),
+                ("3".into(), DeployStatus::Success),
+                ("4".into(), DeployStatus::InProgress)
+            ],
             "prod's newest (4) and the newest that reached it, 2 now"
+        );
+        assert_eq!(
+            daily().await.unwrap(),
+            [("github:demo-org/app".to_string(), 0, 3)],
+            "2 succeeded after all; 4's outcome is not known yet"
         );
 
         // Two started in the same second: the greater id is the newer, as the matrix orders.
-        let tied = vec![deployment("5", "beta", 5, DeployStatus::Success)];
+        // A day later, prod counts on a day of its own; beta is not asked for.
+        let later = vec![
+            deployment("5", "beta", 5, DeployStatus::Success),
+            deployment("6", "prod", 24 * 60, DeployStatus::Success),
+        ];
         let landing = DeliveryLanding {
-            deployments: &tied,
+            deployments: &later,
             scoped: vec![],
-            items: 1,
+            items: 2,
         };
         store.land_delivery("gh", landing, &[], at).await.unwrap();
-        let mut newest = store.newest_per_environment(&targets).await.unwrap();
-        newest.sort();
-        let ids: Vec<&str> = newest.iter().map(|(_, id)| id.as_str()).collect();
-        assert_eq!(ids, ["2", "4", "5"]);
+        let ids: Vec<String> = heads(store.environment_heads(&targets).await.unwrap())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, ["5", "6"]);
+        let mut daily = daily().await.unwrap();
+        daily.sort();
+        assert_eq!(
+            daily,
+            [
+                ("github:demo-org/app".to_string(), 0, 3),
+                ("github:demo-org/app".to_string(), 1, 1)
+            ]
+        );
     }
 }

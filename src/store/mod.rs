@@ -77,15 +77,6 @@ impl<S, P> Backend<S, P> {
         }
     }
 
-    /// A table named `alias` of the elements of the JSON array bound as parameter `$n`, each
-    /// its `value` (JSON, to take apart with `->>`).
-    pub(crate) fn json_rows(&self, n: usize, alias: &str) -> String {
-        match self {
-            Self::Sqlite(_) => format!("json_each(${n}) AS {alias}"),
-            Self::Postgres(_) => format!("jsonb_array_elements(${n}::jsonb) AS {alias}(value)"),
-        }
-    }
-
     /// A join that keeps the table before it outermost: SQLite's CROSS JOIN, which its
     /// planner never reorders; PostgreSQL plans its joins well from its statistics.
     pub(crate) fn outer_first(&self) -> &'static str {

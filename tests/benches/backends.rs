@@ -134,7 +134,7 @@ async fn measure(config_text: &str, dir: &std::path::Path, iterations: usize) ->
     }
     screen("service page delivery", samples);
     let mut samples = Vec::new();
-    for _ in 0..iterations / 10 {
+    for _ in 0..iterations {
         let team = &teams[picks.below(teams.len())].key;
         time(&mut samples, engine.release_matrix(team)).await;
     }
@@ -159,7 +159,7 @@ async fn measure(config_text: &str, dir: &std::path::Path, iterations: usize) ->
     }
     screen("Activity feed, one team's first page", samples);
     let mut samples = Vec::new();
-    for _ in 0..iterations / 10 {
+    for _ in 0..iterations {
         let team = &teams[picks.below(teams.len())].key;
         time(&mut samples, engine.scorecard(Some(team), false)).await;
     }
