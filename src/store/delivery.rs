@@ -394,9 +394,10 @@ impl Store {
         decode_deployments(&bodies)
     }
 
-    /// Deploys per target and day (0 is the UTC day `since` falls in) to `environments`
-    /// from that day on, as the landings keep them. Deploys whose status was never read (older than
-    /// the newest few per environment) count: only a known failure does not.
+    /// Deploys to `environments` per target, environment and day (0 is the UTC day `since`
+    /// falls in) from that day on, as the landings keep them: (target, day, deploys), a row
+    /// per environment. Deploys whose status was never read (older than the newest few per
+    /// environment) count: only a known failure does not.
     pub async fn daily_deploys(
         &self,
         targets: &[String],
@@ -404,9 +405,8 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let query = format!(
-            "SELECT target, day - $3 AS day, CAST(sum(deploys) AS BIGINT) FROM deploy_days
-             WHERE target IN ({}) AND environment IN ({}) AND day >= $3
-             GROUP BY target, day",
+            "SELECT target, day - $3, deploys FROM deploy_days
+             WHERE target IN ({}) AND environment IN ({}) AND day >= $3",
             self.cache.json_strings(1),
             self.cache.json_strings(2)
         );
