@@ -17,8 +17,8 @@ use opsdeck_sandbox::Seed;
 use serde_json::json;
 
 use crate::util::{
-    flaky_proxy, no_progress, parse_config, rewriting_proxy, sandbox, sandbox_config, secrets_with,
-    serve, TOKEN,
+    flaky_proxy, internal_ca, no_progress, parse_config, rewriting_proxy, sandbox, sandbox_config,
+    secrets_with, serve, TOKEN,
 };
 
 /// An engine whose catalog source reads `catalog_url` instead of the sandbox's.
@@ -466,20 +466,6 @@ async fn a_link_that_leads_back_to_its_own_page_fails_the_sync_not_the_machine()
     );
 }
 
-/// Runs `openssl` with `args` in `dir`, or panics with what it said.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed (make deps)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// An internal CA and a server certificate it signed for localhost, served by `openssl
 /// s_server -www` (which answers any GET with an HTML page): (its URL, the CA file, the
 /// server, which is killed on drop).
@@ -497,83 +483,17 @@ impl Drop for InternalTls {
 }
 
 async fn internal_tls(dir: &Path) -> InternalTls {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=Opsdeck test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "server.ext",
-        ],
-    );
+    let certificates = internal_ca(dir);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let server = std::process::Command::new("openssl")
-        .args([
-            "s_server",
-            "-quiet",
-            "-www",
-            "-cert",
-            "server.pem",
-            "-key",
-            "server.key",
-        ])
+        .args(["s_server", "-quiet", "-www", "-cert"])
+        .arg(&certificates.server_cert)
+        .arg("-key")
+        .arg(&certificates.server_key)
         .args(["-accept", &format!("127.0.0.1:{port}")])
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
@@ -592,7 +512,7 @@ async fn internal_tls(dir: &Path) -> InternalTls {
     }
     InternalTls {
         url: format!("https://localhost:{port}"),
-        ca_file: dir.join("ca.pem"),
+        ca_file: certificates.ca,
         server,
     }
 }

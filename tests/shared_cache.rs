@@ -8,7 +8,9 @@ use opsdeck::Engine;
 use opsdeck_sandbox::{source_tokens, Seed};
 use opsdeck_test_postgres::{Cluster, SUPERUSER, SUPERUSER_PASSWORD};
 
-use crate::util::{no_progress, opsdeck, parse_config, sandbox, start_planned_rollback, TOKEN};
+use crate::util::{
+    internal_ca, no_progress, opsdeck, parse_config, sandbox, start_planned_rollback, TOKEN,
+};
 
 const PASSWORD_ENV: &str = "OPSDECK_TEST_SHARED_CACHE_PASSWORD";
 
@@ -155,4 +157,78 @@ async fn users_of_a_shared_cache_read_one_sync_and_see_each_others_rollbacks() {
     );
     let said = String::from_utf8_lossy(&tamper.stderr);
     assert!(said.contains("permission denied"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_cache_over_tls_is_reached_only_where_the_named_ca_vouches_for_the_server() {
+    let certificates_dir = tempfile::tempdir().unwrap();
+    let certificates = internal_ca(certificates_dir.path());
+    let Some(cluster) =
+        Cluster::start_with_tls(&certificates.server_cert, &certificates.server_key)
+    else {
+        return;
+    };
+    let database = cluster.create_database();
+    let sandbox = sandbox(Seed::Demo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_with = |query: &str| {
+        format!(
+            "{}\n[cache]\nurl = \"postgres://{SUPERUSER}@localhost:{}/{database}?{query}\"\npassword_env = \"{PASSWORD_ENV}\"\n",
+            sandbox.config_toml(),
+            cluster.port()
+        )
+    };
+    let verified = config_with(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        certificates.ca.display()
+    ));
+    let engine = user_on(&verified, dir.path()).await;
+    let reports = engine.sync(None, &no_progress).await.unwrap();
+    assert!(reports.iter().all(|r| r.landed), "{reports:?}");
+    assert!(!engine.services(None).await.unwrap().is_empty());
+    // The server's word for it: each of the engine's connections is encrypted.
+    let connections = cluster.psql(
+        &database,
+        "SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*) FILTER (WHERE NOT s.ssl)
+         FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = current_database() AND a.client_addr IS NOT NULL",
+    );
+    let (encrypted, plain) = connections.split_once(' ').unwrap();
+    assert!(encrypted.parse::<u32>().unwrap() > 0, "{connections}");
+    assert_eq!(plain, "0");
+
+    // The CLI on the same cache: with the CA it reads; without it the server is not trusted,
+    // and without TLS the server lets nobody in. Each is said, naming the server.
+    let cli = |config: &str| {
+        let path = dir.path().join("opsdeck.toml");
+        std::fs::write(&path, config).unwrap();
+        opsdeck()
+            .arg("--config")
+            .arg(&path)
+            .args(["services", "--json"])
+            .env(PASSWORD_ENV, SUPERUSER_PASSWORD)
+            .env("HOME", dir.path())
+            .env_remove("XDG_DATA_HOME")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&verified);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = format!("localhost:{}", cluster.port());
+    for (query, expected) in [
+        ("sslmode=verify-full", "UnknownIssuer"),
+        ("sslmode=disable", "no encryption"),
+    ] {
+        let out = cli(&config_with(query));
+        assert!(!out.status.success(), "{query}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains(expected) && said.contains(&server),
+            "{query}: {said}"
+        );
+    }
 }

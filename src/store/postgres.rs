@@ -85,7 +85,7 @@ pub(super) async fn reach_and_migrate(
     // One connection first: a pool retries a refused connection until its timeout and then
     // says only that it timed out.
     let unreachable = |e: String| {
-        format!("{e}; check {config} in the config, that the server is up, and the password ({password})")
+        format!("{e}; check {config} in the config (and its sslmode and sslrootcert where the server asks for TLS), that the server is up, and the password ({password})")
     };
     let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
         .await

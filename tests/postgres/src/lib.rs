@@ -4,6 +4,7 @@
 //! belongs to the `postgres` user the package creates and is run as that user.
 
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,6 +28,16 @@ impl Cluster {
     /// A fresh cluster, or `None` (said in one line on stderr) where PostgreSQL is not
     /// installed. Under `CI` it must be: the run fails instead.
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// A fresh cluster (or `None`, as [`Cluster::start`]) that speaks TLS with the server
+    /// certificate and key in these files, and refuses any connection over TCP without it.
+    pub fn start_with_tls(certificate: &Path, key: &Path) -> Option<Self> {
+        Self::start_with(Some((certificate, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Option<Self> {
         let Some(bin) = server_binaries() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -75,11 +86,15 @@ impl Cluster {
             ],
         );
         cluster.port = free_port();
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off -c max_connections=60",
             cluster.port,
             path(&cluster.data)
         );
+        if let Some((certificate, key)) = tls {
+            cluster.require_tls(certificate, key);
+            options += " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key";
+        }
         cluster.run(
             "pg_ctl",
             &[
@@ -97,6 +112,31 @@ impl Cluster {
             ],
         );
         Some(cluster)
+    }
+
+    /// Puts the certificate and key in the data directory, the key readable by the cluster's
+    /// user alone (the server refuses any other), and lets TCP clients in over TLS only.
+    fn require_tls(&self, certificate: &Path, key: &Path) {
+        let (certificate_copy, key_copy) =
+            (self.data.join("server.crt"), self.data.join("server.key"));
+        std::fs::copy(certificate, &certificate_copy).expect("the server certificate");
+        std::fs::copy(key, &key_copy).expect("the server key");
+        std::fs::set_permissions(&key_copy, std::fs::Permissions::from_mode(0o600))
+            .expect("the key's mode");
+        if self.run_as_postgres {
+            chown_to_postgres(&certificate_copy);
+            chown_to_postgres(&key_copy);
+        }
+        let rules = self.data.join("pg_hba.conf");
+        let tls_only: String = std::fs::read_to_string(&rules)
+            .expect("initdb's pg_hba.conf")
+            .lines()
+            .map(|line| match line.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(&rules, tls_only).expect("pg_hba.conf");
     }
 
     /// The loopback port it listens on.
