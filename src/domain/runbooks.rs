@@ -306,9 +306,23 @@ pub fn workflow_inputs(yaml: &str) -> Result<Vec<WorkflowInput>, String> {
         if input_type == InputType::Choice && options.is_empty() {
             return Err(format!("choice input '{name}' lists no options"));
         }
+        let (description, default) = (text(spec.get("description")), text(spec.get("default")));
+        // YAML's "\0": a database refuses it in text, and a value changed to keep it would
+        // not be the one the workflow expects back.
+        let holds_nul = [Some(&name), description.as_ref(), default.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(&options)
+            .any(|text| text.contains('\0'));
+        if holds_nul {
+            return Err(format!(
+                "input '{}' holds a NUL character, which Opsdeck can neither keep nor send back: take it out of the workflow",
+                crate::text::without_nul(&name)
+            ));
+        }
         out.push(WorkflowInput {
-            description: text(spec.get("description")),
-            default: text(spec.get("default")),
+            description,
+            default,
             required: spec
                 .get("required")
                 .and_then(Value::as_bool)
@@ -551,6 +565,20 @@ jobs:
                 .contains("no options")
         );
         assert!(workflow_inputs("on: [").unwrap_err().contains("not YAML"));
+        // A NUL anywhere an input is described, as YAML's escape writes it.
+        for input in [
+            r#""a\0b": {}"#,
+            r#"a: {description: "x\0"}"#,
+            r#"a: {default: "\0"}"#,
+            r#"a: {type: choice, options: [ok, "n\0"]}"#,
+        ] {
+            let yaml = format!("on: {{workflow_dispatch: {{inputs: {{{input}}}}}}}\n");
+            let said = workflow_inputs(&yaml).unwrap_err();
+            assert!(
+                said.contains("NUL") && !said.contains('\0'),
+                "{yaml}: {said}"
+            );
+        }
     }
 
     #[test]

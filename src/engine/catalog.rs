@@ -91,14 +91,20 @@ impl Engine {
     /// or title: open incidents first (what an on-call engineer looks for), resolved ones
     /// after the catalog's hits.
     pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<SearchHit>> {
-        let incidents = self.store.search_incidents(text, INCIDENT_HITS).await?;
+        let limit = limit.max(0) as usize;
+        // Both at once, on connections of their own; the catalog's hits are cut to the room
+        // the open incidents leave.
+        let (incidents, entities) = tokio::try_join!(
+            self.store.search_incidents(text, INCIDENT_HITS),
+            self.store.search(text, limit as i64),
+        )?;
         let (open, resolved): (Vec<_>, Vec<_>) =
             incidents.into_iter().partition(|(_, i)| i.status.is_open());
         let mut hits: Vec<SearchHit> = open.iter().map(incident_hit).collect();
-        hits.truncate(limit.max(0) as usize);
-        let room = limit - hits.len() as i64;
-        hits.extend(self.store.search(text, room).await?);
-        let room = (limit.max(0) as usize).saturating_sub(hits.len());
+        hits.truncate(limit);
+        let room = limit - hits.len();
+        hits.extend(entities.into_iter().take(room));
+        let room = limit.saturating_sub(hits.len());
         hits.extend(resolved.iter().take(room).map(incident_hit));
         Ok(hits)
     }
