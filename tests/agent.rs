@@ -335,6 +335,23 @@ async fn the_agent_syncs_every_source_serves_health_and_metrics_and_stops_on_sig
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     promtool_accepts(&metrics);
+    // Two CLIs beside it, at once, read what it landed.
+    let (one, two) = std::thread::scope(|threads| {
+        let read = || cli(dir.path(), &config, &["services", "--json"]);
+        let (one, two) = (threads.spawn(read), threads.spawn(read));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    let listed = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let services: Value = serde_json::from_slice(&out.stdout).unwrap();
+        services.as_array().unwrap().len()
+    };
+    assert!(listed(&one) > 0);
+    assert_eq!(listed(&one), listed(&two));
     let catalog = &health["sources"][0];
     assert_eq!(catalog["name"], "catalog");
     for source in sources {
