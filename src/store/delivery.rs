@@ -639,14 +639,10 @@ async fn keep_summaries(
          GROUP BY d.target, d.environment, d.started_at / 86400"
     );
     let targets = serde_json::to_string(targets).expect("strings serialise");
-    for table in ["deployment_heads", "deploy_days"] {
+    for (table, insert) in [("deployment_heads", heads), ("deploy_days", days)] {
         let delete = format!("DELETE FROM {table} WHERE target IN ({listed})");
         on_backend!(landing.reborrow(), c => {
             sqlx::query(&delete).bind(&targets).execute(&mut *c).await?;
-        });
-    }
-    for insert in [heads, days] {
-        on_backend!(landing.reborrow(), c => {
             sqlx::query(&insert).bind(&targets).execute(&mut *c).await?;
         });
     }
