@@ -152,10 +152,13 @@ impl Store {
         });
         let held: HashMap<String, String> = held.into_iter().collect();
         let removed: Vec<&String> = held.keys().filter(|k| !fetched.contains_key(*k)).collect();
-        let changed: Vec<(&String, &String)> = fetched
+        let mut changed: Vec<(&String, &String)> = fetched
             .iter()
             .filter(|(key, body)| held.get(*key) != Some(*body))
             .collect();
+        // In key order: rows inserted at random places split pages of the table's b-tree,
+        // which then holds an eighth more pages, and a full landing took twice as long.
+        changed.sort_unstable_by_key(|(key, _)| *key);
         let delete = format!(
             "DELETE FROM source_entities WHERE source = $1 AND entity_key IN ({})",
             landing.json_strings(2)
