@@ -175,10 +175,18 @@ mod tests {
                 assert!(!out.contains(secret), "{line} → {out}");
             }
         }
-        assert_eq!(
-            scrub("catalog: 14000 rows in 2.1 s"),
-            "catalog: 14000 rows in 2.1 s"
-        );
+        for kept_whole in [
+            "catalog: 14000 rows in 2.1 s".to_string(),
+            crate::secrets::TokenError::Missing {
+                source_name: "catalog".into(),
+                what: "token",
+                env: "OPSDECK_SANDBOX_TOKEN".into(),
+                keychain_note: String::new(),
+            }
+            .to_string(),
+        ] {
+            assert_eq!(scrub(&kept_whole), kept_whole);
+        }
     }
 
     #[test]

@@ -46,7 +46,8 @@ impl TokenError {
                 env,
                 keychain_note,
             } => {
-                format!("no {what}: set {env} or run `opsdeck login {source_name}`{keychain_note}")
+                // Not "no token: set …": a log scrubs what follows "token:" as a credential.
+                format!("no {what}; set {env} or run `opsdeck login {source_name}`{keychain_note}")
             }
             Self::StoreFailed { reason, hint, .. } => {
                 format!("cannot store the token in the OS keychain ({reason}); set {hint} instead")
@@ -429,7 +430,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("nobody-has-this: no token: set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login nobody-has-this`"),
+            err.starts_with("nobody-has-this: no token; set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login nobody-has-this`"),
             "{err}"
         );
     }
@@ -448,7 +449,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "audit-log: no password: set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login audit-log`"
+            "audit-log: no password; set OPSDECK_TEST_SURELY_UNSET or run `opsdeck login audit-log`"
         );
         secrets
             .store_secret("audit-log", None, account, "db-password")

@@ -133,7 +133,7 @@ async fn rejected_and_missing_tokens_are_one_clear_line() {
     let report = &missing.sync(None, &no_progress).await.unwrap()[0];
     assert!(
         report.problems[0].starts_with(
-            "catalog: no token: set OPSDECK_TEST_UNSET_TOKEN_VAR or run `opsdeck login catalog`"
+            "catalog: no token; set OPSDECK_TEST_UNSET_TOKEN_VAR or run `opsdeck login catalog`"
         ),
         "{}",
         report.problems[0]
