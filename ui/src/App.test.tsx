@@ -220,6 +220,39 @@ describe("App", () => {
     expect(screen.getByText("← Checkout")).toBeTruthy();
   });
 
+  it("reads ahead the page the keyboard rests on, and the page takes those reads unless the cache changed", async () => {
+    const { ipc, handlers } = fakeIpc();
+    const service = vi.spyOn(ipc, "service");
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+
+    // The palette's active hit: its team and service are read before Enter, and Enter reads
+    // nothing more.
+    fireEvent.keyDown(window, { key: "k", ctrlKey: true });
+    const input = await screen.findByLabelText("Search");
+    fireEvent.input(input, { target: { value: "checkout" } });
+    await screen.findByText("owned by checkout (checkout)");
+    await waitFor(() => expect(service).toHaveBeenCalledWith("component:default/checkout-api"));
+    const teamServices = vi.spyOn(ipc, "teamServices");
+    const readsBeforeEnter = service.mock.calls.length;
+    fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
+    expect(service).toHaveBeenCalledTimes(readsBeforeEnter);
+    expect(teamServices).not.toHaveBeenCalled();
+
+    // The table's cursor rests on its first row; once the cache changed, opening it reads again.
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(container.querySelector("[data-service='cart-service']")).toBeTruthy());
+    const first = container.querySelector(".row[data-service]")!.getAttribute("data-service")!;
+    await waitFor(() => expect(service).toHaveBeenCalledWith(`component:default/${first}`));
+    const readsBeforeChange = service.mock.calls.length;
+    handlers.changed.forEach((h) => h());
+    await waitFor(() => expect(teamServices).toHaveBeenCalled());
+    fireEvent.click(container.querySelector(`[data-service='${first}']`)!);
+    await waitFor(() => expect(container.querySelector(`[data-service-page='${first}']`)).toBeTruthy());
+    expect(service.mock.calls.length).toBeGreaterThan(readsBeforeChange);
+  });
+
   it("re-reads the cache when a sync lands and shows sync failures", async () => {
     let services = [row("checkout-api")];
     const { ipc, handlers } = fakeIpc({

@@ -25,7 +25,7 @@ import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
 import { asked } from "./lib/latency";
-import { NO_ASK, readTeamPageEarly, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
+import { NO_ASK, readServicePageAhead, readTeamPageAhead, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
 import {
   errorMessage,
   type ActionProgress,
@@ -111,6 +111,9 @@ export function App({ ipc }: { ipc: Ipc }) {
   const [error, setError] = useState<string | null>(null);
   // Bumped whenever the cache changes, so every open screen re-reads it.
   const [generation, setGeneration] = useState(0);
+  // For reads started from handlers made once (they would see the first render's generation).
+  const generationNow = useRef(generation);
+  generationNow.current = generation;
   const filterRef = useRef<HTMLInputElement | null>(null);
   const reportedReady = useRef(false);
 
@@ -242,13 +245,14 @@ export function App({ ipc }: { ipc: Ipc }) {
 
   const selectTeam = useCallback((s: Selection) => {
     asked("team");
-    readTeamPageEarly(ipc, s);
+    readTeamPageAhead(ipc, s, generationNow.current);
     setSelection(s);
     setServiceKey(null);
     setIncidentId(null);
   }, []);
   const openService = (key: string) => {
     asked("service");
+    readServicePageAhead(ipc, key, generation);
     setIncidentId(null);
     setServiceKey(key);
   };
@@ -275,6 +279,7 @@ export function App({ ipc }: { ipc: Ipc }) {
 
   // A service opens in its owner team's context, so the sidebar and "back" match what is shown.
   // A service without an owner in the catalog opens among the orphans: a normal state.
+  const teamOfHit = (hit: SearchHit): Selection | null => (hit.team ? { kind: "team", key: hit.team } : hit.kind === "component" ? { kind: "orphans" } : null);
   const pick = (hit: SearchHit) => {
     asked(hit.kind === "component" ? "service" : "team");
     setPaletteOpen(false);
@@ -283,12 +288,16 @@ export function App({ ipc }: { ipc: Ipc }) {
       return;
     }
     setIncidentId(null);
-    const team: Selection | null = hit.team ? { kind: "team", key: hit.team } : hit.kind === "component" ? { kind: "orphans" } : null;
-    if (team) {
-      readTeamPageEarly(ipc, team);
-      setSelection(team);
-    }
+    readAheadFor(hit);
+    const team = teamOfHit(hit);
+    if (team) setSelection(team);
     setServiceKey(hit.kind === "component" ? hit.key : null);
+  };
+  /** Starts the reads of the pages `hit` opens. */
+  const readAheadFor = (hit: SearchHit) => {
+    const team = teamOfHit(hit);
+    if (team) readTeamPageAhead(ipc, team, generation);
+    if (hit.kind === "component") readServicePageAhead(ipc, hit.key, generation);
   };
 
   const sync = (source: string | null) => {
@@ -623,6 +632,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                   key={selection.kind === "team" ? selection.key : "orphans"}
                   services={teamPage.services}
                   onOpen={openService}
+                  onRest={(key) => readServicePageAhead(ipc, key, generation)}
                   filterRef={filterRef}
                 />
               </>
@@ -640,7 +650,7 @@ export function App({ ipc }: { ipc: Ipc }) {
         onRefresh={() => sync(null)}
         onOpenSources={openSources}
       />
-      {paletteOpen && <Palette search={ipc.search} onPick={pick} onClose={() => setPaletteOpen(false)} />}
+      {paletteOpen && <Palette search={ipc.search} onPick={pick} onRest={(hit) => hit.kind !== "incident" && readAheadFor(hit)} onClose={() => setPaletteOpen(false)} />}
       {helpOpen && <ShortcutHelp onClose={() => setHelpOpen(false)} />}
       {rollbackAsk && (
         <RollbackDialog

@@ -3,16 +3,19 @@ import type { SearchHit } from "../ipc";
 import { Modal } from "./Modal";
 import { is } from "../lib/shortcuts";
 import { answering, asked } from "../lib/latency";
+import { useDwell } from "../lib/dwell";
 
 interface Props {
   search(text: string): Promise<SearchHit[]>;
   onPick(hit: SearchHit): void;
+  /** The active hit, once the keyboard has rested on it: what it opens can be read ahead. */
+  onRest?(hit: SearchHit): void;
   onClose(): void;
 }
 
 /** Ctrl+K: search as you type over services, teams, people and systems; arrows and Enter.
  *  A combobox: the input owns the list, the active option is announced. */
-export function Palette({ search, onPick, onClose }: Props) {
+export function Palette({ search, onPick, onRest, onClose }: Props) {
   const [text, setText] = useState("");
   const [hits, setHits] = useState<SearchHit[]>([]);
   const [active, setActive] = useState(0);
@@ -40,6 +43,9 @@ export function Palette({ search, onPick, onClose }: Props) {
       () => setHits([]),
     );
   };
+
+  const resting = hits[active];
+  useDwell(resting ? `${resting.kind}:${resting.key}` : null, () => resting && onRest?.(resting));
 
   // Focus before the next key event can arrive; a key that still lands outside the input
   // (typed at a fast typist's pace right after Ctrl+K) is typed into it, never lost.

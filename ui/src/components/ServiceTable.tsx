@@ -3,6 +3,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ServiceRow } from "../ipc";
 import { GAP_LABELS } from "../lib/format";
+import { useDwell } from "../lib/dwell";
 
 type Column = "name" | "tier" | "lifecycle" | "system" | "gaps";
 const COLUMNS: { id: Column; label: string }[] = [
@@ -17,6 +18,8 @@ const ROW_HEIGHT = 36;
 interface Props {
   services: ServiceRow[];
   onOpen(key: string): void;
+  /** The cursor's row, once the keyboard has rested on it: its page can be read ahead. */
+  onRest?(key: string): void;
   filterRef?: { current: HTMLInputElement | null };
 }
 
@@ -61,7 +64,7 @@ export function filterAndSort(rows: ServiceRow[], filter: string, column: Column
 }
 
 /** A team's services: virtualised so 10,000 rows cost what 30 do. */
-export function ServiceTable({ services, onOpen, filterRef }: Props) {
+export function ServiceTable({ services, onOpen, onRest, filterRef }: Props) {
   const [filter, setFilter] = useState("");
   const [cursor, setCursor] = useState(0);
   const [column, setColumn] = useState<Column>("name");
@@ -69,6 +72,8 @@ export function ServiceTable({ services, onOpen, filterRef }: Props) {
   const rows = useMemo(() => filterAndSort(services, filter, column, ascending), [services, filter, column, ascending]);
   // A re-read of the cache can shorten the list under the cursor: clamp, don't lose it.
   const active = Math.min(cursor, Math.max(rows.length - 1, 0));
+  const resting = rows[active]?.key ?? null;
+  useDwell(resting, () => resting && onRest?.(resting));
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: rows.length,

@@ -65,6 +65,7 @@ export function useOrganisation(ipc: Ipc, generation: number, fail: Fail) {
 export type TeamTab = "services" | "releases" | "scorecard" | "team";
 
 type TeamReads = Promise<[PromiseSettledResult<ServiceRow[]>, PromiseSettledResult<OnCallPanel | null>]>;
+type ServiceReads = Promise<[PromiseSettledResult<ServiceDetail>, PromiseSettledResult<OnCallPanel | null>, PromiseSettledResult<ServiceDelivery>]>;
 
 /** What a team page (or the orphans') opens on, whichever tab is open: its services and what is
  *  on fire. */
@@ -72,16 +73,53 @@ function readTeamPage(ipc: Ipc, team: string | null): TeamReads {
   return Promise.allSettled([team ? ipc.teamServices(team) : ipc.orphanedServices(), team ? ipc.onCall({ team }) : null]);
 }
 
+/** What a service page opens on: the service, what is on fire, its delivery. */
+function readServicePage(ipc: Ipc, service: string): ServiceReads {
+  return Promise.allSettled([ipc.service(service), ipc.onCall({ service }), ipc.serviceDelivery(service)]);
+}
+
 const pageKey = (selection: Selection) => (selection.kind === "team" ? selection.key : null);
 
-/** Reads the input's handler started, for the page it is about to show. */
-let early: { selection: Selection; reads: TeamReads } | null = null;
+/** How long reads started ahead of a page stay good for it: who is on call moves with the clock. */
+const AHEAD_FOR_MS = 5000;
 
-/** Starts the reads of the team page `selection` opens, from the click or key that asks for it:
- *  the engine answers while the window renders the change (a page left, the new one's frame),
- *  and the page takes them up instead of asking once it renders. */
-export function readTeamPageEarly(ipc: Ipc, selection: Selection) {
-  early = selection.kind === "team" || selection.kind === "orphans" ? { selection, reads: readTeamPage(ipc, pageKey(selection)) } : null;
+/** Reads started before their page opened: by the click or key that opens it (the engine answers
+ *  while the window renders the change), or while the keyboard rests on the item that would (the
+ *  palette's active hit, the table's cursor), as Linear reads the issue under the cursor. */
+interface Ahead<T> {
+  ipc: Ipc;
+  key: string;
+  generation: number;
+  at: number;
+  reads: T;
+}
+
+let teamAhead: Ahead<TeamReads> | null = null;
+let serviceAhead: Ahead<ServiceReads> | null = null;
+
+/** The reads in `slot` if they are for `key`, through `ipc`, over the cache as it is now (no
+ *  landing since: `generation`) and fresh. */
+function taken<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number): T | null {
+  const good = slot && slot.ipc === ipc && slot.key === key && slot.generation === generation && performance.now() - slot.at < AHEAD_FOR_MS;
+  return good ? slot.reads : null;
+}
+
+/** `slot` as it is when it already holds good reads for `key`, or with new ones from `read`. */
+function readAhead<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number, read: () => T): Ahead<T> {
+  return slot && taken(slot, ipc, key, generation) ? slot : { ipc, key, generation, at: performance.now(), reads: read() };
+}
+
+const teamPageOf = (selection: Selection | null) => (selection?.kind === "team" ? selection.key : selection?.kind === "orphans" ? "orphans" : null);
+
+/** Starts the reads of the team page `selection` opens (nothing for another screen). */
+export function readTeamPageAhead(ipc: Ipc, selection: Selection, generation: number) {
+  const key = teamPageOf(selection);
+  if (key !== null) teamAhead = readAhead(teamAhead, ipc, key, generation, () => readTeamPage(ipc, pageKey(selection)));
+}
+
+/** Starts the reads of the page of service `key`. */
+export function readServicePageAhead(ipc: Ipc, key: string, generation: number) {
+  serviceAhead = readAhead(serviceAhead, ipc, key, generation, () => readServicePage(ipc, key));
 }
 
 /** A team's (or the orphans') services, what is on fire for the team, where it sits in the
@@ -95,9 +133,9 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
   const [scorecard, setScorecard] = useState<ScorecardView | null>(null);
   // Read before the frame is painted, not after it as an effect would: a frame sooner.
   useLayoutEffect(() => {
-    const started = early?.selection === selection ? early.reads : null;
-    early = null;
-    if (selection?.kind !== "team" && selection?.kind !== "orphans") return;
+    const page = teamPageOf(selection);
+    if (selection === null || page === null) return;
+    const started = taken(teamAhead, ipc, page, generation);
     const team = pageKey(selection);
     const { only, stop } = whileCurrent();
     const failed = only(fail);
@@ -148,7 +186,7 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
     const { only, stop } = whileCurrent();
     const failed = only(fail);
     // What the page opens on, set together so it renders once with all three.
-    Promise.allSettled([ipc.service(serviceKey), ipc.onCall({ service: serviceKey }), ipc.serviceDelivery(serviceKey)]).then(
+    (taken(serviceAhead, ipc, serviceKey, generation) ?? readServicePage(ipc, serviceKey)).then(
       only(([detail, panel, delivery]) => {
         settle(detail, setDetail, fail);
         settle(panel, setPanel, fail);
