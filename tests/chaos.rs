@@ -15,9 +15,12 @@ async fn each_fault_fails_the_sync_as_a_platform_would_and_costs_nothing() {
     let engine = engine(config, Some(TOKEN)).await;
     assert!(engine.sync(None, &no_progress).await.unwrap()[0].landed);
     let before = serde_json::to_value(engine.services(None).await.unwrap()).unwrap();
-    let pages = opsdeck_sandbox::org::entities(Seed::Scale(600))
-        .len()
-        .div_ceil(500) as i64;
+    // The catalog changes: a sync lists it, then reads the changed services by ref.
+    sandbox.edit_catalog(|files| {
+        for (_, e) in files.iter_mut().filter(|(_, e)| e.is_kind("component")) {
+            e.metadata.description = Some("edited".into());
+        }
+    });
 
     // (chaos, part of the error, requests the sync makes)
     for (chaos, expected, requests) in [
@@ -52,7 +55,8 @@ async fn each_fault_fails_the_sync_as_a_platform_would_and_costs_nothing() {
         );
     }
 
-    // A rate limit met mid-pagination: the quota and the wait are recorded.
+    // A rate limit met mid-sync (the listing read, the changes not): the quota and the wait
+    // are recorded.
     sandbox.set_chaos("rate_limit=1/min".parse().unwrap());
     let report = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(!report.landed && report.requests == 2, "{report:?}");
@@ -66,7 +70,6 @@ async fn each_fault_fails_the_sync_as_a_platform_would_and_costs_nothing() {
     let quota = state.quota.expect("the quota is recorded");
     assert_eq!((quota.limit, quota.remaining), (Some(1), 0));
     assert!(state.retry_after.is_some());
-    assert!(pages > 1);
 
     // The platform heals; the next sync is allowed once the wait is over.
     sandbox.set_chaos(Default::default());

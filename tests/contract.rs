@@ -1,6 +1,6 @@
-//! The sandbox serves what the official contracts say: every page of `by-query` against the
-//! catalog OpenAPI, every entity against Backstage's JSON schemas for its kind, and errors shaped
-//! like the responses recorded from a real backend.
+//! The sandbox serves what the official contracts say: every page of `by-query` and every
+//! answer of `by-refs` against the catalog OpenAPI, every entity against Backstage's JSON
+//! schemas for its kind, and errors shaped like the responses recorded from a real backend.
 
 use jsonschema::{Registry, Validator};
 use opsdeck_sandbox::Seed;
@@ -271,6 +271,138 @@ async fn filters_fields_and_cursors_behave_as_recorded() {
     let (status, _, body) = get(&format!("{base}?cursor=not-a-cursor"), Some(TOKEN)).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["name"], "InputError");
+}
+
+#[tokio::test]
+async fn by_refs_answers_in_order_with_null_for_no_entity_like_the_real_backend() {
+    if !specs_present() {
+        return;
+    }
+    let registry: &'static Registry<'static> = Box::leak(Box::new(entity_schemas()));
+    let batch_schema = openapi_validator("EntitiesBatchResponse");
+    let error_schema = openapi_validator("Error");
+    let sandbox = sandbox(Seed::Demo).await;
+    let url = format!("{}/api/catalog/entities/by-refs", sandbox.url());
+    let post = |body: Value| {
+        read(
+            reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(TOKEN)
+                .json(&body),
+        )
+    };
+
+    // As recorded: two entities that exist (a ref's kind in any case) and one that does not.
+    let recorded = spec_json("backstage/real-responses/entities-by-refs.json");
+    let (status, content_type, body) = post(json!({"entityRefs": [
+        "component:default/checkout-api", "Group:default/checkout", "component:default/does-not-exist"
+    ]}))
+    .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/json; charset=utf-8")
+    );
+    assert_eq!(schema_errors(&batch_schema, &body), Vec::<String>::new());
+    let shape = |answer: &Value| -> Vec<Option<Vec<String>>> {
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_object().map(|o| o.keys().cloned().collect()))
+            .collect()
+    };
+    assert_eq!(
+        shape(&body),
+        shape(&recorded),
+        "items in order, null where none"
+    );
+    assert_eq!(body["items"][0]["metadata"]["name"], "checkout-api");
+    assert_eq!(body["items"][1]["kind"], "Group");
+    for item in body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i.is_null())
+    {
+        let kind = item["kind"].as_str().unwrap();
+        assert_eq!(
+            schema_errors(&kind_validator(registry, kind), item),
+            Vec::<String>::new()
+        );
+    }
+
+    // `fields` prunes each entity, as on by-query.
+    let (_, _, body) = post(json!({
+        "entityRefs": ["component:default/checkout-api"],
+        "fields": ["kind", "metadata.etag"]
+    }))
+    .await;
+    assert_eq!(body["items"][0].as_object().unwrap().len(), 2);
+    assert!(body["items"][0]["metadata"]["etag"].is_string());
+
+    // A body without refs is the caller's error, shaped as Backstage's.
+    let (status, _, body) = post(json!({"refs": []})).await;
+    assert_eq!(status, 400);
+    assert_eq!(schema_errors(&error_schema, &body), Vec::<String>::new());
+    assert_eq!(body["error"]["name"], "InputError");
+    assert_eq!(body["request"]["method"], "POST");
+}
+
+#[tokio::test]
+async fn an_edited_catalog_changes_the_etags_of_what_it_touched_only() {
+    let sandbox = sandbox(Seed::Demo).await;
+    let etags = || async {
+        let (_, _, page) = get(
+            &format!(
+                "{}/api/catalog/entities/by-query?fields=kind,metadata.name,metadata.etag&limit=1000",
+                sandbox.url()
+            ),
+            Some(TOKEN),
+        )
+        .await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    format!(
+                        "{}/{}",
+                        i["kind"].as_str().unwrap(),
+                        i["metadata"]["name"].as_str().unwrap()
+                    ),
+                    i["metadata"]["etag"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let moved = |before: &std::collections::BTreeMap<String, String>,
+                 after: &std::collections::BTreeMap<String, String>| {
+        before
+            .keys()
+            .filter(|k| before[*k] != after[*k])
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let edit_checkout_api = |edit: fn(&mut opsdeck::domain::Entity)| {
+        sandbox.edit_catalog(|files| {
+            let (_, e) = files
+                .iter_mut()
+                .find(|(_, e)| e.metadata.name == "checkout-api")
+                .unwrap();
+            edit(e);
+        })
+    };
+    let before = etags().await;
+    edit_checkout_api(|e| e.metadata.description = Some("edited".into()));
+    let described = etags().await;
+    assert_eq!(moved(&before, &described), ["Component/checkout-api"]);
+    edit_checkout_api(|e| e.spec["owner"] = json!("payments"));
+    assert_eq!(
+        moved(&described, &etags().await),
+        ["Component/checkout-api", "Group/checkout", "Group/payments"],
+        "the entity, and the owners its relation left and joined"
+    );
 }
 
 fn with_params(base: &str, params: &[(&str, &str)]) -> String {

@@ -65,6 +65,31 @@ async fn users_of_a_shared_cache_read_one_sync_and_see_each_others_rollbacks() {
     );
     assert!(!eva.teams().await.unwrap().is_empty());
 
+    // Eva's engine syncs the catalog after an edit: the listing compares the etags the
+    // shared cache holds and reads the one changed service by ref; then nothing is written.
+    sandbox.edit_catalog(|files| {
+        let (_, e) = files
+            .iter_mut()
+            .find(|(_, e)| e.metadata.name == "checkout-api")
+            .unwrap();
+        e.metadata.description = Some("Edited in the catalog".into());
+    });
+    let edited = &eva.sync(Some("catalog"), &no_progress).await.unwrap()[0];
+    assert!(edited.landed && edited.requests == 2, "{edited:?}");
+    assert_eq!(
+        dana.service("checkout-api")
+            .await
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("Edited in the catalog")
+    );
+    let unchanged = &dana.sync(Some("catalog"), &no_progress).await.unwrap()[0];
+    assert_eq!(
+        (unchanged.landed, unchanged.requests, unchanged.rows_written),
+        (true, 1, 0)
+    );
+
     // The audit log is kept beside the cache, in its database: shared.
     let (key, run) = start_planned_rollback(&dana, "checkout-api", "prod").await;
     let end = dana.track_rollback(run, &|_| {}).await.unwrap();

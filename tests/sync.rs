@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use opsdeck_sandbox::Seed;
 
@@ -144,7 +145,7 @@ async fn rejected_and_missing_tokens_are_one_clear_line() {
     );
 }
 
-/// How the flaky catalog breaks the second page.
+/// How the flaky catalog breaks its answers.
 #[derive(Clone, Copy, Debug)]
 enum Fault {
     ServerError,
@@ -163,21 +164,25 @@ enum Fault {
 struct Flaky {
     upstream: String,
     fault: Fault,
-    /// Requests with a cursor that still get the fault.
+    /// Requests answered well before the faults begin.
+    good_first: usize,
+    /// Requests that still get the fault.
     faults_left: AtomicUsize,
     requests: AtomicUsize,
 }
 
-/// Proxies the sandbox, then breaks requests that carry a cursor, as many as `faults_left`.
+/// Proxies the sandbox's catalog (pages and reads by ref), then breaks the requests after
+/// the first `good_first`, as many as `faults_left`.
 async fn flaky_handler(
     State(flaky): State<Arc<Flaky>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    body: Bytes,
 ) -> Response {
-    flaky.requests.fetch_add(1, Ordering::SeqCst);
-    let q = q.unwrap_or_default();
+    let before = flaky.requests.fetch_add(1, Ordering::SeqCst);
     let json = [("content-type", "application/json; charset=utf-8")];
-    let faulty = q.contains("cursor=")
+    let faulty = before >= flaky.good_first
         && flaky
             .faults_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -194,17 +199,31 @@ async fn flaky_handler(
             Fault::Huge => (StatusCode::OK, json, format!("{{\"items\":[{}]}}", " ".repeat(33 << 20))).into_response(),
             Fault::Garbage => (StatusCode::OK, json, "<<<not json>>>").into_response(),
             Fault::WrongContentType => (StatusCode::OK, [("content-type", "text/html")], "<html>login</html>").into_response(),
+            Fault::EntityOfWrongShape if method == Method::POST => {
+                // As many items as refs asked, none of them an entity.
+                let asked: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let items = vec![serde_json::json!({"kind": "Component"}); asked["entityRefs"].as_array().unwrap().len()];
+                (StatusCode::OK, json, serde_json::json!({ "items": items }).to_string()).into_response()
+            }
             Fault::EntityOfWrongShape => (StatusCode::OK, json, r#"{"items":[{"kind":"Component"}],"totalItems":1,"pageInfo":{}}"#).into_response(),
         };
     }
-    forward(&flaky.upstream, &q, &headers).await
+    forward(&flaky.upstream, method, &uri, &headers, body).await
 }
 
-/// Asks `upstream`'s catalog the same by-query question with the same token.
-async fn forward(upstream: &str, query: &str, headers: &HeaderMap) -> Response {
+/// Asks `upstream`'s catalog the same question with the same token.
+async fn forward(
+    upstream: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let answer = reqwest::Client::new()
-        .get(format!("{upstream}/api/catalog/entities/by-query?{query}"))
+        .request(method, format!("{upstream}{uri}"))
         .header("authorization", headers["authorization"].clone())
+        .header("content-type", "application/json")
+        .body(body)
         .send()
         .await
         .unwrap();
@@ -224,11 +243,18 @@ async fn serve(app: axum::Router) -> String {
     url
 }
 
-/// A catalog in front of `upstream` that breaks `faults` requests with a cursor.
-async fn flaky_catalog(upstream: &str, fault: Fault, faults: usize) -> (String, Arc<Flaky>) {
+/// A catalog in front of `upstream` that breaks `faults` requests after its first
+/// `good_first`.
+async fn flaky_catalog(
+    upstream: &str,
+    fault: Fault,
+    good_first: usize,
+    faults: usize,
+) -> (String, Arc<Flaky>) {
     let flaky = Arc::new(Flaky {
         upstream: upstream.to_string(),
         fault,
+        good_first,
         faults_left: AtomicUsize::new(faults),
         requests: AtomicUsize::new(0),
     });
@@ -236,6 +262,10 @@ async fn flaky_catalog(upstream: &str, fault: Fault, faults: usize) -> (String, 
         .route(
             "/api/catalog/entities/by-query",
             axum::routing::get(flaky_handler),
+        )
+        .route(
+            "/api/catalog/entities/by-refs",
+            axum::routing::post(flaky_handler),
         )
         .with_state(flaky.clone());
     let url = serve(app).await;
@@ -275,6 +305,13 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
     let before_services = serde_json::to_value(healthy.services(None).await.unwrap()).unwrap();
     let before_teams = serde_json::to_value(healthy.teams().await.unwrap()).unwrap();
     let before_success = healthy.sources().await.unwrap()[0].last_success;
+    // Every service changes: a sync lists the catalog (one page), then reads the 1,200
+    // services by ref, 500 a request; the faults begin at the second of those.
+    good.edit_catalog(|files| {
+        for (_, e) in files.iter_mut().filter(|(_, e)| e.is_kind("component")) {
+            e.metadata.description = Some(format!("{} (edited)", e.metadata.name));
+        }
+    });
 
     // (fault, message, whether it is retried)
     for (round, (fault, expected, retried)) in [
@@ -289,14 +326,15 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
     .into_iter()
     .enumerate()
     {
-        let (url, flaky) = flaky_catalog(&good.url(), fault, usize::MAX).await;
+        let (url, flaky) = flaky_catalog(&good.url(), fault, 2, usize::MAX).await;
         let broken = engine_reading(&good, url, &healthy);
         let report = &broken.sync(None, &no_progress).await.unwrap()[0];
         assert!(!report.landed, "{fault:?}");
         assert!(report.problems[0].contains(expected), "{fault:?}: {}", report.problems[0]);
-        // Page 1, then the failing page and, for failures that may pass, three retries.
+        // The listing, the first 500 by ref, then the failing request and, for failures
+        // that may pass, three retries.
         let requests = flaky.requests.load(Ordering::SeqCst);
-        assert_eq!(requests, if retried { 5 } else { 2 }, "{fault:?}");
+        assert_eq!(requests, if retried { 6 } else { 3 }, "{fault:?}");
         assert_eq!(report.requests, requests as i64, "{fault:?}: every request is counted");
 
         assert_eq!(serde_json::to_value(broken.services(None).await.unwrap()).unwrap(), before_services, "{fault:?}");
@@ -310,10 +348,10 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
     }
 
     // The next healthy sync recovers, clears the error and the failure count, and writes
-    // nothing: the catalog did not change.
+    // the services that changed, read by ref.
     let report = &healthy.sync(None, &no_progress).await.unwrap()[0];
     assert!(report.landed);
-    assert_eq!(report.rows_written, 0);
+    assert_eq!((report.rows_written, report.requests), (1200, 1 + 3));
     let state = &healthy.sources().await.unwrap()[0];
     assert!(state.last_error.is_none());
     assert_eq!(
@@ -325,6 +363,127 @@ async fn a_failure_mid_pagination_leaves_the_cache_exactly_as_it_was() {
         "{}",
         state.requests_last_hour
     );
+    let (_, edited) = opsdeck_sandbox::org::entities(Seed::Scale(1200))
+        .into_iter()
+        .find(|(_, e)| e.is_kind("component"))
+        .unwrap();
+    let name = edited.metadata.name;
+    let service = healthy.service(&name).await.unwrap();
+    assert_eq!(service.description, Some(format!("{name} (edited)")));
+
+    // A first sync that fails mid-way lands nothing either.
+    let (url, flaky) = flaky_catalog(&good.url(), Fault::EntityOfWrongShape, 1, 1).await;
+    let first = engine_reading(&good, url, &fresh_cache(&good).await);
+    let report = &first.sync(None, &no_progress).await.unwrap()[0];
+    assert!(!report.landed);
+    assert!(
+        report.problems[0].contains("entity #501 of the catalog's answer does not match"),
+        "{}",
+        report.problems[0]
+    );
+    assert_eq!(
+        flaky.requests.load(Ordering::SeqCst),
+        2,
+        "page 1, then page 2"
+    );
+    assert!(first.services(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_sync_reads_by_ref_only_what_changed_since_the_cache_copy() {
+    let good = sandbox(Seed::Scale(1200)).await;
+    let (_, edited) = opsdeck_sandbox::org::entities(Seed::Scale(1200))
+        .into_iter()
+        .find(|(_, e)| e.is_kind("component"))
+        .unwrap();
+    let edited = edited.metadata.name;
+    // A component whose dependency cannot become a relation: a problem of the source's.
+    let flawed: opsdeck::domain::Entity = serde_json::from_value(serde_json::json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": "flawed"},
+        "spec": {"type": "service", "lifecycle": "production", "owner": "team-0001", "dependsOn": ["nameless"]}
+    }))
+    .unwrap();
+    good.edit_catalog(|files| files.push(("flawed.yaml".into(), flawed)));
+    let engine = fresh_cache(&good).await;
+    let first = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(first.landed, "{first:?}");
+    assert_eq!(first.requests, 4, "every entity, 500 a page");
+    assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+    let first_success = engine.sources().await.unwrap()[0].last_success;
+
+    // Nothing changed: one page of refs and etags (2,000 a page), nothing written, the
+    // problems still told.
+    let again = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(again.landed);
+    assert_eq!(
+        (again.requests, again.rows_written, again.items),
+        (1, 0, first.items)
+    );
+    assert_eq!(again.problems, first.problems);
+    let state = &engine.sources().await.unwrap()[0];
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some(first.problems[0].as_str())
+    );
+    assert!(state.last_success > first_success);
+
+    // After a failed sync the source's last error is the failure: the next sync that finds
+    // nothing changed tells the entities' problems again.
+    good.set_chaos("backstage:error_rate=1".parse().unwrap());
+    assert!(!engine.sync(None, &no_progress).await.unwrap()[0].landed);
+    good.set_chaos(opsdeck_sandbox::ChaosSpec::default());
+    let recovered = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(recovered.landed);
+    assert_eq!((recovered.requests, recovered.rows_written), (1, 0));
+    assert_eq!(recovered.problems, first.problems);
+    let state = &engine.sources().await.unwrap()[0];
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some(first.problems[0].as_str())
+    );
+    assert_eq!(state.consecutive_failures, 0);
+
+    // One service edited, one gone, one new: read by ref with what their changes touched
+    // (Backstage's etag changes with an entity's relations too), in one request.
+    let new: opsdeck::domain::Entity = serde_json::from_value(serde_json::json!({
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": "brand-new"},
+        "spec": {"type": "service", "lifecycle": "experimental", "owner": "team-0001"}
+    }))
+    .unwrap();
+    good.edit_catalog(|files| {
+        files.retain(|(_, e)| e.metadata.name != "flawed");
+        let edited = files
+            .iter_mut()
+            .find(|(_, e)| e.metadata.name == edited)
+            .unwrap();
+        edited.1.metadata.description = Some("Edited in the catalog".into());
+        files.push(("new.yaml".into(), new));
+    });
+    let changed = &engine.sync(None, &no_progress).await.unwrap()[0];
+    assert!(changed.landed, "{:?}", changed.problems);
+    assert_eq!(changed.requests, 2, "the listing, then one read by ref");
+    assert!(changed.problems.is_empty(), "{:?}", changed.problems);
+    assert!(
+        (3..20).contains(&changed.rows_written),
+        "{}",
+        changed.rows_written
+    );
+    assert_eq!(changed.items, first.items);
+    assert_eq!(
+        engine
+            .service(&edited)
+            .await
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("Edited in the catalog")
+    );
+    assert!(engine.service("brand-new").await.is_ok());
+    assert!(engine.service("flawed").await.is_err());
+    let state = &engine.sources().await.unwrap()[0];
+    assert!(state.last_error.is_none());
 }
 
 #[tokio::test]
@@ -334,7 +493,7 @@ async fn failures_that_pass_are_retried_and_the_sync_lands() {
         .len()
         .div_ceil(500);
     for fault in [Fault::ServerError, Fault::Slow, Fault::TooManyRequests(1)] {
-        let (url, flaky) = flaky_catalog(&good.url(), fault, 2).await;
+        let (url, flaky) = flaky_catalog(&good.url(), fault, 1, 2).await;
         let engine = engine_reading(&good, url, &fresh_cache(&good).await);
         let started = std::time::Instant::now();
         let report = &engine.sync(None, &no_progress).await.unwrap()[0];
@@ -364,7 +523,7 @@ async fn failures_that_pass_are_retried_and_the_sync_lands() {
 async fn a_long_rate_limit_waits_for_the_platform_without_asking_again() {
     let good = sandbox(Seed::Scale(1200)).await;
     // Longer than the 1 s request timeout: the sync does not hold for it.
-    let (url, flaky) = flaky_catalog(&good.url(), Fault::TooManyRequests(3), 1).await;
+    let (url, flaky) = flaky_catalog(&good.url(), Fault::TooManyRequests(3), 1, 1).await;
     let engine = engine_reading(&good, url, &fresh_cache(&good).await);
     let report = &engine.sync(None, &no_progress).await.unwrap()[0];
     assert!(!report.landed);
@@ -445,13 +604,15 @@ struct Counting {
 
 async fn counting_handler(
     State(counting): State<Arc<Counting>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    body: Bytes,
 ) -> Response {
     let now = counting.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     counting.most.fetch_max(now, Ordering::SeqCst);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let answer = forward(&counting.upstream, &q.unwrap_or_default(), &headers).await;
+    let answer = forward(&counting.upstream, method, &uri, &headers, body).await;
     counting.in_flight.fetch_sub(1, Ordering::SeqCst);
     answer
 }

@@ -1,12 +1,15 @@
-//! Backstage catalog REST API: `GET /api/catalog/entities/by-query` with cursor pagination,
-//! as `catalog-backend.openapi.json` and the recorded responses describe it.
+//! Backstage catalog REST API: `GET /api/catalog/entities/by-query` with cursor pagination
+//! and `POST /api/catalog/entities/by-refs`, as `catalog-backend.openapi.json` and the
+//! recorded responses describe them.
+
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::http::RequestMeter;
 use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
-use crate::domain::Entity;
+use crate::domain::{Entity, EntityRef};
 use crate::text::one_line;
 
 /// Kinds Opsdeck reads from a Backstage catalog. Locations are Backstage's own business.
@@ -27,6 +30,13 @@ pub const FIELDS: &str = "apiVersion,kind,metadata,spec";
 /// Entities per page. Backstage caps nothing by default; 500 keeps pages near 1 MB.
 pub const PAGE_SIZE: usize = 500;
 
+/// What a listing of the catalog reads of each entity: its ref, and the etag Backstage
+/// changes whenever the entity (or a relation of it) changes.
+const LISTING_FIELDS: &str = "kind,metadata.namespace,metadata.name,metadata.etag";
+
+/// Entities per page of a listing: about 150 bytes each.
+const LISTING_PAGE_SIZE: usize = 2_000;
+
 /// Stops a misbehaving server (a cursor that never ends) from looping forever.
 const MAX_PAGES: usize = 10_000;
 
@@ -34,16 +44,46 @@ const MAX_PAGES: usize = 10_000;
 /// Backstage ORs filter sets), the fields it keeps, in name order, [`PAGE_SIZE`] a page. The
 /// pages after it send their cursor instead.
 pub fn catalog_query() -> Vec<(&'static str, String)> {
+    query_of(FIELDS, PAGE_SIZE)
+}
+
+fn query_of(fields: &str, page_size: usize) -> Vec<(&'static str, String)> {
     let mut query: Vec<(&str, String)> = KINDS
         .iter()
         .map(|k| ("filter", format!("kind={k}")))
         .collect();
     query.extend([
-        ("fields", FIELDS.to_string()),
+        ("fields", fields.to_string()),
         ("orderField", "metadata.name,asc".to_string()),
-        ("limit", PAGE_SIZE.to_string()),
+        ("limit", page_size.to_string()),
     ]);
     query
+}
+
+/// What a sync read of the catalog.
+#[derive(Debug, Default)]
+pub struct CatalogRead {
+    /// Entities read whole: every one when the cache held none, else those new or changed
+    /// since the cache's copy.
+    pub entities: Vec<Entity>,
+    /// Keys of the entities listed with the etag the cache holds: as the cache holds them.
+    pub unchanged: HashSet<String>,
+}
+
+/// An entity as a listing reads it.
+#[derive(Deserialize)]
+struct Listed {
+    kind: String,
+    metadata: ListedMetadata,
+}
+
+#[derive(Deserialize)]
+struct ListedMetadata {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    etag: Option<String>,
 }
 
 /// A Backstage catalog.
@@ -67,6 +107,13 @@ struct PageInfo {
     next_cursor: Option<String>,
 }
 
+/// The answer of `by-refs`: an item per ref asked, in the same order, `null` where no entity
+/// has the ref.
+#[derive(Deserialize)]
+struct BatchResponse {
+    items: Vec<Option<Value>>,
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,
@@ -84,24 +131,90 @@ impl BackstageConnector {
         Self { endpoint }
     }
 
-    /// Reads every entity of the kinds Opsdeck uses, page by page. Any failure fails the whole
-    /// fetch, so a partial catalog never replaces a whole one in the cache. Backstage's
-    /// by-query has neither validators (ETag) nor a changed-since filter, so every sync reads
-    /// the whole catalog; the cache then writes only what changed. Requests are counted on
-    /// `meter`.
+    /// Reads the catalog's entities of the kinds Opsdeck uses. `held` maps the key of each
+    /// entity the cache holds from this source to its etag, if it has one: when it holds
+    /// none, every entity
+    /// is read page by page; else a listing of refs and etags says which are new or changed,
+    /// and only those are read, by ref. Any failure fails the whole fetch, so a partial
+    /// catalog never replaces a whole one in the cache. Requests are counted on `meter`.
     #[tracing::instrument(skip_all, fields(source = %self.endpoint.source_name()), err)]
     pub async fn fetch_entities(
         &self,
+        held: &HashMap<String, Option<String>>,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
-    ) -> Result<Vec<Entity>, ConnectorError> {
-        let url = self.endpoint.url("/api/catalog/entities/by-query");
-        let limit = PAGE_SIZE.to_string();
-        let first_query = catalog_query();
+    ) -> Result<CatalogRead, ConnectorError> {
+        let mut read = CatalogRead::default();
+        if held.is_empty() {
+            let entities = &mut read.entities;
+            self.page_through(FIELDS, PAGE_SIZE, meter, progress, |item, number| {
+                entities.push(self.entity_of(item, number)?);
+                Ok(())
+            })
+            .await?;
+            return Ok(read);
+        }
+        let mut wanted: Vec<EntityRef> = Vec::new();
+        let mut listed_keys = HashSet::new();
+        let unchanged = &mut read.unchanged;
+        let mut progress_state = self
+            .page_through(
+                LISTING_FIELDS,
+                LISTING_PAGE_SIZE,
+                meter,
+                progress,
+                |item, number| {
+                    let listed = serde_json::from_value::<Listed>(item)
+                        .ok()
+                        .filter(|l| !l.kind.is_empty() && !l.metadata.name.is_empty())
+                        .ok_or_else(|| {
+                            self.platform().error(
+                                FailureKind::Malformed,
+                                format!("entity #{number} of the catalog's listing has no kind or name; nothing was replaced"),
+                            )
+                        })?;
+                    let namespace = listed.metadata.namespace.as_deref().filter(|n| !n.is_empty());
+                    let entity_ref = EntityRef::new(
+                        &listed.kind,
+                        namespace.unwrap_or(crate::domain::DEFAULT_NAMESPACE),
+                        &listed.metadata.name,
+                    );
+                    let key = entity_ref.key();
+                    if !listed_keys.insert(key.clone()) {
+                        return Ok(());
+                    }
+                    match (held.get(&key), listed.metadata.etag) {
+                        (Some(Some(kept)), Some(etag)) if *kept == etag => {
+                            unchanged.insert(key);
+                        }
+                        _ => wanted.push(entity_ref),
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        read.entities = self
+            .read_by_refs(&wanted, meter, &mut progress_state, progress)
+            .await?;
+        Ok(read)
+    }
 
-        let mut entities = Vec::new();
+    /// Pages through the catalog's entities of the kinds Opsdeck uses, `page_size` a page,
+    /// reading `fields` of each, handing each to `take` with its number (from 1). Returns the
+    /// progress reported last.
+    async fn page_through(
+        &self,
+        fields: &str,
+        page_size: usize,
+        meter: &RequestMeter,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+        mut take: impl FnMut(Value, usize) -> Result<(), ConnectorError>,
+    ) -> Result<FetchProgress, ConnectorError> {
+        let url = self.endpoint.url("/api/catalog/entities/by-query");
+        let limit = page_size.to_string();
+        let first_query = query_of(fields, page_size);
         let mut cursor: Option<String> = None;
-        let mut seen_cursors = std::collections::HashSet::new();
+        let mut seen_cursors = HashSet::new();
         let mut progress_state = FetchProgress::default();
         loop {
             // A cursor carries the query (filters, order) but not `limit`, which must be sent
@@ -111,26 +224,20 @@ impl BackstageConnector {
                 Some(c) => vec![
                     ("cursor", c.as_str()),
                     ("limit", limit.as_str()),
-                    ("fields", FIELDS),
+                    ("fields", fields),
                 ],
             };
-            let page = self.get_page(&url, &query, meter).await?;
-            let offset = entities.len();
-            for (index, item) in page.items.into_iter().enumerate() {
-                let entity: Entity = serde_json::from_value(item).map_err(|e| {
-                    self.platform().error(
-                        FailureKind::Malformed,
-                        format!(
-                            "entity #{} of the catalog's answer does not match the entity model ({e}); nothing was replaced",
-                            offset + index + 1
-                        ),
-                    )
-                })?;
-                entities.push(entity);
+            let page: QueryResponse = self
+                .read(&url, meter, || {
+                    self.endpoint.get_with_bearer(&url).query(&query)
+                })
+                .await?;
+            for item in page.items {
+                progress_state.items += 1;
+                take(item, progress_state.items)?;
             }
             progress_state.pages += 1;
-            progress_state.items = entities.len();
-            if let Some(total) = page.total_items {
+            if let Some(total) = page.total_items.filter(|t| t.is_finite() && *t >= 0.0) {
                 progress_state.total = Some(total as usize);
             }
             progress(progress_state);
@@ -144,17 +251,84 @@ impl BackstageConnector {
                     }
                     cursor = Some(next);
                 }
-                _ => break,
+                _ => return Ok(progress_state),
             }
         }
+    }
+
+    /// Reads the entities `refs` name, [`PAGE_SIZE`] a request. An entity gone since it was
+    /// listed is left out, as it would be from a listing now.
+    async fn read_by_refs(
+        &self,
+        refs: &[EntityRef],
+        meter: &RequestMeter,
+        progress_state: &mut FetchProgress,
+        progress: &mut (dyn FnMut(FetchProgress) + Send),
+    ) -> Result<Vec<Entity>, ConnectorError> {
+        let url = self.endpoint.url("/api/catalog/entities/by-refs");
+        let fields: Vec<&str> = FIELDS.split(',').collect();
+        let mut entities = Vec::with_capacity(refs.len());
+        for chunk in refs.chunks(PAGE_SIZE) {
+            let asked: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let body = serde_json::json!({ "entityRefs": asked, "fields": fields });
+            let answer: BatchResponse = self
+                .read(&url, meter, || {
+                    self.endpoint
+                        .with_bearer(reqwest::Method::POST, &url)
+                        .json(&body)
+                })
+                .await?;
+            if answer.items.len() != chunk.len() {
+                return Err(self.platform().error(
+                    FailureKind::Malformed,
+                    format!(
+                        "the catalog answered {} entities for {} refs; nothing was replaced",
+                        answer.items.len(),
+                        chunk.len()
+                    ),
+                ));
+            }
+            for (asked, item) in chunk.iter().zip(answer.items) {
+                let Some(item) = item else { continue };
+                let entity = self.entity_of(item, entities.len() + 1)?;
+                if entity.entity_ref().key() != asked.key() {
+                    return Err(self.platform().error(
+                        FailureKind::Malformed,
+                        format!(
+                            "the catalog answered {} for the ref {asked}; nothing was replaced",
+                            one_line(&entity.entity_ref().to_string(), 200)
+                        ),
+                    ));
+                }
+                entities.push(entity);
+            }
+            progress_state.pages += 1;
+            progress(*progress_state);
+        }
         Ok(entities)
+    }
+
+    /// Item `number` of an answer, as an entity.
+    fn entity_of(&self, item: Value, number: usize) -> Result<Entity, ConnectorError> {
+        serde_json::from_value(item).map_err(|e| {
+            self.platform().error(
+                FailureKind::Malformed,
+                format!(
+                    "entity #{number} of the catalog's answer does not match the entity model ({e}); nothing was replaced"
+                ),
+            )
+        })
     }
 
     /// *Test connection*: one entity's page, for the size of the catalog the token sees.
     pub async fn check(&self, meter: &RequestMeter) -> Result<Reached, ConnectorError> {
         let url = self.endpoint.url("/api/catalog/entities/by-query");
-        let page = self
-            .get_page(&url, &[("limit", "1"), ("fields", "kind")], meter)
+        let page: QueryResponse = self
+            .read(&url, meter, || {
+                self.endpoint
+                    .get_with_bearer(&url)
+                    .query(&[("limit", "1"), ("fields", "kind")])
+            })
             .await?;
         let found = match page.total_items {
             Some(total) if total.is_finite() && total >= 0.0 => {
@@ -171,16 +345,14 @@ impl BackstageConnector {
         })
     }
 
-    async fn get_page(
+    async fn read<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
-        query: &[(&str, &str)],
         meter: &RequestMeter,
-    ) -> Result<QueryResponse, ConnectorError> {
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, ConnectorError> {
         self.platform()
-            .get_json(self.endpoint.reader(meter), url, || {
-                self.endpoint.get_with_bearer(url).query(query)
-            })
+            .get_json(self.endpoint.reader(meter), url, build)
             .await
     }
 
@@ -202,6 +374,110 @@ impl BackstageConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A catalog listing `listed` (one page) and answering every read by ref with `answer`.
+    async fn catalog_answering(listed: Value, answer: Value) -> BackstageConnector {
+        let app = axum::Router::new()
+            .route(
+                "/api/catalog/entities/by-query",
+                axum::routing::get(move || async move {
+                    axum::Json(
+                        serde_json::json!({"items": listed, "totalItems": 2, "pageInfo": {}}),
+                    )
+                }),
+            )
+            .route(
+                "/api/catalog/entities/by-refs",
+                axum::routing::post(move || async move { axum::Json(answer) }),
+            );
+        let url = crate::connectors::serve_on_loopback(app).await;
+        BackstageConnector::new(Endpoint::new(
+            crate::connectors::SourceClients::new(None).unwrap(),
+            "catalog",
+            &url,
+            None,
+            None,
+            std::time::Duration::from_secs(5),
+        ))
+    }
+
+    fn component(name: &str, etag: &str) -> Value {
+        serde_json::json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": name, "namespace": "default", "etag": etag}, "spec": {"owner": "t"}})
+    }
+
+    async fn read_with(connector: &BackstageConnector) -> Result<CatalogRead, ConnectorError> {
+        let held: HashMap<String, Option<String>> = [
+            ("component:default/kept".to_string(), Some("e1".to_string())),
+            (
+                "component:default/changed".to_string(),
+                Some("old".to_string()),
+            ),
+        ]
+        .into();
+        connector
+            .fetch_entities(&held, &RequestMeter::default(), &mut |_| {})
+            .await
+    }
+
+    #[tokio::test]
+    async fn reads_by_ref_what_the_listing_says_changed_and_checks_each_answer() {
+        let listed = serde_json::json!([component("kept", "e1"), component("changed", "new")]);
+
+        let read = read_with(
+            &catalog_answering(
+                listed.clone(),
+                serde_json::json!({"items": [component("changed", "new")]}),
+            )
+            .await,
+        )
+        .await
+        .unwrap();
+        assert_eq!(read.entities.len(), 1);
+        assert_eq!(read.entities[0].metadata.etag.as_deref(), Some("new"));
+        assert_eq!(
+            read.unchanged,
+            HashSet::from(["component:default/kept".to_string()])
+        );
+
+        // Gone between the listing and the read: left out, as a listing now would.
+        let read = read_with(
+            &catalog_answering(listed.clone(), serde_json::json!({"items": [null]})).await,
+        )
+        .await
+        .unwrap();
+        assert!(read.entities.is_empty());
+
+        for (answer, error) in [
+            (serde_json::json!({"items": []}), "the catalog answered 0 entities for 1 refs"),
+            (
+                serde_json::json!({"items": [component("other", "x")]}),
+                "the catalog answered component:default/other for the ref component:default/changed",
+            ),
+            (serde_json::json!({"items": [{"kind": "Component"}]}), "entity #1 of the catalog's answer does not match"),
+            (serde_json::json!({"entities": []}), "is not the documented JSON"),
+        ] {
+            let failed = read_with(&catalog_answering(listed.clone(), answer.clone()).await)
+                .await
+                .unwrap_err();
+            assert_eq!(failed.kind, FailureKind::Malformed, "{answer}");
+            assert!(failed.message.contains(error), "{answer}: {}", failed.message);
+        }
+
+        // A listing without a name cannot be compared: the sync fails rather than guess.
+        let nameless = serde_json::json!([{"kind": "Component", "metadata": {"name": ""}}]);
+        let failed =
+            read_with(&catalog_answering(nameless, serde_json::json!({"items": []})).await)
+                .await
+                .unwrap_err();
+        assert!(
+            failed
+                .message
+                .contains("entity #1 of the catalog's listing has no kind or name"),
+            "{}",
+            failed.message
+        );
+    }
 
     #[tokio::test]
     async fn fuzzed_pages_map_or_fail_never_panic() {

@@ -36,6 +36,8 @@ use crate::Result;
 /// What a source's fetch brought: catalog entities, platform records, or delivery data.
 enum Fetched {
     Catalog(Vec<Entity>),
+    /// A catalog that holds exactly the entities the cache holds from it, as many as this.
+    CatalogUnchanged(usize),
     Records(Vec<PlatformRecord>),
     Delivery(DeliveryFetch),
     /// Delivery data staged in the cache as it was read (GitHub's): what remains to land.
@@ -376,34 +378,28 @@ impl Engine {
         let landed_at = Utc::now();
         let (items, rows_written) = match fetched {
             Fetched::Catalog(entities) => {
-                // References that cannot become relations, and alert selectors that do not
-                // parse, are the source's problems to fix.
-                problems.extend(
-                    entities
-                        .iter()
-                        .flat_map(|e| relations_of(e).1)
-                        .map(|problem| problem.to_string()),
-                );
-                problems.extend(entities.iter().filter_map(selector_problem));
-                problems.extend(entities.iter().filter_map(wiring_problem));
-                let precedence: Vec<String> = self
-                    .config()
-                    .sources
-                    .iter()
-                    .map(|s| s.name.clone())
-                    .collect();
-                let written = store
-                    .replace_source(
-                        SourceRows {
-                            source: &source.name,
-                            entities: &entities,
-                            problems: &problems,
-                        },
-                        &precedence,
-                        landed_at,
-                    )
+                let written = self
+                    .land_catalog(source, &entities, &mut problems, landed_at)
                     .await?;
                 (entities.len(), written)
+            }
+            Fetched::CatalogUnchanged(items) => {
+                match store
+                    .confirm_source(&source.name, &self.precedence(), landed_at, items)
+                    .await?
+                {
+                    Some(held_problems) => {
+                        problems.extend(held_problems);
+                        (items, 0)
+                    }
+                    None => {
+                        let entities = store.source_entities(&source.name).await?;
+                        let written = self
+                            .land_catalog(source, &entities, &mut problems, landed_at)
+                            .await?;
+                        (entities.len(), written)
+                    }
+                }
             }
             Fetched::Records(records) => {
                 let written = store
@@ -480,6 +476,48 @@ impl Engine {
         })
     }
 
+    /// Lands `entities` as everything `source` holds now; `problems` gains what they get
+    /// wrong. Returns the rows written.
+    async fn land_catalog(
+        &self,
+        source: &SourceConfig,
+        entities: &[Entity],
+        problems: &mut Vec<String>,
+        landed_at: chrono::DateTime<Utc>,
+    ) -> Result<u64> {
+        // References that cannot become relations, and alert selectors that do not parse,
+        // are the source's problems to fix.
+        problems.extend(
+            entities
+                .iter()
+                .flat_map(|e| relations_of(e).1)
+                .map(|problem| problem.to_string()),
+        );
+        problems.extend(entities.iter().filter_map(selector_problem));
+        problems.extend(entities.iter().filter_map(wiring_problem));
+        Ok(self
+            .store()
+            .replace_source(
+                SourceRows {
+                    source: &source.name,
+                    entities,
+                    problems,
+                },
+                &self.precedence(),
+                landed_at,
+            )
+            .await?)
+    }
+
+    /// Source names in config order: which source's word wins in the merged view.
+    fn precedence(&self) -> Vec<String> {
+        self.config()
+            .sources
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     async fn fetch(
         &self,
         source: &SourceConfig,
@@ -497,11 +535,34 @@ impl Engine {
         match source.kind {
             SourceKind::Backstage => {
                 let connector = BackstageConnector::new(self.endpoint(source)?);
+                let store = self.store();
+                let cache_failed = |e: crate::store::StoreError| {
+                    ConnectorError::new(&source.name, FailureKind::Io, e.to_string())
+                };
+                let held = store
+                    .source_etags(&source.name)
+                    .await
+                    .map_err(cache_failed)?;
                 let mut sink = report;
-                Ok((
-                    Fetched::Catalog(connector.fetch_entities(meter, &mut sink).await?),
-                    Vec::new(),
-                ))
+                let read = connector.fetch_entities(&held, meter, &mut sink).await?;
+                if !held.is_empty()
+                    && read.entities.is_empty()
+                    && read.unchanged.len() == held.len()
+                {
+                    return Ok((Fetched::CatalogUnchanged(held.len()), Vec::new()));
+                }
+                let mut entities = read.entities;
+                if !read.unchanged.is_empty() {
+                    let kept = store
+                        .source_entities(&source.name)
+                        .await
+                        .map_err(cache_failed)?;
+                    entities.extend(
+                        kept.into_iter()
+                            .filter(|e| read.unchanged.contains(&e.entity_ref().key())),
+                    );
+                }
+                Ok((Fetched::Catalog(entities), Vec::new()))
             }
             SourceKind::CatalogFiles => {
                 let load = load_catalog_tree(source).await?;

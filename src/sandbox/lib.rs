@@ -107,6 +107,7 @@ pub struct SandboxOptions {
 pub struct Sandbox {
     addr: SocketAddr,
     token: String,
+    catalog: Arc<backstage::CatalogApi>,
     chaos: Arc<chaos::Chaos>,
     world: Arc<oncall::OnCallWorld>,
     actions: Arc<actions::Actions>,
@@ -147,7 +148,7 @@ impl Sandbox {
                 chaos::apply,
             ))
         };
-        let catalog = with_chaos(api.router(), "backstage", backstage::server_error);
+        let catalog = with_chaos(api.clone().router(), "backstage", backstage::server_error);
         let pagerduty = with_chaos(
             Arc::new(pagerduty::PagerDutyApi {
                 token: token.clone(),
@@ -229,6 +230,7 @@ impl Sandbox {
         Ok(Self {
             addr,
             token,
+            catalog: api,
             chaos,
             world,
             actions,
@@ -238,6 +240,13 @@ impl Sandbox {
             argocd_changes,
             shutdown: Some(shutdown),
         })
+    }
+
+    /// Changes the Backstage catalog's entities (each with the catalog file it is read from),
+    /// as a commit to the catalog's repository would; the on-call and delivery worlds stay
+    /// as they started.
+    pub fn edit_catalog(&self, edit: impl FnOnce(&mut Vec<(String, domain::Entity)>)) {
+        self.catalog.edit(edit);
     }
 
     /// Cuts every open Argo CD watch stream mid-body, as a restarting API server does.

@@ -233,6 +233,61 @@ impl Store {
         Ok(written)
     }
 
+    /// The key of every entity the cache holds from `source`, with its etag when its body
+    /// has one: what a catalog's listing is compared with.
+    pub async fn source_etags(
+        &self,
+        source: &str,
+    ) -> Result<HashMap<String, Option<String>>, StoreError> {
+        let etag = match self.cache {
+            Backend::Sqlite(_) => "body ->> '$.metadata.etag'",
+            Backend::Postgres(_) => "body::jsonb -> 'metadata' ->> 'etag'",
+        };
+        let query = format!("SELECT entity_key, {etag} FROM source_entities WHERE source = $1");
+        let rows: Vec<(String, Option<String>)> = on_backend!(&self.cache, pool => {
+            sqlx::query_as(&query).bind(source).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Marks a sync of `source` that found exactly what the cache holds as landed at `at`,
+    /// writing no entity: when the last sync landed (so the source's last error holds the
+    /// problems of the entities held) and the merged view was built with `precedence`.
+    /// Returns those problems when it did; when not, the sync lands its entities as any
+    /// other.
+    pub async fn confirm_source(
+        &self,
+        source: &str,
+        precedence: &[String],
+        at: DateTime<Utc>,
+        items: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let _writing = self.writer.lock().await;
+        let mut tx = self.begin_write().await?;
+        let confirmed: Option<Option<String>> = on_backend!(tx.connection(), c => {
+            sqlx::query_scalar(
+                "UPDATE sync_state SET last_success = $2, item_count = $3, last_rows_written = 0,
+                    retry_after = NULL
+                 WHERE source = $1 AND consecutive_failures = 0 AND last_success IS NOT NULL
+                   AND EXISTS (SELECT 1 FROM merge_state WHERE id = 1 AND precedence = $4)
+                 RETURNING last_error",
+            )
+            .bind(source)
+            .bind(at)
+            .bind(items as i64)
+            .bind(to_json(&precedence))
+            .fetch_optional(c)
+            .await?
+        });
+        tx.commit().await?;
+        // Problems are stored one a line (see `record_landed`).
+        Ok(confirmed.map(|problems| {
+            problems
+                .map(|p| p.split('\n').map(str::to_string).collect())
+                .unwrap_or_default()
+        }))
+    }
+
     /// Refreshes the planner's statistics after a sync changed the tables' shape (10 rows or
     /// 10,000). `PRAGMA optimize` skips tables never analysed, so analyse outright, sampling to
     /// keep it to milliseconds. One connection for both: analysis_limit is a per-connection
