@@ -247,6 +247,12 @@ impl Engine {
         &self.store
     }
 
+    /// Waits for what the syncs left running in the background (the checkpoint of what they
+    /// landed): for a process about to exit.
+    pub async fn settle(&self) {
+        self.store.settle().await;
+    }
+
     pub(crate) fn secrets(&self) -> &Secrets {
         &self.inner.secrets
     }

@@ -226,7 +226,7 @@ impl Store {
             written,
         )
         .await?;
-        tx.commit().await?;
+        self.commit_landing(tx).await?;
         if written > 0 || rebuilt_whole {
             self.analyze().await?;
         }

@@ -94,7 +94,7 @@ impl Store {
         .await?;
         keep_summaries(connection.reborrow(), &deployed).await?;
         record_landed(connection, source, at, problems, landing.items, written).await?;
-        tx.commit().await?;
+        self.commit_landing(tx).await?;
         if written > 0 {
             self.analyze().await?;
         }
@@ -187,7 +187,7 @@ impl Store {
         });
         written += replace_etags(landing.reborrow(), source, etags).await?;
         record_landed(landing, source, at, problems, items, written).await?;
-        tx.commit().await?;
+        self.commit_landing(tx).await?;
         if written > 0 {
             self.analyze().await?;
         }

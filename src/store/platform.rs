@@ -134,7 +134,7 @@ impl Store {
             rejoin_alerts(landing.reborrow()).await?;
         }
         record_landed(landing, source, at, problems, records.len(), written).await?;
-        tx.commit().await?;
+        self.commit_landing(tx).await?;
         if written > 0 {
             self.analyze().await?;
         }

@@ -369,7 +369,7 @@ impl Store {
             .execute(c)
             .await?;
         });
-        tx.commit().await?;
+        self.commit_landing(tx).await?;
         Ok(())
     }
 

@@ -75,6 +75,7 @@ pub async fn run(cx: &Context, args: Args) -> anyhow::Result<Exit> {
             }
         }
     }
+    engine.settle().await;
     // A source another process is syncing has not failed: its sync is under way.
     let failed = |r: &&opsdeck::api::SyncReport| !r.landed && r.left_to.is_none();
     let failures = reports.iter().filter(failed).count();
