@@ -133,10 +133,10 @@ impl BackstageConnector {
 
     /// Reads the catalog's entities of the kinds Opsdeck uses. `held` maps the key of each
     /// entity the cache holds from this source to its etag, if it has one: when it holds
-    /// none, every entity
-    /// is read page by page; else a listing of refs and etags says which are new or changed,
-    /// and only those are read, by ref. Any failure fails the whole fetch, so a partial
-    /// catalog never replaces a whole one in the cache. Requests are counted on `meter`.
+    /// none, every entity is read page by page; else a listing of refs and etags says which
+    /// are new or changed, and only those are read, by ref. Any failure fails the whole
+    /// fetch, so a partial catalog never replaces a whole one in the cache. Requests are
+    /// counted on `meter`.
     #[tracing::instrument(skip_all, fields(source = %self.endpoint.source_name()), err)]
     pub async fn fetch_entities(
         &self,
