@@ -351,7 +351,7 @@ impl Store {
     }
 
     /// Waits for the checkpoint a landing left running, if any: a process about to exit
-    /// leaves the cache file whole, and the next to open it finds a short WAL.
+    /// leaves what it landed in the cache file itself, not only in its WAL.
     pub async fn settle(&self) {
         let _ = self.checkpointing.lock().await;
     }
