@@ -268,7 +268,7 @@ impl BackstageConnector {
         let url = self.endpoint.url("/api/catalog/entities/by-refs");
         let fields: Vec<&str> = FIELDS.split(',').collect();
         let mut entities = Vec::with_capacity(refs.len());
-        for chunk in refs.chunks(PAGE_SIZE) {
+        for (chunk_number, chunk) in refs.chunks(PAGE_SIZE).enumerate() {
             let asked: Vec<String> = chunk.iter().map(ToString::to_string).collect();
             let body = serde_json::json!({ "entityRefs": asked, "fields": fields });
             let answer: BatchResponse = self
@@ -288,15 +288,16 @@ impl BackstageConnector {
                     ),
                 ));
             }
-            for (asked, item) in chunk.iter().zip(answer.items) {
+            for (index, (asked, item)) in chunk.iter().zip(answer.items).enumerate() {
                 let Some(item) = item else { continue };
-                let entity = self.entity_of(item, entities.len() + 1)?;
+                let entity = self.entity_of(item, chunk_number * PAGE_SIZE + index + 1)?;
                 if entity.entity_ref().key() != asked.key() {
                     return Err(self.platform().error(
                         FailureKind::Malformed,
                         format!(
-                            "the catalog answered {} for the ref {asked}; nothing was replaced",
-                            one_line(&entity.entity_ref().to_string(), 200)
+                            "the catalog answered {} for the ref {}; nothing was replaced",
+                            one_line(&entity.entity_ref().to_string(), 200),
+                            one_line(&asked.to_string(), 200)
                         ),
                     ));
                 }
