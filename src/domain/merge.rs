@@ -2,22 +2,23 @@
 
 use super::entity::Entity;
 
-/// An entity as one source reported it.
+/// An entity as one source reported it. `E` is what stands for the entity: the entity
+/// itself, or a handle to read it by once it wins (a cache reads only the winning bodies).
 #[derive(Debug, Clone)]
-pub struct SourcedEntity {
+pub struct SourcedEntity<E = Entity> {
     /// The configured source's name.
     pub source: String,
     /// Position of that source in the configuration: lower wins.
     pub precedence: usize,
     /// What the source said.
-    pub entity: Entity,
+    pub entity: E,
 }
 
 /// The merged view of one entity reference.
 #[derive(Debug, Clone)]
-pub struct MergedEntity {
+pub struct MergedEntity<E = Entity> {
     /// The body shown: the highest-precedence source's.
-    pub entity: Entity,
+    pub entity: E,
     /// Every source that reported it, in precedence order.
     pub sources: Vec<String>,
 }
@@ -25,7 +26,7 @@ pub struct MergedEntity {
 /// Merges reports of the same entity. The body comes from the source listed first in the
 /// configuration (a team's own catalog files usually come before a shared Backstage), so the
 /// result does not depend on which source synced last. Returns `None` for no reports.
-pub fn merge_reports(mut reports: Vec<SourcedEntity>) -> Option<MergedEntity> {
+pub fn merge_reports<E>(mut reports: Vec<SourcedEntity<E>>) -> Option<MergedEntity<E>> {
     reports.sort_by(|a, b| {
         a.precedence
             .cmp(&b.precedence)
@@ -87,7 +88,7 @@ mod tests {
             merge_reports(vec![report("backstage", 1, "B"), report("files", 0, "F")]).unwrap();
         assert_eq!(merged.entity.metadata.title.as_deref(), Some("F"));
         assert_eq!(merged.sources, vec!["files", "backstage"]);
-        assert!(merge_reports(vec![]).is_none());
+        assert!(merge_reports::<Entity>(vec![]).is_none());
     }
 
     fn located(name: &str, at: &str) -> Entity {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::landing::{insert_rows, record_landed, Landing, ROWS_A_STATEMENT};
 use super::{decode_json, on_backend, Backend, Store, StoreError, Writes};
 use crate::api::{EntitySummary, SearchHit, ServiceRow, TeamSummary};
-use crate::domain::merge::{merge_reports, SourcedEntity};
+use crate::domain::merge::{merge_reports, MergedEntity, SourcedEntity};
 use crate::domain::Quota;
 use crate::domain::{ownership_gaps, relations_of, Entity, Gap, Relation};
 
@@ -134,12 +134,12 @@ impl Store {
         precedence: &[String],
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut fetched: HashMap<String, String> = HashMap::with_capacity(rows.entities.len());
+        let mut fetched: InHand = HashMap::with_capacity(rows.entities.len());
         for entity in rows.entities {
             let body =
                 serde_json::to_string(entity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             // A key repeated within one fetch: the last one wins, as it always has.
-            fetched.insert(entity.entity_ref().key(), body);
+            fetched.insert(entity.entity_ref().key(), (entity, body));
         }
         let _writing = self.writer.lock().await;
         let mut tx = self.begin_landing().await?;
@@ -154,6 +154,7 @@ impl Store {
         let removed: Vec<&String> = held.keys().filter(|k| !fetched.contains_key(*k)).collect();
         let mut changed: Vec<(&String, &String)> = fetched
             .iter()
+            .map(|(key, (_, body))| (key, body))
             .filter(|(key, body)| held.get(*key) != Some(*body))
             .collect();
         // In key order: rows inserted at random places split pages of the table's b-tree,
@@ -200,7 +201,7 @@ impl Store {
             .collect();
         let rebuilt_whole = built_with.as_deref() != Some(precedence_json.as_str());
         if rebuilt_whole {
-            remerge(landing.reborrow(), precedence, None).await?;
+            remerge(landing.reborrow(), precedence, None, rows.source, &fetched).await?;
             on_backend!(landing.reborrow(), c => {
                 sqlx::query(
                     "INSERT INTO merge_state (id, precedence) VALUES (1, $1)
@@ -211,7 +212,14 @@ impl Store {
                 .await?;
             });
         } else if !touched.is_empty() {
-            remerge(landing.reborrow(), precedence, Some(&touched)).await?;
+            remerge(
+                landing.reborrow(),
+                precedence,
+                Some(&touched),
+                rows.source,
+                &fetched,
+            )
+            .await?;
         }
         if rebuilt_whole || !touched.is_empty() {
             super::platform::rejoin_alerts(landing.reborrow()).await?;
@@ -871,16 +879,38 @@ fn tsquery(words: &[String]) -> String {
     terms.join(" & ")
 }
 
+/// The entities a landing source reported, by key, each with the body the cache holds for it.
+type InHand<'a> = HashMap<String, (&'a Entity, String)>;
+
+/// What one source's report of an entity stands for while merged rows are worked out: the
+/// landing source's entity is in hand; another source's body is read only if it wins.
+#[derive(Clone, Copy)]
+enum Report<'a> {
+    InHand(&'a Entity, &'a str),
+    Held,
+}
+
+/// A merged row about to be written: the winning report's entity and body.
+struct Remerged<'a> {
+    key: String,
+    entity: &'a Entity,
+    body: &'a str,
+    sources: Vec<String>,
+}
+
 /// Rebuilds the merged rows (`entities`, `relations`, the search index) of the entities at
 /// `touched` keys from what every source holds, or of all entities when `touched` is `None`.
 /// Besides the touched entities, those owned by one are rebuilt: an owner that appears or
-/// disappears changes their gaps.
+/// disappears changes their gaps. `source` is the source landing, whose entities are
+/// `in_hand`: only bodies of other sources that win are read back and parsed.
 async fn remerge(
     mut landing: Landing<'_>,
     precedence: &[String],
     touched: Option<&[&String]>,
+    source: &str,
+    in_hand: &InHand<'_>,
 ) -> Result<(), StoreError> {
-    let rows: Vec<(String, String, String)> = match touched {
+    let reported: Vec<(String, String)> = match touched {
         None => {
             let tables: &[&str] = match landing {
                 Backend::Sqlite(_) => &["entities", "relations", "entities_fts"],
@@ -893,7 +923,7 @@ async fn remerge(
                 });
             }
             on_backend!(landing.reborrow(), c => {
-                sqlx::query_as("SELECT source, entity_key, body FROM source_entities")
+                sqlx::query_as("SELECT source, entity_key FROM source_entities")
                     .fetch_all(c)
                     .await?
             })
@@ -933,7 +963,7 @@ async fn remerge(
                 });
             }
             let read = format!(
-                "SELECT source, entity_key, body FROM source_entities WHERE entity_key IN ({listed})"
+                "SELECT source, entity_key FROM source_entities WHERE entity_key IN ({listed})"
             );
             on_backend!(landing.reborrow(), c => {
                 sqlx::query_as(&read).bind(&remerged).fetch_all(c).await?
@@ -945,16 +975,67 @@ async fn remerge(
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    let mut reports: BTreeMap<String, Vec<SourcedEntity>> = BTreeMap::new();
-    for (source, key, body) in rows {
-        let entity: Entity = decode_json("source_entities.body", &body)?;
+    let mut reports: BTreeMap<String, Vec<SourcedEntity<Report>>> = BTreeMap::new();
+    for (from, key) in reported {
+        let report = match in_hand.get(&key) {
+            Some((entity, body)) if from == source => Report::InHand(entity, body),
+            _ => Report::Held,
+        };
         reports.entry(key).or_default().push(SourcedEntity {
-            precedence: rank.get(source.as_str()).copied().unwrap_or(usize::MAX),
-            source,
-            entity,
+            precedence: rank.get(from.as_str()).copied().unwrap_or(usize::MAX),
+            source: from,
+            entity: report,
         });
     }
-    let merged: Vec<_> = reports.into_values().filter_map(merge_reports).collect();
+    let merged: Vec<(String, MergedEntity<Report>)> = reports
+        .into_iter()
+        .filter_map(|(key, reports)| merge_reports(reports).map(|m| (key, m)))
+        .collect();
+    // The sources list the winner first.
+    let mut to_read: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (key, m) in &merged {
+        if let (Report::Held, Some(winner)) = (m.entity, m.sources.first()) {
+            to_read.entry(winner).or_default().push(key);
+        }
+    }
+    let read_one_source = format!(
+        "SELECT entity_key, body FROM source_entities WHERE source = $1 AND entity_key IN ({})",
+        landing.json_strings(2)
+    );
+    let mut read: HashMap<String, (Entity, String)> = HashMap::new();
+    for (winner, keys) in to_read {
+        let bodies: Vec<(String, String)> = on_backend!(landing.reborrow(), c => {
+            sqlx::query_as(&read_one_source)
+                .bind(winner)
+                .bind(to_json(&keys))
+                .fetch_all(c)
+                .await?
+        });
+        for (key, body) in bodies {
+            let entity = decode_json("source_entities.body", &body)?;
+            read.insert(key, (entity, body));
+        }
+    }
+    let merged: Vec<Remerged> = merged
+        .into_iter()
+        .map(|(key, m)| {
+            let (entity, body) = match m.entity {
+                Report::InHand(entity, body) => (entity, body),
+                Report::Held => {
+                    let (entity, body) = read.get(&key).ok_or_else(|| {
+                        StoreError::Corrupt(format!("{key} left source_entities mid-landing"))
+                    })?;
+                    (entity, body.as_str())
+                }
+            };
+            Ok(Remerged {
+                key,
+                entity,
+                body,
+                sources: m.sources,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
     let owners: HashSet<String> = merged
         .iter()
         .filter_map(|m| m.entity.owner_ref().map(|r| r.key()))
@@ -978,14 +1059,14 @@ async fn remerge(
                 "",
                 chunk,
                 |statement, m| {
-                    let e = &m.entity;
+                    let e = m.entity;
                     let owner_key = e.owner_ref().map(|r| r.key());
                     let owner_exists = owner_key
                         .as_ref()
                         .is_some_and(|k| existing_owners.contains(k));
                     let gaps = ownership_gaps(e, owner_exists);
                     statement
-                        .bind(e.entity_ref().key())
+                        .bind(m.key.as_str())
                         .bind(e.kind.to_ascii_lowercase())
                         .bind(e.namespace())
                         .bind(e.metadata.name.as_str())
@@ -1008,7 +1089,7 @@ async fn remerge(
                         .bind(gaps.len() as i64)
                         .bind(e.is_kind("component") && gaps.iter().any(|g| g.means_unowned()))
                         .bind(to_json(&m.sources))
-                        .bind(to_json(e))
+                        .bind(m.body)
                 },
             )
             .await?
@@ -1016,14 +1097,13 @@ async fn remerge(
         if let Backend::Sqlite(connection) = landing.reborrow() {
             write_fts_rows(connection, chunk).await?;
         }
-        let relations: Vec<(Relation, String)> = chunk
+        let relations: Vec<(Relation, &str)> = chunk
             .iter()
             .flat_map(|m| {
-                let declared_by = m.entity.entity_ref().key();
-                relations_of(&m.entity)
+                relations_of(m.entity)
                     .0
                     .into_iter()
-                    .map(move |relation| (relation, declared_by.clone()))
+                    .map(move |relation| (relation, m.key.as_str()))
             })
             .collect();
         on_backend!(landing.reborrow(), c => {
@@ -1037,7 +1117,7 @@ async fn remerge(
                         .bind(relation.source.as_str())
                         .bind(relation.relation.as_str())
                         .bind(relation.target.as_str())
-                        .bind(declared_by.as_str())
+                        .bind(*declared_by)
                 },
             )
             .await?
@@ -1050,12 +1130,12 @@ async fn remerge(
 /// the entities' rows generate).
 async fn write_fts_rows(
     connection: &mut sqlx::SqliteConnection,
-    merged: &[crate::domain::merge::MergedEntity],
+    merged: &[Remerged<'_>],
 ) -> Result<(), StoreError> {
     let search_rows: Vec<serde_json::Value> = merged
         .iter()
         .map(|m| {
-            let e = &m.entity;
+            let e = m.entity;
             let titles = [
                 e.metadata.title.as_deref(),
                 e.profile_str("displayName"),
@@ -1063,7 +1143,7 @@ async fn write_fts_rows(
             ];
             let titles = titles.into_iter().flatten().collect::<Vec<_>>().join(" ");
             serde_json::json!([
-                e.entity_ref().key(),
+                m.key,
                 e.metadata.name,
                 titles,
                 e.metadata.description,
@@ -1321,6 +1401,32 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert_eq!(held.sources.len(), 2);
+            // A later landing of the source that loses keeps the winner's body, read back.
+            changed[2].metadata.description = Some("Counts the coins".into());
+            store
+                .replace_source(
+                    SourceRows {
+                        source: "catalog",
+                        entities: &changed,
+                        problems: &[],
+                    },
+                    &["other".to_string(), "catalog".to_string()],
+                    at,
+                )
+                .await
+                .unwrap();
+            let held = store
+                .entity("component:default/checkout-api")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(held.entity.metadata.title.as_deref(), Some("Till"));
+            assert_eq!(held.sources, ["other", "catalog"]);
+            assert!(store.search("coins", 10).await.unwrap().is_empty());
+            assert_eq!(
+                found(&store.search("ledger", 10).await.unwrap()),
+                ["ledger"]
+            );
         }
     }
 
