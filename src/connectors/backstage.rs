@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::http::RequestMeter;
 use super::{ConnectorError, Endpoint, FailureKind, FetchProgress, Platform, Reached};
@@ -95,7 +95,9 @@ pub struct BackstageConnector {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryResponse {
-    items: Vec<Value>,
+    // Kept raw and read straight into what each use needs: through a `Value`, every
+    // entity was built twice.
+    items: Vec<Box<RawValue>>,
     #[serde(default)]
     total_items: Option<f64>,
     page_info: PageInfo,
@@ -111,7 +113,7 @@ struct PageInfo {
 /// has the ref.
 #[derive(Deserialize)]
 struct BatchResponse {
-    items: Vec<Option<Value>>,
+    items: Vec<Option<Box<RawValue>>>,
 }
 
 #[derive(Deserialize)]
@@ -164,7 +166,7 @@ impl BackstageConnector {
                 meter,
                 progress,
                 |item, number| {
-                    let listed = serde_json::from_value::<Listed>(item)
+                    let listed = serde_json::from_str::<Listed>(item.get())
                         .ok()
                         .filter(|l| !l.kind.is_empty() && !l.metadata.name.is_empty())
                         .ok_or_else(|| {
@@ -208,7 +210,7 @@ impl BackstageConnector {
         page_size: usize,
         meter: &RequestMeter,
         progress: &mut (dyn FnMut(FetchProgress) + Send),
-        mut take: impl FnMut(Value, usize) -> Result<(), ConnectorError>,
+        mut take: impl FnMut(&RawValue, usize) -> Result<(), ConnectorError>,
     ) -> Result<FetchProgress, ConnectorError> {
         let url = self.endpoint.url("/api/catalog/entities/by-query");
         let limit = page_size.to_string();
@@ -234,7 +236,7 @@ impl BackstageConnector {
                 .await?;
             for item in page.items {
                 progress_state.items += 1;
-                take(item, progress_state.items)?;
+                take(&item, progress_state.items)?;
             }
             progress_state.pages += 1;
             if let Some(total) = page.total_items.filter(|t| t.is_finite() && *t >= 0.0) {
@@ -290,7 +292,7 @@ impl BackstageConnector {
             }
             for (index, (asked, item)) in chunk.iter().zip(answer.items).enumerate() {
                 let Some(item) = item else { continue };
-                let entity = self.entity_of(item, chunk_number * PAGE_SIZE + index + 1)?;
+                let entity = self.entity_of(&item, chunk_number * PAGE_SIZE + index + 1)?;
                 if entity.entity_ref().key() != asked.key() {
                     return Err(self.platform().error(
                         FailureKind::Malformed,
@@ -310,8 +312,8 @@ impl BackstageConnector {
     }
 
     /// Item `number` of an answer, as an entity.
-    fn entity_of(&self, item: Value, number: usize) -> Result<Entity, ConnectorError> {
-        serde_json::from_value(item).map_err(|e| {
+    fn entity_of(&self, item: &RawValue, number: usize) -> Result<Entity, ConnectorError> {
+        serde_json::from_str(item.get()).map_err(|e| {
             self.platform().error(
                 FailureKind::Malformed,
                 format!(
@@ -375,6 +377,7 @@ impl BackstageConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     /// A catalog listing `listed` (one page) and answering every read by ref with `answer`.
     async fn catalog_answering(listed: Value, answer: Value) -> BackstageConnector {
@@ -492,7 +495,7 @@ mod tests {
                 return;
             };
             for item in page.items {
-                if let Ok(entity) = serde_json::from_value::<Entity>(item) {
+                if let Ok(entity) = serde_json::from_str::<Entity>(item.get()) {
                     let _ = entity.entity_ref().key();
                     let _ = crate::domain::relations_of(&entity);
                     let _ = crate::domain::alerts::selector_problem(&entity);
