@@ -122,6 +122,10 @@ pub struct Store {
         std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<String, sqlx::PgConnection>>>,
     /// Held while a checkpoint a landing handed over runs (see [`Store::commit_landing`]).
     checkpointing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// For a SQLite file: the connection those checkpoints run on. Not one of the readers':
+    /// refreshing the planner's statistics after a landing takes each of those in turn, and
+    /// waited for the checkpoint to finish.
+    checkpointer: Option<SqlitePool>,
 }
 
 /// The page cache of the landing connection, in KiB. A full landing rewrites tens of
@@ -146,7 +150,7 @@ const SQLITE_BUSY: &str = "5";
 const LANDING_LOCK: i64 = 0x6f70_7364_6563_6b4c; // "opsdeckL"
 /// Connections to a shared cache: the screens' reads in parallel, and a landing.
 const SHARED_CONNECTIONS: u32 = 6;
-/// How long the landing connection stays open unused.
+/// How long the landing and checkpoint connections stay open unused.
 const LANDING_IDLE: Duration = Duration::from_secs(60);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
@@ -224,13 +228,17 @@ impl Store {
         let store = Self::connect(options(path), 4, audit)
             .await
             .map_err(|e| open_error(e.to_string()))?;
-        let landing = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .idle_timeout(LANDING_IDLE)
+        let one_connection = || {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(LANDING_IDLE)
+        };
+        let landing = one_connection()
             .connect_lazy_with(options(path).pragma("cache_size", format!("-{LANDING_CACHE_KIB}")));
         Ok(Self {
             landing: Some(landing),
+            checkpointer: Some(one_connection().connect_lazy_with(options(path))),
             ..store
         })
     }
@@ -272,6 +280,7 @@ impl Store {
             audit_writer: Default::default(),
             alive: Default::default(),
             checkpointing: Default::default(),
+            checkpointer: None,
         })
     }
 
@@ -336,7 +345,7 @@ impl Store {
         let Ok(checkpointing) = self.checkpointing.clone().try_lock_owned() else {
             return Ok(());
         };
-        let pool = pool.clone();
+        let pool = self.checkpointer.as_ref().unwrap_or(pool).clone();
         tokio::spawn(async move {
             // PASSIVE: it waits for no reader and no writer, and copies what they allow.
             if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
@@ -470,6 +479,7 @@ impl Store {
             audit_writer: Default::default(),
             alive: Default::default(),
             checkpointing: Default::default(),
+            checkpointer: None,
         };
         store.move_audit_rows_from_cache().await?;
         Ok(store)
@@ -634,9 +644,25 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        store.land_catalog(&entities, chrono::Utc::now()).await;
+        // A checkpoint held up (by a reader, say) holds up neither the landing nor the
+        // statistics refreshed after it.
+        let held_up = store
+            .checkpointer
+            .as_ref()
+            .unwrap()
+            .acquire()
+            .await
+            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            store.land_catalog(&entities, chrono::Utc::now()),
+        )
+        .await
+        .expect("the landing waited for its checkpoint");
         // Far below the pages at which a commit checkpoints on its own: only the landing's
         // checkpoint copies its pages into the file, and `settle` waits for it.
+        assert_eq!(file_size(), before);
+        drop(held_up);
         store.settle().await;
         assert!(file_size() > before + 150_000, "{} bytes", file_size());
         assert_eq!(store.all_services().await.unwrap().len(), 300);
