@@ -235,8 +235,10 @@ impl Store {
         )
         .await?;
         self.commit_landing(tx).await?;
-        if written > 0 || rebuilt_whole {
+        if rebuilt_whole {
             self.analyze().await?;
+        } else {
+            self.analyze_after(written, fetched.len()).await?;
         }
         Ok(written)
     }
@@ -294,6 +296,17 @@ impl Store {
                 .map(|p| p.split('\n').map(str::to_string).collect())
                 .unwrap_or_default()
         }))
+    }
+
+    /// Refreshes the planner's statistics after a landing that wrote `written` rows of the
+    /// `items` a source holds, if that is a twentieth of them or more: a few rows do not change
+    /// the tables' shape, and analysing takes each reader's connection in turn (a catalog sync
+    /// that changed one entity of 14,000 spent 0.07 s of its 1 s on it).
+    pub(super) async fn analyze_after(&self, written: u64, items: usize) -> Result<(), StoreError> {
+        if written > 0 && written.saturating_mul(20) >= items as u64 {
+            self.analyze().await?;
+        }
+        Ok(())
     }
 
     /// Refreshes the planner's statistics after a sync changed the tables' shape (10 rows or
@@ -1428,6 +1441,38 @@ mod tests {
                 ["ledger"]
             );
         }
+    }
+
+    #[tokio::test]
+    async fn statistics_are_refreshed_after_a_landing_that_changes_a_twentieth_or_more() {
+        let store = Store::in_memory(&crate::store::AuditLocation::default())
+            .await
+            .unwrap();
+        let services = |n: usize| -> Vec<Entity> {
+            (0..n)
+                .map(|i| entity("Component", &format!("svc-{i:03}"), serde_json::json!({})))
+                .collect()
+        };
+        let counted = || async {
+            let Backend::Sqlite(pool) = &store.cache else {
+                unreachable!("in memory is SQLite")
+            };
+            let stat: String = sqlx::query_scalar(
+                "SELECT stat FROM sqlite_stat1 WHERE idx = 'sqlite_autoindex_entities_1'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            stat.split(' ').next().unwrap().to_string()
+        };
+        let at = Utc::now();
+        store.land_catalog(&services(200), at).await;
+        assert_eq!(counted().await, "200");
+        // 9 more of 209: the statistics stay; 21 more of 230: they are refreshed.
+        store.land_catalog(&services(209), at).await;
+        assert_eq!(counted().await, "200");
+        store.land_catalog(&services(230), at).await;
+        assert_eq!(counted().await, "230");
     }
 
     #[tokio::test]

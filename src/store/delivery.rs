@@ -95,9 +95,7 @@ impl Store {
         keep_summaries(connection.reborrow(), &deployed).await?;
         record_landed(connection, source, at, problems, landing.items, written).await?;
         self.commit_landing(tx).await?;
-        if written > 0 {
-            self.analyze().await?;
-        }
+        self.analyze_after(written, landing.items).await?;
         Ok((written, deployed))
     }
 
@@ -188,9 +186,7 @@ impl Store {
         written += replace_etags(landing.reborrow(), source, etags).await?;
         record_landed(landing, source, at, problems, items, written).await?;
         self.commit_landing(tx).await?;
-        if written > 0 {
-            self.analyze().await?;
-        }
+        self.analyze_after(written, items).await?;
         Ok((written, deployed))
     }
 

@@ -135,9 +135,7 @@ impl Store {
         }
         record_landed(landing, source, at, problems, records.len(), written).await?;
         self.commit_landing(tx).await?;
-        if written > 0 {
-            self.analyze().await?;
-        }
+        self.analyze_after(written, records.len()).await?;
         Ok(written)
     }
 
