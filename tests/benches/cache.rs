@@ -130,22 +130,18 @@ async fn catalog_only(sandbox: &Sandbox) {
         let engine = Engine::open(config, &dir.path().join("cache.sqlite"), secrets)
             .await
             .unwrap();
-        let started = Instant::now();
-        let full = engine
-            .sync(Some("catalog"), &|_| {})
-            .await
-            .unwrap()
-            .remove(0);
-        let full_took = started.elapsed();
-        assert!(full.landed, "{:?}", full.problems);
-        let started = Instant::now();
-        let unchanged = engine
-            .sync(Some("catalog"), &|_| {})
-            .await
-            .unwrap()
-            .remove(0);
-        let unchanged_took = started.elapsed();
-        assert!(unchanged.landed, "{:?}", unchanged.problems);
+        let timed_sync = || async {
+            let started = Instant::now();
+            let report = engine
+                .sync(Some("catalog"), &|_| {})
+                .await
+                .unwrap()
+                .remove(0);
+            assert!(report.landed, "{:?}", report.problems);
+            (report, started.elapsed())
+        };
+        let (full, full_took) = timed_sync().await;
+        let (unchanged, unchanged_took) = timed_sync().await;
         sandbox.edit_catalog(|files| {
             let (_, component) = files
                 .iter_mut()
@@ -153,13 +149,7 @@ async fn catalog_only(sandbox: &Sandbox) {
                 .expect("a component");
             component.metadata.description = Some(format!("edited in round {round}"));
         });
-        let started = Instant::now();
-        let one_change = engine
-            .sync(Some("catalog"), &|_| {})
-            .await
-            .unwrap()
-            .remove(0);
-        let one_change_took = started.elapsed();
+        let (one_change, one_change_took) = timed_sync().await;
         assert_eq!(one_change.rows_written, 1, "{:?}", one_change.problems);
         println!(
             "| {round} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {pages} | {} | {} | {} |",
