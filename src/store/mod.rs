@@ -644,7 +644,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        // A checkpoint held up (by a reader, say) holds up neither the landing nor the
+        // A checkpoint still under way holds up neither the landing nor the
         // statistics refreshed after it.
         let held_up = store
             .checkpointer
