@@ -102,30 +102,35 @@ pub struct TeamDay {
 /// How long history is kept.
 pub const HISTORY_DAYS: i64 = 366;
 
-/// A row of `scorecard_results` but its key: owner, level, checks passed, checks run,
-/// outcomes as JSON, newest production deploy (Unix seconds), open incidents.
-type StoredResult = (
-    Option<String>,
-    Option<i64>,
-    i64,
-    i64,
-    String,
-    Option<i64>,
-    i64,
-);
+/// A row of `scorecard_results`.
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct ResultRow {
+    component_key: String,
+    owner_key: Option<String>,
+    level: Option<i64>,
+    passed: i64,
+    total: i64,
+    /// The outcomes as JSON.
+    outcomes: String,
+    /// Unix seconds.
+    last_production_deploy: Option<i64>,
+    open_incidents: i64,
+}
 
-/// `result` as the row that stores it.
-fn stored_result(result: &ScorecardResult) -> StoredResult {
-    let passed = result.outcomes.iter().filter(|o| o.passed).count();
-    (
-        result.owner_key.clone(),
-        result.level.map(|l| l as i64),
-        passed as i64,
-        result.outcomes.len() as i64,
-        serde_json::to_string(&result.outcomes).expect("outcomes serialise"),
-        result.last_production_deploy.map(|t| t.timestamp()),
-        result.open_incidents,
-    )
+impl ResultRow {
+    /// `result` as the row that stores it.
+    fn of(result: &ScorecardResult) -> Self {
+        Self {
+            component_key: result.key.clone(),
+            owner_key: result.owner_key.clone(),
+            level: result.level.map(|l| l as i64),
+            passed: result.outcomes.iter().filter(|o| o.passed).count() as i64,
+            total: result.outcomes.len() as i64,
+            outcomes: serde_json::to_string(&result.outcomes).expect("outcomes serialise"),
+            last_production_deploy: result.last_production_deploy.map(|t| t.timestamp()),
+            open_incidents: result.open_incidents,
+        }
+    }
 }
 
 /// Each component with what its checks need (`{runbook_link}`: whether an entity `e` links a
@@ -251,7 +256,7 @@ impl Store {
         // Only the rows that differ are written: most refreshes follow another source's
         // landing that changes a result or none, and rewriting all of them (10 MB at 10,000
         // services) took a tenth of a second each time.
-        let held: Vec<(String, StoredResult)> = on_backend!(landing.reborrow(), c => {
+        let held: Vec<ResultRow> = on_backend!(landing.reborrow(), c => {
             sqlx::query_as(
                 "SELECT component_key, owner_key, level, passed, total, outcomes,
                     last_production_deploy, open_incidents
@@ -259,20 +264,16 @@ impl Store {
             )
             .fetch_all(c)
             .await?
-            .into_iter()
-            .map(|(key, owner_key, level, passed, total, outcomes, last_production_deploy, open_incidents)| {
-                (key, (owner_key, level, passed, total, outcomes, last_production_deploy, open_incidents))
-            })
-            .collect()
         });
-        let mut held: HashMap<String, StoredResult> = held.into_iter().collect();
-        let mut differing: Vec<(&str, StoredResult)> = Vec::new();
-        for result in results {
-            let row = stored_result(result);
-            if held.remove(&result.key).as_ref() != Some(&row) {
-                differing.push((&result.key, row));
-            }
-        }
+        let mut held: HashMap<String, ResultRow> = held
+            .into_iter()
+            .map(|row| (row.component_key.clone(), row))
+            .collect();
+        let differing: Vec<ResultRow> = results
+            .iter()
+            .map(ResultRow::of)
+            .filter(|row| held.remove(&row.component_key).as_ref() != Some(row))
+            .collect();
         let gone: Vec<&String> = held.keys().collect();
         let delete = format!(
             "DELETE FROM scorecard_results WHERE component_key IN ({})",
@@ -297,18 +298,16 @@ impl Store {
                     last_production_deploy = excluded.last_production_deploy,
                     open_incidents = excluded.open_incidents",
                 &differing,
-                |statement, (key, row)| {
-                    let (owner_key, level, passed, total, outcomes, last_deploy, open_incidents) =
-                        row;
+                |statement, row| {
                     statement
-                        .bind(*key)
-                        .bind(owner_key.as_deref())
-                        .bind(*level)
-                        .bind(*passed)
-                        .bind(*total)
-                        .bind(outcomes.as_str())
-                        .bind(*last_deploy)
-                        .bind(*open_incidents)
+                        .bind(row.component_key.as_str())
+                        .bind(row.owner_key.as_deref())
+                        .bind(row.level)
+                        .bind(row.passed)
+                        .bind(row.total)
+                        .bind(row.outcomes.as_str())
+                        .bind(row.last_production_deploy)
+                        .bind(row.open_incidents)
                 },
             )
             .await?
