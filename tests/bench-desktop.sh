@@ -9,6 +9,7 @@ APP=target/release/opsdeck-desktop
 HELLO=target/release/examples/hello_window
 RUNS=${RUNS:-5}
 IDLE_SECONDS=${IDLE_SECONDS:-8}
+SETTLED_SECONDS=${SETTLED_SECONDS:-30}
 
 if [ -z "${DISPLAY:-}" ]; then
   Xvfb :97 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
@@ -34,13 +35,18 @@ pss_tree() {
   echo "$total"
 }
 
+# Idle PSS in MB at IDLE_SECONDS and at SETTLED_SECONDS after launch, one launch: the first is
+# just past start-up; by the second the allocator has given back what start-up freed (jemalloc
+# returns pages unused for ten seconds).
 idle_pss_mb() {
   "$@" >/dev/null 2>&1 &
   local pid=$!
   sleep "$IDLE_SECONDS"
-  local kb; kb=$(pss_tree "$pid")
+  local early; early=$(pss_tree "$pid")
+  sleep $((SETTLED_SECONDS - IDLE_SECONDS))
+  local settled; settled=$(pss_tree "$pid")
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  awk -v kb="$kb" 'BEGIN { printf "%.0f", kb / 1024 }'
+  awk -v a="$early" -v b="$settled" 'BEGIN { printf "%.0f %.0f\n", a / 1024, b / 1024 }'
 }
 
 # The app's line also says when the cache and engine were open and the page loaded: printed
@@ -67,8 +73,8 @@ median=$(median_of "${warm[@]}")
 hello=()
 for _ in $(seq "$RUNS"); do hello+=("$(hello_page_ms)"); done
 hello_median=$(median_of "${hello[@]}")
-hello_mb=$(idle_pss_mb "$HELLO")
-app_mb=$(idle_pss_mb "$APP" --demo)
+read -r hello_mb hello_settled_mb < <(idle_pss_mb "$HELLO")
+read -r app_mb app_settled_mb < <(idle_pss_mb "$APP" --demo)
 
 echo "## Desktop (release build, demo mode)"
 echo
@@ -80,3 +86,6 @@ echo "| hello-world Tauri window: launch → its page loaded (median of $RUNS: $
 echo "| idle PSS after ${IDLE_SECONDS} s, Opsdeck (app + WebKit processes) | ${app_mb} MB |"
 echo "| idle PSS after ${IDLE_SECONDS} s, hello-world Tauri window, same run | ${hello_mb} MB |"
 echo "| Opsdeck over the hello-world baseline | $((app_mb - hello_mb)) MB |"
+echo "| idle PSS after ${SETTLED_SECONDS} s, Opsdeck | ${app_settled_mb} MB |"
+echo "| idle PSS after ${SETTLED_SECONDS} s, hello-world Tauri window | ${hello_settled_mb} MB |"
+echo "| Opsdeck over the hello-world baseline after ${SETTLED_SECONDS} s | $((app_settled_mb - hello_settled_mb)) MB |"
