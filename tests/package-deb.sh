@@ -29,6 +29,10 @@ $sudo dpkg -i "$deb" >/dev/null
 
 [ -x /usr/bin/opsdeck-desktop ] || fail "no /usr/bin/opsdeck-desktop"
 [ -x /usr/bin/opsdeck ] || fail "the CLI is not installed beside the app (/usr/bin/opsdeck)"
+# Both allocate through jemalloc, C libraries included (BENCHMARKS.md: the agent's memory).
+for bin in /usr/bin/opsdeck-desktop /usr/bin/opsdeck; do
+	nm -D --defined-only "$bin" | grep -qw malloc || fail "$bin does not define malloc: jemalloc does not serve the C libraries"
+done
 entry=$(dpkg -L "$package" | grep '/usr/share/applications/.*\.desktop$') || fail "no desktop entry"
 grep -q "^Exec=opsdeck-desktop %u$" "$entry" || fail "$entry does not start opsdeck-desktop with the link it opens: $(grep ^Exec "$entry")"
 grep -q 'x-scheme-handler/opsdeck' "$entry" || fail "$entry does not claim opsdeck:// links"
