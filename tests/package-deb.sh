@@ -31,7 +31,8 @@ $sudo dpkg -i "$deb" >/dev/null
 [ -x /usr/bin/opsdeck ] || fail "the CLI is not installed beside the app (/usr/bin/opsdeck)"
 # Both allocate through jemalloc, C libraries included (BENCHMARKS.md: the agent's memory).
 for bin in /usr/bin/opsdeck-desktop /usr/bin/opsdeck; do
-	nm -D --defined-only "$bin" | grep -qw malloc || fail "$bin does not define malloc: jemalloc does not serve the C libraries"
+	symbols=$(nm -D --defined-only "$bin")   # not piped into grep -q: pipefail would see nm's SIGPIPE
+	grep -qw malloc <<<"$symbols" || fail "$bin does not define malloc: jemalloc does not serve the C libraries"
 done
 entry=$(dpkg -L "$package" | grep '/usr/share/applications/.*\.desktop$') || fail "no desktop entry"
 grep -q "^Exec=opsdeck-desktop %u$" "$entry" || fail "$entry does not start opsdeck-desktop with the link it opens: $(grep ^Exec "$entry")"
