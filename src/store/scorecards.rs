@@ -274,7 +274,7 @@ impl Store {
             .map(ResultRow::of)
             .filter(|row| held.remove(&row.component_key).as_ref() != Some(row))
             .collect();
-        let gone: Vec<&String> = held.keys().collect();
+        let gone: Vec<String> = held.into_keys().collect();
         let delete = format!(
             "DELETE FROM scorecard_results WHERE component_key IN ({})",
             landing.json_strings(1)
@@ -282,7 +282,7 @@ impl Store {
         for chunk in gone.chunks(ROWS_A_STATEMENT) {
             on_backend!(landing.reborrow(), c => {
                 sqlx::query(&delete)
-                    .bind(serde_json::to_string(chunk).expect("strings serialise"))
+                    .bind(strings(chunk))
                     .execute(c)
                     .await?;
             });
