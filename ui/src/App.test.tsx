@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "./App";
+import type { SearchHit } from "./ipc";
 import { detail, editable, fakeIpc, row, source } from "./test/fixtures";
 
 describe("App", () => {
@@ -251,6 +252,44 @@ describe("App", () => {
     fireEvent.click(container.querySelector(`[data-service='${first}']`)!);
     await waitFor(() => expect(container.querySelector(`[data-service-page='${first}']`)).toBeTruthy());
     expect(service.mock.calls.length).toBeGreaterThan(readsBeforeChange);
+  });
+
+  it("opens a page whose reads answered ahead in the render of the key that opens it", async () => {
+    const team: SearchHit = { key: "group:default/payments", kind: "group", name: "payments", title: "Payments", context: "team", team: "group:default/payments" };
+    const service: SearchHit = { key: "component:default/cart-service", kind: "component", name: "cart-service", title: "cart-service", context: "owned by checkout", team: "group:default/checkout" };
+    const { ipc } = fakeIpc({ search: async (text) => [text === "payments" ? team : service] });
+    const teamServices = vi.spyOn(ipc, "teamServices");
+    const serviceRead = vi.spyOn(ipc, "service");
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    // The first change the DOM sees after Enter already holds the page's answer: the page did
+    // not render once without it and again when a read answered.
+    const firstRender = (seen: () => string[]) =>
+      new Promise<string[]>((resolve) => {
+        const observer = new MutationObserver(() => {
+          observer.disconnect();
+          resolve(seen());
+        });
+        observer.observe(container, { childList: true, subtree: true, attributes: true, characterData: true });
+      });
+    const pickAfterReadAhead = async (text: string, read: typeof teamServices | typeof serviceRead, key: string) => {
+      fireEvent.keyDown(window, { key: "k", ctrlKey: true });
+      const input = await screen.findByLabelText("Search");
+      fireEvent.input(input, { target: { value: text } });
+      await waitFor(() => expect(read).toHaveBeenCalledWith(key));
+      await read.mock.results[read.mock.results.length - 1].value;
+      return input;
+    };
+
+    let input = await pickAfterReadAhead("payments", teamServices, "group:default/payments");
+    const rows = firstRender(() => [...container.querySelectorAll(".row[data-service]")].map((r) => r.getAttribute("data-service")!));
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(await rows).toEqual(["payments-gateway"]);
+
+    input = await pickAfterReadAhead("cart", serviceRead, "component:default/cart-service");
+    const page = firstRender(() => [...container.querySelectorAll("[data-service-page]")].map((p) => p.getAttribute("data-service-page")!));
+    fireEvent.keyDown(input, { key: "Enter" });
+    expect(await page).toEqual(["cart-service"]);
   });
 
   it("re-reads the cache when a sync lands and shows sync failures", async () => {

@@ -246,6 +246,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const selectTeam = useCallback((s: Selection) => {
     asked("team");
     readTeamPageAhead(ipc, s, generationNow.current);
+    teamPage.openAhead(s, generationNow.current);
     setSelection(s);
     setServiceKey(null);
     setIncidentId(null);
@@ -253,6 +254,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const openService = (key: string) => {
     asked("service");
     readServicePageAhead(ipc, key, generation);
+    servicePage.openAhead(key, generation);
     setIncidentId(null);
     setServiceKey(key);
   };
@@ -290,7 +292,11 @@ export function App({ ipc }: { ipc: Ipc }) {
     setIncidentId(null);
     readAheadFor(hit);
     const team = teamOfHit(hit);
-    if (team) setSelection(team);
+    if (team) {
+      teamPage.openAhead(team, generation);
+      setSelection(team);
+    }
+    if (hit.kind === "component") servicePage.openAhead(hit.key, generation);
     setServiceKey(hit.kind === "component" ? hit.key : null);
   };
   /** Starts the reads of the pages `hit` opens. */

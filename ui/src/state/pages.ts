@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
 import { answering } from "../lib/latency";
 import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourcesFile, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
@@ -64,17 +64,17 @@ export function useOrganisation(ipc: Ipc, generation: number, fail: Fail) {
 
 export type TeamTab = "services" | "releases" | "scorecard" | "team";
 
-type TeamReads = Promise<[PromiseSettledResult<ServiceRow[]>, PromiseSettledResult<OnCallPanel | null>]>;
-type ServiceReads = Promise<[PromiseSettledResult<ServiceDetail>, PromiseSettledResult<OnCallPanel | null>, PromiseSettledResult<ServiceDelivery>]>;
+type TeamReads = [PromiseSettledResult<ServiceRow[]>, PromiseSettledResult<OnCallPanel | null>];
+type ServiceReads = [PromiseSettledResult<ServiceDetail>, PromiseSettledResult<OnCallPanel | null>, PromiseSettledResult<ServiceDelivery>];
 
 /** What a team page (or the orphans') opens on, whichever tab is open: its services and what is
  *  on fire. */
-function readTeamPage(ipc: Ipc, team: string | null): TeamReads {
+function readTeamPage(ipc: Ipc, team: string | null): Promise<TeamReads> {
   return Promise.allSettled([team ? ipc.teamServices(team) : ipc.orphanedServices(), team ? ipc.onCall({ team }) : null]);
 }
 
 /** What a service page opens on: the service, what is on fire, its delivery. */
-function readServicePage(ipc: Ipc, service: string): ServiceReads {
+function readServicePage(ipc: Ipc, service: string): Promise<ServiceReads> {
   return Promise.allSettled([ipc.service(service), ipc.onCall({ service }), ipc.serviceDelivery(service)]);
 }
 
@@ -91,7 +91,10 @@ interface Ahead<T> {
   key: string;
   generation: number;
   at: number;
-  reads: T;
+  reads: Promise<T>;
+  /** What `reads` answered, once they have: the page can then open on it in the same render
+   *  as the input that opens it, instead of one render later. */
+  answered?: T;
 }
 
 let teamAhead: Ahead<TeamReads> | null = null;
@@ -99,14 +102,17 @@ let serviceAhead: Ahead<ServiceReads> | null = null;
 
 /** The reads in `slot` if they are for `key`, through `ipc`, over the cache as it is now (no
  *  landing since: `generation`) and fresh. */
-function taken<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number): T | null {
+function taken<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number): Ahead<T> | null {
   const good = slot && slot.ipc === ipc && slot.key === key && slot.generation === generation && performance.now() - slot.at < AHEAD_FOR_MS;
-  return good ? slot.reads : null;
+  return good ? slot : null;
 }
 
 /** `slot` as it is when it already holds good reads for `key`, or with new ones from `read`. */
-function readAhead<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number, read: () => T): Ahead<T> {
-  return slot && taken(slot, ipc, key, generation) ? slot : { ipc, key, generation, at: performance.now(), reads: read() };
+function readAhead<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number, read: () => Promise<T>): Ahead<T> {
+  if (slot && taken(slot, ipc, key, generation)) return slot;
+  const fresh: Ahead<T> = { ipc, key, generation, at: performance.now(), reads: read() };
+  fresh.reads.then((answered) => (fresh.answered = answered));
+  return fresh;
 }
 
 const teamPageOf = (selection: Selection | null) => (selection?.kind === "team" ? selection.key : selection?.kind === "orphans" ? "orphans" : null);
@@ -131,22 +137,29 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
   const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
   const [detail, setDetail] = useState<TeamDetail | null>(null);
   const [scorecard, setScorecard] = useState<ScorecardView | null>(null);
-  // Read before the frame is painted, not after it as an effect would: a frame sooner.
+  // Set together, so the page renders once with both; one that fails costs only its part.
+  const show = ([services, panel]: TeamReads) => {
+    settle(services, setServices, fail);
+    settle(panel, setPanel, fail);
+    answering("team");
+  };
+  // Made once: the sidebar's memoised rows hold the handler that calls it.
+  const openAhead = useCallback((opening: Selection, generationNow: number) => {
+    const page = teamPageOf(opening);
+    const answered = page === null ? undefined : taken(teamAhead, ipc, page, generationNow)?.answered;
+    if (answered) show(answered);
+  }, []);
+  // Read before the frame is painted, not after it as an effect would: a frame sooner. Reads
+  // that answered ahead were shown by `openAhead` already: the same values set again change
+  // nothing.
   useLayoutEffect(() => {
     const page = teamPageOf(selection);
     if (selection === null || page === null) return;
-    const started = taken(teamAhead, ipc, page, generation);
+    const started = taken(teamAhead, ipc, page, generation)?.reads;
     const team = pageKey(selection);
     const { only, stop } = whileCurrent();
     const failed = only(fail);
-    // Set together, so the page renders once with both; one that fails costs only its part.
-    (started ?? readTeamPage(ipc, team)).then(
-      only(([services, panel]) => {
-        settle(services, setServices, fail);
-        settle(panel, setPanel, fail);
-        answering("team");
-      }),
-    );
+    (started ?? readTeamPage(ipc, team)).then(only(show));
     if (team && tab === "team") ipc.team(team).then(only(setDetail), failed);
     else setDetail(null);
     if (team && tab === "releases") ipc.releaseMatrix(team).then(only(setMatrix), failed);
@@ -155,7 +168,7 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
     else setScorecard(null);
     return stop;
   }, [selection, generation, tab, below]);
-  return { services, panel, matrix, detail, scorecard };
+  return { services, panel, matrix, detail, scorecard, openAhead };
 }
 
 /** The organisation's scorecard, while its screen is open. */
@@ -175,6 +188,17 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [runbooks, setRunbooks] = useState<RunbookRow[]>([]);
   const [scorecard, setScorecard] = useState<ServiceScorecard | null>(null);
+  // What the page opens on, set together so it renders once with all three.
+  const show = ([detail, panel, delivery]: ServiceReads) => {
+    settle(detail, setDetail, fail);
+    settle(panel, setPanel, fail);
+    settle(delivery, setDelivery, fail);
+    answering("service");
+  };
+  const openAhead = useCallback((key: string, generationNow: number) => {
+    const answered = taken(serviceAhead, ipc, key, generationNow)?.answered;
+    if (answered) show(answered);
+  }, []);
   // Read before the frame is painted, as the team page does.
   useLayoutEffect(() => {
     if (!serviceKey) {
@@ -185,21 +209,13 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
     }
     const { only, stop } = whileCurrent();
     const failed = only(fail);
-    // What the page opens on, set together so it renders once with all three.
-    (taken(serviceAhead, ipc, serviceKey, generation) ?? readServicePage(ipc, serviceKey)).then(
-      only(([detail, panel, delivery]) => {
-        settle(detail, setDetail, fail);
-        settle(panel, setPanel, fail);
-        settle(delivery, setDelivery, fail);
-        answering("service");
-      }),
-    );
+    (taken(serviceAhead, ipc, serviceKey, generation)?.reads ?? readServicePage(ipc, serviceKey)).then(only(show));
     ipc.audit(serviceKey).then(only(setAudit), failed);
     ipc.runbooks(serviceKey, NO_ASK).then(only(setRunbooks), failed);
     ipc.serviceScorecard(serviceKey).then(only(setScorecard), failed);
     return stop;
   }, [serviceKey, generation]);
-  return { detail, panel, delivery, audit, runbooks, scorecard };
+  return { detail, panel, delivery, audit, runbooks, scorecard, openAhead };
 }
 
 /** The incident view's data, read when it opens and whenever the cache changes. */
