@@ -9,6 +9,8 @@ mod error;
 mod events;
 mod notify;
 mod presence;
+#[cfg(target_os = "linux")]
+mod rendering;
 mod running;
 
 use std::path::PathBuf;
@@ -90,6 +92,8 @@ fn launch_from(args: Args) -> anyhow::Result<(Launch, Option<PathBuf>, Option<Pa
 }
 
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    rendering::paint_directly_without_a_gpu();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -148,6 +152,7 @@ fn run() -> anyhow::Result<()> {
                 if let Some(running) = webview.try_state::<Running>() {
                     running.start_up.page_loaded();
                 }
+                presence::page_loaded(&webview.window());
             }
         })
         .invoke_handler(tauri::generate_handler![

@@ -3,6 +3,7 @@
 //! matters (on call until when, triggered incidents on my teams, the worst source) and keeps the
 //! app syncing when the window closes, and starting at login.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
@@ -18,6 +19,10 @@ pub const HIDDEN_ARG: &str = "--hidden";
 
 /// A link the app was launched with, kept until the window listens for it.
 pub struct PendingLink(Mutex<Option<String>>);
+
+/// Whether the window is still to be shown once its page has loaded: not when the app started
+/// hidden in the tray, and once only (a reload must not bring back a window put away).
+struct ShowOnLoad(AtomicBool);
 
 /// The tray and the menu items it rewrites after each sync.
 struct Tray {
@@ -43,13 +48,23 @@ pub fn setup(app: &tauri::App, hidden: bool, link: Option<String>) -> tauri::Res
         Err(error) => tracing::warn!(%error, "no tray icon"),
     }
     app.manage(PendingLink(Mutex::new(link)));
+    app.manage(ShowOnLoad(AtomicBool::new(!(hidden && has_tray(handle)))));
     take_links(handle);
-    if hidden && has_tray(handle) {
-        if let Some(window) = handle.get_webview_window("main") {
-            let _ = window.hide();
-        }
-    }
     Ok(())
+}
+
+/// The window opens hidden (`tauri.conf.json`) and shows here, once its page has loaded (or
+/// failed to: WebKit reports both). Shown earlier, it would be a blank frame; and where WebKit
+/// paints without compositing (`rendering.rs`), its first draw waits up to half a second for
+/// the web process's picture while that process waits for the page's scripts, which this
+/// process's main thread, the one waiting, serves.
+pub fn page_loaded(window: &Window) {
+    let due = window
+        .try_state::<ShowOnLoad>()
+        .is_some_and(|show| show.0.swap(false, Ordering::Relaxed));
+    if due {
+        let _ = window.show();
+    }
 }
 
 /// Closing the window hides it while the tray stands in for it (unless `[desktop]
