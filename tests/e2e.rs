@@ -944,6 +944,28 @@ async fn a_first_run_welcomes_then_opens_the_demo_labelled_as_such() {
     let _ = session.client.clone().close().await;
 }
 
+/// The window opens hidden and shows once its page has loaded (so WebKit never draws it
+/// before); a start hidden in the tray, as at login, keeps it hidden while the page runs.
+#[tokio::test]
+#[ignore = "needs the built desktop app: run through `make test`"]
+async fn the_window_shows_once_its_page_has_loaded_unless_started_hidden() {
+    for (args, shown) in [
+        (&["--demo"][..], "visible"),
+        (&["--demo", "--hidden"][..], "hidden"),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let session = session("shown-on-load", home.path(), args, &[]).await;
+        let client = &session.client;
+        wait_css(client, ".sidebar .team[data-team]").await;
+        let visibility = client
+            .execute("return document.visibilityState", vec![])
+            .await
+            .unwrap();
+        assert_eq!(visibility, shown, "launched with {args:?}");
+        let _ = session.client.clone().close().await;
+    }
+}
+
 /// A first run connects a platform in the app: the welcome opens the sources editor, a wrong
 /// token's 401 is said in words, the right one (typed into a password field) goes to the real
 /// keychain, and saving leaves the demo for the platform without a restart.
