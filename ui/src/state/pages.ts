@@ -100,8 +100,8 @@ interface Ahead<T> {
 let teamAhead: Ahead<TeamReads> | null = null;
 let serviceAhead: Ahead<ServiceReads> | null = null;
 
-/** The reads in `slot` if they are for `key`, through `ipc`, over the cache as it is now (no
- *  landing since: `generation`) and fresh. */
+/** `slot` if its reads are for `key`, through `ipc`, over the cache as it is now (no landing
+ *  since: `generation`) and fresh. */
 function taken<T>(slot: Ahead<T> | null, ipc: Ipc, key: string, generation: number): Ahead<T> | null {
   const good = slot && slot.ipc === ipc && slot.key === key && slot.generation === generation && performance.now() - slot.at < AHEAD_FOR_MS;
   return good ? slot : null;
