@@ -1,3 +1,5 @@
+import { h, render } from "preact";
+import { useState } from "preact/hooks";
 import { describe, expect, it, vi } from "vitest";
 import { answering, asked } from "./latency";
 
@@ -25,6 +27,35 @@ describe("latency", () => {
       expect(rendered.palette).toHaveLength(1);
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it("takes *rendered* once the render the answer queued is in the DOM, before any timer", async () => {
+    let show: (text: string) => void = () => {};
+    function Answer() {
+      const [text, setText] = useState("old");
+      show = setText;
+      return h("p", null, text);
+    }
+    const root = document.createElement("div");
+    render(h(Answer, null), root);
+    const laidOut: string[] = [];
+    const layout = vi.spyOn(HTMLElement.prototype, "offsetHeight", "get").mockImplementation(() => {
+      laidOut.push(root.textContent ?? "");
+      return 36;
+    });
+    try {
+      const before = kept().rendered.service?.length ?? 0;
+      let renderedBeforeAnyTimer = false;
+      setTimeout(() => (renderedBeforeAnyTimer = kept().rendered.service?.length === before + 1));
+      asked("service");
+      show("new");
+      answering("service");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(laidOut).toEqual(["new"]);
+      expect(renderedBeforeAnyTimer).toBe(true);
+    } finally {
+      layout.mockRestore();
     }
   });
 });

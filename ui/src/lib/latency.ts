@@ -33,12 +33,15 @@ export function answering(kind: string) {
   const since = pending.at;
   pending = null;
   keep(kept.arrived, kind, since);
-  // A timeout runs after the render the state change queued (a microtask); reading the
-  // layout there lays it out as the next frame would.
-  setTimeout(() => {
+  // The state change just set queued Preact's render as a microtask: one queued now runs
+  // right after it, and reading the layout there lays the answer out as its frame will. (A
+  // timeout would also wait for that frame when WebKit paints directly: it runs the
+  // rendering update, paint included, before any timer.)
+  queueMicrotask(() => {
     void document.body.offsetHeight;
     keep(kept.rendered, kind, since);
-    // A timeout set in an animation frame runs once that frame is painted.
+    // The next animation frame is the one that draws the answer, and a timeout set in it
+    // runs once that frame is drawn.
     requestAnimationFrame(() => setTimeout(() => keep(kept.painted, kind, since)));
   });
 }
