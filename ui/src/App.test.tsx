@@ -68,6 +68,24 @@ describe("App", () => {
     expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy();
   });
 
+  it("does not show the service left under the one opened from its page while the new one's reads are under way", async () => {
+    let answerCheckout: (view: ReturnType<typeof detail>) => void = () => {};
+    const checkout = { key: "component:default/checkout-api", kind: "component", name: "checkout-api", title: "checkout-api", exists: true };
+    const { ipc } = fakeIpc({
+      service: (key) =>
+        key.endsWith("checkout-api") ? new Promise((resolve) => (answerCheckout = resolve)) : Promise.resolve(detail(key.split("/")[1], { depends_on: [checkout] })),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='cart-service']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='cart-service']")!);
+    await waitFor(() => expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy());
+    fireEvent.click(container.querySelector(`[data-entity='${checkout.key}']`)!);
+    await new Promise((settled) => setTimeout(settled, 20));
+    expect(container.querySelector("[data-service-page='cart-service']")).toBeNull();
+    answerCheckout(detail("checkout-api"));
+    await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
+  });
+
   it("welcomes a first run with the demo or the user's platforms, and labels the demo on every screen", async () => {
     localStorage.clear();
     const launch = { demo: true, first_run: true, config_path: "/home/dana/.config/opsdeck/opsdeck.toml" };

@@ -468,7 +468,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             onBack={() => setServiceKey(null)}
             backLabel={heading || "Back"}
             readiness={
-              servicePage.scorecard?.row.key === serviceKey && (
+              servicePage.scorecard && (
                 <button class="readiness-link" data-readiness onClick={() => setFixing(serviceKey)} title="Production readiness: how to fix what fails">
                   <LevelChip level={servicePage.scorecard.row.level} />
                   {failingText(servicePage.scorecard.fixes.length)}
@@ -477,8 +477,7 @@ export function App({ ipc }: { ipc: Ipc }) {
             }
             onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />}
             delivery={
-              delivery &&
-              delivery.service.key === serviceKey && (
+              delivery && (
                 <Delivery
                   key={serviceKey}
                   delivery={delivery}

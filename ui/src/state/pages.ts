@@ -180,42 +180,65 @@ export function useOrgScorecard(ipc: Ipc, open: boolean, generation: number, fai
   return view;
 }
 
-/** Everything a service's page shows, read when it opens and whenever the cache changes. */
+const NONE: never[] = [];
+
+/** A part of a service's page with the service it was read for. */
+interface ReadFor<T> {
+  service: string;
+  value: T;
+}
+
+/** Everything a service's page shows, read when it opens and whenever the cache changes. A
+ *  part read for another service is not handed out: opened from another service's page, the
+ *  new page's reads may not have answered yet, and the page must not show the service left
+ *  (its on call, runbooks, history) under the new one. */
 export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: number, fail: Fail) {
-  const [detail, setDetail] = useState<ServiceDetail | null>(null);
-  const [panel, setPanel] = useState<OnCallPanel | null>(null);
-  const [delivery, setDelivery] = useState<ServiceDelivery | null>(null);
-  const [audit, setAudit] = useState<AuditEntry[]>([]);
-  const [runbooks, setRunbooks] = useState<RunbookRow[]>([]);
-  const [scorecard, setScorecard] = useState<ServiceScorecard | null>(null);
+  const [detail, setDetail] = useState<ReadFor<ServiceDetail> | null>(null);
+  const [panel, setPanel] = useState<ReadFor<OnCallPanel | null> | null>(null);
+  const [delivery, setDelivery] = useState<ReadFor<ServiceDelivery> | null>(null);
+  const [audit, setAudit] = useState<ReadFor<AuditEntry[]> | null>(null);
+  const [runbooks, setRunbooks] = useState<ReadFor<RunbookRow[]> | null>(null);
+  const [scorecard, setScorecard] = useState<ReadFor<ServiceScorecard> | null>(null);
+  const readFor =
+    <T,>(service: string, set: (read: ReadFor<T>) => void) =>
+    (value: T) =>
+      set({ service, value });
   // What the page opens on, set together so it renders once with all three.
-  const show = ([detail, panel, delivery]: ServiceReads) => {
-    settle(detail, setDetail, fail);
-    settle(panel, setPanel, fail);
-    settle(delivery, setDelivery, fail);
+  const show = (service: string, [detail, panel, delivery]: ServiceReads) => {
+    settle(detail, readFor(service, setDetail), fail);
+    settle(panel, readFor(service, setPanel), fail);
+    settle(delivery, readFor(service, setDelivery), fail);
     answering("service");
   };
   const openAhead = useCallback((key: string, generationNow: number) => {
     const answered = taken(serviceAhead, ipc, key, generationNow)?.answered;
-    if (answered) show(answered);
+    if (answered) show(key, answered);
   }, []);
   // Read before the frame is painted, as the team page does.
   useLayoutEffect(() => {
     if (!serviceKey) {
-      setDetail(null);
-      setPanel(null);
-      setDelivery(null);
+      // Opened again later, the page waits for its reads rather than show these, by then old.
+      for (const clear of [setDetail, setPanel, setDelivery, setAudit, setRunbooks, setScorecard]) clear(null);
       return;
     }
     const { only, stop } = whileCurrent();
     const failed = only(fail);
-    (taken(serviceAhead, ipc, serviceKey, generation)?.reads ?? readServicePage(ipc, serviceKey)).then(only(show));
-    ipc.audit(serviceKey).then(only(setAudit), failed);
-    ipc.runbooks(serviceKey, NO_ASK).then(only(setRunbooks), failed);
-    ipc.serviceScorecard(serviceKey).then(only(setScorecard), failed);
+    (taken(serviceAhead, ipc, serviceKey, generation)?.reads ?? readServicePage(ipc, serviceKey)).then(only((reads) => show(serviceKey, reads)));
+    ipc.audit(serviceKey).then(only(readFor(serviceKey, setAudit)), failed);
+    ipc.runbooks(serviceKey, NO_ASK).then(only(readFor(serviceKey, setRunbooks)), failed);
+    ipc.serviceScorecard(serviceKey).then(only(readFor(serviceKey, setScorecard)), failed);
     return stop;
   }, [serviceKey, generation]);
-  return { detail, panel, delivery, audit, runbooks, scorecard, openAhead };
+  const open = <T,>(read: ReadFor<T> | null, none: T): T => (read && read.service === serviceKey ? read.value : none);
+  return {
+    detail: open(detail, null),
+    panel: open(panel, null),
+    delivery: open(delivery, null),
+    audit: open(audit, NONE),
+    runbooks: open(runbooks, NONE),
+    scorecard: open(scorecard, null),
+    openAhead,
+  };
 }
 
 /** The incident view's data, read when it opens and whenever the cache changes. */
