@@ -50,6 +50,37 @@ describe("App", () => {
     expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy();
   });
 
+  it("does not show the team left under the one picked while the new one's reads are under way", async () => {
+    let answerPayments: (rows: ReturnType<typeof row>[]) => void = () => {};
+    const { ipc } = fakeIpc({
+      teamServices: (key) =>
+        key.endsWith("payments") ? new Promise((resolve) => (answerPayments = resolve)) : Promise.resolve([row("checkout-api")]),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    await waitFor(() => expect(container.querySelector(".on-call-panel")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-team='payments']")!);
+    await new Promise((settled) => setTimeout(settled, 20));
+    expect(container.querySelector("[data-service='checkout-api']")).toBeNull();
+    expect(container.querySelector(".on-call-panel")).toBeNull();
+    expect(container.textContent).toContain("Reading the services");
+    answerPayments([row("payments-gateway")]);
+    await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
+    expect(container.querySelector(".on-call-panel")).toBeTruthy();
+  });
+
+  it("says a team's services could not be read instead of reading them for ever", async () => {
+    const { ipc } = fakeIpc({
+      teamServices: (key) => (key.endsWith("payments") ? Promise.reject(new Error("database is locked")) : Promise.resolve([row("checkout-api")])),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-team='payments']")!);
+    await waitFor(() => expect(container.querySelector("[role='alert']")?.textContent).toContain("database is locked"));
+    expect(container.textContent).toContain("No services.");
+    expect(container.textContent).not.toContain("Reading the services");
+  });
+
   it("shows the service opened last when an earlier service's page answers after it", async () => {
     let answerCheckout: (view: ReturnType<typeof detail>) => void = () => {};
     const { ipc } = fakeIpc({

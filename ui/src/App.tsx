@@ -595,7 +595,7 @@ export function App({ ipc }: { ipc: Ipc }) {
               )}
             </div>
             {selection.kind === "team" && teamTab === "scorecard" ? (
-              teamPage.scorecard && teamPage.scorecard.team === selection.key ? (
+              teamPage.scorecard ? (
                 <div class="scroll">
                   <Scorecard
                     key={selection.key}
@@ -612,7 +612,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                 <p class="muted pad">Working out the scorecard…</p>
               )
             ) : selection.kind === "team" && teamTab === "team" ? (
-              teamPage.detail && teamPage.detail.team.key === selection.key ? (
+              teamPage.detail ? (
                 <div class="scroll">
                   <TeamOverview detail={teamPage.detail} onOpenEntity={openEntity} onOpenTeam={openTeam} />
                 </div>
@@ -620,7 +620,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                 <p class="muted pad">Reading the team…</p>
               )
             ) : selection.kind === "team" && teamTab === "releases" ? (
-              teamPage.matrix && teamPage.matrix.team === selection.key ? (
+              teamPage.matrix ? (
                 <div class="scroll">
                   <Releases key={selection.key} matrix={teamPage.matrix} now={now} onOpenService={openService} />
                 </div>
@@ -632,14 +632,18 @@ export function App({ ipc }: { ipc: Ipc }) {
                 {selection.kind === "team" && teamPage.panel && (
                   <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={openService} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
                 )}
-                {/* Keyed by team: another team starts with a fresh filter, order and cursor. */}
-                <ServiceTable
-                  key={selection.kind === "team" ? selection.key : "orphans"}
-                  services={teamPage.services}
-                  onOpen={openService}
-                  onRest={(key) => readServicePageAhead(ipc, key, generation)}
-                  filterRef={filterRef}
-                />
+                {teamPage.services ? (
+                  // Keyed by team: another team starts with a fresh filter, order and cursor.
+                  <ServiceTable
+                    key={selection.kind === "team" ? selection.key : "orphans"}
+                    services={teamPage.services}
+                    onOpen={openService}
+                    onRest={(key) => readServicePageAhead(ipc, key, generation)}
+                    filterRef={filterRef}
+                  />
+                ) : (
+                  <p class="muted pad">Reading the services…</p>
+                )}
               </>
             )}
           </>

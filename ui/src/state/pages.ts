@@ -128,26 +128,49 @@ export function readServicePageAhead(ipc: Ipc, key: string, generation: number) 
   serviceAhead = readAhead(serviceAhead, ipc, key, generation, () => readServicePage(ipc, key));
 }
 
+/** A part of a page with the page it was read for (a team's key, "orphans", a service's key). */
+interface ReadFor<T> {
+  page: string;
+  value: T;
+}
+
+const readFor =
+  <T,>(page: string, set: (read: ReadFor<T>) => void) =>
+  (value: T) =>
+    set({ page, value });
+
+/** What `read` holds if it was read for `page`, else `none`: right after the user moves to
+ *  another page, its reads may not have answered yet, and the page must not show the one left
+ *  (another team's services and on call, another service's runbooks) under the new one. */
+const readForPage = <T,>(read: ReadFor<T> | null, page: string | null, none: T): T => (read && read.page === page ? read.value : none);
+
+const NONE: never[] = [];
+
 /** A team's (or the orphans') services, what is on fire for the team, where it sits in the
  *  tree, and the open tab's releases, scorecard (with the groups below it when `below`) or
  *  members. */
 export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab, below: boolean, generation: number, fail: Fail) {
-  const [services, setServices] = useState<ServiceRow[]>([]);
-  const [panel, setPanel] = useState<OnCallPanel | null>(null);
-  const [matrix, setMatrix] = useState<ReleaseMatrix | null>(null);
-  const [detail, setDetail] = useState<TeamDetail | null>(null);
-  const [scorecard, setScorecard] = useState<ScorecardView | null>(null);
+  const [services, setServices] = useState<ReadFor<ServiceRow[]> | null>(null);
+  const [panel, setPanel] = useState<ReadFor<OnCallPanel | null> | null>(null);
+  const [matrix, setMatrix] = useState<ReadFor<ReleaseMatrix> | null>(null);
+  const [detail, setDetail] = useState<ReadFor<TeamDetail> | null>(null);
+  const [scorecard, setScorecard] = useState<ReadFor<ScorecardView> | null>(null);
   // Set together, so the page renders once with both; one that fails costs only its part.
-  const show = ([services, panel]: TeamReads) => {
-    settle(services, setServices, fail);
-    settle(panel, setPanel, fail);
+  const show = (page: string, [services, panel]: TeamReads) => {
+    // A failed read leaves an empty table under the error's banner, not "Reading" for ever.
+    const showNone = (e: unknown) => {
+      fail(e);
+      setServices({ page, value: [] });
+    };
+    settle(services, readFor(page, setServices), showNone);
+    settle(panel, readFor(page, setPanel), fail);
     answering("team");
   };
   // Made once: the sidebar's memoised rows hold the handler that calls it.
   const openAhead = useCallback((opening: Selection, generationNow: number) => {
     const page = teamPageOf(opening);
     const answered = page === null ? undefined : taken(teamAhead, ipc, page, generationNow)?.answered;
-    if (answered) show(answered);
+    if (page !== null && answered) show(page, answered);
   }, []);
   // Read before the frame is painted, not after it as an effect would: a frame sooner. Reads
   // that answered ahead were shown by `openAhead` already: the same values set again change
@@ -159,16 +182,25 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
     const team = pageKey(selection);
     const { only, stop } = whileCurrent();
     const failed = only(fail);
-    (started ?? readTeamPage(ipc, team)).then(only(show));
-    if (team && tab === "team") ipc.team(team).then(only(setDetail), failed);
+    (started ?? readTeamPage(ipc, team)).then(only((reads) => show(page, reads)));
+    if (team && tab === "team") ipc.team(team).then(only(readFor(page, setDetail)), failed);
     else setDetail(null);
-    if (team && tab === "releases") ipc.releaseMatrix(team).then(only(setMatrix), failed);
+    if (team && tab === "releases") ipc.releaseMatrix(team).then(only(readFor(page, setMatrix)), failed);
     else setMatrix(null);
-    if (team && tab === "scorecard") ipc.scorecard(team, below).then(only(setScorecard), failed);
+    if (team && tab === "scorecard") ipc.scorecard(team, below).then(only(readFor(page, setScorecard)), failed);
     else setScorecard(null);
     return stop;
   }, [selection, generation, tab, below]);
-  return { services, panel, matrix, detail, scorecard, openAhead };
+  const page = teamPageOf(selection);
+  return {
+    /** Null until the page's services are read. */
+    services: readForPage(services, page, null),
+    panel: readForPage(panel, page, null),
+    matrix: readForPage(matrix, page, null),
+    detail: readForPage(detail, page, null),
+    scorecard: readForPage(scorecard, page, null),
+    openAhead,
+  };
 }
 
 /** The organisation's scorecard, while its screen is open. */
@@ -180,18 +212,8 @@ export function useOrgScorecard(ipc: Ipc, open: boolean, generation: number, fai
   return view;
 }
 
-const NONE: never[] = [];
-
-/** A part of a service's page with the service it was read for. */
-interface ReadFor<T> {
-  service: string;
-  value: T;
-}
-
-/** Everything a service's page shows, read when it opens and whenever the cache changes. A
- *  part read for another service is not handed out: opened from another service's page, the
- *  new page's reads may not have answered yet, and the page must not show the service left
- *  (its on call, runbooks, history) under the new one. */
+/** Everything a service's page shows, read when it opens and whenever the cache changes; only
+ *  what was read for the open service. */
 export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: number, fail: Fail) {
   const [detail, setDetail] = useState<ReadFor<ServiceDetail> | null>(null);
   const [panel, setPanel] = useState<ReadFor<OnCallPanel | null> | null>(null);
@@ -199,10 +221,6 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
   const [audit, setAudit] = useState<ReadFor<AuditEntry[]> | null>(null);
   const [runbooks, setRunbooks] = useState<ReadFor<RunbookRow[]> | null>(null);
   const [scorecard, setScorecard] = useState<ReadFor<ServiceScorecard> | null>(null);
-  const readFor =
-    <T,>(service: string, set: (read: ReadFor<T>) => void) =>
-    (value: T) =>
-      set({ service, value });
   // What the page opens on, set together so it renders once with all three.
   const show = (service: string, [detail, panel, delivery]: ServiceReads) => {
     settle(detail, readFor(service, setDetail), fail);
@@ -229,14 +247,13 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
     ipc.serviceScorecard(serviceKey).then(only(readFor(serviceKey, setScorecard)), failed);
     return stop;
   }, [serviceKey, generation]);
-  const open = <T,>(read: ReadFor<T> | null, none: T): T => (read && read.service === serviceKey ? read.value : none);
   return {
-    detail: open(detail, null),
-    panel: open(panel, null),
-    delivery: open(delivery, null),
-    audit: open(audit, NONE),
-    runbooks: open(runbooks, NONE),
-    scorecard: open(scorecard, null),
+    detail: readForPage(detail, serviceKey, null),
+    panel: readForPage(panel, serviceKey, null),
+    delivery: readForPage(delivery, serviceKey, null),
+    audit: readForPage(audit, serviceKey, NONE),
+    runbooks: readForPage(runbooks, serviceKey, NONE),
+    scorecard: readForPage(scorecard, serviceKey, null),
     openAhead,
   };
 }
