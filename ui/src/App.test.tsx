@@ -4,6 +4,16 @@ import { App } from "./App";
 import type { SearchHit } from "./ipc";
 import { detail, editable, fakeIpc, row, source } from "./test/fixtures";
 
+/** The app over a cache where Checkout's services answer at once and Payments' when the test says. */
+function withPaymentsHeld() {
+  let answer: (rows: ReturnType<typeof row>[]) => void = () => {};
+  const { ipc } = fakeIpc({
+    teamServices: (key) => (key.endsWith("payments") ? new Promise((resolve) => (answer = resolve)) : Promise.resolve([row("checkout-api")])),
+  });
+  const { container } = render(<App ipc={ipc} />);
+  return { container, answerPayments: (rows: ReturnType<typeof row>[]) => answer(rows) };
+}
+
 describe("App", () => {
   it("opens on my team, switches teams, opens a service and goes back with Escape", async () => {
     const { ipc } = fakeIpc();
@@ -34,12 +44,7 @@ describe("App", () => {
   });
 
   it("shows the team picked last when an earlier team's services answer after it", async () => {
-    let answerPayments: (rows: ReturnType<typeof row>[]) => void = () => {};
-    const { ipc } = fakeIpc({
-      teamServices: (key) =>
-        key.endsWith("payments") ? new Promise((resolve) => (answerPayments = resolve)) : Promise.resolve([row("checkout-api")]),
-    });
-    const { container } = render(<App ipc={ipc} />);
+    const { container, answerPayments } = withPaymentsHeld();
     await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
     fireEvent.click(container.querySelector("[data-team='payments']")!);
     fireEvent.click(container.querySelector("[data-team='orphans']")!);
@@ -51,12 +56,7 @@ describe("App", () => {
   });
 
   it("does not show the team left under the one picked while the new one's reads are under way", async () => {
-    let answerPayments: (rows: ReturnType<typeof row>[]) => void = () => {};
-    const { ipc } = fakeIpc({
-      teamServices: (key) =>
-        key.endsWith("payments") ? new Promise((resolve) => (answerPayments = resolve)) : Promise.resolve([row("checkout-api")]),
-    });
-    const { container } = render(<App ipc={ipc} />);
+    const { container, answerPayments } = withPaymentsHeld();
     await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
     await waitFor(() => expect(container.querySelector(".on-call-panel")).toBeTruthy());
     fireEvent.click(container.querySelector("[data-team='payments']")!);
