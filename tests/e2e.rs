@@ -173,13 +173,13 @@ async fn appeared(
 async fn wait_css(client: &Client, css: &str) -> fantoccini::elements::Element {
     appeared(client, css)
         .await
-        .unwrap_or_else(|e| panic!("'{css}' did not appear: {e}"))
+        .unwrap_or_else(|e| panic!("'{css}' did not appear: {e:?}"))
 }
 
 /// Waits for `css` to appear while an action runs its course (40 s), failing as `what`.
 async fn wait_long(client: &Client, css: &str, what: &str) {
     if let Err(e) = appeared(client, css).await {
-        panic!("{what} ({e})");
+        panic!("{what} ({e:?})");
     }
 }
 
@@ -189,8 +189,25 @@ struct Session {
     screenshots: PathBuf,
     /// The X display the app runs on.
     display: String,
+    /// What tauri-driver, WebKitWebDriver and the app printed.
+    driver_log: PathBuf,
     _driver: Reaped,
     _xvfb: Option<Reaped>,
+}
+
+impl Drop for Session {
+    /// A failed test shows what the app and its drivers printed: where CI keeps only the
+    /// test's output, the log file is gone with the machine.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.driver_log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- the last lines of {} ---", self.driver_log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
 }
 
 /// Starts the app with `args` through tauri-driver, in a fresh HOME, with `env` set; the
@@ -294,6 +311,7 @@ async fn start_session(
     Session {
         client,
         screenshots,
+        driver_log,
         _driver: driver,
         display,
         _xvfb: xvfb,
