@@ -153,9 +153,8 @@ async fn palette_type(client: &Client, text: &str) {
         .expect("Ctrl+K and typing");
 }
 
-/// `css` once it appears, within 40 s. Any error counts as not yet (the last one is reported):
-/// in one clean CI run WebKitWebDriver answered a find on a first run's welcome with a bare
-/// error, no message, where five runs here found the element.
+/// `css` once it appears, within 40 s. Any other error ends the wait at once: a session gone
+/// with its app will not come back.
 async fn appeared(
     client: &Client,
     css: &str,
@@ -163,9 +162,10 @@ async fn appeared(
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         match client.find(Locator::Css(css)).await {
-            Ok(found) => return Ok(found),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) if e.is_no_such_element() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            found => return found,
         }
     }
 }

@@ -208,11 +208,32 @@ fn build_tray(app: &AppHandle) -> tauri::Result<Tray> {
     if let Some(icon) = app.default_window_icon() {
         builder = builder.icon(icon.clone());
     }
+    #[cfg(target_os = "linux")]
+    {
+        builder = builder.temp_dir_path(tray_icon_dir(app)?);
+    }
     Ok(Tray {
         icon: builder.build(app)?,
         lines,
         start_at_login,
     })
+}
+
+/// Where the tray writes its icon for libayatana-appindicator, already in GTK's icon search
+/// path. Without a StatusNotifierWatcher on the session bus (GNOME without its extension, CI)
+/// the library falls back to a GtkStatusIcon and looks this directory up in that path. Debian
+/// 12's build (0.5.92-1) still has the loop that reads on past the list's end when the
+/// directory is missing (upstream's 540b7bf), and where jemalloc left zeroed memory behind the
+/// list it runs into unmapped memory: one launch in a dozen died of SIGSEGV a second after
+/// starting. Found within the list, the lookup stops there.
+#[cfg(target_os = "linux")]
+fn tray_icon_dir(app: &AppHandle) -> tauri::Result<std::path::PathBuf> {
+    let dir = app.path().app_cache_dir()?.join("tray");
+    if let Some(theme) = gtk::IconTheme::default() {
+        use gtk::prelude::IconThemeExt;
+        theme.append_search_path(&dir);
+    }
+    Ok(dir)
 }
 
 /// Turns starting at login on or off; the tray's tick follows.
