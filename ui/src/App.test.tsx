@@ -43,6 +43,44 @@ describe("App", () => {
     await waitFor(() => expect(container.querySelector("[data-service='legacy-reports']")).toBeTruthy());
   });
 
+  it("keeps each team's filter, order and cursor for Back from a service page and a return to the team", async () => {
+    const { ipc } = fakeIpc();
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    const names = () => [...container.querySelectorAll(".body .row")].map((r) => r.getAttribute("data-service"));
+    const active = () => container.querySelector(".body .row.active")?.getAttribute("data-service");
+    const filter = () => screen.getByLabelText("Filter services") as HTMLInputElement;
+    fireEvent.click(screen.getByRole("columnheader", { name: /Service/ }));
+    fireEvent.keyDown(document.body, { key: "ArrowDown" });
+    expect(names()).toEqual(["checkout-api", "cart-service"]);
+    expect(active()).toBe("cart-service");
+    fireEvent.input(filter(), { target: { value: "ca" } });
+
+    fireEvent.click(container.querySelector("[data-service='cart-service']")!);
+    await waitFor(() => expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy());
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(container.querySelector("[data-service='cart-service']")).toBeTruthy());
+    expect(filter().value).toBe("ca");
+    expect(names()).toEqual(["cart-service"]);
+
+    // A row opened by a click is where the cursor is on the way back.
+    fireEvent.input(filter(), { target: { value: "" } });
+    expect(active()).toBe("checkout-api");
+    fireEvent.click(container.querySelector("[data-service='cart-service']")!);
+    await waitFor(() => expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy());
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(active()).toBe("cart-service"));
+
+    // Another team's table is its own; back on Checkout, it is as it was left.
+    fireEvent.click(container.querySelector("[data-team='payments']")!);
+    await waitFor(() => expect(container.querySelector("[data-service='payments-gateway']")).toBeTruthy());
+    expect(filter().value).toBe("");
+    fireEvent.click(container.querySelector("[data-team='checkout']")!);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    expect(names()).toEqual(["checkout-api", "cart-service"]);
+    expect(active()).toBe("cart-service");
+  });
+
   it("shows the team picked last when an earlier team's services answer after it", async () => {
     const { container, answerPayments } = withPaymentsHeld();
     await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());

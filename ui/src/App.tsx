@@ -16,7 +16,7 @@ import { Releases } from "./components/Releases";
 import { HowToFix, LevelChip, Scorecard } from "./components/Scorecard";
 import { TeamOverview } from "./components/TeamOverview";
 import { ServicePage } from "./components/ServicePage";
-import { ServiceTable } from "./components/ServiceTable";
+import { ServiceTable, type TableView } from "./components/ServiceTable";
 import { Sidebar, type Selection } from "./components/Sidebar";
 import { Sources } from "./components/Sources";
 import { Welcome } from "./components/Welcome";
@@ -115,6 +115,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const generationNow = useRef(generation);
   generationNow.current = generation;
   const filterRef = useRef<HTMLInputElement | null>(null);
+  const tableViews = useRef(new Map<string, TableView>());
   const reportedReady = useRef(false);
 
   const fail = (e: unknown) => setError(errorMessage(e));
@@ -348,6 +349,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
   const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
+  const tableOwner = selection?.kind === "team" ? selection.key : "orphans";
   // From the teams already read, so the header never shifts under the pointer as a page loads.
   const ancestors: TeamSummary[] = [];
   for (let up = team?.parent; up; ) {
@@ -633,9 +635,11 @@ export function App({ ipc }: { ipc: Ipc }) {
                   <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={openService} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
                 )}
                 {teamPage.services ? (
-                  // Keyed by team: another team starts with a fresh filter, order and cursor.
+                  // Keyed by team: each team's table is its own, kept in tableViews.
                   <ServiceTable
-                    key={selection.kind === "team" ? selection.key : "orphans"}
+                    key={tableOwner}
+                    owner={tableOwner}
+                    views={tableViews.current}
                     services={teamPage.services}
                     onOpen={openService}
                     onRest={(key) => readServicePageAhead(ipc, key, generation)}

@@ -1,6 +1,6 @@
 import { is } from "../lib/shortcuts";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ServiceRow } from "../ipc";
 import { GAP_LABELS } from "../lib/format";
 import { useDwell } from "../lib/dwell";
@@ -15,7 +15,22 @@ const COLUMNS: { id: Column; label: string }[] = [
 ];
 const ROW_HEIGHT = 36;
 
+/** What the user made of one owner's table: kept while the app runs, by owner. */
+export interface TableView {
+  filter: string;
+  cursor: number;
+  column: Column;
+  ascending: boolean;
+}
+
+const FRESH: TableView = { filter: "", cursor: 0, column: "name", ascending: true };
+
 interface Props {
+  /** Whose services these are: the key `views` keeps this table's filter, order and cursor by. */
+  owner: string;
+  /** Each owner's table as the user left it, so Back from a service page (or a return to the
+   *  team) finds the filter, order and cursor where they were. */
+  views?: Map<string, TableView>;
   services: ServiceRow[];
   onOpen(key: string): void;
   /** The cursor's row, once the keyboard has rested on it: its page can be read ahead. */
@@ -64,11 +79,14 @@ export function filterAndSort(rows: ServiceRow[], filter: string, column: Column
 }
 
 /** A team's services: virtualised so 10,000 rows cost what 30 do. */
-export function ServiceTable({ services, onOpen, onRest, filterRef }: Props) {
-  const [filter, setFilter] = useState("");
-  const [cursor, setCursor] = useState(0);
-  const [column, setColumn] = useState<Column>("name");
-  const [ascending, setAscending] = useState(true);
+export function ServiceTable({ owner, views, services, onOpen, onRest, filterRef }: Props) {
+  const [view, setView] = useState(() => views?.get(owner) ?? FRESH);
+  const { filter, cursor, column, ascending } = view;
+  const change = (changes: Partial<TableView>) => {
+    const next = { ...view, ...changes };
+    views?.set(owner, next);
+    setView(next);
+  };
   const rows = useMemo(() => filterAndSort(services, filter, column, ascending), [services, filter, column, ascending]);
   // A re-read of the cache can shorten the list under the cursor: clamp, don't lose it.
   const active = Math.min(cursor, Math.max(rows.length - 1, 0));
@@ -82,13 +100,17 @@ export function ServiceTable({ services, onOpen, onRest, filterRef }: Props) {
     overscan: 12,
     initialRect: { width: 900, height: 600 },
   });
+  // Back on a table left scrolled down: its cursor's row in sight again.
+  useLayoutEffect(() => {
+    if (active > 0) virtualizer.scrollToIndex(active, { align: "center" });
+  }, []);
   // Keyboard-first: ↓/↑ (or j/k) move through the rows, Enter opens, from the filter too.
   const onKeyDown = (e: KeyboardEvent) => {
     const step = is(e, "down") ? 1 : is(e, "up") ? -1 : 0;
     if (step !== 0 && rows.length > 0) {
       e.preventDefault();
       const next = Math.min(Math.max(active + step, 0), rows.length - 1);
-      setCursor(next);
+      change({ cursor: next });
       virtualizer.scrollToIndex(next, { align: "auto" });
     } else if (is(e, "open") && rows[active]) {
       e.preventDefault();
@@ -107,11 +129,7 @@ export function ServiceTable({ services, onOpen, onRest, filterRef }: Props) {
     return () => window.removeEventListener("keydown", fromBody);
   }, []);
   const sortBy = (c: Column) => {
-    if (c === column) setAscending(!ascending);
-    else {
-      setColumn(c);
-      setAscending(c !== "gaps");
-    }
+    change(c === column ? { ascending: !ascending } : { column: c, ascending: c !== "gaps" });
   };
   return (
     <div class="table-wrap" onKeyDown={onKeyDown}>
@@ -123,10 +141,7 @@ export function ServiceTable({ services, onOpen, onRest, filterRef }: Props) {
           placeholder="Filter by name, system, tier, tag or gap…  ( / )"
           aria-label="Filter services"
           value={filter}
-          onInput={(e) => {
-            setFilter(e.currentTarget.value);
-            setCursor(0);
-          }}
+          onInput={(e) => change({ filter: e.currentTarget.value, cursor: 0 })}
         />
         <span class="muted">
           {rows.length === services.length ? `${services.length} services` : `${rows.length} of ${services.length}`}
@@ -163,7 +178,11 @@ export function ServiceTable({ services, onOpen, onRest, filterRef }: Props) {
                     data-service={row.name}
                     tabIndex={item.index === active ? 0 : -1}
                     style={{ transform: `translateY(${item.start}px)`, height: `${ROW_HEIGHT}px` }}
-                    onClick={() => onOpen(row.key)}
+                    onClick={() => {
+                      // Back from its page lands on the row clicked, as after Enter.
+                      change({ cursor: item.index });
+                      onOpen(row.key);
+                    }}
                   >
                     <span class="cell name" role="cell">
                       <strong>{row.name}</strong>
