@@ -18,12 +18,14 @@ const ROW_HEIGHT = 36;
 /** What the user made of one owner's table: kept while the app runs, by owner. */
 export interface TableView {
   filter: string;
-  cursor: number;
+  /** The service under the cursor, and its row when it was put there: where the cursor stays
+   *  if a re-read of the cache takes that service off the list. */
+  cursor: { key: string | null; row: number };
   column: Column;
   ascending: boolean;
 }
 
-const FRESH: TableView = { filter: "", cursor: 0, column: "name", ascending: true };
+const FRESH: TableView = { filter: "", cursor: { key: null, row: 0 }, column: "name", ascending: true };
 
 interface Props {
   /** Whose services these are: the key `views` keeps this table's filter, order and cursor by. */
@@ -88,8 +90,11 @@ export function ServiceTable({ owner, views, services, onOpen, onRest, filterRef
     setView(next);
   };
   const rows = useMemo(() => filterAndSort(services, filter, column, ascending), [services, filter, column, ascending]);
-  // A re-read of the cache can shorten the list under the cursor: clamp, don't lose it.
-  const active = Math.min(cursor, Math.max(rows.length - 1, 0));
+  // A re-read of the cache (a sync landing while a service page was open) can move the
+  // cursor's service or take it off the list: follow it, else stay at its row, clamped.
+  const followed = cursor.key === null ? -1 : rows.findIndex((r) => r.key === cursor.key);
+  const active = followed >= 0 ? followed : Math.min(cursor.row, Math.max(rows.length - 1, 0));
+  const cursorAt = (row: number) => ({ key: rows[row]?.key ?? null, row });
   const resting = rows[active]?.key ?? null;
   useDwell(resting, () => resting && onRest?.(resting));
   const scroller = useRef<HTMLDivElement>(null);
@@ -110,7 +115,7 @@ export function ServiceTable({ owner, views, services, onOpen, onRest, filterRef
     if (step !== 0 && rows.length > 0) {
       e.preventDefault();
       const next = Math.min(Math.max(active + step, 0), rows.length - 1);
-      change({ cursor: next });
+      change({ cursor: cursorAt(next) });
       virtualizer.scrollToIndex(next, { align: "auto" });
     } else if (is(e, "open") && rows[active]) {
       e.preventDefault();
@@ -141,7 +146,7 @@ export function ServiceTable({ owner, views, services, onOpen, onRest, filterRef
           placeholder="Filter by name, system, tier, tag or gap…  ( / )"
           aria-label="Filter services"
           value={filter}
-          onInput={(e) => change({ filter: e.currentTarget.value, cursor: 0 })}
+          onInput={(e) => change({ filter: e.currentTarget.value, cursor: FRESH.cursor })}
         />
         <span class="muted">
           {rows.length === services.length ? `${services.length} services` : `${rows.length} of ${services.length}`}
@@ -180,7 +185,7 @@ export function ServiceTable({ owner, views, services, onOpen, onRest, filterRef
                     style={{ transform: `translateY(${item.start}px)`, height: `${ROW_HEIGHT}px` }}
                     onClick={() => {
                       // Back from its page lands on the row clicked, as after Enter.
-                      change({ cursor: item.index });
+                      change({ cursor: cursorAt(item.index) });
                       onOpen(row.key);
                     }}
                   >

@@ -78,6 +78,15 @@ describe("ServiceTable", () => {
     expect(container.querySelector(".body .row.active")?.getAttribute("data-service")).toBe("checkout-api");
   });
 
+  it("keeps the cursor on its service when a re-read moves it down the list", () => {
+    const table = (services: typeof rows) => <ServiceTable owner="group:default/checkout" services={services} onOpen={() => undefined} />;
+    const { container, rerender } = render(table(rows));
+    fireEvent.keyDown(document.body, { key: "ArrowDown" });
+    expect(container.querySelector(".body .row.active")?.getAttribute("data-service")).toBe("checkout-api");
+    rerender(table([row("audit-log"), ...rows]));
+    expect(container.querySelector(".body .row.active")?.getAttribute("data-service")).toBe("checkout-api");
+  });
+
   it("answers the keys when nothing has focus", () => {
     const onOpen = vi.fn();
     render(<ServiceTable owner="group:default/checkout" services={rows} onOpen={onOpen} />);
