@@ -638,8 +638,8 @@ export function App({ ipc }: { ipc: Ipc }) {
                   // Keyed by team: each team's table is its own, kept in tableViews.
                   <ServiceTable
                     key={tableOwner}
-                    owner={tableOwner}
-                    views={tableViews.current}
+                    view={tableViews.current.get(tableOwner)}
+                    onViewChange={(view) => tableViews.current.set(tableOwner, view)}
                     services={teamPage.services}
                     onOpen={openService}
                     onRest={(key) => readServicePageAhead(ipc, key, generation)}

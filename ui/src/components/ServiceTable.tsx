@@ -15,7 +15,7 @@ const COLUMNS: { id: Column; label: string }[] = [
 ];
 const ROW_HEIGHT = 36;
 
-/** What the user made of one owner's table: kept while the app runs, by owner. */
+/** What the user made of a table: its filter, order and cursor. */
 export interface TableView {
   filter: string;
   /** The service under the cursor, and its row when it was put there: where the cursor stays
@@ -28,12 +28,11 @@ export interface TableView {
 const FRESH: TableView = { filter: "", cursor: { key: null, row: 0 }, column: "name", ascending: true };
 
 interface Props {
-  /** Whose services these are: the key `views` keeps this table's filter, order and cursor by. */
-  owner: string;
-  /** Each owner's table as the user left it, so Back from a service page (or a return to the
-   *  team) finds the filter, order and cursor where they were. */
-  views?: Map<string, TableView>;
   services: ServiceRow[];
+  /** The table as the user left it, so Back from a service page (or a return to the team)
+   *  finds the filter, order and cursor where they were; every change goes to `onViewChange`. */
+  view?: TableView;
+  onViewChange?(view: TableView): void;
   onOpen(key: string): void;
   /** The cursor's row, once the keyboard has rested on it: its page can be read ahead. */
   onRest?(key: string): void;
@@ -81,12 +80,12 @@ export function filterAndSort(rows: ServiceRow[], filter: string, column: Column
 }
 
 /** A team's services: virtualised so 10,000 rows cost what 30 do. */
-export function ServiceTable({ owner, views, services, onOpen, onRest, filterRef }: Props) {
-  const [view, setView] = useState(() => views?.get(owner) ?? FRESH);
+export function ServiceTable({ services, view: left, onViewChange, onOpen, onRest, filterRef }: Props) {
+  const [view, setView] = useState(left ?? FRESH);
   const { filter, cursor, column, ascending } = view;
   const change = (changes: Partial<TableView>) => {
     const next = { ...view, ...changes };
-    views?.set(owner, next);
+    onViewChange?.(next);
     setView(next);
   };
   const rows = useMemo(() => filterAndSort(services, filter, column, ascending), [services, filter, column, ascending]);

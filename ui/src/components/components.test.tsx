@@ -25,7 +25,7 @@ describe("ServiceTable", () => {
 
   it("renders only the visible window of a long list", () => {
     const many = Array.from({ length: 5000 }, (_, i) => row(`svc-${String(i).padStart(4, "0")}`));
-    const { container } = render(<ServiceTable owner="group:default/checkout" services={many} onOpen={() => undefined} />);
+    const { container } = render(<ServiceTable services={many} onOpen={() => undefined} />);
     const drawn = container.querySelectorAll(".body .row").length;
     expect(drawn).toBeGreaterThan(10);
     expect(drawn).toBeLessThan(80);
@@ -34,7 +34,7 @@ describe("ServiceTable", () => {
 
   it("sorts on header click, narrows on filter, opens on click and Enter", async () => {
     const onOpen = vi.fn();
-    const { container } = render(<ServiceTable owner="group:default/checkout" services={rows} onOpen={onOpen} />);
+    const { container } = render(<ServiceTable services={rows} onOpen={onOpen} />);
     const names = () => [...container.querySelectorAll(".body .row")].map((r) => r.getAttribute("data-service"));
     expect(names()).toEqual(["cart-service", "checkout-api", "promo-engine"]);
     fireEvent.click(screen.getByRole("columnheader", { name: /Service/ }));
@@ -50,7 +50,7 @@ describe("ServiceTable", () => {
 
   it("moves through rows with arrows and j/k, and opens the active one with Enter", () => {
     const onOpen = vi.fn();
-    const { container } = render(<ServiceTable owner="group:default/checkout" services={rows} onOpen={onOpen} />);
+    const { container } = render(<ServiceTable services={rows} onOpen={onOpen} />);
     const active = () => container.querySelector(".body .row.active")?.getAttribute("data-service");
     const filter = screen.getByLabelText("Filter services");
     expect(active()).toBe("cart-service");
@@ -71,15 +71,15 @@ describe("ServiceTable", () => {
   });
 
   it("keeps the cursor on the list when a re-read shortens it", () => {
-    const { container, rerender } = render(<ServiceTable owner="group:default/checkout" services={rows} onOpen={() => undefined} />);
+    const { container, rerender } = render(<ServiceTable services={rows} onOpen={() => undefined} />);
     fireEvent.keyDown(document.body, { key: "ArrowDown" });
     fireEvent.keyDown(document.body, { key: "ArrowDown" });
-    rerender(<ServiceTable owner="group:default/checkout" services={rows.slice(0, 1)} onOpen={() => undefined} />);
+    rerender(<ServiceTable services={rows.slice(0, 1)} onOpen={() => undefined} />);
     expect(container.querySelector(".body .row.active")?.getAttribute("data-service")).toBe("checkout-api");
   });
 
   it("keeps the cursor on its service when a re-read moves it down the list", () => {
-    const table = (services: typeof rows) => <ServiceTable owner="group:default/checkout" services={services} onOpen={() => undefined} />;
+    const table = (services: typeof rows) => <ServiceTable services={services} onOpen={() => undefined} />;
     const { container, rerender } = render(table(rows));
     fireEvent.keyDown(document.body, { key: "ArrowDown" });
     expect(container.querySelector(".body .row.active")?.getAttribute("data-service")).toBe("checkout-api");
@@ -89,7 +89,7 @@ describe("ServiceTable", () => {
 
   it("answers the keys when nothing has focus", () => {
     const onOpen = vi.fn();
-    render(<ServiceTable owner="group:default/checkout" services={rows} onOpen={onOpen} />);
+    render(<ServiceTable services={rows} onOpen={onOpen} />);
     fireEvent.keyDown(document.body, { key: "j" });
     fireEvent.keyDown(document.body, { key: "Enter" });
     expect(onOpen).toHaveBeenCalledWith("component:default/checkout-api");
