@@ -15,6 +15,11 @@ const COLUMNS: { id: Column; label: string }[] = [
 ];
 const ROW_HEIGHT = 36;
 
+/** The size the last table's rows were measured to fit in. Every team's table sits in the same
+ *  place, so the next one starts from it: its first render builds the rows that fit, not a
+ *  guess's worth to be cut back once it is measured. */
+let lastViewport = { width: 900, height: 600 };
+
 /** What the user made of a table: its filter, order and cursor. */
 export interface TableView {
   filter: string;
@@ -101,8 +106,13 @@ export function ServiceTable({ services, view: left, onViewChange, onOpen, onRes
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-    initialRect: { width: 900, height: 600 },
+    // A few rows past each edge: a wheel's first notch shows rows already built, and a team
+    // switch builds little more than what fits.
+    overscan: 4,
+    initialRect: lastViewport,
+    onChange: (measured) => {
+      if (measured.scrollRect) lastViewport = measured.scrollRect;
+    },
   });
   // Back on a table left scrolled down: its cursor's row in sight again.
   useLayoutEffect(() => {
