@@ -17,7 +17,7 @@ import { HowToFix, LevelChip, Scorecard } from "./components/Scorecard";
 import { TeamOverview } from "./components/TeamOverview";
 import { ServicePage } from "./components/ServicePage";
 import { ServiceTable, type TableView } from "./components/ServiceTable";
-import { Sidebar, type Selection } from "./components/Sidebar";
+import { Sidebar, useSelectionMark, type Selection } from "./components/Sidebar";
 import { Sources } from "./components/Sources";
 import { Welcome } from "./components/Welcome";
 import { SourceEditor } from "./components/SourceEditor";
@@ -81,6 +81,7 @@ function failingText(failing: number): string {
 export function App({ ipc }: { ipc: Ipc }) {
   // The screen shown last time, until the cache says it is still there.
   const [selection, setSelection] = useState<Selection | null>(rememberedScreen);
+  const selectionMark = useSelectionMark(selection);
   const [serviceKey, setServiceKey] = useState<string | null>(null);
   // The incident view, over whatever page it was opened from.
   const [incidentId, setIncidentId] = useState<string | null>(null);
@@ -421,7 +422,7 @@ export function App({ ipc }: { ipc: Ipc }) {
         orphanCount={orphans.length}
         sourcesHealth={worstHealth(sources)}
         triggered={triggered}
-        selection={selection}
+        mark={selectionMark}
         onSelect={selectTeam}
       />
       <main class="main">

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
-import { memo } from "preact/compat";
-import { useCallback, useState } from "preact/hooks";
+import { memo, useSyncExternalStore } from "preact/compat";
+import { useCallback, useLayoutEffect, useState } from "preact/hooks";
 import type { Health, TeamSummary } from "../ipc";
 
 export type Selection =
@@ -13,6 +13,44 @@ export type Selection =
   | { kind: "audit" }
   | { kind: "scorecards" };
 
+/** The open screen as the sidebar marks it: "team:KEY", or the screen's kind. */
+const markOf = (selection: Selection | null) => (selection === null ? "" : selection.kind === "team" ? `team:${selection.key}` : selection.kind);
+
+/** Which screen the sidebar marks as open, for each row to watch its own: a switch re-renders
+ *  the rows that change, not the sidebar, whose tree holds every team of the organisation. */
+export class SelectionMark {
+  private marked: string;
+  private watchers = new Map<string, Set<() => void>>();
+  constructor(selection: Selection | null) {
+    this.marked = markOf(selection);
+  }
+  isMarked(row: string): boolean {
+    return this.marked === row;
+  }
+  set(selection: Selection | null) {
+    const [before, after] = [this.marked, markOf(selection)];
+    this.marked = after;
+    if (before !== after) for (const row of [before, after]) this.watchers.get(row)?.forEach((changed) => changed());
+  }
+  watch(row: string, changed: () => void): () => void {
+    const watching = this.watchers.get(row) ?? new Set();
+    this.watchers.set(row, watching.add(changed));
+    return () => watching.delete(changed);
+  }
+}
+
+/** `selection`, marked in the sidebar once the page it opens is rendered. */
+export function useSelectionMark(selection: Selection | null): SelectionMark {
+  const [mark] = useState(() => new SelectionMark(selection));
+  useLayoutEffect(() => mark.set(selection), [selection]);
+  return mark;
+}
+
+function useMarked(mark: SelectionMark, row: string): boolean {
+  const watch = useCallback((changed: () => void) => mark.watch(row, changed), [mark, row]);
+  return useSyncExternalStore(watch, () => mark.isMarked(row));
+}
+
 interface Props {
   /** Teams in tree order: each group followed by the groups below it. */
   teams: TeamSummary[];
@@ -21,7 +59,7 @@ interface Props {
   sourcesHealth: Health;
   /** Triggered incidents across all teams, shown beside "On call". */
   triggered: number;
-  selection: Selection | null;
+  mark: SelectionMark;
   onSelect(selection: Selection): void;
 }
 
@@ -31,13 +69,12 @@ const OPEN_DEPTH = 1;
 /** My teams, then the organisation's tree (foldable; counts of a group's own or of everything
  *  below it), then services nobody owns, scorecards and the data's sources. Memoised: the app
  *  re-renders on every state change, and the tree holds every team. */
-export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth, triggered, selection, onSelect }: Props) {
+export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth, triggered, mark, onSelect }: Props) {
   const [below, setBelow] = useState(true);
   // Groups the user folded or unfolded, against the default (open down to OPEN_DEPTH).
   const [toggled, setToggled] = useState<Set<string>>(new Set());
   const mine = teams.filter((t) => t.is_mine);
   const byKey = new Map(teams.map((t) => [t.key, t]));
-  const isSelected = (key: string) => selection?.kind === "team" && selection.key === key;
   const isOpen = (t: TeamSummary) => (t.depth < OPEN_DEPTH) !== toggled.has(t.key);
   const toggle = useCallback(
     (key: string) =>
@@ -56,16 +93,9 @@ export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth
     return true;
   };
   const item = (t: TeamSummary, indent: number, inTree: boolean) => (
-    <TeamItem key={t.key} team={t} indent={indent} inTree={inTree} below={below} selected={isSelected(t.key)} open={isOpen(t)} onSelect={onSelect} onToggle={toggle} />
+    <TeamItem key={t.key} team={t} indent={indent} inTree={inTree} below={below} mark={mark} open={isOpen(t)} onSelect={onSelect} onToggle={toggle} />
   );
-  const link = (kind: "on-call" | "incidents" | "activity" | "audit" | "orphans" | "scorecards" | "sources", title: string, extra?: ComponentChildren) => (
-    <li>
-      <button class={`team${selection?.kind === kind ? " selected" : ""}`} data-team={kind} onClick={() => onSelect({ kind } as Selection)}>
-        <span class="team-title">{title}</span>
-        {extra}
-      </button>
-    </li>
-  );
+  const link = (kind: ScreenKind, title: string, extra?: ComponentChildren) => <ScreenLink kind={kind} title={title} extra={extra} mark={mark} onSelect={onSelect} />;
   return (
     <nav class="sidebar" aria-label="Teams">
       <h2>Now</h2>
@@ -116,6 +146,20 @@ export const Sidebar = memo(function Sidebar({ teams, orphanCount, sourcesHealth
   );
 });
 
+type ScreenKind = Exclude<Selection["kind"], "team">;
+
+function ScreenLink({ kind, title, extra, mark, onSelect }: { kind: ScreenKind; title: string; extra?: ComponentChildren; mark: SelectionMark; onSelect(selection: Selection): void }) {
+  const selected = useMarked(mark, kind);
+  return (
+    <li>
+      <button class={`team${selected ? " selected" : ""}`} data-team={kind} onClick={() => onSelect({ kind })}>
+        <span class="team-title">{title}</span>
+        {extra}
+      </button>
+    </li>
+  );
+}
+
 interface ItemProps {
   team: TeamSummary;
   indent: number;
@@ -123,15 +167,16 @@ interface ItemProps {
   inTree: boolean;
   /** Counts with the groups below. */
   below: boolean;
-  selected: boolean;
+  mark: SelectionMark;
   open: boolean;
   onSelect(selection: Selection): void;
   onToggle(key: string): void;
 }
 
-/** One group of the tree. Memoised: picking a team re-renders the two rows that change, not
- *  every team of the organisation. */
-const TeamItem = memo(function TeamItem({ team: t, indent, inTree, below, selected, open, onSelect, onToggle }: ItemProps) {
+/** One group of the tree. Memoised, and watching the mark for its own key: picking a team
+ *  re-renders the rows that change, not every team of the organisation. */
+const TeamItem = memo(function TeamItem({ team: t, indent, inTree, below, mark, open, onSelect, onToggle }: ItemProps) {
+  const selected = useMarked(mark, `team:${t.key}`);
   const services = below ? t.service_count_below : t.service_count;
   const gaps = below ? t.gap_count_below : t.gap_count;
   return (

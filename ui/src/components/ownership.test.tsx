@@ -1,9 +1,9 @@
-import { fireEvent, render, screen, waitFor, within } from "@testing-library/preact";
+import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "../App";
 import { fakeIpc, scorecardView, serviceScorecard, tree, XSS } from "../test/fixtures";
 import { Scorecard } from "./Scorecard";
-import { Sidebar } from "./Sidebar";
+import { SelectionMark, Sidebar } from "./Sidebar";
 
 const noop = () => undefined;
 
@@ -11,7 +11,7 @@ describe("the org tree in the sidebar", () => {
   it("shows groups under their parents, folds deeper ones, and counts direct or all below", () => {
     const onSelect = vi.fn();
     const { container } = render(
-      <Sidebar teams={tree()} orphanCount={1} sourcesHealth="fresh" triggered={0} selection={null} onSelect={onSelect} />,
+      <Sidebar teams={tree()} orphanCount={1} sourcesHealth="fresh" triggered={0} mark={new SelectionMark(null)} onSelect={onSelect} />,
     );
     const inTree = () => [...container.querySelectorAll(".tree [data-team]")].map((b) => b.getAttribute("data-team"));
     // Sub-teams sit deeper than the default open depth: folded, with their parent's arrow.
@@ -36,6 +36,21 @@ describe("the org tree in the sidebar", () => {
     expect(container.querySelector("[data-team='checkout']")!.closest("ul")!.classList.contains("tree")).toBe(false);
     fireEvent.click(container.querySelector("[data-team='scorecards']")!);
     expect(onSelect).toHaveBeenCalledWith({ kind: "scorecards" });
+  });
+});
+
+describe("the sidebar's mark of the open screen", () => {
+  it("moves from the row left to the row picked, in My teams and in the tree alike", () => {
+    const mark = new SelectionMark({ kind: "team", key: "group:default/checkout" });
+    const { container } = render(<Sidebar teams={tree()} orphanCount={0} sourcesHealth="fresh" triggered={0} mark={mark} onSelect={noop} />);
+    const marked = () => [...container.querySelectorAll(".team.selected")].map((b) => b.getAttribute("data-team"));
+    expect(marked()).toEqual(["checkout", "checkout"]);
+    act(() => mark.set({ kind: "team", key: "group:default/engineering" }));
+    expect(marked()).toEqual(["engineering"]);
+    act(() => mark.set({ kind: "sources" }));
+    expect(marked()).toEqual(["sources"]);
+    act(() => mark.set({ kind: "team", key: "group:default/checkout" }));
+    expect(marked()).toEqual(["checkout", "checkout"]);
   });
 });
 
