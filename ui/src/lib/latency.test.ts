@@ -1,5 +1,5 @@
 import { h, render } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { describe, expect, it, vi } from "vitest";
 import { answering, asked } from "./latency";
 
@@ -57,5 +57,29 @@ describe("latency", () => {
     } finally {
       layout.mockRestore();
     }
+  });
+
+  it("takes *painted* in the frame that draws the answer, ahead of the effects its render set for after that frame", async () => {
+    let show: (text: string) => void = () => {};
+    let paintedAtEffect = -1;
+    function Answer() {
+      const [text, setText] = useState("old");
+      show = setText;
+      useEffect(() => {
+        if (text === "new") paintedAtEffect = kept().painted.service?.length ?? 0;
+      }, [text]);
+      return h("p", null, text);
+    }
+    const root = document.createElement("div");
+    render(h(Answer, null), root);
+    // Past the frames the tests before asked for, and the mount's effects.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const before = kept().painted.service?.length ?? 0;
+    asked("service");
+    show("new");
+    answering("service");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(paintedAtEffect).toBe(before + 1);
+    render(null, root);
   });
 });

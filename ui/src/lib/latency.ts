@@ -40,8 +40,10 @@ export function answering(kind: string) {
   queueMicrotask(() => {
     void document.body.offsetHeight;
     keep(kept.rendered, kind, since);
-    // The next animation frame is the one that draws the answer, and a timeout set in it
-    // runs once that frame is drawn.
-    requestAnimationFrame(() => setTimeout(() => keep(kept.painted, kind, since)));
   });
+  // The next animation frame is the one that draws the answer, and a timeout set in it runs
+  // once that frame is drawn. Asked for before the render, so it runs ahead of the timeouts
+  // the render's effects set in the same frame (Preact runs effects then), which are not
+  // that frame's.
+  requestAnimationFrame(() => setTimeout(() => keep(kept.painted, kind, since)));
 }
