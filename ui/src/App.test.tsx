@@ -147,7 +147,8 @@ describe("App", () => {
     const { container } = render(<App ipc={ipc} />);
     await waitFor(() => expect(container.querySelector("[data-service='cart-service']")).toBeTruthy());
     fireEvent.click(container.querySelector("[data-service='cart-service']")!);
-    await waitFor(() => expect(container.querySelector("[data-service-page='cart-service']")).toBeTruthy());
+    // What it depends on is drawn after the page's first frame.
+    await waitFor(() => expect(container.querySelector(`[data-entity='${checkout.key}']`)).toBeTruthy());
     fireEvent.click(container.querySelector(`[data-entity='${checkout.key}']`)!);
     await new Promise((settled) => setTimeout(settled, 20));
     expect(container.querySelector("[data-service-page='cart-service']")).toBeNull();

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ChangesView, DeploymentRow, ServiceDelivery } from "../ipc";
 import { ageOf, dateAndTime, formatDuration, shortSha, STATUS_LABELS, statusClass, waitText } from "../lib/format";
+import { useBelowTheFold } from "../lib/later";
 import { ExternalLink } from "./OnCallPanel";
 
 interface Props {
@@ -16,6 +17,8 @@ interface Props {
 
 /** Where a service's release stands: pipeline, environments, what changed, deploy timeline. */
 export function Delivery({ delivery: d, now, onOpenLink, loadChanges, onRollback }: Props) {
+  // What changed and the deploys come after the pipeline and environments are drawn.
+  const below = useBelowTheFold("service");
   if (!d.wired) {
     return (
       <section class="card">
@@ -118,8 +121,12 @@ export function Delivery({ delivery: d, now, onOpenLink, loadChanges, onRollback
           </p>
         )}
       </section>
-      <Changes delivery={d} now={now} onOpenLink={onOpenLink} loadChanges={loadChanges} />
-      <Timeline rows={d.timeline} now={now} onOpenLink={onOpenLink} />
+      {below && (
+        <>
+          <Changes delivery={d} now={now} onOpenLink={onOpenLink} loadChanges={loadChanges} />
+          <Timeline rows={d.timeline} now={now} onOpenLink={onOpenLink} />
+        </>
+      )}
     </>
   );
 }

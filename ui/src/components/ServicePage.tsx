@@ -1,6 +1,7 @@
 import type { ComponentChildren } from "preact";
 import type { EntitySummary, ServiceDetail } from "../ipc";
 import { GAP_LABELS } from "../lib/format";
+import { useBelowTheFold } from "../lib/later";
 import { ExternalLink } from "./OnCallPanel";
 
 interface Props {
@@ -68,6 +69,7 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  */
 export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, readiness, onCall, delivery, runbooks, audit, onOpenLink }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
+  const below = useBelowTheFold("service");
   return (
     <article class="service-page" data-service-page={d.name}>
       <button class="back" onClick={onBack}>
@@ -93,81 +95,85 @@ export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, readin
       {onCall}
       {runbooks}
       {delivery}
-      {audit}
+      {below && (
+        <>
+          {audit}
 
-      <section class={`card gaps-card ${d.gaps.length ? "has-gaps" : ""}`}>
-        <h3>Ownership gaps</h3>
-        {d.gaps.length === 0 ? (
-          <p class="ok">None: owned, on PagerDuty, Argo CD and GitHub, with a runbook.</p>
-        ) : (
-          <ul class="chips">
-            {d.gaps.map((g) => (
-              <li key={g} class={`chip ${g === "orphan-owner" || g === "no-owner" ? "danger" : "warn"}`}>
-                {GAP_LABELS[g]}
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
+          <section class={`card gaps-card ${d.gaps.length ? "has-gaps" : ""}`}>
+            <h3>Ownership gaps</h3>
+            {d.gaps.length === 0 ? (
+              <p class="ok">None: owned, on PagerDuty, Argo CD and GitHub, with a runbook.</p>
+            ) : (
+              <ul class="chips">
+                {d.gaps.map((g) => (
+                  <li key={g} class={`chip ${g === "orphan-owner" || g === "no-owner" ? "danger" : "warn"}`}>
+                    {GAP_LABELS[g]}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
 
-      <section class="card">
-        <h3>Platforms</h3>
-        <table class="platforms">
-          <tbody>
-            {PLATFORMS.map((p) => (
-              <tr key={p}>
-                <th>{p}</th>
-                <td>
-                  {wired(p).length === 0 ? (
-                    <span class="muted">not wired</span>
-                  ) : (
-                    wired(p).map((w) => (
-                      <span key={w.annotation} class="wiring" title={w.annotation}>
-                        <span class="ok">✓</span> <code>{w.value}</code>
-                      </span>
-                    ))
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+          <section class="card">
+            <h3>Platforms</h3>
+            <table class="platforms">
+              <tbody>
+                {PLATFORMS.map((p) => (
+                  <tr key={p}>
+                    <th>{p}</th>
+                    <td>
+                      {wired(p).length === 0 ? (
+                        <span class="muted">not wired</span>
+                      ) : (
+                        wired(p).map((w) => (
+                          <span key={w.annotation} class="wiring" title={w.annotation}>
+                            <span class="ok">✓</span> <code>{w.value}</code>
+                          </span>
+                        ))
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
 
-      <div class="grid">
-        <Related title="Depends on" items={d.depends_on} onOpen={onOpenEntity} />
-        <Related title="Dependents" items={d.dependents} onOpen={onOpenEntity} />
-        <Related title="Provides APIs" items={d.provides_apis} onOpen={onOpenEntity} />
-        <Related title="Consumes APIs" items={d.consumes_apis} onOpen={onOpenEntity} />
-      </div>
+          <div class="grid">
+            <Related title="Depends on" items={d.depends_on} onOpen={onOpenEntity} />
+            <Related title="Dependents" items={d.dependents} onOpen={onOpenEntity} />
+            <Related title="Provides APIs" items={d.provides_apis} onOpen={onOpenEntity} />
+            <Related title="Consumes APIs" items={d.consumes_apis} onOpen={onOpenEntity} />
+          </div>
 
-      <section class="card">
-        <h3>Links</h3>
-        {d.links.length === 0 ? (
-          <p class="muted">None</p>
-        ) : (
-          <ul class="links">
-            {d.links.map((l) => (
-              <li key={l.url}>
-                <span class={`chip ${l.type === "runbook" ? "accent" : ""}`}>{l.type ?? "link"}</span>{" "}
-                <ExternalLink url={l.url} label={l.title ?? l.url} onOpen={onOpenLink} /> <code class="url">{l.url}</code>
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
+          <section class="card">
+            <h3>Links</h3>
+            {d.links.length === 0 ? (
+              <p class="muted">None</p>
+            ) : (
+              <ul class="links">
+                {d.links.map((l) => (
+                  <li key={l.url}>
+                    <span class={`chip ${l.type === "runbook" ? "accent" : ""}`}>{l.type ?? "link"}</span>{" "}
+                    <ExternalLink url={l.url} label={l.title ?? l.url} onOpen={onOpenLink} /> <code class="url">{l.url}</code>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
 
-      {d.tags.length > 0 && (
-        <section class="card">
-          <h3>Tags</h3>
-          <ul class="chips">
-            {d.tags.map((t) => (
-              <li key={t} class="chip">
-                {t}
-              </li>
-            ))}
-          </ul>
-        </section>
+          {d.tags.length > 0 && (
+            <section class="card">
+              <h3>Tags</h3>
+              <ul class="chips">
+                {d.tags.map((t) => (
+                  <li key={t} class="chip">
+                    {t}
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+        </>
       )}
     </article>
   );

@@ -6,6 +6,7 @@ import { filterAndSort, ServiceTable } from "./ServiceTable";
 import { Sources } from "./Sources";
 import { StaleNotice } from "./StaleNotice";
 import { StatusBar } from "./StatusBar";
+import { render as renderNow } from "preact";
 import { detail, row, source, XSS } from "../test/fixtures";
 
 describe("ServiceTable", () => {
@@ -133,6 +134,19 @@ describe("ServicePage", () => {
     expect(container.querySelector("[data-entity='resource:default/orders-db']")).toBeNull();
     fireEvent.click(container.querySelector("[data-entity='component:default/orders']")!);
     expect(onOpen).toHaveBeenCalledWith(expect.objectContaining({ name: "orders" }));
+  });
+
+  it("draws its top in the first frame, and the cards under the pipeline once that frame is drawn", async () => {
+    const d = detail("checkout-api", { gaps: ["no-runbook"] });
+    const root = document.createElement("div");
+    // Rendered as the app renders a click's answer: outside testing-library's act, which would
+    // run the page's effects at once.
+    renderNow(<ServicePage detail={d} onOpenEntity={() => undefined} onBack={() => undefined} backLabel="Back" onOpenLink={() => undefined} onCall={<p data-on-call-panel />} delivery={<p data-delivery />} />, root);
+    expect(root.querySelector("[data-service-page='checkout-api'] h1")).toBeTruthy();
+    expect(root.querySelector("[data-on-call-panel]") && root.querySelector("[data-delivery]")).toBeTruthy();
+    expect(root.querySelector(".gaps-card")).toBeNull();
+    await waitFor(() => expect(root.querySelector(".gaps-card")?.textContent).toContain("No runbook"));
+    renderNow(null, root);
   });
 });
 

@@ -1,9 +1,9 @@
 import { h, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { describe, expect, it, vi } from "vitest";
-import { answering, asked } from "./latency";
+import { answering, asked, completing } from "./latency";
 
-const kept = () => (globalThis as unknown as { __opsdeckLatency: Record<"arrived" | "rendered" | "painted", Record<string, number[]>> }).__opsdeckLatency;
+const kept = () => (globalThis as unknown as { __opsdeckLatency: Record<"arrived" | "rendered" | "painted" | "whole", Record<string, number[]>> }).__opsdeckLatency;
 
 describe("latency", () => {
   it("keeps the time from an ask to the frame after its answer, once, for its kind only", async () => {
@@ -57,6 +57,22 @@ describe("latency", () => {
     } finally {
       layout.mockRestore();
     }
+  });
+
+  it("keeps *whole* once what the answer left for after its first frame is in the DOM, once per answer", async () => {
+    const whole = () => kept().whole.team?.length ?? 0;
+    const before = whole();
+    completing("team");
+    await Promise.resolve();
+    expect(whole()).toBe(before);
+    asked("team");
+    answering("team");
+    completing("palette");
+    completing("team");
+    completing("team");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(whole()).toBe(before + 1);
+    expect(kept().whole.team.at(-1)).toBeGreaterThanOrEqual(kept().rendered.team.at(-1)!);
   });
 
   it("takes *painted* in the frame that draws the answer, ahead of the effects its render set for after that frame", async () => {

@@ -7,10 +7,13 @@ interface Kept {
   arrived: Record<string, number[]>;
   rendered: Record<string, number[]>;
   painted: Record<string, number[]>;
+  /** Once what the first frame left out (below the fold) is in the DOM too. */
+  whole: Record<string, number[]>;
 }
-const kept: Kept = { arrived: {}, rendered: {}, painted: {} };
+const kept: Kept = { arrived: {}, rendered: {}, painted: {}, whole: {} };
 const KEPT = 1000;
 let pending: { kind: string; at: number } | null = null;
+let answered: { kind: string; at: number } | null = null;
 
 (globalThis as { __opsdeckLatency?: Kept }).__opsdeckLatency = kept;
 
@@ -31,6 +34,7 @@ export function asked(kind: string) {
 export function answering(kind: string) {
   if (pending?.kind !== kind) return;
   const since = pending.at;
+  answered = pending;
   pending = null;
   keep(kept.arrived, kind, since);
   // The state change just set queued Preact's render as a microtask: one queued now runs
@@ -46,4 +50,15 @@ export function answering(kind: string) {
   // the render's effects set in the same frame (Preact runs effects then), which are not
   // that frame's.
   requestAnimationFrame(() => setTimeout(() => keep(kept.painted, kind, since)));
+}
+
+/** What the answer to `kind` left for after its first frame is being set to show now. */
+export function completing(kind: string) {
+  if (answered?.kind !== kind) return;
+  const since = answered.at;
+  answered = null;
+  queueMicrotask(() => {
+    void document.body.offsetHeight;
+    keep(kept.whole, kind, since);
+  });
 }
