@@ -1,4 +1,5 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
+import { render as renderNow } from "preact";
 import { describe, expect, it, vi } from "vitest";
 import { Palette } from "./Palette";
 import { ServicePage } from "./ServicePage";
@@ -6,7 +7,6 @@ import { filterAndSort, ServiceTable } from "./ServiceTable";
 import { Sources } from "./Sources";
 import { StaleNotice } from "./StaleNotice";
 import { StatusBar } from "./StatusBar";
-import { render as renderNow } from "preact";
 import { detail, row, source, XSS } from "../test/fixtures";
 
 describe("ServiceTable", () => {

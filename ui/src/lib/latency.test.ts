@@ -73,6 +73,13 @@ describe("latency", () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(whole()).toBe(before + 1);
     expect(kept().whole.team.at(-1)).toBeGreaterThanOrEqual(kept().rendered.team.at(-1)!);
+    // A new ask drops the rest of an answer never completed.
+    asked("team");
+    answering("team");
+    asked("palette");
+    completing("team");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(whole()).toBe(before + 1);
   });
 
   it("takes *painted* in the frame that draws the answer, ahead of the effects its render set for after that frame", async () => {

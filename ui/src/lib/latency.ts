@@ -1,7 +1,8 @@
 /** How long the window takes from a user's input to its answer, per kind of interaction (the
  *  last 1,000 of each): *arrived* once the engine's answer is in hand (Tauri's IPC included),
  *  *rendered* once the answer is in the DOM and laid out, *painted* once the frame showing it is
- *  drawn. Read by the benchmark that drives the real window (`make bench`) as
+ *  drawn, *whole* once what that frame left for after it (a page's cards below the fold) is in
+ *  the DOM too. Read by the benchmark that drives the real window (`make bench`) as
  *  `window.__opsdeckLatency`. */
 interface Kept {
   arrived: Record<string, number[]>;
@@ -27,6 +28,8 @@ function keep(samples: Record<string, number[]>, kind: string, since: number) {
  *  palette, a team or a service picked). */
 export function asked(kind: string) {
   pending = { kind, at: performance.now() };
+  // An answer's rest still to come belongs to that answer, not to this ask's.
+  answered = null;
 }
 
 /** What was asked is being set to show now. Nothing is kept when nobody asked for `kind` (a
