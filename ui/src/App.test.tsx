@@ -156,6 +156,29 @@ describe("App", () => {
     await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
   });
 
+  it("opens a service again on what it reads then, not on what its last visit showed", async () => {
+    let title = "Checkout before the sync";
+    let answer: ((view: ReturnType<typeof detail>) => void) | null = null;
+    const { ipc, handlers } = fakeIpc({
+      service: (key) => (answer === null ? Promise.resolve(detail(key.split("/")[1], { title })) : new Promise((resolve) => (answer = resolve))),
+    });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='checkout-api']")!);
+    await waitFor(() => expect(container.querySelector(".service-page h1")?.textContent).toBe(title));
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    handlers.changed.forEach((h) => h());
+    await new Promise((settled) => setTimeout(settled, 20));
+    title = "Checkout after the sync";
+    answer = () => {};
+    fireEvent.click(container.querySelector("[data-service='checkout-api']")!);
+    await new Promise((settled) => setTimeout(settled, 20));
+    expect(container.querySelector("[data-service-page]")).toBeNull();
+    answer!(detail("checkout-api", { title }));
+    await waitFor(() => expect(container.querySelector(".service-page h1")?.textContent).toBe(title));
+  });
+
   it("welcomes a first run with the demo or the user's platforms, and labels the demo on every screen", async () => {
     localStorage.clear();
     const launch = { demo: true, first_run: true, config_path: "/home/dana/.config/opsdeck/opsdeck.toml" };

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
 import { answering } from "../lib/latency";
 import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourcesFile, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
@@ -128,7 +128,8 @@ export function readServicePageAhead(ipc: Ipc, key: string, generation: number) 
   serviceAhead = readAhead(serviceAhead, ipc, key, generation, () => readServicePage(ipc, key));
 }
 
-/** A part of a page with the page it was read for (a team's key, "orphans", a service's key). */
+/** A part of a page with the page it was read for (a team's key, "orphans", a service's key in
+ *  one visit of its page). */
 interface ReadFor<T> {
   page: string;
   value: T;
@@ -221,11 +222,18 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
   const [audit, setAudit] = useState<ReadFor<AuditEntry[]> | null>(null);
   const [runbooks, setRunbooks] = useState<ReadFor<RunbookRow[]> | null>(null);
   const [scorecard, setScorecard] = useState<ReadFor<ServiceScorecard> | null>(null);
+  // Opened again later, the page waits for its reads rather than show those of its last visit,
+  // by then old. Each closing starts a new visit and what is read is kept for the visit it was
+  // read in; clearing it instead would render the whole window a second time, inside the frame
+  // that closes the page.
+  const visit = useRef(0);
+  const visiting = (service: string) => `${visit.current} ${service}`;
   // What the page opens on, set together so it renders once with all three.
   const show = (service: string, [detail, panel, delivery]: ServiceReads) => {
-    settle(detail, readFor(service, setDetail), fail);
-    settle(panel, readFor(service, setPanel), fail);
-    settle(delivery, readFor(service, setDelivery), fail);
+    const page = visiting(service);
+    settle(detail, readFor(page, setDetail), fail);
+    settle(panel, readFor(page, setPanel), fail);
+    settle(delivery, readFor(page, setDelivery), fail);
     answering("service");
   };
   const openAhead = useCallback((key: string, generationNow: number) => {
@@ -235,25 +243,26 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
   // Read before the frame is painted, as the team page does.
   useLayoutEffect(() => {
     if (!serviceKey) {
-      // Opened again later, the page waits for its reads rather than show these, by then old.
-      for (const clear of [setDetail, setPanel, setDelivery, setAudit, setRunbooks, setScorecard]) clear(null);
+      visit.current += 1;
       return;
     }
     const { only, stop } = whileCurrent();
     const failed = only(fail);
+    const page = visiting(serviceKey);
     (taken(serviceAhead, ipc, serviceKey, generation)?.reads ?? readServicePage(ipc, serviceKey)).then(only((reads) => show(serviceKey, reads)));
-    ipc.audit(serviceKey).then(only(readFor(serviceKey, setAudit)), failed);
-    ipc.runbooks(serviceKey, NO_ASK).then(only(readFor(serviceKey, setRunbooks)), failed);
-    ipc.serviceScorecard(serviceKey).then(only(readFor(serviceKey, setScorecard)), failed);
+    ipc.audit(serviceKey).then(only(readFor(page, setAudit)), failed);
+    ipc.runbooks(serviceKey, NO_ASK).then(only(readFor(page, setRunbooks)), failed);
+    ipc.serviceScorecard(serviceKey).then(only(readFor(page, setScorecard)), failed);
     return stop;
   }, [serviceKey, generation]);
+  const page = serviceKey && visiting(serviceKey);
   return {
-    detail: readForPage(detail, serviceKey, null),
-    panel: readForPage(panel, serviceKey, null),
-    delivery: readForPage(delivery, serviceKey, null),
-    audit: readForPage(audit, serviceKey, NONE),
-    runbooks: readForPage(runbooks, serviceKey, NONE),
-    scorecard: readForPage(scorecard, serviceKey, null),
+    detail: readForPage(detail, page, null),
+    panel: readForPage(panel, page, null),
+    delivery: readForPage(delivery, page, null),
+    audit: readForPage(audit, page, NONE),
+    runbooks: readForPage(runbooks, page, NONE),
+    scorecard: readForPage(scorecard, page, null),
     openAhead,
   };
 }
