@@ -172,7 +172,8 @@ impl Agent {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("the agent did not stop within {within:?}");
+                let log = self.log.join().unwrap();
+                panic!("the agent did not stop within {within:?}; its log:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(20));
         };
