@@ -195,22 +195,14 @@ impl Store {
     async fn append(&self, append: Append<'_>) -> Result<Begun, StoreError> {
         let _writing = self.audit_writer.lock().await;
         match self.audit_db().await? {
+            // A transaction, not a BEGIN of its own: an append given up partway (its caller
+            // gone) is rolled back instead of leaving the log's write lock held for good.
             Backend::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?;
-                sqlx::query("PRAGMA synchronous = FULL")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-                let outcome = appended(Backend::Sqlite(&mut *conn), append).await;
-                let end = if outcome.is_ok() {
-                    "COMMIT"
-                } else {
-                    "ROLLBACK"
-                };
-                sqlx::query(end).execute(&mut *conn).await?;
-                sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await?;
+                let mut transaction = pool.write_transaction().await?;
+                let outcome = appended(Backend::Sqlite(&mut *transaction), append).await;
+                if outcome.is_ok() {
+                    transaction.commit().await?;
+                }
                 outcome
             }
             Backend::Postgres(pool) => {
@@ -743,6 +735,50 @@ mod tests {
 
     async fn run(store: &Store, sql: &str) -> Result<(), sqlx::Error> {
         on_backend!(&store.audit, pool => sqlx::raw_sql(sql).execute(pool).await.map(drop))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_append_given_up_partway_leaves_the_log_writable_and_each_is_synced_to_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("cache.sqlite"), &AuditLocation::default())
+            .await
+            .unwrap();
+        let Backend::Sqlite(log) = &store.audit else {
+            unreachable!("a log beside a SQLite cache is a file")
+        };
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(log)
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
+        let since = Utc::now() - chrono::Duration::minutes(15);
+        let service = "component:default/a";
+        // Every point an append can be given up at, from before its BEGIN to after its COMMIT.
+        for polls in 1..=16 {
+            let given_up = step(
+                &format!("g{polls}"),
+                Step::Requested,
+                service,
+                &format!("app:g{polls}"),
+            );
+            crate::store::given_up_after(store.begin_action(&given_up, since), polls).await;
+            let next = step(
+                &format!("n{polls}"),
+                Step::Requested,
+                service,
+                &format!("app:n{polls}"),
+            );
+            let begun = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                store.begin_action(&next, since),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                panic!("given up after {polls} polls, an append left the log locked")
+            });
+            assert_eq!(begun.unwrap(), Begun::Started, "after {polls} polls");
+        }
+        assert_eq!(store.verify_audit().await.unwrap().1, None);
     }
 
     #[tokio::test]

@@ -216,12 +216,16 @@ impl Store {
                 .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
         };
         let audit = match audit {
+            // FULL: an append is on disk when it returns (see `append`); the log's
+            // connections write nothing else.
             AuditLocation::BesideCache => Backend::Sqlite(
-                Self::pool(options(&audit_path), 2, &AUDIT_MIGRATOR)
-                    .await
-                    .map_err(|e| {
-                        open_error(format!("the audit log {}: {e}", audit_path.display()))
-                    })?,
+                Self::pool(
+                    options(&audit_path).synchronous(SqliteSynchronous::Full),
+                    2,
+                    &AUDIT_MIGRATOR,
+                )
+                .await
+                .map_err(|e| open_error(format!("the audit log {}: {e}", audit_path.display())))?,
             ),
             AuditLocation::Postgres(shared) => audit::open_shared(&shared.0),
         };
@@ -486,6 +490,20 @@ impl Store {
     }
 }
 
+/// Polls `future` `polls` times, a moment apart (for the connection threads it waits on), and
+/// drops it unless it finished: a caller that stops waiting partway, as a stopped agent does.
+#[cfg(test)]
+pub(crate) async fn given_up_after(future: impl std::future::Future, polls: usize) {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..polls {
+        if future.as_mut().poll(&mut context).is_ready() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A cache on each backend: SQLite in memory, and PostgreSQL in a fresh database of `cluster`
 /// where it is installed.
 #[cfg(test)]
@@ -551,10 +569,25 @@ impl Writes for SqlitePool {
     /// one, another process that writes between this one's reads and its first write fails it
     /// at once with "database is locked" (SQLite's busy snapshot, which no busy timeout waits
     /// out), as when an agent and a desktop land into one cache.
+    ///
+    /// Begun in a task of its own, which finishes even when the caller stops waiting: sqlx's
+    /// `begin_with` dropped after SQLite began the transaction but before sqlx checked that it
+    /// did returns the connection to the pool still in it, holding the write lock for good (an
+    /// agent stopped while its scorecards began to land then hung on its last write). A
+    /// transaction no one waits for any more is dropped in that task, which rolls it back.
     async fn write_transaction(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+        let pool = self.clone();
+        match tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await {
+            Ok(begun) => begun,
+            Err(stopped) => match stopped.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err(sqlx::Error::Io(std::io::Error::other(
+                    "the write was stopped as the process shuts down",
+                ))),
+            },
+        }
     }
 }
 
@@ -599,6 +632,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(refused.contains("not a regular file"), "{refused}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_write_given_up_while_it_begins_leaves_the_cache_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("cache.sqlite"), &AuditLocation::default())
+            .await
+            .unwrap();
+        // Every point the begin can be given up at, from before its BEGIN to after.
+        for polls in 1..=12 {
+            given_up_after(store.sqlite().write_transaction(), polls).await;
+            let next =
+                tokio::time::timeout(Duration::from_secs(5), store.sqlite().write_transaction())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("given up after {polls} polls, a write left the cache locked")
+                    });
+            next.unwrap().rollback().await.unwrap();
+        }
     }
 
     #[tokio::test]
