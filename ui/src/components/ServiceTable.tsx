@@ -198,8 +198,10 @@ export function ServiceTable({ services, view: left, onViewChange, onOpen, onRes
                       onOpen(row.key);
                     }}
                   >
+                    {/* Weights, marks and colours from the cells' classes, not elements of
+                        their own: a team switch builds every row in sight at once. */}
                     <span class="cell name" role="cell">
-                      <strong>{row.name}</strong>
+                      {row.name}
                       {row.title !== row.name && <span class="muted"> {row.title}</span>}
                     </span>
                     <span class="cell tier" role="cell">
@@ -211,9 +213,9 @@ export function ServiceTable({ services, view: left, onViewChange, onOpen, onRes
                     <span class="cell system" role="cell">
                       {row.system ?? "–"}
                     </span>
-                    <span class="cell gaps" role="cell">
+                    <span class={row.gaps.length === 0 ? "cell gaps ok" : "cell gaps"} role="cell">
                       {row.gaps.length === 0 ? (
-                        <span class="ok">✓</span>
+                        "✓"
                       ) : (
                         row.gaps.map((g) => (
                           <span key={g} class={`chip ${g === "orphan-owner" || g === "no-owner" ? "danger" : "warn"}`}>
