@@ -1526,8 +1526,9 @@ async fn window_latency_at_scale() {
 
     // Team switches as a keyboard user makes them (the team's name, Enter), each followed by
     // opening the team's first service with a click. The first ten are not counted: the first
-    // of each, before WebKit has compiled the pages' code, took twice the next slowest, and a
-    // p99 of the rest is what a user who has switched teams before meets. It is said apart.
+    // of each, before WebKit has compiled the pages' code, took 1.4 to 2.5 times the next
+    // slowest, and a p99 of the rest is what a user who has switched teams before meets. What
+    // the first took is printed apart.
     const WARM_UP: usize = 10;
     let mut cold = None;
     for round in 0..WARM_UP + 200 {
