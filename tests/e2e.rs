@@ -1537,7 +1537,7 @@ async fn window_latency_at_scale() {
                 client
                     .execute(
                         "const kept = window.__opsdeckLatency;
-                         const first = { team: kept.rendered.team[0], service: kept.rendered.service[0] };
+                         const first = { team: kept.rendered.team?.[0], service: kept.rendered.service?.[0] };
                          for (const phase of Object.values(kept)) { delete phase.team; delete phase.service; }
                          return first;",
                         vec![],
