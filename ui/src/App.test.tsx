@@ -1,4 +1,5 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
+import { options } from "preact";
 import { describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import type { SearchHit } from "./ipc";
@@ -12,6 +13,22 @@ function withPaymentsHeld() {
   });
   const { container } = render(<App ipc={ipc} />);
   return { container, answerPayments: (rows: ReturnType<typeof row>[]) => answer(rows) };
+}
+
+/** How many times `component` renders from now until `stop`, which says. */
+function renderCount(component: unknown) {
+  let renders = 0;
+  const chained = options.diffed;
+  options.diffed = (vnode) => {
+    if (vnode.type === component) renders += 1;
+    chained?.(vnode);
+  };
+  return {
+    stop() {
+      options.diffed = chained;
+      return renders;
+    },
+  };
 }
 
 describe("App", () => {
@@ -394,8 +411,12 @@ describe("App", () => {
 
     let input = await pickAfterReadAhead("payments", teamServices, "group:default/payments");
     const rows = firstRender(() => [...container.querySelectorAll(".row[data-service]")].map((r) => r.getAttribute("data-service")!));
+    const appRenders = renderCount(App);
     fireEvent.keyDown(input, { key: "Enter" });
     expect(await rows).toEqual(["payments-gateway"]);
+    // Nor did the window render again when the page's effect set the same reads.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(appRenders.stop()).toBe(1);
 
     input = await pickAfterReadAhead("cart", serviceRead, "component:default/cart-service");
     const page = firstRender(() => [...container.querySelectorAll("[data-service-page]")].map((p) => p.getAttribute("data-service-page")!));

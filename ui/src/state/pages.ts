@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type Dispatch, type StateUpdater } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
 import { answering } from "../lib/latency";
 import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourcesFile, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
@@ -135,10 +135,13 @@ interface ReadFor<T> {
   value: T;
 }
 
+// What is already held is kept: a page's reads answered ahead, shown by the input that opens
+// it, are set again by its effect, and a new holder would render the whole window again inside
+// that frame.
 const readFor =
-  <T,>(page: string, set: (read: ReadFor<T>) => void) =>
+  <T,>(page: string, set: Dispatch<StateUpdater<ReadFor<T> | null>>) =>
   (value: T) =>
-    set({ page, value });
+    set((held) => (held?.page === page && held.value === value ? held : { page, value }));
 
 /** What `read` holds if it was read for `page`, else `none`: right after the user moves to
  *  another page, its reads may not have answered yet, and the page must not show the one left
