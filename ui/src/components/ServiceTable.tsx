@@ -4,6 +4,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/ho
 import type { ServiceRow } from "../ipc";
 import { GAP_LABELS } from "../lib/format";
 import { useDwell } from "../lib/dwell";
+import { useBelowTheFold } from "../lib/later";
 
 type Column = "name" | "tier" | "lifecycle" | "system" | "gaps";
 const COLUMNS: { id: Column; label: string }[] = [
@@ -102,13 +103,14 @@ export function ServiceTable({ services, view: left, onViewChange, onOpen, onRes
   const resting = rows[active]?.key ?? null;
   useDwell(resting, () => resting && onRest?.(resting));
   const scroller = useRef<HTMLDivElement>(null);
+  const drawn = useBelowTheFold("team");
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    // A few rows past each edge: a wheel's first notch shows rows already built, and a team
-    // switch builds little more than what fits.
-    overscan: 4,
+    // A few rows past each edge once the table is on screen, so a wheel's first notch shows
+    // rows already built; none in the frame that answers a team switch, which builds what fits.
+    overscan: drawn ? 4 : 0,
     initialRect: lastViewport,
     onChange: (measured) => {
       if (measured.scrollRect) lastViewport = measured.scrollRect;

@@ -7,7 +7,7 @@ import { filterAndSort, ServiceTable } from "./ServiceTable";
 import { Sources } from "./Sources";
 import { StaleNotice } from "./StaleNotice";
 import { StatusBar } from "./StatusBar";
-import { detail, row, source, XSS } from "../test/fixtures";
+import { detail, firstFrameDrawn, row, source, XSS } from "../test/fixtures";
 
 describe("ServiceTable", () => {
   const rows = [
@@ -31,6 +31,16 @@ describe("ServiceTable", () => {
     expect(drawn).toBeGreaterThan(10);
     expect(drawn).toBeLessThan(80);
     expect(screen.getByText("5000 services")).toBeTruthy();
+  });
+
+  it("builds the rows that fit in the frame that shows the table, the rows past its edge after", async () => {
+    const many = Array.from({ length: 5000 }, (_, i) => row(`svc-${String(i).padStart(4, "0")}`));
+    const { container } = render(<ServiceTable services={many} onOpen={() => undefined} />);
+    const drawn = () => container.querySelectorAll(".body .row").length;
+    // 600 px (the test setup's viewport) of 36 px rows: 17 rows, the last one cut.
+    expect(drawn()).toBe(17);
+    await firstFrameDrawn();
+    expect(drawn()).toBe(21);
   });
 
   it("sorts on header click, narrows on filter, opens on click and Enter", async () => {
@@ -113,7 +123,7 @@ describe("ServicePage", () => {
     expect(container.textContent).toContain(XSS);
   });
 
-  it("shows gaps, wiring and links only components and teams", () => {
+  it("shows gaps, wiring and links only components and teams", async () => {
     const onOpen = vi.fn();
     const d = detail("legacy-reports", {
       owner: { key: "group:default/reporting", kind: "group", name: "reporting", title: "reporting", exists: false },
@@ -125,6 +135,7 @@ describe("ServicePage", () => {
       ],
     });
     const { container } = render(<ServicePage detail={d} onOpenEntity={onOpen} onBack={() => undefined} backLabel="Back" onOpenLink={() => undefined} />);
+    await firstFrameDrawn();
     expect(screen.getByText("Owner group missing")).toBeTruthy();
     expect(screen.getByText("No runbook")).toBeTruthy();
     expect(screen.getByText("missing")).toBeTruthy();

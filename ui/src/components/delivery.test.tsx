@@ -1,15 +1,16 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/preact";
 import { describe, expect, it, vi } from "vitest";
-import { changes, delivery, deploy, fakeIpc, matrix, team, XSS } from "../test/fixtures";
+import { changes, delivery, deploy, fakeIpc, firstFrameDrawn, matrix, team, XSS } from "../test/fixtures";
 import { Activity } from "./Activity";
 import { Delivery } from "./Delivery";
 import { Releases } from "./Releases";
 
 describe("Delivery", () => {
-  it("shows the pipeline, what runs where and what the last prod deploy changed", () => {
+  it("shows the pipeline, what runs where and what the last prod deploy changed", async () => {
     const onOpenLink = vi.fn();
     const loadChanges = vi.fn();
     const { container } = render(<Delivery delivery={delivery()} now={Date.now()} onOpenLink={onOpenLink} loadChanges={loadChanges} />);
+    await firstFrameDrawn();
     const stages = [...container.querySelectorAll("[data-stage]")].map((s) => s.getAttribute("data-stage"));
     expect(stages).toEqual(["build", "test", "beta", "prod"]);
     expect(container.querySelector("[data-stage='test']")!.textContent).toContain("11m00s");
@@ -28,9 +29,10 @@ describe("Delivery", () => {
     expect(onOpenLink).toHaveBeenCalledWith("https://github.com/demo-org/checkout-api/actions/runs/1");
   });
 
-  it("shows the newest deploys first and all of them when asked", () => {
+  it("shows the newest deploys first and all of them when asked", async () => {
     const timeline = Array.from({ length: 30 }, (_, i) => deploy("checkout-api", "prod", `v2.${30 - i}.0`, 600 * (i + 1)));
     const { container } = render(<Delivery delivery={delivery({ timeline })} now={Date.now()} onOpenLink={vi.fn()} loadChanges={vi.fn()} />);
+    await firstFrameDrawn();
     const versions = () => [...container.querySelectorAll("[data-timeline] [data-deploy] strong")].map((v) => v.textContent);
     expect(container.querySelector("[data-timeline] h3")!.textContent).toBe("Deploys 30");
     expect(versions()).toEqual(timeline.slice(0, 20).map((d) => d.version));
@@ -56,6 +58,7 @@ describe("Delivery", () => {
       .mockRejectedValueOnce({ kind: "failed", message: "github: cannot connect" })
       .mockResolvedValue(changes("v2.14.0", "v2.13.2"));
     const { container } = render(<Delivery delivery={delivery()} now={Date.now()} onOpenLink={vi.fn()} loadChanges={loadChanges} />);
+    await firstFrameDrawn();
     fireEvent.change(screen.getByLabelText("from version"), { target: { value: "v2.14.0" } });
     fireEvent.change(screen.getByLabelText("to version"), { target: { value: "v2.13.2" } });
     await waitFor(() => expect(container.textContent).toContain("Not compared yet."));

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useLayoutEffect, useState } from "preact/hooks";
 import { completing } from "./latency";
 
 /** False in a page's first render, true from the render after its first frame is drawn: what
@@ -6,10 +6,22 @@ import { completing } from "./latency";
  *  shows. `kind` names the interaction for the latency record. */
 export function useBelowTheFold(kind: string): boolean {
   const [drawn, setDrawn] = useState(false);
-  // Preact runs effects once the frame is drawn.
-  useEffect(() => {
-    setDrawn(true);
-    completing(kind);
+  // Not an effect: Preact runs a component's pending effects as soon as it renders again, and
+  // a page often renders again inside its first frame (the virtual list measuring itself), so
+  // an effect would build what is below the fold into that frame after all. A timeout set in
+  // the next animation frame runs once that frame is drawn.
+  useLayoutEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => {
+      timer = setTimeout(() => {
+        setDrawn(true);
+        completing(kind);
+      });
+    });
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(timer);
+    };
   }, []);
   return drawn;
 }

@@ -1,3 +1,4 @@
+import { act } from "@testing-library/preact";
 import type {
   ActionPlan,
   ActionProgress,
@@ -534,3 +535,7 @@ export function actionPlan(request: ActionRequest, extra: Partial<ActionPlan> = 
 export function actionProgress(key: string, extra: Partial<ActionProgress> = {}): ActionProgress {
   return { key, kind: "incident-acknowledge", title: "Acknowledge #3100 Checkout error rate above 5%", state: "requested", message: "requested", started_at: minutesAgo(0), link: null, ...extra };
 }
+
+/** Once the frame after a render is drawn: what a page leaves below the fold is built then
+ *  (`useBelowTheFold`). */
+export const firstFrameDrawn = () => act(() => new Promise<void>((drawn) => requestAnimationFrame(() => setTimeout(drawn))));
