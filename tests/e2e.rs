@@ -457,6 +457,37 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
         "no error banner on an orphan's page"
     );
 
+    // A team the palette rests on is made ready under the page shown: the orphan's page still
+    // covers it (the first page under the middle of the window is the one shown), and Enter
+    // brings it up.
+    palette_type(client, "payments").await;
+    wait_css(client, ".hits li.active[data-hit='group:default/payments']").await;
+    wait_css(
+        client,
+        "[data-built-ahead] .row[data-service='payments-gateway']",
+    )
+    .await;
+    let built_ahead_on_top = client
+        .execute(
+            "const pages = document.querySelector('.pages').getBoundingClientRect();
+             const under = document.elementsFromPoint(pages.left + pages.width / 2, pages.top + pages.height / 2);
+             return under.find((e) => e.classList.contains('page-slot')).hasAttribute('data-built-ahead');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(built_ahead_on_top.as_bool(), Some(false));
+    client.perform_actions(enter()).await.unwrap();
+    wait_css(client, ".team.selected[data-team='payments']").await;
+    wait_css(client, ".row[data-service='payments-gateway']").await;
+    assert!(
+        client
+            .find(Locator::Css("[data-built-ahead]"))
+            .await
+            .is_err(),
+        "the page built ahead is the page shown"
+    );
+
     // The On call screen: every team, the burning one first.
     wait_css(client, ".team[data-team='on-call']")
         .await

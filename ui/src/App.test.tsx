@@ -424,6 +424,49 @@ describe("App", () => {
     expect(await page).toEqual(["cart-service"]);
   });
 
+  it("builds the team page the palette rests on under the page shown, and Enter brings it up as built", async () => {
+    const hit = (name: string, title: string): SearchHit => ({ key: `group:default/${name}`, kind: "group", name, title, context: "team", team: `group:default/${name}` });
+    const { ipc } = fakeIpc({ search: async (text) => [text === "payments" ? hit("payments", "Payments") : hit("checkout", "Checkout")] });
+    const { container } = render(<App ipc={ipc} />);
+    await waitFor(() => expect(container.querySelector("[data-service='checkout-api']")).toBeTruthy());
+    fireEvent.click(container.querySelector("[data-service='checkout-api']")!);
+    await waitFor(() => expect(container.querySelector("[data-service-page='checkout-api']")).toBeTruthy());
+
+    fireEvent.keyDown(window, { key: "k", ctrlKey: true });
+    let input = await screen.findByLabelText("Search");
+    fireEvent.input(input, { target: { value: "payments" } });
+    await waitFor(() => expect(container.querySelector("[data-built-ahead] [data-service='payments-gateway']")).toBeTruthy());
+    const built = container.querySelector<HTMLElement>("[data-built-ahead]")!;
+    const shown = container.querySelector("[data-service-page='checkout-api']")!.closest(".page-slot")!;
+    // Under the page shown, and before it: bringing it up moves nothing.
+    expect(built.nextElementSibling).toBe(shown);
+    expect(built.getAttribute("aria-hidden")).toBe("true");
+    const row = built.querySelector(".row[data-service]")!;
+    const removed: Node[] = [];
+    const observer = new MutationObserver((changes) => changes.forEach((c) => removed.push(...c.removedNodes)));
+    observer.observe(container, { childList: true, subtree: true });
+
+    fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() => expect(container.querySelector("[data-service-page]")).toBeNull());
+    expect(container.querySelector("[data-built-ahead]")).toBeNull();
+    expect(container.querySelector(".row[data-service]")).toBe(row);
+    expect(built.isConnected && !built.hasAttribute("aria-hidden")).toBe(true);
+    expect(built.querySelector("h1")!.textContent).toBe("Payments");
+    expect(removed).not.toContain(built);
+    expect(removed).toContain(shown);
+    expect(container.querySelector(".team.selected")!.getAttribute("data-team")).toBe("payments");
+
+    // Closed without a pick, the page built ahead goes and the page shown stays as it was.
+    fireEvent.keyDown(window, { key: "k", ctrlKey: true });
+    input = await screen.findByLabelText("Search");
+    fireEvent.input(input, { target: { value: "checkout" } });
+    await waitFor(() => expect(container.querySelector("[data-built-ahead] [data-service='checkout-api']")).toBeTruthy());
+    fireEvent.keyDown(input, { key: "Escape" });
+    await waitFor(() => expect(container.querySelector("[data-built-ahead]")).toBeNull());
+    expect(container.querySelector(".row[data-service]")).toBe(row);
+    observer.disconnect();
+  });
+
   it("re-reads the cache when a sync lands and shows sync failures", async () => {
     let services = [row("checkout-api")];
     const { ipc, handlers } = fakeIpc({

@@ -25,7 +25,7 @@ import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
 import { asked } from "./lib/latency";
-import { NO_ASK, readServicePageAhead, readTeamPageAhead, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamTab } from "./state/pages";
+import { NO_ASK, readServicePageAhead, readTeamPageAhead, teamPageAhead, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamPageAhead, type TeamTab } from "./state/pages";
 import {
   errorMessage,
   type ActionProgress,
@@ -73,6 +73,9 @@ const TEAM_TABS: [TeamTab, string][] = [
   ["team", "Team"],
 ];
 
+/** What a team page shows, as `useTeamPage` reads it. */
+type TeamPageReads = Pick<ReturnType<typeof useTeamPage>, "services" | "panel" | "matrix" | "detail" | "scorecard">;
+
 function failingText(failing: number): string {
   if (failing === 0) return " every check passes";
   return failing === 1 ? " 1 check fails" : ` ${failing} checks fail`;
@@ -101,6 +104,9 @@ export function App({ ipc }: { ipc: Ipc }) {
   // Sources with a manual sync in flight; "*" while all of them sync.
   const [syncing, setSyncing] = useState<Set<string>>(new Set());
   const [paletteOpen, setPaletteOpen] = useState(false);
+  // The team page the palette's resting hit opens, built under the page shown.
+  const [ahead, setAhead] = useState<TeamPageAhead | null>(null);
+  const restingHit = useRef<SearchHit | null>(null);
   const [helpOpen, setHelpOpen] = useState(false);
   // The rollback being planned; the runbook picker (R), the markdown open, the form open.
   const [rollbackAsk, setRollbackAsk] = useState<RollbackAsk | null>(null);
@@ -284,9 +290,14 @@ export function App({ ipc }: { ipc: Ipc }) {
   // A service opens in its owner team's context, so the sidebar and "back" match what is shown.
   // A service without an owner in the catalog opens among the orphans: a normal state.
   const teamOfHit = (hit: SearchHit): Selection | null => (hit.team ? { kind: "team", key: hit.team } : hit.kind === "component" ? { kind: "orphans" } : null);
+  const closePalette = () => {
+    setPaletteOpen(false);
+    restingHit.current = null;
+    setAhead(null);
+  };
   const pick = (hit: SearchHit) => {
     asked(hit.kind === "component" ? "service" : "team");
-    setPaletteOpen(false);
+    closePalette();
     if (hit.kind === "incident") {
       setIncidentId(hit.key);
       return;
@@ -295,7 +306,7 @@ export function App({ ipc }: { ipc: Ipc }) {
     readAheadFor(hit);
     const team = teamOfHit(hit);
     if (team) {
-      teamPage.openAhead(team, generation);
+      teamPage.openAhead(team, generation, ahead ?? undefined);
       setSelection(team);
     }
     if (hit.kind === "component") servicePage.openAhead(hit.key, generation);
@@ -306,6 +317,20 @@ export function App({ ipc }: { ipc: Ipc }) {
     const team = teamOfHit(hit);
     if (team) readTeamPageAhead(ipc, team, generation);
     if (hit.kind === "component") readServicePageAhead(ipc, hit.key, generation);
+  };
+  /** The palette's active hit, rested on: what it opens is read, and a team page it opens is
+   *  built under the page shown once read, so Enter only brings it up. A team page opens on
+   *  the tab open now, and only the services tab is built ahead. */
+  const restOn = (hit: SearchHit) => {
+    restingHit.current = hit;
+    setAhead(null);
+    if (hit.kind === "incident") return;
+    readAheadFor(hit);
+    const team = teamOfHit(hit);
+    if (hit.kind === "component" || !team || teamTab !== "services") return;
+    teamPageAhead(ipc, team, generation).then((built) => {
+      if (restingHit.current === hit) setAhead(built);
+    }, fail);
   };
 
   const sync = (source: string | null) => {
@@ -349,17 +374,130 @@ export function App({ ipc }: { ipc: Ipc }) {
   const openLink = (url: string) => ipc.openLink(url).catch(fail);
   const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
-  const team = selection?.kind === "team" ? teams.find((t) => t.key === selection.key) : undefined;
-  const tableOwner = selection?.kind === "team" ? selection.key : "orphans";
-  // From the teams already read, so the header never shifts under the pointer as a page loads.
-  const ancestors: TeamSummary[] = [];
-  for (let up = team?.parent; up; ) {
-    const above = teams.find((t) => t.key === up);
-    if (!above || ancestors.includes(above)) break;
-    ancestors.unshift(above);
-    up = above.parent;
-  }
-  const subTeams = team ? teams.filter((t) => t.parent === team.key) : [];
+  const teamOf = (at: Selection | null) => (at?.kind === "team" ? teams.find((t) => t.key === at.key) : undefined);
+  /** Where a team sits in the tree: the groups above it and below it. From the teams already
+   *  read, so the header never shifts under the pointer as a page loads. */
+  const placeOf = (team: TeamSummary | undefined) => {
+    const ancestors: TeamSummary[] = [];
+    for (let up = team?.parent; up; ) {
+      const above = teams.find((t) => t.key === up);
+      if (!above || ancestors.includes(above)) break;
+      ancestors.unshift(above);
+      up = above.parent;
+    }
+    const subTeams = team ? teams.filter((t) => t.parent === team.key) : [];
+    return { ancestors, subTeams };
+  };
+  /** A team's (or the orphans') page on `page`'s reads: the page shown, or one built ahead under
+   *  it (`shown` false), which picking it brings up as it is. */
+  const teamPageView = (at: Selection, page: TeamPageReads, shown: boolean) => {
+    const team = teamOf(at);
+    const { ancestors, subTeams } = placeOf(team);
+    const pageTitle = at.kind === "orphans" ? "Orphaned services" : (team?.title ?? "");
+    const owner = at.kind === "team" ? at.key : "orphans";
+    return (
+      <>
+        <div class="team-head">
+          {ancestors.length > 0 && (
+            <nav class="breadcrumb" aria-label="Groups above">
+              {ancestors.map((a) => (
+                <span key={a.key}>
+                  <button class="link" onClick={() => openTeam(a.key)}>
+                    {a.title}
+                  </button>{" "}
+                  /{" "}
+                </span>
+              ))}
+            </nav>
+          )}
+          <h1>{pageTitle}</h1>
+          {team && (
+            <span class="muted">
+              {team.service_count} services
+              {team.service_count_below !== team.service_count && ` (${team.service_count_below} with the groups below)`} · {team.member_count} {team.member_count === 1 ? "member" : "members"} ·{" "}
+              <span class={team.gap_count ? "warn-text" : ""}>{team.gap_count} gaps</span>
+              {team.is_mine && <span class="chip accent">my team</span>}
+            </span>
+          )}
+          {subTeams.length > 0 && (
+            <span class="chips" aria-label="Sub-teams">
+              {subTeams.map((t) => (
+                <button key={t.key} class="chip" data-sub-team-chip={t.name} title={`${t.service_count_below} services`} onClick={() => openTeam(t.key)}>
+                  {t.title} · {t.service_count_below}
+                </button>
+              ))}
+            </span>
+          )}
+          {at.kind === "orphans" && (
+            <span class="muted">Services whose owner group is not in the catalog</span>
+          )}
+          {at.kind === "team" && (
+            <span class="segmented tabs" role="tablist">
+              {TEAM_TABS.map(([tab, title]) => (
+                <button key={tab} role="tab" data-tab={tab} class={teamTab === tab ? "on" : ""} aria-selected={teamTab === tab} onClick={() => setTeamTab(tab)}>
+                  {title}
+                </button>
+              ))}
+            </span>
+          )}
+        </div>
+        {at.kind === "team" && teamTab === "scorecard" ? (
+          page.scorecard ? (
+            <div class="scroll">
+              <Scorecard
+                key={at.key}
+                view={page.scorecard}
+                now={now}
+                onBelow={setScoreBelow}
+                onOpenTeam={openTeam}
+                loadService={ipc.serviceScorecard}
+                onOpenLink={openLink}
+                onExport={(kind, markdown) => exportReport(kind, at.key, markdown)}
+              />
+            </div>
+          ) : (
+            <p class="muted pad">Working out the scorecard…</p>
+          )
+        ) : at.kind === "team" && teamTab === "team" ? (
+          page.detail ? (
+            <div class="scroll">
+              <TeamOverview detail={page.detail} onOpenEntity={openEntity} onOpenTeam={openTeam} />
+            </div>
+          ) : (
+            <p class="muted pad">Reading the team…</p>
+          )
+        ) : at.kind === "team" && teamTab === "releases" ? (
+          page.matrix ? (
+            <div class="scroll">
+              <Releases key={at.key} matrix={page.matrix} now={now} onOpenService={openService} />
+            </div>
+          ) : (
+            <p class="muted pad">Reading releases…</p>
+          )
+        ) : (
+          <>
+            {at.kind === "team" && page.panel && (
+              <OnCallPanel panel={page.panel} now={now} onOpenLink={openLink} onOpenService={openService} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
+            )}
+            {page.services ? (
+              // Keyed by team: each team's table is its own, kept in tableViews.
+              <ServiceTable
+                key={owner}
+                view={tableViews.current.get(owner)}
+                onViewChange={(view) => tableViews.current.set(owner, view)}
+                services={page.services}
+                onOpen={openService}
+                onRest={(key) => readServicePageAhead(ipc, key, generation)}
+                filterRef={shown ? filterRef : undefined}
+              />
+            ) : (
+              <p class="muted pad">Reading the services…</p>
+            )}
+          </>
+        )}
+      </>
+    );
+  };
   const heading =
     selection?.kind === "orphans"
       ? "Orphaned services"
@@ -371,7 +509,13 @@ export function App({ ipc }: { ipc: Ipc }) {
           ? "Activity"
           : selection?.kind === "scorecards"
             ? "Scorecards"
-            : (team?.title ?? "");
+            : (teamOf(selection)?.title ?? "");
+  // A team's (or the orphans') page is keyed by it, and one built ahead sits before the page
+  // shown (under it): picking it keeps its elements where they are, laid out, and only takes
+  // away the page that covered it.
+  const teamPageShown = !incidentId && (selection?.kind === "team" || selection?.kind === "orphans") && !(serviceKey && detail);
+  const shownPage = teamPageShown && selection ? `team ${selection.kind === "team" ? selection.key : "orphans"}` : "page";
+  const builtAhead = ahead && paletteOpen && teamTab === "services" && ahead.generation === generation && shownPage !== `team ${ahead.page}` ? ahead : null;
   const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
   if (welcome) {
@@ -427,234 +571,144 @@ export function App({ ipc }: { ipc: Ipc }) {
       />
       <main class="main">
         {selection?.kind !== "sources" && <StaleNotice stale={stale} now={now} onOpenSources={openSources} />}
-        {incidentId ? (
-          incident ? (
-            <IncidentView
-              view={incident}
-              now={now}
-              onBack={() => setIncidentId(null)}
-              backLabel={serviceKey && detail ? detail.name : heading || "Back"}
-              onOpenLink={openLink}
-              onOpenService={openService}
-              onRollback={rollBack}
-              onAction={askAction}
-              onRunbooks={setRunbookContext}
-              onRefresh={sync}
-            />
-          ) : (
-            <p class="muted pad">Reading the incident…</p>
-          )
-        ) : selection?.kind === "sources" ? (
-          <Sources
-            sources={sources}
-            progress={progress}
-            syncing={syncing}
-            now={now}
-            onSync={sync}
-            onCheck={ipc.checkSource}
-            file={sourcesFile.file}
-            demo={!!launch?.demo}
-            onEdit={(editing) => setSourceEdit({ editing })}
-            onRemove={(name) => ipc.removeSource(name).then(sourcesFile.set, fail)}
-            onMove={(name, index) => ipc.moveSource(name, index).then(sourcesFile.set, fail)}
-            onDetectIdentity={ipc.detectIdentity}
-            onSetIdentity={(email) => ipc.setIdentity(email).then(sourcesFile.set, fail)}
-            desktop={desktop}
-            onStartAtLogin={(on) => ipc.setStartAtLogin(on).then(setDesktop, fail)}
-            onKeepRunning={(on) => ipc.setKeepRunningInTray(on).then(setDesktop, fail)}
-          />
-        ) : serviceKey && detail ? (
-          <ServicePage
-            key={serviceKey}
-            detail={detail}
-            onOpenEntity={openEntity}
-            onBack={() => setServiceKey(null)}
-            backLabel={heading || "Back"}
-            readiness={
-              servicePage.scorecard && (
-                <button class="readiness-link" data-readiness onClick={() => setFixing(serviceKey)} title="Production readiness: how to fix what fails">
-                  <LevelChip level={servicePage.scorecard.row.level} />
-                  {failingText(servicePage.scorecard.fixes.length)}
-                </button>
-              )
-            }
-            onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />}
-            delivery={
-              delivery && (
-                <Delivery
-                  key={serviceKey}
-                  delivery={delivery}
-                  now={now}
-                  onOpenLink={openLink}
-                  loadChanges={(from, to, askGithub) => ipc.changes(serviceKey, from, to, askGithub)}
-                  onRollback={(environment) => setRollbackAsk({ service: serviceKey, name: delivery.service.name, environment })}
-                />
-              )
-            }
-            runbooks={<RunbookList rows={servicePage.runbooks} now={now} onUse={(row) => launchRunbook(serviceKey, NO_ASK, row)} />}
-            audit={servicePage.audit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={servicePage.audit} now={now} showService={false} />}
-            onOpenLink={openLink}
-          />
-        ) : selection?.kind === "incidents" ? (
-          <div class="page">
-            <div class="team-head">
-              <h1>Incidents</h1>
-              <span class="muted">Open incidents across the organisation, then those resolved this week</span>
+        <div class="pages">
+          {builtAhead && (
+            <div key={`team ${builtAhead.page}`} class="page-slot" data-built-ahead aria-hidden="true">
+              {teamPageView(builtAhead.selection, { services: builtAhead.services, panel: builtAhead.panel, matrix: null, detail: null, scorecard: null }, false)}
             </div>
-            <Incidents rows={incidentRows} now={now} onOpenIncident={setIncidentId} onOpenService={openService} onOpenLink={openLink} />
-          </div>
-        ) : selection?.kind === "on-call" ? (
-          <OnCall teams={overview} onOpenTeam={(key) => selectTeam({ kind: "team", key })} />
-        ) : selection?.kind === "activity" ? (
-          <Activity
-            teams={teams}
-            environments={environments}
-            now={now}
-            generation={generation}
-            load={ipc.activity}
-            onOpenService={openService}
-            onOpenLink={openLink}
-            onRollback={(row) => setRollbackAsk({ service: row.service.key, name: row.service.name, environment: row.environment })}
-            onError={fail}
-          />
-        ) : selection?.kind === "scorecards" ? (
-          <div class="page">
-            <div class="team-head">
-              <h1>Scorecards</h1>
-              <span class="muted">Production readiness across the organisation, level by level</span>
-            </div>
-            <div class="scroll">
-              {orgScorecard ? (
-                <Scorecard
-                  view={orgScorecard}
+          )}
+          <div key={shownPage} class="page-slot">
+            {incidentId ? (
+              incident ? (
+                <IncidentView
+                  view={incident}
                   now={now}
-                  onOpenTeam={(key) => {
-                    setTeamTab("scorecard");
-                    openTeam(key);
-                  }}
-                  loadService={ipc.serviceScorecard}
+                  onBack={() => setIncidentId(null)}
+                  backLabel={serviceKey && detail ? detail.name : heading || "Back"}
                   onOpenLink={openLink}
-                  onExport={(kind, markdown) => exportReport(kind, null, markdown)}
+                  onOpenService={openService}
+                  onRollback={rollBack}
+                  onAction={askAction}
+                  onRunbooks={setRunbookContext}
+                  onRefresh={sync}
                 />
               ) : (
-                <p class="muted pad">Working out scorecards…</p>
-              )}
-            </div>
-          </div>
-        ) : selection?.kind === "audit" ? (
-          <div class="page">
-            <div class="team-head">
-              <h1>Audit log</h1>
-              <span class="muted">Every action Opsdeck took on a platform: who, what, the plan and the outcome</span>
-            </div>
-            <div class="scroll">
-              <AuditLog title={null} entries={audit} now={now} showService onOpenService={openService} onExport={exportAudit} />
-            </div>
-          </div>
-        ) : selection ? (
-          <>
-            <div class="team-head">
-              {ancestors.length > 0 && (
-                <nav class="breadcrumb" aria-label="Groups above">
-                  {ancestors.map((a) => (
-                    <span key={a.key}>
-                      <button class="link" onClick={() => openTeam(a.key)}>
-                        {a.title}
-                      </button>{" "}
-                      /{" "}
-                    </span>
-                  ))}
-                </nav>
-              )}
-              <h1>{heading}</h1>
-              {team && (
-                <span class="muted">
-                  {team.service_count} services
-                  {team.service_count_below !== team.service_count && ` (${team.service_count_below} with the groups below)`} · {team.member_count} {team.member_count === 1 ? "member" : "members"} ·{" "}
-                  <span class={team.gap_count ? "warn-text" : ""}>{team.gap_count} gaps</span>
-                  {team.is_mine && <span class="chip accent">my team</span>}
-                </span>
-              )}
-              {subTeams.length > 0 && (
-                <span class="chips" aria-label="Sub-teams">
-                  {subTeams.map((t) => (
-                    <button key={t.key} class="chip" data-sub-team-chip={t.name} title={`${t.service_count_below} services`} onClick={() => openTeam(t.key)}>
-                      {t.title} · {t.service_count_below}
+                <p class="muted pad">Reading the incident…</p>
+              )
+            ) : selection?.kind === "sources" ? (
+              <Sources
+                sources={sources}
+                progress={progress}
+                syncing={syncing}
+                now={now}
+                onSync={sync}
+                onCheck={ipc.checkSource}
+                file={sourcesFile.file}
+                demo={!!launch?.demo}
+                onEdit={(editing) => setSourceEdit({ editing })}
+                onRemove={(name) => ipc.removeSource(name).then(sourcesFile.set, fail)}
+                onMove={(name, index) => ipc.moveSource(name, index).then(sourcesFile.set, fail)}
+                onDetectIdentity={ipc.detectIdentity}
+                onSetIdentity={(email) => ipc.setIdentity(email).then(sourcesFile.set, fail)}
+                desktop={desktop}
+                onStartAtLogin={(on) => ipc.setStartAtLogin(on).then(setDesktop, fail)}
+                onKeepRunning={(on) => ipc.setKeepRunningInTray(on).then(setDesktop, fail)}
+              />
+            ) : serviceKey && detail ? (
+              <ServicePage
+                key={serviceKey}
+                detail={detail}
+                onOpenEntity={openEntity}
+                onBack={() => setServiceKey(null)}
+                backLabel={heading || "Back"}
+                readiness={
+                  servicePage.scorecard && (
+                    <button class="readiness-link" data-readiness onClick={() => setFixing(serviceKey)} title="Production readiness: how to fix what fails">
+                      <LevelChip level={servicePage.scorecard.row.level} />
+                      {failingText(servicePage.scorecard.fixes.length)}
                     </button>
-                  ))}
-                </span>
-              )}
-              {selection.kind === "orphans" && (
-                <span class="muted">Services whose owner group is not in the catalog</span>
-              )}
-              {selection.kind === "team" && (
-                <span class="segmented tabs" role="tablist">
-                  {TEAM_TABS.map(([tab, title]) => (
-                    <button key={tab} role="tab" data-tab={tab} class={teamTab === tab ? "on" : ""} aria-selected={teamTab === tab} onClick={() => setTeamTab(tab)}>
-                      {title}
-                    </button>
-                  ))}
-                </span>
-              )}
-            </div>
-            {selection.kind === "team" && teamTab === "scorecard" ? (
-              teamPage.scorecard ? (
-                <div class="scroll">
-                  <Scorecard
-                    key={selection.key}
-                    view={teamPage.scorecard}
-                    now={now}
-                    onBelow={setScoreBelow}
-                    onOpenTeam={openTeam}
-                    loadService={ipc.serviceScorecard}
-                    onOpenLink={openLink}
-                    onExport={(kind, markdown) => exportReport(kind, selection.key, markdown)}
-                  />
+                  )
+                }
+                onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />}
+                delivery={
+                  delivery && (
+                    <Delivery
+                      key={serviceKey}
+                      delivery={delivery}
+                      now={now}
+                      onOpenLink={openLink}
+                      loadChanges={(from, to, askGithub) => ipc.changes(serviceKey, from, to, askGithub)}
+                      onRollback={(environment) => setRollbackAsk({ service: serviceKey, name: delivery.service.name, environment })}
+                    />
+                  )
+                }
+                runbooks={<RunbookList rows={servicePage.runbooks} now={now} onUse={(row) => launchRunbook(serviceKey, NO_ASK, row)} />}
+                audit={servicePage.audit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={servicePage.audit} now={now} showService={false} />}
+                onOpenLink={openLink}
+              />
+            ) : selection?.kind === "incidents" ? (
+              <div class="page">
+                <div class="team-head">
+                  <h1>Incidents</h1>
+                  <span class="muted">Open incidents across the organisation, then those resolved this week</span>
                 </div>
-              ) : (
-                <p class="muted pad">Working out the scorecard…</p>
-              )
-            ) : selection.kind === "team" && teamTab === "team" ? (
-              teamPage.detail ? (
-                <div class="scroll">
-                  <TeamOverview detail={teamPage.detail} onOpenEntity={openEntity} onOpenTeam={openTeam} />
+                <Incidents rows={incidentRows} now={now} onOpenIncident={setIncidentId} onOpenService={openService} onOpenLink={openLink} />
+              </div>
+            ) : selection?.kind === "on-call" ? (
+              <OnCall teams={overview} onOpenTeam={(key) => selectTeam({ kind: "team", key })} />
+            ) : selection?.kind === "activity" ? (
+              <Activity
+                teams={teams}
+                environments={environments}
+                now={now}
+                generation={generation}
+                load={ipc.activity}
+                onOpenService={openService}
+                onOpenLink={openLink}
+                onRollback={(row) => setRollbackAsk({ service: row.service.key, name: row.service.name, environment: row.environment })}
+                onError={fail}
+              />
+            ) : selection?.kind === "scorecards" ? (
+              <div class="page">
+                <div class="team-head">
+                  <h1>Scorecards</h1>
+                  <span class="muted">Production readiness across the organisation, level by level</span>
                 </div>
-              ) : (
-                <p class="muted pad">Reading the team…</p>
-              )
-            ) : selection.kind === "team" && teamTab === "releases" ? (
-              teamPage.matrix ? (
                 <div class="scroll">
-                  <Releases key={selection.key} matrix={teamPage.matrix} now={now} onOpenService={openService} />
+                  {orgScorecard ? (
+                    <Scorecard
+                      view={orgScorecard}
+                      now={now}
+                      onOpenTeam={(key) => {
+                        setTeamTab("scorecard");
+                        openTeam(key);
+                      }}
+                      loadService={ipc.serviceScorecard}
+                      onOpenLink={openLink}
+                      onExport={(kind, markdown) => exportReport(kind, null, markdown)}
+                    />
+                  ) : (
+                    <p class="muted pad">Working out scorecards…</p>
+                  )}
                 </div>
-              ) : (
-                <p class="muted pad">Reading releases…</p>
-              )
+              </div>
+            ) : selection?.kind === "audit" ? (
+              <div class="page">
+                <div class="team-head">
+                  <h1>Audit log</h1>
+                  <span class="muted">Every action Opsdeck took on a platform: who, what, the plan and the outcome</span>
+                </div>
+                <div class="scroll">
+                  <AuditLog title={null} entries={audit} now={now} showService onOpenService={openService} onExport={exportAudit} />
+                </div>
+              </div>
+            ) : selection ? (
+              teamPageView(selection, teamPage, true)
             ) : (
-              <>
-                {selection.kind === "team" && teamPage.panel && (
-                  <OnCallPanel panel={teamPage.panel} now={now} onOpenLink={openLink} onOpenService={openService} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />
-                )}
-                {teamPage.services ? (
-                  // Keyed by team: each team's table is its own, kept in tableViews.
-                  <ServiceTable
-                    key={tableOwner}
-                    view={tableViews.current.get(tableOwner)}
-                    onViewChange={(view) => tableViews.current.set(tableOwner, view)}
-                    services={teamPage.services}
-                    onOpen={openService}
-                    onRest={(key) => readServicePageAhead(ipc, key, generation)}
-                    filterRef={filterRef}
-                  />
-                ) : (
-                  <p class="muted pad">Reading the services…</p>
-                )}
-              </>
+              <p class="muted pad">{syncing.size > 0 ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
             )}
-          </>
-        ) : (
-          <p class="muted pad">{syncing.size > 0 ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
-        )}
+          </div>
+        </div>
       </main>
       <StatusBar
         sources={sources}
@@ -664,7 +718,7 @@ export function App({ ipc }: { ipc: Ipc }) {
         onRefresh={() => sync(null)}
         onOpenSources={openSources}
       />
-      {paletteOpen && <Palette search={ipc.search} onPick={pick} onRest={(hit) => hit.kind !== "incident" && readAheadFor(hit)} onClose={() => setPaletteOpen(false)} />}
+      {paletteOpen && <Palette search={ipc.search} onPick={pick} onRest={restOn} onClose={closePalette} />}
       {helpOpen && <ShortcutHelp onClose={() => setHelpOpen(false)} />}
       {rollbackAsk && (
         <RollbackDialog

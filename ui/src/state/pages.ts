@@ -123,6 +123,31 @@ export function readTeamPageAhead(ipc: Ipc, selection: Selection, generation: nu
   if (key !== null) teamAhead = readAhead(teamAhead, ipc, key, generation, () => readTeamPage(ipc, pageKey(selection)));
 }
 
+/** A team's page as the palette's resting hit would open it, built under the page shown (as
+ *  browsers prerender a link the pointer rests on), so that Enter only has to bring it up. */
+export interface TeamPageAhead {
+  selection: Selection;
+  /** Its page, as `useTeamPage` keys what it reads. */
+  page: string;
+  generation: number;
+  services: ServiceRow[];
+  panel: OnCallPanel | null;
+  reads: TeamReads;
+}
+
+/** The page `selection` opens, once the reads started ahead for it have answered; null when
+ *  none were started or its services could not be read (the page then opens as it always has,
+ *  and says why). */
+export async function teamPageAhead(ipc: Ipc, selection: Selection, generation: number): Promise<TeamPageAhead | null> {
+  const page = teamPageOf(selection);
+  const started = page === null ? undefined : taken(teamAhead, ipc, page, generation)?.reads;
+  if (page === null || !started) return null;
+  const reads = await started;
+  const [services, panel] = reads;
+  if (services.status !== "fulfilled") return null;
+  return { selection, page, generation, services: services.value, panel: panel.status === "fulfilled" ? panel.value : null, reads };
+}
+
 /** Starts the reads of the page of service `key`. */
 export function readServicePageAhead(ipc: Ipc, key: string, generation: number) {
   serviceAhead = readAhead(serviceAhead, ipc, key, generation, () => readServicePage(ipc, key));
@@ -170,10 +195,12 @@ export function useTeamPage(ipc: Ipc, selection: Selection | null, tab: TeamTab,
     settle(panel, readFor(page, setPanel), fail);
     answering("team");
   };
-  // Made once: the sidebar's memoised rows hold the handler that calls it.
-  const openAhead = useCallback((opening: Selection, generationNow: number) => {
+  // Made once: the sidebar's memoised rows hold the handler that calls it. A page built ahead
+  // opens on what it was built with, however long the palette rested on it: the reads that
+  // follow bring what moved since.
+  const openAhead = useCallback((opening: Selection, generationNow: number, built?: TeamPageAhead) => {
     const page = teamPageOf(opening);
-    const answered = page === null ? undefined : taken(teamAhead, ipc, page, generationNow)?.answered;
+    const answered = built?.page === page && built.generation === generationNow ? built.reads : page === null ? undefined : taken(teamAhead, ipc, page, generationNow)?.answered;
     if (page !== null && answered) show(page, answered);
   }, []);
   // Read before the frame is painted, not after it as an effect would: a frame sooner. Reads
