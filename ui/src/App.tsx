@@ -375,6 +375,19 @@ export function App({ ipc }: { ipc: Ipc }) {
   const triggered = overview.reduce((n, t) => n + t.triggered, 0);
 
   const teamOf = (at: Selection | null) => (at?.kind === "team" ? teams.find((t) => t.key === at.key) : undefined);
+  /** What a screen is called: a team by its title. */
+  const headingOf = (at: Selection | null) =>
+    at?.kind === "orphans"
+      ? "Orphaned services"
+      : at?.kind === "on-call"
+        ? "On call"
+        : at?.kind === "incidents"
+          ? "Incidents"
+          : at?.kind === "activity"
+            ? "Activity"
+            : at?.kind === "scorecards"
+              ? "Scorecards"
+              : (teamOf(at)?.title ?? "");
   /** Where a team sits in the tree: the groups above it and below it. From the teams already
    *  read, so the header never shifts under the pointer as a page loads. */
   const placeOf = (team: TeamSummary | undefined) => {
@@ -393,7 +406,6 @@ export function App({ ipc }: { ipc: Ipc }) {
   const teamPageView = (at: Selection, page: TeamPageReads, shown: boolean) => {
     const team = teamOf(at);
     const { ancestors, subTeams } = placeOf(team);
-    const pageTitle = at.kind === "orphans" ? "Orphaned services" : (team?.title ?? "");
     const owner = at.kind === "team" ? at.key : "orphans";
     return (
       <>
@@ -410,7 +422,7 @@ export function App({ ipc }: { ipc: Ipc }) {
               ))}
             </nav>
           )}
-          <h1>{pageTitle}</h1>
+          <h1>{headingOf(at)}</h1>
           {team && (
             <span class="muted">
               {team.service_count} services
@@ -498,18 +510,7 @@ export function App({ ipc }: { ipc: Ipc }) {
       </>
     );
   };
-  const heading =
-    selection?.kind === "orphans"
-      ? "Orphaned services"
-      : selection?.kind === "on-call"
-        ? "On call"
-        : selection?.kind === "incidents"
-          ? "Incidents"
-        : selection?.kind === "activity"
-          ? "Activity"
-          : selection?.kind === "scorecards"
-            ? "Scorecards"
-            : (teamOf(selection)?.title ?? "");
+  const heading = headingOf(selection);
   // A team's (or the orphans') page is keyed by it, and one built ahead sits before the page
   // shown (under it): picking it keeps its elements where they are, laid out, and only takes
   // away the page that covered it.
