@@ -457,35 +457,79 @@ async fn demo_mode_teams_services_service_page_search_and_sources() {
         "no error banner on an orphan's page"
     );
 
-    // A team the palette rests on is made ready under the page shown: the orphan's page still
-    // covers it (the first page under the middle of the window is the one shown), and Enter
-    // brings it up.
+    // A team the palette rests on is built under the page shown: at the middle of the window,
+    // the orphan's page first, the built page beneath it. Enter brings it up.
     palette_type(client, "payments").await;
     wait_css(client, ".hits li.active[data-hit='group:default/payments']").await;
     wait_css(
         client,
-        "[data-built-ahead] .row[data-service='payments-gateway']",
+        "[data-built-ahead='team group:default/payments'] .row[data-service='payments-gateway']",
     )
     .await;
-    let built_ahead_on_top = client
+    let pages_at_the_middle = client
         .execute(
             "const pages = document.querySelector('.pages').getBoundingClientRect();
              const under = document.elementsFromPoint(pages.left + pages.width / 2, pages.top + pages.height / 2);
-             return under.find((e) => e.classList.contains('page-slot')).hasAttribute('data-built-ahead');",
+             return under.filter((e) => e.classList.contains('page-slot'))
+               .map((slot) => (slot.hasAttribute('data-built-ahead') ? 'built' : 'shown'));",
             vec![],
         )
         .await
         .unwrap();
-    assert_eq!(built_ahead_on_top.as_bool(), Some(false));
+    assert_eq!(pages_at_the_middle, serde_json::json!(["shown", "built"]));
     client.perform_actions(enter()).await.unwrap();
     wait_css(client, ".team.selected[data-team='payments']").await;
     wait_css(client, ".row[data-service='payments-gateway']").await;
     assert!(
         client
-            .find(Locator::Css("[data-built-ahead]"))
+            .find(Locator::Css("[data-built-ahead] .team-head"))
             .await
             .is_err(),
         "the page built ahead is the page shown"
+    );
+
+    // The service the table's cursor rests on is built under the team page: from the page's
+    // filter, Tab goes on to the status bar below the pages, past where the built page sits in
+    // the document, without stopping in it. Opened, the very elements built come up.
+    let built = wait_css(
+        client,
+        "[data-built-ahead='service component:default/payments-gateway'] .service-page",
+    )
+    .await;
+    client
+        .execute("document.querySelector('.filter').focus()", vec![])
+        .await
+        .unwrap();
+    let mut reached = String::new();
+    for _ in 0..20 {
+        client.perform_actions(press('\u{E004}')).await.unwrap();
+        reached = client
+            .execute(
+                "const at = document.activeElement;
+                 return at.closest('[data-built-ahead]') ? 'built' : at.closest('.statusbar') ? 'statusbar' : 'page';",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(reached, "built", "Tab reached a page built ahead");
+        if reached == "statusbar" {
+            break;
+        }
+    }
+    assert_eq!(reached, "statusbar");
+    wait_css(client, ".row[data-service='payments-gateway']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    service_page(client, "payments-gateway").await;
+    assert_eq!(
+        built.attr("data-service-page").await.unwrap().as_deref(),
+        Some("payments-gateway"),
+        "the page built ahead is the page opened"
     );
 
     // The On call screen: every team, the burning one first.
@@ -832,10 +876,14 @@ mod notifications {
     }
 }
 
-fn enter() -> KeyActions {
+fn press(key: char) -> KeyActions {
     KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: '\u{E007}' })
-        .then(KeyAction::Up { value: '\u{E007}' })
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key })
+}
+
+fn enter() -> KeyActions {
+    press('\u{E007}')
 }
 
 /// Journey 1: paged, the notification opens the incident view; the top suspect's rollback is

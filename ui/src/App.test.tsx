@@ -438,9 +438,12 @@ describe("App", () => {
     await waitFor(() => expect(container.querySelector("[data-built-ahead] [data-service='payments-gateway']")).toBeTruthy());
     const built = container.querySelector<HTMLElement>("[data-built-ahead]")!;
     const shown = container.querySelector("[data-service-page='checkout-api']")!.closest(".page-slot")!;
-    // Under the page shown, and before it: bringing it up moves nothing.
-    expect(built.nextElementSibling).toBe(shown);
+    // After the page shown in the document (what a query finds first is what is shown).
+    expect(shown.nextElementSibling).toBe(built);
     expect(built.getAttribute("aria-hidden")).toBe("true");
+    // Its table's cursor rests on a row, whose page is read but not built under the palette.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(container.querySelectorAll(".service-page")).toHaveLength(1);
     const row = built.querySelector(".row[data-service]")!;
     const removed: Node[] = [];
     const observer = new MutationObserver((changes) => changes.forEach((c) => removed.push(...c.removedNodes)));
@@ -448,7 +451,7 @@ describe("App", () => {
 
     fireEvent.keyDown(input, { key: "Enter" });
     await waitFor(() => expect(container.querySelector("[data-service-page]")).toBeNull());
-    expect(container.querySelector("[data-built-ahead]")).toBeNull();
+    expect(container.querySelector("[data-built-ahead] .team-head")).toBeNull();
     expect(container.querySelector(".row[data-service]")).toBe(row);
     expect(built.isConnected && !built.hasAttribute("aria-hidden")).toBe(true);
     expect(built.querySelector("h1")!.textContent).toBe("Payments");
@@ -462,9 +465,52 @@ describe("App", () => {
     fireEvent.input(input, { target: { value: "checkout" } });
     await waitFor(() => expect(container.querySelector("[data-built-ahead] [data-service='checkout-api']")).toBeTruthy());
     fireEvent.keyDown(input, { key: "Escape" });
-    await waitFor(() => expect(container.querySelector("[data-built-ahead]")).toBeNull());
+    await waitFor(() => expect(container.querySelector("[data-built-ahead] .team-head")).toBeNull());
     expect(container.querySelector(".row[data-service]")).toBe(row);
     observer.disconnect();
+  });
+
+  it("builds the service page the table's cursor rests on under the team page shown, and opening it brings it up as built", async () => {
+    const { ipc, handlers } = fakeIpc();
+    const { container } = render(<App ipc={ipc} />);
+    // The cursor rests on the first row: once it has, that service's page is built.
+    await waitFor(() => expect(container.querySelector("[data-built-ahead] .service-page")).toBeTruthy());
+    const resting = container.querySelector(".row[data-service]")!;
+    const team = resting.closest(".page-slot")!;
+    const built = container.querySelector<HTMLElement>("[data-built-ahead]")!;
+    // After the page shown in the document (what a query finds first is what is shown), hidden
+    // from screen readers, and not the service's page until it is opened.
+    expect(team.nextElementSibling).toBe(built);
+    expect(built.getAttribute("aria-hidden")).toBe("true");
+    expect(built.querySelector("h1")!.textContent).toBe(resting.getAttribute("data-service"));
+    expect(container.querySelector("[data-service-page]")).toBeNull();
+    const article = built.querySelector(".service-page");
+    const removed: Node[] = [];
+    const observer = new MutationObserver((changes) => changes.forEach((c) => removed.push(...c.removedNodes)));
+    observer.observe(container, { childList: true, subtree: true });
+
+    // A landing reads it again, and it is built again where it is.
+    const serviceRead = vi.spyOn(ipc, "service");
+    handlers.changed.forEach((changed) => changed());
+    await waitFor(() => expect(serviceRead).toHaveBeenCalled());
+    await serviceRead.mock.results[0].value;
+    expect(container.querySelector("[data-built-ahead] .service-page")).toBe(article);
+
+    fireEvent.click(resting);
+    expect(container.querySelector(`[data-service-page='${resting.getAttribute("data-service")}']`)).toBe(article);
+    expect(container.querySelector("[data-built-ahead]")).toBeNull();
+    expect(built.isConnected && !built.hasAttribute("aria-hidden")).toBe(true);
+    await waitFor(() => expect(removed).toContain(team));
+    expect(removed).not.toContain(built);
+    observer.disconnect();
+
+    // Back on the team page, the page just left is built again under it; the palette, which
+    // holds the keyboard, takes it away.
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(container.querySelector("[data-built-ahead] .service-page")).toBeTruthy());
+    fireEvent.keyDown(window, { key: "k", ctrlKey: true });
+    await screen.findByLabelText("Search");
+    expect(container.querySelector("[data-built-ahead] .service-page")).toBeNull();
   });
 
   it("re-reads the cache when a sync lands and shows sync failures", async () => {

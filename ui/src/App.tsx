@@ -24,8 +24,9 @@ import { SourceEditor } from "./components/SourceEditor";
 import { StaleNotice } from "./components/StaleNotice";
 import { StatusBar } from "./components/StatusBar";
 import { staleSources, worstHealth } from "./lib/format";
+import { passFocusOver } from "./lib/focus";
 import { asked } from "./lib/latency";
-import { NO_ASK, readServicePageAhead, readTeamPageAhead, teamPageAhead, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type TeamPageAhead, type TeamTab } from "./state/pages";
+import { NO_ASK, readServicePageAhead, readTeamPageAhead, servicePageAhead, teamPageAhead, useAuditPage, useIncident, useIncidentList, useInFlight, useSourcesFile, useOrganisation, useOrgScorecard, useServicePage, useTeamPage, type ServicePageAhead, type TeamPageAhead, type TeamTab } from "./state/pages";
 import {
   errorMessage,
   type ActionProgress,
@@ -45,6 +46,7 @@ import {
   type RunbookRow,
   type RunbookRunProgress,
   type SearchHit,
+  type ServiceDetail,
   type SyncProgress,
   type TeamSummary,
 } from "./ipc";
@@ -75,6 +77,8 @@ const TEAM_TABS: [TeamTab, string][] = [
 
 /** What a team page shows, as `useTeamPage` reads it. */
 type TeamPageReads = Pick<ReturnType<typeof useTeamPage>, "services" | "panel" | "matrix" | "detail" | "scorecard">;
+/** What a service's page shows besides the service, as `useServicePage` reads it. */
+type ServicePageReads = Pick<ReturnType<typeof useServicePage>, "panel" | "delivery" | "audit" | "runbooks" | "scorecard">;
 
 function failingText(failing: number): string {
   if (failing === 0) return " every check passes";
@@ -107,6 +111,9 @@ export function App({ ipc }: { ipc: Ipc }) {
   // The team page the palette's resting hit opens, built under the page shown.
   const [ahead, setAhead] = useState<TeamPageAhead | null>(null);
   const restingHit = useRef<SearchHit | null>(null);
+  // The service page a team table's resting cursor opens, built under that team's page.
+  const [serviceAhead, setServiceAhead] = useState<{ under: string; built: ServicePageAhead } | null>(null);
+  const restingRow = useRef<{ owner: string; key: string } | null>(null);
   const [helpOpen, setHelpOpen] = useState(false);
   // The rollback being planned; the runbook picker (R), the markdown open, the form open.
   const [rollbackAsk, setRollbackAsk] = useState<RollbackAsk | null>(null);
@@ -131,7 +138,13 @@ export function App({ ipc }: { ipc: Ipc }) {
   const teamPage = useTeamPage(ipc, selection, teamTab, scoreBelow, generation, fail);
   const orgScorecard = useOrgScorecard(ipc, selection?.kind === "scorecards", generation, fail);
   const servicePage = useServicePage(ipc, serviceKey, generation, fail);
-  const { detail, delivery } = servicePage;
+  const { detail } = servicePage;
+  // Each page is keyed by what it shows (a team's by the team, a service's by the service), and
+  // one built ahead lies beneath the page shown: opening it keeps its elements where they are,
+  // styled and laid out, and only takes away the page that covered it.
+  const serviceShown = !incidentId && serviceKey && detail;
+  const teamPageShown = !incidentId && (selection?.kind === "team" || selection?.kind === "orphans") && !serviceShown;
+  const shownPage = serviceShown ? `service ${serviceKey}` : teamPageShown && selection ? `team ${selection.kind === "team" ? selection.key : "orphans"}` : "page";
   const audit = useAuditPage(ipc, selection?.kind === "audit", generation, fail);
   const incident = useIncident(ipc, incidentId, generation, fail);
   const incidentRows = useIncidentList(ipc, selection?.kind === "incidents", generation, fail);
@@ -262,10 +275,37 @@ export function App({ ipc }: { ipc: Ipc }) {
   const openService = (key: string) => {
     asked("service");
     readServicePageAhead(ipc, key, generation);
-    servicePage.openAhead(key, generation);
+    servicePage.openAhead(key, generation, serviceAhead?.built);
     setIncidentId(null);
     setServiceKey(key);
   };
+  /** Builds the page of service `key` under the page of its table's `owner`, once read. */
+  const buildServiceAhead = (owner: string, key: string) => {
+    readServicePageAhead(ipc, key, generation);
+    const under = `team ${owner}`;
+    servicePageAhead(ipc, key, generation).then((built) => {
+      const resting = restingRow.current;
+      if (!built || resting?.owner !== owner || resting.key !== key) return;
+      setServiceAhead((held) => (held?.under === under && held.built.key === key && held.built.generation === built.generation ? held : { under, built }));
+    }, fail);
+  };
+  /** A team table's cursor rested on a service: its page is read, and built under the table's
+   *  page if that is the page shown. Never under a team page built under the palette: building
+   *  it there would hold up the answers to what is typed meanwhile. */
+  const restOnService = (owner: string, key: string) => {
+    restingRow.current = { owner, key };
+    readServicePageAhead(ipc, key, generation);
+    if (!paletteOpen && shownPage === `team ${owner}`) buildServiceAhead(owner, key);
+  };
+  // A team page that comes up with its cursor already resting (the palette's, or the page shown
+  // again after one of its services) builds what the cursor rests on once its frame is drawn.
+  // Any other page leaves the page built ahead behind: opened (its elements are the page shown
+  // now), or under a page no longer shown.
+  useEffect(() => {
+    const resting = restingRow.current;
+    if (resting && !paletteOpen && shownPage === `team ${resting.owner}`) buildServiceAhead(resting.owner, resting.key);
+    else setServiceAhead(null);
+  }, [shownPage, paletteOpen, generation]);
   // Whom an incident can go to: the people on call at each level of its policy, and the
   // levels themselves.
   const reassignChoices = (view: IncidentViewData | null): ReassignChoice[] => [
@@ -499,7 +539,7 @@ export function App({ ipc }: { ipc: Ipc }) {
                 onViewChange={(view) => tableViews.current.set(owner, view)}
                 services={page.services}
                 onOpen={openService}
-                onRest={(key) => readServicePageAhead(ipc, key, generation)}
+                onRest={(key) => restOnService(owner, key)}
                 filterRef={shown ? filterRef : undefined}
               />
             ) : (
@@ -510,13 +550,49 @@ export function App({ ipc }: { ipc: Ipc }) {
       </>
     );
   };
+  /** The page of service `key`: the page shown, or one built ahead under the team page shown
+   *  (`shown` false), which opening the service brings up as it is. */
+  const servicePageView = (key: string, d: ServiceDetail, page: ServicePageReads, shown: boolean) => (
+    <ServicePage
+      key={key}
+      detail={d}
+      shown={shown}
+      onOpenEntity={openEntity}
+      onBack={() => setServiceKey(null)}
+      backLabel={headingOf(selection) || "Back"}
+      readiness={
+        page.scorecard && (
+          <button class="readiness-link" data-readiness onClick={() => setFixing(key)} title="Production readiness: how to fix what fails">
+            <LevelChip level={page.scorecard.row.level} />
+            {failingText(page.scorecard.fixes.length)}
+          </button>
+        )
+      }
+      onCall={page.panel && <OnCallPanel panel={page.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />}
+      delivery={
+        page.delivery && (
+          <Delivery
+            key={key}
+            delivery={page.delivery}
+            now={now}
+            onOpenLink={openLink}
+            loadChanges={(from, to, askGithub) => ipc.changes(key, from, to, askGithub)}
+            onRollback={(environment) => page.delivery && setRollbackAsk({ service: key, name: page.delivery.service.name, environment })}
+          />
+        )
+      }
+      runbooks={<RunbookList rows={page.runbooks} now={now} onUse={(row) => launchRunbook(key, NO_ASK, row)} />}
+      audit={page.audit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={page.audit} now={now} showService={false} />}
+      onOpenLink={openLink}
+    />
+  );
   const heading = headingOf(selection);
-  // A team's (or the orphans') page is keyed by it, and one built ahead sits before the page
-  // shown (under it): picking it keeps its elements where they are, laid out, and only takes
-  // away the page that covered it.
-  const teamPageShown = !incidentId && (selection?.kind === "team" || selection?.kind === "orphans") && !(serviceKey && detail);
-  const shownPage = teamPageShown && selection ? `team ${selection.kind === "team" ? selection.key : "orphans"}` : "page";
+  const passOver = (e: FocusEvent) => passFocusOver(e.currentTarget as HTMLElement, e);
   const builtAhead = ahead && paletteOpen && teamTab === "services" && ahead.generation === generation && shownPage !== `team ${ahead.page}` ? ahead : null;
+  // Kept through a landing until built again on what it changed (in place: the same key), and
+  // after a click that opens it until its page shows, so that page still finds its elements.
+  // Not under the palette, which holds the keyboard: building it would hold up the answers.
+  const builtService = serviceAhead && !paletteOpen && serviceAhead.under === shownPage ? serviceAhead.built : null;
   const stale = staleSources(sources, serviceKey && detail ? detail.sources : undefined);
 
   if (welcome) {
@@ -573,11 +649,6 @@ export function App({ ipc }: { ipc: Ipc }) {
       <main class="main">
         {selection?.kind !== "sources" && <StaleNotice stale={stale} now={now} onOpenSources={openSources} />}
         <div class="pages">
-          {builtAhead && (
-            <div key={`team ${builtAhead.page}`} class="page-slot" data-built-ahead aria-hidden="true">
-              {teamPageView(builtAhead.selection, { services: builtAhead.services, panel: builtAhead.panel, matrix: null, detail: null, scorecard: null }, false)}
-            </div>
-          )}
           <div key={shownPage} class="page-slot">
             {incidentId ? (
               incident ? (
@@ -615,38 +686,8 @@ export function App({ ipc }: { ipc: Ipc }) {
                 onStartAtLogin={(on) => ipc.setStartAtLogin(on).then(setDesktop, fail)}
                 onKeepRunning={(on) => ipc.setKeepRunningInTray(on).then(setDesktop, fail)}
               />
-            ) : serviceKey && detail ? (
-              <ServicePage
-                key={serviceKey}
-                detail={detail}
-                onOpenEntity={openEntity}
-                onBack={() => setServiceKey(null)}
-                backLabel={heading || "Back"}
-                readiness={
-                  servicePage.scorecard && (
-                    <button class="readiness-link" data-readiness onClick={() => setFixing(serviceKey)} title="Production readiness: how to fix what fails">
-                      <LevelChip level={servicePage.scorecard.row.level} />
-                      {failingText(servicePage.scorecard.fixes.length)}
-                    </button>
-                  )
-                }
-                onCall={servicePage.panel && <OnCallPanel panel={servicePage.panel} now={now} onOpenLink={openLink} onRunbooks={setRunbookContext} onOpenIncident={setIncidentId} />}
-                delivery={
-                  delivery && (
-                    <Delivery
-                      key={serviceKey}
-                      delivery={delivery}
-                      now={now}
-                      onOpenLink={openLink}
-                      loadChanges={(from, to, askGithub) => ipc.changes(serviceKey, from, to, askGithub)}
-                      onRollback={(environment) => setRollbackAsk({ service: serviceKey, name: delivery.service.name, environment })}
-                    />
-                  )
-                }
-                runbooks={<RunbookList rows={servicePage.runbooks} now={now} onUse={(row) => launchRunbook(serviceKey, NO_ASK, row)} />}
-                audit={servicePage.audit.length > 0 && <AuditLog title="Rollbacks and other actions" entries={servicePage.audit} now={now} showService={false} />}
-                onOpenLink={openLink}
-              />
+            ) : serviceShown ? (
+              servicePageView(serviceKey, detail, servicePage, true)
             ) : selection?.kind === "incidents" ? (
               <div class="page">
                 <div class="team-head">
@@ -709,6 +750,16 @@ export function App({ ipc }: { ipc: Ipc }) {
               <p class="muted pad">{syncing.size > 0 ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
             )}
           </div>
+          {builtAhead && (
+            <div key={`team ${builtAhead.page}`} class="page-slot" data-built-ahead={`team ${builtAhead.page}`} aria-hidden="true" onFocusIn={passOver}>
+              {teamPageView(builtAhead.selection, { services: builtAhead.services, panel: builtAhead.panel, matrix: null, detail: null, scorecard: null }, false)}
+            </div>
+          )}
+          {builtService && (
+            <div key={`service ${builtService.key}`} class="page-slot" data-built-ahead={`service ${builtService.key}`} aria-hidden="true" onFocusIn={passOver}>
+              {servicePageView(builtService.key, builtService.detail, { panel: builtService.panel, delivery: builtService.delivery, audit: [], runbooks: [], scorecard: null }, false)}
+            </div>
+          )}
         </div>
       </main>
       <StatusBar

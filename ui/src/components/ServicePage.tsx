@@ -20,6 +20,8 @@ interface Props {
   /** What Opsdeck did to it (rollbacks, runbooks), newest first. */
   audit?: ComponentChildren;
   onOpenLink(url: string): void;
+  /** False while it is built ahead under the page shown: it is not yet the service's page. */
+  shown?: boolean;
 }
 
 const PLATFORMS = ["PagerDuty", "Argo CD", "GitHub", "Alertmanager"] as const;
@@ -67,11 +69,11 @@ function Related({ title, items, onOpen }: { title: string; items: EntitySummary
  * Everything the catalog knows about one service. Catalog text is rendered as text nodes only:
  * descriptions, titles and URLs can never become markup.
  */
-export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, readiness, onCall, delivery, runbooks, audit, onOpenLink }: Props) {
+export function ServicePage({ detail: d, onOpenEntity, onBack, backLabel, readiness, onCall, delivery, runbooks, audit, onOpenLink, shown = true }: Props) {
   const wired = (platform: string) => d.platforms.filter((p) => p.platform === platform);
   const below = useBelowTheFold("service");
   return (
-    <article class="service-page" data-service-page={d.name}>
+    <article class="service-page" data-service-page={shown ? d.name : undefined}>
       <button class="back" onClick={onBack}>
         ← {backLabel}
       </button>

@@ -1,9 +1,12 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type Dispatch, type StateUpdater } from "preact/hooks";
 import type { Selection } from "../components/Sidebar";
-import { answering } from "../lib/latency";
+import { answering, completing } from "../lib/latency";
 import type { AuditEntry, IncidentRow, IncidentView, Ipc, OnCallPanel, ReleaseMatrix, RunbookAsk, RunbookRow, ScorecardView, ServiceDelivery, ServiceDetail, ServiceRow, ServiceScorecard, SourcesFile, SourceStatus, TeamDetail, TeamOnCall, TeamSummary } from "../ipc";
 
 type Fail = (e: unknown) => void;
+
+/** A read's value, or `none` when it failed. */
+const valueOr = <T,>(outcome: PromiseSettledResult<T>, none: T): T => (outcome.status === "fulfilled" ? outcome.value : none);
 
 /** A read's outcome: its value set, or its failure reported. */
 function settle<T>(outcome: PromiseSettledResult<T>, set: (value: T) => void, fail: Fail) {
@@ -145,12 +148,34 @@ export async function teamPageAhead(ipc: Ipc, selection: Selection, generation: 
   const reads = await started;
   const [services, panel] = reads;
   if (services.status !== "fulfilled") return null;
-  return { selection, page, generation, services: services.value, panel: panel.status === "fulfilled" ? panel.value : null, reads };
+  return { selection, page, generation, services: services.value, panel: valueOr(panel, null), reads };
 }
 
 /** Starts the reads of the page of service `key`. */
 export function readServicePageAhead(ipc: Ipc, key: string, generation: number) {
   serviceAhead = readAhead(serviceAhead, ipc, key, generation, () => readServicePage(ipc, key));
+}
+
+/** A service's page as the table's resting cursor would open it, built under the team page
+ *  shown, so that opening it only has to bring it up. */
+export interface ServicePageAhead {
+  key: string;
+  generation: number;
+  detail: ServiceDetail;
+  panel: OnCallPanel | null;
+  delivery: ServiceDelivery | null;
+  reads: ServiceReads;
+}
+
+/** The page of service `key`, once the reads started ahead for it have answered; null when
+ *  none were started or the service could not be read. */
+export async function servicePageAhead(ipc: Ipc, key: string, generation: number): Promise<ServicePageAhead | null> {
+  const started = taken(serviceAhead, ipc, key, generation)?.reads;
+  if (!started) return null;
+  const reads = await started;
+  const [detail, panel, delivery] = reads;
+  if (detail.status !== "fulfilled") return null;
+  return { key, generation, detail: detail.value, panel: valueOr(panel, null), delivery: valueOr(delivery, null), reads };
 }
 
 /** A part of a page with the page it was read for (a team's key, "orphans", a service's key in
@@ -266,7 +291,14 @@ export function useServicePage(ipc: Ipc, serviceKey: string | null, generation: 
     settle(delivery, readFor(page, setDelivery), fail);
     answering("service");
   };
-  const openAhead = useCallback((key: string, generationNow: number) => {
+  // A page built ahead comes up whole: what its first frame would have left for after it (the
+  // cards below the fold) was built with it.
+  const openAhead = useCallback((key: string, generationNow: number, built?: ServicePageAhead) => {
+    if (built?.key === key && built.generation === generationNow) {
+      show(key, built.reads);
+      completing("service");
+      return;
+    }
     const answered = taken(serviceAhead, ipc, key, generationNow)?.answered;
     if (answered) show(key, answered);
   }, []);
