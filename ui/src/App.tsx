@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ShortcutHelp } from "./components/ShortcutHelp";
 import { typing, useShortcuts } from "./lib/shortcuts";
@@ -294,8 +295,8 @@ export function App({ ipc }: { ipc: Ipc }) {
    *  it there would hold up the answers to what is typed meanwhile. */
   const restOnService = (owner: string, key: string) => {
     restingRow.current = { owner, key };
-    readServicePageAhead(ipc, key, generation);
     if (!paletteOpen && shownPage === `team ${owner}`) buildServiceAhead(owner, key);
+    else readServicePageAhead(ipc, key, generation);
   };
   // A team page that comes up with its cursor already resting (the palette's, or the page shown
   // again after one of its services) builds what the cursor rests on once its frame is drawn.
@@ -587,7 +588,12 @@ export function App({ ipc }: { ipc: Ipc }) {
     />
   );
   const heading = headingOf(selection);
-  const passOver = (e: FocusEvent) => passFocusOver(e.currentTarget as HTMLElement, e);
+  /** A page built ahead, in the slot `slot` names: out of screen readers' and Tab's way. */
+  const builtPage = (slot: string, page: ComponentChildren) => (
+    <div key={slot} class="page-slot" data-built-ahead={slot} aria-hidden="true" onFocusIn={(e) => passFocusOver(e.currentTarget, e)}>
+      {page}
+    </div>
+  );
   const builtAhead = ahead && paletteOpen && teamTab === "services" && ahead.generation === generation && shownPage !== `team ${ahead.page}` ? ahead : null;
   // Kept through a landing until built again on what it changed (in place: the same key), and
   // after a click that opens it until its page shows, so that page still finds its elements.
@@ -750,16 +756,8 @@ export function App({ ipc }: { ipc: Ipc }) {
               <p class="muted pad">{syncing.size > 0 ? "Syncing the catalog…" : "The cache is empty. Press Refresh to sync."}</p>
             )}
           </div>
-          {builtAhead && (
-            <div key={`team ${builtAhead.page}`} class="page-slot" data-built-ahead={`team ${builtAhead.page}`} aria-hidden="true" onFocusIn={passOver}>
-              {teamPageView(builtAhead.selection, { services: builtAhead.services, panel: builtAhead.panel, matrix: null, detail: null, scorecard: null }, false)}
-            </div>
-          )}
-          {builtService && (
-            <div key={`service ${builtService.key}`} class="page-slot" data-built-ahead={`service ${builtService.key}`} aria-hidden="true" onFocusIn={passOver}>
-              {servicePageView(builtService.key, builtService.detail, { panel: builtService.panel, delivery: builtService.delivery, audit: [], runbooks: [], scorecard: null }, false)}
-            </div>
-          )}
+          {builtAhead && builtPage(`team ${builtAhead.page}`, teamPageView(builtAhead.selection, { services: builtAhead.services, panel: builtAhead.panel, matrix: null, detail: null, scorecard: null }, false))}
+          {builtService && builtPage(`service ${builtService.key}`, servicePageView(builtService.key, builtService.detail, { panel: builtService.panel, delivery: builtService.delivery, audit: [], runbooks: [], scorecard: null }, false))}
         </div>
       </main>
       <StatusBar
