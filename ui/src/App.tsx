@@ -280,6 +280,8 @@ export function App({ ipc }: { ipc: Ipc }) {
     setIncidentId(null);
     setServiceKey(key);
   };
+  /** Whether the team page of table `owner` is the page in use (shown, the palette closed). */
+  const tablePageShown = (owner: string) => !paletteOpen && shownPage === `team ${owner}`;
   /** Builds the page of service `key` under the page of its table's `owner`, once read. */
   const buildServiceAhead = (owner: string, key: string) => {
     readServicePageAhead(ipc, key, generation);
@@ -295,7 +297,7 @@ export function App({ ipc }: { ipc: Ipc }) {
    *  it there would hold up the answers to what is typed meanwhile. */
   const restOnService = (owner: string, key: string) => {
     restingRow.current = { owner, key };
-    if (!paletteOpen && shownPage === `team ${owner}`) buildServiceAhead(owner, key);
+    if (tablePageShown(owner)) buildServiceAhead(owner, key);
     else readServicePageAhead(ipc, key, generation);
   };
   // A team page that comes up with its cursor already resting (the palette's, or the page shown
@@ -304,7 +306,7 @@ export function App({ ipc }: { ipc: Ipc }) {
   // now), or under a page no longer shown.
   useEffect(() => {
     const resting = restingRow.current;
-    if (resting && !paletteOpen && shownPage === `team ${resting.owner}`) buildServiceAhead(resting.owner, resting.key);
+    if (resting && tablePageShown(resting.owner)) buildServiceAhead(resting.owner, resting.key);
     else setServiceAhead(null);
   }, [shownPage, paletteOpen, generation]);
   // Whom an incident can go to: the people on call at each level of its policy, and the
